@@ -1,0 +1,115 @@
+import type { RetryPolicy } from './plan.schema';
+
+/** Where an event came from. */
+export type EventSource = 'act' | 'oms' | 'ops';
+
+/**
+ * Every event type and its data. The type doubles as the JetStream subject suffix
+ * (`hms.evt.<type>`), named `<service>.<entity>.<past participle>`.
+ */
+export interface EventDataMap {
+  'act.plan.registered': { plan: string; version: number };
+  'act.request.created': {
+    plan: string;
+    version: number;
+    reference: string | null;
+    priority: number;
+    slaDueAt: string | null;
+  };
+  /** A step's dependencies are met: OMS queues a task for it. */
+  'act.step.ready': {
+    stepId: string;
+    pool: string;
+    title: string;
+    tags: string[];
+    priority: number;
+    payload: Record<string, unknown>;
+    leaseSeconds: number | null;
+    slaMinutes: number | null;
+    retry: RetryPolicy | null;
+  };
+  'act.step.skipped': { stepId: string; reason: string };
+  'act.request.completed': { plan: string };
+  'act.request.rejected': { plan: string; stepId: string };
+  'act.request.failed': { plan: string; stepId: string; reason: string };
+  'act.request.cancelled': { plan: string; reason: string };
+  'oms.task.queued': {
+    taskId: string;
+    stepId: string;
+    pool: string;
+    priority: number;
+    tags: string[];
+    attempt: number;
+    slaDueAt: string | null;
+  };
+  'oms.task.leased': {
+    taskId: string;
+    stepId: string;
+    pool: string;
+    worker: string;
+    /** Identifies this lease (not the secret token). */
+    leaseId: string;
+    attempt: number;
+    leaseExpiresAt: string;
+    waitedMs: number;
+  };
+  'oms.task.completed': {
+    taskId: string;
+    stepId: string;
+    pool: string;
+    worker: string;
+    leaseId: string;
+    attempt: number;
+    output: Record<string, unknown>;
+  };
+  'oms.task.failed': {
+    taskId: string;
+    stepId: string;
+    pool: string;
+    worker: string;
+    leaseId: string;
+    attempt: number;
+    error: { message: string; code?: string };
+    retryAt: string | null;
+  };
+  /** Back in the queue: a lease expired, was released, or its worker is gone. */
+  'oms.task.requeued': {
+    taskId: string;
+    stepId: string;
+    pool: string;
+    leaseId: string;
+    attempt: number;
+    reason: 'lease-expired' | 'released' | 'worker-gone';
+  };
+  'oms.task.dead': {
+    taskId: string;
+    stepId: string;
+    pool: string;
+    attempts: number;
+    error: { message: string; code?: string } | null;
+  };
+  'oms.task.cancelled': { taskId: string; stepId: string; pool: string; reason: string; leaseId: string | null };
+  'oms.task.rerouted': { taskId: string; stepId: string; fromPool: string; toPool: string; reason: string };
+  'oms.pool.updated': { pool: string };
+}
+
+/** One of the event types. */
+export type EventType = keyof EventDataMap;
+
+/** The envelope every event travels in, on JetStream and in the ledger. */
+export interface HmsEvent<T extends EventType = EventType> {
+  /** Unique; consumers and the ledger de-duplicate on it. */
+  id: string;
+  type: T;
+  /** When the change happened (ISO-8601). */
+  at: string;
+  /** Who caused it. */
+  actor: string;
+  /** The request it belongs to; null for events of no request (plans, pools). */
+  requestId: string | null;
+  source: EventSource;
+  data: EventDataMap[T];
+}
+
+/** Any event, as a union discriminated on `type`. */
+export type AnyHmsEvent = { [T in EventType]: HmsEvent<T> }[EventType];

@@ -1,0 +1,26 @@
+import { IsOptional, IsString } from 'class-validator';
+
+/** JSON snapshot of one pool (API.md `GET /v1/metrics/pools`). */
+export interface PoolMetrics {
+  pool: string;
+  depth: number;
+  leased: number;
+  oldestWaitSeconds: number;
+  waitP50Seconds: number | null;
+  waitP95Seconds: number | null;
+  throughputPerMinute: number;
+  successRate: number | null;
+  workersOnline: number;
+  desiredReplicas: number | null;
+  updatedAt: string;
+}
+
+export class PoolMetricsQuery {
+  @IsOptional()
+  @IsString()
+  pool?: string;
+}
+
+export interface PoolMetricsResult {
+  pools: PoolMetrics[];
+}

@@ -1,0 +1,124 @@
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsNumber, IsOptional, IsPositive, IsString, IsUrl, Matches, Max, Min, ValidateNested } from 'class-validator';
+import { SLUG_PATTERN } from './plan.schema';
+import { PoolKind, PoolKinds } from './statuses';
+
+/** The Kubernetes Deployment a pool's autoscaling decisions are applied to. */
+export class ScaleTarget {
+  @IsString()
+  namespace: string;
+
+  @IsString()
+  deployment: string;
+}
+
+/** `desired = clamp(ceil(queued / tasksPerReplica), minReplicas, maxReplicas)`, with cooldown. */
+export class AutoscalePolicy {
+  @IsInt()
+  @Min(1)
+  tasksPerReplica: number;
+
+  @IsInt()
+  @Min(0)
+  minReplicas: number;
+
+  @IsInt()
+  @Min(0)
+  maxReplicas: number;
+
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  cooldownSeconds?: number;
+
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => ScaleTarget)
+  target?: ScaleTarget;
+}
+
+/** What happens when a task of the pool breaches its SLA or dies. */
+export class EscalationPolicy {
+  @IsOptional()
+  @IsUrl({ require_tld: false })
+  webhook?: string;
+
+  /** A pool that receives an escalation task. */
+  @IsOptional()
+  @Matches(SLUG_PATTERN)
+  pool?: string;
+
+  @IsOptional()
+  @IsNumber()
+  @Min(0)
+  afterMinutes?: number;
+}
+
+/** Create or change a pool (API.md `PUT /v1/pools/:pool`). */
+export class UpsertPoolCommand {
+  @Matches(SLUG_PATTERN, { message: 'pool must match [a-z0-9_.:-]+' })
+  pool: string;
+
+  @IsIn(PoolKinds)
+  kind: PoolKind;
+
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(7 * 24 * 3600)
+  leaseSeconds?: number;
+
+  @IsOptional()
+  @IsNumber()
+  @IsPositive()
+  slaMinutes?: number;
+
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  maxAttempts?: number;
+
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => AutoscalePolicy)
+  autoscale?: AutoscalePolicy;
+
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => EscalationPolicy)
+  escalation?: EscalationPolicy;
+}
+
+/** A pool as stored. */
+export interface PoolView {
+  pool: string;
+  kind: PoolKind;
+  leaseSeconds: number;
+  slaMinutes: number | null;
+  maxAttempts: number;
+  autoscale: AutoscalePolicy | null;
+  escalation: EscalationPolicy | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export class GetPoolQuery {
+  @IsString()
+  pool: string;
+}
+
+export class ListPoolsQuery {}
+
+/** Change the SLA of tasks queued in the pool from now on. */
+export class SetPoolSlaCommand {
+  @Matches(SLUG_PATTERN)
+  pool: string;
+
+  @IsNumber()
+  @IsPositive()
+  minutes: number;
+}
+
+/** Defaults of a pool created on first use. */
+export const POOL_DEFAULTS = { kind: 'human' as PoolKind, leaseSeconds: 300, maxAttempts: 3 };

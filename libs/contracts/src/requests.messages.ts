@@ -1,0 +1,147 @@
+import { IsIn, IsInt, IsNumber, IsObject, IsOptional, IsPositive, IsString, Length, Max, Min } from 'class-validator';
+import { PageQuery } from './pagination';
+import { RequestStatus, RequestStatuses, StepStatus } from './statuses';
+
+/** Start a request of a plan (API.md `POST /v1/requests`). */
+export class CreateRequestCommand {
+  /** Plan id. */
+  @IsString()
+  @Length(1, 200)
+  plan: string;
+
+  /** Plan version; the latest when absent. */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  version?: number;
+
+  /** The citizen ticket's data, visible to every task and to `when` expressions. */
+  @IsOptional()
+  @IsObject()
+  payload?: Record<string, unknown>;
+
+  /** The caller's own id for the ticket (searchable). */
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  reference?: string;
+
+  /** Added to each step's priority. */
+  @IsOptional()
+  @IsInt()
+  @Min(-1000)
+  @Max(1000)
+  priority?: number;
+
+  /** Overrides the plan's request SLA. */
+  @IsOptional()
+  @IsNumber()
+  @IsPositive()
+  slaMinutes?: number;
+
+  /** From the `Idempotency-Key` header: same key and body give the same request. */
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  idempotencyKey?: string;
+}
+
+/** A request without its steps. */
+export interface RequestSummary {
+  id: string;
+  plan: string;
+  version: number;
+  status: RequestStatus;
+  reference: string | null;
+  priority: number;
+  createdAt: string;
+  updatedAt: string;
+  slaDueAt: string | null;
+  completedAt: string | null;
+  /** Escalations raised for this request (a flag, not a state). */
+  escalations: Array<{ at: string; reason: string }>;
+}
+
+/** One step of a request. */
+export interface StepView {
+  stepId: string;
+  status: StepStatus;
+  pool: string;
+  taskId: string | null;
+  attempts: number;
+  output: Record<string, unknown> | null;
+  updatedAt: string;
+}
+
+/** A request with its payload and steps. */
+export interface RequestView extends RequestSummary {
+  payload: Record<string, unknown>;
+  createdBy: string;
+  steps: StepView[];
+}
+
+/** Answer to create: `created` is false when an idempotent repeat returned the earlier request. */
+export interface CreateRequestResult {
+  request: RequestSummary;
+  created: boolean;
+}
+
+export class GetRequestQuery {
+  @IsString()
+  id: string;
+}
+
+export class ListRequestsQuery extends PageQuery {
+  @IsOptional()
+  @IsString()
+  plan?: string;
+
+  @IsOptional()
+  @IsIn(RequestStatuses)
+  status?: RequestStatus;
+
+  @IsOptional()
+  @IsString()
+  reference?: string;
+}
+
+/** Cancel a running request: open tasks are cancelled and their leases revoked. */
+export class CancelRequestCommand {
+  @IsString()
+  id: string;
+
+  @IsOptional()
+  @IsString()
+  @Length(0, 2000)
+  reason?: string;
+}
+
+export class RequestHistoryQuery extends PageQuery {
+  @IsString()
+  id: string;
+}
+
+/** One ledger entry (API.md history). */
+export interface LedgerEntryView {
+  seq: number;
+  at: string;
+  type: string;
+  actor: string;
+  data: Record<string, unknown>;
+  hash: string;
+  prevHash: string;
+}
+
+export class VerifyHistoryQuery {
+  @IsString()
+  id: string;
+}
+
+/** Result of re-computing a request's hash chain. */
+export interface HistoryVerifyResult {
+  valid: boolean;
+  entries: number;
+  /** The first entry whose hash or link does not match, when invalid. */
+  brokenAt?: { seq: number; reason: string };
+}
+

@@ -1,0 +1,54 @@
+import { GetPlanQuery, ListPlansQuery, RegisterPlanCommand } from './plans.messages';
+import {
+  CancelRequestCommand,
+  CreateRequestCommand,
+  GetRequestQuery,
+  ListRequestsQuery,
+  RequestHistoryQuery,
+  VerifyHistoryQuery,
+} from './requests.messages';
+import { GetPoolQuery, ListPoolsQuery, SetPoolSlaCommand, UpsertPoolCommand } from './pools.messages';
+import {
+  CompleteTaskCommand,
+  FailTaskCommand,
+  GetTaskQuery,
+  HeartbeatTaskCommand,
+  LeaseTasksCommand,
+  ListTasksQuery,
+  PeekQueueQuery,
+  ReleaseTaskCommand,
+  RerouteTaskCommand,
+} from './tasks.messages';
+import { PoolMetricsQuery } from './metrics.messages';
+import type { RpcSubject } from './subjects';
+
+/**
+ * The validated message class of every RPC subject. The NATS server layer turns each incoming
+ * payload into an instance of it and refuses what does not validate, so handlers only ever see
+ * well-formed input, whoever published it.
+ */
+export const RpcRequestClasses: { [S in RpcSubject]: new () => object } = {
+  'act.plan.register': RegisterPlanCommand,
+  'act.plan.get': GetPlanQuery,
+  'act.plan.list': ListPlansQuery,
+  'act.request.create': CreateRequestCommand,
+  'act.request.get': GetRequestQuery,
+  'act.request.list': ListRequestsQuery,
+  'act.request.cancel': CancelRequestCommand,
+  'act.request.history': RequestHistoryQuery,
+  'act.request.verify': VerifyHistoryQuery,
+  'oms.pool.upsert': UpsertPoolCommand,
+  'oms.pool.get': GetPoolQuery,
+  'oms.pool.list': ListPoolsQuery,
+  'oms.pool.set-sla': SetPoolSlaCommand,
+  'oms.queue.peek': PeekQueueQuery,
+  'oms.task.lease': LeaseTasksCommand,
+  'oms.task.complete': CompleteTaskCommand,
+  'oms.task.fail': FailTaskCommand,
+  'oms.task.heartbeat': HeartbeatTaskCommand,
+  'oms.task.release': ReleaseTaskCommand,
+  'oms.task.reroute': RerouteTaskCommand,
+  'oms.task.get': GetTaskQuery,
+  'oms.task.list': ListTasksQuery,
+  'ops.metrics.pools': PoolMetricsQuery,
+};

@@ -1,0 +1,125 @@
+import type { ListPlansQuery, GetPlanQuery, PlanSummary, PlanView, RegisterPlanCommand, RegisterPlanResult } from './plans.messages';
+import type {
+  CancelRequestCommand,
+  CreateRequestCommand,
+  CreateRequestResult,
+  GetRequestQuery,
+  HistoryVerifyResult,
+  LedgerEntryView,
+  ListRequestsQuery,
+  RequestHistoryQuery,
+  RequestSummary,
+  RequestView,
+  VerifyHistoryQuery,
+} from './requests.messages';
+import type { GetPoolQuery, ListPoolsQuery, PoolView, SetPoolSlaCommand, UpsertPoolCommand } from './pools.messages';
+import type {
+  CompleteTaskCommand,
+  FailTaskCommand,
+  GetTaskQuery,
+  HeartbeatResult,
+  HeartbeatTaskCommand,
+  LeaseTasksCommand,
+  LeaseTasksResult,
+  ListTasksQuery,
+  PeekQueueQuery,
+  QueuePeekResult,
+  ReleaseTaskCommand,
+  RerouteTaskCommand,
+  TaskActionResult,
+  TaskView,
+} from './tasks.messages';
+import type { PoolMetricsQuery, PoolMetricsResult } from './metrics.messages';
+import type { Page } from './pagination';
+
+/**
+ * Every NATS request/reply subject, `<service>.<entity>.<verb>`. The one place subject strings are
+ * written; a deployment-wide prefix (`HMS_SUBJECT_PREFIX`) is added by the NATS layer.
+ */
+export const RpcSubjects = {
+  planRegister: 'act.plan.register',
+  planGet: 'act.plan.get',
+  planList: 'act.plan.list',
+  requestCreate: 'act.request.create',
+  requestGet: 'act.request.get',
+  requestList: 'act.request.list',
+  requestCancel: 'act.request.cancel',
+  requestHistory: 'act.request.history',
+  requestVerify: 'act.request.verify',
+  poolUpsert: 'oms.pool.upsert',
+  poolGet: 'oms.pool.get',
+  poolList: 'oms.pool.list',
+  poolSetSla: 'oms.pool.set-sla',
+  queuePeek: 'oms.queue.peek',
+  taskLease: 'oms.task.lease',
+  taskComplete: 'oms.task.complete',
+  taskFail: 'oms.task.fail',
+  taskHeartbeat: 'oms.task.heartbeat',
+  taskRelease: 'oms.task.release',
+  taskReroute: 'oms.task.reroute',
+  taskGet: 'oms.task.get',
+  taskList: 'oms.task.list',
+  metricsPools: 'ops.metrics.pools',
+} as const;
+
+/** The request and response type of each RPC subject. */
+export interface RpcContract {
+  'act.plan.register': { request: RegisterPlanCommand; response: RegisterPlanResult };
+  'act.plan.get': { request: GetPlanQuery; response: PlanView };
+  'act.plan.list': { request: ListPlansQuery; response: { items: PlanSummary[] } };
+  'act.request.create': { request: CreateRequestCommand; response: CreateRequestResult };
+  'act.request.get': { request: GetRequestQuery; response: RequestView };
+  'act.request.list': { request: ListRequestsQuery; response: Page<RequestSummary> };
+  'act.request.cancel': { request: CancelRequestCommand; response: RequestSummary };
+  'act.request.history': { request: RequestHistoryQuery; response: Page<LedgerEntryView> };
+  'act.request.verify': { request: VerifyHistoryQuery; response: HistoryVerifyResult };
+  'oms.pool.upsert': { request: UpsertPoolCommand; response: PoolView };
+  'oms.pool.get': { request: GetPoolQuery; response: PoolView };
+  'oms.pool.list': { request: ListPoolsQuery; response: { items: PoolView[] } };
+  'oms.pool.set-sla': { request: SetPoolSlaCommand; response: PoolView };
+  'oms.queue.peek': { request: PeekQueueQuery; response: QueuePeekResult };
+  'oms.task.lease': { request: LeaseTasksCommand; response: LeaseTasksResult };
+  'oms.task.complete': { request: CompleteTaskCommand; response: TaskActionResult };
+  'oms.task.fail': { request: FailTaskCommand; response: TaskActionResult };
+  'oms.task.heartbeat': { request: HeartbeatTaskCommand; response: HeartbeatResult };
+  'oms.task.release': { request: ReleaseTaskCommand; response: TaskActionResult };
+  'oms.task.reroute': { request: RerouteTaskCommand; response: TaskView };
+  'oms.task.get': { request: GetTaskQuery; response: TaskView };
+  'oms.task.list': { request: ListTasksQuery; response: Page<TaskView> };
+  'ops.metrics.pools': { request: PoolMetricsQuery; response: PoolMetricsResult };
+}
+
+/** One RPC subject. */
+export type RpcSubject = keyof RpcContract;
+export type RpcRequest<S extends RpcSubject> = RpcContract[S]['request'];
+export type RpcResponse<S extends RpcSubject> = RpcContract[S]['response'];
+
+/** The service that answers an RPC subject (its first token); also its queue group. */
+export type ServiceName = 'act' | 'oms' | 'ops';
+export function serviceOf(subject: RpcSubject): ServiceName {
+  return subject.slice(0, subject.indexOf('.')) as ServiceName;
+}
+
+/** JetStream: the stream holding every event, and the subject of one event type. */
+export const EventStream = {
+  name: 'HMS_EVENTS',
+  subjectRoot: 'hms.evt',
+  subjectOf: (type: string): string => `hms.evt.${type}`,
+} as const;
+
+/**
+ * Core-NATS (not persisted) signals between replicas: a task became available in a pool, so
+ * long-polling lease calls on any OMS replica wake up.
+ */
+export const SignalSubjects = {
+  poolTaskAvailable: (pool: string): string => `oms.signal.task-available.${pool}`,
+  anyPoolTaskAvailable: 'oms.signal.task-available.*',
+} as const;
+
+/** NATS header names used by the RPC layer. */
+export const NatsHeaders = {
+  actor: 'hms-actor',
+  traceparent: 'traceparent',
+  tracestate: 'tracestate',
+  messageId: 'Nats-Msg-Id',
+} as const;

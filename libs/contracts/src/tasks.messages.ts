@@ -1,0 +1,225 @@
+import { Type } from 'class-transformer';
+import {
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsObject,
+  IsOptional,
+  IsString,
+  Length,
+  Matches,
+  Max,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+import { PageQuery } from './pagination';
+import { SLUG_PATTERN } from './plan.schema';
+import { TaskStatus, TaskStatuses } from './statuses';
+
+/** Lease up to `max` tasks of a pool (API.md `POST /v1/pools/:pool/lease`). */
+export class LeaseTasksCommand {
+  @Matches(SLUG_PATTERN)
+  pool: string;
+
+  /** The worker's id (a person's login or a bot instance). */
+  @IsString()
+  @Length(1, 200)
+  worker: string;
+
+  /** The worker's skills: only tasks whose tags are all among these are offered. */
+  @IsOptional()
+  @IsArray()
+  @IsString({ each: true })
+  tags?: string[];
+
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  max?: number;
+
+  /** Lease length; the step's, else the pool's, when absent. */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(7 * 24 * 3600)
+  leaseSeconds?: number;
+
+  /** Long-poll: wait up to this long for a task when none is available now. */
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(30)
+  waitSeconds?: number;
+}
+
+/** A task handed to a worker together with its lease. */
+export interface LeasedTask {
+  id: string;
+  requestId: string;
+  stepId: string;
+  title: string;
+  pool: string;
+  tags: string[];
+  payload: Record<string, unknown>;
+  /** 1 for the first attempt. */
+  attempt: number;
+  /** Opaque; required to heartbeat, complete, fail or release. */
+  leaseToken: string;
+  leaseExpiresAt: string;
+}
+
+export interface LeaseTasksResult {
+  tasks: LeasedTask[];
+}
+
+/** Base of every call made with a lease. */
+export class LeaseHolderCommand {
+  @IsString()
+  taskId: string;
+
+  @IsString()
+  @Length(1, 200)
+  leaseToken: string;
+}
+
+export class CompleteTaskCommand extends LeaseHolderCommand {
+  @IsOptional()
+  @IsObject()
+  output?: Record<string, unknown>;
+}
+
+export class TaskErrorInfo {
+  @IsString()
+  @Length(1, 4000)
+  message: string;
+
+  @IsOptional()
+  @IsString()
+  code?: string;
+}
+
+export class FailTaskCommand extends LeaseHolderCommand {
+  @ValidateNested()
+  @Type(() => TaskErrorInfo)
+  error: TaskErrorInfo;
+
+  /** False skips the remaining attempts. */
+  @IsOptional()
+  @IsBoolean()
+  retryable?: boolean;
+}
+
+export class HeartbeatTaskCommand extends LeaseHolderCommand {
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(7 * 24 * 3600)
+  extendSeconds?: number;
+}
+
+export class ReleaseTaskCommand extends LeaseHolderCommand {}
+
+/** Answer to complete, fail and release. */
+export interface TaskActionResult {
+  id: string;
+  status: TaskStatus;
+  /** When a failed task will be offered again, if it will. */
+  retryAt?: string | null;
+}
+
+export interface HeartbeatResult {
+  id: string;
+  leaseExpiresAt: string;
+}
+
+export class RerouteTaskCommand {
+  @IsString()
+  taskId: string;
+
+  @Matches(SLUG_PATTERN)
+  pool: string;
+
+  @IsOptional()
+  @IsString()
+  @Length(0, 2000)
+  reason?: string;
+}
+
+export class GetTaskQuery {
+  @IsString()
+  id: string;
+}
+
+export class ListTasksQuery extends PageQuery {
+  @IsOptional()
+  @IsString()
+  pool?: string;
+
+  @IsOptional()
+  @IsIn(TaskStatuses)
+  status?: TaskStatus;
+
+  @IsOptional()
+  @IsString()
+  requestId?: string;
+
+  @IsOptional()
+  @IsString()
+  worker?: string;
+}
+
+/** A task as stored by OMS. */
+export interface TaskView {
+  id: string;
+  requestId: string;
+  stepId: string;
+  pool: string;
+  title: string;
+  tags: string[];
+  priority: number;
+  status: TaskStatus;
+  attempt: number;
+  maxAttempts: number;
+  payload: Record<string, unknown>;
+  output: Record<string, unknown> | null;
+  lastError: { message: string; code?: string } | null;
+  worker: string | null;
+  leaseExpiresAt: string | null;
+  slaDueAt: string | null;
+  availableAt: string;
+  queuedAt: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export class PeekQueueQuery {
+  @Matches(SLUG_PATTERN)
+  pool: string;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(500)
+  limit?: number;
+}
+
+/** A queued task as shown by peek. */
+export interface QueuedTaskView {
+  id: string;
+  requestId: string;
+  stepId: string;
+  title: string;
+  status: TaskStatus;
+  priority: number;
+  slaDueAt: string | null;
+  queuedAt: string;
+}
+
+export interface QueuePeekResult {
+  pool: string;
+  depth: number;
+  tasks: QueuedTaskView[];
+}

@@ -1,0 +1,46 @@
+import { createRemoteJWKSet, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import { DomainError, Roles, type Role, type TokenClaims } from '@hms/contracts';
+
+const encoder = new TextEncoder();
+
+/** Issues an HS256 token (the dev stack and `hms token` use this). */
+export async function signToken(claims: TokenClaims, secret: string, expiresIn: string | number = '12h'): Promise<string> {
+  return new SignJWT({ roles: claims.roles, ...(claims.pools ? { pools: claims.pools } : {}) })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(claims.sub)
+    .setIssuedAt()
+    .setExpirationTime(expiresIn)
+    .sign(encoder.encode(secret));
+}
+
+function toClaims(payload: JWTPayload): TokenClaims {
+  const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is Role => (Roles as readonly unknown[]).includes(r)) : [];
+  const pools = Array.isArray(payload.pools) ? payload.pools.filter((p): p is string => typeof p === 'string') : undefined;
+  if (!payload.sub) throw new DomainError('UNAUTHENTICATED', 'The token has no subject');
+  if (roles.length === 0) throw new DomainError('UNAUTHENTICATED', 'The token has no known role');
+  return { sub: payload.sub, roles, ...(pools ? { pools } : {}) };
+}
+
+/**
+ * Verifies bearer tokens: HS256 with a shared secret, or RS256/ES256 against a JWKS URL in
+ * production. Any failure is UNAUTHENTICATED; the reason is not leaked beyond a short message.
+ */
+export class TokenVerifier {
+  private readonly jwks?: ReturnType<typeof createRemoteJWKSet>;
+
+  constructor(private readonly options: { secret?: string; jwksUrl?: string }) {
+    if (options.jwksUrl) this.jwks = createRemoteJWKSet(new URL(options.jwksUrl));
+  }
+
+  async verify(token: string): Promise<TokenClaims> {
+    try {
+      const { payload } = this.jwks
+        ? await jwtVerify(token, this.jwks, { algorithms: ['RS256', 'ES256'] })
+        : await jwtVerify(token, encoder.encode(this.options.secret ?? ''), { algorithms: ['HS256'] });
+      return toClaims(payload);
+    } catch (error) {
+      if (error instanceof DomainError) throw error;
+      throw new DomainError('UNAUTHENTICATED', 'The access token is invalid or expired');
+    }
+  }
+}

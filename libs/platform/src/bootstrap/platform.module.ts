@@ -1,0 +1,158 @@
+import { Controller, Get, Global, Header, HttpCode, HttpException, Inject, Injectable, Module, Optional, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import type { ServiceName } from '@hms/contracts';
+import { DataSource, type MixedList } from 'typeorm';
+import type { Logger } from 'pino';
+import { systemClock } from '../clock';
+import type { InfraConfig } from '../config/load-config';
+import { createDataSource, runMigrations } from '../database/data-source';
+import { EventOutbox } from '../events/event-outbox';
+import { createLogger } from '../logging/logger';
+import { initDefaultMetrics, metricsRegistry } from '../metrics/metrics';
+import { NatsBus } from '../nats/nats-bus';
+import { RpcClient } from '../nats/rpc';
+import { CLOCK, LOGGER, PLATFORM_OPTIONS } from './tokens';
+
+export interface PlatformOptions {
+  service: ServiceName | 'api-gateway';
+  config: InfraConfig;
+  /** Absent for the gateway, which owns nothing durable. */
+  database?: {
+    schema: string;
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+    entities: MixedList<Function>;
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+    migrations: MixedList<Function>;
+    poolSize?: number;
+  };
+}
+
+/** Whether the service has finished starting (readiness) and is not shutting down. */
+@Injectable()
+export class Readiness {
+  ready = false;
+}
+
+async function withRetries<T>(what: string, logger: Logger, attempt: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 250; ; delay = Math.min(delay * 2, 5000)) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (Date.now() + delay > deadline) throw error;
+      logger.warn({ err: error, retryInMs: delay }, `${what} not reachable yet`);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
+@Controller('health')
+export class HealthController {
+  constructor(
+    private readonly readiness: Readiness,
+    private readonly bus: NatsBus,
+    @Optional() private readonly dataSource?: DataSource,
+  ) {}
+
+  @Get('live')
+  live() {
+    return { status: 'ok' };
+  }
+
+  /** Ready when started, NATS is connected and Postgres answers. */
+  @Get('ready')
+  async ready() {
+    const checks: Record<string, 'up' | 'down'> = { started: this.readiness.ready ? 'up' : 'down', nats: this.bus.isConnected ? 'up' : 'down' };
+    if (this.dataSource) {
+      checks.postgres = await this.dataSource.query('SELECT 1').then(
+        () => 'up' as const,
+        () => 'down' as const,
+      );
+    }
+    const status = Object.values(checks).every((c) => c === 'up') ? 'ok' : 'unavailable';
+    if (status !== 'ok') throw new HttpException({ status, checks }, 503);
+    return { status, checks };
+  }
+}
+
+@Controller('metrics')
+export class MetricsController {
+  @Get()
+  @HttpCode(200)
+  @Header('Content-Type', metricsRegistry.contentType)
+  metrics(): Promise<string> {
+    return metricsRegistry.metrics();
+  }
+}
+
+/** Closes Postgres and NATS after everything else has stopped. */
+@Injectable()
+class PlatformLifecycle implements OnApplicationShutdown {
+  constructor(
+    private readonly bus: NatsBus,
+    @Optional() private readonly dataSource?: DataSource,
+  ) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.bus.close();
+    if (this.dataSource?.isInitialized) await this.dataSource.destroy();
+  }
+}
+
+/**
+ * The infrastructure of a service as Nest providers: config, logger, clock, Postgres (migrated),
+ * NATS (with the event stream), the RPC client, the outbox, and the health and metrics endpoints.
+ */
+@Global()
+@Module({})
+export class PlatformModule {
+  static forService(options: PlatformOptions): DynamicModule {
+    const logger = createLogger(options.service, options.config.LOG_LEVEL);
+    initDefaultMetrics(options.service);
+    const database = options.database;
+    const providers = [
+      { provide: PLATFORM_OPTIONS, useValue: options },
+      { provide: LOGGER, useValue: logger },
+      { provide: CLOCK, useValue: systemClock },
+      Readiness,
+      PlatformLifecycle,
+      {
+        provide: NatsBus,
+        useFactory: async () => {
+          const bus = await NatsBus.connect(options.config.NATS_URL, options.config.HMS_SUBJECT_PREFIX, options.service);
+          await withRetries('JetStream', logger, () => bus.ensureEventStream());
+          return bus;
+        },
+      },
+      { provide: RpcClient, useFactory: (bus: NatsBus) => new RpcClient(bus), inject: [NatsBus] },
+      ...(database
+        ? [
+            {
+              provide: DataSource,
+              useFactory: async () => {
+                const dataSource = createDataSource({ url: options.config.DATABASE_URL, ...database });
+                await withRetries('Postgres', logger, () => dataSource.initialize());
+                await runMigrations(dataSource, database.schema);
+                return dataSource;
+              },
+            },
+            {
+              provide: EventOutbox,
+              useFactory: (dataSource: DataSource, bus: NatsBus) =>
+                new EventOutbox(dataSource, bus, database.schema, options.service as 'act' | 'oms' | 'ops', systemClock, logger),
+              inject: [DataSource, NatsBus],
+            },
+          ]
+        : []),
+    ];
+    return {
+      module: PlatformModule,
+      global: true,
+      controllers: [HealthController, MetricsController],
+      providers,
+      exports: providers.map((p) => ('provide' in p ? p.provide : p)),
+    };
+  }
+}
+
+/** Re-exported so apps can inject the logger with a type. */
+export const InjectLogger = () => Inject(LOGGER);

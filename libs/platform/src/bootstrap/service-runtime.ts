@@ -1,0 +1,60 @@
+import { Inject, Injectable, Optional, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import type { ServiceName } from '@hms/contracts';
+import type { Logger } from 'pino';
+import { EventConsumer, type EventSubscription } from '../events/event-consumer';
+import { EventOutbox } from '../events/event-outbox';
+import { NatsBus } from '../nats/nats-bus';
+import { RpcServer, type RpcHandlers } from '../nats/rpc';
+import { Readiness, type PlatformOptions } from './platform.module';
+import { BACKGROUND_JOBS, EVENT_SUBSCRIPTIONS, LOGGER, PLATFORM_OPTIONS, RPC_HANDLERS } from './tokens';
+
+/** Work a service does on its own (a sweep, a scheduler): started after the RPC server. */
+export interface BackgroundJob {
+  start(): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a service's moving parts once Nest has wired it (outbox relay, event consumers, RPC
+ * handlers, background jobs) and stops them in reverse on SIGTERM, before connections close.
+ */
+@Injectable()
+export class ServiceRuntime implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private rpcServer?: RpcServer;
+  private consumers: EventConsumer[] = [];
+
+  constructor(
+    private readonly bus: NatsBus,
+    private readonly outbox: EventOutbox,
+    private readonly readiness: Readiness,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(PLATFORM_OPTIONS) private readonly options: PlatformOptions,
+    @Inject(RPC_HANDLERS) private readonly handlers: RpcHandlers<ServiceName>,
+    @Inject(EVENT_SUBSCRIPTIONS) private readonly subscriptions: EventSubscription[],
+    @Optional() @Inject(BACKGROUND_JOBS) private readonly jobs: BackgroundJob[] = [],
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const schema = this.options.database!.schema;
+    this.outbox.start();
+    for (const subscription of this.subscriptions) {
+      const consumer = new EventConsumer(this.bus, this.outbox, schema, subscription, this.logger);
+      await consumer.start();
+      this.consumers.push(consumer);
+    }
+    this.rpcServer = new RpcServer(this.bus, this.options.service as ServiceName, this.logger);
+    this.rpcServer.serve(this.handlers);
+    for (const job of this.jobs) job.start();
+    this.readiness.ready = true;
+    this.logger.info('service started');
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.readiness.ready = false;
+    await this.rpcServer?.stop();
+    for (const job of this.jobs) await job.stop();
+    for (const consumer of this.consumers) await consumer.stop();
+    await this.outbox.stop();
+    this.logger.info('service stopped');
+  }
+}

@@ -1,0 +1,73 @@
+import { plainToInstance, Transform } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, validateSync, ValidationError } from 'class-validator';
+
+/**
+ * Settings every service shares. Infrastructure is unprefixed (`DATABASE_URL`, `NATS_URL`);
+ * each app extends this class with its own prefixed settings.
+ */
+export class InfraConfig {
+  @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// URL' })
+  DATABASE_URL: string;
+
+  @Matches(/^(nats|tls|ws|wss):\/\/|^[^:/]+:\d+$/, { message: 'NATS_URL must be a nats:// URL' })
+  NATS_URL: string;
+
+  /** Prepended to every NATS subject and stream name, so several deployments (or test runs) share one NATS. */
+  @IsOptional()
+  @Matches(/^([a-zA-Z0-9_-]+\.)?$/, { message: 'HMS_SUBJECT_PREFIX must be empty or a token followed by a dot, e.g. "t42."' })
+  HMS_SUBJECT_PREFIX: string = '';
+
+  @IsOptional()
+  @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  LOG_LEVEL: string = 'info';
+
+  /** HTTP port for health, metrics (and the REST API on the gateway). */
+  @Transform(({ value }) => (value === undefined || value === '' ? undefined : Number(value)))
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  PORT: number;
+
+  @IsOptional()
+  @IsString()
+  OTEL_EXPORTER_OTLP_ENDPOINT?: string;
+}
+
+/** Reads a number from an env string, leaving it undefined when unset. */
+export const EnvNumber = () => Transform(({ value }) => (value === undefined || value === '' ? undefined : Number(value)));
+
+/** Reads `true`/`1`/`yes` as true. */
+export const EnvBoolean = () =>
+  Transform(({ value }) => (typeof value === 'boolean' ? value : ['true', '1', 'yes'].includes(String(value).toLowerCase())));
+
+function flatten(errors: ValidationError[], parent = ''): string[] {
+  return errors.flatMap((error) => {
+    const path = parent ? `${parent}.${error.property}` : error.property;
+    const own = Object.values(error.constraints ?? {}).map((message) => `${path}: ${message}`);
+    return [...own, ...flatten(error.children ?? [], path)];
+  });
+}
+
+/** A configuration that does not validate; its message lists every problem. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Builds and validates a config class from the environment, failing fast with a readable list.
+ * This is the only place that reads `process.env` for settings.
+ */
+export function loadConfig<T extends object>(
+  configClass: new () => T,
+  env: Record<string, string | undefined> = process.env,
+): T {
+  const defined = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const config = plainToInstance(configClass, defined, { exposeDefaultValues: true });
+  const errors = validateSync(config, { whitelist: false, forbidUnknownValues: false });
+  if (errors.length > 0) throw new ConfigError(flatten(errors));
+  return config;
+}

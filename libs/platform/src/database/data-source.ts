@@ -1,0 +1,96 @@
+import { DataSource, DefaultNamingStrategy, type EntityManager, type MixedList, type NamingStrategyInterface } from 'typeorm';
+
+function snakeCase(name: string): string {
+  return name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/([A-Z])([A-Z][a-z])/g, '$1_$2').toLowerCase();
+}
+
+/** snake_case columns for camelCase properties (tables and indexes are always named explicitly). */
+export class SnakeNamingStrategy extends DefaultNamingStrategy implements NamingStrategyInterface {
+  override columnName(propertyName: string, customName: string | undefined, prefixes: string[]): string {
+    return customName ?? snakeCase([...prefixes, propertyName].join('_'));
+  }
+
+  override relationName(propertyName: string): string {
+    return snakeCase(propertyName);
+  }
+
+  override joinColumnName(relationName: string, referencedColumnName: string): string {
+    return snakeCase(`${relationName}_${referencedColumnName}`);
+  }
+}
+
+export interface DataSourceOptions {
+  url: string;
+  /** The service's own schema; a service never reads another's. */
+  schema: string;
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  entities: MixedList<Function>;
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  migrations: MixedList<Function>;
+  poolSize?: number;
+  applicationName?: string;
+}
+
+/** A TypeORM data source for one service schema. Never `synchronize`: migrations own the schema. */
+export function createDataSource(options: DataSourceOptions): DataSource {
+  return new DataSource({
+    type: 'postgres',
+    url: options.url,
+    schema: options.schema,
+    entities: options.entities,
+    migrations: options.migrations,
+    migrationsTableName: 'migrations',
+    namingStrategy: new SnakeNamingStrategy(),
+    synchronize: false,
+    logging: false,
+    applicationName: options.applicationName ?? `hms-${options.schema}`,
+    extra: { max: options.poolSize ?? 10 },
+  });
+}
+
+/**
+ * Applies pending migrations under a session advisory lock, so replicas that start together
+ * migrate once and the others wait.
+ */
+export async function runMigrations(dataSource: DataSource, schema: string): Promise<void> {
+  const runner = dataSource.createQueryRunner();
+  await runner.connect();
+  const lockKey = `hms.migrations.${schema}`;
+  try {
+    await runner.query('SELECT pg_advisory_lock(hashtext($1))', [lockKey]);
+    await runner.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    await dataSource.runMigrations({ transaction: 'each' });
+  } finally {
+    await runner.query('SELECT pg_advisory_unlock(hashtext($1))', [lockKey]).catch(() => undefined);
+    await runner.release();
+  }
+}
+
+/**
+ * SQL of the event tables every service with a database has: the transactional outbox and the
+ * ids of events already consumed. Called from each service's first migration.
+ */
+export function eventTablesUpSql(schema: string): string[] {
+  return [
+    `CREATE TABLE "${schema}"."outbox" (
+      "id" bigserial NOT NULL,
+      "event_id" uuid NOT NULL,
+      "type" text NOT NULL,
+      "payload" jsonb NOT NULL,
+      "headers" jsonb,
+      "created_at" timestamptz NOT NULL DEFAULT now(),
+      CONSTRAINT "outbox_pkey" PRIMARY KEY ("id")
+    )`,
+    `CREATE TABLE "${schema}"."processed_events" (
+      "event_id" uuid NOT NULL,
+      "processed_at" timestamptz NOT NULL DEFAULT now(),
+      CONSTRAINT "processed_events_pkey" PRIMARY KEY ("event_id")
+    )`,
+  ];
+}
+
+export function eventTablesDownSql(schema: string): string[] {
+  return [`DROP TABLE "${schema}"."processed_events"`, `DROP TABLE "${schema}"."outbox"`];
+}
+
+export type { EntityManager };

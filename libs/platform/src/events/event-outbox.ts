@@ -1,0 +1,142 @@
+import { randomUUID } from 'node:crypto';
+import { context, propagation } from '@opentelemetry/api';
+import { headers as natsHeaders } from '@nats-io/transport-node';
+import { EventStream, type EventDataMap, type EventSource, type EventType, type HmsEvent } from '@hms/contracts';
+import type { DataSource, EntityManager } from 'typeorm';
+import type { Logger } from 'pino';
+import type { Clock } from '../clock';
+import type { NatsBus } from '../nats/nats-bus';
+
+/** Records an event to be published when the surrounding transaction commits. */
+export type Emit = <T extends EventType>(type: T, requestId: string | null, data: EventDataMap[T], actor: string) => HmsEvent<T>;
+
+const RELAY_BATCH = 500;
+
+/**
+ * The transactional outbox of one service: events are inserted in the same transaction as the
+ * change they describe, and a relay publishes them to JetStream (with `Nats-Msg-Id` = event id,
+ * so a re-publish after a crash is dropped by the stream's de-duplication window).
+ */
+export class EventOutbox {
+  private running = false;
+  private wake?: () => void;
+  private loop?: Promise<void>;
+  private pendingKick = false;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly bus: NatsBus,
+    private readonly schema: string,
+    private readonly source: EventSource,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    private readonly pollMs = 250,
+  ) {}
+
+  /**
+   * Runs `work` in a transaction; the events it emits are written to the outbox in that same
+   * transaction (one multi-row insert) and relayed right after the commit.
+   */
+  async transaction<T>(work: (tx: EntityManager, emit: Emit) => Promise<T>, existing?: EntityManager): Promise<T> {
+    const run = async (tx: EntityManager): Promise<T> => {
+      const events: HmsEvent[] = [];
+      const emit: Emit = (type, requestId, data, actor) => {
+        const event = { id: randomUUID(), type, at: this.clock.now().toISOString(), actor, requestId, source: this.source, data };
+        events.push(event as HmsEvent);
+        return event;
+      };
+      const result = await work(tx, emit);
+      await this.append(tx, events);
+      return result;
+    };
+    const result = existing ? await run(existing) : await this.dataSource.transaction(run);
+    this.kick();
+    return result;
+  }
+
+  /** Inserts events into the outbox inside the caller's transaction. */
+  async append(tx: EntityManager, events: HmsEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const carrier: Record<string, string> = {};
+    propagation.inject(context.active(), carrier);
+    const traceHeaders = Object.keys(carrier).length > 0 ? JSON.stringify(carrier) : null;
+    const values: unknown[] = [];
+    const rows = events.map((event, i) => {
+      values.push(event.id, event.type, JSON.stringify(event), traceHeaders);
+      const o = i * 4;
+      return `($${o + 1}, $${o + 2}, $${o + 3}::jsonb, $${o + 4}::jsonb)`;
+    });
+    await tx.query(`INSERT INTO "${this.schema}"."outbox" ("event_id", "type", "payload", "headers") VALUES ${rows.join(', ')}`, values);
+  }
+
+  /** Asks the relay to run now instead of at its next poll. */
+  kick(): void {
+    this.pendingKick = true;
+    this.wake?.();
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.relayLoop();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+  }
+
+  private async relayLoop(): Promise<void> {
+    while (this.running) {
+      let relayed = 0;
+      try {
+        this.pendingKick = false;
+        relayed = await this.relayBatch();
+      } catch (error) {
+        this.logger.warn({ err: error }, 'outbox relay failed; retrying');
+        await this.sleep(1000);
+        continue;
+      }
+      if (relayed < RELAY_BATCH && !this.pendingKick) await this.sleep(this.pollMs);
+    }
+  }
+
+  /**
+   * Publishes the oldest batch and deletes it in one transaction. SKIP LOCKED lets replicas
+   * relay side by side; if publishing fails the rows stay and are sent again.
+   */
+  async relayBatch(): Promise<number> {
+    return this.dataSource.transaction(async (tx) => {
+      const rows: Array<{ id: string; event_id: string; type: string; payload: HmsEvent; headers: Record<string, string> | null }> =
+        await tx.query(
+          `SELECT "id", "event_id", "type", "payload", "headers" FROM "${this.schema}"."outbox" ORDER BY "id" LIMIT $1 FOR UPDATE SKIP LOCKED`,
+          [RELAY_BATCH],
+        );
+      if (rows.length === 0) return 0;
+      await Promise.all(
+        rows.map((row) => {
+          const headers = natsHeaders();
+          for (const [key, value] of Object.entries(row.headers ?? {})) headers.set(key, value);
+          return this.bus.jetstream.publish(this.bus.subject(EventStream.subjectOf(row.type)), JSON.stringify(row.payload), {
+            msgID: row.event_id,
+            headers,
+          });
+        }),
+      );
+      await tx.query(`DELETE FROM "${this.schema}"."outbox" WHERE "id" = ANY($1::bigint[])`, [rows.map((row) => row.id)]);
+      return rows.length;
+    });
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+}

@@ -1,0 +1,81 @@
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { EventStream } from '@hms/contracts';
+
+/**
+ * One NATS connection per process, with the deployment's subject prefix applied in one place.
+ * Reconnects forever: a NATS restart must not take a service down.
+ */
+export class NatsBus {
+  private jsClient?: JetStreamClient;
+  private jsManager?: JetStreamManager;
+
+  private constructor(
+    readonly connection: NatsConnection,
+    readonly prefix: string,
+  ) {}
+
+  static async connect(url: string, prefix: string, name: string): Promise<NatsBus> {
+    const connection = await connect({
+      servers: url.split(','),
+      name,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      waitOnFirstConnect: true,
+    });
+    return new NatsBus(connection, prefix);
+  }
+
+  /** The wire subject of a contract subject. */
+  subject(subject: string): string {
+    return `${this.prefix}${subject}`;
+  }
+
+  /** The JetStream stream name for this prefix (stream names may not contain dots). */
+  get streamName(): string {
+    return `${this.prefix.replace(/\W/g, '_').toUpperCase()}${EventStream.name}`;
+  }
+
+  get jetstream(): JetStreamClient {
+    this.jsClient ??= jetstream(this.connection);
+    return this.jsClient;
+  }
+
+  async manager(): Promise<JetStreamManager> {
+    this.jsManager ??= await jetstreamManager(this.connection);
+    return this.jsManager;
+  }
+
+  /**
+   * Creates the event stream if it is missing. Every service calls this at start, so the
+   * first one up creates it; the de-duplication window makes relay re-publishes harmless.
+   */
+  async ensureEventStream(): Promise<void> {
+    const jsm = await this.manager();
+    const config = {
+      name: this.streamName,
+      subjects: [`${this.subject(EventStream.subjectRoot)}.>`],
+      duplicate_window: 5 * 60 * 1_000_000_000,
+      max_age: 7 * 24 * 3600 * 1_000_000_000,
+    };
+    try {
+      await jsm.streams.info(this.streamName);
+    } catch {
+      try {
+        await jsm.streams.add(config);
+      } catch (error) {
+        // Another replica created it between our info and add.
+        if (!/already in use|exists/i.test((error as Error).message)) throw error;
+      }
+    }
+  }
+
+  get isConnected(): boolean {
+    return !this.connection.isClosed();
+  }
+
+  async close(): Promise<void> {
+    if (this.connection.isClosed()) return;
+    await this.connection.drain().catch(() => this.connection.close());
+  }
+}

