@@ -1,3 +1,6 @@
+// Decorator metadata (class-transformer's @Type, Nest DI) needs the Reflect API before any class loads.
+import 'reflect-metadata';
+
 export * from './errors';
 export * from './auth';
 export * from './statuses';

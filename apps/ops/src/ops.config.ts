@@ -1,0 +1,24 @@
+import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { EnvNumber, InfraConfig } from '@hms/platform';
+
+export class OpsConfig extends InfraConfig {
+  @EnvNumber()
+  @IsOptional()
+  @IsInt()
+  override PORT: number = 3003;
+
+  /** Window of the wait percentiles, throughput and success rate. */
+  @EnvNumber()
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(24 * 60)
+  OPS_METRICS_WINDOW_MINUTES: number = 60;
+
+  /** A worker counts as online this long after its last lease, completion or heartbeat. */
+  @EnvNumber()
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  OPS_WORKER_ONLINE_SECONDS: number = 120;
+}

@@ -1,0 +1,58 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import {
+  EVENT_SUBSCRIPTIONS,
+  PlatformModule,
+  RPC_HANDLERS,
+  ServiceRuntime,
+  type EventSubscription,
+  type RpcHandlers,
+} from '@hms/platform';
+import { OpsConfig } from './ops.config';
+import { MetricsHandlers } from './metrics/metrics.handlers';
+import { PoolGauges } from './metrics/pool-gauges';
+import { PoolMetricsService } from './metrics/pool-metrics.service';
+import { PoolTaskEntity } from './metrics/pool-task.entity';
+import { TaskOutcomeEntity } from './metrics/task-outcome.entity';
+import { OPS_MIGRATIONS } from './database/migrations';
+
+@Module({})
+export class OpsModule {}
+
+export function createOpsModule(config: OpsConfig): DynamicModule {
+  return {
+    module: OpsModule,
+    imports: [
+      PlatformModule.forService({
+        service: 'ops',
+        config,
+        database: { schema: 'ops', entities: [PoolTaskEntity, TaskOutcomeEntity], migrations: OPS_MIGRATIONS },
+      }),
+    ],
+    providers: [
+      { provide: OpsConfig, useValue: config },
+      PoolMetricsService,
+      PoolGauges,
+      MetricsHandlers,
+      ServiceRuntime,
+      {
+        provide: RPC_HANDLERS,
+        inject: [MetricsHandlers],
+        useFactory: (metrics: MetricsHandlers): RpcHandlers<'ops'> => metrics.handlers(),
+      },
+      {
+        provide: EVENT_SUBSCRIPTIONS,
+        inject: [PoolMetricsService, PoolGauges],
+        useFactory: (metrics: PoolMetricsService, gauges: PoolGauges): EventSubscription[] => [
+          {
+            durable: 'ops',
+            filter: 'oms.>',
+            handle: async (event, tx) => {
+              await metrics.apply(event, tx);
+              gauges.record(event);
+            },
+          },
+        ],
+      },
+    ],
+  };
+}

@@ -1,0 +1,356 @@
+#!/usr/bin/env node
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import type { PlanDefinition, RequestStatus, Role } from '@hms/contracts';
+import { HmsApiError } from './hms-api-error';
+import { HmsClient } from './hms-client';
+import { TERMINAL_REQUEST_STATUSES, type ListRequestsFilter } from './types';
+import { Pool } from './worker';
+
+/** The gateway `hms` talks to when neither `--url` nor `HMS_URL` says otherwise. */
+export const DEFAULT_URL = 'http://localhost:3000';
+
+/** Everything the CLI touches outside itself, so tests can run it in-process. */
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  env: Record<string, string | undefined>;
+  /** Passed to {@link HmsClient}; the global fetch when absent. */
+  fetch?: typeof fetch;
+  readFile: (path: string) => Promise<string>;
+  /** Records the process exit code (tests must not touch the real one). */
+  setExitCode: (code: number) => void;
+}
+
+/** A mistake in the command line itself, reported with code USAGE. */
+export class CliUsageError extends Error {
+  readonly code = 'USAGE';
+}
+
+interface GlobalOptions {
+  url?: string;
+  token?: string;
+}
+
+const ROLES: readonly Role[] = ['manager', 'worker', 'service'];
+const REQUEST_STATUSES: readonly RequestStatus[] = ['running', ...TERMINAL_REQUEST_STATUSES];
+
+function json(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}
+
+function parseJsonOption(label: string): (value: string) => Record<string, unknown> {
+  return (value) => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(value);
+    } catch (error) {
+      throw new InvalidArgumentError(`${label} is not valid JSON (${(error as Error).message})`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InvalidArgumentError(`${label} must be a JSON object`);
+    return parsed as Record<string, unknown>;
+  };
+}
+
+function parsePositiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive whole number');
+  return n;
+}
+
+function parseNonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a whole number, 0 or more');
+  return n;
+}
+
+function parseList(value: string): string[] {
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+}
+
+/** One line, as the contract promises scripts: `CODE message` plus any per-field details. */
+function describeError(error: unknown): string {
+  if (error instanceof HmsApiError) {
+    const details = error.details.map((d) => (d.path ? `${d.path}: ${d.message}` : d.message)).join('; ');
+    return `${error.code} ${error.message}${details ? ` (${details})` : ''}`;
+  }
+  const code = typeof (error as { code?: unknown })?.code === 'string' ? (error as { code: string }).code : 'ERROR';
+  const message = error instanceof Error ? error.message : String(error);
+  return `${code} ${message}`;
+}
+
+/**
+ * Builds the `hms` program. Nothing is parsed here; call `parseAsync(argv)` on the result.
+ * Commander's own usage errors still print `error: …` and exit through `exitOverride`, which
+ * throws a CommanderError instead of ending the process.
+ */
+export function buildCli(overrides: Partial<CliIo> = {}): Command {
+  const io: CliIo = {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    env: process.env,
+    readFile: (path) => readFile(path, 'utf8'),
+    setExitCode: (code) => {
+      process.exitCode = code;
+    },
+    ...overrides,
+  };
+
+  const program = new Command('hms');
+  // Set before any subcommand exists: commander copies these settings into each one it creates.
+  program
+    .description('HMS Management Layer command line: plans, requests, pools, work and tokens')
+    .option('--url <url>', `gateway URL (env HMS_URL, default ${DEFAULT_URL})`)
+    .option('--token <jwt>', 'bearer token (env HMS_TOKEN)')
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)');
+
+  const client = (command: Command): HmsClient => {
+    const globals = command.optsWithGlobals<GlobalOptions>();
+    const token = globals.token ?? io.env.HMS_TOKEN;
+    return new HmsClient({
+      baseUrl: globals.url ?? io.env.HMS_URL ?? DEFAULT_URL,
+      ...(token ? { token } : {}),
+      ...(io.fetch ? { fetch: io.fetch } : {}),
+    });
+  };
+
+  /** Runs an action, printing its result as JSON, or its error as one line with exit code 1. */
+  const action =
+    <A extends unknown[]>(run: (...args: A) => Promise<unknown>) =>
+    async (...args: A): Promise<void> => {
+      try {
+        const result = await run(...args);
+        if (result !== undefined) io.stdout(typeof result === 'string' ? `${result}\n` : json(result));
+      } catch (error) {
+        io.stderr(`error: ${describeError(error).replace(/\s*\n\s*/g, ' ')}\n`);
+        io.setExitCode(1);
+      }
+    };
+
+  program
+    .command('token')
+    .description('print a signed HS256 access token (for dev stacks and tests)')
+    .addOption(new Option('--role <role>', 'the role claim').choices(ROLES).makeOptionMandatory())
+    .option('--pools <list>', 'comma-separated pools a worker may lease from', parseList)
+    .option('--sub <name>', 'the subject (actor recorded in the ledger); default cli-<role>')
+    .option('--secret <secret>', 'HS256 secret (env HMS_JWT_SECRET)')
+    .option('--ttl <period>', 'lifetime, e.g. 30m, 12h, 7d, or seconds', '12h')
+    .action(
+      action(async (opts: { role: Role; pools?: string[]; sub?: string; secret?: string; ttl: string }) => {
+        const secret = opts.secret ?? io.env.HMS_JWT_SECRET;
+        if (!secret) throw new CliUsageError('no signing secret: pass --secret or set HMS_JWT_SECRET');
+        // jose reads a bare number as an absolute expiry timestamp, so plain seconds get a unit.
+        const ttl = /^\d+$/.test(opts.ttl.trim()) ? `${opts.ttl.trim()}s` : opts.ttl;
+        // Loaded only here: @hms/platform brings Nest, NATS and TypeORM, which no other command needs.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { signToken } = require('@hms/platform') as typeof import('@hms/platform');
+        try {
+          return await signToken(
+            { sub: opts.sub ?? `cli-${opts.role}`, roles: [opts.role], ...(opts.pools?.length ? { pools: opts.pools } : {}) },
+            secret,
+            ttl,
+          );
+        } catch (error) {
+          throw new CliUsageError(`cannot sign the token: ${(error as Error).message}`);
+        }
+      }),
+    );
+
+  const plan = program.command('plan').description('workflow definitions');
+  plan
+    .command('register')
+    .description('register a plan from a .yaml/.yml or .json file')
+    .argument('<file>', 'plan file')
+    .action(
+      action(async (file: string, _opts: unknown, command: Command) => {
+        const source = await io.readFile(file);
+        if (extname(file).toLowerCase() === '.json') {
+          let definition: unknown;
+          try {
+            definition = JSON.parse(source);
+          } catch (error) {
+            throw new CliUsageError(`${file} is not valid JSON: ${(error as Error).message}`);
+          }
+          return client(command).plans.register(definition as PlanDefinition);
+        }
+        // Anything else goes as YAML: the server parses it, and reports problems per path.
+        return client(command).plans.register(source);
+      }),
+    );
+  plan
+    .command('list')
+    .description('list plans with their latest version')
+    .action(action(async (_opts: unknown, command: Command) => client(command).plans.list()));
+  plan
+    .command('get')
+    .description('show a plan (latest version unless --version)')
+    .argument('<id>')
+    .option('--version <n>', 'plan version', parsePositiveInt)
+    .action(action(async (id: string, opts: { version?: number }, command: Command) => client(command).plans.get(id, opts.version)));
+
+  const request = program.command('request').description('requests (instances of plans)');
+  request
+    .command('create')
+    .description('start a request of a plan')
+    .argument('<plan>', 'plan id')
+    .option('--payload <json>', 'the request payload (JSON object)', parseJsonOption('--payload'))
+    .option('--reference <ref>', 'your own id for the ticket')
+    .option('--version <n>', 'plan version (default latest)', parsePositiveInt)
+    .option('--priority <n>', 'added to every step priority', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n)) throw new InvalidArgumentError('must be a whole number');
+      return n;
+    })
+    .option('--sla-minutes <n>', 'overrides the plan SLA', parsePositiveInt)
+    .option('--idempotency-key <key>', 'repeat-safe key (same key + body returns the same request)')
+    .action(
+      action(
+        async (
+          planId: string,
+          opts: { payload?: Record<string, unknown>; reference?: string; version?: number; priority?: number; slaMinutes?: number; idempotencyKey?: string },
+          command: Command,
+        ) =>
+          client(command).requests.create(
+            {
+              plan: planId,
+              payload: opts.payload ?? {},
+              ...(opts.version !== undefined ? { version: opts.version } : {}),
+              ...(opts.reference !== undefined ? { reference: opts.reference } : {}),
+              ...(opts.priority !== undefined ? { priority: opts.priority } : {}),
+              ...(opts.slaMinutes !== undefined ? { slaMinutes: opts.slaMinutes } : {}),
+            },
+            opts.idempotencyKey ? { idempotencyKey: opts.idempotencyKey } : {},
+          ),
+      ),
+    );
+  request
+    .command('get')
+    .description('show a request with its steps')
+    .argument('<id>')
+    .action(action(async (id: string, _opts: unknown, command: Command) => client(command).requests.get(id)));
+  request
+    .command('list')
+    .description('list requests (one page)')
+    .option('--plan <id>')
+    .addOption(new Option('--status <status>').choices(REQUEST_STATUSES))
+    .option('--reference <ref>')
+    .option('--cursor <cursor>')
+    .option('--limit <n>', 'page size', parsePositiveInt)
+    .action(
+      action(async (opts: ListRequestsFilter, command: Command) => client(command).requests.list(opts)),
+    );
+  request
+    .command('history')
+    .description('print the whole ledger of a request, oldest first')
+    .argument('<id>')
+    .action(
+      action(async (id: string, _opts: unknown, command: Command) => {
+        const entries: unknown[] = [];
+        for await (const entry of client(command).requests.historyAll(id)) entries.push(entry);
+        return entries;
+      }),
+    );
+  request
+    .command('verify')
+    .description("re-check a request's hash-chained ledger")
+    .argument('<id>')
+    .action(action(async (id: string, _opts: unknown, command: Command) => client(command).requests.verify(id)));
+  request
+    .command('cancel')
+    .description('cancel a running request')
+    .argument('<id>')
+    .option('--reason <text>')
+    .action(action(async (id: string, opts: { reason?: string }, command: Command) => client(command).requests.cancel(id, opts.reason)));
+
+  const pool = program.command('pool').description('pools (lanes)');
+  pool
+    .command('peek')
+    .description('show the head of a queue without leasing')
+    .argument('<pool>')
+    .option('--limit <n>', 'tasks to show', parsePositiveInt)
+    .action(action(async (name: string, opts: { limit?: number }, command: Command) => client(command).pools.peek(name, opts.limit)));
+  pool
+    .command('list')
+    .description('list pools')
+    .action(action(async (_opts: unknown, command: Command) => client(command).pools.list()));
+  pool
+    .command('get')
+    .description('show a pool')
+    .argument('<pool>')
+    .action(action(async (name: string, _opts: unknown, command: Command) => client(command).pools.get(name)));
+
+  program
+    .command('work')
+    .description('lease tasks of a pool and complete each with the same output (smoke tests, demos)')
+    .argument('<pool>')
+    .requiredOption('--worker <id>', 'worker id')
+    .option('--tags <list>', "comma-separated worker tags", parseList)
+    .option('--output <json>', 'output of every task (JSON object)', parseJsonOption('--output'))
+    .option('--count <n>', 'tasks to complete', parsePositiveInt, 1)
+    .option('--wait <seconds>', 'long-poll per lease, 0..30', parseNonNegativeInt, 20)
+    .action(
+      action(
+        async (
+          name: string,
+          opts: { worker: string; tags?: string[]; output?: Record<string, unknown>; count: number; wait: number },
+          command: Command,
+        ) => {
+          const worker = new Pool(name, client(command)).login(opts.worker, opts.tags ? { tags: opts.tags } : {});
+          for (let done = 0; done < opts.count; done++) {
+            const item = await worker.nextTask({ waitSeconds: Math.min(30, opts.wait) });
+            if (!item) {
+              io.stderr(`no task in pool ${name} within ${opts.wait}s; completed ${done} of ${opts.count}\n`);
+              return undefined;
+            }
+            const result = await item.complete(opts.output ?? {});
+            io.stdout(
+              json({
+                task: { id: item.id, requestId: item.requestId, stepId: item.stepId, title: item.title, attempt: item.attempt, payload: item.payload },
+                result,
+              }),
+            );
+          }
+          return undefined;
+        },
+      ),
+    );
+
+  program
+    .command('metrics')
+    .description('per-pool metrics snapshot')
+    .action(action(async (_opts: unknown, command: Command) => client(command).metrics.pools()));
+
+  return program;
+}
+
+/** Runs `hms` on an argv (node-style, with the node and script entries) and returns the exit code. */
+export async function runCli(argv: readonly string[], overrides: Partial<CliIo> = {}): Promise<number> {
+  let exitCode = 0;
+  const program = buildCli({ ...overrides, setExitCode: (code) => (exitCode = code) });
+  try {
+    await program.parseAsync([...argv]);
+  } catch (error) {
+    // Commander has already printed usage errors and help; only the code is left to pass on.
+    if (error instanceof CommanderError) return error.exitCode;
+    throw error;
+  }
+  return exitCode;
+}
+
+if (require.main === module) {
+  runCli(process.argv).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`error: ${describeError(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

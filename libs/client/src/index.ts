@@ -1,0 +1,28 @@
+/**
+ * The HMS TypeScript SDK: a typed REST client and the worker API. The `hms` CLI lives in
+ * `cli.ts` and is deliberately not exported here, so SDK users do not pull in commander.
+ */
+export { HmsClient, WaitTimeoutError, PlansApi, RequestsApi, PoolsApi, TasksApi, MetricsApi, AlertsApi, ScalingApi } from './hms-client';
+export type { HmsClientOptions } from './hms-client';
+export { HmsApiError, isHmsApiError } from './hms-api-error';
+export { DEFAULT_TIMEOUT_MS } from './http-transport';
+export type { CallOptions, HttpCall, HttpResult, HttpTransport, QueryParams } from './http-transport';
+export { Pool, PoolWorker, WorkItem, TaskError, toTaskFailure } from './worker';
+export type { HandlerContext, LoginOptions, NextTaskOptions, RunOptions, RunSummary, TaskHandler } from './worker';
+export { TERMINAL_REQUEST_STATUSES } from './types';
+export type {
+  AlertStatus,
+  AlertView,
+  CreatedRequest,
+  CreateRequestInput,
+  CreateRequestOptions,
+  ItemList,
+  LeaseOptions,
+  ListRequestsFilter,
+  ListTasksFilter,
+  PageOptions,
+  PoolSettings,
+  ScalingDecision,
+  TaskFailure,
+  WaitForOptions,
+} from './types';

@@ -1,0 +1,101 @@
+import type {
+  CreateRequestCommand,
+  LeaseTasksCommand,
+  ListRequestsQuery,
+  ListTasksQuery,
+  PageQuery,
+  RequestStatus,
+  RequestSummary,
+  UpsertPoolCommand,
+} from '@hms/contracts';
+
+/**
+ * Client-side shapes of the REST contract. Where a contract DTO exists it is reused; these only
+ * drop fields the URL already carries or add what the HTTP status tells (`created`).
+ */
+
+/** Body of `POST /v1/requests`; the idempotency key travels as a header instead. */
+export type CreateRequestInput = Omit<CreateRequestCommand, 'idempotencyKey'>;
+
+/** Options of `requests.create` that are not part of the body. */
+export interface CreateRequestOptions {
+  /** Same key + same body returns the first request (200); same key + other body is 409. */
+  idempotencyKey?: string;
+}
+
+/** Answer of `POST /v1/requests` plus whether it created the request (201) or repeated one (200). */
+export type CreatedRequest = Pick<RequestSummary, 'id' | 'plan' | 'version' | 'status' | 'createdAt' | 'slaDueAt'> &
+  Partial<RequestSummary> & { created: boolean };
+
+/** Filter of `GET /v1/requests`. */
+export type ListRequestsFilter = Partial<Pick<ListRequestsQuery, 'plan' | 'status' | 'reference' | 'cursor' | 'limit'>>;
+
+/** Filter of `GET /v1/tasks`. */
+export type ListTasksFilter = Partial<Pick<ListTasksQuery, 'pool' | 'status' | 'requestId' | 'worker' | 'cursor' | 'limit'>>;
+
+/** Paging of `GET /v1/requests/:id/history`. */
+export type PageOptions = Partial<Pick<PageQuery, 'cursor' | 'limit'>>;
+
+/** Body of `PUT /v1/pools/:pool`; the pool name is in the path. */
+export type PoolSettings = Omit<UpsertPoolCommand, 'pool'>;
+
+/** Body of `POST /v1/pools/:pool/lease`; the pool name is in the path. */
+export type LeaseOptions = Omit<LeaseTasksCommand, 'pool'>;
+
+/** The error a worker reports with `tasks.fail`. */
+export interface TaskFailure {
+  message: string;
+  code?: string;
+}
+
+/** A list answer without paging. */
+export interface ItemList<T> {
+  items: T[];
+}
+
+/** Alert states of `GET /v1/alerts?status=`. */
+export type AlertStatus = 'open' | 'acknowledged' | 'resolved';
+
+/**
+ * An SLA or dead-task alert. API.md fixes only the states; the other fields are what the OPS
+ * service is expected to send and are optional so older servers still type-check.
+ */
+export interface AlertView {
+  id: string;
+  status: AlertStatus;
+  kind?: string;
+  pool?: string | null;
+  requestId?: string | null;
+  taskId?: string | null;
+  message?: string;
+  raisedAt?: string;
+  acknowledgedAt?: string | null;
+  acknowledgedBy?: string | null;
+  resolvedAt?: string | null;
+  [field: string]: unknown;
+}
+
+/** One autoscaling decision (API.md `GET /v1/scaling/decisions`). */
+export interface ScalingDecision {
+  pool: string;
+  at: string;
+  queued: number;
+  current: number | null;
+  desired: number;
+  reason: string;
+  applied: boolean;
+}
+
+/** Request statuses after which a request never changes again. */
+export const TERMINAL_REQUEST_STATUSES: readonly RequestStatus[] = ['completed', 'rejected', 'failed', 'cancelled'];
+
+/** Options of `requests.waitFor`. */
+export interface WaitForOptions {
+  /** Stop when the request reaches one of these; the terminal statuses by default. */
+  statuses?: readonly RequestStatus[];
+  /** Give up after this long (default 60 s) with a {@link WaitTimeoutError}. */
+  timeoutMs?: number;
+  /** Pause between polls (default 1 s). */
+  intervalMs?: number;
+  signal?: AbortSignal;
+}
