@@ -42,9 +42,10 @@ WORKDIR /app
 RUN groupadd --system --gid 10001 hms \
  && useradd --system --uid 10001 --gid hms --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin hms
 # Files stay owned by root: the service user can read its code but not change it.
-# node_modules/@hms/* are workspace links to libs/<name>, whose package.json "main"
-# points into dist/libs, so libs/*/package.json must come along with dist/.
+# node_modules/@hms/* are links to libs/<name>, whose entry files resolve into dist/libs,
+# so libs/ (small) comes along with dist/.
 COPY --from=prod-deps /app/ ./
+COPY --from=build /app/libs ./libs
 COPY --from=build /app/dist ./dist
 # Declared only in this last stage so the build stages above are shared by all four apps.
 ARG APP

@@ -2,8 +2,8 @@
  * Policy tests for docker-compose.yml, the Dockerfile and the config files they mount.
  * Docker is not available here, so the files are parsed and checked rather than run.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { parse } from 'yaml';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -312,7 +312,8 @@ describe('Dockerfile', () => {
   it('ships production dependencies only when it assembles the runtime stage', () => {
     const runs = instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args);
     expect(runs.some((r) => /\bnpm (ci|prune)\b.*--omit=dev/.test(r))).toBe(true);
-    // From a stage that installed dev dependencies, the runtime may take dist/ and nothing else.
+    // From a stage that installed dev dependencies the runtime may take built files, but
+    // neither its node_modules nor its whole work directory.
     const devStages = all
       .filter((s) => s.some((i) => i.keyword === 'RUN' && /\bnpm ci\b/.test(i.args) && !/--omit=dev/.test(i.args)))
       .map((s) => s[0].args.split(/\s+AS\s+/i)[1]);
@@ -320,7 +321,21 @@ describe('Dockerfile', () => {
     expect(copies.some((c) => /\bdist\b/.test(c))).toBe(true);
     for (const copy of copies) {
       const from = /--from=(\S+)/.exec(copy)?.[1];
-      if (from !== undefined && devStages.includes(from)) expect(copy).toMatch(/^--from=\S+\s+\S*\/dist\s/);
+      if (from === undefined || !devStages.includes(from)) continue;
+      const sources = copy.split(/\s+/).filter((a) => !a.startsWith('--')).slice(0, -1);
+      for (const source of sources) expect({ copy, source }).not.toEqual({ copy, source: expect.stringMatching(/node_modules|^\/app\/?$|^\.\/?$/) });
+    }
+  });
+
+  it('copies every workspace library entry file into the runtime stage when a lib points outside dist/', () => {
+    const copied = args(runtime, 'COPY').join('\n');
+    for (const name of readdirSync(join(ROOT, 'libs'))) {
+      const manifest = join(ROOT, 'libs', name, 'package.json');
+      if (!existsSync(manifest)) continue;
+      const main = relative(ROOT, resolve(dirname(manifest), (JSON.parse(readFileSync(manifest, 'utf8')) as { main?: string }).main ?? 'index.js'));
+      // Entries under dist/ arrive with dist; anything else needs the lib folder itself.
+      const covered = main.startsWith('dist/') ? /\bdist\b/.test(copied) : /(^|[\s/])libs\b/m.test(copied);
+      expect({ lib: name, main, covered }).toEqual({ lib: name, main, covered: true });
     }
   });
 

@@ -788,9 +788,9 @@ describe('Kubernetes manifests', () => {
       expect(problems).toEqual([]);
     });
 
-    it('includes every manifest in deploy/base in the base render when it is not an example', () => {
-      const { files } = render(BASE);
-      const orphans = findFiles(BASE, (n) => /\.ya?ml$/.test(n))
+    it.each(TARGETS)('uses every manifest under %s in its render when the file is not an example', (_name, dir) => {
+      const { files } = render(dir);
+      const orphans = findFiles(dir, (n) => /\.ya?ml$/.test(n))
         .filter((f) => !f.endsWith('.example.yaml') && !files.has(f))
         .map(rel);
       expect(orphans).toEqual([]);

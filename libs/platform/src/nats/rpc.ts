@@ -147,7 +147,8 @@ export class RpcClient {
           headers,
         });
       } catch (error) {
-        throw new DomainError('UNAVAILABLE', `The ${serviceOf(subject)} service did not answer (${(error as Error).message})`);
+        const reason = /no responders/i.test((error as Error).message) ? 'no replica is running' : 'timed out';
+        throw new DomainError('UNAVAILABLE', `The ${serviceOf(subject)} service did not answer (${reason})`);
       }
       const reply = response.json<Reply>();
       if (reply.ok) return reply.result as RpcResponse<S>;

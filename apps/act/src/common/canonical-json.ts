@@ -1,0 +1,40 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * JSON with object keys sorted at every level and no whitespace, so that equal values always give
+ * equal text (and equal hashes) whatever order their keys were written or stored in. Postgres
+ * `jsonb` reorders keys, which is why hashes are never taken over `JSON.stringify`.
+ */
+export function canonicalJson(value: unknown): string {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return JSON.stringify(value);
+    case 'number':
+      // Hashes must be reproducible; NaN/Infinity have no JSON form and would turn into null.
+      if (!Number.isFinite(value)) throw new TypeError(`canonical JSON cannot hold the number ${value}`);
+      return JSON.stringify(value);
+    case 'object': {
+      const withJson = value as { toJSON?: () => unknown };
+      if (typeof withJson.toJSON === 'function') return canonicalJson(withJson.toJSON());
+      if (Array.isArray(value)) return `[${value.map((item) => (item === undefined ? 'null' : canonicalJson(item))).join(',')}]`;
+      const entries = Object.entries(value as Record<string, unknown>)
+        .filter(([, item]) => item !== undefined)
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(',')}}`;
+    }
+    default:
+      throw new TypeError(`canonical JSON cannot hold a ${typeof value}`);
+  }
+}
+
+/** Lowercase hex sha-256 of a UTF-8 string. */
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+/** sha-256 of the canonical JSON of a value. */
+export function contentHash(value: unknown): string {
+  return sha256Hex(canonicalJson(value));
+}

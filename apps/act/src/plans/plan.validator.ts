@@ -1,0 +1,207 @@
+import { Cron } from 'croner';
+import { PLAN_JSON_SCHEMA, type ErrorDetail, type PlanDefinition } from '@hms/contracts';
+import { ancestorsOf, dependenciesOf, findCycles } from './plan-graph';
+import { analyzeWhen } from './when-expression';
+
+/** A JSON Schema node, as far as PLAN_JSON_SCHEMA uses the vocabulary. */
+interface SchemaNode {
+  type?: 'object' | 'array' | 'string' | 'integer' | 'number' | 'boolean';
+  properties?: Record<string, SchemaNode>;
+  required?: readonly string[];
+  additionalProperties?: boolean;
+  items?: SchemaNode;
+  minItems?: number;
+  uniqueItems?: boolean;
+  minLength?: number;
+  pattern?: string;
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+}
+
+/** The result of validating a plan: the typed definition, or every problem found. */
+export type PlanValidation = { ok: true; plan: PlanDefinition } | { ok: false; problems: ErrorDetail[] };
+
+const TYPE_NAMES: Record<NonNullable<SchemaNode['type']>, string> = {
+  object: 'an object',
+  array: 'an array',
+  string: 'a string',
+  integer: 'an integer',
+  number: 'a number',
+  boolean: 'a boolean',
+};
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function hasType(value: unknown, type: NonNullable<SchemaNode['type']>): boolean {
+  switch (type) {
+    case 'object':
+      return isPlainObject(value);
+    case 'array':
+      return Array.isArray(value);
+    case 'string':
+      return typeof value === 'string';
+    case 'integer':
+      return typeof value === 'number' && Number.isInteger(value);
+    case 'number':
+      return typeof value === 'number' && Number.isFinite(value);
+    case 'boolean':
+      return typeof value === 'boolean';
+  }
+}
+
+function join(path: string, key: string): string {
+  return path ? `${path}.${key}` : key;
+}
+
+/**
+ * Structural rules, read straight from PLAN_JSON_SCHEMA so the published schema and the validator
+ * can never disagree: types, required and unknown fields, slug patterns, bounds. It keeps going
+ * after a problem, so an author sees every mistake in one answer.
+ */
+function checkAgainstSchema(value: unknown, schema: SchemaNode, path: string, problems: ErrorDetail[]): void {
+  if (schema.type && !hasType(value, schema.type)) {
+    problems.push({ path, message: `must be ${TYPE_NAMES[schema.type]}` });
+    return;
+  }
+  if (isPlainObject(value) && schema.type === 'object') {
+    for (const key of schema.required ?? []) {
+      if (value[key] === undefined) problems.push({ path: join(path, key), message: 'is required' });
+    }
+    for (const [key, item] of Object.entries(value)) {
+      const child = schema.properties?.[key];
+      if (child) checkAgainstSchema(item, child, join(path, key), problems);
+      else if (schema.additionalProperties === false) {
+        const known = Object.keys(schema.properties ?? {}).join(', ');
+        problems.push({ path: join(path, key), message: `unknown field '${key}' (allowed: ${known})` });
+      }
+    }
+  }
+  if (Array.isArray(value)) {
+    if (schema.minItems !== undefined && value.length < schema.minItems) {
+      problems.push({ path, message: `must have at least ${schema.minItems} item${schema.minItems === 1 ? '' : 's'}` });
+    }
+    if (schema.uniqueItems) {
+      const seen = new Set<string>();
+      value.forEach((item, index) => {
+        const key = JSON.stringify(item);
+        if (seen.has(key)) problems.push({ path: `${path}[${index}]`, message: `repeats ${key}` });
+        seen.add(key);
+      });
+    }
+    if (schema.items) value.forEach((item, index) => checkAgainstSchema(item, schema.items!, `${path}[${index}]`, problems));
+  }
+  if (typeof value === 'string') {
+    if (schema.minLength !== undefined && value.length < schema.minLength) problems.push({ path, message: 'must not be empty' });
+    if (schema.pattern !== undefined && !new RegExp(schema.pattern).test(value)) {
+      problems.push({ path, message: `'${value}' must match ${schema.pattern} (lowercase letters, digits, _ . : -)` });
+    }
+  }
+  if (typeof value === 'number') {
+    if (schema.minimum !== undefined && value < schema.minimum) problems.push({ path, message: `must be at least ${schema.minimum}` });
+    if (schema.maximum !== undefined && value > schema.maximum) problems.push({ path, message: `must be at most ${schema.maximum}` });
+    if (schema.exclusiveMinimum !== undefined && value <= schema.exclusiveMinimum) {
+      problems.push({ path, message: `must be greater than ${schema.exclusiveMinimum}` });
+    }
+  }
+}
+
+/** A cron string croner understands, in the five-field form the plan language promises. */
+function cronProblem(cron: string, tz: string | undefined): string | null {
+  const fields = cron.trim().split(/\s+/).filter(Boolean);
+  if (fields.length !== 5) return `'${cron}' must have five fields (minute hour day-of-month month day-of-week), found ${fields.length}`;
+  try {
+    // Paused: parsing is all we want, nothing may run at registration.
+    new Cron(cron, { paused: true, ...(tz && isTimeZone(tz) ? { timezone: tz } : {}) }).stop();
+    return null;
+  } catch (error) {
+    return `'${cron}' is not a valid cron expression: ${(error as Error).message.replace(/^CronPattern:\s*/, '')}`;
+  }
+}
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Rules that need the whole plan: ids, the `after` graph, `when` expressions, the schedule. */
+function checkSemantics(plan: Record<string, unknown>, problems: ErrorDetail[]): void {
+  const rawSteps = Array.isArray(plan.steps) ? plan.steps : [];
+  // Steps with a usable id; the structural pass has already reported the others.
+  const steps = rawSteps
+    .map((step, index) => ({ step: step as Record<string, unknown>, index }))
+    .filter(({ step }) => isPlainObject(step) && typeof step.id === 'string');
+
+  const firstIndex = new Map<string, number>();
+  for (const { step, index } of steps) {
+    const id = step.id as string;
+    if (firstIndex.has(id)) problems.push({ path: `steps[${index}].id`, message: `duplicate step id '${id}' (also steps[${firstIndex.get(id)}])` });
+    else firstIndex.set(id, index);
+  }
+
+  const graphSteps = steps.map(({ step }) => ({
+    id: step.id as string,
+    after: Array.isArray(step.after) ? step.after.filter((dep): dep is string => typeof dep === 'string') : undefined,
+  }));
+  for (const { step, index } of steps) {
+    if (!Array.isArray(step.after)) continue;
+    step.after.forEach((dep, depIndex) => {
+      if (typeof dep !== 'string') return;
+      if (!firstIndex.has(dep)) problems.push({ path: `steps[${index}].after[${depIndex}]`, message: `unknown step '${dep}'` });
+    });
+  }
+
+  const deps = dependenciesOf(graphSteps);
+  const cycles = findCycles(deps);
+  for (const cycle of cycles) {
+    const index = firstIndex.get(cycle[0])!;
+    const loop = [...cycle, cycle[0]].join(' → ');
+    problems.push({ path: `steps[${index}].after`, message: cycle.length === 1 ? `step '${cycle[0]}' comes after itself` : `cycle: ${loop}` });
+  }
+
+  for (const { step, index } of steps) {
+    if (typeof step.when !== 'string') continue;
+    const path = `steps[${index}].when`;
+    const analysis = analyzeWhen(step.when);
+    if (analysis.parseError) {
+      problems.push({ path, message: `is not a valid CEL expression: ${analysis.parseError}` });
+      continue;
+    }
+    for (const problem of analysis.problems) problems.push({ path, message: problem });
+    const ancestors = ancestorsOf(deps, step.id as string);
+    for (const ref of analysis.stepRefs) {
+      if (!firstIndex.has(ref)) problems.push({ path, message: `refers to unknown step '${ref}'` });
+      else if (ref === step.id) problems.push({ path, message: `refers to its own step '${ref}', whose output does not exist yet` });
+      // Only a step that must finish first has an output when this condition is evaluated.
+      else if (!ancestors.has(ref)) problems.push({ path, message: `refers to step '${ref}', which does not run before this step (add it to after)` });
+    }
+  }
+
+  const schedule = plan.schedule;
+  if (isPlainObject(schedule)) {
+    const tz = typeof schedule.tz === 'string' ? schedule.tz : undefined;
+    if (tz !== undefined && !isTimeZone(tz)) problems.push({ path: 'schedule.tz', message: `unknown time zone '${tz}' (use an IANA name such as America/New_York)` });
+    if (typeof schedule.cron === 'string') {
+      const problem = cronProblem(schedule.cron, tz);
+      if (problem) problems.push({ path: 'schedule.cron', message: problem });
+    }
+  }
+}
+
+/**
+ * Validates a plan as written by its author (parsed from YAML or JSON) and lists every problem
+ * with its path (`steps[1].after`), never just the first.
+ */
+export function validatePlan(input: unknown): PlanValidation {
+  const problems: ErrorDetail[] = [];
+  if (!isPlainObject(input)) return { ok: false, problems: [{ path: '', message: 'a plan must be an object' }] };
+  checkAgainstSchema(input, PLAN_JSON_SCHEMA as unknown as SchemaNode, '', problems);
+  checkSemantics(input, problems);
+  return problems.length === 0 ? { ok: true, plan: input as unknown as PlanDefinition } : { ok: false, problems };
+}

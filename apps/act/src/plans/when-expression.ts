@@ -1,0 +1,166 @@
+import { celEnv, isCelError, parse, plan as planCel } from '@bufbuild/cel';
+import type { StepStatus } from '@hms/contracts';
+
+type CelExpr = ReturnType<typeof parse>['expr'];
+
+/** The variables a `when` expression can read. */
+export const WHEN_VARIABLES = ['payload', 'request', 'steps'] as const;
+/** The fields of `request` in a `when` expression. */
+export const WHEN_REQUEST_FIELDS = ['id', 'plan', 'reference', 'priority'] as const;
+/** The fields of `steps.<id>` in a `when` expression. */
+export const WHEN_STEP_FIELDS = ['output', 'status'] as const;
+
+/** What a `when` expression sees at run time. */
+export interface WhenContext {
+  payload: Record<string, unknown>;
+  request: { id: string; plan: string; reference: string | null; priority: number };
+  /** Every step of the request; `output` is `{}` until the step is done. */
+  steps: Record<string, { status: StepStatus; output: Record<string, unknown> }>;
+}
+
+/** The outcome of checking a `when` expression at registration. */
+export interface WhenAnalysis {
+  /** Set when the text is not CEL; nothing else is checked then. */
+  parseError?: string;
+  /** Step ids the expression reads through `steps.<id>` or `steps['<id>']`. */
+  stepRefs: string[];
+  /** Reads of unknown variables or fields. */
+  problems: string[];
+}
+
+/**
+ * Parses a `when` expression and lists what it reads, so registration can refuse expressions that
+ * would fail at run time (unknown variables, fields or steps). Variables bound by macros such as
+ * `exists(x, …)` are tracked so they are not mistaken for unknown variables.
+ */
+export function analyzeWhen(source: string): WhenAnalysis {
+  let root: CelExpr;
+  try {
+    root = parse(source).expr;
+  } catch (error) {
+    return { parseError: firstLine((error as Error).message), stepRefs: [], problems: [] };
+  }
+  const stepRefs = new Set<string>();
+  const problems = new Set<string>();
+
+  const isGlobal = (expr: CelExpr | undefined, name: string, bound: ReadonlySet<string>): boolean =>
+    expr?.exprKind.case === 'identExpr' && expr.exprKind.value.name === name && !bound.has(name);
+
+  const walk = (expr: CelExpr | undefined, bound: ReadonlySet<string>): void => {
+    if (!expr) return;
+    const kind = expr.exprKind;
+    switch (kind.case) {
+      case 'identExpr':
+        if (!bound.has(kind.value.name) && !(WHEN_VARIABLES as readonly string[]).includes(kind.value.name)) {
+          problems.add(`unknown variable '${kind.value.name}' (use ${WHEN_VARIABLES.join(', ')})`);
+        }
+        return;
+      case 'selectExpr': {
+        const { operand, field } = kind.value;
+        if (isGlobal(operand, 'steps', bound)) {
+          stepRefs.add(field);
+          return;
+        }
+        if (isGlobal(operand, 'request', bound)) {
+          if (!(WHEN_REQUEST_FIELDS as readonly string[]).includes(field)) {
+            problems.add(`request has no field '${field}' (use ${WHEN_REQUEST_FIELDS.join(', ')})`);
+          }
+          return;
+        }
+        // steps.<id>.<field>: only output and status exist.
+        if (operand?.exprKind.case === 'selectExpr' && isGlobal(operand.exprKind.value.operand, 'steps', bound)) {
+          if (!(WHEN_STEP_FIELDS as readonly string[]).includes(field)) {
+            problems.add(`steps.${operand.exprKind.value.field} has no field '${field}' (use ${WHEN_STEP_FIELDS.join(', ')})`);
+          }
+        }
+        walk(operand, bound);
+        return;
+      }
+      case 'callExpr': {
+        const { target, args, function: fn } = kind.value;
+        const key = args[1]?.exprKind;
+        if (fn === '_[_]' && isGlobal(args[0], 'steps', bound) && key?.case === 'constExpr' && key.value.constantKind.case === 'stringValue') {
+          stepRefs.add(key.value.constantKind.value);
+          return;
+        }
+        walk(target, bound);
+        for (const arg of args) walk(arg, bound);
+        return;
+      }
+      case 'listExpr':
+        for (const element of kind.value.elements) walk(element, bound);
+        return;
+      case 'structExpr':
+        for (const entry of kind.value.entries) {
+          if (entry.keyKind.case === 'mapKey') walk(entry.keyKind.value, bound);
+          walk(entry.value, bound);
+        }
+        return;
+      case 'comprehensionExpr': {
+        const c = kind.value;
+        walk(c.iterRange, bound);
+        walk(c.accuInit, bound);
+        const inner = new Set([...bound, c.iterVar, c.accuVar, ...(c.iterVar2 ? [c.iterVar2] : [])]);
+        walk(c.loopCondition, inner);
+        walk(c.loopStep, inner);
+        walk(c.result, new Set([...bound, c.accuVar]));
+        return;
+      }
+      default:
+        return;
+    }
+  };
+
+  walk(root, new Set());
+  return { stepRefs: [...stepRefs], problems: [...problems] };
+}
+
+const env = celEnv();
+type Program = ReturnType<typeof planCel>;
+const programs = new Map<string, Program>();
+const MAX_CACHED_PROGRAMS = 1000;
+
+function programOf(source: string): Program {
+  let program = programs.get(source);
+  if (!program) {
+    program = planCel(env, parse(source));
+    // Plans are few and immutable, so a plain bounded map is enough; clearing keeps memory flat.
+    if (programs.size >= MAX_CACHED_PROGRAMS) programs.clear();
+    programs.set(source, program);
+  }
+  return program;
+}
+
+/** The result of evaluating a `when` expression: a boolean, or why there is none. */
+export type WhenResult = { ok: true; value: boolean } | { ok: false; error: string };
+
+/**
+ * Evaluates a `when` expression with the CEL interpreter (never JavaScript eval). A missing field,
+ * a type error or a non-boolean result is an error, not `false`: silently skipping a step because
+ * an output lacked a field could, say, skip a human check, so the caller fails the request instead.
+ */
+export function evaluateWhen(source: string, context: WhenContext): WhenResult {
+  let result: unknown;
+  try {
+    result = programOf(source)({
+      payload: context.payload,
+      request: context.request,
+      steps: context.steps,
+    } as never);
+  } catch (error) {
+    return { ok: false, error: firstLine((error as Error).message) };
+  }
+  if (isCelError(result)) return { ok: false, error: firstLine(result.message) };
+  if (typeof result !== 'boolean') return { ok: false, error: `the expression gave ${describe(result)}, not a boolean` };
+  return { ok: true, value: result };
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'bigint') return 'an int';
+  return `a ${typeof value}`;
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0].replace(/^<input>:/, '').trim();
+}

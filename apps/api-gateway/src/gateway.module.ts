@@ -1,0 +1,46 @@
+import { Inject, Injectable, Module, type DynamicModule, type OnApplicationBootstrap } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { LOGGER, PlatformModule, Readiness, TokenVerifier } from '@hms/platform';
+import type { Logger } from 'pino';
+import { AuthGuard } from './auth/auth.guard';
+import { GatewayConfig } from './gateway.config';
+import { ApiErrorFilter } from './http/api-error.filter';
+import { RpcGateway } from './http/rpc-gateway';
+import { PoolMetricsController } from './metrics/metrics.controller';
+import { PlansController } from './plans/plans.controller';
+import { PoolsController } from './pools/pools.controller';
+import { RequestsController } from './requests/requests.controller';
+import { TasksController } from './tasks/tasks.controller';
+
+/** The gateway owns nothing durable: it is ready as soon as NATS is connected. */
+@Injectable()
+class GatewayReadiness implements OnApplicationBootstrap {
+  constructor(
+    private readonly readiness: Readiness,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.readiness.ready = true;
+    this.logger.info('gateway started');
+  }
+}
+
+@Module({})
+export class GatewayModule {}
+
+export function createGatewayModule(config: GatewayConfig): DynamicModule {
+  return {
+    module: GatewayModule,
+    imports: [PlatformModule.forService({ service: 'api-gateway', config })],
+    controllers: [PlansController, RequestsController, PoolsController, TasksController, PoolMetricsController],
+    providers: [
+      { provide: GatewayConfig, useValue: config },
+      { provide: TokenVerifier, useValue: new TokenVerifier({ secret: config.HMS_JWT_SECRET, jwksUrl: config.HMS_JWT_JWKS_URL }) },
+      RpcGateway,
+      GatewayReadiness,
+      { provide: APP_GUARD, useClass: AuthGuard },
+      { provide: APP_FILTER, useClass: ApiErrorFilter },
+    ],
+  };
+}

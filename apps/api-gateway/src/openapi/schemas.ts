@@ -1,0 +1,43 @@
+import { PLAN_JSON_SCHEMA } from '@hms/contracts';
+import { getMetadataStorage } from 'class-validator';
+import { validationMetadatasToSchemas } from 'class-validator-jsonschema';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { defaultMetadataStorage } = require('class-transformer/cjs/storage') as typeof import('class-transformer/types/storage');
+
+/** A `$ref` to a component schema of the OpenAPI document. */
+export function schemaRef(name: string) {
+  return { $ref: `#/components/schemas/${name}` };
+}
+
+/**
+ * Component schemas generated from the contract classes' class-validator decorators, so the
+ * OpenAPI document cannot drift from what the services validate; plus the plan JSON Schema.
+ */
+export function contractSchemas(): Record<string, object> {
+  const schemas = validationMetadatasToSchemas({
+    classValidatorMetadataStorage: getMetadataStorage(),
+    classTransformerMetadataStorage: defaultMetadataStorage,
+    refPointerPrefix: '#/components/schemas/',
+  }) as Record<string, object>;
+  const { $schema: _schema, $id: _id, ...plan } = PLAN_JSON_SCHEMA;
+  return {
+    ...schemas,
+    PlanDefinition: plan,
+    ApiError: {
+      type: 'object',
+      required: ['error', 'requestId'],
+      properties: {
+        error: {
+          type: 'object',
+          required: ['code', 'message'],
+          properties: {
+            code: { type: 'string', example: 'VALIDATION_FAILED' },
+            message: { type: 'string' },
+            details: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } } },
+          },
+        },
+        requestId: { type: 'string' },
+      },
+    },
+  };
+}

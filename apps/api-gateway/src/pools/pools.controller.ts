@@ -1,0 +1,61 @@
+import { Body, Controller, Get, Param, Post, Put, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { RpcSubjects, type Actor, type LeaseTasksCommand } from '@hms/contracts';
+import { AllowRoles, assertPoolAllowed, CurrentActor } from '../auth/auth.guard';
+import { bodyWith, RpcGateway } from '../http/rpc-gateway';
+import { schemaRef } from '../openapi/schemas';
+
+@ApiTags('pools')
+@ApiBearerAuth()
+@Controller('v1/pools')
+export class PoolsController {
+  constructor(private readonly rpc: RpcGateway) {}
+
+  @Get()
+  @ApiOperation({ summary: 'List pools' })
+  list(@CurrentActor() actor: Actor) {
+    return this.rpc.call(RpcSubjects.poolList, {}, actor);
+  }
+
+  @Get(':pool')
+  @AllowRoles('worker')
+  @ApiOperation({ summary: 'One pool' })
+  get(@Param('pool') pool: string, @CurrentActor() actor: Actor) {
+    assertPoolAllowed(actor, pool);
+    return this.rpc.call(RpcSubjects.poolGet, { pool }, actor);
+  }
+
+  @Put(':pool')
+  @ApiOperation({ summary: 'Create or change a pool' })
+  @ApiBody({ schema: schemaRef('UpsertPoolCommand') })
+  upsert(@Param('pool') pool: string, @Body() body: unknown, @CurrentActor() actor: Actor) {
+    return this.rpc.call(RpcSubjects.poolUpsert, bodyWith(body, { pool }) as never, actor);
+  }
+
+  @Put(':pool/sla')
+  @ApiOperation({ summary: 'Change the SLA of tasks queued from now on' })
+  @ApiBody({ schema: { type: 'object', required: ['minutes'], properties: { minutes: { type: 'number', minimum: 0 } } } })
+  setSla(@Param('pool') pool: string, @Body() body: unknown, @CurrentActor() actor: Actor) {
+    return this.rpc.call(RpcSubjects.poolSetSla, bodyWith(body, { pool }) as never, actor);
+  }
+
+  @Get(':pool/queue')
+  @AllowRoles('worker')
+  @ApiOperation({ summary: 'Peek at the queue, highest priority and oldest first, without leasing' })
+  peek(@Param('pool') pool: string, @Query() query: Record<string, string>, @CurrentActor() actor: Actor) {
+    assertPoolAllowed(actor, pool);
+    return this.rpc.call(RpcSubjects.queuePeek, { ...query, pool } as never, actor);
+  }
+
+  @Post(':pool/lease')
+  @AllowRoles('worker', 'service')
+  @ApiOperation({ summary: 'Lease up to `max` tasks; with `waitSeconds`, long-polls until one is available' })
+  @ApiBody({ schema: schemaRef('LeaseTasksCommand') })
+  @ApiResponse({ status: 200, description: '{tasks: [{id, requestId, stepId, title, tags, payload, attempt, leaseToken, leaseExpiresAt}]}' })
+  lease(@Param('pool') pool: string, @Body() body: unknown, @CurrentActor() actor: Actor) {
+    assertPoolAllowed(actor, pool);
+    const command = bodyWith(body, { pool }) as unknown as LeaseTasksCommand;
+    const waitSeconds = typeof command.waitSeconds === 'number' && command.waitSeconds > 0 ? Math.min(command.waitSeconds, 30) : 0;
+    return this.rpc.call(RpcSubjects.taskLease, command, actor, waitSeconds * 1000);
+  }
+}

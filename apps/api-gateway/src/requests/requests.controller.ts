@@ -1,0 +1,69 @@
+import { Body, Controller, Get, Headers, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { RpcSubjects, type Actor, type RequestSummary } from '@hms/contracts';
+import type { Response } from 'express';
+import { AllowRoles, CurrentActor } from '../auth/auth.guard';
+import { bodyWith, RpcGateway } from '../http/rpc-gateway';
+import { schemaRef } from '../openapi/schemas';
+
+/** The public shape of a created request (API.md). */
+function createdView(request: RequestSummary) {
+  return { id: request.id, plan: request.plan, version: request.version, status: request.status, createdAt: request.createdAt, slaDueAt: request.slaDueAt, reference: request.reference };
+}
+
+@ApiTags('requests')
+@ApiBearerAuth()
+@Controller('v1/requests')
+@AllowRoles('service')
+export class RequestsController {
+  constructor(private readonly rpc: RpcGateway) {}
+
+  @Post()
+  @ApiOperation({ summary: 'Start a request of a plan' })
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Same key and body: the same request (200); same key, other body: 409' })
+  @ApiBody({ schema: schemaRef('CreateRequestCommand') })
+  @ApiResponse({ status: 201, description: '{id, plan, version, status, createdAt, slaDueAt}' })
+  async create(
+    @Body() body: unknown,
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @CurrentActor() actor: Actor,
+    @Res({ passthrough: true }) response: Response,
+  ) {
+    const command = bodyWith(body, idempotencyKey ? { idempotencyKey } : {});
+    const result = await this.rpc.call(RpcSubjects.requestCreate, command as never, actor);
+    response.status(result.created ? 201 : 200);
+    return createdView(result.request);
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'List requests, newest first (cursor pagination)' })
+  list(@Query() query: Record<string, string>, @CurrentActor() actor: Actor) {
+    return this.rpc.call(RpcSubjects.requestList, query as never, actor);
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'A request with its steps' })
+  @ApiResponse({ status: 200, schema: schemaRef('RequestView') })
+  get(@Param('id') id: string, @CurrentActor() actor: Actor) {
+    return this.rpc.call(RpcSubjects.requestGet, { id }, actor);
+  }
+
+  @Post(':id/cancel')
+  @AllowRoles()
+  @ApiOperation({ summary: 'Cancel a running request; open tasks are cancelled, leases revoked' })
+  cancel(@Param('id') id: string, @Body() body: unknown, @CurrentActor() actor: Actor) {
+    return this.rpc.call(RpcSubjects.requestCancel, bodyWith(body, { id }) as never, actor);
+  }
+
+  @Get(':id/history')
+  @ApiOperation({ summary: 'Ledger entries of the request, oldest first (cursor pagination)' })
+  history(@Param('id') id: string, @Query() query: Record<string, string>, @CurrentActor() actor: Actor) {
+    return this.rpc.call(RpcSubjects.requestHistory, { ...query, id } as never, actor);
+  }
+
+  @Get(':id/history/verify')
+  @ApiOperation({ summary: 'Re-compute the hash chain of the request ledger' })
+  verify(@Param('id') id: string, @CurrentActor() actor: Actor) {
+    return this.rpc.call(RpcSubjects.requestVerify, { id }, actor);
+  }
+}

@@ -1,0 +1,72 @@
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { RpcSubjects, type Actor } from '@hms/contracts';
+import { AllowRoles, CurrentActor } from '../auth/auth.guard';
+import { bodyWith, RpcGateway } from '../http/rpc-gateway';
+import { schemaRef } from '../openapi/schemas';
+
+/**
+ * Calls made with a lease need no pool check here: the lease token is a secret only the holder
+ * has, and it was issued by a lease call that checked the worker's pools.
+ */
+@ApiTags('tasks')
+@ApiBearerAuth()
+@Controller('v1/tasks')
+export class TasksController {
+  constructor(private readonly rpc: RpcGateway) {}
+
+  @Get()
+  @ApiOperation({ summary: 'List tasks (filters pool, status, requestId, worker; cursor pagination)' })
+  list(@Query() query: Record<string, string>, @CurrentActor() actor: Actor) {
+    return this.rpc.call(RpcSubjects.taskList, query as never, actor);
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'One task' })
+  get(@Param('id') id: string, @CurrentActor() actor: Actor) {
+    return this.rpc.call(RpcSubjects.taskGet, { id }, actor);
+  }
+
+  @Post(':id/heartbeat')
+  @HttpCode(200)
+  @AllowRoles('worker', 'service')
+  @ApiOperation({ summary: 'Extend a lease' })
+  @ApiBody({ schema: schemaRef('HeartbeatTaskCommand') })
+  heartbeat(@Param('id') id: string, @Body() body: unknown, @CurrentActor() actor: Actor) {
+    return this.rpc.call(RpcSubjects.taskHeartbeat, bodyWith(body, { taskId: id }) as never, actor);
+  }
+
+  @Post(':id/complete')
+  @HttpCode(200)
+  @AllowRoles('worker', 'service')
+  @ApiOperation({ summary: 'Complete a leased task (repeating the same call is a no-op 200)' })
+  @ApiBody({ schema: schemaRef('CompleteTaskCommand') })
+  complete(@Param('id') id: string, @Body() body: unknown, @CurrentActor() actor: Actor) {
+    return this.rpc.call(RpcSubjects.taskComplete, bodyWith(body, { taskId: id }) as never, actor);
+  }
+
+  @Post(':id/fail')
+  @HttpCode(200)
+  @AllowRoles('worker', 'service')
+  @ApiOperation({ summary: 'Fail a leased task: retried with backoff until attempts are spent' })
+  @ApiBody({ schema: schemaRef('FailTaskCommand') })
+  fail(@Param('id') id: string, @Body() body: unknown, @CurrentActor() actor: Actor) {
+    return this.rpc.call(RpcSubjects.taskFail, bodyWith(body, { taskId: id }) as never, actor);
+  }
+
+  @Post(':id/release')
+  @HttpCode(200)
+  @AllowRoles('worker', 'service')
+  @ApiOperation({ summary: 'Give a leased task back to the queue (attempt not counted)' })
+  release(@Param('id') id: string, @Body() body: unknown, @CurrentActor() actor: Actor) {
+    return this.rpc.call(RpcSubjects.taskRelease, bodyWith(body, { taskId: id }) as never, actor);
+  }
+
+  @Post(':id/reroute')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Move a task to another pool (lease revoked)' })
+  @ApiBody({ schema: schemaRef('RerouteTaskCommand') })
+  reroute(@Param('id') id: string, @Body() body: unknown, @CurrentActor() actor: Actor) {
+    return this.rpc.call(RpcSubjects.taskReroute, bodyWith(body, { taskId: id }) as never, actor);
+  }
+}

@@ -1,0 +1,41 @@
+import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { EnvNumber, InfraConfig } from '@hms/platform';
+
+/** OMS settings: infrastructure from {@link InfraConfig}, the rest prefixed `OMS_`. */
+export class OmsConfig extends InfraConfig {
+  @EnvNumber()
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  override PORT: number = 3002;
+
+  /**
+   * How often expired leases are reclaimed. A lease is honoured until the sweep takes it back,
+   * so this bounds how late after its deadline a task becomes leasable again.
+   */
+  @EnvNumber()
+  @IsOptional()
+  @IsInt()
+  @Min(50)
+  @Max(60_000)
+  OMS_LEASE_SWEEP_MS: number = 500;
+
+  /** A worker that makes no call (lease, heartbeat, complete…) for this long loses its leases. */
+  @EnvNumber()
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  OMS_WORKER_LIVENESS_SECONDS: number = 60;
+
+  /**
+   * Postgres connections of this replica. Long-polls hold none while they wait, so this only
+   * needs to cover the concurrent statements, not the waiting workers.
+   */
+  @EnvNumber()
+  @IsOptional()
+  @IsInt()
+  @Min(2)
+  @Max(500)
+  OMS_DB_POOL_SIZE: number = 20;
+}

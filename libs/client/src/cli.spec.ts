@@ -1,0 +1,193 @@
+import { TokenVerifier } from '@hms/platform';
+import { buildCli, runCli, type CliIo } from './cli';
+import { createFakeFetch, type FakeFetch, type FakeRoute } from './testing/fake-fetch';
+
+interface Run {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+  fake: FakeFetch;
+}
+
+async function hms(args: string[], options: { env?: Record<string, string>; route?: FakeRoute; files?: Record<string, string> } = {}): Promise<Run> {
+  const fake = createFakeFetch(options.route);
+  let stdout = '';
+  let stderr = '';
+  const io: Partial<CliIo> = {
+    stdout: (t) => (stdout += t),
+    stderr: (t) => (stderr += t),
+    env: options.env ?? {},
+    fetch: fake.fetch,
+    readFile: async (path) => {
+      const content = options.files?.[path];
+      if (content === undefined) throw Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: 'ENOENT' });
+      return content;
+    },
+  };
+  const exitCode = await runCli(['node', 'hms', ...args], io);
+  return { stdout, stderr, exitCode, fake };
+}
+
+describe(buildCli.name, () => {
+  it('returns a commander program named hms with the documented commands', () => {
+    const names = buildCli().commands.map((c) => c.name());
+    expect(names).toEqual(expect.arrayContaining(['token', 'plan', 'request', 'pool', 'work', 'metrics']));
+  });
+
+  describe('token', () => {
+    it('prints an HS256 token that TokenVerifier accepts with the same secret when --secret is given', async () => {
+      const run = await hms(['token', '--role', 'worker', '--pools', 'a, b', '--sub', 'alice', '--secret', 's3cret-value']);
+      expect(run).toMatchObject({ exitCode: 0, stderr: '' });
+      const token = run.stdout.trim();
+      await expect(new TokenVerifier({ secret: 's3cret-value' }).verify(token)).resolves.toEqual({ sub: 'alice', roles: ['worker'], pools: ['a', 'b'] });
+      await expect(new TokenVerifier({ secret: 'other' }).verify(token)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    });
+
+    it('signs with HMS_JWT_SECRET and a default subject when no --secret is given', async () => {
+      const run = await hms(['token', '--role', 'manager', '--ttl', '3600'], { env: { HMS_JWT_SECRET: 'from-env' } });
+      expect(run.exitCode).toBe(0);
+      await expect(new TokenVerifier({ secret: 'from-env' }).verify(run.stdout.trim())).resolves.toEqual({ sub: 'cli-manager', roles: ['manager'] });
+    });
+
+    it('prints one error line and exits 1 when there is no secret', async () => {
+      const run = await hms(['token', '--role', 'service']);
+      expect(run).toMatchObject({ exitCode: 1, stdout: '' });
+      expect(run.stderr).toBe('error: USAGE no signing secret: pass --secret or set HMS_JWT_SECRET\n');
+    });
+
+    it('exits 1 when the role is not one of the known roles', async () => {
+      const run = await hms(['token', '--role', 'root', '--secret', 's']);
+      expect(run.exitCode).toBe(1);
+      expect(run.stderr).toContain("error: option '--role <role>' argument 'root' is invalid");
+    });
+  });
+
+  describe('gateway commands', () => {
+    it('uses --url and --token when given and prints the answer as pretty JSON', async () => {
+      const run = await hms(['--url', 'http://gw:8080', '--token', 'jwt-1', 'request', 'get', 'r1'], {
+        env: { HMS_URL: 'http://ignored', HMS_TOKEN: 'ignored' },
+        route: () => ({ body: { id: 'r1', status: 'running' } }),
+      });
+      expect(run.fake.calls[0]).toMatchObject({ method: 'GET', url: 'http://gw:8080/v1/requests/r1' });
+      expect(run.fake.calls[0].headers.authorization).toBe('Bearer jwt-1');
+      expect(run.stdout).toBe(`${JSON.stringify({ id: 'r1', status: 'running' }, null, 2)}\n`);
+    });
+
+    it('falls back to HMS_URL and HMS_TOKEN, then to localhost:3000, when no options are given', async () => {
+      const fromEnv = await hms(['metrics'], { env: { HMS_URL: 'http://env:1', HMS_TOKEN: 'env-jwt' } });
+      expect(fromEnv.fake.calls[0].url).toBe('http://env:1/v1/metrics/pools');
+      expect(fromEnv.fake.calls[0].headers.authorization).toBe('Bearer env-jwt');
+      const fallback = await hms(['plan', 'list']);
+      expect(fallback.fake.calls[0].url).toBe('http://localhost:3000/v1/plans');
+    });
+
+    it('prints CODE message and exits 1 when the gateway answers an error', async () => {
+      const run = await hms(['request', 'verify', 'nope'], {
+        route: () => ({ status: 404, body: { error: { code: 'NOT_FOUND', message: "request 'nope' was not found" }, requestId: 'q' } }),
+      });
+      expect(run).toMatchObject({ exitCode: 1, stdout: '', stderr: "error: NOT_FOUND request 'nope' was not found\n" });
+      expect(run.fake.calls[0].path).toBe('/v1/requests/nope/history/verify');
+    });
+
+    it('puts every validation detail on the one error line when a plan is rejected', async () => {
+      const run = await hms(['plan', 'register', 'bad.plan.yaml'], {
+        files: { 'bad.plan.yaml': 'id: x\n' },
+        route: () => ({
+          status: 400,
+          body: {
+            error: { code: 'VALIDATION_FAILED', message: 'plan is invalid', details: [{ path: 'steps', message: 'is required' }, { path: '', message: 'two' }] },
+            requestId: 'q',
+          },
+        }),
+      });
+      expect(run.stderr).toBe('error: VALIDATION_FAILED plan is invalid (steps: is required; two)\n');
+    });
+
+    it('sends YAML files as YAML and JSON files as JSON when registering plans', async () => {
+      const yaml = 'id: p\nsteps:\n  - id: a\n    pool: q\n';
+      const files = { 'p.plan.yaml': yaml, 'p.plan.json': '{"id":"p","steps":[{"id":"a","pool":"q"}]}' };
+      const route: FakeRoute = () => ({ status: 201, body: { id: 'p', version: 1 } });
+      const fromYaml = await hms(['plan', 'register', 'p.plan.yaml'], { files, route });
+      expect(fromYaml.fake.calls[0].headers['content-type']).toBe('application/yaml');
+      expect(fromYaml.fake.calls[0].body).toBe(yaml);
+      expect(JSON.parse(fromYaml.stdout)).toEqual({ id: 'p', version: 1, created: true });
+      const fromJson = await hms(['plan', 'register', 'p.plan.json'], { files, route });
+      expect(fromJson.fake.calls[0].headers['content-type']).toBe('application/json');
+      expect(fromJson.fake.calls[0].json).toEqual({ id: 'p', steps: [{ id: 'a', pool: 'q' }] });
+    });
+
+    it('reports a missing plan file without calling the gateway', async () => {
+      const run = await hms(['plan', 'register', 'missing.yaml']);
+      expect(run.exitCode).toBe(1);
+      expect(run.stderr).toMatch(/^error: ENOENT /);
+      expect(run.fake.calls).toHaveLength(0);
+    });
+
+    it('posts the parsed payload and reference when creating a request', async () => {
+      const run = await hms(['request', 'create', 'passport_renewal', '--payload', '{"name":"Ada"}', '--reference', 'T-9', '--idempotency-key', 'k'], {
+        route: () => ({ status: 201, body: { id: 'r1', plan: 'passport_renewal', version: 1, status: 'running', createdAt: 't', slaDueAt: null } }),
+      });
+      expect(run.exitCode).toBe(0);
+      expect(run.fake.calls[0]).toMatchObject({ method: 'POST', path: '/v1/requests', json: { plan: 'passport_renewal', payload: { name: 'Ada' }, reference: 'T-9' } });
+      expect(run.fake.calls[0].headers['idempotency-key']).toBe('k');
+      expect(JSON.parse(run.stdout)).toMatchObject({ id: 'r1', created: true });
+    });
+
+    it('exits 1 without calling the gateway when --payload is not JSON', async () => {
+      const run = await hms(['request', 'create', 'p', '--payload', '{oops']);
+      expect(run.exitCode).toBe(1);
+      expect(run.stderr).toContain('--payload is not valid JSON');
+      expect(run.fake.calls).toHaveLength(0);
+    });
+
+    it('prints the whole ledger across pages when asked for history', async () => {
+      const fake = [
+        { body: { items: [{ seq: 1 }], nextCursor: 'c' } },
+        { body: { items: [{ seq: 2 }], nextCursor: null } },
+      ];
+      const run = await hms(['request', 'history', 'r1'], { route: () => fake.shift()! });
+      expect(JSON.parse(run.stdout)).toEqual([{ seq: 1 }, { seq: 2 }]);
+      expect(run.fake.calls.map((c) => c.path)).toEqual(['/v1/requests/r1/history', '/v1/requests/r1/history?cursor=c']);
+    });
+
+    it('peeks a pool queue', async () => {
+      const run = await hms(['pool', 'peek', 'ocr', '--limit', '5'], { route: () => ({ body: { pool: 'ocr', depth: 0, tasks: [] } }) });
+      expect(run.fake.calls[0].path).toBe('/v1/pools/ocr/queue?limit=5');
+      expect(JSON.parse(run.stdout)).toEqual({ pool: 'ocr', depth: 0, tasks: [] });
+    });
+  });
+
+  describe('work', () => {
+    it('leases and completes --count tasks with --output and prints each', async () => {
+      let n = 0;
+      const route: FakeRoute = (call) => {
+        if (call.path.endsWith('/lease')) {
+          n++;
+          return { body: { tasks: [{ id: `t${n}`, requestId: 'r', stepId: 's', title: 'T', tags: [], payload: {}, attempt: 1, leaseToken: `l${n}`, leaseExpiresAt: 'x' }] } };
+        }
+        return { body: { id: call.path.split('/')[3], status: 'completed' } };
+      };
+      const run = await hms(['work', 'ocr', '--worker', 'bot-1', '--tags', 'ocr,de', '--output', '{"approved":true}', '--count', '2'], { route });
+      expect(run).toMatchObject({ exitCode: 0, stderr: '' });
+      expect(run.fake.calls.map((c) => [c.path, c.json])).toEqual([
+        ['/v1/pools/ocr/lease', { worker: 'bot-1', tags: ['ocr', 'de'], max: 1, waitSeconds: 20 }],
+        ['/v1/tasks/t1/complete', { leaseToken: 'l1', output: { approved: true } }],
+        ['/v1/pools/ocr/lease', { worker: 'bot-1', tags: ['ocr', 'de'], max: 1, waitSeconds: 20 }],
+        ['/v1/tasks/t2/complete', { leaseToken: 'l2', output: { approved: true } }],
+      ]);
+      expect(run.stdout.match(/"result"/g)).toHaveLength(2);
+    });
+
+    it('stops with a note on stderr when no task arrives within --wait', async () => {
+      const run = await hms(['work', 'ocr', '--worker', 'w', '--wait', '0'], { route: () => ({ body: { tasks: [] } }) });
+      expect(run).toMatchObject({ exitCode: 0, stdout: '' });
+      expect(run.stderr).toBe('no task in pool ocr within 0s; completed 0 of 1\n');
+    });
+
+    it('exits 1 when --worker is missing', async () => {
+      const run = await hms(['work', 'ocr']);
+      expect(run.exitCode).toBe(1);
+      expect(run.stderr).toContain("error: required option '--worker <id>' not specified");
+    });
+  });
+});
