@@ -1,32 +1,6 @@
-import { TokenVerifier } from '@hms/platform';
-import { buildCli, runCli, type CliIo } from './cli';
-import { createFakeFetch, type FakeFetch, type FakeRoute } from './testing/fake-fetch';
-
-interface Run {
-  stdout: string;
-  stderr: string;
-  exitCode: number;
-  fake: FakeFetch;
-}
-
-async function hms(args: string[], options: { env?: Record<string, string>; route?: FakeRoute; files?: Record<string, string> } = {}): Promise<Run> {
-  const fake = createFakeFetch(options.route);
-  let stdout = '';
-  let stderr = '';
-  const io: Partial<CliIo> = {
-    stdout: (t) => (stdout += t),
-    stderr: (t) => (stderr += t),
-    env: options.env ?? {},
-    fetch: fake.fetch,
-    readFile: async (path) => {
-      const content = options.files?.[path];
-      if (content === undefined) throw Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: 'ENOENT' });
-      return content;
-    },
-  };
-  const exitCode = await runCli(['node', 'hms', ...args], io);
-  return { stdout, stderr, exitCode, fake };
-}
+import { buildCli } from './cli';
+import { runHms as hms } from './testing/cli-harness';
+import type { FakeRoute } from './testing/fake-fetch';
 
 describe(buildCli.name, () => {
   it('returns a commander program named hms with the documented commands', () => {
@@ -35,20 +9,6 @@ describe(buildCli.name, () => {
   });
 
   describe('token', () => {
-    it('prints an HS256 token that TokenVerifier accepts with the same secret when --secret is given', async () => {
-      const run = await hms(['token', '--role', 'worker', '--pools', 'a, b', '--sub', 'alice', '--secret', 's3cret-value']);
-      expect(run).toMatchObject({ exitCode: 0, stderr: '' });
-      const token = run.stdout.trim();
-      await expect(new TokenVerifier({ secret: 's3cret-value' }).verify(token)).resolves.toEqual({ sub: 'alice', roles: ['worker'], pools: ['a', 'b'] });
-      await expect(new TokenVerifier({ secret: 'other' }).verify(token)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
-    });
-
-    it('signs with HMS_JWT_SECRET and a default subject when no --secret is given', async () => {
-      const run = await hms(['token', '--role', 'manager', '--ttl', '3600'], { env: { HMS_JWT_SECRET: 'from-env' } });
-      expect(run.exitCode).toBe(0);
-      await expect(new TokenVerifier({ secret: 'from-env' }).verify(run.stdout.trim())).resolves.toEqual({ sub: 'cli-manager', roles: ['manager'] });
-    });
-
     it('prints one error line and exits 1 when there is no secret', async () => {
       const run = await hms(['token', '--role', 'service']);
       expect(run).toMatchObject({ exitCode: 1, stdout: '' });

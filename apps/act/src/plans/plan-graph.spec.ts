@@ -37,7 +37,7 @@ describe('findCycles', () => {
       { id: 'b', after: ['a'] },
       { id: 'c', after: ['b'] },
     ]);
-    expect(findCycles(deps)).toEqual([['a', 'c', 'b']]);
+    expect(findCycles(deps)).toEqual([['a', 'b', 'c']]);
   });
 
   it('finds a step that depends on itself', () => {

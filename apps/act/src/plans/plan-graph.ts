@@ -19,8 +19,8 @@ export function dependenciesOf(steps: readonly GraphStep[]): Map<string, string[
 }
 
 /**
- * Every distinct cycle, each as the list of step ids along it (`[a, b]` means a after b after a).
- * A step depending on itself is a cycle of one.
+ * Every distinct cycle, each as the step ids in the order they would run (`[a, b]`: b waits for
+ * a, and a waits for b), starting from the smallest id. A step depending on itself is a cycle of one.
  */
 export function findCycles(deps: ReadonlyMap<string, readonly string[]>): string[][] {
   const state = new Map<string, 'visiting' | 'done'>();
@@ -34,7 +34,8 @@ export function findCycles(deps: ReadonlyMap<string, readonly string[]>): string
     for (const dep of deps.get(id) ?? []) {
       if (!deps.has(dep)) continue;
       if (state.get(dep) === 'visiting') {
-        const cycle = stack.slice(stack.indexOf(dep));
+        // The stack runs against the dependencies; reversed, it reads in running order.
+        const cycle = stack.slice(stack.indexOf(dep)).reverse();
         // One cycle can be entered from any of its steps; rotate to its smallest id to report it once.
         const start = cycle.indexOf([...cycle].sort()[0]);
         const rotated = [...cycle.slice(start), ...cycle.slice(0, start)];

@@ -64,7 +64,7 @@ export function createFakeFetch(route?: FakeRoute): FakeFetch {
 
     const signal = init.signal ?? undefined;
     if (signal?.aborted) throw signal.reason;
-    const reply = await new Promise<FakeReply>((resolve, reject) => {
+    const reply = await new Promise<Exclude<FakeReply, 'hang'>>((resolve, reject) => {
       signal?.addEventListener('abort', () => reject(signal.reason), { once: true });
       Promise.resolve(queue.length > 0 ? queue.shift()! : route ? route(call) : { status: 200, body: {} }).then((r) => {
         if (r !== 'hang') resolve(r);

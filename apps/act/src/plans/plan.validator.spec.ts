@@ -1,0 +1,225 @@
+import type { ErrorDetail } from '@hms/contracts';
+import { validatePlan } from './plan.validator';
+
+/** A valid plan to break one rule at a time. */
+function aPlan(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    id: 'passport_renewal',
+    title: 'Passport renewal',
+    slaMinutes: 7200,
+    defaults: { leaseSeconds: 7200, retry: { attempts: 3, backoffSeconds: 30, backoffFactor: 2 } },
+    schedule: { cron: '0 0 * * *', tz: 'America/New_York', payload: {} },
+    steps: [
+      { id: 'ai_extract', title: 'Extract passport data', pool: 'ai_extract', tags: ['ocr'], slaMinutes: 10 },
+      {
+        id: 'human_verify',
+        pool: 'human_verify',
+        after: ['ai_extract'],
+        when: 'steps.ai_extract.output.confidence < 0.9',
+        approval: true,
+      },
+      { id: 'external_print', pool: 'external_print', priority: 5, optional: true },
+    ],
+    ...overrides,
+  };
+}
+
+function step(index: number, changes: Record<string, unknown>, base = aPlan()): Record<string, unknown> {
+  const steps = [...(base.steps as Array<Record<string, unknown>>)];
+  steps[index] = { ...steps[index], ...changes };
+  return { ...base, steps };
+}
+
+function problemsOf(input: unknown): ErrorDetail[] {
+  const result = validatePlan(input);
+  return result.ok ? [] : result.problems;
+}
+
+describe('validatePlan', () => {
+  it('accepts the plan of the API documentation', () => {
+    expect(validatePlan(aPlan())).toEqual({ ok: true, plan: aPlan() });
+  });
+
+  it('accepts a minimal plan', () => {
+    expect(problemsOf({ id: 'p', steps: [{ id: 'a', pool: 'a' }] })).toEqual([]);
+  });
+
+  it('refuses anything but an object', () => {
+    for (const input of [null, 'plan', 42, [aPlan()]]) {
+      expect(problemsOf(input)).toEqual([{ path: '', message: 'a plan must be an object' }]);
+    }
+  });
+
+  it('reports missing required fields at every level', () => {
+    const plan = { title: 'x', defaults: { retry: {} }, schedule: {}, steps: [{ title: 'no id, no pool' }] };
+    expect(problemsOf(plan)).toEqual(
+      expect.arrayContaining([
+        { path: 'id', message: 'is required' },
+        { path: 'defaults.retry.attempts', message: 'is required' },
+        { path: 'schedule.cron', message: 'is required' },
+        { path: 'steps[0].id', message: 'is required' },
+        { path: 'steps[0].pool', message: 'is required' },
+      ]),
+    );
+    expect(problemsOf({ id: 'p' })).toEqual([{ path: 'steps', message: 'is required' }]);
+  });
+
+  it('reports unknown fields at every level', () => {
+    const plan = aPlan({
+      owner: 'me',
+      defaults: { leaseSeconds: 60, timeout: 5, retry: { attempts: 2, jitter: true } },
+      schedule: { cron: '0 0 * * *', every: 'day' },
+    });
+    const withStepTypos = step(0, { pool_name: 'x', retry: { attempts: 1, delay: 3 } }, step(1, { afterr: [] }, plan));
+    const paths = problemsOf(withStepTypos).map((p) => p.path);
+    expect(paths).toEqual(
+      expect.arrayContaining(['owner', 'defaults.timeout', 'defaults.retry.jitter', 'schedule.every', 'steps[0].pool_name', 'steps[0].retry.delay', 'steps[1].afterr']),
+    );
+    expect(problemsOf(aPlan({ owner: 'me' }))[0].message).toMatch(/^unknown field 'owner' \(allowed: id, title, /);
+  });
+
+  it('reports values of the wrong type', () => {
+    const plan = step(0, { title: 7, tags: 'ocr', priority: 1.5, approval: 'yes', optional: 1, after: 'x' }, aPlan({ title: ['x'], defaults: 'none', steps: aPlan().steps }));
+    expect(problemsOf(plan)).toEqual(
+      expect.arrayContaining([
+        { path: 'title', message: 'must be a string' },
+        { path: 'defaults', message: 'must be an object' },
+        { path: 'steps[0].title', message: 'must be a string' },
+        { path: 'steps[0].tags', message: 'must be an array' },
+        { path: 'steps[0].priority', message: 'must be an integer' },
+        { path: 'steps[0].approval', message: 'must be a boolean' },
+        { path: 'steps[0].optional', message: 'must be a boolean' },
+        { path: 'steps[0].after', message: 'must be an array' },
+      ]),
+    );
+    expect(problemsOf(aPlan({ steps: {} }))).toEqual([{ path: 'steps', message: 'must be an array' }]);
+    expect(problemsOf(aPlan({ slaMinutes: '10' }))).toEqual([{ path: 'slaMinutes', message: 'must be a number' }]);
+  });
+
+  it('reports ids and pools that are not slugs', () => {
+    const plan = step(1, { id: 'Human Verify', pool: 'Human/Verify' }, aPlan({ id: 'Passport Renewal' }));
+    expect(problemsOf(plan).map((p) => p.path)).toEqual(expect.arrayContaining(['id', 'steps[1].id', 'steps[1].pool']));
+    expect(problemsOf(aPlan({ id: 'Passport Renewal' }))).toEqual([
+      { path: 'id', message: "'Passport Renewal' must match ^[a-z0-9_.:-]+$ (lowercase letters, digits, _ . : -)" },
+    ]);
+  });
+
+  it('reports numbers out of range', () => {
+    const plan = step(0, { slaMinutes: 0, leaseSeconds: 0, retry: { attempts: 0, backoffFactor: 0.5, backoffSeconds: -1 } }, aPlan({ slaMinutes: -5 }));
+    expect(problemsOf(plan)).toEqual([
+      { path: 'slaMinutes', message: 'must be greater than 0' },
+      { path: 'steps[0].slaMinutes', message: 'must be greater than 0' },
+      { path: 'steps[0].leaseSeconds', message: 'must be at least 1' },
+      { path: 'steps[0].retry.attempts', message: 'must be at least 1' },
+      { path: 'steps[0].retry.backoffFactor', message: 'must be at least 1' },
+      { path: 'steps[0].retry.backoffSeconds', message: 'must be at least 0' },
+    ]);
+    expect(problemsOf(step(0, { retry: { attempts: 101 } }))).toEqual([{ path: 'steps[0].retry.attempts', message: 'must be at most 100' }]);
+  });
+
+  it('requires at least one step', () => {
+    expect(problemsOf(aPlan({ steps: [] }))).toEqual([{ path: 'steps', message: 'must have at least 1 item' }]);
+  });
+
+  it('reports repeated and empty tags and repeated after ids', () => {
+    expect(problemsOf(step(2, { tags: ['a', 'a', ''], after: ['ai_extract', 'ai_extract'] }))).toEqual([
+      { path: 'steps[2].tags[1]', message: 'repeats "a"' },
+      { path: 'steps[2].tags[2]', message: 'must not be empty' },
+      { path: 'steps[2].after[1]', message: 'repeats "ai_extract"' },
+    ]);
+  });
+
+  it('reports duplicate step ids', () => {
+    expect(problemsOf(step(2, { id: 'ai_extract' }))).toEqual([{ path: 'steps[2].id', message: "duplicate step id 'ai_extract' (also steps[0])" }]);
+  });
+
+  it('reports `after` ids that name no step', () => {
+    expect(problemsOf(step(2, { after: ['human_verify', 'sign'] }))).toEqual([{ path: 'steps[2].after[1]', message: "unknown step 'sign'" }]);
+  });
+
+  it('reports cycles with the loop spelled out', () => {
+    const plan = step(0, { after: ['external_print'] });
+    expect(problemsOf(plan)).toEqual([{ path: 'steps[0].after', message: 'cycle: ai_extract → human_verify → external_print → ai_extract' }]);
+  });
+
+  it('reports a step that comes after itself', () => {
+    expect(problemsOf(step(2, { after: ['external_print'] }))).toEqual([{ path: 'steps[2].after', message: "step 'external_print' comes after itself" }]);
+  });
+
+  it('reports `when` expressions that do not parse', () => {
+    const [problem] = problemsOf(step(1, { when: 'steps.ai_extract.output.confidence <' }));
+    expect(problem.path).toBe('steps[1].when');
+    expect(problem.message).toMatch(/^is not a valid CEL expression: 1:\d+: /);
+    expect(problemsOf(step(1, { when: '' }))[0].message).toMatch(/^is not a valid CEL expression/);
+  });
+
+  it('reports `when` expressions that read an unknown step', () => {
+    expect(problemsOf(step(1, { when: "steps.ocr.output.confidence < 0.9 || steps['scan'].status == 'done'" }))).toEqual([
+      { path: 'steps[1].when', message: "refers to unknown step 'ocr'" },
+      { path: 'steps[1].when', message: "refers to unknown step 'scan'" },
+    ]);
+  });
+
+  it('reports `when` expressions that read a step which does not run before', () => {
+    expect(problemsOf(step(1, { when: "steps.external_print.status == 'done'" }))).toEqual([
+      { path: 'steps[1].when', message: "refers to step 'external_print', which does not run before this step (add it to after)" },
+    ]);
+    expect(problemsOf(step(1, { when: 'steps.human_verify.output.ok' }))[0].message).toBe(
+      "refers to its own step 'human_verify', whose output does not exist yet",
+    );
+  });
+
+  it('reports `when` expressions that read unknown variables or fields', () => {
+    expect(problemsOf(step(1, { when: 'citizen.age > 18 && request.owner == "x" && steps.ai_extract.result.ok' }))).toEqual([
+      { path: 'steps[1].when', message: "unknown variable 'citizen' (use payload, request, steps)" },
+      { path: 'steps[1].when', message: "request has no field 'owner' (use id, plan, reference, priority)" },
+      { path: 'steps[1].when', message: "steps.ai_extract has no field 'result' (use output, status)" },
+    ]);
+  });
+
+  it('accepts variables bound by macros in `when`', () => {
+    expect(problemsOf(step(1, { when: "payload.docs.exists(d, d.kind == 'photo') && has(payload.tier) && request.priority > 0" }))).toEqual([]);
+  });
+
+  it('reports a cron string that is not valid', () => {
+    expect(problemsOf(aPlan({ schedule: { cron: '61 0 * * *' } }))).toEqual([
+      { path: 'schedule.cron', message: "'61 0 * * *' is not a valid cron expression: Invalid value for minute: 61" },
+    ]);
+  });
+
+  it('reports a cron string without exactly five fields', () => {
+    expect(problemsOf(aPlan({ schedule: { cron: '0 0 0 * * *' } }))).toEqual([
+      { path: 'schedule.cron', message: "'0 0 0 * * *' must have five fields (minute hour day-of-month month day-of-week), found 6" },
+    ]);
+  });
+
+  it('reports an unknown time zone', () => {
+    expect(problemsOf(aPlan({ schedule: { cron: '0 0 * * *', tz: 'Mars/Olympus_Mons' } }))).toEqual([
+      { path: 'schedule.tz', message: "unknown time zone 'Mars/Olympus_Mons' (use an IANA name such as America/New_York)" },
+    ]);
+  });
+
+  it('lists every problem of a plan at once', () => {
+    const plan = {
+      id: 'Bad Id',
+      colour: 'red',
+      schedule: { cron: 'often', tz: 'Nowhere/Land' },
+      steps: [
+        { id: 'a', pool: 'p', after: ['c'] },
+        { id: 'b', pool: 'p', after: ['zzz'] },
+        { id: 'c', pool: 'p', after: ['a'], when: 'steps.nope.output.x' },
+        { id: 'c', pool: 'p' },
+      ],
+    };
+    expect(problemsOf(plan).map((p) => p.path)).toEqual([
+      'id',
+      'colour',
+      'steps[3].id',
+      'steps[1].after[0]',
+      'steps[0].after',
+      'steps[2].when',
+      'schedule.tz',
+      'schedule.cron',
+    ]);
+  });
+});

@@ -1,0 +1,67 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { HmsClient, Pool, type WorkItem } from '@hms/client';
+import { freshTestEnvironment, repoRoot, startStack, type Stack } from '@hms/testing';
+
+/** A stack of four real service processes on a fresh database, for one e2e file. */
+export async function startE2eStack(label: string, env: Record<string, string> = {}): Promise<{ stack: Stack; manager: HmsClient; dispose(): Promise<void> }> {
+  const environment = await freshTestEnvironment(label);
+  const stack = await startStack({
+    databaseUrl: environment.databaseUrl,
+    natsUrl: environment.natsUrl,
+    subjectPrefix: environment.subjectPrefix,
+    env: { OMS_LEASE_SWEEP_MS: '200', ...env },
+  }).catch(async (error) => {
+    await environment.dispose();
+    throw error;
+  });
+  return {
+    stack,
+    manager: new HmsClient({ baseUrl: stack.gatewayUrl, token: stack.managerToken }),
+    async dispose() {
+      await stack.stop();
+      await environment.dispose();
+    },
+  };
+}
+
+export function examplePlan(file: string): string {
+  return readFileSync(join(repoRoot(), 'examples', 'plans', file), 'utf8');
+}
+
+/** What one worker did, by task id. */
+export interface WorkLog {
+  worker: string;
+  completed: string[];
+}
+
+/**
+ * A worker that long-polls its pool and completes every task it gets with `output`, until
+ * `until()` says stop. Transient gateway errors (a service restarting) are retried, as a real
+ * worker would.
+ */
+export async function workPool(options: {
+  client: HmsClient;
+  pool: string;
+  worker: string;
+  tags?: string[];
+  output: (task: WorkItem) => Record<string, unknown>;
+  until: () => boolean;
+  log?: WorkLog;
+}): Promise<WorkLog> {
+  const log = options.log ?? { worker: options.worker, completed: [] };
+  const worker = new Pool(options.pool, options.client).login(options.worker, { tags: options.tags });
+  while (!options.until()) {
+    try {
+      const task = await worker.nextTask({ waitSeconds: 2 });
+      if (!task) continue;
+      await task.complete(options.output(task));
+      log.completed.push(task.id);
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code !== 'UNAVAILABLE' && code !== 'LEASE_LOST') throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+  return log;
+}

@@ -1,0 +1,99 @@
+/**
+ * `npm start`: the whole system on one machine. Postgres and NATS come from DATABASE_URL /
+ * NATS_URL, or are started here (embedded Postgres with data under .hms/, and a nats-server
+ * child with JetStream); then act, oms, ops and the gateway start as four processes.
+ */
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { NatsServerMissingError, repoRoot, startInfra, startStack, type Infra, type Stack } from '@hms/testing';
+
+const EXAMPLE_WORKER_POOLS = ['hud_case_workers', 'fema_inspectors', 'payments'];
+
+async function main(): Promise<void> {
+  const root = repoRoot();
+  const started = Date.now();
+  const jwtSecret = process.env.HMS_JWT_SECRET;
+  const secret = jwtSecret ?? randomBytes(32).toString('hex');
+  log('starting Postgres and NATS…');
+  let infra: Infra;
+  try {
+    infra = await startInfra({
+      dataDir: join(root, '.hms', 'postgres'),
+      persistent: true,
+      databaseUrl: process.env.DATABASE_URL,
+      natsUrl: process.env.NATS_URL,
+      databaseName: 'hms',
+    });
+  } catch (error) {
+    if (error instanceof NatsServerMissingError) {
+      log(`\n${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  let stack: Stack | undefined;
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    log('stopping…');
+    await stack?.stop();
+    await infra.stop();
+    log('stopped');
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void stop(0));
+  process.on('SIGTERM', () => void stop(0));
+  try {
+    log('starting act, oms, ops and api-gateway…');
+    stack = await startStack({
+      databaseUrl: infra.databaseUrl,
+      natsUrl: infra.natsUrl,
+      subjectPrefix: process.env.HMS_SUBJECT_PREFIX ?? '',
+      jwtSecret: secret,
+      gatewayPort: Number(process.env.PORT ?? 3000),
+      env: { HMS_PLANS_DIR: process.env.HMS_PLANS_DIR ?? join(root, 'examples', 'plans'), LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' },
+      onOutput: (name, text) => {
+        for (const line of text.split('\n').filter(Boolean)) process.stdout.write(`[${name}] ${line}\n`);
+      },
+    });
+  } catch (error) {
+    log(`failed to start: ${(error as Error).message}`);
+    await stop(1);
+    return;
+  }
+  const workerToken = await stack.workerToken(EXAMPLE_WORKER_POOLS, 'worker@hms');
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  process.stdout.write(
+    [
+      '',
+      `HMS Management Layer is up (${seconds} s).`,
+      `  Gateway:    ${stack.gatewayUrl}`,
+      `  API docs:   ${stack.gatewayUrl}/docs`,
+      `  Postgres:   ${redact(infra.databaseUrl)}${infra.embedded.postgres ? ' (embedded, data in .hms/postgres)' : ''}`,
+      `  NATS:       ${infra.natsUrl}${infra.embedded.nats ? ' (nats-server child process, JetStream)' : ''}`,
+      `  Services:   ${Object.values(stack.services).map((s) => `${s.name} ${s.url}`).join(', ')}`,
+      jwtSecret ? '  JWT secret: from HMS_JWT_SECRET' : `  JWT secret: none was set (HMS_JWT_SECRET), so a random one was made for this run: ${secret}`,
+      '',
+      `  Manager token: ${stack.managerToken}`,
+      `  Worker token (pools ${EXAMPLE_WORKER_POOLS.join(', ')}): ${workerToken}`,
+      '',
+      `  Try: curl -H "Authorization: Bearer $MANAGER_TOKEN" ${stack.gatewayUrl}/v1/plans`,
+      '  Ctrl-C stops everything.',
+      '',
+    ].join('\n'),
+  );
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]+@/, '//$1:***@');
+}
+
+function log(message: string): void {
+  process.stdout.write(`[hms] ${message}\n`);
+}
+
+main().catch((error: Error) => {
+  process.stderr.write(`[hms] ${error.stack ?? error.message}\n`);
+  process.exit(1);
+});
