@@ -1,0 +1,105 @@
+import { canonicalJson, sha256Hex } from '../common/canonical-json';
+import { chainNext, entryHash, GENESIS_HASH, verifyChain, type ChainEntry } from './hash-chain';
+
+const requestId = '8d0f3c52-6a4e-4a53-9d0e-2c1c7f1b2a10';
+
+function aChain(length: number): ChainEntry[] {
+  const entries: ChainEntry[] = [];
+  for (let i = 0; i < length; i++) {
+    entries.push(
+      chainNext(entries.at(-1), {
+        requestId,
+        eventId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+        at: new Date(Date.UTC(2026, 10, 20, 12, 0, i)).toISOString(),
+        type: i === 0 ? 'act.request.created' : 'oms.task.completed',
+        actor: i === 0 ? 'service@hms' : 'worker@hms',
+        data: { n: i, nested: { b: 2, a: 1 } },
+      }),
+    );
+  }
+  return entries;
+}
+
+describe('entryHash', () => {
+  it('is the sha-256 of the canonical JSON of the entry content and the previous hash', () => {
+    const [first] = aChain(1);
+    const { hash: _hash, ...content } = first;
+    expect(first.hash).toBe(sha256Hex(canonicalJson(content)));
+    expect(first.hash).toBe(entryHash({ ...content, data: { nested: { a: 1, b: 2 }, n: 0 } }));
+  });
+
+  it.each(['requestId', 'seq', 'eventId', 'at', 'type', 'actor', 'data', 'prevHash'] as const)('changes when %s changes', (field) => {
+    const [first] = aChain(1);
+    const changed = { ...first, [field]: field === 'seq' ? 2 : field === 'data' ? { n: 1 } : `${String(first[field])}x` };
+    expect(entryHash(changed)).not.toBe(first.hash);
+  });
+});
+
+describe('chainNext', () => {
+  it('starts at seq 1 from the genesis hash and links each entry to the previous', () => {
+    const chain = aChain(3);
+    expect(chain.map((entry) => entry.seq)).toEqual([1, 2, 3]);
+    expect(chain[0].prevHash).toBe(GENESIS_HASH);
+    expect(chain[1].prevHash).toBe(chain[0].hash);
+    expect(chain[2].prevHash).toBe(chain[1].hash);
+  });
+});
+
+describe('verifyChain', () => {
+  it('accepts an intact chain and an empty one', () => {
+    expect(verifyChain(aChain(5))).toEqual({ valid: true, entries: 5 });
+    expect(verifyChain([])).toEqual({ valid: true, entries: 0 });
+  });
+
+  it('finds altered data at its entry', () => {
+    const chain = aChain(5);
+    chain[2] = { ...chain[2], data: { n: 999, nested: { a: 1, b: 2 } } };
+    expect(verifyChain(chain)).toEqual({ valid: false, entries: 5, brokenAt: { seq: 3, reason: 'hash does not match the entry content: the entry was altered' } });
+  });
+
+  it('finds an altered actor, type or time', () => {
+    for (const change of [{ actor: 'mallory' }, { type: 'act.request.completed' }, { at: '2020-01-01T00:00:00.000Z' }]) {
+      const chain = aChain(3);
+      chain[1] = { ...chain[1], ...change };
+      expect(verifyChain(chain).brokenAt?.seq).toBe(2);
+    }
+  });
+
+  it('finds an altered entry whose own hash was recomputed, at the entry after it', () => {
+    const chain = aChain(4);
+    const { hash: _hash, ...content } = chain[1];
+    const forged = { ...content, data: { n: -1 } };
+    chain[1] = { ...forged, hash: entryHash(forged) };
+    expect(verifyChain(chain).brokenAt).toEqual({ seq: 3, reason: 'prevHash is not the hash of entry 2: an entry before it was removed, reordered or rewritten' });
+  });
+
+  it('finds a removed entry', () => {
+    const chain = aChain(5);
+    chain.splice(2, 1);
+    expect(verifyChain(chain)).toEqual({ valid: false, entries: 4, brokenAt: { seq: 3, reason: 'entry 3 is missing (the next entry is 4)' } });
+  });
+
+  it('finds several removed entries and a removed first entry', () => {
+    const chain = aChain(6);
+    expect(verifyChain([chain[0], chain[4], chain[5]]).brokenAt).toEqual({ seq: 2, reason: 'entries 2–4 are missing (the next entry is 5)' });
+    expect(verifyChain(chain.slice(1)).brokenAt?.seq).toBe(1);
+  });
+
+  it('finds a removed entry whose successors were renumbered', () => {
+    const chain = aChain(4);
+    const renumbered = [chain[0], { ...chain[2], seq: 2 }, { ...chain[3], seq: 3 }];
+    expect(verifyChain(renumbered).brokenAt).toEqual({ seq: 2, reason: expect.stringMatching(/^prevHash is not the hash of entry 1/) });
+  });
+
+  it('finds reordered entries', () => {
+    const chain = aChain(4);
+    const swapped = [chain[0], { ...chain[2], seq: 2 }, { ...chain[1], seq: 3 }, chain[3]];
+    expect(verifyChain(swapped).brokenAt?.seq).toBe(2);
+  });
+
+  it('finds a chain that does not start from the genesis hash', () => {
+    const chain = aChain(2);
+    chain[0] = { ...chain[0], prevHash: 'f'.repeat(64) };
+    expect(verifyChain(chain).brokenAt).toEqual({ seq: 1, reason: expect.stringMatching(/^prevHash is not the genesis hash/) });
+  });
+});
