@@ -1,0 +1,33 @@
+/**
+ * `npm run bench -- <name> [--key value …]`: the project's benchmarks. Each prints its figures as
+ * a Markdown table; none of them is a test. Postgres and NATS: DATABASE_URL / NATS_URL, or
+ * embedded ones started for the run.
+ */
+import { machineLine } from './bench-support';
+import { gatewayBench } from './gateway.bench';
+
+function options(args: string[]): Record<string, string> {
+  const parsed: Record<string, string> = {};
+  for (let i = 0; i < args.length; i += 1) if (args[i].startsWith('--')) parsed[args[i].slice(2)] = args[i + 1] ?? 'true';
+  return parsed;
+}
+
+const BENCHES: Record<string, (o: Record<string, string>) => Promise<void>> = {
+  gateway: (o) => gatewayBench({ requests: Number(o.requests ?? 2000), workers: Number(o.workers ?? 8) }),
+};
+
+async function main(): Promise<void> {
+  const [name = 'gateway', ...rest] = process.argv.slice(2);
+  const bench = BENCHES[name];
+  if (!bench) throw new Error(`unknown benchmark '${name}'; choose one of: ${Object.keys(BENCHES).join(', ')}`);
+  process.stdout.write(`# npm run bench -- ${[name, ...rest].join(' ')}\n${machineLine()}\n`);
+  await bench(options(rest));
+}
+
+main().then(
+  () => process.exit(0),
+  (error: Error) => {
+    process.stderr.write(`${error.stack ?? error.message}\n`);
+    process.exit(1);
+  },
+);
