@@ -1,6 +1,6 @@
 // Nest 12 and a few of its dependencies ship ESM only; Jest on Node 20 cannot require(esm), so
 // swc compiles those packages to CommonJS too (cached after the first run).
-const esmPackages = ['@nestjs', 'file-type', 'strtok3', 'token-types', 'uint8array-extras', '@tokenizer', 'load-esm'];
+const esmPackages = ['@nestjs', 'jose', 'file-type', 'strtok3', 'token-types', 'uint8array-extras', '@tokenizer', 'load-esm'];
 const swcTransform = [
   '@swc/jest',
   {

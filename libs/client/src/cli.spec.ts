@@ -3,7 +3,7 @@ import { runHms as hms } from './testing/cli-harness';
 import type { FakeRoute } from './testing/fake-fetch';
 
 describe(buildCli.name, () => {
-  it('returns a commander program named hms with the documented commands', () => {
+  it('returns a commander program with the documented commands when built', () => {
     const names = buildCli().commands.map((c) => c.name());
     expect(names).toEqual(expect.arrayContaining(['token', 'plan', 'request', 'pool', 'work', 'metrics']));
   });
@@ -76,7 +76,7 @@ describe(buildCli.name, () => {
       expect(fromJson.fake.calls[0].json).toEqual({ id: 'p', steps: [{ id: 'a', pool: 'q' }] });
     });
 
-    it('reports a missing plan file without calling the gateway', async () => {
+    it('exits 1 without calling the gateway when the plan file is missing', async () => {
       const run = await hms(['plan', 'register', 'missing.yaml']);
       expect(run.exitCode).toBe(1);
       expect(run.stderr).toMatch(/^error: ENOENT /);
@@ -110,7 +110,7 @@ describe(buildCli.name, () => {
       expect(run.fake.calls.map((c) => c.path)).toEqual(['/v1/requests/r1/history', '/v1/requests/r1/history?cursor=c']);
     });
 
-    it('peeks a pool queue', async () => {
+    it('prints the queue head when peeking a pool', async () => {
       const run = await hms(['pool', 'peek', 'ocr', '--limit', '5'], { route: () => ({ body: { pool: 'ocr', depth: 0, tasks: [] } }) });
       expect(run.fake.calls[0].path).toBe('/v1/pools/ocr/queue?limit=5');
       expect(JSON.parse(run.stdout)).toEqual({ pool: 'ocr', depth: 0, tasks: [] });
@@ -118,7 +118,7 @@ describe(buildCli.name, () => {
   });
 
   describe('work', () => {
-    it('leases and completes --count tasks with --output and prints each', async () => {
+    it('leases, completes and prints --count tasks when given --output', async () => {
       let n = 0;
       const route: FakeRoute = (call) => {
         if (call.path.endsWith('/lease')) {

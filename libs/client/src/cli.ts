@@ -343,14 +343,17 @@ export async function runCli(argv: readonly string[], overrides: Partial<CliIo> 
   return exitCode;
 }
 
-if (require.main === module) {
-  runCli(process.argv).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      process.stderr.write(`error: ${describeError(error)}\n`);
-      process.exitCode = 1;
-    },
-  );
+/**
+ * Runs `hms` as a process: sets the exit code instead of calling `process.exit`, so pending
+ * output is flushed. Used when this file is run directly and by the `bin/hms.js` launcher.
+ */
+export async function main(argv: readonly string[] = process.argv): Promise<void> {
+  try {
+    process.exitCode = await runCli(argv);
+  } catch (error) {
+    process.stderr.write(`error: ${describeError(error)}\n`);
+    process.exitCode = 1;
+  }
 }
+
+if (require.main === module) void main();

@@ -257,7 +257,7 @@ describe(HmsClient.name, () => {
   });
 
   describe('pools', () => {
-    it('uses the pool paths and bodies of the contract', async () => {
+    it('uses the contract paths and bodies when managing pools', async () => {
       const { hms, fake } = setup();
       await hms.pools.put('ocr', { kind: 'bot', leaseSeconds: 60, autoscale: { tasksPerReplica: 10, minReplicas: 0, maxReplicas: 5 } });
       await hms.pools.get('ocr');
@@ -292,7 +292,7 @@ describe(HmsClient.name, () => {
       await expect(hms.tasks.lease('ocr', { worker: 'w' })).rejects.toMatchObject({ code: 'UNAVAILABLE' });
     });
 
-    it('sends the lease token with heartbeat, complete, fail, release and reroute', async () => {
+    it('sends the lease token when heartbeating, completing, failing, releasing and rerouting', async () => {
       const { hms, fake } = setup();
       await hms.tasks.heartbeat('t1', 'lt');
       await hms.tasks.heartbeat('t1', 'lt', 120);
@@ -312,7 +312,7 @@ describe(HmsClient.name, () => {
       ]);
     });
 
-    it('queries the task list with its filters and iterates every page with listAll', async () => {
+    it('puts the filters in the query and follows every page when listing tasks with listAll', async () => {
       const { hms, fake } = setup();
       fake.enqueue({ body: { items: [{ id: 't1' }], nextCursor: 'n' } }, { body: { items: [{ id: 't2' }], nextCursor: null } });
       const ids: string[] = [];
@@ -326,7 +326,7 @@ describe(HmsClient.name, () => {
   });
 
   describe('ops', () => {
-    it('calls the metrics, alerts and scaling paths of the contract', async () => {
+    it('calls the contract paths when reading metrics, alerts and scaling decisions', async () => {
       const { hms, fake } = setup();
       fake.enqueue({ body: { pools: [{ pool: 'ocr', depth: 3 }] } });
       await expect(hms.metrics.pools()).resolves.toEqual({ pools: [{ pool: 'ocr', depth: 3 }] });

@@ -106,7 +106,7 @@ export class HttpTransport {
         if (call.signal?.aborted) throw call.signal.reason ?? cause;
         const message = timedOut
           ? `${call.method} ${call.path} got no answer within ${timeoutMs} ms`
-          : `${call.method} ${call.path} failed: ${cause instanceof Error ? cause.message : String(cause)}`;
+          : `${call.method} ${call.path} failed: ${describeCause(cause)}`;
         throw new HmsApiError({ status: 0, code: 'UNAVAILABLE', message, cause });
       }
       const parsed = parseBody(text);
@@ -127,4 +127,11 @@ function parseBody(text: string): unknown {
   } catch {
     return text;
   }
+}
+
+/** Node's fetch says only "fetch failed"; the useful part (ECONNREFUSED, DNS) is its cause. */
+function describeCause(cause: unknown): string {
+  if (!(cause instanceof Error)) return String(cause);
+  const inner = cause.cause instanceof Error ? cause.cause.message : undefined;
+  return inner && inner !== cause.message ? `${cause.message} (${inner})` : cause.message;
 }

@@ -140,7 +140,7 @@ describe(PoolWorker.name, () => {
       expect(fake.callsTo('/v1/tasks/').map((c) => (c.json as { retryable: boolean }).retryable)).toEqual([false, false]);
     });
 
-    it('heartbeats the lease while the handler is still running', async () => {
+    it('heartbeats the lease when the handler runs longer than the period', async () => {
       const { fake, worker } = gateway([leased('t1')]);
       const stop = new AbortController();
       const running = worker.run(
