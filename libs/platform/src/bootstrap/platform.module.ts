@@ -3,7 +3,7 @@ import type { ServiceName } from '@hms/contracts';
 import { DataSource, type MixedList } from 'typeorm';
 import type { Logger } from 'pino';
 import { systemClock } from '../clock';
-import type { InfraConfig } from '../config/load-config';
+import { ConfigError, type InfraConfig } from '../config/load-config';
 import { createDataSource, runMigrations } from '../database/data-source';
 import { EventOutbox } from '../events/event-outbox';
 import { createLogger } from '../logging/logger';
@@ -109,6 +109,8 @@ export class PlatformModule {
     const logger = createLogger(options.service, options.config.LOG_LEVEL);
     initDefaultMetrics(options.service);
     const database = options.database;
+    const databaseUrl = options.config.DATABASE_URL;
+    if (database && !databaseUrl) throw new ConfigError(['DATABASE_URL: required by this service']);
     const providers = [
       { provide: PLATFORM_OPTIONS, useValue: options },
       { provide: LOGGER, useValue: logger },
@@ -119,7 +121,7 @@ export class PlatformModule {
         provide: NatsBus,
         useFactory: async () => {
           const bus = await NatsBus.connect(options.config.NATS_URL, options.config.HMS_SUBJECT_PREFIX, options.service);
-          await withRetries('JetStream', logger, () => bus.ensureEventStream());
+          await withRetries('JetStream', logger, () => bus.ensureEventStream(options.config.HMS_JETSTREAM_REPLICAS));
           return bus;
         },
       },
@@ -129,7 +131,7 @@ export class PlatformModule {
             {
               provide: DataSource,
               useFactory: async () => {
-                const dataSource = createDataSource({ url: options.config.DATABASE_URL, ...database });
+                const dataSource = createDataSource({ url: databaseUrl!, ...database });
                 await withRetries('Postgres', logger, () => dataSource.initialize());
                 await runMigrations(dataSource, database.schema);
                 return dataSource;

@@ -6,8 +6,10 @@ import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, validateSync, Val
  * each app extends this class with its own prefixed settings.
  */
 export class InfraConfig {
+  /** Required by services with a schema (checked when their database is set up); the gateway has none. */
+  @IsOptional()
   @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// URL' })
-  DATABASE_URL: string;
+  DATABASE_URL?: string;
 
   @Matches(/^(nats|tls|ws|wss):\/\/|^[^:/]+:\d+$/, { message: 'NATS_URL must be a nats:// URL' })
   NATS_URL: string;
@@ -32,6 +34,14 @@ export class InfraConfig {
   @IsOptional()
   @IsString()
   OTEL_EXPORTER_OTLP_ENDPOINT?: string;
+
+  /** Replicas of the event stream: 3 on a NATS cluster in production, 1 on a single server. */
+  @Transform(({ value }) => (value === undefined || value === '' ? undefined : Number(value)))
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(5)
+  HMS_JETSTREAM_REPLICAS: number = 1;
 }
 
 /** Reads a number from an env string, leaving it undefined when unset. */

@@ -50,13 +50,14 @@ export class NatsBus {
    * Creates the event stream if it is missing. Every service calls this at start, so the
    * first one up creates it; the de-duplication window makes relay re-publishes harmless.
    */
-  async ensureEventStream(): Promise<void> {
+  async ensureEventStream(replicas = 1): Promise<void> {
     const jsm = await this.manager();
     const config = {
       name: this.streamName,
       subjects: [`${this.subject(EventStream.subjectRoot)}.>`],
       duplicate_window: 5 * 60 * 1_000_000_000,
       max_age: 7 * 24 * 3600 * 1_000_000_000,
+      num_replicas: replicas,
     };
     try {
       await jsm.streams.info(this.streamName);
