@@ -23,13 +23,13 @@ const RUN_AS_USER = 10001;
 
 /**
  * The four services, their HTTP port (health and /metrics) and the Secret keys each may
- * receive. The gateway gets DATABASE_URL only because libs/platform's InfraConfig requires it.
+ * receive. The gateway owns no data, so it gets no database credentials.
  */
 const SERVICES: Record<string, { port: number; secretKeys: string[] }> = {
   act: { port: 3001, secretKeys: ['DATABASE_URL'] },
   oms: { port: 3002, secretKeys: ['DATABASE_URL'] },
   ops: { port: 3003, secretKeys: ['DATABASE_URL'] },
-  'api-gateway': { port: 3000, secretKeys: ['DATABASE_URL', 'HMS_JWT_SECRET'] },
+  'api-gateway': { port: 3000, secretKeys: ['HMS_JWT_SECRET'] },
 };
 const SERVICE_NAMES = Object.keys(SERVICES);
 /** Keys every service needs from the shared ConfigMap. */
