@@ -1,0 +1,39 @@
+import { IsInt, IsOptional } from 'class-validator';
+import { ConfigError, EnvNumber, InfraConfig, loadConfig } from './load-config';
+
+class ExampleConfig extends InfraConfig {
+  @EnvNumber()
+  @IsOptional()
+  @IsInt()
+  EXAMPLE_SWEEP_MS: number = 500;
+}
+
+describe(loadConfig.name, () => {
+  const valid = { DATABASE_URL: 'postgres://u@h:5432/db', NATS_URL: 'nats://127.0.0.1:4222' };
+
+  it('applies defaults and converts numbers when the environment is valid', () => {
+    const config = loadConfig(ExampleConfig, { ...valid, EXAMPLE_SWEEP_MS: '250', PORT: '8080' });
+    expect(config.EXAMPLE_SWEEP_MS).toBe(250);
+    expect(config.PORT).toBe(8080);
+    expect(config.HMS_SUBJECT_PREFIX).toBe('');
+    expect(config.HMS_JETSTREAM_REPLICAS).toBe(1);
+  });
+
+  it('lists every problem at once when several settings are wrong', () => {
+    let error: unknown;
+    try {
+      loadConfig(ExampleConfig, { DATABASE_URL: 'mysql://x', NATS_URL: 'nats://x:1', EXAMPLE_SWEEP_MS: 'soon', HMS_SUBJECT_PREFIX: 'no dots' });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.join('\n');
+    expect(problems).toMatch(/DATABASE_URL/);
+    expect(problems).toMatch(/EXAMPLE_SWEEP_MS/);
+    expect(problems).toMatch(/HMS_SUBJECT_PREFIX/);
+  });
+
+  it('refuses a missing NATS_URL', () => {
+    expect(() => loadConfig(ExampleConfig, { DATABASE_URL: valid.DATABASE_URL })).toThrow(/NATS_URL/);
+  });
+});
