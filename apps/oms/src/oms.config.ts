@@ -29,6 +29,17 @@ export class OmsConfig extends InfraConfig {
   OMS_WORKER_LIVENESS_SECONDS: number = 60;
 
   /**
+   * A long-polling lease call looks at its queue again this often even without a wake-up
+   * signal. Signals are fire-and-forget core NATS; this bounds what a lost one can cost.
+   */
+  @EnvNumber()
+  @IsOptional()
+  @IsInt()
+  @Min(100)
+  @Max(60_000)
+  OMS_LONG_POLL_RECHECK_MS: number = 2000;
+
+  /**
    * Postgres connections of this replica. Long-polls hold none while they wait, so this only
    * needs to cover the concurrent statements, not the waiting workers.
    */

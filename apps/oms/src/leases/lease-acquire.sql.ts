@@ -1,0 +1,111 @@
+import type { EntityManager } from 'typeorm';
+import { queryRows } from '../database/query-rows';
+
+export interface AcquireLeasesParams {
+  pool: string;
+  worker: string;
+  /** The worker's tags; null offers every task, an array only tasks whose tags it covers. */
+  workerTags: string[] | null;
+  max: number;
+  /** Lease length asked for by the caller; null uses each task's own. */
+  leaseSeconds: number | null;
+  now: Date;
+  /** One fresh secret token and lease id per task that may be granted (at least `max`). */
+  leaseTokens: string[];
+  leaseIds: string[];
+}
+
+export interface AcquiredLeaseRow {
+  id: string;
+  request_id: string;
+  step_id: string;
+  pool: string;
+  title: string;
+  tags: string[];
+  payload: Record<string, unknown>;
+  priority: number;
+  attempt: number;
+  lease_token: string;
+  lease_id: string;
+  lease_expires_at: Date;
+  available_at: Date;
+}
+
+/*
+ * One statement, one round trip: refresh the worker, pick, lock and lease up to $5 tasks.
+ *
+ * Locking: `FOR UPDATE SKIP LOCKED` in the picking CTE. Concurrent lease calls on the same pool
+ * do not queue up behind each other's row locks; each skips the rows another caller is taking
+ * and moves on to the next ones, so N callers get N disjoint batches. A row that another
+ * transaction changed before we locked it is re-checked against the WHERE clause by Postgres
+ * (it may then be dropped, so a call can get fewer than `max` even with more queued; the next
+ * call gets them). MATERIALIZED makes the locked set be computed exactly once.
+ *
+ * Index: `tasks_lease_idx` (pool, priority DESC, available_at, id) WHERE status = 'queued'. The
+ * ORDER BY is exactly its order, so Postgres walks the index from the top and stops at LIMIT,
+ * whatever the depth of the queue; `available_at <= now` and the tag test are filters on the
+ * way (tasks in backoff sort last within their priority because their available_at is later).
+ *
+ * Tags: `tags <@ $4` — every tag of the task is among the worker's. A task without tags
+ * (`'{}'`) is contained in any set, so anyone may take it.
+ *
+ * Tokens and lease ids come from the caller (crypto-random in Node; pgcrypto is not assumed),
+ * matched to the picked rows by position.
+ *
+ * Worker upsert: the worker row is locked here before any task; lease-holder statements lock the
+ * task first and the worker after, but a lease call never waits on a task lock (SKIP LOCKED), so
+ * the two orders cannot deadlock.
+ */
+const ACQUIRE_SQL = `
+WITH seen AS (
+  INSERT INTO oms.workers AS w (id, first_seen_at, last_seen_at)
+  VALUES ($1, $2::timestamptz, $2::timestamptz)
+  ON CONFLICT (id) DO UPDATE SET last_seen_at = GREATEST(w.last_seen_at, EXCLUDED.last_seen_at)
+),
+picked AS MATERIALIZED (
+  SELECT id
+  FROM oms.tasks
+  WHERE pool = $3
+    AND status = 'queued'
+    AND available_at <= $2::timestamptz
+    AND ($4::text[] IS NULL OR tags <@ $4::text[])
+  ORDER BY priority DESC, available_at, id
+  LIMIT $5
+  FOR UPDATE SKIP LOCKED
+),
+granted AS (
+  SELECT numbered.id, g.lease_token, g.lease_id
+  FROM (SELECT id, row_number() OVER () AS n FROM picked) AS numbered
+  JOIN unnest($6::text[], $7::uuid[]) WITH ORDINALITY AS g(lease_token, lease_id, n) ON g.n = numbered.n
+)
+UPDATE oms.tasks AS t SET
+  status = 'leased',
+  attempt = t.attempt + 1,
+  worker = $1,
+  lease_token = granted.lease_token,
+  lease_id = granted.lease_id,
+  lease_duration_seconds = COALESCE($8::int, t.lease_seconds),
+  lease_expires_at = $2::timestamptz + COALESCE($8::int, t.lease_seconds) * interval '1 second',
+  updated_at = $2::timestamptz
+FROM granted
+WHERE t.id = granted.id
+RETURNING t.id, t.request_id, t.step_id, t.pool, t.title, t.tags, t.payload, t.priority, t.attempt,
+          t.lease_token, t.lease_id, t.lease_expires_at, t.available_at`;
+
+/** Leases up to `max` tasks of a pool to a worker, best first (priority, then longest available). */
+export async function acquireLeases(tx: EntityManager, params: AcquireLeasesParams): Promise<AcquiredLeaseRow[]> {
+  const rows = await queryRows<AcquiredLeaseRow>(tx, ACQUIRE_SQL, [
+    params.worker,
+    params.now,
+    params.pool,
+    params.workerTags,
+    params.max,
+    params.leaseTokens,
+    params.leaseIds,
+    params.leaseSeconds,
+  ]);
+  // UPDATE … RETURNING has no order; hand them out in queue order.
+  return rows.sort(
+    (a, b) => b.priority - a.priority || a.available_at.getTime() - b.available_at.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+  );
+}

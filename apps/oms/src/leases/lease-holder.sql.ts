@@ -1,0 +1,63 @@
+import { DomainError } from '@hms/contracts';
+import type { EntityManager } from 'typeorm';
+import { queryRows } from '../database/query-rows';
+import type { EndedOutcome } from '../tasks/task.entity';
+
+/**
+ * Shared head of the statements a lease holder makes (complete, release, heartbeat): lock the
+ * task only if this token holds its lease right now. `held.worker` keeps the holder's name for
+ * the statement's tail, which refreshes the worker row after the task row is locked (the order
+ * every lease-holder statement follows, so they cannot deadlock one another).
+ *
+ * Locking: plain `FOR UPDATE` on one row by primary key. Two identical calls racing (a retried
+ * complete) serialise here; the second is re-checked after the first commits, matches nothing
+ * and is then answered from `ended_outcome`.
+ */
+export const HELD_LEASE_CTE = `
+held AS (
+  SELECT id, worker FROM oms.tasks
+  WHERE id = $1 AND lease_token = $2 AND status = 'leased'
+  FOR UPDATE
+)`;
+
+/** Refreshes the holder's last-seen time; the tail of every lease-holder statement. */
+export const TOUCH_HOLDER_CTE = (changed: string, now: string) => `
+seen AS (
+  UPDATE oms.workers AS w SET last_seen_at = GREATEST(w.last_seen_at, ${now}::timestamptz)
+  FROM ${changed} WHERE w.id = ${changed}.holder
+)`;
+
+interface LeaseMissRow {
+  status: string;
+  ended_lease_token: string | null;
+  ended_outcome: EndedOutcome | null;
+}
+
+/**
+ * The answer already given to this very call (same token, same action), if it was made before
+ * and ended the lease; null when the token is stale or foreign.
+ */
+export function repeatedOutcome(
+  row: { ended_lease_token: string | null; ended_outcome: EndedOutcome | null },
+  leaseToken: string,
+  action: EndedOutcome['action'],
+): EndedOutcome['result'] | null {
+  return row.ended_lease_token === leaseToken && row.ended_outcome?.action === action ? row.ended_outcome.result : null;
+}
+
+/**
+ * A lease-holder call matched no lease. Tells apart the same call repeated after it succeeded
+ * (answered as the first time) from a stale or foreign token (LEASE_LOST) and an unknown task.
+ */
+export async function explainLeaseMiss(
+  db: EntityManager,
+  taskId: string,
+  leaseToken: string,
+  action: EndedOutcome['action'] | 'heartbeat',
+): Promise<EndedOutcome['result']> {
+  const [row] = await queryRows<LeaseMissRow>(db, `SELECT status, ended_lease_token, ended_outcome FROM oms.tasks WHERE id = $1`, [taskId]);
+  if (!row) throw DomainError.notFound('Task', taskId);
+  const repeated = action === 'heartbeat' ? null : repeatedOutcome(row, leaseToken, action);
+  if (repeated) return repeated;
+  throw new DomainError('LEASE_LOST', `The lease on task '${taskId}' is not held with this token (it expired, was revoked or ended)`);
+}

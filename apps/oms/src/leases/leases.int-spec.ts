@@ -1,0 +1,254 @@
+import { randomUUID } from 'node:crypto';
+import type { LeasedTask } from '@hms/contracts';
+import { eventually, OmsHarness } from '../testing/oms-harness';
+
+jest.setTimeout(60_000);
+
+describe('OMS leases', () => {
+  let oms: OmsHarness;
+  const pool = (label: string) => `${label}-${randomUUID().slice(0, 8)}`;
+
+  beforeAll(async () => {
+    oms = await OmsHarness.start('oms_leases');
+  });
+
+  afterAll(async () => {
+    await oms?.close();
+  });
+
+  async function leaseOne(poolName: string, extra: { worker?: string; tags?: string[]; leaseSeconds?: number } = {}): Promise<LeasedTask> {
+    const { tasks } = await oms.call('oms.task.lease', { pool: poolName, worker: extra.worker ?? 'w1', ...extra });
+    expect(tasks).toHaveLength(1);
+    return tasks[0]!;
+  }
+
+  it('leases a queued task with a secret token, then completes it', async () => {
+    const p = pool('complete');
+    const queued = await oms.queueTask({ pool: p, title: 'Check', tags: [], payload: { n: 1 } });
+    expect(queued).toMatchObject({ status: 'queued', attempt: 0, maxAttempts: 3, pool: p, worker: null });
+
+    const leased = await leaseOne(p, { worker: 'ana' });
+    expect(leased).toMatchObject({ id: queued.id, requestId: queued.requestId, stepId: queued.stepId, title: 'Check', pool: p, payload: { n: 1 }, attempt: 1 });
+    expect(leased.leaseToken).toMatch(/^[A-Za-z0-9_-]{43}$/); // 32 random bytes, base64url
+    const expiresIn = Date.parse(leased.leaseExpiresAt) - Date.now();
+    expect(expiresIn).toBeGreaterThan(290_000); // POOL_DEFAULTS.leaseSeconds = 300
+    expect(expiresIn).toBeLessThanOrEqual(300_000);
+    expect(await oms.call('oms.task.get', { id: queued.id })).toMatchObject({ status: 'leased', worker: 'ana', attempt: 1 });
+
+    const done = await oms.call('oms.task.complete', { taskId: queued.id, leaseToken: leased.leaseToken, output: { ok: true } });
+    expect(done).toEqual({ id: queued.id, status: 'completed' });
+    expect(await oms.call('oms.task.get', { id: queued.id })).toMatchObject({ status: 'completed', output: { ok: true }, leaseExpiresAt: null, worker: 'ana' });
+
+    const leasedEvent = await oms.waitForEvent('oms.task.leased', (e) => e.data.taskId === queued.id);
+    expect(leasedEvent.data).toMatchObject({ worker: 'ana', attempt: 1, pool: p, leaseExpiresAt: leased.leaseExpiresAt });
+    expect(leasedEvent.data.waitedMs).toBeGreaterThanOrEqual(0);
+    expect(leasedEvent.data).not.toHaveProperty('leaseToken');
+    const completed = await oms.waitForEvent('oms.task.completed', (e) => e.data.taskId === queued.id);
+    expect(completed.data).toMatchObject({ worker: 'ana', leaseId: leasedEvent.data.leaseId, output: { ok: true }, attempt: 1 });
+    expect(completed.requestId).toBe(queued.requestId);
+  });
+
+  it('answers a repeated complete with the same result, and a stale token with LEASE_LOST', async () => {
+    const p = pool('repeat');
+    const task = await oms.queueTask({ pool: p });
+    const leased = await leaseOne(p);
+    const first = await oms.call('oms.task.complete', { taskId: task.id, leaseToken: leased.leaseToken, output: { a: 1 } });
+    const again = await oms.call('oms.task.complete', { taskId: task.id, leaseToken: leased.leaseToken, output: { a: 1 } });
+    expect(again).toEqual(first);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(oms.events.filter((e) => e.type === 'oms.task.completed' && (e.data as { taskId: string }).taskId === task.id)).toHaveLength(1);
+
+    const stale = await oms.failure('oms.task.complete', { taskId: task.id, leaseToken: 'not-the-token', output: {} });
+    expect(stale.code).toBe('LEASE_LOST');
+    const wrongAction = await oms.failure('oms.task.fail', { taskId: task.id, leaseToken: leased.leaseToken, error: { message: 'x' } });
+    expect(wrongAction.code).toBe('LEASE_LOST');
+    expect((await oms.failure('oms.task.complete', { taskId: randomUUID(), leaseToken: 'x' })).code).toBe('NOT_FOUND');
+    expect((await oms.failure('oms.task.complete', { taskId: 'not-a-uuid', leaseToken: 'x' })).code).toBe('NOT_FOUND');
+  });
+
+  it('gives LEASE_LOST to the previous holder once a task was leased again', async () => {
+    const p = pool('foreign');
+    const task = await oms.queueTask({ pool: p });
+    const first = await leaseOne(p, { worker: 'first' });
+    await oms.call('oms.task.release', { taskId: task.id, leaseToken: first.leaseToken });
+    const second = await leaseOne(p, { worker: 'second' });
+    expect((await oms.failure('oms.task.complete', { taskId: task.id, leaseToken: first.leaseToken, output: {} })).code).toBe('LEASE_LOST');
+    expect((await oms.failure('oms.task.heartbeat', { taskId: task.id, leaseToken: first.leaseToken })).code).toBe('LEASE_LOST');
+    expect(await oms.call('oms.task.complete', { taskId: task.id, leaseToken: second.leaseToken, output: {} })).toEqual({ id: task.id, status: 'completed' });
+  });
+
+  it('retries a failed task after its backoff, with attempt 2', async () => {
+    const p = pool('retry');
+    const task = await oms.queueTask({ pool: p, retry: { attempts: 3, backoffSeconds: 1, backoffFactor: 2 } });
+    const first = await leaseOne(p);
+    const failedAt = Date.now();
+    const result = await oms.call('oms.task.fail', { taskId: task.id, leaseToken: first.leaseToken, error: { message: 'scanner offline', code: 'E_SCAN' } });
+    expect(result.status).toBe('queued');
+    const retryIn = Date.parse(result.retryAt!) - failedAt;
+    expect(retryIn).toBeGreaterThan(800); // 1 s ± 10 %
+    expect(retryIn).toBeLessThan(1_300);
+
+    // Same call again: same answer, no second failure recorded.
+    expect(await oms.call('oms.task.fail', { taskId: task.id, leaseToken: first.leaseToken, error: { message: 'scanner offline' } })).toEqual(result);
+
+    expect((await oms.call('oms.task.lease', { pool: p, worker: 'w1' })).tasks).toEqual([]);
+    expect(await oms.call('oms.task.get', { id: task.id })).toMatchObject({ status: 'queued', attempt: 1, lastError: { message: 'scanner offline', code: 'E_SCAN' } });
+
+    const second = await eventually(async () => (await oms.call('oms.task.lease', { pool: p, worker: 'w1' })).tasks[0], 3_000, 'the retry');
+    expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(result.retryAt!));
+    expect(second).toMatchObject({ id: task.id, attempt: 2 });
+    expect(second.leaseToken).not.toBe(first.leaseToken);
+
+    const failed = await oms.waitForEvent('oms.task.failed', (e) => e.data.taskId === task.id);
+    expect(failed.data).toMatchObject({ attempt: 1, retryAt: result.retryAt, error: { message: 'scanner offline', code: 'E_SCAN' } });
+  });
+
+  it('kills a task whose attempts are spent, and one failed as not retryable', async () => {
+    const p = pool('dead');
+    const task = await oms.queueTask({ pool: p, retry: { attempts: 2, backoffSeconds: 0 } });
+    const first = await leaseOne(p);
+    expect((await oms.call('oms.task.fail', { taskId: task.id, leaseToken: first.leaseToken, error: { message: 'one' } })).status).toBe('queued');
+    const second = await leaseOne(p);
+    expect(second.attempt).toBe(2);
+    const last = await oms.call('oms.task.fail', { taskId: task.id, leaseToken: second.leaseToken, error: { message: 'two' } });
+    expect(last).toEqual({ id: task.id, status: 'dead', retryAt: null });
+    expect(await oms.call('oms.task.get', { id: task.id })).toMatchObject({ status: 'dead', attempt: 2, lastError: { message: 'two' } });
+    expect((await oms.call('oms.task.lease', { pool: p, worker: 'w1' })).tasks).toEqual([]);
+    const dead = await oms.waitForEvent('oms.task.dead', (e) => e.data.taskId === task.id);
+    expect(dead.data).toMatchObject({ attempts: 2, error: { message: 'two' } });
+    expect((await oms.waitForEvent('oms.task.failed', (e) => e.data.taskId === task.id && e.data.attempt === 2)).data.retryAt).toBeNull();
+
+    const fatal = await oms.queueTask({ pool: p, retry: { attempts: 5 } });
+    const lease = await leaseOne(p);
+    expect(await oms.call('oms.task.fail', { taskId: fatal.id, leaseToken: lease.leaseToken, error: { message: 'bad input' }, retryable: false })).toEqual({
+      id: fatal.id,
+      status: 'dead',
+      retryAt: null,
+    });
+  });
+
+  it('releases a task back to the queue at once without counting the attempt', async () => {
+    const p = pool('release');
+    const task = await oms.queueTask({ pool: p });
+    const leased = await leaseOne(p, { worker: 'bob' });
+    const released = await oms.call('oms.task.release', { taskId: task.id, leaseToken: leased.leaseToken });
+    expect(released).toEqual({ id: task.id, status: 'queued' });
+    expect(await oms.call('oms.task.release', { taskId: task.id, leaseToken: leased.leaseToken })).toEqual(released);
+    expect(await oms.call('oms.task.get', { id: task.id })).toMatchObject({ status: 'queued', attempt: 0, worker: null, leaseExpiresAt: null });
+    const again = await leaseOne(p, { worker: 'carol' });
+    expect(again.attempt).toBe(1);
+    const requeued = await oms.waitForEvent('oms.task.requeued', (e) => e.data.taskId === task.id);
+    expect(requeued.data).toMatchObject({ reason: 'released', attempt: 0, pool: p });
+  });
+
+  it('extends a lease on heartbeat, by the lease length or the asked extension', async () => {
+    const p = pool('heartbeat');
+    const task = await oms.queueTask({ pool: p, leaseSeconds: 2 });
+    const leased = await leaseOne(p);
+    expect(Date.parse(leased.leaseExpiresAt) - Date.now()).toBeLessThanOrEqual(2_000);
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    const beat = await oms.call('oms.task.heartbeat', { taskId: task.id, leaseToken: leased.leaseToken });
+    expect(Date.parse(beat.leaseExpiresAt)).toBeGreaterThan(Date.parse(leased.leaseExpiresAt) + 1_000);
+    const longer = await oms.call('oms.task.heartbeat', { taskId: task.id, leaseToken: leased.leaseToken, extendSeconds: 60 });
+    expect(Date.parse(longer.leaseExpiresAt) - Date.now()).toBeGreaterThan(55_000);
+    // Past the first deadline, the heartbeats kept the lease: no sweep took it.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(await oms.call('oms.task.get', { id: task.id })).toMatchObject({ status: 'leased', leaseExpiresAt: longer.leaseExpiresAt });
+    expect((await oms.failure('oms.task.heartbeat', { taskId: task.id, leaseToken: 'stale' })).code).toBe('LEASE_LOST');
+  });
+
+  it('requeues an expired lease within a second of its deadline, counting the attempt', async () => {
+    const p = pool('expiry');
+    const task = await oms.queueTask({ pool: p, retry: { attempts: 2 } });
+    const leased = await leaseOne(p, { leaseSeconds: 1 });
+    const deadline = Date.parse(leased.leaseExpiresAt);
+    const requeued = await oms.waitForEvent('oms.task.requeued', (e) => e.data.taskId === task.id, 5_000);
+    expect(Date.now() - deadline).toBeLessThan(1_000);
+    expect(requeued.data).toMatchObject({ reason: 'lease-expired', attempt: 1 });
+    expect((await oms.failure('oms.task.complete', { taskId: task.id, leaseToken: leased.leaseToken, output: {} })).code).toBe('LEASE_LOST');
+
+    const second = await leaseOne(p, { leaseSeconds: 1 });
+    expect(second.attempt).toBe(2);
+    const dead = await oms.waitForEvent('oms.task.dead', (e) => e.data.taskId === task.id, 5_000);
+    expect(dead.data).toMatchObject({ attempts: 2, error: { code: 'LEASE_EXPIRED' } });
+    expect(await oms.call('oms.task.get', { id: task.id })).toMatchObject({ status: 'dead', attempt: 2 });
+  });
+
+  it('offers a task only to workers whose tags cover the task tags', async () => {
+    const p = pool('tags');
+    const ocr = await oms.queueTask({ pool: p, tags: ['ocr'], priority: 3 });
+    const both = await oms.queueTask({ pool: p, tags: ['ocr', 'es'], priority: 2 });
+    const none = await oms.queueTask({ pool: p, tags: [], priority: 1 });
+
+    const { tasks: forOcr } = await oms.call('oms.task.lease', { pool: p, worker: 'ocr-bot', tags: ['ocr'], max: 10 });
+    expect(forOcr.map((t) => t.id)).toEqual([ocr.id, none.id]);
+    expect((await oms.call('oms.task.lease', { pool: p, worker: 'nobody', tags: ['fr'], max: 10 })).tasks).toEqual([]);
+    const { tasks: forAnyone } = await oms.call('oms.task.lease', { pool: p, worker: 'generalist', max: 10 });
+    expect(forAnyone.map((t) => t.id)).toEqual([both.id]);
+  });
+
+  it('serves higher priority first, then the longest waiting, up to max', async () => {
+    const p = pool('priority');
+    const low1 = await oms.queueTask({ pool: p, priority: 0 });
+    const high = await oms.queueTask({ pool: p, priority: 9 });
+    const low2 = await oms.queueTask({ pool: p, priority: 0 });
+    const mid = await oms.queueTask({ pool: p, priority: 5 });
+
+    const { tasks: batch } = await oms.call('oms.task.lease', { pool: p, worker: 'bot', max: 3 });
+    expect(batch.map((t) => t.id)).toEqual([high.id, mid.id, low1.id]);
+    const { tasks: rest } = await oms.call('oms.task.lease', { pool: p, worker: 'bot', max: 3 });
+    expect(rest.map((t) => t.id)).toEqual([low2.id]);
+    expect(new Set(batch.map((t) => t.leaseToken)).size).toBe(3);
+  });
+
+  it('never hands a task to two of 8 concurrent callers (50 tasks)', async () => {
+    const p = pool('race');
+    const ids = new Set<string>();
+    for (let i = 0; i < 50; i++) ids.add((await oms.stepReady({ pool: p, priority: i % 3 })).requestId);
+    await eventually(async () => ((await oms.call('oms.queue.peek', { pool: p })).depth === 50 ? true : undefined), 10_000, '50 queued');
+
+    const taken: string[] = [];
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, caller) => {
+        for (;;) {
+          const { tasks } = await oms.call('oms.task.lease', { pool: p, worker: `racer-${caller}`, max: 1 + (caller % 4) });
+          if (tasks.length === 0) {
+            const { depth } = await oms.call('oms.queue.peek', { pool: p });
+            if (depth === 0) return;
+            continue;
+          }
+          taken.push(...tasks.map((t) => t.requestId));
+        }
+      }),
+    );
+    expect(taken).toHaveLength(50);
+    expect(new Set(taken)).toEqual(ids);
+    const rows = await oms.sql<{ attempts: number }>(`SELECT sum(attempt)::int AS attempts FROM oms.tasks WHERE pool = $1`, [p]);
+    expect(rows[0]!.attempts).toBe(50);
+  });
+
+  it('refreshes the worker row on every call that names or holds a lease', async () => {
+    const p = pool('worker');
+    const task = await oms.queueTask({ pool: p });
+    const leased = await leaseOne(p, { worker: 'dora' });
+    const [afterLease] = await oms.sql<{ last_seen_at: Date }>(`SELECT last_seen_at FROM oms.workers WHERE id = 'dora'`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await oms.call('oms.task.heartbeat', { taskId: task.id, leaseToken: leased.leaseToken });
+    const [afterBeat] = await oms.sql<{ last_seen_at: Date }>(`SELECT last_seen_at FROM oms.workers WHERE id = 'dora'`);
+    expect(afterBeat!.last_seen_at.getTime()).toBeGreaterThan(afterLease!.last_seen_at.getTime());
+  });
+
+  it('refuses bad input with VALIDATION_FAILED and the offending paths', async () => {
+    const badPool = await oms.failure('oms.task.lease', { pool: 'Bad Pool!', worker: 'w1' });
+    expect(badPool.code).toBe('VALIDATION_FAILED');
+    expect(badPool.details).toEqual(expect.arrayContaining([expect.objectContaining({ path: 'pool' })]));
+    const zero = await oms.failure('oms.task.lease', { pool: 'fine', worker: 'w1', max: 0 });
+    expect(zero.code).toBe('VALIDATION_FAILED');
+    expect(zero.details).toEqual(expect.arrayContaining([expect.objectContaining({ path: 'max' })]));
+    const tooLong = await oms.failure('oms.task.lease', { pool: 'fine', worker: 'w1', waitSeconds: 31 });
+    expect(tooLong.details).toEqual(expect.arrayContaining([expect.objectContaining({ path: 'waitSeconds' })]));
+    const noError = await oms.failure('oms.task.fail', { taskId: randomUUID(), leaseToken: 't' } as never);
+    expect(noError.code).toBe('VALIDATION_FAILED');
+    expect(noError.details).toEqual([expect.objectContaining({ path: 'error' })]);
+  });
+});

@@ -1,0 +1,228 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  DomainError,
+  type Actor,
+  type CompleteTaskCommand,
+  type FailTaskCommand,
+  type HeartbeatResult,
+  type HeartbeatTaskCommand,
+  type LeasedTask,
+  type LeaseTasksCommand,
+  type LeaseTasksResult,
+  type ReleaseTaskCommand,
+  type TaskActionResult,
+} from '@hms/contracts';
+import { CLOCK, type Clock } from '@hms/platform';
+import { DataSource } from 'typeorm';
+import { AfterCommit } from '../database/after-commit';
+import { OmsTransactions } from '../database/oms-transactions';
+import { OmsConfig } from '../oms.config';
+import { isUuid } from '../tasks/task-cursor';
+import { failureEvent, transitionTask } from '../tasks/task.state';
+import type { EndedOutcome } from '../tasks/task.entity';
+import { backoffDelayMs } from './backoff';
+import { acquireLeases, type AcquiredLeaseRow } from './lease-acquire.sql';
+import { completeLease } from './lease-complete.sql';
+import { applyFailure, lockTaskForFailure } from './lease-fail.sql';
+import { explainLeaseMiss, repeatedOutcome } from './lease-holder.sql';
+import { leasesGranted } from './lease-metrics';
+import { releaseLease } from './lease-release.sql';
+import { renewLease } from './lease-renew.sql';
+import { TaskSignals } from './task-signals';
+
+const LEASE_TOKEN_BYTES = 32;
+
+/** The lease path: lease (with long-poll), heartbeat, complete, fail, release. */
+@Injectable()
+export class LeasesService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly transactions: OmsTransactions,
+    private readonly signals: TaskSignals,
+    private readonly afterCommit: AfterCommit,
+    private readonly config: OmsConfig,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  /**
+   * Leases up to `max` tasks. With `waitSeconds`, waits (holding no connection) until a task
+   * is announced for this pool, and returns as soon as one is leased or at the deadline.
+   */
+  async lease(command: LeaseTasksCommand, actor: Actor): Promise<LeaseTasksResult> {
+    const waitMs = (command.waitSeconds ?? 0) * 1000;
+    if (waitMs <= 0) return { tasks: await this.tryLease(command, actor) };
+    const deadline = performance.now() + waitMs;
+    // Join before the first look, so a task announced while we look is not missed.
+    const waiter = this.signals.join(command.pool, command.tags, command.max ?? 1);
+    try {
+      for (;;) {
+        waiter.rearm();
+        const tasks = await this.tryLease(command, actor);
+        if (tasks.length > 0) return { tasks };
+        const left = deadline - performance.now();
+        if (left <= 0 || this.signals.isClosing) return { tasks: [] };
+        // Also look again now and then without a signal: signals are fire-and-forget, and a task
+        // leaving its backoff on a replica that has stopped since announces nothing.
+        await waiter.wait(Math.min(left, this.config.OMS_LONG_POLL_RECHECK_MS));
+      }
+    } finally {
+      this.signals.leave(waiter);
+    }
+  }
+
+  private async tryLease(command: LeaseTasksCommand, actor: Actor): Promise<LeasedTask[]> {
+    const max = command.max ?? 1;
+    const secrets = randomBytes(LEASE_TOKEN_BYTES * max);
+    const leaseTokens = Array.from({ length: max }, (_, i) => secrets.subarray(i * LEASE_TOKEN_BYTES, (i + 1) * LEASE_TOKEN_BYTES).toString('base64url'));
+    const leaseIds = Array.from({ length: max }, () => randomUUID());
+    const rows = await this.transactions.run(async (tx, emit) => {
+      const now = this.clock.now();
+      const leased = await acquireLeases(tx, {
+        pool: command.pool,
+        worker: command.worker,
+        workerTags: command.tags ?? null,
+        max,
+        leaseSeconds: command.leaseSeconds ?? null,
+        now,
+        leaseTokens,
+        leaseIds,
+      });
+      for (const row of leased) {
+        emit(
+          'oms.task.leased',
+          row.request_id,
+          {
+            taskId: row.id,
+            stepId: row.step_id,
+            pool: row.pool,
+            worker: command.worker,
+            leaseId: row.lease_id,
+            attempt: row.attempt,
+            leaseExpiresAt: row.lease_expires_at.toISOString(),
+            waitedMs: Math.max(0, now.getTime() - row.available_at.getTime()),
+          },
+          actor.id,
+        );
+      }
+      return leased;
+    });
+    if (rows.length > 0) leasesGranted.inc({ pool: command.pool }, rows.length);
+    return rows.map(toLeasedTask);
+  }
+
+  /** Extends a lease from now; one statement, no event. */
+  async heartbeat(command: HeartbeatTaskCommand): Promise<HeartbeatResult> {
+    if (!isUuid(command.taskId)) throw DomainError.notFound('Task', command.taskId);
+    const db = this.dataSource.manager;
+    const row = await renewLease(db, {
+      taskId: command.taskId,
+      leaseToken: command.leaseToken,
+      now: this.clock.now(),
+      extendSeconds: command.extendSeconds ?? null,
+    });
+    if (!row) {
+      await explainLeaseMiss(db, command.taskId, command.leaseToken, 'heartbeat');
+      throw new DomainError('LEASE_LOST', `The lease on task '${command.taskId}' is not held with this token`);
+    }
+    return { id: row.id, leaseExpiresAt: row.lease_expires_at.toISOString() };
+  }
+
+  async complete(command: CompleteTaskCommand, actor: Actor): Promise<TaskActionResult> {
+    if (!isUuid(command.taskId)) throw DomainError.notFound('Task', command.taskId);
+    const outcome: EndedOutcome = { action: 'complete', result: { id: command.taskId, status: 'completed' } };
+    return this.transactions.run(async (tx, emit) => {
+      const output = command.output ?? {};
+      const row = await completeLease(tx, { taskId: command.taskId, leaseToken: command.leaseToken, now: this.clock.now(), output, outcome });
+      if (!row) return explainLeaseMiss(tx, command.taskId, command.leaseToken, 'complete');
+      emit(
+        'oms.task.completed',
+        row.request_id,
+        { taskId: row.id, stepId: row.step_id, pool: row.pool, worker: row.holder, leaseId: row.lease_id, attempt: row.attempt, output },
+        actor.id,
+      );
+      return outcome.result;
+    });
+  }
+
+  /** Retried after a backoff while attempts remain and the error is retryable; dead otherwise. */
+  async fail(command: FailTaskCommand, actor: Actor): Promise<TaskActionResult> {
+    // The contract class validates `error` only when present (no @IsDefined on it).
+    if (typeof command.error?.message !== 'string') {
+      throw new DomainError('VALIDATION_FAILED', 'The request is not valid', [{ path: 'error', message: 'error must be an object with a message' }]);
+    }
+    if (!isUuid(command.taskId)) throw DomainError.notFound('Task', command.taskId);
+    const error = { message: command.error.message, ...(command.error.code !== undefined ? { code: command.error.code } : {}) };
+    return this.transactions.run(async (tx, emit) => {
+      const task = await lockTaskForFailure(tx, command.taskId);
+      if (!task) throw DomainError.notFound('Task', command.taskId);
+      if (task.status !== 'leased' || task.lease_token !== command.leaseToken) {
+        const repeated = repeatedOutcome(task, command.leaseToken, 'fail');
+        if (repeated) return repeated;
+        throw new DomainError('LEASE_LOST', `The lease on task '${task.id}' is not held with this token (it expired, was revoked or ended)`);
+      }
+      const event = failureEvent({ attempt: task.attempt, maxAttempts: task.max_attempts }, command.retryable);
+      const status = transitionTask(task.status, event) as 'queued' | 'dead';
+      const now = this.clock.now();
+      const delayMs = event === 'fail-retry' ? backoffDelayMs(task.retry, task.attempt) : 0;
+      const retryAt = event === 'fail-retry' ? new Date(now.getTime() + delayMs) : null;
+      const outcome: EndedOutcome = { action: 'fail', result: { id: task.id, status, retryAt: retryAt?.toISOString() ?? null } };
+      await applyFailure(tx, { taskId: task.id, status, error, outcome, availableAt: retryAt, now, worker: task.worker });
+      emit(
+        'oms.task.failed',
+        task.request_id,
+        {
+          taskId: task.id,
+          stepId: task.step_id,
+          pool: task.pool,
+          worker: task.worker ?? '',
+          leaseId: task.lease_id ?? '',
+          attempt: task.attempt,
+          error,
+          retryAt: outcome.result.retryAt ?? null,
+        },
+        actor.id,
+      );
+      if (status === 'dead') {
+        emit('oms.task.dead', task.request_id, { taskId: task.id, stepId: task.step_id, pool: task.pool, attempts: task.attempt, error }, actor.id);
+      } else {
+        this.afterCommit.run(tx, () => this.signals.announceAt(task.pool, [task.tags], delayMs));
+      }
+      return outcome.result;
+    });
+  }
+
+  /** Back to the queue at once; the attempt is not counted. */
+  async release(command: ReleaseTaskCommand, actor: Actor): Promise<TaskActionResult> {
+    if (!isUuid(command.taskId)) throw DomainError.notFound('Task', command.taskId);
+    const outcome: EndedOutcome = { action: 'release', result: { id: command.taskId, status: 'queued' } };
+    return this.transactions.run(async (tx, emit) => {
+      const row = await releaseLease(tx, { taskId: command.taskId, leaseToken: command.leaseToken, now: this.clock.now(), outcome });
+      if (!row) return explainLeaseMiss(tx, command.taskId, command.leaseToken, 'release');
+      emit(
+        'oms.task.requeued',
+        row.request_id,
+        { taskId: row.id, stepId: row.step_id, pool: row.pool, leaseId: row.lease_id, attempt: row.attempt, reason: 'released' },
+        actor.id,
+      );
+      this.afterCommit.run(tx, () => this.signals.announce(row.pool, [row.tags]));
+      return outcome.result;
+    });
+  }
+}
+
+function toLeasedTask(row: AcquiredLeaseRow): LeasedTask {
+  return {
+    id: row.id,
+    requestId: row.request_id,
+    stepId: row.step_id,
+    title: row.title,
+    pool: row.pool,
+    tags: row.tags,
+    payload: row.payload,
+    attempt: row.attempt,
+    leaseToken: row.lease_token,
+    leaseExpiresAt: row.lease_expires_at.toISOString(),
+  };
+}

@@ -1,0 +1,17 @@
+import { RpcSubjects, serviceOf } from '@hms/contracts';
+import type { LeasesService } from './leases/leases.service';
+import { PoolsHandlers } from './pools/pools.handlers';
+import type { PoolsService } from './pools/pools.service';
+import { TasksHandlers } from './tasks/tasks.handlers';
+import type { TasksService } from './tasks/tasks.service';
+
+describe('OMS RPC handlers', () => {
+  it('answer every oms.* subject of the contract exactly once', () => {
+    const tasks = Object.keys(new TasksHandlers({} as TasksService, {} as LeasesService).handlers());
+    const pools = Object.keys(new PoolsHandlers({} as PoolsService).handlers());
+    const handled = [...tasks, ...pools];
+    const expected = Object.values(RpcSubjects).filter((subject) => serviceOf(subject) === 'oms');
+    expect(new Set(handled).size).toBe(handled.length);
+    expect([...handled].sort()).toEqual([...expected].sort());
+  });
+});

@@ -1,0 +1,94 @@
+import { Injectable, Module, type BeforeApplicationShutdown, type DynamicModule } from '@nestjs/common';
+import {
+  BACKGROUND_JOBS,
+  EVENT_SUBSCRIPTIONS,
+  LOGGER,
+  PlatformModule,
+  RPC_HANDLERS,
+  ServiceRuntime,
+  type BackgroundJob,
+  type EventSubscription,
+  type RpcHandlers,
+} from '@hms/platform';
+import type { Logger } from 'pino';
+import { AfterCommit } from './database/after-commit';
+import { OMS_ENTITIES } from './database/entities';
+import { OMS_MIGRATIONS } from './database/migrations';
+import { OmsTransactions } from './database/oms-transactions';
+import { leaseExpiryJob } from './leases/lease-expiry.job';
+import { LeaseReclaimer } from './leases/lease-reclaimer';
+import { LeasesService } from './leases/leases.service';
+import { TaskSignals } from './leases/task-signals';
+import { OmsConfig } from './oms.config';
+import { PoolsHandlers } from './pools/pools.handlers';
+import { PoolsService } from './pools/pools.service';
+import { TaskEvents } from './tasks/task-events';
+import { TasksHandlers } from './tasks/tasks.handlers';
+import { TasksService } from './tasks/tasks.service';
+import { workerLivenessJob } from './workers/worker-liveness.job';
+
+@Module({})
+export class OmsModule {}
+
+/**
+ * Ends waiting long-polls as soon as shutdown begins. Nest runs a dependent's shutdown hook
+ * before its dependencies', so depending on ServiceRuntime puts this ahead of its RPC drain,
+ * which would otherwise wait (bounded) for long-polls that have nothing left to wait for.
+ */
+@Injectable()
+export class LongPollShutdown implements BeforeApplicationShutdown {
+  constructor(
+    readonly runtime: ServiceRuntime,
+    private readonly signals: TaskSignals,
+  ) {}
+
+  beforeApplicationShutdown(): void {
+    this.signals.close();
+  }
+}
+
+export function createOmsModule(config: OmsConfig): DynamicModule {
+  return {
+    module: OmsModule,
+    imports: [
+      PlatformModule.forService({
+        service: 'oms',
+        config,
+        database: { schema: 'oms', entities: OMS_ENTITIES, migrations: OMS_MIGRATIONS, poolSize: config.OMS_DB_POOL_SIZE },
+      }),
+    ],
+    providers: [
+      { provide: OmsConfig, useValue: config },
+      AfterCommit,
+      OmsTransactions,
+      TaskSignals,
+      PoolsService,
+      TasksService,
+      LeasesService,
+      LeaseReclaimer,
+      PoolsHandlers,
+      TasksHandlers,
+      TaskEvents,
+      ServiceRuntime,
+      LongPollShutdown,
+      {
+        provide: RPC_HANDLERS,
+        inject: [TasksHandlers, PoolsHandlers],
+        useFactory: (tasks: TasksHandlers, pools: PoolsHandlers): RpcHandlers<'oms'> => ({ ...tasks.handlers(), ...pools.handlers() }),
+      },
+      {
+        provide: EVENT_SUBSCRIPTIONS,
+        inject: [TaskEvents],
+        useFactory: (events: TaskEvents): EventSubscription[] => [events.subscription()],
+      },
+      {
+        provide: BACKGROUND_JOBS,
+        inject: [LeaseReclaimer, LOGGER],
+        useFactory: (reclaimer: LeaseReclaimer, logger: Logger): BackgroundJob[] => [
+          leaseExpiryJob(reclaimer, config, logger),
+          workerLivenessJob(reclaimer, config, logger),
+        ],
+      },
+    ],
+  };
+}

@@ -1,0 +1,29 @@
+import { Injectable } from '@nestjs/common';
+import type { AnyHmsEvent } from '@hms/contracts';
+import type { Emit, EventSubscription } from '@hms/platform';
+import type { EntityManager } from 'typeorm';
+import { TasksService } from './tasks.service';
+
+/**
+ * OMS's one durable subscription: ACT's events. Single `filter_subject` (`act.>`), which NATS
+ * 2.9 supports; the handler picks the two types OMS acts on and acknowledges the rest.
+ */
+@Injectable()
+export class TaskEvents {
+  constructor(private readonly tasks: TasksService) {}
+
+  subscription(): EventSubscription {
+    return { durable: 'oms', filter: 'act.>', handle: (event, tx, emit) => this.handle(event, tx, emit) };
+  }
+
+  private async handle(event: AnyHmsEvent, tx: EntityManager, emit: Emit): Promise<void> {
+    switch (event.type) {
+      case 'act.step.ready':
+        return this.tasks.queueFromStep(event, tx, emit);
+      case 'act.request.cancelled':
+        return this.tasks.cancelRequest(event, tx, emit);
+      default:
+        return;
+    }
+  }
+}

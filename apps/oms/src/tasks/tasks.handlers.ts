@@ -1,0 +1,39 @@
+import { Injectable } from '@nestjs/common';
+import { RpcSubjects } from '@hms/contracts';
+import type { RpcHandlers } from '@hms/platform';
+import { LeasesService } from '../leases/leases.service';
+import { TasksService } from './tasks.service';
+
+type TaskSubject = (typeof RpcSubjects)[
+  | 'queuePeek'
+  | 'taskLease'
+  | 'taskComplete'
+  | 'taskFail'
+  | 'taskHeartbeat'
+  | 'taskRelease'
+  | 'taskReroute'
+  | 'taskGet'
+  | 'taskList'];
+
+/** NATS adapters of the queue and task subjects: validated message in (by the RPC layer), contract type out. */
+@Injectable()
+export class TasksHandlers {
+  constructor(
+    private readonly tasks: TasksService,
+    private readonly leases: LeasesService,
+  ) {}
+
+  handlers(): Pick<RpcHandlers<'oms'>, TaskSubject> {
+    return {
+      [RpcSubjects.queuePeek]: (query) => this.tasks.peek(query.pool, query.limit),
+      [RpcSubjects.taskLease]: (command, { actor }) => this.leases.lease(command, actor),
+      [RpcSubjects.taskComplete]: (command, { actor }) => this.leases.complete(command, actor),
+      [RpcSubjects.taskFail]: (command, { actor }) => this.leases.fail(command, actor),
+      [RpcSubjects.taskHeartbeat]: (command) => this.leases.heartbeat(command),
+      [RpcSubjects.taskRelease]: (command, { actor }) => this.leases.release(command, actor),
+      [RpcSubjects.taskReroute]: (command, { actor }) => this.tasks.reroute(command, actor),
+      [RpcSubjects.taskGet]: (query) => this.tasks.get(query.id),
+      [RpcSubjects.taskList]: (query) => this.tasks.list(query),
+    };
+  }
+}

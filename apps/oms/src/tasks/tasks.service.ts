@@ -1,0 +1,216 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  DEFAULT_PAGE_SIZE,
+  DomainError,
+  SLUG_PATTERN,
+  type Actor,
+  type HmsEvent,
+  type ListTasksQuery,
+  type Page,
+  type QueuePeekResult,
+  type RerouteTaskCommand,
+  type TaskView,
+} from '@hms/contracts';
+import { CLOCK, InjectLogger, type Clock, type Emit } from '@hms/platform';
+import type { Logger } from 'pino';
+import { DataSource, type EntityManager } from 'typeorm';
+import { randomUUID } from 'node:crypto';
+import { AfterCommit } from '../database/after-commit';
+import { OmsTransactions } from '../database/oms-transactions';
+import { queryRows } from '../database/query-rows';
+import { effectiveRetryPolicy } from '../leases/backoff';
+import { TaskSignals } from '../leases/task-signals';
+import { PoolsService } from '../pools/pools.service';
+import { decodeTaskCursor, encodeTaskCursor, isUuid } from './task-cursor';
+import { statesAccepting, transitionTask } from './task.state';
+import { TASK_VIEW_COLUMNS, toQueuedTaskView, toTaskView, type TaskViewRow } from './task.view';
+
+/** Tasks outside the lease path: queueing from ACT's events, cancel, reroute and the reads. */
+@Injectable()
+export class TasksService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly transactions: OmsTransactions,
+    private readonly pools: PoolsService,
+    private readonly signals: TaskSignals,
+    private readonly afterCommit: AfterCommit,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @InjectLogger() private readonly logger: Logger,
+  ) {}
+
+  /**
+   * `act.step.ready`: queue the step's task in its pool, at most once per (request, step).
+   * Runs inside the consumer's transaction; waiters are woken once it commits.
+   */
+  async queueFromStep(event: HmsEvent<'act.step.ready'>, tx: EntityManager, emit: Emit): Promise<void> {
+    const step = event.data;
+    if (!event.requestId || typeof step?.stepId !== 'string' || typeof step.pool !== 'string' || !SLUG_PATTERN.test(step.pool)) {
+      // Redelivering a malformed event would fail the same way forever.
+      this.logger.error({ eventId: event.id, requestId: event.requestId, data: step }, 'dropping an act.step.ready event that cannot be queued');
+      return;
+    }
+    const pool = await this.pools.resolveForQueueing(tx, step.pool, emit, event.actor);
+    const now = this.clock.now();
+    const retry = effectiveRetryPolicy(step.retry, pool.max_attempts);
+    const slaMinutes = step.slaMinutes ?? pool.sla_minutes;
+    const tags = Array.isArray(step.tags) ? [...new Set(step.tags.filter((tag) => typeof tag === 'string'))] : [];
+    const [task] = await queryRows<{ id: string; priority: number; sla_due_at: Date | null }>(
+      tx,
+      `INSERT INTO oms.tasks (id, request_id, step_id, pool, title, tags, priority, status, attempt, max_attempts, retry, payload,
+                              lease_seconds, sla_due_at, available_at, queued_at, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6::text[], $7, 'queued', 0, $8, $9::jsonb, $10::jsonb, $11, $12, $13, $13, $13, $13)
+       ON CONFLICT ON CONSTRAINT tasks_request_step_key DO NOTHING
+       RETURNING id, priority, sla_due_at`,
+      [
+        randomUUID(),
+        event.requestId,
+        step.stepId,
+        pool.name,
+        step.title || step.stepId,
+        tags,
+        Math.trunc(step.priority ?? 0),
+        retry.attempts,
+        JSON.stringify(retry),
+        JSON.stringify(step.payload ?? {}),
+        step.leaseSeconds ?? pool.lease_seconds,
+        slaMinutes != null ? new Date(now.getTime() + slaMinutes * 60_000) : null,
+        now,
+      ],
+    );
+    if (!task) return; // already queued for this (request, step): a duplicate ready is a no-op
+    emit(
+      'oms.task.queued',
+      event.requestId,
+      { taskId: task.id, stepId: step.stepId, pool: pool.name, priority: task.priority, tags, attempt: 0, slaDueAt: task.sla_due_at?.toISOString() ?? null },
+      event.actor,
+    );
+    this.afterCommit.run(tx, () => this.signals.announce(pool.name, [tags]));
+  }
+
+  /** `act.request.cancelled`: every open task of the request is cancelled, leases revoked. */
+  async cancelRequest(event: HmsEvent<'act.request.cancelled'>, tx: EntityManager, emit: Emit): Promise<void> {
+    if (!event.requestId) return;
+    // Plain FOR UPDATE (not SKIP LOCKED): every open task must be cancelled, so wait for a
+    // concurrent complete/lease to commit; Postgres then re-checks the status of the new row
+    // version and leaves out what just completed. Index: tasks_request_step_key (request_id leads).
+    const rows = await queryRows<{ id: string; step_id: string; pool: string; revoked_lease_id: string | null }>(
+      tx,
+      `WITH open AS MATERIALIZED (
+         SELECT id, status FROM oms.tasks WHERE request_id = $1 AND status = ANY($2::text[]) FOR UPDATE
+       )
+       UPDATE oms.tasks AS t SET
+         status = 'cancelled', lease_token = NULL, lease_expires_at = NULL, lease_duration_seconds = NULL, updated_at = $3
+       FROM open WHERE t.id = open.id
+       RETURNING t.id, t.step_id, t.pool, CASE WHEN open.status = 'leased' THEN t.lease_id END AS revoked_lease_id`,
+      [event.requestId, statesAccepting('cancel'), this.clock.now()],
+    );
+    const reason = typeof event.data?.reason === 'string' && event.data.reason ? event.data.reason : 'request cancelled';
+    for (const row of rows) {
+      emit('oms.task.cancelled', event.requestId, { taskId: row.id, stepId: row.step_id, pool: row.pool, reason, leaseId: row.revoked_lease_id }, event.actor);
+    }
+  }
+
+  /** Moves a queued or leased task to another pool; a lease is revoked and its attempt given back. */
+  async reroute(command: RerouteTaskCommand, actor: Actor): Promise<TaskView> {
+    if (!isUuid(command.taskId)) throw DomainError.notFound('Task', command.taskId);
+    return this.transactions.run(async (tx, emit) => {
+      const [current] = await queryRows<{ id: string; request_id: string; step_id: string; pool: string; status: TaskViewRow['status'] }>(
+        tx,
+        `SELECT id, request_id, step_id, pool, status FROM oms.tasks WHERE id = $1 FOR UPDATE`,
+        [command.taskId],
+      );
+      if (!current) throw DomainError.notFound('Task', command.taskId);
+      transitionTask(current.status, 'reroute');
+      if (current.pool === command.pool) throw new DomainError('CONFLICT', `Task '${current.id}' is already in pool '${command.pool}'`);
+      await this.pools.resolveForQueueing(tx, command.pool, emit, actor.id);
+      const now = this.clock.now();
+      const [row] = await queryRows<TaskViewRow>(
+        tx,
+        `UPDATE oms.tasks AS t SET
+           pool = $2,
+           status = 'queued',
+           attempt = CASE WHEN t.status = 'leased' THEN t.attempt - 1 ELSE t.attempt END,
+           worker = NULL, lease_token = NULL, lease_expires_at = NULL, lease_duration_seconds = NULL,
+           available_at = GREATEST(t.available_at, $3::timestamptz),
+           queued_at = $3, updated_at = $3
+         WHERE t.id = $1
+         RETURNING ${TASK_VIEW_COLUMNS}`,
+        [current.id, command.pool, now],
+      );
+      emit(
+        'oms.task.rerouted',
+        current.request_id,
+        { taskId: current.id, stepId: current.step_id, fromPool: current.pool, toPool: command.pool, reason: command.reason ?? '' },
+        actor.id,
+      );
+      const delayMs = row.available_at.getTime() - now.getTime();
+      this.afterCommit.run(tx, () => this.signals.announceAt(command.pool, [row.tags], delayMs));
+      return toTaskView(row);
+    });
+  }
+
+  async get(id: string): Promise<TaskView> {
+    if (!isUuid(id)) throw DomainError.notFound('Task', id);
+    const [row] = await queryRows<TaskViewRow>(this.dataSource.manager, `SELECT ${TASK_VIEW_COLUMNS} FROM oms.tasks WHERE id = $1`, [id]);
+    if (!row) throw DomainError.notFound('Task', id);
+    return toTaskView(row);
+  }
+
+  /**
+   * Newest first, keyset-paginated on (created_at, id) so pages stay stable while tasks are
+   * added. Filters pick their index: pool → tasks_pool_created_idx, worker →
+   * tasks_worker_created_idx, requestId → tasks_request_step_key, none → tasks_created_idx.
+   */
+  async list(query: ListTasksQuery): Promise<Page<TaskView>> {
+    const limit = query.limit ?? DEFAULT_PAGE_SIZE;
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const filter = (column: string, value: unknown) => {
+      params.push(value);
+      where.push(`${column} = $${params.length}`);
+    };
+    if (query.pool !== undefined) filter('pool', query.pool);
+    if (query.status !== undefined) filter('status', query.status);
+    if (query.requestId !== undefined) filter('request_id', query.requestId);
+    if (query.worker !== undefined) filter('worker', query.worker);
+    if (query.cursor !== undefined) {
+      const cursor = decodeTaskCursor(query.cursor);
+      params.push(cursor.createdAt, cursor.id);
+      where.push(`(created_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
+    }
+    params.push(limit + 1);
+    const rows = await queryRows<TaskViewRow>(
+      this.dataSource.manager,
+      `SELECT ${TASK_VIEW_COLUMNS} FROM oms.tasks
+       ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY created_at DESC, id DESC
+       LIMIT $${params.length}`,
+      params,
+    );
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map(toTaskView),
+      nextCursor: rows.length > limit && last ? encodeTaskCursor({ createdAt: last.created_at, id: last.id }) : null,
+    };
+  }
+
+  /**
+   * The queue of a pool as a lease would serve it (priority, then longest available), without
+   * leasing. `depth` counts every queued task, including those waiting out a retry backoff.
+   * Both reads use tasks_lease_idx.
+   */
+  async peek(pool: string, limit = DEFAULT_PAGE_SIZE): Promise<QueuePeekResult> {
+    const db = this.dataSource.manager;
+    const [[depth], rows] = await Promise.all([
+      queryRows<{ depth: number }>(db, `SELECT count(*)::int AS depth FROM oms.tasks WHERE pool = $1 AND status = 'queued'`, [pool]),
+      queryRows<TaskViewRow>(
+        db,
+        `SELECT ${TASK_VIEW_COLUMNS} FROM oms.tasks WHERE pool = $1 AND status = 'queued'
+         ORDER BY priority DESC, available_at, id LIMIT $2`,
+        [pool, limit],
+      ),
+    ]);
+    return { pool, depth: depth?.depth ?? 0, tasks: rows.map(toQueuedTaskView) };
+  }
+}

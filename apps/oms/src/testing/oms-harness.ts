@@ -1,0 +1,171 @@
+import { randomUUID } from 'node:crypto';
+import type { INestApplication } from '@nestjs/common';
+import type { Subscription } from '@nats-io/transport-node';
+import {
+  EventStream,
+  type Actor,
+  type EventDataMap,
+  type EventType,
+  type HmsEvent,
+  type RpcRequest,
+  type RpcResponse,
+  type RpcSubject,
+  type TaskView,
+} from '@hms/contracts';
+import { bootstrapService, loadConfig, NatsBus, RpcClient } from '@hms/platform';
+import { freshTestEnvironment } from '@hms/testing';
+import { Client } from 'pg';
+import { createOmsModule } from '../oms.module';
+import { OmsConfig } from '../oms.config';
+
+/** The manager the tests call OMS as. */
+export const TEST_ACTOR: Actor = { id: 'test-manager', roles: ['manager'] };
+
+/** Polls `probe` until it returns something other than undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 5_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/**
+ * OMS started in-process on a fresh database and a subject prefix of its own, driven through
+ * real NATS like ACT and the gateway would: RPC through RpcClient, ACT's events published to
+ * JetStream, OMS's events observed on their subjects.
+ */
+export class OmsHarness {
+  /** Every OMS event published since start, in arrival order. */
+  readonly events: HmsEvent[] = [];
+  private readonly apps: INestApplication[] = [];
+  private eventSubscription?: Subscription;
+  private sqlClient?: Client;
+
+  private constructor(
+    readonly env: Record<string, string>,
+    readonly bus: NatsBus,
+    readonly rpc: RpcClient,
+    private readonly dispose: () => Promise<void>,
+  ) {}
+
+  static async start(label: string, settings: Record<string, string> = {}): Promise<OmsHarness> {
+    const environment = await freshTestEnvironment(label);
+    const env = {
+      DATABASE_URL: environment.databaseUrl,
+      NATS_URL: environment.natsUrl,
+      HMS_SUBJECT_PREFIX: environment.subjectPrefix,
+      LOG_LEVEL: 'warn',
+      OMS_LEASE_SWEEP_MS: '200',
+      ...settings,
+    };
+    const bus = await NatsBus.connect(environment.natsUrl, environment.subjectPrefix, 'oms-test');
+    const harness = new OmsHarness(env, bus, new RpcClient(bus), environment.dispose);
+    harness.eventSubscription = bus.connection.subscribe(bus.subject(`${EventStream.subjectOf('oms')}.>`), {
+      callback: (error, message) => {
+        if (!error) harness.events.push(message.json<HmsEvent>());
+      },
+    });
+    await bus.connection.flush();
+    await harness.startReplica();
+    return harness;
+  }
+
+  /** Starts one more OMS process-in-process on the same database and prefix (a replica). */
+  async startReplica(): Promise<INestApplication> {
+    const app = await bootstrapService(createOmsModule(loadConfig(OmsConfig, { ...this.env, PORT: '0' })), { port: 0 });
+    this.apps.push(app);
+    return app;
+  }
+
+  get replicas(): readonly INestApplication[] {
+    return this.apps;
+  }
+
+  call<S extends RpcSubject>(subject: S, message: RpcRequest<S>, timeoutMs?: number): Promise<RpcResponse<S>> {
+    return this.rpc.call(subject, message, { actor: TEST_ACTOR, timeoutMs });
+  }
+
+  /** Calls and returns the DomainError it fails with (or throws if it succeeds). */
+  async failure<S extends RpcSubject>(subject: S, message: RpcRequest<S>): Promise<{ code: string; message: string; details?: unknown }> {
+    try {
+      await this.call(subject, message);
+    } catch (error) {
+      return error as { code: string; message: string; details?: unknown };
+    }
+    throw new Error(`${subject} succeeded but was expected to fail`);
+  }
+
+  /** Publishes an ACT event to JetStream the way ACT's outbox relay does. */
+  async publishActEvent<T extends EventType>(type: T, requestId: string | null, data: EventDataMap[T], id: string = randomUUID()): Promise<HmsEvent<T>> {
+    const event: HmsEvent<T> = { id, type, at: new Date().toISOString(), actor: 'system:act', requestId, source: 'act', data };
+    await this.bus.jetstream.publish(this.bus.subject(EventStream.subjectOf(type)), JSON.stringify(event), { msgID: event.id });
+    return event;
+  }
+
+  /** ACT says a step is ready; returns its request and step ids. */
+  async stepReady(step: Partial<EventDataMap['act.step.ready']> & { pool: string }, requestId: string = randomUUID()) {
+    const data: EventDataMap['act.step.ready'] = {
+      stepId: `step-${randomUUID().slice(0, 8)}`,
+      title: 'A step',
+      tags: [],
+      priority: 0,
+      payload: {},
+      leaseSeconds: null,
+      slaMinutes: null,
+      retry: null,
+      ...step,
+    };
+    await this.publishActEvent('act.step.ready', requestId, data);
+    return { requestId, stepId: data.stepId };
+  }
+
+  /** The task of a (request, step), once OMS has queued it. */
+  waitForTask(requestId: string, stepId: string, timeoutMs = 5_000): Promise<TaskView> {
+    return eventually(
+      async () => (await this.call('oms.task.list', { requestId })).items.find((task) => task.stepId === stepId),
+      timeoutMs,
+      `task ${requestId}/${stepId}`,
+    );
+  }
+
+  /** Queues a step and waits until its task exists. */
+  async queueTask(step: Partial<EventDataMap['act.step.ready']> & { pool: string }): Promise<TaskView> {
+    const { requestId, stepId } = await this.stepReady(step);
+    return this.waitForTask(requestId, stepId);
+  }
+
+  /** The first OMS event matching, waiting for it if needed. */
+  waitForEvent<T extends EventType>(type: T, match: (event: HmsEvent<T>) => boolean = () => true, timeoutMs = 5_000): Promise<HmsEvent<T>> {
+    return eventually(
+      async () => this.events.find((event): event is HmsEvent<T> => event.type === type && match(event as HmsEvent<T>)),
+      timeoutMs,
+      `event ${type}`,
+    );
+  }
+
+  /** Direct SQL on OMS's database, for assertions the API does not expose. */
+  async sql<T = Record<string, unknown>>(text: string, params: unknown[] = []): Promise<T[]> {
+    if (!this.sqlClient) {
+      this.sqlClient = new Client({ connectionString: this.env.DATABASE_URL });
+      await this.sqlClient.connect();
+    }
+    return (await this.sqlClient.query(text, params)).rows as T[];
+  }
+
+  async stopReplica(app: INestApplication): Promise<void> {
+    const index = this.apps.indexOf(app);
+    if (index >= 0) this.apps.splice(index, 1);
+    await app.close();
+  }
+
+  async close(): Promise<void> {
+    for (const app of this.apps.splice(0)) await app.close();
+    this.eventSubscription?.unsubscribe();
+    await this.sqlClient?.end();
+    await this.bus.close();
+    await this.dispose();
+  }
+}

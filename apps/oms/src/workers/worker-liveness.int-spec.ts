@@ -1,0 +1,54 @@
+import { randomUUID } from 'node:crypto';
+import { OmsHarness } from '../testing/oms-harness';
+
+jest.setTimeout(60_000);
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('OMS worker liveness', () => {
+  let oms: OmsHarness;
+
+  beforeAll(async () => {
+    oms = await OmsHarness.start('oms_liveness', { OMS_WORKER_LIVENESS_SECONDS: '1' });
+  });
+
+  afterAll(async () => {
+    await oms?.close();
+  });
+
+  it('requeues the leases of a silent worker, and keeps those of a worker that heartbeats', async () => {
+    const pool = `live-${randomUUID().slice(0, 8)}`;
+    const silentTask = await oms.queueTask({ pool, leaseSeconds: 300, priority: 1 });
+    const busyTask = await oms.queueTask({ pool, leaseSeconds: 300, retry: { attempts: 1 } });
+    const [silent] = (await oms.call('oms.task.lease', { pool, worker: 'ghost' })).tasks;
+    const [busy] = (await oms.call('oms.task.lease', { pool, worker: 'diligent' })).tasks;
+    expect([silent!.id, busy!.id]).toEqual([silentTask.id, busyTask.id]);
+
+    const leasedAt = Date.now();
+    const heartbeats = (async () => {
+      while (Date.now() - leasedAt < 3_000) {
+        await oms.call('oms.task.heartbeat', { taskId: busy!.id, leaseToken: busy!.leaseToken });
+        await sleep(300);
+      }
+    })();
+
+    const requeued = await oms.waitForEvent('oms.task.requeued', (e) => e.data.taskId === silentTask.id, 5_000);
+    expect(requeued.data).toMatchObject({ reason: 'worker-gone', attempt: 1, pool });
+    expect(Date.now() - leasedAt).toBeLessThan(2_500); // 1 s of silence, checked every 0.5 s
+    expect((await oms.failure('oms.task.complete', { taskId: silent!.id, leaseToken: silent!.leaseToken, output: {} })).code).toBe('LEASE_LOST');
+    expect((await oms.call('oms.task.get', { id: silentTask.id })).lastError).toMatchObject({ code: 'WORKER_GONE' });
+
+    await heartbeats;
+    expect(await oms.call('oms.task.get', { id: busyTask.id })).toMatchObject({ status: 'leased', worker: 'diligent' });
+    expect(await oms.call('oms.task.complete', { taskId: busy!.id, leaseToken: busy!.leaseToken, output: {} })).toEqual({ id: busy!.id, status: 'completed' });
+  });
+
+  it('kills the task when the gone worker held its last attempt', async () => {
+    const pool = `last-${randomUUID().slice(0, 8)}`;
+    const task = await oms.queueTask({ pool, leaseSeconds: 300, retry: { attempts: 1 } });
+    await oms.call('oms.task.lease', { pool, worker: 'vanished' });
+    const dead = await oms.waitForEvent('oms.task.dead', (e) => e.data.taskId === task.id, 5_000);
+    expect(dead.data).toMatchObject({ attempts: 1, error: { code: 'WORKER_GONE' } });
+    expect(await oms.call('oms.task.get', { id: task.id })).toMatchObject({ status: 'dead', worker: 'vanished' });
+  });
+});
