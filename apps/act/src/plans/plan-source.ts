@@ -16,8 +16,12 @@ export function parsePlanYaml(source: string): unknown {
     });
     throw new DomainError('VALIDATION_FAILED', 'The plan is not valid YAML', details);
   }
-  // Aliases are capped so a small file cannot expand into a huge value ("billion laughs").
-  return document.toJS({ maxAliasCount: 100 });
+  try {
+    // Aliases are capped so a small file cannot expand into a huge value ("billion laughs").
+    return document.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    throw new DomainError('VALIDATION_FAILED', 'The plan YAML cannot be read', [{ path: 'yaml', message: (error as Error).message }]);
+  }
 }
 
 /** The plan of a register command: exactly one of `definition` (JSON) or `yaml` (source text). */

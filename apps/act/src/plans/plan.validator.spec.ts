@@ -134,7 +134,7 @@ describe('validatePlan', () => {
   });
 
   it('reports `after` ids that name no step', () => {
-    expect(problemsOf(step(2, { after: ['human_verify', 'sign'] }))).toEqual([{ path: 'steps[2].after[1]', message: "unknown step 'sign'" }]);
+    expect(problemsOf(step(2, { after: ['human_verify', 'sign'] }))).toEqual([{ path: 'steps[2].after', message: "unknown step 'sign'" }]);
   });
 
   it('reports cycles with the loop spelled out', () => {
@@ -215,7 +215,7 @@ describe('validatePlan', () => {
       'id',
       'colour',
       'steps[3].id',
-      'steps[1].after[0]',
+      'steps[1].after',
       'steps[0].after',
       'steps[2].when',
       'schedule.tz',

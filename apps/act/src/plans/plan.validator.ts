@@ -151,10 +151,9 @@ function checkSemantics(plan: Record<string, unknown>, problems: ErrorDetail[]):
   }));
   for (const { step, index } of steps) {
     if (!Array.isArray(step.after)) continue;
-    step.after.forEach((dep, depIndex) => {
-      if (typeof dep !== 'string') return;
-      if (!firstIndex.has(dep)) problems.push({ path: `steps[${index}].after[${depIndex}]`, message: `unknown step '${dep}'` });
-    });
+    for (const dep of step.after) {
+      if (typeof dep === 'string' && !firstIndex.has(dep)) problems.push({ path: `steps[${index}].after`, message: `unknown step '${dep}'` });
+    }
   }
 
   const deps = dependenciesOf(graphSteps);

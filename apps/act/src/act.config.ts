@@ -1,0 +1,26 @@
+import { IsInt, IsOptional, IsString, Max, Min, MinLength } from 'class-validator';
+import { EnvNumber, InfraConfig } from '@hms/platform';
+
+/** Settings of the ACT service, validated at boot (see `loadConfig`). */
+export class ActConfig extends InfraConfig {
+  @EnvNumber()
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  override PORT: number = 3001;
+
+  /** A folder of `*.plan.yaml` / `*.plan.json` files registered at start-up (unchanged ones keep their version). */
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  HMS_PLANS_DIR?: string;
+
+  /** Postgres connections of this replica: RPC handlers, two event consumers and the outbox relay share them. */
+  @EnvNumber()
+  @IsOptional()
+  @IsInt()
+  @Min(2)
+  @Max(200)
+  ACT_DB_POOL_SIZE: number = 10;
+}

@@ -1,0 +1,75 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import {
+  BACKGROUND_JOBS,
+  EVENT_SUBSCRIPTIONS,
+  PlatformModule,
+  RPC_HANDLERS,
+  ServiceRuntime,
+  type BackgroundJob,
+  type EventSubscription,
+  type RpcHandlers,
+} from '@hms/platform';
+import { ActConfig } from './act.config';
+import { ID_GENERATOR } from './act.tokens';
+import { uuidV7Generator } from './common/ids';
+import { ACT_ENTITIES } from './database/entities';
+import { ACT_MIGRATIONS } from './database/migrations';
+import { LedgerConsumer } from './ledger/ledger.consumer';
+import { LedgerHandlers } from './ledger/ledger.handlers';
+import { LedgerService } from './ledger/ledger.service';
+import { PlansHandlers } from './plans/plans.handlers';
+import { PlansLoader } from './plans/plans.loader';
+import { PlansService } from './plans/plans.service';
+import { RequestsHandlers } from './requests/requests.handlers';
+import { RequestsService } from './requests/requests.service';
+import { WorkflowService } from './requests/workflow.service';
+
+@Module({})
+export class ActModule {}
+
+/** The ACT service: plans, requests and their workflow, the ledger. */
+export function createActModule(config: ActConfig): DynamicModule {
+  return {
+    module: ActModule,
+    imports: [
+      PlatformModule.forService({
+        service: 'act',
+        config,
+        database: { schema: 'act', entities: ACT_ENTITIES, migrations: ACT_MIGRATIONS, poolSize: config.ACT_DB_POOL_SIZE },
+      }),
+    ],
+    providers: [
+      { provide: ActConfig, useValue: config },
+      { provide: ID_GENERATOR, useFactory: () => uuidV7Generator() },
+      PlansService,
+      PlansHandlers,
+      PlansLoader,
+      WorkflowService,
+      RequestsService,
+      RequestsHandlers,
+      LedgerService,
+      LedgerHandlers,
+      LedgerConsumer,
+      ServiceRuntime,
+      {
+        provide: RPC_HANDLERS,
+        inject: [PlansHandlers, RequestsHandlers, LedgerHandlers],
+        useFactory: (plans: PlansHandlers, requests: RequestsHandlers, ledger: LedgerHandlers): RpcHandlers<'act'> => ({
+          ...plans.handlers(),
+          ...requests.handlers(),
+          ...ledger.handlers(),
+        }),
+      },
+      {
+        provide: EVENT_SUBSCRIPTIONS,
+        inject: [WorkflowService],
+        useFactory: (workflow: WorkflowService): EventSubscription[] => [workflow.subscription()],
+      },
+      {
+        provide: BACKGROUND_JOBS,
+        inject: [LedgerConsumer],
+        useFactory: (ledger: LedgerConsumer): BackgroundJob[] => [ledger],
+      },
+    ],
+  };
+}

@@ -1,0 +1,76 @@
+import { createDataSource, runMigrations } from '@hms/platform';
+import { freshTestEnvironment } from '@hms/testing';
+import type { DataSource } from 'typeorm';
+import { ACT_ENTITIES } from './entities';
+import { ACT_MIGRATIONS } from './migrations';
+
+// Booting the service and waiting for consumers takes seconds on a busy CI machine.
+jest.setTimeout(30_000);
+
+describe('ACT schema', () => {
+  let env: Awaited<ReturnType<typeof freshTestEnvironment>>;
+  let dataSource: DataSource;
+
+  beforeAll(async () => {
+    env = await freshTestEnvironment('act_schema');
+    dataSource = createDataSource({ url: env.databaseUrl, schema: 'act', entities: ACT_ENTITIES, migrations: ACT_MIGRATIONS });
+    await dataSource.initialize();
+    await runMigrations(dataSource, 'act');
+  });
+
+  afterAll(async () => {
+    await dataSource?.destroy();
+    await env?.dispose();
+  });
+
+  const pendingChanges = async () => (await dataSource.driver.createSchemaBuilder().log()).upQueries.map((q) => q.query);
+
+  it('matches the entities after the migrations (no drift)', async () => {
+    expect(await pendingChanges()).toEqual([]);
+  });
+
+  it('has the tables of ACT and the event tables', async () => {
+    const rows: Array<{ table_name: string }> = await dataSource.query(
+      `SELECT table_name FROM information_schema.tables WHERE table_schema = 'act' ORDER BY table_name`,
+    );
+    expect(rows.map((r) => r.table_name)).toEqual(['ledger_entries', 'migrations', 'outbox', 'plans', 'processed_events', 'request_steps', 'requests']);
+  });
+
+  it('names every index and constraint itself', async () => {
+    // TypeORM's own bookkeeping table (act.migrations) is not ours to name.
+    const names: Array<{ name: string }> = await dataSource.query(`
+      SELECT conname AS name FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+        WHERE n.nspname = 'act' AND c.contype <> 'n' AND c.conrelid <> 'act.migrations'::regclass
+      UNION SELECT indexname FROM pg_indexes WHERE schemaname = 'act' AND tablename <> 'migrations'`);
+    const generated = names.map((n) => n.name).filter((name) => /^(PK|FK|UQ|IDX|REL|CHK)_[0-9a-f]+$/.test(name));
+    expect(generated).toEqual([]);
+    expect(names.map((n) => n.name)).toEqual(
+      expect.arrayContaining([
+        'plans_pkey',
+        'requests_pkey',
+        'requests_idempotency_key_key',
+        'requests_status_check',
+        'requests_created_at_id_idx',
+        'request_steps_pkey',
+        'request_steps_request_id_fkey',
+        'ledger_entries_pkey',
+        'ledger_entries_event_id_key',
+      ]),
+    );
+  });
+
+  it('makes the ledger append-only with a trigger', async () => {
+    const triggers: Array<{ tgname: string }> = await dataSource.query(
+      `SELECT tgname FROM pg_trigger WHERE tgrelid = 'act.ledger_entries'::regclass AND NOT tgisinternal ORDER BY tgname`,
+    );
+    expect(triggers.map((t) => t.tgname)).toEqual(['ledger_entries_append_only', 'ledger_entries_no_truncate']);
+  });
+
+  it('migrates down to nothing and up again', async () => {
+    for (let i = 0; i < ACT_MIGRATIONS.length; i++) await dataSource.undoLastMigration({ transaction: 'each' });
+    const left: Array<{ table_name: string }> = await dataSource.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'act'`);
+    expect(left.map((r) => r.table_name)).toEqual(['migrations']);
+    await runMigrations(dataSource, 'act');
+    expect(await pendingChanges()).toEqual([]);
+  });
+});

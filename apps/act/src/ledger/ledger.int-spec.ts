@@ -1,0 +1,209 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DomainError, EventStream, type LedgerEntryView } from '@hms/contracts';
+import { eventually, startAct, type ActHarness } from '../testing/act-harness';
+import { GENESIS_HASH } from './hash-chain';
+import { LedgerService } from './ledger.service';
+
+// Booting the service and waiting for consumers takes seconds on a busy CI machine.
+jest.setTimeout(30_000);
+
+const voucherYaml = readFileSync(join(__dirname, '..', '..', '..', '..', 'examples', 'plans', 'disaster-voucher.plan.yaml'), 'utf8');
+
+async function rpcError(call: Promise<unknown>): Promise<DomainError> {
+  try {
+    await call;
+  } catch (error) {
+    return error as DomainError;
+  }
+  throw new Error('expected the call to fail');
+}
+
+describe('ACT ledger', () => {
+  let act: ActHarness;
+
+  beforeAll(async () => {
+    act = await startAct('act_ledger');
+    await act.call('act.plan.register', { yaml: voucherYaml });
+  });
+
+  afterAll(async () => {
+    await act?.close();
+  });
+
+  /** All entries of a request, through the paginated RPC. */
+  const history = async (id: string): Promise<LedgerEntryView[]> => {
+    const entries: LedgerEntryView[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await act.call('act.request.history', { id, limit: 500, ...(cursor ? { cursor } : {}) });
+      entries.push(...page.items);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    return entries;
+  };
+
+  const historyOfLength = (id: string, length: number) =>
+    eventually(async () => {
+      const entries = await history(id);
+      if (entries.length !== length) throw new Error(`${entries.length} entries, waiting for ${length}`);
+      return entries;
+    });
+
+  /** A voucher request run to completion, the way OMS would report it. */
+  const completedVoucher = async (): Promise<string> => {
+    const ready = act.collect('act.step.ready');
+    const { request } = await act.call('act.request.create', { plan: 'disaster_voucher', payload: { household: 2 }, reference: 'L-1' });
+    for (const stepId of ['verify_income', 'inspect', 'pay']) {
+      await ready.waitFor((e) => e.requestId === request.id && e.data.stepId === stepId);
+      await act.publish('oms.task.completed', request.id, { taskId: randomUUID(), stepId, pool: 'q', worker: 'worker-7', leaseId: randomUUID(), attempt: 1, output: { stepId } });
+    }
+    await historyOfLength(request.id, 8);
+    return request.id;
+  };
+
+  it('records every event of a request, oldest first, in a valid hash chain', async () => {
+    const id = await completedVoucher();
+    const entries = await history(id);
+    expect(entries.map((e) => [e.seq, e.type, e.actor])).toEqual([
+      [1, 'act.request.created', 'manager@hms'],
+      [2, 'act.step.ready', 'manager@hms'],
+      [3, 'oms.task.completed', 'worker@hms'],
+      [4, 'act.step.ready', 'system:act'],
+      [5, 'oms.task.completed', 'worker@hms'],
+      [6, 'act.step.ready', 'system:act'],
+      [7, 'oms.task.completed', 'worker@hms'],
+      [8, 'act.request.completed', 'system:act'],
+    ]);
+    expect(entries[0].prevHash).toBe(GENESIS_HASH);
+    for (let i = 1; i < entries.length; i++) expect(entries[i].prevHash).toBe(entries[i - 1].hash);
+    expect(entries[1].data).toMatchObject({ stepId: 'verify_income', pool: 'hud_case_workers', payload: { household: 2 } });
+    expect(entries[2].data).toMatchObject({ stepId: 'verify_income', worker: 'worker-7', output: { stepId: 'verify_income' } });
+    expect(entries.every((e) => /^[0-9a-f]{64}$/.test(e.hash) && !Number.isNaN(Date.parse(e.at)))).toBe(true);
+    expect(await act.call('act.request.verify', { id })).toEqual({ valid: true, entries: 8 });
+  });
+
+  it('pages the history by seq', async () => {
+    const id = await completedVoucher();
+    const first = await act.call('act.request.history', { id, limit: 3 });
+    expect(first.items.map((e) => e.seq)).toEqual([1, 2, 3]);
+    const second = await act.call('act.request.history', { id, limit: 3, cursor: first.nextCursor! });
+    expect(second.items.map((e) => e.seq)).toEqual([4, 5, 6]);
+    const last = await act.call('act.request.history', { id, limit: 3, cursor: second.nextCursor! });
+    expect(last).toEqual({ items: expect.any(Array), nextCursor: null });
+    expect(last.items.map((e) => e.seq)).toEqual([7, 8]);
+    expect((await rpcError(act.call('act.request.history', { id, cursor: 'x' }))).code).toBe('VALIDATION_FAILED');
+  });
+
+  it('appends a redelivered event once and ignores events of no request', async () => {
+    const { request } = await act.call('act.request.create', { plan: 'disaster_voucher' });
+    await historyOfLength(request.id, 2);
+    const event = await act.publish('oms.task.leased', request.id, {
+      taskId: randomUUID(),
+      stepId: 'verify_income',
+      pool: 'hud_case_workers',
+      worker: 'w',
+      leaseId: randomUUID(),
+      attempt: 1,
+      leaseExpiresAt: new Date().toISOString(),
+      waitedMs: 5,
+    });
+    await historyOfLength(request.id, 3);
+    await act.bus.jetstream.publish(act.bus.subject(EventStream.subjectOf('oms.task.leased')), JSON.stringify(event), { msgID: randomUUID() });
+    await act.publish('oms.pool.updated', null, { pool: 'hud_case_workers' });
+    await act.publish('oms.task.leased', request.id, { ...event.data, leaseId: randomUUID() });
+    const entries = await historyOfLength(request.id, 4);
+    expect(entries.map((e) => e.type)).toEqual(['act.request.created', 'act.step.ready', 'oms.task.leased', 'oms.task.leased']);
+    const rows = await act.sql<{ count: string }>('SELECT count(*) FROM act.ledger_entries WHERE event_id = $1', [event.id]);
+    expect(rows[0].count).toBe('1');
+  });
+
+  it('drops a malformed event without holding up the ones after it', async () => {
+    const { request } = await act.call('act.request.create', { plan: 'disaster_voucher' });
+    await historyOfLength(request.id, 2);
+    await act.publish('oms.task.requeued', 'not-a-request-id', { taskId: 't', stepId: 's', pool: 'q', leaseId: 'l', attempt: 1, reason: 'released' });
+    await act.bus.jetstream.publish(act.bus.subject(EventStream.subjectOf('oms.task.requeued')), 'not json', { msgID: randomUUID() });
+    await act.publish('oms.task.requeued', request.id, { taskId: 't', stepId: 'verify_income', pool: 'q', leaseId: 'l', attempt: 1, reason: 'released' });
+    const entries = await historyOfLength(request.id, 3);
+    expect(entries[2].type).toBe('oms.task.requeued');
+  });
+
+  it('keeps one chain when appends to a request race', async () => {
+    const { request } = await act.call('act.request.create', { plan: 'disaster_voucher' });
+    await historyOfLength(request.id, 2);
+    const ledger = act.app.get(LedgerService);
+    const appended = await Promise.all(
+      Array.from({ length: 25 }, (_, i) =>
+        ledger.append({ id: randomUUID(), requestId: request.id, type: 'oms.task.requeued', at: new Date().toISOString(), actor: 'system:oms', data: { n: i } }),
+      ),
+    );
+    expect(appended.map((e) => e!.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 25 }, (_, i) => i + 3));
+    expect(await act.call('act.request.verify', { id: request.id })).toEqual({ valid: true, entries: 27 });
+  });
+
+  it('refuses UPDATE, DELETE and TRUNCATE of ledger entries', async () => {
+    const id = await completedVoucher();
+    await expect(act.sql(`UPDATE act.ledger_entries SET actor = 'mallory' WHERE request_id = $1 AND seq = 3`, [id])).rejects.toThrow(
+      'act.ledger_entries is append-only: UPDATE is not allowed',
+    );
+    await expect(act.sql('DELETE FROM act.ledger_entries WHERE request_id = $1', [id])).rejects.toThrow('act.ledger_entries is append-only: DELETE is not allowed');
+    await expect(act.sql('TRUNCATE act.ledger_entries')).rejects.toThrow('act.ledger_entries is append-only: TRUNCATE is not allowed');
+    expect(await act.call('act.request.verify', { id })).toEqual({ valid: true, entries: 8 });
+  });
+
+  /** Changes the ledger the way only someone with superuser rights can: with triggers off. */
+  const tamper = async (query: string, params: unknown[]) => {
+    await act.sql('SET session_replication_role = replica');
+    try {
+      await act.sql(query, params);
+    } finally {
+      await act.sql('SET session_replication_role = origin');
+    }
+  };
+
+  it('finds an altered entry at its seq', async () => {
+    const id = await completedVoucher();
+    await tamper(`UPDATE act.ledger_entries SET data = jsonb_set(data, '{output}', '{"stepId": "forged"}') WHERE request_id = $1 AND seq = 5`, [id]);
+    expect(await act.call('act.request.verify', { id })).toEqual({
+      valid: false,
+      entries: 8,
+      brokenAt: { seq: 5, reason: 'hash does not match the entry content: the entry was altered' },
+    });
+  });
+
+  it('finds an altered actor even when the attacker recomputes nothing else', async () => {
+    const id = await completedVoucher();
+    await tamper(`UPDATE act.ledger_entries SET actor = 'someone-else' WHERE request_id = $1 AND seq = 3`, [id]);
+    expect((await act.call('act.request.verify', { id })).brokenAt?.seq).toBe(3);
+  });
+
+  it('finds a removed entry', async () => {
+    const id = await completedVoucher();
+    await tamper('DELETE FROM act.ledger_entries WHERE request_id = $1 AND seq = 4', [id]);
+    expect(await act.call('act.request.verify', { id })).toEqual({
+      valid: false,
+      entries: 7,
+      brokenAt: { seq: 4, reason: 'entry 4 is missing (the next entry is 5)' },
+    });
+  });
+
+  it('finds reordered entries', async () => {
+    const id = await completedVoucher();
+    // Swap entries 6 and 7 (through a free seq: the primary key is checked row by row).
+    await tamper('UPDATE act.ledger_entries SET seq = 1000 WHERE request_id = $1 AND seq = 6', [id]);
+    await tamper('UPDATE act.ledger_entries SET seq = 6 WHERE request_id = $1 AND seq = 7', [id]);
+    await tamper('UPDATE act.ledger_entries SET seq = 7 WHERE request_id = $1 AND seq = 1000', [id]);
+    expect(await act.call('act.request.verify', { id })).toEqual({
+      valid: false,
+      entries: 8,
+      brokenAt: { seq: 6, reason: 'prevHash is not the hash of entry 5: an entry before it was removed, reordered or rewritten' },
+    });
+  });
+
+  it('answers NOT_FOUND for the history of an unknown request', async () => {
+    expect((await rpcError(act.call('act.request.history', { id: randomUUID() }))).code).toBe('NOT_FOUND');
+    expect((await rpcError(act.call('act.request.verify', { id: randomUUID() }))).code).toBe('NOT_FOUND');
+    expect((await rpcError(act.call('act.request.verify', { id: 'nope' }))).code).toBe('NOT_FOUND');
+  });
+});

@@ -1,0 +1,78 @@
+import { Injectable } from '@nestjs/common';
+import { DEFAULT_PAGE_SIZE, DomainError, type HistoryVerifyResult, type LedgerEntryView, type Page } from '@hms/contracts';
+import { DataSource } from 'typeorm';
+import { isUuid } from '../common/ids';
+import { findRequest } from '../requests/requests.repository';
+import { appendLedgerEntry, type LedgerEvent } from './ledger-append';
+import { LedgerEntryEntity } from './ledger-entry.entity';
+import { ChainVerifier, type ChainEntry } from './hash-chain';
+
+const VERIFY_BATCH = 1000;
+
+function toChainEntry(row: LedgerEntryEntity): ChainEntry {
+  return {
+    requestId: row.requestId,
+    seq: row.seq,
+    eventId: row.eventId,
+    at: row.at.toISOString(),
+    type: row.type,
+    actor: row.actor,
+    data: row.data,
+    prevHash: row.prevHash,
+    hash: row.hash,
+  };
+}
+
+/** The hash-chained ledger of requests: append, read, verify. */
+@Injectable()
+export class LedgerService {
+  constructor(private readonly dataSource: DataSource) {}
+
+  append(event: LedgerEvent): Promise<ChainEntry | null> {
+    return this.dataSource.transaction((tx) => appendLedgerEntry(tx, event));
+  }
+
+  /** Entries oldest first; the cursor is the last seq of the previous page. */
+  async history(id: string, cursor: string | undefined, limit = DEFAULT_PAGE_SIZE): Promise<Page<LedgerEntryView>> {
+    await this.requireRequest(id);
+    const afterSeq = cursor === undefined ? 0 : Number(cursor);
+    if (!Number.isInteger(afterSeq) || afterSeq < 0) {
+      throw new DomainError('VALIDATION_FAILED', 'The cursor is not valid', [{ path: 'cursor', message: 'pass back the nextCursor of the previous page' }]);
+    }
+    const rows = await this.page(id, afterSeq, limit + 1);
+    const items = rows.slice(0, limit);
+    return {
+      items: items.map((row) => ({ seq: row.seq, at: row.at.toISOString(), type: row.type, actor: row.actor, data: row.data, hash: row.hash, prevHash: row.prevHash })),
+      nextCursor: rows.length > limit ? String(items[items.length - 1].seq) : null,
+    };
+  }
+
+  /** Recomputes the request's chain from the stored entries, page by page. */
+  async verify(id: string): Promise<HistoryVerifyResult> {
+    await this.requireRequest(id);
+    const verifier = new ChainVerifier();
+    for (let afterSeq = 0; ; ) {
+      const rows = await this.page(id, afterSeq, VERIFY_BATCH);
+      for (const row of rows) verifier.push(toChainEntry(row));
+      if (rows.length < VERIFY_BATCH) break;
+      afterSeq = rows[rows.length - 1].seq;
+    }
+    return verifier.result();
+  }
+
+  /** A range of the primary key (request_id, seq). */
+  private page(requestId: string, afterSeq: number, limit: number): Promise<LedgerEntryEntity[]> {
+    return this.dataSource
+      .getRepository(LedgerEntryEntity)
+      .createQueryBuilder('e')
+      .where('e.requestId = :requestId AND e.seq > :afterSeq', { requestId, afterSeq })
+      .orderBy('e.seq', 'ASC')
+      .limit(limit)
+      .getMany();
+  }
+
+  private async requireRequest(id: string): Promise<void> {
+    const request = isUuid(id) ? await findRequest(this.dataSource.manager, id) : null;
+    if (!request) throw DomainError.notFound('Request', id);
+  }
+}

@@ -1,0 +1,104 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DomainError, type PlanDefinition, type PlanSummary, type PlanView, type RegisterPlanResult } from '@hms/contracts';
+import { CLOCK, EventOutbox, type Clock } from '@hms/platform';
+import { DataSource, type EntityManager, type QueryDeepPartialEntity } from 'typeorm';
+import { contentHash } from '../common/canonical-json';
+import { PlanEntity } from './plan.entity';
+import { validatePlan } from './plan.validator';
+
+function toView(plan: PlanEntity): PlanView {
+  return {
+    id: plan.id,
+    version: plan.version,
+    title: plan.title,
+    definition: plan.definition,
+    contentHash: plan.contentHash,
+    createdAt: plan.createdAt.toISOString(),
+    createdBy: plan.createdBy,
+  };
+}
+
+/** Plans: register (validate, version by content), read, list. */
+@Injectable()
+export class PlansService {
+  /** Plan versions are immutable, so a definition once read never changes. */
+  private readonly definitions = new Map<string, PlanDefinition>();
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly outbox: EventOutbox,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  /**
+   * Registers a plan given as a parsed value. Identical content (by canonical hash) to the latest
+   * version returns that version; anything else becomes version n+1. Comparing with the latest
+   * only means re-registering an older definition makes it the latest again, as an author expects.
+   */
+  async register(source: unknown, actor: string): Promise<RegisterPlanResult> {
+    const validation = validatePlan(source);
+    if (!validation.ok) {
+      const count = validation.problems.length;
+      throw new DomainError('VALIDATION_FAILED', `The plan is not valid (${count} problem${count === 1 ? '' : 's'})`, validation.problems);
+    }
+    const definition = validation.plan;
+    const hash = contentHash(definition);
+    return this.outbox.transaction(async (tx, emit) => {
+      // Registrations of one plan id queue here, so two replicas cannot both take version n+1.
+      await tx.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', ['act.plans', definition.id]);
+      const latest = await this.latest(tx, definition.id);
+      if (latest?.contentHash === hash) return { id: latest.id, version: latest.version, created: false };
+      const version = (latest?.version ?? 0) + 1;
+      await tx.getRepository(PlanEntity).insert({
+        id: definition.id,
+        version,
+        title: definition.title ?? null,
+        definition,
+        contentHash: hash,
+        createdAt: this.clock.now(),
+        createdBy: actor,
+      } as QueryDeepPartialEntity<PlanEntity>);
+      emit('act.plan.registered', null, { plan: definition.id, version }, actor);
+      return { id: definition.id, version, created: true };
+    });
+  }
+
+  async get(id: string, version?: number): Promise<PlanView> {
+    const plan = await this.find(this.dataSource.manager, id, version);
+    if (!plan) throw this.notFound(id, version);
+    return toView(plan);
+  }
+
+  /** The latest version of every plan, by id. */
+  async list(): Promise<PlanSummary[]> {
+    const rows: Array<{ id: string; version: number; title: string | null; created_at: Date }> = await this.dataSource.query(
+      `SELECT DISTINCT ON ("id") "id", "version", "title", "created_at" FROM "act"."plans" ORDER BY "id", "version" DESC`,
+    );
+    return rows.map((row) => ({ id: row.id, latestVersion: row.version, title: row.title, updatedAt: row.created_at.toISOString() }));
+  }
+
+  /** A plan version, or the latest when `version` is absent. */
+  async find(tx: EntityManager, id: string, version?: number): Promise<PlanEntity | null> {
+    if (version === undefined) return this.latest(tx, id);
+    return tx.getRepository(PlanEntity).findOne({ where: { id, version } });
+  }
+
+  /** The definition of a version that is known to exist (a request refers to it). */
+  async definitionOf(tx: EntityManager, id: string, version: number): Promise<PlanDefinition> {
+    const key = `${id}@${version}`;
+    const cached = this.definitions.get(key);
+    if (cached) return cached;
+    const plan = await this.find(tx, id, version);
+    if (!plan) throw this.notFound(id, version);
+    this.definitions.set(key, plan.definition);
+    return plan.definition;
+  }
+
+  notFound(id: string, version?: number): DomainError {
+    return version === undefined ? DomainError.notFound('Plan', id) : new DomainError('NOT_FOUND', `Plan '${id}' has no version ${version}`);
+  }
+
+  private latest(tx: EntityManager, id: string): Promise<PlanEntity | null> {
+    return tx.getRepository(PlanEntity).findOne({ where: { id }, order: { version: 'DESC' } });
+  }
+}

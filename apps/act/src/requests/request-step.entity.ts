@@ -1,0 +1,41 @@
+import { Check, Column, Entity, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
+import type { StepStatus } from '@hms/contracts';
+import { RequestEntity } from './request.entity';
+
+/** The state of one step of one request. */
+@Entity({ name: 'request_steps', schema: 'act' })
+@Check('request_steps_status_check', `"status" IN ('pending', 'ready', 'done', 'skipped', 'failed', 'cancelled')`)
+export class RequestStepEntity {
+  @PrimaryColumn('uuid', { primaryKeyConstraintName: 'request_steps_pkey' })
+  requestId: string;
+
+  @PrimaryColumn('text', { primaryKeyConstraintName: 'request_steps_pkey' })
+  stepId: string;
+
+  @ManyToOne(() => RequestEntity, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'request_id', foreignKeyConstraintName: 'request_steps_request_id_fkey' })
+  request?: RequestEntity;
+
+  /** The step's index in the plan, so a request lists its steps in the author's order. */
+  @Column('integer')
+  position: number;
+
+  @Column('text')
+  status: StepStatus;
+
+  @Column('text')
+  pool: string;
+
+  /** Set when OMS reports the task queued. */
+  @Column('text', { nullable: true })
+  taskId: string | null;
+
+  @Column('integer')
+  attempts: number;
+
+  @Column('jsonb', { nullable: true })
+  output: Record<string, unknown> | null;
+
+  @Column('timestamptz')
+  updatedAt: Date;
+}

@@ -1,0 +1,35 @@
+import type { RequestSummary, RequestView, StepView } from '@hms/contracts';
+import type { RequestStepEntity } from './request-step.entity';
+import type { RequestEntity } from './request.entity';
+
+export function toRequestSummary(request: RequestEntity): RequestSummary {
+  return {
+    id: request.id,
+    plan: request.plan,
+    version: request.planVersion,
+    status: request.status,
+    reference: request.reference,
+    priority: request.priority,
+    createdAt: request.createdAt.toISOString(),
+    updatedAt: request.updatedAt.toISOString(),
+    slaDueAt: request.slaDueAt?.toISOString() ?? null,
+    completedAt: request.completedAt?.toISOString() ?? null,
+    escalations: request.escalations,
+  };
+}
+
+export function toStepView(step: RequestStepEntity): StepView {
+  return {
+    stepId: step.stepId,
+    status: step.status,
+    pool: step.pool,
+    taskId: step.taskId,
+    attempts: step.attempts,
+    output: step.output,
+    updatedAt: step.updatedAt.toISOString(),
+  };
+}
+
+export function toRequestView(request: RequestEntity, steps: RequestStepEntity[]): RequestView {
+  return { ...toRequestSummary(request), payload: request.payload, createdBy: request.createdBy, steps: steps.map(toStepView) };
+}

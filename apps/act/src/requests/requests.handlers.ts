@@ -1,0 +1,20 @@
+import { Injectable } from '@nestjs/common';
+import type { RpcHandlers } from '@hms/platform';
+import { RequestsService } from './requests.service';
+
+type RequestHandlers = Pick<RpcHandlers<'act'>, 'act.request.create' | 'act.request.get' | 'act.request.list' | 'act.request.cancel'>;
+
+/** NATS adapters of the request use cases. */
+@Injectable()
+export class RequestsHandlers {
+  constructor(private readonly requests: RequestsService) {}
+
+  handlers(): RequestHandlers {
+    return {
+      'act.request.create': (command, { actor }) => this.requests.create(command, actor.id),
+      'act.request.get': (query) => this.requests.get(query.id),
+      'act.request.list': (query) => this.requests.list(query),
+      'act.request.cancel': (command, { actor }) => this.requests.cancel(command.id, command.reason, actor.id),
+    };
+  }
+}

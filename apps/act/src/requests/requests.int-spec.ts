@@ -1,0 +1,370 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DomainError, EventStream, type RequestStatus, type RequestView } from '@hms/contracts';
+import { EventOutbox } from '@hms/platform';
+import { eventually, startAct, type ActHarness } from '../testing/act-harness';
+import { WorkflowService } from './workflow.service';
+
+// Booting the service and waiting for consumers takes seconds on a busy CI machine.
+jest.setTimeout(30_000);
+
+const EXAMPLES = join(__dirname, '..', '..', '..', '..', 'examples', 'plans');
+const example = (name: string) => readFileSync(join(EXAMPLES, `${name}.plan.yaml`), 'utf8');
+
+async function rpcError(call: Promise<unknown>): Promise<DomainError> {
+  try {
+    await call;
+  } catch (error) {
+    return error as DomainError;
+  }
+  throw new Error('expected the call to fail');
+}
+
+describe('ACT requests and their workflow', () => {
+  let act: ActHarness;
+
+  beforeAll(async () => {
+    act = await startAct('act_requests');
+    for (const name of ['disaster-voucher', 'passport-renewal', 'pothole-repair']) await act.call('act.plan.register', { yaml: example(name) });
+    await act.call('act.plan.register', {
+      definition: {
+        id: 'fan_out',
+        steps: [
+          { id: 'photos', pool: 'clerks', after: [] },
+          { id: 'records', pool: 'clerks', after: [] },
+          { id: 'decide', pool: 'managers', after: ['photos', 'records'], when: "payload.kind == 'full'" },
+          { id: 'archive', pool: 'bots' },
+        ],
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await act?.close();
+  });
+
+  const create = async (plan: string, extra: Record<string, unknown> = {}) => (await act.call('act.request.create', { plan, payload: { citizen: 'c-1' }, ...extra })).request;
+
+  const get = (id: string) => act.call('act.request.get', { id });
+
+  const waitForStatus = (id: string, status: RequestStatus) =>
+    eventually(async () => {
+      const request = await get(id);
+      if (request.status !== status) throw new Error(`request is ${request.status}, not ${status}`);
+      return request;
+    });
+
+  const waitForStep = (id: string, stepId: string, predicate: (step: RequestView['steps'][number]) => boolean) =>
+    eventually(async () => {
+      const request = await get(id);
+      const step = request.steps.find((s) => s.stepId === stepId)!;
+      if (!predicate(step)) throw new Error(`step ${stepId} is ${JSON.stringify(step)}`);
+      return request;
+    });
+
+  /** What OMS does with a ready step: queue it as a task and report that. */
+  const queue = async (requestId: string, stepId: string, pool = 'q') => {
+    const taskId = randomUUID();
+    await act.publish('oms.task.queued', requestId, { taskId, stepId, pool, priority: 0, tags: [], attempt: 1, slaDueAt: null }, { actor: 'system:oms' });
+    return taskId;
+  };
+
+  const complete = (requestId: string, stepId: string, output: Record<string, unknown>, taskId = randomUUID(), attempt = 1) =>
+    act.publish('oms.task.completed', requestId, { taskId, stepId, pool: 'q', worker: 'worker-1', leaseId: randomUUID(), attempt, output });
+
+  const dead = (requestId: string, stepId: string, attempts = 3) =>
+    act.publish('oms.task.dead', requestId, { taskId: randomUUID(), stepId, pool: 'q', attempts, error: { message: 'printer on fire' } }, { actor: 'system:oms' });
+
+  it('creates a request and emits act.request.created and act.step.ready for its first step', async () => {
+    const created = act.collect('act.request.created');
+    const ready = act.collect('act.step.ready');
+    const { request, created: isNew } = await act.call('act.request.create', { plan: 'disaster_voucher', payload: { household: 4 }, reference: 'FEMA-1', priority: 7 });
+    expect(isNew).toBe(true);
+    expect(request).toMatchObject({ plan: 'disaster_voucher', version: 1, status: 'running', reference: 'FEMA-1', priority: 7, completedAt: null, escalations: [] });
+    expect(new Date(request.slaDueAt!).getTime() - new Date(request.createdAt).getTime()).toBe(10080 * 60_000);
+
+    const createdEvent = await created.waitFor((e) => e.requestId === request.id);
+    expect(createdEvent).toMatchObject({ source: 'act', actor: 'manager@hms', data: { plan: 'disaster_voucher', version: 1, reference: 'FEMA-1', priority: 7, slaDueAt: request.slaDueAt } });
+    const readyEvent = await ready.waitFor((e) => e.requestId === request.id);
+    expect(readyEvent.data).toEqual({
+      stepId: 'verify_income',
+      pool: 'hud_case_workers',
+      title: 'Verify household income',
+      tags: ['income_check'],
+      priority: 7,
+      payload: { household: 4 },
+      leaseSeconds: null,
+      slaMinutes: 1440,
+      retry: { attempts: 3, backoffSeconds: 60, backoffFactor: 2 },
+    });
+    // Only the first step of a sequence is ready.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(ready.forRequest(request.id)).toHaveLength(1);
+
+    const view = await get(request.id);
+    expect(view).toMatchObject({ payload: { household: 4 }, createdBy: 'manager@hms' });
+    expect(view.steps.map((s) => [s.stepId, s.status, s.pool, s.attempts, s.taskId, s.output])).toEqual([
+      ['verify_income', 'ready', 'hud_case_workers', 0, null, null],
+      ['inspect', 'pending', 'fema_inspectors', 0, null, null],
+      ['pay', 'pending', 'payments', 0, null, null],
+    ]);
+  });
+
+  it('advances step by step as OMS completes tasks, to completed', async () => {
+    const ready = act.collect('act.step.ready');
+    const completed = act.collect('act.request.completed');
+    const request = await create('disaster_voucher');
+    for (const [stepId, output] of [
+      ['verify_income', { income: 31000 }],
+      ['inspect', { damage: 'severe' }],
+      ['pay', { paymentId: 'P-77' }],
+    ] as const) {
+      await ready.waitFor((e) => e.requestId === request.id && e.data.stepId === stepId);
+      const taskId = await queue(request.id, stepId);
+      await waitForStep(request.id, stepId, (s) => s.taskId === taskId);
+      await complete(request.id, stepId, output, taskId);
+    }
+    const done = await waitForStatus(request.id, 'completed');
+    expect(done.completedAt).not.toBeNull();
+    expect(done.steps.map((s) => [s.stepId, s.status, s.output, s.attempts])).toEqual([
+      ['verify_income', 'done', { income: 31000 }, 1],
+      ['inspect', 'done', { damage: 'severe' }, 1],
+      ['pay', 'done', { paymentId: 'P-77' }, 1],
+    ]);
+    expect(await completed.waitFor((e) => e.requestId === request.id)).toMatchObject({ actor: 'system:act', data: { plan: 'disaster_voucher' } });
+    expect(ready.forRequest(request.id).map((e) => e.data.stepId)).toEqual(['verify_income', 'inspect', 'pay']);
+  });
+
+  it('rejects the request when an approval step answers approved: false', async () => {
+    const rejected = act.collect('act.request.rejected');
+    const request = await create('pothole_repair');
+    await complete(request.id, 'triage', { severity: 'high' });
+    await waitForStep(request.id, 'approve_repair', (s) => s.status === 'ready');
+    await complete(request.id, 'approve_repair', { approved: false, note: 'scheduled for resurfacing' });
+    const view = await waitForStatus(request.id, 'rejected');
+    expect(view.steps.map((s) => s.status)).toEqual(['done', 'done', 'cancelled', 'cancelled']);
+    expect(await rejected.waitFor((e) => e.requestId === request.id)).toMatchObject({ data: { plan: 'pothole_repair', stepId: 'approve_repair' } });
+  });
+
+  it('fails the request when a required step is dead, and ignores later events of it', async () => {
+    const failed = act.collect('act.request.failed');
+    const ready = act.collect('act.step.ready');
+    const request = await create('disaster_voucher');
+    await act.publish('oms.task.failed', request.id, {
+      taskId: randomUUID(),
+      stepId: 'verify_income',
+      pool: 'q',
+      worker: 'w',
+      leaseId: randomUUID(),
+      attempt: 2,
+      error: { message: 'timeout' },
+      retryAt: new Date().toISOString(),
+    });
+    await waitForStep(request.id, 'verify_income', (s) => s.attempts === 2 && s.status === 'ready');
+    await dead(request.id, 'verify_income', 3);
+    const view = await waitForStatus(request.id, 'failed');
+    expect(view.steps.map((s) => [s.status, s.attempts])).toEqual([
+      ['failed', 3],
+      ['cancelled', 0],
+      ['cancelled', 0],
+    ]);
+    const event = await failed.waitFor((e) => e.requestId === request.id);
+    expect(event.data).toEqual({ plan: 'disaster_voucher', stepId: 'verify_income', reason: "step 'verify_income' failed: its task is dead after 3 attempts: printer on fire" });
+
+    await complete(request.id, 'verify_income', { late: true });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await get(request.id)).status).toBe('failed');
+    expect(ready.forRequest(request.id).map((e) => e.data.stepId)).toEqual(['verify_income']);
+  });
+
+  it('skips a step whose when is false and goes on past an optional step whose task is dead', async () => {
+    const skipped = act.collect('act.step.skipped');
+    const completed = act.collect('act.request.completed');
+    const request = await create('passport_renewal');
+    await complete(request.id, 'ai_extract', { confidence: 0.97 });
+    await waitForStep(request.id, 'external_print', (s) => s.status === 'ready');
+    expect((await get(request.id)).steps.find((s) => s.stepId === 'human_verify')?.status).toBe('skipped');
+    await dead(request.id, 'external_print', 5);
+    const view = await waitForStatus(request.id, 'completed');
+    expect(view.steps.map((s) => [s.stepId, s.status])).toEqual([
+      ['ai_extract', 'done'],
+      ['human_verify', 'skipped'],
+      ['external_print', 'skipped'],
+    ]);
+    await completed.waitFor((e) => e.requestId === request.id);
+    expect(skipped.forRequest(request.id).map((e) => e.data)).toEqual([
+      { stepId: 'human_verify', reason: 'when is false: steps.ai_extract.output.confidence < 0.9' },
+      { stepId: 'external_print', reason: 'optional step skipped: its task is dead after 5 attempts: printer on fire' },
+    ]);
+  });
+
+  it('asks a person when the extraction is unsure', async () => {
+    const request = await create('passport_renewal');
+    await complete(request.id, 'ai_extract', { confidence: 0.5 });
+    await waitForStep(request.id, 'human_verify', (s) => s.status === 'ready');
+    await complete(request.id, 'human_verify', { approved: true });
+    await waitForStep(request.id, 'external_print', (s) => s.status === 'ready');
+    await complete(request.id, 'external_print', { tracking: 'X1' });
+    await waitForStatus(request.id, 'completed');
+  });
+
+  it('starts parallel steps together and joins them', async () => {
+    const ready = act.collect('act.step.ready');
+    const request = await create('fan_out', { payload: { kind: 'full' } });
+    await eventually(() => expect(ready.forRequest(request.id).map((e) => e.data.stepId)).toEqual(['photos', 'records']));
+    await complete(request.id, 'records', {});
+    await waitForStep(request.id, 'records', (s) => s.status === 'done');
+    expect((await get(request.id)).steps.find((s) => s.stepId === 'decide')?.status).toBe('pending');
+    await complete(request.id, 'photos', {});
+    await waitForStep(request.id, 'decide', (s) => s.status === 'ready');
+    await complete(request.id, 'decide', {});
+    await waitForStep(request.id, 'archive', (s) => s.status === 'ready');
+  });
+
+  it('starts a join once when its branches complete at the same moment on two replicas', async () => {
+    // Two transactions at once, as two replicas' consumers would run them: without the request row
+    // lock each would still see the other branch running, and the join would never start.
+    const workflow = act.app.get(WorkflowService);
+    const outbox = act.app.get(EventOutbox);
+    const ready = act.collect('act.step.ready');
+    const requests = await Promise.all(Array.from({ length: 5 }, () => create('fan_out', { payload: { kind: 'full' } })));
+    const completion = (requestId: string, stepId: string) => ({
+      id: randomUUID(),
+      type: 'oms.task.completed' as const,
+      at: new Date().toISOString(),
+      actor: 'worker@hms',
+      requestId,
+      source: 'oms' as const,
+      data: { taskId: randomUUID(), stepId, pool: 'clerks', worker: 'w', leaseId: randomUUID(), attempt: 1, output: {} },
+    });
+    await Promise.all(
+      requests.flatMap((r) => ['photos', 'records'].map((stepId) => outbox.transaction((tx, emit) => workflow.onEvent(completion(r.id, stepId), tx, emit)))),
+    );
+    for (const r of requests) {
+      await waitForStep(r.id, 'decide', (s) => s.status === 'ready');
+      await eventually(() => expect(ready.forRequest(r.id).map((e) => e.data.stepId).sort()).toEqual(['decide', 'photos', 'records']));
+    }
+  });
+
+  it('fails a request whose when cannot be evaluated', async () => {
+    const request = await create('fan_out', { payload: {} });
+    await complete(request.id, 'photos', {});
+    await complete(request.id, 'records', {});
+    const view = await waitForStatus(request.id, 'failed');
+    expect(view.steps.map((s) => s.status)).toEqual(['done', 'done', 'failed', 'cancelled']);
+  });
+
+  it('handles a redelivered event once', async () => {
+    const ready = act.collect('act.step.ready');
+    const request = await create('disaster_voucher');
+    const id = randomUUID();
+    const event = await act.publish('oms.task.completed', request.id, { taskId: randomUUID(), stepId: 'verify_income', pool: 'q', worker: 'w', leaseId: 'l', attempt: 1, output: {} }, { id });
+    // Same event id under another message id: past JetStream's de-duplication, so the consumer must catch it.
+    await act.bus.jetstream.publish(act.bus.subject(EventStream.subjectOf('oms.task.completed')), JSON.stringify(event), { msgID: randomUUID() });
+    await waitForStep(request.id, 'inspect', (s) => s.status === 'ready');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(ready.forRequest(request.id).map((e) => e.data.stepId)).toEqual(['verify_income', 'inspect']);
+    expect((await get(request.id)).status).toBe('running');
+  });
+
+  it('cancels a running request and its open steps, and refuses to cancel it again', async () => {
+    const cancelled = act.collect('act.request.cancelled');
+    const request = await create('disaster_voucher');
+    const summary = await act.call('act.request.cancel', { id: request.id, reason: 'citizen withdrew' });
+    expect(summary).toMatchObject({ id: request.id, status: 'cancelled', completedAt: expect.any(String) });
+    const view = await get(request.id);
+    expect(view.steps.map((s) => s.status)).toEqual(['cancelled', 'cancelled', 'cancelled']);
+    expect(await cancelled.waitFor((e) => e.requestId === request.id)).toMatchObject({ actor: 'manager@hms', data: { plan: 'disaster_voucher', reason: 'citizen withdrew' } });
+
+    const again = await rpcError(act.call('act.request.cancel', { id: request.id }));
+    expect([again.code, again.message]).toEqual(['CONFLICT', `Request '${request.id}' is already cancelled`]);
+    expect((await rpcError(act.call('act.request.cancel', { id: randomUUID() }))).code).toBe('NOT_FOUND');
+    expect((await rpcError(act.call('act.request.cancel', { id: 'not-a-uuid' }))).code).toBe('NOT_FOUND');
+
+    await complete(request.id, 'verify_income', {});
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await get(request.id)).steps.map((s) => s.status)).toEqual(['cancelled', 'cancelled', 'cancelled']);
+  });
+
+  it('refuses to cancel a finished request', async () => {
+    const request = await create('passport_renewal');
+    await complete(request.id, 'ai_extract', { confidence: 0.99 });
+    await waitForStep(request.id, 'external_print', (s) => s.status === 'ready');
+    await complete(request.id, 'external_print', {});
+    await waitForStatus(request.id, 'completed');
+    const error = await rpcError(act.call('act.request.cancel', { id: request.id, reason: 'too late' }));
+    expect([error.code, error.message]).toEqual(['CONFLICT', `Request '${request.id}' is already completed`]);
+  });
+
+  it('returns the same request for a repeated idempotency key and refuses the key with another body', async () => {
+    const key = `idem-${randomUUID()}`;
+    const body = { plan: 'pothole_repair', payload: { street: 'Elm' }, reference: 'PH-1', idempotencyKey: key };
+    const first = await act.call('act.request.create', body);
+    const second = await act.call('act.request.create', body);
+    expect(first.created).toBe(true);
+    expect(second).toEqual({ request: first.request, created: false });
+    const mismatch = await rpcError(act.call('act.request.create', { ...body, payload: { street: 'Oak' } }));
+    expect(mismatch.code).toBe('IDEMPOTENCY_MISMATCH');
+    const { items } = await act.call('act.request.list', { reference: 'PH-1' });
+    expect(items.map((r) => r.id)).toEqual([first.request.id]);
+  });
+
+  it('creates one request when the same idempotency key races', async () => {
+    const body = { plan: 'pothole_repair', payload: {}, idempotencyKey: `race-${randomUUID()}` };
+    const results = await Promise.all(Array.from({ length: 6 }, () => act.call('act.request.create', body)));
+    expect(new Set(results.map((r) => r.request.id)).size).toBe(1);
+    expect(results.filter((r) => r.created)).toHaveLength(1);
+  });
+
+  it('uses a given plan version and its SLA, or the command SLA', async () => {
+    await act.call('act.plan.register', { definition: { id: 'versioned', slaMinutes: 60, steps: [{ id: 'a', pool: 'q' }] } });
+    await act.call('act.plan.register', { definition: { id: 'versioned', slaMinutes: 120, steps: [{ id: 'a', pool: 'q' }] } });
+    const old = (await act.call('act.request.create', { plan: 'versioned', version: 1 })).request;
+    expect(old.version).toBe(1);
+    expect(new Date(old.slaDueAt!).getTime() - new Date(old.createdAt).getTime()).toBe(60 * 60_000);
+    const latest = (await act.call('act.request.create', { plan: 'versioned', slaMinutes: 5 })).request;
+    expect(latest.version).toBe(2);
+    expect(new Date(latest.slaDueAt!).getTime() - new Date(latest.createdAt).getTime()).toBe(5 * 60_000);
+    await act.call('act.plan.register', { definition: { id: 'no_sla', steps: [{ id: 'a', pool: 'q' }] } });
+    expect((await act.call('act.request.create', { plan: 'no_sla' })).request.slaDueAt).toBeNull();
+  });
+
+  it('answers NOT_FOUND for unknown plans, versions and requests', async () => {
+    expect((await rpcError(act.call('act.request.create', { plan: 'nope' }))).code).toBe('NOT_FOUND');
+    expect((await rpcError(act.call('act.request.create', { plan: 'pothole_repair', version: 42 }))).code).toBe('NOT_FOUND');
+    expect((await rpcError(get(randomUUID()))).code).toBe('NOT_FOUND');
+    expect((await rpcError(get('123'))).code).toBe('NOT_FOUND');
+  });
+
+  it('validates the create message', async () => {
+    const error = await rpcError(act.call('act.request.create', { plan: '', priority: 1.5, payload: 'x' } as never));
+    expect(error.code).toBe('VALIDATION_FAILED');
+    expect(error.details?.map((d) => d.path).sort()).toEqual(['payload', 'plan', 'priority']);
+  });
+
+  it('lists requests newest first with filters and a cursor', async () => {
+    await act.call('act.plan.register', { definition: { id: 'listed', steps: [{ id: 'a', pool: 'q' }] } });
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await act.call('act.request.create', { plan: 'listed', reference: i % 2 === 0 ? 'even' : 'odd' })).request.id);
+    await act.call('act.request.cancel', { id: ids[4] });
+
+    const pages: string[][] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await act.call('act.request.list', { plan: 'listed', limit: 2, ...(cursor ? { cursor } : {}) });
+      pages.push(page.items.map((r) => r.id));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    expect(pages).toEqual([
+      [ids[4], ids[3]],
+      [ids[2], ids[1]],
+      [ids[0]],
+    ]);
+    expect((await act.call('act.request.list', { plan: 'listed', reference: 'even' })).items.map((r) => r.id)).toEqual([ids[4], ids[2], ids[0]]);
+    expect((await act.call('act.request.list', { plan: 'listed', status: 'cancelled' })).items.map((r) => r.id)).toEqual([ids[4]]);
+    expect((await act.call('act.request.list', { plan: 'listed', status: 'running', reference: 'odd' })).items.map((r) => r.id)).toEqual([ids[3], ids[1]]);
+    expect((await rpcError(act.call('act.request.list', { cursor: 'garbage' }))).code).toBe('VALIDATION_FAILED');
+    expect((await rpcError(act.call('act.request.list', { status: 'weird' } as never))).code).toBe('VALIDATION_FAILED');
+  });
+});

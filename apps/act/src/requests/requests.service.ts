@@ -1,0 +1,161 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  DEFAULT_PAGE_SIZE,
+  DomainError,
+  type CreateRequestCommand,
+  type CreateRequestResult,
+  type ListRequestsQuery,
+  type Page,
+  type RequestSummary,
+  type RequestView,
+} from '@hms/contracts';
+import { CLOCK, EventOutbox, type Clock, type IdGenerator } from '@hms/platform';
+import { DataSource } from 'typeorm';
+import { ID_GENERATOR } from '../act.tokens';
+import { contentHash } from '../common/canonical-json';
+import { isUuid } from '../common/ids';
+import { PlansService } from '../plans/plans.service';
+import { RequestStepEntity } from './request-step.entity';
+import { RequestEntity } from './request.entity';
+import { isTerminalRequest } from './request.state';
+import { toRequestSummary, toRequestView } from './request.views';
+import { findRequest, findRequestByIdempotencyKey, insertRequest, insertSteps, listRequests, loadSteps, lockRequest } from './requests.repository';
+import { WorkflowService } from './workflow.service';
+
+/** The body that an idempotency key stands for, with defaults filled in so omitted and default values match. */
+function requestHashOf(command: CreateRequestCommand): string {
+  return contentHash({
+    plan: command.plan,
+    version: command.version ?? null,
+    payload: command.payload ?? {},
+    reference: command.reference ?? null,
+    priority: command.priority ?? 0,
+    slaMinutes: command.slaMinutes ?? null,
+  });
+}
+
+function encodeCursor(request: RequestEntity): string {
+  return Buffer.from(JSON.stringify([request.createdAt.toISOString(), request.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+  try {
+    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
+    const createdAt = new Date(at);
+    if (Number.isNaN(createdAt.getTime()) || !isUuid(id)) throw new Error('bad cursor');
+    return { createdAt, id };
+  } catch {
+    throw new DomainError('VALIDATION_FAILED', 'The cursor is not valid', [{ path: 'cursor', message: 'pass back the nextCursor of the previous page' }]);
+  }
+}
+
+/** Requests: create (and start), read, list, cancel. */
+@Injectable()
+export class RequestsService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly outbox: EventOutbox,
+    private readonly plans: PlansService,
+    private readonly workflow: WorkflowService,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(ID_GENERATOR) private readonly ids: IdGenerator,
+  ) {}
+
+  /**
+   * Creates a request of a plan version and starts it, in one transaction: the request, its steps,
+   * `act.request.created` and the first `act.step.ready` events commit together or not at all.
+   */
+  async create(command: CreateRequestCommand, actor: string): Promise<CreateRequestResult> {
+    const key = command.idempotencyKey ?? null;
+    const hash = key ? requestHashOf(command) : null;
+    return this.outbox.transaction(async (tx, emit) => {
+      const earlier = async (): Promise<CreateRequestResult | null> => {
+        const existing = key ? await findRequestByIdempotencyKey(tx, key) : null;
+        if (!existing) return null;
+        if (existing.requestHash !== hash) {
+          throw new DomainError('IDEMPOTENCY_MISMATCH', `Idempotency key '${key}' was already used with a different request body`);
+        }
+        return { request: toRequestSummary(existing), created: false };
+      };
+      const repeated = await earlier();
+      if (repeated) return repeated;
+
+      const plan = await this.plans.find(tx, command.plan, command.version);
+      if (!plan) throw this.plans.notFound(command.plan, command.version);
+      const definition = plan.definition;
+      const now = this.clock.now();
+      const slaMinutes = command.slaMinutes ?? definition.slaMinutes;
+      const request: RequestEntity = {
+        id: this.ids.next(),
+        plan: plan.id,
+        planVersion: plan.version,
+        status: 'running',
+        payload: command.payload ?? {},
+        reference: command.reference ?? null,
+        priority: command.priority ?? 0,
+        slaDueAt: slaMinutes === undefined ? null : new Date(now.getTime() + slaMinutes * 60_000),
+        idempotencyKey: key,
+        requestHash: hash,
+        escalations: [],
+        createdBy: actor,
+        createdAt: now,
+        updatedAt: now,
+        completedAt: null,
+      };
+      if (!(await insertRequest(tx, request))) {
+        // Lost a race with a concurrent create under the same key: answer with the winner.
+        const winner = await earlier();
+        if (winner) return winner;
+        throw new DomainError('CONFLICT', 'The request could not be created; try again');
+      }
+      const steps: RequestStepEntity[] = definition.steps.map((step, position) => ({
+        requestId: request.id,
+        stepId: step.id,
+        position,
+        status: 'pending',
+        pool: step.pool,
+        taskId: null,
+        attempts: 0,
+        output: null,
+        updatedAt: now,
+      }));
+      await insertSteps(tx, steps);
+      emit(
+        'act.request.created',
+        request.id,
+        { plan: plan.id, version: plan.version, reference: request.reference, priority: request.priority, slaDueAt: request.slaDueAt?.toISOString() ?? null },
+        actor,
+      );
+      const workflow = await this.workflow.workflowOf(tx, request, steps);
+      await this.workflow.apply(tx, emit, request, workflow.start(), actor);
+      return { request: toRequestSummary(request), created: true };
+    });
+  }
+
+  async get(id: string): Promise<RequestView> {
+    const manager = this.dataSource.manager;
+    const request = isUuid(id) ? await findRequest(manager, id) : null;
+    if (!request) throw DomainError.notFound('Request', id);
+    return toRequestView(request, await loadSteps(manager, id));
+  }
+
+  async list(query: ListRequestsQuery): Promise<Page<RequestSummary>> {
+    const limit = query.limit ?? DEFAULT_PAGE_SIZE;
+    const after = query.cursor ? decodeCursor(query.cursor) : null;
+    const rows = await listRequests(this.dataSource.manager, { plan: query.plan, status: query.status, reference: query.reference }, after, limit + 1);
+    const items = rows.slice(0, limit);
+    return { items: items.map(toRequestSummary), nextCursor: rows.length > limit ? encodeCursor(items[items.length - 1]) : null };
+  }
+
+  /** Cancels a running request and its open steps; OMS cancels their tasks on `act.request.cancelled`. */
+  async cancel(id: string, reason: string | undefined, actor: string): Promise<RequestSummary> {
+    return this.outbox.transaction(async (tx, emit) => {
+      const request = isUuid(id) ? await lockRequest(tx, id) : null;
+      if (!request) throw DomainError.notFound('Request', id);
+      if (isTerminalRequest(request.status)) throw new DomainError('CONFLICT', `Request '${id}' is already ${request.status}`);
+      const workflow = await this.workflow.workflowOf(tx, request, await loadSteps(tx, id));
+      await this.workflow.apply(tx, emit, request, workflow.cancel(reason?.trim() || `cancelled by ${actor}`), actor);
+      return toRequestSummary(request);
+    });
+  }
+}

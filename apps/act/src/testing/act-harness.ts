@@ -1,0 +1,144 @@
+import { randomUUID } from 'node:crypto';
+import type { INestApplication } from '@nestjs/common';
+import type { Subscription } from '@nats-io/transport-node';
+import {
+  EventStream,
+  type Actor,
+  type EventDataMap,
+  type EventType,
+  type HmsEvent,
+  type RpcRequest,
+  type RpcResponse,
+  type RpcSubject,
+} from '@hms/contracts';
+import { bootstrapService, loadConfig, NatsBus, RpcClient } from '@hms/platform';
+import { freshTestEnvironment } from '@hms/testing';
+import { Client } from 'pg';
+import { ActConfig } from '../act.config';
+import { createActModule } from '../act.module';
+
+/** The actor tests call ACT as. */
+export const TEST_ACTOR: Actor = { id: 'manager@hms', roles: ['manager'] };
+
+/** Events of one type seen on the bus (core NATS also delivers what JetStream stores). */
+export class EventCollector<T extends EventType> {
+  readonly events: Array<HmsEvent<T>> = [];
+
+  constructor(private readonly subscription: Subscription) {}
+
+  static start<T extends EventType>(bus: NatsBus, type: T): EventCollector<T> {
+    const collector: EventCollector<T> = new EventCollector(
+      bus.connection.subscribe(bus.subject(EventStream.subjectOf(type)), {
+        callback: (error, msg) => {
+          if (!error) collector.events.push(msg.json<HmsEvent<T>>());
+        },
+      }),
+    );
+    return collector;
+  }
+
+  /** Resolves with the first event (seen or to come) that matches. */
+  async waitFor(predicate: (event: HmsEvent<T>) => boolean, timeoutMs = 10_000): Promise<HmsEvent<T>> {
+    return eventually(() => {
+      const found = this.events.find(predicate);
+      if (!found) throw new Error('no matching event yet');
+      return found;
+    }, timeoutMs);
+  }
+
+  forRequest(requestId: string): Array<HmsEvent<T>> {
+    return this.events.filter((event) => event.requestId === requestId);
+  }
+
+  stop(): void {
+    this.subscription.unsubscribe();
+  }
+}
+
+/** Retries `check` until it stops throwing (or the time is up, then its last error is thrown). */
+export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 10_000, intervalMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    }
+  }
+}
+
+/** ACT running in-process on a fresh database and subject prefix, and what tests need to drive it. */
+export interface ActHarness {
+  app: INestApplication;
+  bus: NatsBus;
+  databaseUrl: string;
+  call<S extends RpcSubject>(subject: S, message: RpcRequest<S>, actor?: Actor): Promise<RpcResponse<S>>;
+  /** Publishes an event to JetStream as another service would (the relay's way: msgID = event id). */
+  publish<T extends EventType>(type: T, requestId: string | null, data: EventDataMap[T], options?: { actor?: string; id?: string }): Promise<HmsEvent<T>>;
+  collect<T extends EventType>(type: T): EventCollector<T>;
+  /** SQL as the database owner (superuser on the test server). */
+  sql<R = Record<string, unknown>>(query: string, params?: unknown[]): Promise<R[]>;
+  close(): Promise<void>;
+}
+
+export async function startAct(label: string, env: Record<string, string> = {}): Promise<ActHarness> {
+  const testEnv = await freshTestEnvironment(label);
+  const config = loadConfig(ActConfig, {
+    DATABASE_URL: testEnv.databaseUrl,
+    NATS_URL: testEnv.natsUrl,
+    HMS_SUBJECT_PREFIX: testEnv.subjectPrefix,
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    ...env,
+  });
+  let app: INestApplication;
+  try {
+    app = await bootstrapService(createActModule(config), { port: 0 });
+  } catch (error) {
+    await testEnv.dispose();
+    throw error;
+  }
+  const bus = await NatsBus.connect(testEnv.natsUrl, testEnv.subjectPrefix, `test-${label}`);
+  const rpc = new RpcClient(bus);
+  const pg = new Client({ connectionString: testEnv.databaseUrl });
+  await pg.connect();
+  const collectors: Array<EventCollector<EventType>> = [];
+
+  return {
+    app,
+    bus,
+    databaseUrl: testEnv.databaseUrl,
+    call: (subject, message, actor = TEST_ACTOR) => rpc.call(subject, message, { actor }),
+    async publish(type, requestId, data, options = {}) {
+      const event = {
+        id: options.id ?? randomUUID(),
+        type,
+        at: new Date().toISOString(),
+        actor: options.actor ?? 'worker@hms',
+        requestId,
+        source: type.slice(0, type.indexOf('.')),
+        data,
+      } as HmsEvent<typeof type>;
+      await bus.jetstream.publish(bus.subject(EventStream.subjectOf(type)), JSON.stringify(event), { msgID: event.id });
+      return event;
+    },
+    collect(type) {
+      const collector = EventCollector.start(bus, type);
+      collectors.push(collector as unknown as EventCollector<EventType>);
+      return collector;
+    },
+    async sql(query, params = []) {
+      return (await pg.query(query, params)).rows;
+    },
+    async close() {
+      for (const collector of collectors) collector.stop();
+      await app.close();
+      await pg.end();
+      // The stream of this prefix is only this test's; leaving it would pile up on a shared server.
+      const jsm = await bus.manager();
+      await jsm.streams.delete(bus.streamName).catch(() => undefined);
+      await bus.close();
+      await testEnv.dispose();
+    },
+  };
+}
