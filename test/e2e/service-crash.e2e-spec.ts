@@ -21,6 +21,11 @@ describe('Service crash during the voucher flow', () => {
   it('loses nothing and completes nothing twice when OMS and then ACT are killed with SIGKILL', async () => {
     const { stack, manager } = env;
     await manager.plans.register(examplePlan('disaster-voucher.plan.yaml'));
+    // A lease granted at the instant OMS dies never reaches its worker; it comes back when the
+    // lease expires, so the pools here use short leases (the workers finish in milliseconds).
+    for (const pool of ['hud_case_workers', 'fema_inspectors', 'payments']) {
+      await manager.pools.put(pool, { kind: pool === 'payments' ? 'bot' : 'human', leaseSeconds: 3 });
+    }
     const token = await stack.workerToken(['hud_case_workers', 'fema_inspectors', 'payments'], 'crew@gov');
     const crew = new HmsClient({ baseUrl: stack.gatewayUrl, token });
     // Workers are slowed down a little so that work is in flight when the kill lands.

@@ -13,10 +13,9 @@ export const LEDGER_FILTER = '>';
 /**
  * Feeds the ledger from the whole event stream (JetStream durable `act-ledger`, filter `>`).
  *
- * Not an `EventSubscription`: the platform consumer de-duplicates through `act.processed_events`,
- * one table per schema shared by all of the schema's subscriptions, so an `oms.*` event handled by
- * `act-workflow` would be skipped here (or the other way round). The ledger needs no such table:
- * `ledger_entries.event_id` is unique, and the append skips an event it already holds. Like the
+ * Not an `EventSubscription`: the ledger needs no `processed_events` row per event (the busiest
+ * consumer of all would double its writes): `ledger_entries.event_id` is unique, and the append
+ * skips an event it already holds. Like the
  * platform consumer, it acknowledges only after the commit, so a crash means a harmless redelivery.
  */
 @Injectable()

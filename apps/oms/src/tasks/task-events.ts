@@ -6,7 +6,7 @@ import { TasksService } from './tasks.service';
 
 /**
  * OMS's one durable subscription: ACT's events. Single `filter_subject` (`act.>`), which NATS
- * 2.9 supports; the handler picks the two types OMS acts on and acknowledges the rest.
+ * 2.9 supports; the handler picks the types OMS acts on and acknowledges the rest.
  */
 @Injectable()
 export class TaskEvents {
@@ -21,6 +21,8 @@ export class TaskEvents {
       case 'act.step.ready':
         return this.tasks.queueFromStep(event, tx, emit);
       case 'act.request.cancelled':
+      case 'act.request.rejected':
+      case 'act.request.failed':
         return this.tasks.cancelRequest(event, tx, emit);
       default:
         return;

@@ -87,8 +87,15 @@ export class TasksService {
     this.afterCommit.run(tx, () => this.signals.announce(pool.name, [tags]));
   }
 
-  /** `act.request.cancelled`: every open task of the request is cancelled, leases revoked. */
-  async cancelRequest(event: HmsEvent<'act.request.cancelled'>, tx: EntityManager, emit: Emit): Promise<void> {
+  /**
+   * A request ended while tasks were still open (cancelled, or rejected/failed with parallel
+   * branches running): every open task of the request is cancelled, leases revoked.
+   */
+  async cancelRequest(
+    event: HmsEvent<'act.request.cancelled'> | HmsEvent<'act.request.rejected'> | HmsEvent<'act.request.failed'>,
+    tx: EntityManager,
+    emit: Emit,
+  ): Promise<void> {
     if (!event.requestId) return;
     // Plain FOR UPDATE (not SKIP LOCKED): every open task must be cancelled, so wait for a
     // concurrent complete/lease to commit; Postgres then re-checks the status of the new row
@@ -104,7 +111,8 @@ export class TasksService {
        RETURNING t.id, t.step_id, t.pool, CASE WHEN open.status = 'leased' THEN t.lease_id END AS revoked_lease_id`,
       [event.requestId, statesAccepting('cancel'), this.clock.now()],
     );
-    const reason = typeof event.data?.reason === 'string' && event.data.reason ? event.data.reason : 'request cancelled';
+    const given = 'reason' in event.data && typeof event.data.reason === 'string' ? event.data.reason : '';
+    const reason = given || `request ${event.type.slice('act.request.'.length)}`;
     for (const row of rows) {
       emit('oms.task.cancelled', event.requestId, { taskId: row.id, stepId: row.step_id, pool: row.pool, reason, leaseId: row.revoked_lease_id }, event.actor);
     }

@@ -82,9 +82,10 @@ export function eventTablesUpSql(schema: string): string[] {
       CONSTRAINT "outbox_pkey" PRIMARY KEY ("id")
     )`,
     `CREATE TABLE "${schema}"."processed_events" (
+      "consumer" text NOT NULL,
       "event_id" uuid NOT NULL,
       "processed_at" timestamptz NOT NULL DEFAULT now(),
-      CONSTRAINT "processed_events_pkey" PRIMARY KEY ("event_id")
+      CONSTRAINT "processed_events_pkey" PRIMARY KEY ("consumer", "event_id")
     )`,
   ];
 }

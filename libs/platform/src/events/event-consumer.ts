@@ -20,7 +20,8 @@ export interface EventSubscription {
 
 /**
  * An idempotent JetStream consumer: each event is handled in a transaction that first records
- * its id in `processed_events`; a redelivered event finds its id and is only acknowledged.
+ * its id in `processed_events` (per consumer, so two subscriptions of one service that see the
+ * same event each handle it); a redelivered event finds its id and is only acknowledged.
  * The ack follows the commit, so a crash in between means a harmless redelivery.
  */
 export class EventConsumer {
@@ -73,8 +74,8 @@ export class EventConsumer {
       try {
         await this.outbox.transaction(async (tx, emit) => {
           const fresh: unknown[] = await tx.query(
-            `INSERT INTO "${this.schema}"."processed_events" ("event_id") VALUES ($1) ON CONFLICT DO NOTHING RETURNING "event_id"`,
-            [event.id],
+            `INSERT INTO "${this.schema}"."processed_events" ("consumer", "event_id") VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING "event_id"`,
+            [this.subscription.durable, event.id],
           );
           if (fresh.length === 0) return;
           await this.subscription.handle(event, tx, emit);
