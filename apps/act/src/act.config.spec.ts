@@ -6,7 +6,7 @@ const infra = { DATABASE_URL: 'postgres://u@h/db', NATS_URL: 'nats://h:4222' };
 describe(ActConfig.name, () => {
   it('has defaults for every ACT setting', () => {
     const config = loadConfig(ActConfig, infra);
-    expect(config).toMatchObject({ PORT: 3001, ACT_DB_POOL_SIZE: 10, HMS_SUBJECT_PREFIX: '' });
+    expect(config).toMatchObject({ PORT: 3001, ACT_DB_POOL_SIZE: 10, ACT_SCHEDULE_TICK_MS: 1000, HMS_SUBJECT_PREFIX: '' });
     expect(config.HMS_PLANS_DIR).toBeUndefined();
   });
 

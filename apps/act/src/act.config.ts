@@ -23,4 +23,12 @@ export class ActConfig extends InfraConfig {
   @Min(2)
   @Max(200)
   ACT_DB_POOL_SIZE: number = 10;
+
+  /** How often the scheduler looks for due fire times of plan schedules; 0 turns it off on this replica. */
+  @EnvNumber()
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
+  ACT_SCHEDULE_TICK_MS: number = 1000;
 }

@@ -23,6 +23,7 @@ import { PlansService } from './plans/plans.service';
 import { RequestsHandlers } from './requests/requests.handlers';
 import { RequestsService } from './requests/requests.service';
 import { WorkflowService } from './requests/workflow.service';
+import { ScheduleRunner } from './schedules/schedule-runner';
 
 @Module({})
 export class ActModule {}
@@ -50,6 +51,7 @@ export function createActModule(config: ActConfig): DynamicModule {
       LedgerService,
       LedgerHandlers,
       LedgerConsumer,
+      ScheduleRunner,
       ServiceRuntime,
       {
         provide: RPC_HANDLERS,
@@ -67,8 +69,8 @@ export function createActModule(config: ActConfig): DynamicModule {
       },
       {
         provide: BACKGROUND_JOBS,
-        inject: [LedgerConsumer],
-        useFactory: (ledger: LedgerConsumer): BackgroundJob[] => [ledger],
+        inject: [LedgerConsumer, ScheduleRunner],
+        useFactory: (ledger: LedgerConsumer, schedules: ScheduleRunner): BackgroundJob[] => [ledger, schedules],
       },
     ],
   };

@@ -50,7 +50,7 @@ export interface PlanDefaults {
 
 /** Create a request on a cron schedule. */
 export interface PlanSchedule {
-  /** Five-field cron expression. */
+  /** Cron expression: five fields, or six with seconds first. */
   cron: string;
   /** IANA time zone; UTC when absent. */
   tz?: string;

@@ -1,8 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer, connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Client } from 'pg';
 
 /** A free TCP port on loopback, from the OS. */
@@ -115,6 +115,13 @@ export async function startEmbeddedPostgres(options: {
   const port = await freePort();
   const fresh = !existsSync(join(options.dataDir, 'PG_VERSION'));
   mkdirSync(options.dataDir, { recursive: true });
+  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (asRoot) {
+    // Postgres then runs as the 'postgres' user, which must be able to reach its data directory
+    // (a mkdtemp parent is 0700 root-only).
+    const parent = dirname(options.dataDir);
+    chmodSync(parent, statSync(parent).mode | 0o111);
+  }
   const postgres = new EmbeddedPostgres({
     databaseDir: options.dataDir,
     port,
@@ -122,7 +129,7 @@ export async function startEmbeddedPostgres(options: {
     password: 'postgres',
     persistent: options.persistent,
     // Postgres refuses to run as root; the package then runs it as a 'postgres' system user.
-    createPostgresUser: typeof process.getuid === 'function' && process.getuid() === 0,
+    createPostgresUser: asRoot,
     postgresFlags: ['-c', 'max_connections=300', '-c', 'fsync=on', '-c', 'shared_buffers=256MB'],
     onLog: (message) => options.log?.(String(message)),
     onError: (message) => options.log?.(String(message)),

@@ -2,6 +2,7 @@ import { LedgerEntryEntity } from '../ledger/ledger-entry.entity';
 import { PlanEntity } from '../plans/plan.entity';
 import { RequestStepEntity } from '../requests/request-step.entity';
 import { RequestEntity } from '../requests/request.entity';
+import { ScheduleFireEntity } from '../schedules/schedule-fire.entity';
 
 /** Every entity of schema `act` (also used by tools that diff the schema). */
-export const ACT_ENTITIES = [PlanEntity, RequestEntity, RequestStepEntity, LedgerEntryEntity];
+export const ACT_ENTITIES = [PlanEntity, RequestEntity, RequestStepEntity, LedgerEntryEntity, ScheduleFireEntity];

@@ -33,7 +33,7 @@ describe('ACT schema', () => {
     const rows: Array<{ table_name: string }> = await dataSource.query(
       `SELECT table_name FROM information_schema.tables WHERE table_schema = 'act' ORDER BY table_name`,
     );
-    expect(rows.map((r) => r.table_name)).toEqual(['ledger_entries', 'migrations', 'outbox', 'plans', 'processed_events', 'request_steps', 'requests']);
+    expect(rows.map((r) => r.table_name)).toEqual(['ledger_entries', 'migrations', 'outbox', 'plans', 'processed_events', 'request_steps', 'requests', 'schedule_fires']);
   });
 
   it('names every index and constraint itself', async () => {
@@ -55,6 +55,7 @@ describe('ACT schema', () => {
         'request_steps_request_id_fkey',
         'ledger_entries_pkey',
         'ledger_entries_event_id_key',
+        'schedule_fires_pkey',
       ]),
     );
   });

@@ -187,10 +187,18 @@ describe('validatePlan', () => {
     ]);
   });
 
-  it('reports a cron string without exactly five fields', () => {
-    expect(problemsOf(aPlan({ schedule: { cron: '0 0 0 * * *' } }))).toEqual([
-      { path: 'schedule.cron', message: "'0 0 0 * * *' must have five fields (minute hour day-of-month month day-of-week), found 6" },
+  it('accepts a six-field cron string (seconds first), as croner does', () => {
+    expect(problemsOf(aPlan({ schedule: { cron: '*/1 * * * * *' } }))).toEqual([]);
+  });
+
+  it('reports a cron string without five or six fields', () => {
+    expect(problemsOf(aPlan({ schedule: { cron: '0 0 0 * * * 2030' } }))).toEqual([
+      {
+        path: 'schedule.cron',
+        message: "'0 0 0 * * * 2030' must have five fields (minute hour day-of-month month day-of-week) or six (seconds first), found 7",
+      },
     ]);
+    expect(problemsOf(aPlan({ schedule: { cron: '0 0 *' } }))[0].message).toMatch(/found 3$/);
   });
 
   it('reports an unknown time zone', () => {

@@ -108,13 +108,18 @@ function checkAgainstSchema(value: unknown, schema: SchemaNode, path: string, pr
   }
 }
 
-/** A cron string croner understands, in the five-field form the plan language promises. */
+/**
+ * A cron string croner understands: five fields (minute hour day-of-month month day-of-week) or
+ * six with seconds first, as croner reads them (the scheduler parses with the same mode).
+ */
 function cronProblem(cron: string, tz: string | undefined): string | null {
   const fields = cron.trim().split(/\s+/).filter(Boolean);
-  if (fields.length !== 5) return `'${cron}' must have five fields (minute hour day-of-month month day-of-week), found ${fields.length}`;
+  if (fields.length !== 5 && fields.length !== 6) {
+    return `'${cron}' must have five fields (minute hour day-of-month month day-of-week) or six (seconds first), found ${fields.length}`;
+  }
   try {
     // Paused: parsing is all we want, nothing may run at registration.
-    new Cron(cron, { paused: true, ...(tz && isTimeZone(tz) ? { timezone: tz } : {}) }).stop();
+    new Cron(cron, { paused: true, mode: '5-or-6-parts', ...(tz && isTimeZone(tz) ? { timezone: tz } : {}) }).stop();
     return null;
   } catch (error) {
     return `'${cron}' is not a valid cron expression: ${(error as Error).message.replace(/^CronPattern:\s*/, '')}`;

@@ -9,8 +9,8 @@ import {
   type RequestSummary,
   type RequestView,
 } from '@hms/contracts';
-import { CLOCK, EventOutbox, type Clock, type IdGenerator } from '@hms/platform';
-import { DataSource } from 'typeorm';
+import { CLOCK, EventOutbox, type Clock, type Emit, type IdGenerator } from '@hms/platform';
+import { DataSource, type EntityManager } from 'typeorm';
 import { ID_GENERATOR } from '../act.tokens';
 import { contentHash } from '../common/canonical-json';
 import { isUuid } from '../common/ids';
@@ -21,6 +21,8 @@ import { isTerminalRequest } from './request.state';
 import { toRequestSummary, toRequestView } from './request.views';
 import { findRequest, findRequestByIdempotencyKey, insertRequest, insertSteps, listRequests, loadSteps, lockRequest } from './requests.repository';
 import { WorkflowService } from './workflow.service';
+import { scheduleReference } from '../schedules/fire-times';
+import { insertScheduleFire } from '../schedules/schedules.repository';
 
 /** The body that an idempotency key stands for, with defaults filled in so omitted and default values match. */
 function requestHashOf(command: CreateRequestCommand): string {
@@ -66,70 +68,91 @@ export class RequestsService {
    * `act.request.created` and the first `act.step.ready` events commit together or not at all.
    */
   async create(command: CreateRequestCommand, actor: string): Promise<CreateRequestResult> {
+    return this.outbox.transaction((tx, emit) => this.createIn(tx, emit, command, actor));
+  }
+
+  /**
+   * The request of one fire time of a plan's schedule, exactly once across replicas: the
+   * `schedule_fires` row (primary key plan + fire time) and the request commit together. A
+   * replica inserting the same fire time concurrently waits on the key and then conflicts
+   * (ON CONFLICT DO NOTHING), so it creates nothing and answers null.
+   */
+  async createScheduled(
+    fire: { plan: string; version: number; fireAt: Date; payload: Record<string, unknown> },
+    actor: string,
+  ): Promise<CreateRequestResult | null> {
+    return this.outbox.transaction(async (tx, emit) => {
+      const requestId = this.ids.next();
+      if (!(await insertScheduleFire(tx, fire.plan, fire.fireAt, requestId, this.clock.now()))) return null;
+      const command: CreateRequestCommand = { plan: fire.plan, version: fire.version, payload: fire.payload, reference: scheduleReference(fire.plan, fire.fireAt) };
+      return this.createIn(tx, emit, command, actor, requestId);
+    });
+  }
+
+  /** The body of `create`, inside the caller's transaction (so events go through its outbox). */
+  private async createIn(tx: EntityManager, emit: Emit, command: CreateRequestCommand, actor: string, id: string = this.ids.next()): Promise<CreateRequestResult> {
     const key = command.idempotencyKey ?? null;
     const hash = key ? requestHashOf(command) : null;
-    return this.outbox.transaction(async (tx, emit) => {
-      const earlier = async (): Promise<CreateRequestResult | null> => {
-        const existing = key ? await findRequestByIdempotencyKey(tx, key) : null;
-        if (!existing) return null;
-        if (existing.requestHash !== hash) {
-          throw new DomainError('IDEMPOTENCY_MISMATCH', `Idempotency key '${key}' was already used with a different request body`);
-        }
-        return { request: toRequestSummary(existing), created: false };
-      };
-      const repeated = await earlier();
-      if (repeated) return repeated;
-
-      const plan = await this.plans.find(tx, command.plan, command.version);
-      if (!plan) throw this.plans.notFound(command.plan, command.version);
-      const definition = plan.definition;
-      const now = this.clock.now();
-      const slaMinutes = command.slaMinutes ?? definition.slaMinutes;
-      const request: RequestEntity = {
-        id: this.ids.next(),
-        plan: plan.id,
-        planVersion: plan.version,
-        status: 'running',
-        payload: command.payload ?? {},
-        reference: command.reference ?? null,
-        priority: command.priority ?? 0,
-        slaDueAt: slaMinutes === undefined ? null : new Date(now.getTime() + slaMinutes * 60_000),
-        idempotencyKey: key,
-        requestHash: hash,
-        escalations: [],
-        createdBy: actor,
-        createdAt: now,
-        updatedAt: now,
-        completedAt: null,
-      };
-      if (!(await insertRequest(tx, request))) {
-        // Lost a race with a concurrent create under the same key: answer with the winner.
-        const winner = await earlier();
-        if (winner) return winner;
-        throw new DomainError('CONFLICT', 'The request could not be created; try again');
+    const earlier = async (): Promise<CreateRequestResult | null> => {
+      const existing = key ? await findRequestByIdempotencyKey(tx, key) : null;
+      if (!existing) return null;
+      if (existing.requestHash !== hash) {
+        throw new DomainError('IDEMPOTENCY_MISMATCH', `Idempotency key '${key}' was already used with a different request body`);
       }
-      const steps: RequestStepEntity[] = definition.steps.map((step, position) => ({
-        requestId: request.id,
-        stepId: step.id,
-        position,
-        status: 'pending',
-        pool: step.pool,
-        taskId: null,
-        attempts: 0,
-        output: null,
-        updatedAt: now,
-      }));
-      await insertSteps(tx, steps);
-      emit(
-        'act.request.created',
-        request.id,
-        { plan: plan.id, version: plan.version, reference: request.reference, priority: request.priority, slaDueAt: request.slaDueAt?.toISOString() ?? null },
-        actor,
-      );
-      const workflow = await this.workflow.workflowOf(tx, request, steps);
-      await this.workflow.apply(tx, emit, request, workflow.start(), actor);
-      return { request: toRequestSummary(request), created: true };
-    });
+      return { request: toRequestSummary(existing), created: false };
+    };
+    const repeated = await earlier();
+    if (repeated) return repeated;
+
+    const plan = await this.plans.find(tx, command.plan, command.version);
+    if (!plan) throw this.plans.notFound(command.plan, command.version);
+    const definition = plan.definition;
+    const now = this.clock.now();
+    const slaMinutes = command.slaMinutes ?? definition.slaMinutes;
+    const request: RequestEntity = {
+      id,
+      plan: plan.id,
+      planVersion: plan.version,
+      status: 'running',
+      payload: command.payload ?? {},
+      reference: command.reference ?? null,
+      priority: command.priority ?? 0,
+      slaDueAt: slaMinutes === undefined ? null : new Date(now.getTime() + slaMinutes * 60_000),
+      idempotencyKey: key,
+      requestHash: hash,
+      escalations: [],
+      createdBy: actor,
+      createdAt: now,
+      updatedAt: now,
+      completedAt: null,
+    };
+    if (!(await insertRequest(tx, request))) {
+      // Lost a race with a concurrent create under the same key: answer with the winner.
+      const winner = await earlier();
+      if (winner) return winner;
+      throw new DomainError('CONFLICT', 'The request could not be created; try again');
+    }
+    const steps: RequestStepEntity[] = definition.steps.map((step, position) => ({
+      requestId: request.id,
+      stepId: step.id,
+      position,
+      status: 'pending',
+      pool: step.pool,
+      taskId: null,
+      attempts: 0,
+      output: null,
+      updatedAt: now,
+    }));
+    await insertSteps(tx, steps);
+    emit(
+      'act.request.created',
+      request.id,
+      { plan: plan.id, version: plan.version, reference: request.reference, priority: request.priority, slaDueAt: request.slaDueAt?.toISOString() ?? null },
+      actor,
+    );
+    const workflow = await this.workflow.workflowOf(tx, request, steps);
+    await this.workflow.apply(tx, emit, request, workflow.start(), actor);
+    return { request: toRequestSummary(request), created: true };
   }
 
   async get(id: string): Promise<RequestView> {

@@ -1,5 +1,6 @@
 import { CreateActSchema1795217124044 } from './1795217124044-CreateActSchema';
 import { LedgerAppendOnly1795217124045 } from './1795217124045-LedgerAppendOnly';
+import { CreateScheduleFires1795217124046 } from './1795217124046-CreateScheduleFires';
 
 /** In order; merged migrations are never edited. */
-export const ACT_MIGRATIONS = [CreateActSchema1795217124044, LedgerAppendOnly1795217124045];
+export const ACT_MIGRATIONS = [CreateActSchema1795217124044, LedgerAppendOnly1795217124045, CreateScheduleFires1795217124046];
