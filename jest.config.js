@@ -28,7 +28,7 @@ const base = {
 module.exports = {
   projects: [
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs,tools}/**/*.spec.ts'] },
-    { ...base, displayName: 'integration', setupFilesAfterEnv: ['<rootDir>/libs/testing/src/jest/integration-setup.ts'], testMatch: ['<rootDir>/{apps,libs}/**/*.int-spec.ts'] },
+    { ...base, displayName: 'integration', setupFilesAfterEnv: ['<rootDir>/libs/testing/src/jest/integration-setup.ts'], testMatch: ['<rootDir>/{apps,libs,tools}/**/*.int-spec.ts'] },
     { ...base, displayName: 'e2e', setupFilesAfterEnv: ['<rootDir>/test/e2e/support/jest-setup.ts'], testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'] },
   ],
 };

@@ -113,7 +113,8 @@ export const EventStream = {
  */
 export const SignalSubjects = {
   poolTaskAvailable: (pool: string): string => `oms.signal.task-available.${pool}`,
-  anyPoolTaskAvailable: 'oms.signal.task-available.*',
+  /** Pool names may contain dots, hence `>` rather than `*`. */
+  anyPoolTaskAvailable: 'oms.signal.task-available.>',
 } as const;
 
 /** NATS header names used by the RPC layer. */

@@ -2,6 +2,7 @@ import { Type } from 'class-transformer';
 import {
   IsArray,
   IsBoolean,
+  IsDefined,
   IsIn,
   IsInt,
   IsObject,
@@ -101,6 +102,7 @@ export class TaskErrorInfo {
 }
 
 export class FailTaskCommand extends LeaseHolderCommand {
+  @IsDefined()
   @ValidateNested()
   @Type(() => TaskErrorInfo)
   error: TaskErrorInfo;

@@ -99,7 +99,7 @@ export class TaskSignals implements OnApplicationBootstrap, OnApplicationShutdow
 
   onApplicationBootstrap(): void {
     // Every pool: the `>` wildcard also matches pool names with dots, which `*` would not.
-    this.subscription = this.bus.connection.subscribe(this.bus.subject(SignalSubjects.poolTaskAvailable('>')), {
+    this.subscription = this.bus.connection.subscribe(this.bus.subject(SignalSubjects.anyPoolTaskAvailable), {
       callback: (error, message) => {
         if (error) {
           this.logger.warn({ err: error }, 'task-available subscription error');
