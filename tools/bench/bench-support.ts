@@ -45,11 +45,12 @@ export async function benchInfra(): Promise<{ infra: Infra; freshDatabase(label:
 }
 
 /** The four services as processes on a fresh database. */
-export async function benchStack(bench: Awaited<ReturnType<typeof benchInfra>>, label: string, env: Record<string, string> = {}): Promise<{ stack: Stack; stop(): Promise<void> }> {
+export async function benchStack(bench: Awaited<ReturnType<typeof benchInfra>>, label: string, env: Record<string, string> = {}): Promise<{ stack: Stack; databaseUrl: string; stop(): Promise<void> }> {
   const database = await bench.freshDatabase(label);
   const stack = await startStack({ databaseUrl: database.url, natsUrl: bench.infra.natsUrl, subjectPrefix: uniqueSubjectPrefix('b'), env: { LOG_LEVEL: 'warn', ...env } });
   return {
     stack,
+    databaseUrl: database.url,
     async stop() {
       await stack.stop();
       await database.drop();

@@ -5,6 +5,7 @@
  */
 import { machineLine } from './bench-support';
 import { gatewayBench } from './gateway.bench';
+import { omsBench } from './oms.bench';
 
 function options(args: string[]): Record<string, string> {
   const parsed: Record<string, string> = {};
@@ -14,6 +15,17 @@ function options(args: string[]): Record<string, string> {
 
 const BENCHES: Record<string, (o: Record<string, string>) => Promise<void>> = {
   gateway: (o) => gatewayBench({ requests: Number(o.requests ?? 2000), workers: Number(o.workers ?? 8) }),
+  oms: (o) =>
+    omsBench({
+      tasks: Number(o.tasks ?? 5000),
+      workers: Number(o.workers ?? 8),
+      pickupSamples: Number(o['pickup-samples'] ?? 200),
+      latencySamples: Number(o['latency-samples'] ?? 500),
+      smallDepth: Number(o['small-depth'] ?? 10_000),
+      largeDepth: Number(o['large-depth'] ?? 1_000_000),
+      graphileJobs: Number(o['graphile-jobs'] ?? 5000),
+      graphileConcurrency: Number(o['graphile-concurrency'] ?? 10),
+    }),
 };
 
 async function main(): Promise<void> {

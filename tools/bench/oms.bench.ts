@@ -1,0 +1,334 @@
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { Client } from 'pg';
+import { EventStream, type Actor, type EventDataMap, type HmsEvent, type LeasedTask } from '@hms/contracts';
+import { NatsBus, RpcClient } from '@hms/platform';
+import { benchInfra, benchStack, formatNumber, percentile, printTable } from './bench-support';
+
+/** OMS is called as a trusted service would, straight over NATS (not through the gateway). */
+const ACTOR: Actor = { id: 'bench', roles: ['service'] };
+/** graphile-worker's figures quoted in the issue (same kind of lease+complete workload). */
+const GRAPHILE_QUOTED = { jobsPerSecond: 5000, pickupP99Ms: 6 };
+
+export interface OmsBenchOptions {
+  /** Pre-queued tasks per throughput run. */
+  tasks: number;
+  workers: number;
+  pickupSamples: number;
+  latencySamples: number;
+  /** Queue depths of the lease-latency runs (small, large). */
+  smallDepth: number;
+  largeDepth: number;
+  graphileJobs: number;
+  graphileConcurrency: number;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Seeds `count` queued tasks into a pool with INSERT … SELECT generate_series, every NOT NULL
+ * column filled as TasksService.queueFromStep fills it (pool defaults: 3 attempts, 300 s lease,
+ * the default backoff). available_at rises by 1 ms per task, so the queue has a FIFO order.
+ * Returns the seconds it took.
+ */
+async function seedTasks(db: Client, pool: string, count: number, batch = 250_000): Promise<number> {
+  const started = performance.now();
+  const retry = JSON.stringify({ attempts: 3, backoffSeconds: 10, backoffFactor: 2, maxBackoffSeconds: 3600 });
+  for (let from = 1; from <= count; from += batch) {
+    const to = Math.min(count, from + batch - 1);
+    await db.query(
+      `INSERT INTO oms.tasks (id, request_id, step_id, pool, title, tags, priority, status, attempt, max_attempts, retry, payload,
+                              lease_seconds, sla_due_at, available_at, queued_at, created_at, updated_at)
+       SELECT gen_random_uuid(), gen_random_uuid()::text, 'work', $1, 'bench task', '{}'::text[], 0, 'queued', 0, 3, $2::jsonb,
+              jsonb_build_object('i', i), 300, NULL, at, at, at, at
+       FROM generate_series($3::int, $4::int) AS i,
+            LATERAL (SELECT date_trunc('second', now()) - interval '2 hours' + i * interval '1 millisecond' AS at) AS t`,
+      [pool, retry, from, to],
+    );
+  }
+  await db.query('ANALYZE oms.tasks');
+  return (performance.now() - started) / 1000;
+}
+
+async function createPool(rpc: RpcClient, pool: string): Promise<void> {
+  await rpc.call('oms.pool.upsert', { pool, kind: 'bot' }, { actor: ACTOR });
+}
+
+async function lease(rpc: RpcClient, pool: string, worker: string, max: number, waitSeconds: number): Promise<LeasedTask[]> {
+  const { tasks } = await rpc.call('oms.task.lease', { pool, worker, max, waitSeconds }, { actor: ACTOR, timeoutMs: (waitSeconds + 10) * 1000 });
+  return tasks;
+}
+
+async function complete(rpc: RpcClient, task: LeasedTask): Promise<void> {
+  await rpc.call('oms.task.complete', { taskId: task.id, leaseToken: task.leaseToken, output: { ok: true } }, { actor: ACTOR });
+}
+
+/** `workers` loops of lease(max) then complete each, until `total` tasks are done. */
+async function drainPool(rpc: RpcClient, pool: string, total: number, workers: number, max: number): Promise<{ completed: number; seconds: number }> {
+  let leased = 0;
+  let completed = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: workers }, async (_, w) => {
+      while (leased < total) {
+        const tasks = await lease(rpc, pool, `bench-${w}`, max, 0);
+        if (tasks.length === 0) {
+          await sleep(1); // the rest are being taken by the other workers (SKIP LOCKED)
+          continue;
+        }
+        leased += tasks.length;
+        await Promise.all(tasks.map((task) => complete(rpc, task)));
+        completed += tasks.length;
+      }
+    }),
+  );
+  return { completed, seconds: (performance.now() - started) / 1000 };
+}
+
+/** Publishes act.step.ready to JetStream as ACT's outbox relay does. */
+async function publishStepReady(bus: NatsBus, pool: string, i: number): Promise<void> {
+  const data: EventDataMap['act.step.ready'] = {
+    stepId: 'work',
+    pool,
+    title: `pickup ${i}`,
+    tags: [],
+    priority: 0,
+    payload: { i },
+    leaseSeconds: null,
+    slaMinutes: null,
+    retry: null,
+  };
+  const event: HmsEvent<'act.step.ready'> = { id: randomUUID(), type: 'act.step.ready', at: new Date().toISOString(), actor: 'system:act', requestId: randomUUID(), source: 'act', data };
+  await bus.jetstream.publish(bus.subject(EventStream.subjectOf(event.type)), JSON.stringify(event), { msgID: event.id });
+}
+
+/** Single-worker lease then complete, `samples` times after `warmup` unmeasured ones; milliseconds. */
+async function leaseLatency(rpc: RpcClient, pool: string, samples: number, warmup = 20): Promise<{ lease: number[]; roundTrip: number[] }> {
+  const leaseMs: number[] = [];
+  const roundTrip: number[] = [];
+  for (let i = 0; i < samples + warmup; i += 1) {
+    const t0 = performance.now();
+    const [task] = await lease(rpc, pool, 'bench-latency', 1, 0);
+    const t1 = performance.now();
+    if (!task) throw new Error(`pool ${pool} ran empty`);
+    await complete(rpc, task);
+    const t2 = performance.now();
+    if (i >= warmup) {
+      leaseMs.push(t1 - t0);
+      roundTrip.push(t2 - t0);
+    }
+  }
+  return { lease: leaseMs, roundTrip };
+}
+
+/** graphile-worker, loaded only when installed (it is not a dependency of the project). */
+function loadGraphileWorker(): any | null {
+  const name = 'graphile-worker';
+  try {
+    return require(name);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The reference: `jobs` pre-queued jobs run to completion by graphile-worker in-process
+ * (concurrency `concurrency`, no-op task) on a fresh database of the same Postgres.
+ */
+async function graphileThroughput(
+  bench: Awaited<ReturnType<typeof benchInfra>>,
+  jobs: number,
+  concurrency: number,
+): Promise<{ jobsPerSecond: number; seconds: number } | { skipped: string }> {
+  const gw = loadGraphileWorker();
+  if (!gw) return { skipped: 'graphile-worker reference not run: not installed (npm install -D graphile-worker@0.16.6)' };
+  const database = await bench.freshDatabase('graphile');
+  const db = new Client({ connectionString: database.url });
+  try {
+    const logger = new gw.Logger(() => () => undefined);
+    await gw.runMigrations({ connectionString: database.url, logger });
+    await db.connect();
+    await db.query(`SELECT graphile_worker.add_job('bench', json_build_object('i', i)) FROM generate_series(1, $1::int) AS i`, [jobs]);
+    let done = 0;
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    const started = performance.now();
+    const runner = await gw.run({
+      connectionString: database.url,
+      concurrency,
+      noHandleSignals: true,
+      pollInterval: 1000,
+      logger,
+      taskList: {
+        bench: async () => {
+          done += 1;
+          if (done === jobs) finish();
+        },
+      },
+    });
+    await finished;
+    // The last completions are batched; wait until the table is empty so the figure is whole jobs.
+    for (;;) {
+      const { rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM graphile_worker.jobs');
+      if (Number(rows[0].n) === 0) break;
+      await sleep(2);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    await runner.stop();
+    return { jobsPerSecond: jobs / seconds, seconds };
+  } finally {
+    await db.end().catch(() => undefined);
+    await database.drop();
+  }
+}
+
+const ms = (value: number) => formatNumber(value);
+
+/**
+ * OMS allocation: lease+complete throughput, pickup latency of a long-polling worker, lease
+ * latency against queue depth — with the four services as processes (ACT and OPS consume OMS's
+ * events as in production) and OMS called over NATS directly.
+ */
+export async function omsBench(options: OmsBenchOptions): Promise<void> {
+  const benchStarted = performance.now();
+  const bench = await benchInfra();
+  const { stack, databaseUrl, stop } = await benchStack(bench, 'oms');
+  const bus = await NatsBus.connect(bench.infra.natsUrl, stack.subjectPrefix, 'oms-bench');
+  const rpc = new RpcClient(bus);
+  const db = new Client({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    // 1. Throughput.
+    const throughput: Array<Array<string | number>> = [];
+    const perSecond: Record<number, number> = {};
+    for (const max of [1, 10]) {
+      const pool = `bench-throughput-${max}`;
+      await createPool(rpc, pool);
+      const seeded = await seedTasks(db, pool, options.tasks);
+      const { completed, seconds } = await drainPool(rpc, pool, options.tasks, options.workers, max);
+      perSecond[max] = completed / seconds;
+      throughput.push([`OMS over NATS, ${options.workers} workers, max ${max}`, completed, formatNumber(seconds), perSecond[max], formatNumber(seeded)]);
+    }
+
+    // 4. (run here, on the same Postgres, so the rows sit together) graphile-worker.
+    const graphile = await graphileThroughput(bench, options.graphileJobs, options.graphileConcurrency);
+    if ('skipped' in graphile) {
+      throughput.push([graphile.skipped, '-', '-', '-', '-']);
+    } else {
+      throughput.push([`graphile-worker 0.16 in-process, concurrency ${options.graphileConcurrency}`, options.graphileJobs, formatNumber(graphile.seconds), graphile.jobsPerSecond, '-']);
+    }
+    printTable(
+      `1. lease+complete throughput (${options.tasks.toLocaleString('en-US')} pre-queued tasks per run)`,
+      ['what', 'tasks', 'seconds', 'tasks/s', 'seed s'],
+      throughput,
+    );
+    const reference = 'skipped' in graphile ? undefined : graphile.jobsPerSecond;
+    printTable('1b. OMS against the graphile-worker reference', ['OMS run', 'tasks/s', 'measured graphile-worker', 'ratio (OMS/graphile measured)', 'ratio to quoted ≈5,000/s'], [
+      ...[1, 10].map((max) => [
+        `max ${max}`,
+        perSecond[max],
+        reference === undefined ? 'not run: not installed' : formatNumber(reference),
+        reference === undefined ? 'n/a' : `${formatNumber(perSecond[max] / reference)}×`,
+        `${formatNumber(perSecond[max] / GRAPHILE_QUOTED.jobsPerSecond)}×`,
+      ]),
+    ]);
+
+    // 2. Pickup latency: an idle long-polling worker, tasks queued one at a time.
+    const pickupPool = 'bench-pickup';
+    await createPool(rpc, pickupPool);
+    const pickup: number[] = [];
+    const publishToQueued: number[] = [];
+    const queuedToReturned: number[] = [];
+    const marks: Array<{ id: string; publishedWall: number; returnedWall: number }> = [];
+    for (let i = 0; i < options.pickupSamples + 10; i += 1) {
+      const leasing = lease(rpc, pickupPool, 'bench-idle', 1, 10).then((tasks) => ({ tasks, at: performance.now(), wall: Date.now() }));
+      await sleep(25); // let the lease call park in OMS's long poll
+      const publishedWall = Date.now();
+      const t0 = performance.now();
+      await publishStepReady(bus, pickupPool, i);
+      const { tasks, at, wall } = await leasing;
+      if (tasks.length !== 1) throw new Error('the long-polling worker got no task within 10 s');
+      await complete(rpc, tasks[0]);
+      if (i >= 10) {
+        pickup.push(at - t0);
+        marks.push({ id: tasks[0].id, publishedWall, returnedWall: wall });
+      }
+    }
+    const { rows } = await db.query<{ id: string; queued_at: Date }>('SELECT id, queued_at FROM oms.tasks WHERE id = ANY($1::uuid[])', [marks.map((m) => m.id)]);
+    const queuedAt = new Map(rows.map((row) => [row.id, row.queued_at.getTime()]));
+    for (const mark of marks) {
+      const queued = queuedAt.get(mark.id);
+      if (queued === undefined) continue;
+      publishToQueued.push(queued - mark.publishedWall);
+      queuedToReturned.push(mark.returnedWall - queued);
+    }
+    printTable(`2. pickup latency, idle long-polling worker (waitSeconds 10), ${pickup.length} tasks queued one at a time`, ['span', 'p50 ms', 'p99 ms', 'max ms'], [
+      ['publish act.step.ready → lease call returns the task', ms(percentile(pickup, 0.5)), ms(percentile(pickup, 0.99)), ms(Math.max(...pickup))],
+      ['  of which publish → OMS queued_at (JetStream + consumer tx; ms clock)', ms(percentile(publishToQueued, 0.5)), ms(percentile(publishToQueued, 0.99)), ms(Math.max(...publishToQueued))],
+      ['  of which OMS queued_at → lease returned (wake-up + lease tx + reply; ms clock)', ms(percentile(queuedToReturned, 0.5)), ms(percentile(queuedToReturned, 0.99)), ms(Math.max(...queuedToReturned))],
+    ]);
+
+    // 3. Lease latency against queue depth. Both pools are seeded first (one table, as in
+    // production), vacuumed once, then sampled alternately, so background load (autovacuum,
+    // other processes on the machine) falls on both depths alike.
+    const latencyRows: Array<Array<string | number>> = [];
+    const depths = [options.smallDepth, options.largeDepth];
+    const seedSeconds: number[] = [];
+    for (const depth of depths) {
+      await createPool(rpc, `bench-depth-${depth}`);
+      seedSeconds.push(await seedTasks(db, `bench-depth-${depth}`, depth));
+    }
+    await db.query('VACUUM ANALYZE oms.tasks');
+    const byDepth = depths.map((depth) => ({ depth, lease: [] as number[], roundTrip: [] as number[] }));
+    for (let i = 0; i < options.latencySamples + 20; i += 1) {
+      for (const entry of i % 2 === 0 ? byDepth : [...byDepth].reverse()) {
+        const sample = await leaseLatency(rpc, `bench-depth-${entry.depth}`, i < 20 ? 0 : 1, i < 20 ? 1 : 0);
+        entry.lease.push(...sample.lease);
+        entry.roundTrip.push(...sample.roundTrip);
+      }
+    }
+    byDepth.forEach((result, index) => {
+      latencyRows.push([
+        result.depth.toLocaleString('en-US'),
+        formatNumber(seedSeconds[index]),
+        ms(percentile(result.lease, 0.5)),
+        ms(percentile(result.lease, 0.99)),
+        ms(percentile(result.roundTrip, 0.5)),
+        ms(percentile(result.roundTrip, 0.99)),
+      ]);
+    });
+    const [small, large] = byDepth;
+    const ratio = (pick: (r: (typeof byDepth)[number]) => number[], q: number) => `${formatNumber(percentile(pick(large), q) / percentile(pick(small), q))}×`;
+    latencyRows.push([
+      `ratio ${large.depth.toLocaleString('en-US')} / ${small.depth.toLocaleString('en-US')}`,
+      '-',
+      ratio((r) => r.lease, 0.5),
+      ratio((r) => r.lease, 0.99),
+      ratio((r) => r.roundTrip, 0.5),
+      ratio((r) => r.roundTrip, 0.99),
+    ]);
+    printTable(`3. lease latency, 1 worker, max 1, ${options.latencySamples} samples per depth (depths sampled alternately)`, ['queued in pool', 'seed s', 'lease p50 ms', 'lease p99 ms', 'lease+complete p50 ms', 'lease+complete p99 ms'], latencyRows);
+
+    const depthRatio = (pick: (r: (typeof byDepth)[number]) => number[], q: number) => percentile(pick(large), q) / percentile(pick(small), q);
+    const yes = (met: boolean) => (met ? 'yes' : 'no');
+    const depthLabel = `${large.depth.toLocaleString('en-US')}/${small.depth.toLocaleString('en-US')}`;
+    printTable('Targets (issue)', ['target', 'measured', 'met'], [
+      [`throughput at max 10 ≥ graphile-worker's ≈${GRAPHILE_QUOTED.jobsPerSecond.toLocaleString('en-US')} jobs/s (quoted)`, `${formatNumber(perSecond[10])} tasks/s`, yes(perSecond[10] >= GRAPHILE_QUOTED.jobsPerSecond)],
+      [
+        'throughput at max 10 ≥ graphile-worker measured here',
+        reference === undefined ? 'graphile-worker reference not run: not installed' : `${formatNumber(perSecond[10])} vs ${formatNumber(reference)} jobs/s`,
+        reference === undefined ? 'n/a' : yes(perSecond[10] >= reference),
+      ],
+      [`p99 pickup ≤ graphile-worker's ≈${GRAPHILE_QUOTED.pickupP99Ms} ms (quoted)`, `${ms(percentile(pickup, 0.99))} ms`, yes(percentile(pickup, 0.99) <= GRAPHILE_QUOTED.pickupP99Ms)],
+      [`lease+complete latency ${depthLabel} < 1.5, p50`, `${formatNumber(depthRatio((r) => r.roundTrip, 0.5))}×`, yes(depthRatio((r) => r.roundTrip, 0.5) < 1.5)],
+      [`lease+complete latency ${depthLabel} < 1.5, p99`, `${formatNumber(depthRatio((r) => r.roundTrip, 0.99))}×`, yes(depthRatio((r) => r.roundTrip, 0.99) < 1.5)],
+      [`lease call alone ${depthLabel} < 1.5, p50 / p99`, `${formatNumber(depthRatio((r) => r.lease, 0.5))}× / ${formatNumber(depthRatio((r) => r.lease, 0.99))}×`, yes(depthRatio((r) => r.lease, 0.99) < 1.5)],
+    ]);
+    process.stdout.write(`\nbench wall time: ${formatNumber((performance.now() - benchStarted) / 1000)} s\n`);
+  } finally {
+    await db.end().catch(() => undefined);
+    await bus.close();
+    await stop();
+    await bench.stop();
+  }
+}
