@@ -4,13 +4,25 @@ import { HmsClient, Pool, type WorkItem } from '@hms/client';
 import { freshTestEnvironment, repoRoot, startStack, type Stack } from '@hms/testing';
 
 /** A stack of four real service processes on a fresh database, for one e2e file. */
-export async function startE2eStack(label: string, env: Record<string, string> = {}): Promise<{ stack: Stack; manager: HmsClient; dispose(): Promise<void> }> {
+export async function startE2eStack(
+  label: string,
+  env: Record<string, string> = {},
+): Promise<{
+  stack: Stack;
+  manager: HmsClient;
+  databaseUrl: string;
+  natsUrl: string;
+  /** The environment the stack's services run with, e.g. to start another replica of one. */
+  serviceEnv: Record<string, string>;
+  dispose(): Promise<void>;
+}> {
   const environment = await freshTestEnvironment(label);
+  const extraEnv = { OMS_LEASE_SWEEP_MS: '200', ...env };
   const stack = await startStack({
     databaseUrl: environment.databaseUrl,
     natsUrl: environment.natsUrl,
     subjectPrefix: environment.subjectPrefix,
-    env: { OMS_LEASE_SWEEP_MS: '200', ...env },
+    env: extraEnv,
   }).catch(async (error) => {
     await environment.dispose();
     throw error;
@@ -18,6 +30,17 @@ export async function startE2eStack(label: string, env: Record<string, string> =
   return {
     stack,
     manager: new HmsClient({ baseUrl: stack.gatewayUrl, token: stack.managerToken }),
+    databaseUrl: environment.databaseUrl,
+    natsUrl: environment.natsUrl,
+    // Built the same way as startStack builds it.
+    serviceEnv: {
+      DATABASE_URL: environment.databaseUrl,
+      NATS_URL: environment.natsUrl,
+      HMS_SUBJECT_PREFIX: stack.subjectPrefix,
+      HMS_JWT_SECRET: stack.jwtSecret,
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+      ...extraEnv,
+    },
     async dispose() {
       await stack.stop();
       await environment.dispose();
