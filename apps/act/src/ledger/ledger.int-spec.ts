@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DomainError, EventStream, type LedgerEntryView } from '@hms/contracts';
-import { eventually, startAct, type ActHarness } from '../testing/act-harness';
+import { EventStream, type LedgerEntryView } from '@hms/contracts';
+import { eventually, rpcError, startAct, type ActHarness } from '../testing/act-harness';
 import { GENESIS_HASH } from './hash-chain';
 import { LedgerService } from './ledger.service';
 
@@ -10,15 +10,6 @@ import { LedgerService } from './ledger.service';
 jest.setTimeout(30_000);
 
 const voucherYaml = readFileSync(join(__dirname, '..', '..', '..', '..', 'examples', 'plans', 'disaster-voucher.plan.yaml'), 'utf8');
-
-async function rpcError(call: Promise<unknown>): Promise<DomainError> {
-  try {
-    await call;
-  } catch (error) {
-    return error as DomainError;
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe('ACT ledger', () => {
   let act: ActHarness;

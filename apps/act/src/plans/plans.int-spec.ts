@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { DomainError, type PlanDefinition } from '@hms/contracts';
-import { startAct, type ActHarness } from '../testing/act-harness';
+import { rpcError, startAct, type ActHarness } from '../testing/act-harness';
 
 // Booting the service and waiting for consumers takes seconds on a busy CI machine.
 jest.setTimeout(30_000);
@@ -31,15 +31,6 @@ const benefitsJson: PlanDefinition = {
   title: 'Benefits review',
   id: 'benefits_review',
 };
-
-async function rpcError(call: Promise<unknown>): Promise<DomainError> {
-  try {
-    await call;
-  } catch (error) {
-    return error as DomainError;
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe('ACT plans over NATS', () => {
   let act: ActHarness;

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DomainError, EventStream, type RequestStatus, type RequestView } from '@hms/contracts';
+import { EventStream, type RequestStatus, type RequestView } from '@hms/contracts';
 import { EventOutbox } from '@hms/platform';
-import { eventually, startAct, type ActHarness } from '../testing/act-harness';
+import { eventually, rpcError, startAct, type ActHarness } from '../testing/act-harness';
 import { WorkflowService } from './workflow.service';
 
 // Booting the service and waiting for consumers takes seconds on a busy CI machine.
@@ -11,15 +11,6 @@ jest.setTimeout(30_000);
 
 const EXAMPLES = join(__dirname, '..', '..', '..', '..', 'examples', 'plans');
 const example = (name: string) => readFileSync(join(EXAMPLES, `${name}.plan.yaml`), 'utf8');
-
-async function rpcError(call: Promise<unknown>): Promise<DomainError> {
-  try {
-    await call;
-  } catch (error) {
-    return error as DomainError;
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe('ACT requests and their workflow', () => {
   let act: ActHarness;

@@ -1,3 +1,4 @@
+import type { DomainError } from '@hms/contracts';
 import { randomUUID } from 'node:crypto';
 import type { INestApplication } from '@nestjs/common';
 import type { Subscription } from '@nats-io/transport-node';
@@ -141,4 +142,14 @@ export async function startAct(label: string, env: Record<string, string> = {}):
       await testEnv.dispose();
     },
   };
+}
+
+/** The error a call that must fail was rejected with. */
+export async function rpcError(call: Promise<unknown>): Promise<DomainError> {
+  try {
+    await call;
+  } catch (error) {
+    return error as DomainError;
+  }
+  throw new Error('expected the call to fail');
 }
