@@ -31,4 +31,12 @@ export class ActConfig extends InfraConfig {
   @Min(0)
   @Max(3_600_000)
   ACT_SCHEDULE_TICK_MS: number = 1000;
+
+  /** How often the SLA sweep looks for running requests past their `slaDueAt`; 0 turns it off on this replica. */
+  @EnvNumber()
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
+  ACT_SLA_SWEEP_MS: number = 1000;
 }

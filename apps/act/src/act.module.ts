@@ -20,6 +20,7 @@ import { LedgerService } from './ledger/ledger.service';
 import { PlansHandlers } from './plans/plans.handlers';
 import { PlansLoader } from './plans/plans.loader';
 import { PlansService } from './plans/plans.service';
+import { RequestSlaJob } from './requests/request-sla.job';
 import { RequestsHandlers } from './requests/requests.handlers';
 import { RequestsService } from './requests/requests.service';
 import { WorkflowService } from './requests/workflow.service';
@@ -52,6 +53,7 @@ export function createActModule(config: ActConfig): DynamicModule {
       LedgerHandlers,
       LedgerConsumer,
       ScheduleRunner,
+      RequestSlaJob,
       ServiceRuntime,
       {
         provide: RPC_HANDLERS,
@@ -69,8 +71,8 @@ export function createActModule(config: ActConfig): DynamicModule {
       },
       {
         provide: BACKGROUND_JOBS,
-        inject: [LedgerConsumer, ScheduleRunner],
-        useFactory: (ledger: LedgerConsumer, schedules: ScheduleRunner): BackgroundJob[] => [ledger, schedules],
+        inject: [LedgerConsumer, ScheduleRunner, RequestSlaJob],
+        useFactory: (ledger: LedgerConsumer, schedules: ScheduleRunner, sla: RequestSlaJob): BackgroundJob[] => [ledger, schedules, sla],
       },
     ],
   };

@@ -33,6 +33,8 @@ export interface EventDataMap {
   'act.request.rejected': { plan: string; stepId: string };
   'act.request.failed': { plan: string; stepId: string; reason: string };
   'act.request.cancelled': { plan: string; reason: string };
+  /** A running request passed its `slaDueAt`; emitted once per request. Not a state change: it stays running. */
+  'act.request.sla-breached': { plan: string; slaDueAt: string };
   'oms.task.queued': {
     taskId: string;
     stepId: string;

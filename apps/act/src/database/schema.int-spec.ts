@@ -51,6 +51,7 @@ describe('ACT schema', () => {
         'requests_idempotency_key_key',
         'requests_status_check',
         'requests_created_at_id_idx',
+        'requests_sla_due_idx',
         'request_steps_pkey',
         'request_steps_request_id_fkey',
         'ledger_entries_pkey',

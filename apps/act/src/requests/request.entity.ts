@@ -10,6 +10,8 @@ import type { RequestStatus } from '@hms/contracts';
 @Index('requests_plan_created_at_id_idx', ['plan', 'createdAt', 'id'])
 @Index('requests_status_created_at_id_idx', ['status', 'createdAt', 'id'])
 @Index('requests_reference_created_at_id_idx', ['reference', 'createdAt', 'id'])
+// The SLA sweep: only running, not yet breached requests, oldest due first (see markSlaBreaches).
+@Index('requests_sla_due_idx', ['slaDueAt'], { where: `"status" = 'running' AND "sla_breached_at" IS NULL` })
 export class RequestEntity {
   @PrimaryColumn('uuid', { primaryKeyConstraintName: 'requests_pkey' })
   id: string;
@@ -34,6 +36,10 @@ export class RequestEntity {
 
   @Column('timestamptz', { nullable: true })
   slaDueAt: Date | null;
+
+  /** When the SLA sweep found the request running past `slaDueAt`; set once, never cleared. */
+  @Column('timestamptz', { nullable: true })
+  slaBreachedAt: Date | null;
 
   /** From the `Idempotency-Key` header; unique, so a retried create finds the first request. */
   @Column('text', { nullable: true })

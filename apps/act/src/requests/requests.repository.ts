@@ -88,3 +88,41 @@ export async function listRequests(
   if (after) query.andWhere('(r.createdAt, r.id) < (:createdAt, :id)', { createdAt: after.createdAt, id: after.id });
   return query.orderBy('r.createdAt', 'DESC').addOrderBy('r.id', 'DESC').limit(limit).getMany();
 }
+
+/** A request the SLA sweep has just marked as breached. */
+export interface SlaBreach {
+  id: string;
+  plan: string;
+  slaDueAt: Date;
+}
+
+/**
+ * Marks up to `limit` running requests past their `sla_due_at` as breached (`sla_breached_at`,
+ * plus an `sla-breached` entry appended to `escalations`) and returns them; the caller emits their
+ * events in the same transaction.
+ *
+ * Index: the partial `requests_sla_due_idx (sla_due_at) WHERE status = 'running' AND
+ * sla_breached_at IS NULL` holds exactly the candidates, oldest due first, so this is a bounded
+ * index range scan however many requests have ended or already breached.
+ * Locking: FOR UPDATE SKIP LOCKED. Replicas sweeping at once take disjoint rows; a row locked by
+ * the workflow or a cancel is skipped and looked at again next tick (by then it may have ended).
+ * Under READ COMMITTED a row another replica breached after this statement's snapshot is
+ * re-checked once locked and no longer matches `sla_breached_at IS NULL`: one breach per request.
+ */
+export async function markSlaBreaches(tx: EntityManager, now: Date, limit: number): Promise<SlaBreach[]> {
+  const [rows]: [Array<{ id: string; plan: string; sla_due_at: Date }>, number] = await tx.query(
+    `UPDATE "act"."requests" "r"
+        SET "sla_breached_at" = $1,
+            "updated_at" = $1,
+            "escalations" = "r"."escalations" || jsonb_build_array(jsonb_build_object('at', $2::text, 'reason', 'sla-breached'))
+       FROM (SELECT "id" FROM "act"."requests"
+              WHERE "status" = 'running' AND "sla_breached_at" IS NULL AND "sla_due_at" <= $1
+              ORDER BY "sla_due_at"
+              LIMIT $3
+                FOR UPDATE SKIP LOCKED) "due"
+      WHERE "r"."id" = "due"."id"
+  RETURNING "r"."id", "r"."plan", "r"."sla_due_at"`,
+    [now, now.toISOString(), limit],
+  );
+  return rows.map((row) => ({ id: row.id, plan: row.plan, slaDueAt: row.sla_due_at }));
+}

@@ -118,6 +118,7 @@ export class RequestsService {
       reference: command.reference ?? null,
       priority: command.priority ?? 0,
       slaDueAt: slaMinutes === undefined ? null : new Date(now.getTime() + slaMinutes * 60_000),
+      slaBreachedAt: null,
       idempotencyKey: key,
       requestHash: hash,
       escalations: [],
