@@ -1,0 +1,84 @@
+import { Cron } from 'croner';
+import type { RequestSummary } from '@hms/contracts';
+import { freePort, ServiceProcess } from '@hms/testing';
+import { startE2eStack } from './support/e2e-stack';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const PLAN = 'every_minute_ping';
+const FIRES = 3;
+
+/**
+ * Schedules with two ACT replicas: both run the scheduler, and each fire time must still create
+ * exactly one request. The plan fires every minute; after three minute boundaries have passed
+ * since its registration there must be exactly one request per boundary, each with its own
+ * `schedule:<plan>:<fire time>` reference. Fire times are those strictly after the registration
+ * (docs/plans.md "Schedules": no back-fill, the first fire is the first cron time after it).
+ */
+describe('Scheduled requests with two ACT replicas', () => {
+  let env: Awaited<ReturnType<typeof startE2eStack>>;
+  let secondAct: ServiceProcess | undefined;
+
+  beforeAll(async () => {
+    env = await startE2eStack('e2e_act_schedule');
+    secondAct = new ServiceProcess('act', await freePort(), env.serviceEnv);
+    await secondAct.start();
+  });
+
+  afterAll(async () => {
+    await secondAct?.stop();
+    await env?.dispose();
+  });
+
+  it('creates exactly one request per minute boundary after registration, across replicas', async () => {
+    const { manager, stack } = env;
+    expect(stack.services.act.running).toBe(true);
+    expect(secondAct?.running).toBe(true);
+
+    // Register just after a minute boundary (second 1..50), so no boundary is a hair's breadth
+    // from the registration and the number of fire times below is not at the mercy of a clock edge.
+    for (;;) {
+      const second = new Date().getUTCSeconds() + new Date().getUTCMilliseconds() / 1000;
+      if (second >= 1 && second <= 50) break;
+      await sleep(second < 1 ? (1 - second) * 1000 + 50 : (61 - second) * 1000 + 50);
+    }
+    const registered = await manager.plans.register({
+      id: PLAN,
+      title: 'Ping every minute',
+      schedule: { cron: '* * * * *', payload: { ping: true } },
+      steps: [{ id: 'ping', pool: 'ping_bots' }],
+    });
+    expect(registered).toMatchObject({ id: PLAN, version: 1, created: true });
+    const registeredAt = new Date((await manager.plans.get(PLAN)).createdAt);
+
+    // Wait until FIRES boundaries have passed since the registration, plus 5 s for the ticks.
+    const lastBoundary = Math.floor(registeredAt.getTime() / 60_000) * 60_000 + FIRES * 60_000;
+    await sleep(Math.max(0, lastBoundary + 5_000 - Date.now()));
+    const now = new Date();
+
+    // Every minute boundary strictly after the registration, up to now, as the scheduler sees it.
+    const cron = new Cron('* * * * *', { paused: true, timezone: 'UTC' });
+    const expected: string[] = [];
+    for (let next = cron.nextRun(registeredAt); next && next.getTime() <= now.getTime(); next = cron.nextRun(next)) {
+      expected.push(`schedule:${PLAN}:${next.toISOString()}`);
+    }
+    expect(expected).toHaveLength(FIRES);
+
+    const requests: RequestSummary[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await manager.requests.list({ plan: PLAN, limit: 2, cursor });
+      requests.push(...page.items);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    const scheduled = requests.filter((r) => r.reference?.startsWith(`schedule:${PLAN}:`));
+    expect(scheduled).toHaveLength(requests.length);
+    const references = scheduled.map((r) => r.reference!);
+    expect(new Set(references).size).toBe(references.length);
+    expect(references.sort()).toEqual(expected);
+    expect(scheduled.every((r) => r.version === 1 && r.status === 'running')).toBe(true);
+
+    const one = await manager.requests.get(scheduled[0].id);
+    expect(one).toMatchObject({ payload: { ping: true }, createdBy: 'system:act-scheduler' });
+    expect(one.steps.map((s) => [s.stepId, s.status])).toEqual([['ping', 'ready']]);
+  }, 300_000);
+});
