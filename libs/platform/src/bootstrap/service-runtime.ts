@@ -43,7 +43,7 @@ export class ServiceRuntime implements OnApplicationBootstrap, BeforeApplication
       this.consumers.push(consumer);
     }
     this.rpcServer = new RpcServer(this.bus, this.options.service as ServiceName, this.logger);
-    this.rpcServer.serve(this.handlers);
+    await this.rpcServer.serve(this.handlers);
     for (const job of this.jobs) job.start();
     this.readiness.ready = true;
     this.logger.info('service started');

@@ -73,7 +73,8 @@ export class RpcServer {
     private readonly logger: Logger,
   ) {}
 
-  serve<N extends ServiceName>(handlers: RpcHandlers<N>): void {
+  /** Resolves once the server has the subscriptions: a caller told "ready" must find a responder. */
+  async serve<N extends ServiceName>(handlers: RpcHandlers<N>): Promise<void> {
     for (const [subject, handler] of Object.entries(handlers) as Array<[RpcSubject, RpcHandler<RpcSubject>]>) {
       const subscription = this.bus.connection.subscribe(this.bus.subject(subject), {
         queue: this.service,
@@ -87,6 +88,7 @@ export class RpcServer {
       });
       this.subscriptions.push(subscription);
     }
+    await this.bus.connection.flush();
   }
 
   private async handle(subject: RpcSubject, handler: RpcHandler<RpcSubject>, msg: Msg): Promise<void> {
