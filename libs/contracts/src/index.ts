@@ -6,6 +6,7 @@ export * from './auth';
 export * from './statuses';
 export * from './plan.schema';
 export * from './pagination';
+export * from './ids';
 export * from './plans.messages';
 export * from './requests.messages';
 export * from './pools.messages';

@@ -1,4 +1,5 @@
-import { isUuid, uuidV7Generator } from './ids';
+import { isUuid } from '@hms/contracts';
+import { uuidV7Generator } from './ids';
 
 describe('isUuid', () => {
   it.each([

@@ -1,16 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { IdGenerator } from '@hms/platform';
 
-const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/**
- * Request ids are uuids. Anything else cannot name a request, and checking first keeps Postgres
- * from answering a malformed id with a cast error (which would surface as INTERNAL, not NOT_FOUND).
- */
-export function isUuid(value: unknown): value is string {
-  return typeof value === 'string' && UUID_PATTERN.test(value);
-}
-
 /**
  * UUIDv7 ids (RFC 9562): a millisecond timestamp, then a 12-bit counter, then random bits. Ids of
  * one process sort in the order they were made, so "newest first" (created_at, id) stays in creation

@@ -1,123 +1,107 @@
+import { isUuid } from '@hms/contracts';
 import { Inject, Injectable } from '@nestjs/common';
-import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
-import { EventStream, type AnyHmsEvent } from '@hms/contracts';
-import { LOGGER, NatsBus, withConsumerSpan, type BackgroundJob } from '@hms/platform';
+import type { JsMsg } from '@nats-io/jetstream';
+import type { AnyHmsEvent } from '@hms/contracts';
+import { applyAllOrEachAlone, DurableBatches, LOGGER, NatsBus, redeliveryDelayMs, withConsumerSpan, type BackgroundJob } from '@hms/platform';
 import type { Logger } from 'pino';
-import { isUuid } from '../common/ids';
+import type { LedgerEvent } from './ledger-append';
 import { LedgerService } from './ledger.service';
 
 /** Durable consumer name (before the deployment prefix) and filter: every event of every service. */
 export const LEDGER_DURABLE = 'act-ledger';
 export const LEDGER_FILTER = '>';
 
+interface LedgerDelivery {
+  message: JsMsg;
+  entry: LedgerEvent;
+  requestId: string;
+}
+
 /**
  * Feeds the ledger from the whole event stream (JetStream durable `act-ledger`, filter `>`).
  *
  * Not an `EventSubscription`: the ledger needs no `processed_events` row per event (the busiest
  * consumer of all would double its writes): `ledger_entries.event_id` is unique, and the append
- * skips an event it already holds. Like the
- * platform consumer, it acknowledges only after the commit, so a crash means a harmless redelivery.
+ * skips an event it already holds. Like the platform consumer, it appends a batch in one
+ * transaction (requests in a stable order, so replicas take the per-request locks in the same
+ * order), acknowledges only after the commit, and falls back to one event per transaction when a
+ * batch fails.
  */
 @Injectable()
 export class LedgerConsumer implements BackgroundJob {
-  private running = false;
-  private messages?: ConsumerMessages;
-  private loop?: Promise<void>;
+  private readonly batches: DurableBatches;
+  private stopped = false;
 
   constructor(
-    private readonly bus: NatsBus,
+    bus: NatsBus,
     private readonly ledger: LedgerService,
     @Inject(LOGGER) private readonly logger: Logger,
-  ) {}
+  ) {
+    this.batches = new DurableBatches(bus, { durable: LEDGER_DURABLE, filter: LEDGER_FILTER }, (messages) => this.process(messages), logger);
+  }
 
+  /** Starts consuming; if the durable consumer cannot be set up yet (NATS away), tries again every second. */
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.loop = this.run();
+    this.stopped = false;
+    this.batches.start().catch((error: unknown) => {
+      if (this.stopped) return;
+      this.logger.warn({ err: error }, 'ledger consumer could not start; retrying');
+      setTimeout(() => !this.stopped && this.start(), 1000).unref();
+    });
   }
 
-  async stop(): Promise<void> {
-    this.running = false;
-    await this.messages?.close();
-    await this.loop;
+  stop(): Promise<void> {
+    this.stopped = true;
+    return this.batches.stop();
   }
 
-  private async run(): Promise<void> {
-    while (this.running) {
-      try {
-        await this.consume();
-      } catch (error) {
-        if (!this.running) break;
-        this.logger.warn({ err: error }, 'ledger consumer stopped; restarting');
-        await new Promise((resolve) => setTimeout(resolve, 1000));
-      }
+  private async process(messages: JsMsg[]): Promise<void> {
+    const deliveries: LedgerDelivery[] = [];
+    for (const message of messages) {
+      const delivery = this.toDelivery(message);
+      if (delivery) deliveries.push(delivery);
     }
+    await applyAllOrEachAlone(deliveries, (batch) => this.append(batch), (delivery, error) => this.retryLater(delivery, error));
   }
 
-  private async consume(): Promise<void> {
-    const jsm = await this.bus.manager();
-    const durable = `${this.bus.prefix.replace(/\W/g, '_')}${LEDGER_DURABLE}`;
-    try {
-      await jsm.consumers.info(this.bus.streamName, durable);
-    } catch {
-      await jsm.consumers
-        .add(this.bus.streamName, {
-          durable_name: durable,
-          ack_policy: AckPolicy.Explicit,
-          deliver_policy: DeliverPolicy.All,
-          filter_subject: this.bus.subject(`${EventStream.subjectRoot}.${LEDGER_FILTER}`),
-          ack_wait: 30 * 1_000_000_000,
-          max_ack_pending: 2000,
-        })
-        .catch((error: Error) => {
-          if (!/already in use|exists/i.test(error.message)) throw error;
-        });
-    }
-    const consumer = await this.bus.jetstream.consumers.get(this.bus.streamName, durable);
-    const messages = await consumer.consume({ max_messages: 256 });
-    this.messages = messages;
-    if (!this.running) {
-      await messages.close();
-      return;
-    }
-    for await (const message of messages) await this.process(message);
-  }
-
-  private async process(message: JsMsg): Promise<void> {
+  /** The ledger entry of a message, or null when there is nothing to record (the message is answered here). */
+  private toDelivery(message: JsMsg): LedgerDelivery | null {
     let event: AnyHmsEvent;
     try {
       event = message.json<AnyHmsEvent>();
     } catch {
       this.logger.error({ subject: message.subject }, 'ledger: dropping an event that is not JSON');
       message.term();
-      return;
+      return null;
     }
     if (event.requestId === null || event.requestId === undefined) {
       message.ack();
-      return;
+      return null;
     }
     if (!isUuid(event.requestId) || !isUuid(event.id) || typeof event.type !== 'string' || Number.isNaN(new Date(event.at).getTime())) {
       // Retrying cannot make a malformed envelope valid; say so loudly instead of blocking the stream.
       this.logger.error({ subject: message.subject, eventId: event.id, requestId: event.requestId }, 'ledger: dropping a malformed event');
       message.term();
-      return;
+      return null;
     }
-    await withConsumerSpan(`ledger ${event.type}`, message.headers, async () => {
-      try {
-        await this.ledger.append({
-          id: event.id,
-          requestId: event.requestId!,
-          type: event.type,
-          at: event.at,
-          actor: typeof event.actor === 'string' ? event.actor : 'unknown',
-          data: event.data,
-        });
-        message.ack();
-      } catch (error) {
-        const delayMs = Math.min(30_000, 250 * 2 ** Math.min(message.info.deliveryCount, 7));
-        this.logger.error({ err: error, eventId: event.id, type: event.type, delayMs }, 'ledger append failed; will retry');
-        message.nak(delayMs);
-      }
-    });
+    const entry: LedgerEvent = {
+      id: event.id,
+      requestId: event.requestId,
+      type: event.type,
+      at: event.at,
+      actor: typeof event.actor === 'string' ? event.actor : 'unknown',
+      data: event.data,
+    };
+    return { message, entry, requestId: event.requestId };
+  }
+
+  private append(deliveries: LedgerDelivery[]): Promise<void> {
+    return this.ledger.appendAll(deliveries.map(({ entry, message }) => ({ entry, within: (work) => withConsumerSpan(`ledger ${entry.type}`, message.headers, work) })));
+  }
+
+  private retryLater(delivery: LedgerDelivery, error: unknown): void {
+    const delayMs = redeliveryDelayMs(delivery.message.info.deliveryCount);
+    this.logger.error({ err: error, eventId: delivery.entry.id, type: delivery.entry.type, delayMs }, 'ledger append failed; will retry');
+    delivery.message.nak(delayMs);
   }
 }

@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { DEFAULT_PAGE_SIZE, DomainError, type HistoryVerifyResult, type LedgerEntryView, type Page } from '@hms/contracts';
+import { DEFAULT_PAGE_SIZE, DomainError, type HistoryVerifyResult, type LedgerEntryView, type Page, isUuid } from '@hms/contracts';
 import { DataSource } from 'typeorm';
-import { isUuid } from '../common/ids';
 import { findRequest } from '../requests/requests.repository';
 import { appendLedgerEntry, type LedgerEvent } from './ledger-append';
 import { LedgerEntryEntity } from './ledger-entry.entity';
@@ -30,6 +29,16 @@ export class LedgerService {
 
   append(event: LedgerEvent): Promise<ChainEntry | null> {
     return this.dataSource.transaction((tx) => appendLedgerEntry(tx, event));
+  }
+
+  /**
+   * Appends several events in one transaction, in the given order; `within` wraps each append
+   * (the consumer runs it in the event's trace span).
+   */
+  async appendAll(items: Array<{ entry: LedgerEvent; within: (work: () => Promise<unknown>) => Promise<unknown> }>): Promise<void> {
+    await this.dataSource.transaction(async (tx) => {
+      for (const { entry, within } of items) await within(() => appendLedgerEntry(tx, entry));
+    });
   }
 
   /** Entries oldest first; the cursor is the last seq of the previous page. */

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { CLOCK, EventOutbox, LOGGER, type BackgroundJob, type Clock } from '@hms/platform';
+import { CLOCK, EventOutbox, LOGGER, PeriodicJob, type BackgroundJob, type Clock } from '@hms/platform';
 import type { Logger } from 'pino';
 import { ActConfig } from '../act.config';
 import { markSlaBreaches } from './requests.repository';
@@ -18,9 +18,7 @@ export const SLA_SWEEP_BATCH = 500;
  */
 @Injectable()
 export class RequestSlaJob implements BackgroundJob {
-  private timer?: NodeJS.Timeout;
-  private running = false;
-  private current: Promise<void> = Promise.resolve();
+  private job?: PeriodicJob;
 
   constructor(
     private readonly outbox: EventOutbox,
@@ -30,15 +28,14 @@ export class RequestSlaJob implements BackgroundJob {
   ) {}
 
   start(): void {
-    if (this.running || this.config.ACT_SLA_SWEEP_MS <= 0) return;
-    this.running = true;
-    this.schedule();
+    if (this.job || this.config.ACT_SLA_SWEEP_MS <= 0) return;
+    this.job = new PeriodicJob('request-sla', this.config.ACT_SLA_SWEEP_MS, async () => ({ full: (await this.tick()) >= SLA_SWEEP_BATCH }), this.logger);
+    this.job.start();
   }
 
   async stop(): Promise<void> {
-    this.running = false;
-    clearTimeout(this.timer);
-    await this.current;
+    await this.job?.stop();
+    this.job = undefined;
   }
 
   /** One sweep (one transaction); returns how many requests this replica marked as breached. */
@@ -54,18 +51,5 @@ export class RequestSlaJob implements BackgroundJob {
       this.logger.info({ requestId: breach.id, plan: breach.plan, slaDueAt: breach.slaDueAt.toISOString() }, 'request SLA breached');
     }
     return breaches.length;
-  }
-
-  private schedule(): void {
-    this.timer = setTimeout(() => {
-      this.current = this.tick()
-        .then(
-          () => undefined,
-          (error: unknown) => this.logger.error({ err: error }, 'SLA sweep failed; will retry'),
-        )
-        .finally(() => {
-          if (this.running) this.schedule();
-        });
-    }, this.config.ACT_SLA_SWEEP_MS);
   }
 }

@@ -8,12 +8,12 @@ import {
   type Page,
   type RequestSummary,
   type RequestView,
+  isUuid,
 } from '@hms/contracts';
 import { CLOCK, EventOutbox, type Clock, type Emit, type IdGenerator } from '@hms/platform';
 import { DataSource, type EntityManager } from 'typeorm';
 import { ID_GENERATOR } from '../act.tokens';
 import { contentHash } from '../common/canonical-json';
-import { isUuid } from '../common/ids';
 import { PlansService } from '../plans/plans.service';
 import { RequestStepEntity } from './request-step.entity';
 import { RequestEntity } from './request.entity';

@@ -1,9 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { systemActor, type AnyHmsEvent } from '@hms/contracts';
+import { systemActor, type AnyHmsEvent, isUuid } from '@hms/contracts';
 import { CLOCK, LOGGER, type Clock, type Emit, type EventSubscription } from '@hms/platform';
 import type { Logger } from 'pino';
 import type { EntityManager } from 'typeorm';
-import { isUuid } from '../common/ids';
 import { PlansService } from '../plans/plans.service';
 import type { RequestStepEntity } from './request-step.entity';
 import type { RequestEntity } from './request.entity';
@@ -45,7 +44,7 @@ export class WorkflowService {
   ) {}
 
   subscription(): EventSubscription {
-    return { durable: 'act-workflow', filter: 'oms.>', handle: (event, tx, emit) => this.onEvent(event, tx, emit) };
+    return { durable: 'act-workflow', filter: 'oms.>', accepts: (type) => type in STEP_EVENT_OF, handle: (event, tx, emit) => this.onEvent(event, tx, emit) };
   }
 
   /** The engine over a request and its steps as stored. */

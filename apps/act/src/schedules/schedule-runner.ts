@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { CLOCK, LOGGER, type BackgroundJob, type Clock } from '@hms/platform';
+import { CLOCK, LOGGER, PeriodicJob, type BackgroundJob, type Clock } from '@hms/platform';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { ActConfig } from '../act.config';
@@ -22,9 +22,7 @@ export function graceMsOf(tickMs: number): number {
  */
 @Injectable()
 export class ScheduleRunner implements BackgroundJob {
-  private timer?: NodeJS.Timeout;
-  private running = false;
-  private current: Promise<void> = Promise.resolve();
+  private job?: PeriodicJob;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -35,15 +33,18 @@ export class ScheduleRunner implements BackgroundJob {
   ) {}
 
   start(): void {
-    if (this.running || this.config.ACT_SCHEDULE_TICK_MS <= 0) return;
-    this.running = true;
-    this.schedule();
+    if (this.job || this.config.ACT_SCHEDULE_TICK_MS <= 0) return;
+    const tick = async () => {
+      await this.tick();
+      return { full: false };
+    };
+    this.job = new PeriodicJob('schedules', this.config.ACT_SCHEDULE_TICK_MS, tick, this.logger);
+    this.job.start();
   }
 
   async stop(): Promise<void> {
-    this.running = false;
-    clearTimeout(this.timer);
-    await this.current;
+    await this.job?.stop();
+    this.job = undefined;
   }
 
   /** One pass over every scheduled plan; returns how many requests this replica created. */
@@ -75,18 +76,5 @@ export class ScheduleRunner implements BackgroundJob {
       }
     }
     return created;
-  }
-
-  private schedule(): void {
-    this.timer = setTimeout(() => {
-      this.current = this.tick()
-        .then(
-          () => undefined,
-          (error: unknown) => this.logger.error({ err: error }, 'schedule tick failed'),
-        )
-        .finally(() => {
-          if (this.running) this.schedule();
-        });
-    }, this.config.ACT_SCHEDULE_TICK_MS);
   }
 }

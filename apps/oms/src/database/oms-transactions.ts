@@ -1,7 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
-import type { HmsEvent } from '@hms/contracts';
-import { CLOCK, EventOutbox, type Clock, type Emit } from '@hms/platform';
+import { Injectable } from '@nestjs/common';
+import { EventOutbox, type Emit } from '@hms/platform';
 import { DataSource, type EntityManager } from 'typeorm';
 
 /**
@@ -15,16 +13,10 @@ export class OmsTransactions {
   constructor(
     private readonly dataSource: DataSource,
     private readonly outbox: EventOutbox,
-    @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   async run<T>(work: (tx: EntityManager, emit: Emit) => Promise<T>): Promise<T> {
-    const events: HmsEvent[] = [];
-    const emit: Emit = (type, requestId, data, actor) => {
-      const event = { id: randomUUID(), type, at: this.clock.now().toISOString(), actor, requestId, source: 'oms' as const, data };
-      events.push(event as HmsEvent);
-      return event;
-    };
+    const { emit, events } = this.outbox.collector();
     const result = await this.dataSource.transaction(async (tx) => {
       const value = await work(tx, emit);
       await this.outbox.append(tx, events);

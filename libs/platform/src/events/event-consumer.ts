@@ -1,9 +1,10 @@
-import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
-import { EventStream, type AnyHmsEvent } from '@hms/contracts';
+import type { JsMsg } from '@nats-io/jetstream';
+import { isUuid, type AnyHmsEvent } from '@hms/contracts';
 import type { EntityManager } from 'typeorm';
 import type { Logger } from 'pino';
 import { withConsumerSpan } from '../tracing/tracing';
 import type { NatsBus } from '../nats/nats-bus';
+import { applyAllOrEachAlone, DurableBatches, redeliveryDelayMs } from './durable-batches';
 import type { Emit, EventOutbox } from './event-outbox';
 
 /** Handles one event inside the consumer's transaction; events it emits commit with it. */
@@ -15,82 +16,108 @@ export interface EventSubscription {
   durable: string;
   /** Event types under this subject pattern (after `hms.evt.`), e.g. `act.>` or `>`. */
   filter: string;
+  /**
+   * The event types the handler acts on, when only some under `filter` matter: the others are
+   * acknowledged without a transaction (NATS 2.9 allows one filter subject per consumer, so
+   * this is where a consumer narrows it).
+   */
+  accepts?: (type: AnyHmsEvent['type']) => boolean;
   handle: EventHandler;
+  /**
+   * Called once the events handled in a transaction are committed (never for a batch that
+   * rolled back and is handled again): for in-memory effects such as counters.
+   */
+  committed?: (events: AnyHmsEvent[]) => void;
+}
+
+interface Delivery {
+  message: JsMsg;
+  event: AnyHmsEvent;
+  requestId: string | null;
 }
 
 /**
- * An idempotent JetStream consumer: each event is handled in a transaction that first records
- * its id in `processed_events` (per consumer, so two subscriptions of one service that see the
- * same event each handle it); a redelivered event finds its id and is only acknowledged.
- * The ack follows the commit, so a crash in between means a harmless redelivery.
+ * An idempotent JetStream consumer. A batch of events is handled in one transaction that first
+ * records their ids in `processed_events` (per consumer, so two subscriptions of one service that
+ * see the same event each handle it); an event whose id is already there is only acknowledged.
+ * Acks follow the commit, so a crash in between means a harmless redelivery.
+ *
+ * If a batch fails, its events are retried one per transaction ({@link applyAllOrEachAlone}), so
+ * one bad event is held back (nak with growing delay) without holding back the others.
  */
 export class EventConsumer {
-  private messages?: ConsumerMessages;
-  private loop?: Promise<void>;
+  private readonly batches: DurableBatches;
 
   constructor(
-    private readonly bus: NatsBus,
+    bus: NatsBus,
     private readonly outbox: EventOutbox,
     private readonly schema: string,
     private readonly subscription: EventSubscription,
     private readonly logger: Logger,
-  ) {}
-
-  async start(): Promise<void> {
-    const jsm = await this.bus.manager();
-    const durable = `${this.bus.prefix.replace(/\W/g, '_')}${this.subscription.durable}`;
-    const config = {
-      durable_name: durable,
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
-      filter_subject: this.bus.subject(`${EventStream.subjectRoot}.${this.subscription.filter}`),
-      ack_wait: 30 * 1_000_000_000,
-      max_ack_pending: 2000,
-    };
-    try {
-      await jsm.consumers.info(this.bus.streamName, durable);
-    } catch {
-      await jsm.consumers.add(this.bus.streamName, config).catch((error: Error) => {
-        if (!/already in use|exists/i.test(error.message)) throw error;
-      });
-    }
-    const consumer = await this.bus.jetstream.consumers.get(this.bus.streamName, durable);
-    this.messages = await consumer.consume({ max_messages: 256 });
-    this.loop = (async () => {
-      for await (const message of this.messages!) await this.process(message);
-    })();
+  ) {
+    this.batches = new DurableBatches(bus, subscription, (messages) => this.process(messages), logger);
   }
 
-  private async process(message: JsMsg): Promise<void> {
-    let event: AnyHmsEvent;
-    try {
-      event = message.json<AnyHmsEvent>();
-    } catch {
-      this.logger.error({ subject: message.subject }, 'dropping an event that is not JSON');
-      message.term();
-      return;
-    }
-    await withConsumerSpan(`event ${event.type}`, message.headers, async () => {
+  start(): Promise<void> {
+    return this.batches.start();
+  }
+
+  stop(): Promise<void> {
+    return this.batches.stop();
+  }
+
+  private async process(messages: JsMsg[]): Promise<void> {
+    const deliveries: Delivery[] = [];
+    for (const message of messages) {
+      let event: AnyHmsEvent;
       try {
-        await this.outbox.transaction(async (tx, emit) => {
-          const fresh: unknown[] = await tx.query(
-            `INSERT INTO "${this.schema}"."processed_events" ("consumer", "event_id") VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING "event_id"`,
-            [this.subscription.durable, event.id],
-          );
-          if (fresh.length === 0) return;
-          await this.subscription.handle(event, tx, emit);
-        });
+        event = message.json<AnyHmsEvent>();
+      } catch {
+        this.logger.error({ subject: message.subject }, 'dropping an event that is not JSON');
+        message.term();
+        continue;
+      }
+      if (!isUuid(event?.id)) {
+        // Redelivering it cannot give it an id; say so instead of blocking the stream.
+        this.logger.error({ subject: message.subject, eventId: event?.id }, 'dropping an event without a valid id');
+        message.term();
+        continue;
+      }
+      if (this.subscription.accepts && !this.subscription.accepts(event.type)) {
         message.ack();
-      } catch (error) {
-        const delayMs = Math.min(30_000, 250 * 2 ** Math.min(message.info.deliveryCount, 7));
-        this.logger.error({ err: error, eventId: event.id, type: event.type, delayMs }, 'event handling failed; will retry');
-        message.nak(delayMs);
+        continue;
+      }
+      deliveries.push({ message, event, requestId: typeof event.requestId === 'string' ? event.requestId : null });
+    }
+    await applyAllOrEachAlone(deliveries, (batch) => this.apply(batch), (delivery, error) => this.retryLater(delivery, error));
+  }
+
+  private async apply(deliveries: Delivery[]): Promise<void> {
+    const handled: AnyHmsEvent[] = [];
+    await this.outbox.transaction(async (tx, emit) => {
+      const fresh = new Set(
+        (
+          (await tx.query(
+            `INSERT INTO "${this.schema}"."processed_events" ("consumer", "event_id")
+             SELECT $1, id FROM unnest($2::uuid[]) AS id
+             ON CONFLICT DO NOTHING RETURNING "event_id"`,
+            [this.subscription.durable, deliveries.map((d) => d.event.id)],
+          )) as Array<{ event_id: string }>
+        ).map((row) => row.event_id),
+      );
+      for (const { event, message } of deliveries) {
+        // delete(): an event delivered twice within one batch is handled once.
+        if (!fresh.delete(event.id.toLowerCase())) continue;
+        await withConsumerSpan(`event ${event.type}`, message.headers, () => this.subscription.handle(event, tx, emit));
+        handled.push(event);
       }
     });
+    if (handled.length > 0) this.subscription.committed?.(handled);
   }
 
-  async stop(): Promise<void> {
-    await this.messages?.close();
-    await this.loop?.catch(() => undefined);
+  private retryLater(delivery: Delivery, error: unknown): void {
+    const delayMs = redeliveryDelayMs(delivery.message.info.deliveryCount);
+    this.logger.error({ err: error, eventId: delivery.event.id, type: delivery.event.type, delayMs }, 'event handling failed; will retry');
+    delivery.message.nak(delayMs);
   }
 }

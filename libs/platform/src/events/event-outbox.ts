@@ -12,6 +12,12 @@ export type Emit = <T extends EventType>(type: T, requestId: string | null, data
 
 const RELAY_BATCH = 500;
 
+/** An event on its way to the outbox, with the trace context that was active when it was emitted. */
+export interface PendingEvent {
+  event: HmsEvent;
+  traceHeaders: string | null;
+}
+
 /**
  * The transactional outbox of one service: events are inserted in the same transaction as the
  * change they describe, and a relay publishes them to JetStream (with `Nats-Msg-Id` = event id,
@@ -39,12 +45,7 @@ export class EventOutbox {
    */
   async transaction<T>(work: (tx: EntityManager, emit: Emit) => Promise<T>, existing?: EntityManager): Promise<T> {
     const run = async (tx: EntityManager): Promise<T> => {
-      const events: HmsEvent[] = [];
-      const emit: Emit = (type, requestId, data, actor) => {
-        const event = { id: randomUUID(), type, at: this.clock.now().toISOString(), actor, requestId, source: this.source, data };
-        events.push(event as HmsEvent);
-        return event;
-      };
+      const { emit, events } = this.collector();
       const result = await work(tx, emit);
       await this.append(tx, events);
       return result;
@@ -54,14 +55,28 @@ export class EventOutbox {
     return result;
   }
 
+  /**
+   * An emit function and the events it collects, for {@link append}. Each event keeps the trace
+   * context active when it was emitted, so events of a batch handled in one transaction each
+   * continue their own trace.
+   */
+  collector(): { emit: Emit; events: PendingEvent[] } {
+    const events: PendingEvent[] = [];
+    const emit: Emit = (type, requestId, data, actor) => {
+      const event = { id: randomUUID(), type, at: this.clock.now().toISOString(), actor, requestId, source: this.source, data };
+      const carrier: Record<string, string> = {};
+      propagation.inject(context.active(), carrier);
+      events.push({ event: event as HmsEvent, traceHeaders: Object.keys(carrier).length > 0 ? JSON.stringify(carrier) : null });
+      return event;
+    };
+    return { emit, events };
+  }
+
   /** Inserts events into the outbox inside the caller's transaction. */
-  async append(tx: EntityManager, events: HmsEvent[]): Promise<void> {
+  async append(tx: EntityManager, events: PendingEvent[]): Promise<void> {
     if (events.length === 0) return;
-    const carrier: Record<string, string> = {};
-    propagation.inject(context.active(), carrier);
-    const traceHeaders = Object.keys(carrier).length > 0 ? JSON.stringify(carrier) : null;
     const values: unknown[] = [];
-    const rows = events.map((event, i) => {
+    const rows = events.map(({ event, traceHeaders }, i) => {
       values.push(event.id, event.type, JSON.stringify(event), traceHeaders);
       const o = i * 4;
       return `($${o + 1}, $${o + 2}, $${o + 3}::jsonb, $${o + 4}::jsonb)`;

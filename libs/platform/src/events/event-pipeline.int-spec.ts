@@ -18,8 +18,33 @@ async function eventually(check: () => boolean, timeoutMs = 10_000): Promise<voi
   }
 }
 
+/** A fresh database and subject prefix with the event tables of `schema` and a running outbox. */
+async function eventsFixture(label: string, schema: string) {
+  const env = await freshTestEnvironment(label);
+  const bus = await NatsBus.connect(env.natsUrl, env.subjectPrefix, 'platform-test');
+  await bus.ensureEventStream();
+  const dataSource = createDataSource({ url: env.databaseUrl, schema, entities: [], migrations: [] });
+  await dataSource.initialize();
+  await dataSource.query(`CREATE SCHEMA ${schema}`);
+  for (const sql of eventTablesUpSql(schema)) await dataSource.query(sql);
+  const outbox = new EventOutbox(dataSource, bus, schema, 'ops', systemClock, logger, 50);
+  outbox.start();
+  return {
+    bus,
+    dataSource,
+    outbox,
+    async dispose(consumer?: EventConsumer) {
+      await consumer?.stop();
+      await outbox.stop();
+      await dataSource.destroy();
+      await bus.close();
+      await env.dispose();
+    },
+  };
+}
+
 describe(EventOutbox.name, () => {
-  let env: Awaited<ReturnType<typeof freshTestEnvironment>>;
+  let fixture: Awaited<ReturnType<typeof eventsFixture>>;
   let bus: NatsBus;
   let dataSource: ReturnType<typeof createDataSource>;
   let outbox: EventOutbox;
@@ -27,25 +52,14 @@ describe(EventOutbox.name, () => {
   const handled: AnyHmsEvent[] = [];
 
   beforeAll(async () => {
-    env = await freshTestEnvironment('platform_events');
-    bus = await NatsBus.connect(env.natsUrl, env.subjectPrefix, 'platform-test');
-    await bus.ensureEventStream();
-    dataSource = createDataSource({ url: env.databaseUrl, schema: 'plt', entities: [], migrations: [] });
-    await dataSource.initialize();
-    await dataSource.query('CREATE SCHEMA plt');
-    for (const sql of eventTablesUpSql('plt')) await dataSource.query(sql);
-    outbox = new EventOutbox(dataSource, bus, 'plt', 'ops', systemClock, logger, 50);
-    outbox.start();
+    fixture = await eventsFixture('platform_events', 'plt');
+    ({ bus, dataSource, outbox } = fixture);
     consumer = new EventConsumer(bus, outbox, 'plt', { durable: 'plt', filter: 'oms.>', handle: async (event) => void handled.push(event) }, logger);
     await consumer.start();
   });
 
   afterAll(async () => {
-    await consumer?.stop();
-    await outbox?.stop();
-    await dataSource?.destroy();
-    await bus?.close();
-    await env?.dispose();
+    await fixture?.dispose(consumer);
   });
 
   it('publishes the events of a committed transaction and handles each once, even when redelivered', async () => {
@@ -75,6 +89,69 @@ describe(EventOutbox.name, () => {
     const marker = await outbox.transaction(async (_tx, emit) => emit('oms.pool.updated', null, { pool: 'after' }, 'tester'));
     await eventually(() => handled.some((e) => e.id === marker.id));
     expect(handled.slice(before).map((e) => (e.data as { pool: string }).pool)).toEqual(['after']);
+  });
+});
+
+describe(`${EventConsumer.name} batches`, () => {
+  let fixture: Awaited<ReturnType<typeof eventsFixture>>;
+  let dataSource: ReturnType<typeof createDataSource>;
+  let outbox: EventOutbox;
+  let consumer: EventConsumer;
+  const handledPools: string[] = [];
+  const committed: string[] = [];
+  const committedBatchSizes: number[] = [];
+  let poisonFailures = 0;
+
+  beforeAll(async () => {
+    fixture = await eventsFixture('platform_batches', 'plb');
+    ({ dataSource, outbox } = fixture);
+    consumer = new EventConsumer(
+      fixture.bus,
+      outbox,
+      'plb',
+      {
+        durable: 'plb',
+        filter: 'oms.>',
+        accepts: (type) => type === 'oms.pool.updated',
+        handle: async (event, tx) => {
+          const pool = (event.data as { pool: string }).pool;
+          await tx.query('SELECT pg_sleep(0.002)'); // slow enough for a backlog to build up
+          if (pool === 'poison' && poisonFailures < 2) {
+            poisonFailures += 1;
+            throw new Error('cannot handle this one yet');
+          }
+          handledPools.push(pool);
+        },
+        committed: (events) => {
+          committedBatchSizes.push(events.length);
+          committed.push(...events.map((e) => (e.data as { pool: string }).pool));
+        },
+      },
+      logger,
+    );
+    await consumer.start();
+  });
+
+  afterAll(async () => {
+    await fixture?.dispose(consumer);
+  });
+
+  it('handles a burst in batches, each event once, and holds back only the event that fails', async () => {
+    const pools = Array.from({ length: 300 }, (_, i) => (i === 150 ? 'poison' : `p${i}`));
+    await outbox.transaction(async (_tx, emit) => {
+      for (const pool of pools) emit('oms.pool.updated', null, { pool }, 'tester');
+      emit('oms.task.queued', null, { taskId: 't', stepId: 's', pool: 'ignored', priority: 0, tags: [], attempt: 0, slaDueAt: null }, 'tester');
+    });
+    await eventually(() => committed.length === 300, 30_000);
+    expect([...committed].sort()).toEqual([...pools].sort());
+    expect(new Set(handledPools).size).toBe(300);
+    expect(poisonFailures).toBe(2);
+    // Fewer transactions than events: the backlog was committed in batches.
+    expect(committedBatchSizes.length).toBeLessThan(300);
+    expect(Math.max(...committedBatchSizes)).toBeGreaterThan(1);
+    // Events the subscription does not accept are acknowledged without being recorded.
+    const recorded = await dataSource.query(`SELECT count(*)::int AS n FROM plb.processed_events`);
+    expect(recorded).toEqual([{ n: 300 }]);
   });
 });
 

@@ -1,0 +1,56 @@
+import type { BackgroundJob } from './service-runtime';
+import type { Logger } from 'pino';
+
+/**
+ * Runs `tick` every `intervalMs`, and again at once while it reports a full batch (a backlog is
+ * drained without waiting a period per batch). A failing tick is logged and retried next period;
+ * stop() waits for the running tick.
+ */
+export class PeriodicJob implements BackgroundJob {
+  private running = false;
+  private loop?: Promise<void>;
+  private wake?: () => void;
+
+  constructor(
+    private readonly name: string,
+    private readonly intervalMs: number,
+    private readonly tick: () => Promise<{ full: boolean }>,
+    private readonly logger: Logger,
+  ) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      let full = false;
+      try {
+        full = (await this.tick()).full;
+      } catch (error) {
+        this.logger.warn({ err: error, job: this.name }, 'background job failed; retrying next period');
+      }
+      if (!full && this.running) await this.sleep(this.intervalMs);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wake = done;
+    });
+  }
+}

@@ -1,0 +1,168 @@
+import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { EventStream } from '@hms/contracts';
+import type { Logger } from 'pino';
+import type { NatsBus } from '../nats/nats-bus';
+
+/** At most this many messages are handed over (and committed) together. */
+export const MAX_EVENT_BATCH = 100;
+
+/** Messages buffered while a batch is being handled; beyond it, pulling waits for the handler. */
+const MAX_BUFFERED = 4 * MAX_EVENT_BATCH;
+
+export interface DurableBatchesOptions {
+  /** Durable consumer name before the deployment prefix; replicas sharing it split the stream. */
+  durable: string;
+  /** Event types under this subject pattern (after `hms.evt.`), e.g. `act.>` or `>`. */
+  filter: string;
+}
+
+/**
+ * A durable JetStream pull consumer that hands its messages over in batches, group-commit
+ * style: the first message is handled alone, and whatever arrives while a batch is being handled
+ * becomes the next batch (up to {@link MAX_EVENT_BATCH}). An idle stream costs no latency; a busy
+ * one costs one transaction per batch instead of one per event. The handler acknowledges (or
+ * naks) every message it is given.
+ *
+ * The consume loop restarts itself if the subscription breaks (a NATS reconnect that lost it).
+ */
+export class DurableBatches {
+  private running = false;
+  private messages?: ConsumerMessages;
+  private loop?: Promise<void>;
+  private buffered: JsMsg[] = [];
+  private draining?: Promise<void>;
+
+  constructor(
+    private readonly bus: NatsBus,
+    private readonly options: DurableBatchesOptions,
+    private readonly handleBatch: (messages: JsMsg[]) => Promise<void>,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Creates the durable consumer if needed (errors surface here), then consumes in the background. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    await this.ensureConsumer();
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.messages?.close();
+    await this.loop;
+    await this.draining;
+  }
+
+  private get durableName(): string {
+    return `${this.bus.prefix.replace(/\W/g, '_')}${this.options.durable}`;
+  }
+
+  private async ensureConsumer(): Promise<void> {
+    const jsm = await this.bus.manager();
+    try {
+      await jsm.consumers.info(this.bus.streamName, this.durableName);
+    } catch {
+      await jsm.consumers
+        .add(this.bus.streamName, {
+          durable_name: this.durableName,
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.All,
+          filter_subject: this.bus.subject(`${EventStream.subjectRoot}.${this.options.filter}`),
+          ack_wait: 30 * 1_000_000_000,
+          max_ack_pending: 2000,
+        })
+        .catch((error: Error) => {
+          if (!/already in use|exists/i.test(error.message)) throw error;
+        });
+    }
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      try {
+        await this.consume();
+      } catch (error) {
+        if (!this.running) break;
+        this.logger.warn({ err: error, durable: this.options.durable }, 'event consumer stopped; restarting');
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        await this.ensureConsumer().catch(() => undefined);
+      }
+    }
+  }
+
+  private async consume(): Promise<void> {
+    const consumer = await this.bus.jetstream.consumers.get(this.bus.streamName, this.durableName);
+    const messages = await consumer.consume({ max_messages: 256 });
+    this.messages = messages;
+    if (!this.running) {
+      await messages.close();
+      return;
+    }
+    for await (const message of messages) {
+      this.buffered.push(message);
+      this.draining ??= this.drain();
+      if (this.buffered.length >= MAX_BUFFERED) await this.draining;
+    }
+  }
+
+  private async drain(): Promise<void> {
+    while (this.buffered.length > 0) {
+      const batch = this.buffered.splice(0, MAX_EVENT_BATCH);
+      try {
+        await this.handleBatch(batch);
+      } catch (error) {
+        // The handler answers every message itself; reaching here is a bug in it. Leave the
+        // messages unacknowledged: JetStream redelivers them after ack_wait.
+        this.logger.error({ err: error, durable: this.options.durable }, 'event batch handler failed');
+      }
+    }
+    this.draining = undefined;
+  }
+}
+
+/** Stable order by request id, so that replicas lock per-request rows in one order (no deadlocks) while each request's events keep theirs. */
+export function byRequestId<T extends { requestId: string | null }>(items: T[]): T[] {
+  return items
+    .map((item, index) => ({ item, index }))
+    .sort((a, b) => {
+      const x = a.item.requestId ?? '';
+      const y = b.item.requestId ?? '';
+      return x < y ? -1 : x > y ? 1 : a.index - b.index;
+    })
+    .map(({ item }) => item);
+}
+
+/**
+ * Applies a batch of deliveries in one go and acks them all; if that fails, applies them one at a
+ * time, so a single bad one is put off (nak with growing delay) while the rest go through.
+ * Deliveries are first put in {@link byRequestId} order.
+ */
+export async function applyAllOrEachAlone<T extends { message: JsMsg; requestId: string | null }>(
+  deliveries: T[],
+  apply: (batch: T[]) => Promise<void>,
+  putOff: (delivery: T, error: unknown) => void,
+): Promise<void> {
+  if (deliveries.length === 0) return;
+  const ordered = byRequestId(deliveries);
+  try {
+    await apply(ordered);
+    for (const delivery of ordered) delivery.message.ack();
+    return;
+  } catch (error) {
+    if (ordered.length === 1) return putOff(ordered[0]!, error);
+  }
+  for (const delivery of ordered) {
+    try {
+      await apply([delivery]);
+      delivery.message.ack();
+    } catch (error) {
+      putOff(delivery, error);
+    }
+  }
+}
+
+/** Redelivery delay after the n-th failed attempt: 0.25 s doubling, at most 30 s. */
+export function redeliveryDelayMs(deliveryCount: number): number {
+  return Math.min(30_000, 250 * 2 ** Math.min(deliveryCount, 7));
+}
