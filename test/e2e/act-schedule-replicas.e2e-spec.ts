@@ -1,5 +1,6 @@
 import { Cron } from 'croner';
 import type { RequestSummary } from '@hms/contracts';
+import { HmsClient } from '@hms/client';
 import { freePort, ServiceProcess } from '@hms/testing';
 import { startE2eStack } from './support/e2e-stack';
 
@@ -80,5 +81,16 @@ describe('Scheduled requests with two ACT replicas', () => {
     const one = await manager.requests.get(scheduled[0].id);
     expect(one).toMatchObject({ payload: { ping: true }, createdBy: 'system:act-scheduler' });
     expect(one.steps.map((s) => [s.stepId, s.status])).toEqual([['ping', 'ready']]);
+
+    // And the scheduled jobs run to completion like any other request.
+    const bot = new HmsClient({ baseUrl: env.stack.gatewayUrl, token: await env.stack.workerToken(['ping_bots'], 'ping-bot') });
+    let completed = 0;
+    while (completed < FIRES) {
+      const { tasks } = await bot.tasks.lease('ping_bots', { worker: 'ping-bot', max: FIRES, waitSeconds: 5 });
+      for (const task of tasks) await bot.tasks.complete(task.id, task.leaseToken, { pinged: true });
+      completed += tasks.length;
+    }
+    const finished = await Promise.all(scheduled.map((r) => manager.requests.waitFor(r.id, { timeoutMs: 30_000, intervalMs: 200 })));
+    expect(finished.map((r) => r.status)).toEqual(scheduled.map(() => 'completed'));
   }, 300_000);
 });
