@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { Client } from 'pg';
+import { Client, Pool } from 'pg';
 import { EventStream, type Actor, type EventDataMap, type HmsEvent, type LeasedTask } from '@hms/contracts';
 import { NatsBus, RpcClient } from '@hms/platform';
 import { benchInfra, benchStack, formatNumber, percentile, printTable } from './bench-support';
@@ -38,9 +38,9 @@ async function seedTasks(db: Client, pool: string, count: number, batch = 250_00
     const to = Math.min(count, from + batch - 1);
     await db.query(
       `INSERT INTO oms.tasks (id, request_id, step_id, pool, title, tags, priority, status, attempt, max_attempts, retry, payload,
-                              lease_seconds, sla_due_at, available_at, queued_at, created_at, updated_at)
+                              lease_seconds, sla_due_at, pick_by, available_at, queued_at, created_at, updated_at)
        SELECT gen_random_uuid(), gen_random_uuid()::text, 'work', $1, 'bench task', '{}'::text[], 0, 'queued', 0, 3, $2::jsonb,
-              jsonb_build_object('i', i), 300, NULL, at, at, at, at
+              jsonb_build_object('i', i), 300, NULL, at + interval '1 day', at, at, at, at
        FROM generate_series($3::int, $4::int) AS i,
             LATERAL (SELECT date_trunc('second', now()) - interval '2 hours' + i * interval '1 millisecond' AS at) AS t`,
       [pool, retry, from, to],
@@ -144,9 +144,13 @@ async function graphileThroughput(
   if (!gw) return { skipped: 'graphile-worker reference not run: not installed (npm install -D graphile-worker@0.16.6)' };
   const database = await bench.freshDatabase('graphile');
   const db = new Client({ connectionString: database.url });
+  // Our own pool, so it is surely closed before the database is dropped (a connection the
+  // drop terminates would otherwise raise an unhandled error in this process).
+  const pgPool = new Pool({ connectionString: database.url, max: concurrency + 2 });
+  pgPool.on('error', () => undefined);
   try {
     const logger = new gw.Logger(() => () => undefined);
-    await gw.runMigrations({ connectionString: database.url, logger });
+    await gw.runMigrations({ pgPool, logger });
     await db.connect();
     await db.query(`SELECT graphile_worker.add_job('bench', json_build_object('i', i)) FROM generate_series(1, $1::int) AS i`, [jobs]);
     let done = 0;
@@ -154,7 +158,7 @@ async function graphileThroughput(
     const finished = new Promise<void>((resolve) => (finish = resolve));
     const started = performance.now();
     const runner = await gw.run({
-      connectionString: database.url,
+      pgPool,
       concurrency,
       noHandleSignals: true,
       pollInterval: 1000,
@@ -178,6 +182,7 @@ async function graphileThroughput(
     return { jobsPerSecond: jobs / seconds, seconds };
   } finally {
     await db.end().catch(() => undefined);
+    await pgPool.end().catch(() => undefined);
     await database.drop();
   }
 }

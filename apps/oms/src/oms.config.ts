@@ -29,6 +29,24 @@ export class OmsConfig extends InfraConfig {
   OMS_WORKER_LIVENESS_SECONDS: number = 60;
 
   /**
+   * Lease order only: a task without an SLA ranks as if due this long after it was created, so
+   * a steady stream of tasks with SLAs cannot starve it (and it cannot starve them).
+   */
+  @EnvNumber()
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  OMS_UNTIMED_TASK_DEADLINE_MINUTES: number = 1440;
+
+  /** How often the SLA watch looks for open tasks past their `slaDueAt`; a breach is announced at most this late. */
+  @EnvNumber()
+  @IsOptional()
+  @IsInt()
+  @Min(50)
+  @Max(60_000)
+  OMS_SLA_SWEEP_MS: number = 1000;
+
+  /**
    * A long-polling lease call looks at its queue again this often even without a wake-up
    * signal. Signals are fire-and-forget core NATS; this bounds what a lost one can cost.
    */

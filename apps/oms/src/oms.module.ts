@@ -22,10 +22,12 @@ import { TaskSignals } from './leases/task-signals';
 import { OmsConfig } from './oms.config';
 import { PoolsHandlers } from './pools/pools.handlers';
 import { PoolsService } from './pools/pools.service';
+import { TaskSlaWatch, taskSlaWatchJob } from './sla/task-sla-watch';
 import { TaskEvents } from './tasks/task-events';
 import { TasksHandlers } from './tasks/tasks.handlers';
 import { TasksService } from './tasks/tasks.service';
 import { workerLivenessJob } from './workers/worker-liveness.job';
+import { WorkerPresence } from './workers/worker-presence';
 
 @Module({})
 export class OmsModule {}
@@ -66,6 +68,8 @@ export function createOmsModule(config: OmsConfig): DynamicModule {
       TasksService,
       LeasesService,
       LeaseReclaimer,
+      TaskSlaWatch,
+      WorkerPresence,
       PoolsHandlers,
       TasksHandlers,
       TaskEvents,
@@ -83,10 +87,11 @@ export function createOmsModule(config: OmsConfig): DynamicModule {
       },
       {
         provide: BACKGROUND_JOBS,
-        inject: [LeaseReclaimer, LOGGER],
-        useFactory: (reclaimer: LeaseReclaimer, logger: Logger): BackgroundJob[] => [
+        inject: [LeaseReclaimer, TaskSlaWatch, WorkerPresence, LOGGER],
+        useFactory: (reclaimer: LeaseReclaimer, slaWatch: TaskSlaWatch, presence: WorkerPresence, logger: Logger): BackgroundJob[] => [
           leaseExpiryJob(reclaimer, config, logger),
-          workerLivenessJob(reclaimer, config, logger),
+          workerLivenessJob(reclaimer, presence, config, logger),
+          taskSlaWatchJob(slaWatch, config, logger),
         ],
       },
     ],

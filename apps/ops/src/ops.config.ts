@@ -14,11 +14,4 @@ export class OpsConfig extends InfraConfig {
   @Min(1)
   @Max(24 * 60)
   OPS_METRICS_WINDOW_MINUTES: number = 60;
-
-  /** A worker counts as online this long after its last lease, completion or heartbeat. */
-  @EnvNumber()
-  @IsOptional()
-  @IsInt()
-  @Min(1)
-  OPS_WORKER_ONLINE_SECONDS: number = 120;
 }

@@ -11,8 +11,7 @@ import { OpsConfig } from './ops.config';
 import { MetricsHandlers } from './metrics/metrics.handlers';
 import { PoolGauges } from './metrics/pool-gauges';
 import { PoolMetricsService } from './metrics/pool-metrics.service';
-import { PoolTaskEntity } from './metrics/pool-task.entity';
-import { TaskOutcomeEntity } from './metrics/task-outcome.entity';
+import { OPS_ENTITIES } from './database/entities';
 import { OPS_MIGRATIONS } from './database/migrations';
 
 @Module({})
@@ -25,7 +24,7 @@ export function createOpsModule(config: OpsConfig): DynamicModule {
       PlatformModule.forService({
         service: 'ops',
         config,
-        database: { schema: 'ops', entities: [PoolTaskEntity, TaskOutcomeEntity], migrations: OPS_MIGRATIONS },
+        database: { schema: 'ops', entities: OPS_ENTITIES, migrations: OPS_MIGRATIONS },
       }),
     ],
     providers: [
@@ -46,10 +45,9 @@ export function createOpsModule(config: OpsConfig): DynamicModule {
           {
             durable: 'ops',
             filter: 'oms.>',
-            handle: async (event, tx) => {
-              await metrics.apply(event, tx);
-              gauges.record(event);
-            },
+            handle: (event, tx) => metrics.apply(event, tx),
+            // Counters move only for committed events, so a batch retried event by event counts once.
+            committed: (events) => events.forEach((event) => gauges.record(event)),
           },
         ],
       },

@@ -265,6 +265,7 @@ describe(HmsClient.name, () => {
       await hms.pools.setSla('ocr', 15);
       await hms.pools.peek('ocr', 3);
       await hms.pools.peek('ocr');
+      await hms.pools.reroute('ocr', { toPool: 'ocr-es', tags: ['es'], limit: 500, reason: 'Spanish desk' });
       expect(fake.calls.map((c) => [c.method, c.path, c.json])).toEqual([
         ['PUT', '/v1/pools/ocr', { kind: 'bot', leaseSeconds: 60, autoscale: { tasksPerReplica: 10, minReplicas: 0, maxReplicas: 5 } }],
         ['GET', '/v1/pools/ocr', undefined],
@@ -272,6 +273,7 @@ describe(HmsClient.name, () => {
         ['PUT', '/v1/pools/ocr/sla', { minutes: 15 }],
         ['GET', '/v1/pools/ocr/queue?limit=3', undefined],
         ['GET', '/v1/pools/ocr/queue', undefined],
+        ['POST', '/v1/pools/ocr/reroute', { toPool: 'ocr-es', tags: ['es'], limit: 500, reason: 'Spanish desk' }],
       ]);
     });
   });

@@ -11,6 +11,7 @@ import type {
   PoolView,
   QueuePeekResult,
   RegisterPlanResult,
+  RerouteQueueResult,
   RequestSummary,
   RequestView,
   TaskActionResult,
@@ -32,6 +33,7 @@ import {
   type ListTasksFilter,
   type PageOptions,
   type PoolSettings,
+  type RerouteQueueOptions,
   type ScalingDecision,
   type TaskFailure,
   type WaitForOptions,
@@ -228,6 +230,14 @@ export class PoolsApi {
   /** The head of the queue, without taking a lease. */
   async peek(pool: string, limit?: number, options?: CallOptions): Promise<QueuePeekResult> {
     return (await this.http.send<QueuePeekResult>({ method: 'GET', path: `/v1/pools/${seg(pool)}/queue`, query: { limit }, ...options })).body;
+  }
+
+  /**
+   * Moves queued tasks of `pool` matching the filters to `reroute.toPool`, at most `limit` per
+   * call (managers). Call again while `more` is true to move the rest.
+   */
+  async reroute(pool: string, reroute: RerouteQueueOptions, options?: CallOptions): Promise<RerouteQueueResult> {
+    return (await this.http.send<RerouteQueueResult>({ method: 'POST', path: `/v1/pools/${seg(pool)}/reroute`, json: reroute, ...options })).body;
   }
 }
 

@@ -18,6 +18,7 @@ export type {
   CreateRequestOptions,
   ItemList,
   LeaseOptions,
+  RerouteQueueOptions,
   ListRequestsFilter,
   ListTasksFilter,
   PageOptions,

@@ -1,6 +1,7 @@
 import type {
   CreateRequestCommand,
   LeaseTasksCommand,
+  RerouteQueueCommand,
   ListRequestsQuery,
   ListTasksQuery,
   PageQuery,
@@ -38,6 +39,9 @@ export type PageOptions = Partial<Pick<PageQuery, 'cursor' | 'limit'>>;
 
 /** Body of `PUT /v1/pools/:pool`; the pool name is in the path. */
 export type PoolSettings = Omit<UpsertPoolCommand, 'pool'>;
+
+/** Body of `POST /v1/pools/:pool/reroute`; the pool the tasks leave is in the path. */
+export type RerouteQueueOptions = Omit<RerouteQueueCommand, 'pool'>;
 
 /** Body of `POST /v1/pools/:pool/lease`; the pool name is in the path. */
 export type LeaseOptions = Omit<LeaseTasksCommand, 'pool'>;

@@ -92,7 +92,21 @@ export interface EventDataMap {
   };
   'oms.task.cancelled': { taskId: string; stepId: string; pool: string; reason: string; leaseId: string | null };
   'oms.task.rerouted': { taskId: string; stepId: string; fromPool: string; toPool: string; reason: string };
+  /** An open task passed its `slaDueAt`; emitted once per task. Not a state change: it stays where it is. */
+  'oms.task.sla-breached': {
+    taskId: string;
+    stepId: string;
+    pool: string;
+    slaDueAt: string;
+    status: 'queued' | 'leased';
+    /** The lease holder when it breached; null while queued. */
+    worker: string | null;
+  };
   'oms.pool.updated': { pool: string };
+  /** A worker leased from a pool for the first time, or again after it was declared gone. */
+  'oms.worker.online': { worker: string; pool: string };
+  /** A worker silent for longer than the liveness window is declared gone from a pool. */
+  'oms.worker.offline': { worker: string; pool: string; lastSeenAt: string };
 }
 
 /** One of the event types. */

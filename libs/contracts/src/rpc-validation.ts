@@ -17,6 +17,7 @@ import {
   ListTasksQuery,
   PeekQueueQuery,
   ReleaseTaskCommand,
+  RerouteQueueCommand,
   RerouteTaskCommand,
 } from './tasks.messages';
 import { PoolMetricsQuery } from './metrics.messages';
@@ -42,6 +43,7 @@ export const RpcRequestClasses: { [S in RpcSubject]: new () => object } = {
   'oms.pool.list': ListPoolsQuery,
   'oms.pool.set-sla': SetPoolSlaCommand,
   'oms.queue.peek': PeekQueueQuery,
+  'oms.queue.reroute': RerouteQueueCommand,
   'oms.task.lease': LeaseTasksCommand,
   'oms.task.complete': CompleteTaskCommand,
   'oms.task.fail': FailTaskCommand,

@@ -25,6 +25,8 @@ import type {
   PeekQueueQuery,
   QueuePeekResult,
   ReleaseTaskCommand,
+  RerouteQueueCommand,
+  RerouteQueueResult,
   RerouteTaskCommand,
   TaskActionResult,
   TaskView,
@@ -51,6 +53,7 @@ export const RpcSubjects = {
   poolList: 'oms.pool.list',
   poolSetSla: 'oms.pool.set-sla',
   queuePeek: 'oms.queue.peek',
+  queueReroute: 'oms.queue.reroute',
   taskLease: 'oms.task.lease',
   taskComplete: 'oms.task.complete',
   taskFail: 'oms.task.fail',
@@ -78,6 +81,7 @@ export interface RpcContract {
   'oms.pool.list': { request: ListPoolsQuery; response: { items: PoolView[] } };
   'oms.pool.set-sla': { request: SetPoolSlaCommand; response: PoolView };
   'oms.queue.peek': { request: PeekQueueQuery; response: QueuePeekResult };
+  'oms.queue.reroute': { request: RerouteQueueCommand; response: RerouteQueueResult };
   'oms.task.lease': { request: LeaseTasksCommand; response: LeaseTasksResult };
   'oms.task.complete': { request: CompleteTaskCommand; response: TaskActionResult };
   'oms.task.fail': { request: FailTaskCommand; response: TaskActionResult };

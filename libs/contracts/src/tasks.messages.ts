@@ -149,6 +149,65 @@ export class RerouteTaskCommand {
   reason?: string;
 }
 
+/** Tasks a bulk reroute moves per call when the caller gives no `limit`. */
+export const REROUTE_QUEUE_DEFAULT_LIMIT = 1000;
+
+/**
+ * Bulk reroute (`POST /v1/pools/:pool/reroute`): the queued tasks of `pool` that match every
+ * given filter move to `toPool`, best first, at most `limit` per call. Leased tasks stay with
+ * their holders (reroute those one by one).
+ */
+export class RerouteQueueCommand {
+  /** The pool the tasks leave. */
+  @Matches(SLUG_PATTERN)
+  pool: string;
+
+  @Matches(SLUG_PATTERN)
+  toPool: string;
+
+  @IsOptional()
+  @IsString()
+  @Length(0, 2000)
+  reason?: string;
+
+  /** Only tasks carrying all of these tags. */
+  @IsOptional()
+  @IsArray()
+  @IsString({ each: true })
+  tags?: string[];
+
+  /** Only tasks of this step. */
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  stepId?: string;
+
+  @IsOptional()
+  @IsInt()
+  minPriority?: number;
+
+  @IsOptional()
+  @IsInt()
+  maxPriority?: number;
+
+  /** At most this many tasks move in this call ({@link REROUTE_QUEUE_DEFAULT_LIMIT} when absent); `more` says whether others match. */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
+  limit?: number;
+}
+
+export interface RerouteQueueResult {
+  fromPool: string;
+  toPool: string;
+  moved: number;
+  /** The moved tasks, in the order they were queued in the old pool. */
+  taskIds: string[];
+  /** True when matching tasks are still queued in the old pool (call again to move them). */
+  more: boolean;
+}
+
 export class GetTaskQuery {
   @IsString()
   id: string;

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Param, Post, Put, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Put, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { RpcSubjects, type Actor, type LeaseTasksCommand } from '@hms/contracts';
 import { AllowRoles, assertPoolAllowed, CurrentActor } from '../auth/auth.guard';
@@ -45,6 +45,15 @@ export class PoolsController {
   peek(@Param('pool') pool: string, @Query() query: Record<string, string>, @CurrentActor() actor: Actor) {
     assertPoolAllowed(actor, pool);
     return this.rpc.call(RpcSubjects.queuePeek, { ...query, pool } as never, actor);
+  }
+
+  @Post(':pool/reroute')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Move the queued tasks matching a filter to another pool (at most `limit` per call; `more` says if others match)' })
+  @ApiBody({ schema: schemaRef('RerouteQueueCommand') })
+  @ApiResponse({ status: 200, description: '{fromPool, toPool, moved, taskIds, more}' })
+  rerouteQueue(@Param('pool') pool: string, @Body() body: unknown, @CurrentActor() actor: Actor) {
+    return this.rpc.call(RpcSubjects.queueReroute, bodyWith(body, { pool }) as never, actor);
   }
 
   @Post(':pool/lease')

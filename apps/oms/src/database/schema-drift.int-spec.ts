@@ -35,7 +35,8 @@ describe('OMS migrations', () => {
     expect(byName).toEqual({
       tasks_pkey: '(id)',
       tasks_request_step_key: '(request_id, step_id)',
-      tasks_lease_idx: `(pool, priority DESC, available_at, id) WHERE (status = 'queued'::text)`,
+      tasks_lease_idx: `(pool, priority DESC, pick_by, available_at, id) WHERE (status = 'queued'::text)`,
+      tasks_sla_watch_idx: `(sla_due_at) WHERE ((status = ANY (ARRAY['queued'::text, 'leased'::text])) AND (sla_breached_at IS NULL) AND (sla_due_at IS NOT NULL))`,
       tasks_lease_expiry_idx: `(lease_expires_at) WHERE (status = 'leased'::text)`,
       tasks_worker_leased_idx: `(worker) WHERE (status = 'leased'::text)`,
       tasks_created_idx: '(created_at, id)',
@@ -45,7 +46,7 @@ describe('OMS migrations', () => {
   });
 
   it('revert cleanly and apply again', async () => {
-    await dataSource.undoLastMigration({ transaction: 'each' });
+    for (let undone = 0; undone < OMS_MIGRATIONS.length; undone++) await dataSource.undoLastMigration({ transaction: 'each' });
     const left: unknown[] = await dataSource.query(`SELECT tablename FROM pg_tables WHERE schemaname = 'oms' AND tablename <> 'migrations'`);
     expect(left).toEqual([]);
     await runMigrations(dataSource, 'oms');

@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import { queryRows } from '../database/query-rows';
+import { compareQueueOrder, QUEUE_ORDER_SQL } from '../tasks/queue-order';
 
 export interface AcquireLeasesParams {
   pool: string;
@@ -28,6 +29,7 @@ export interface AcquiredLeaseRow {
   lease_token: string;
   lease_id: string;
   lease_expires_at: Date;
+  pick_by: Date;
   available_at: Date;
 }
 
@@ -41,10 +43,9 @@ export interface AcquiredLeaseRow {
  * (it may then be dropped, so a call can get fewer than `max` even with more queued; the next
  * call gets them). MATERIALIZED makes the locked set be computed exactly once.
  *
- * Index: `tasks_lease_idx` (pool, priority DESC, available_at, id) WHERE status = 'queued'. The
- * ORDER BY is exactly its order, so Postgres walks the index from the top and stops at LIMIT,
- * whatever the depth of the queue; `available_at <= now` and the tag test are filters on the
- * way (tasks in backoff sort last within their priority because their available_at is later).
+ * Order and index: queue-order.ts. The ORDER BY is exactly the order of `tasks_lease_idx`, so
+ * Postgres walks the index from the top and stops at LIMIT, whatever the depth of the queue; `available_at <= now` and the tag test are filters
+ * on the way (a task waiting out a retry backoff keeps its place and is stepped over until due).
  *
  * Tags: `tags <@ $4` — every tag of the task is among the worker's. A task without tags
  * (`'{}'`) is contained in any set, so anyone may take it.
@@ -69,7 +70,7 @@ picked AS MATERIALIZED (
     AND status = 'queued'
     AND available_at <= $2::timestamptz
     AND ($4::text[] IS NULL OR tags <@ $4::text[])
-  ORDER BY priority DESC, available_at, id
+  ORDER BY ${QUEUE_ORDER_SQL}
   LIMIT $5
   FOR UPDATE SKIP LOCKED
 ),
@@ -90,9 +91,9 @@ UPDATE oms.tasks AS t SET
 FROM granted
 WHERE t.id = granted.id
 RETURNING t.id, t.request_id, t.step_id, t.pool, t.title, t.tags, t.payload, t.priority, t.attempt,
-          t.lease_token, t.lease_id, t.lease_expires_at, t.available_at`;
+          t.lease_token, t.lease_id, t.lease_expires_at, t.pick_by, t.available_at`;
 
-/** Leases up to `max` tasks of a pool to a worker, best first (priority, then longest available). */
+/** Leases up to `max` tasks of a pool to a worker, best first (priority, deadline pressure, age). */
 export async function acquireLeases(tx: EntityManager, params: AcquireLeasesParams): Promise<AcquiredLeaseRow[]> {
   const rows = await queryRows<AcquiredLeaseRow>(tx, ACQUIRE_SQL, [
     params.worker,
@@ -105,7 +106,5 @@ export async function acquireLeases(tx: EntityManager, params: AcquireLeasesPara
     params.leaseSeconds,
   ]);
   // UPDATE … RETURNING has no order; hand them out in queue order.
-  return rows.sort(
-    (a, b) => b.priority - a.priority || a.available_at.getTime() - b.available_at.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
-  );
+  return rows.sort(compareQueueOrder);
 }

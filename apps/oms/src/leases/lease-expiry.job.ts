@@ -1,6 +1,5 @@
-import type { BackgroundJob } from '@hms/platform';
+import { PeriodicJob, type BackgroundJob } from '@hms/platform';
 import type { Logger } from 'pino';
-import { PeriodicJob } from '../common/periodic-job';
 import type { OmsConfig } from '../oms.config';
 import type { LeaseReclaimer } from './lease-reclaimer';
 

@@ -201,6 +201,26 @@ describe('OMS leases', () => {
     expect(new Set(batch.map((t) => t.leaseToken)).size).toBe(3);
   });
 
+  it('serves the task nearest its deadline first within a priority, and lets an old untimed task overtake', async () => {
+    const p = pool('deadline');
+    const untimed = await oms.queueTask({ pool: p });
+    const dueIn30 = await oms.queueTask({ pool: p, slaMinutes: 30 });
+    const dueIn5 = await oms.queueTask({ pool: p, slaMinutes: 5 });
+    const urgentButLow = await oms.queueTask({ pool: p, slaMinutes: 1, priority: -1 });
+    const highUntimed = await oms.queueTask({ pool: p, priority: 1 });
+
+    const peeked = (await oms.call('oms.queue.peek', { pool: p })).tasks;
+    expect(peeked.map((t) => t.id)).toEqual([highUntimed.id, dueIn5.id, dueIn30.id, untimed.id, urgentButLow.id]);
+    const { tasks } = await oms.call('oms.task.lease', { pool: p, worker: 'bot', max: 2 });
+    expect(tasks.map((t) => t.id)).toEqual([highUntimed.id, dueIn5.id]);
+
+    // A day later the untimed task's ordering deadline has come: it now goes ahead of a task
+    // whose SLA has 30 minutes left, instead of waiting behind every task with an SLA.
+    await oms.sql(`UPDATE oms.tasks SET pick_by = now() - interval '1 minute' WHERE id = $1`, [untimed.id]);
+    const { tasks: next } = await oms.call('oms.task.lease', { pool: p, worker: 'bot', max: 1 });
+    expect(next.map((t) => t.id)).toEqual([untimed.id]);
+  });
+
   it('never hands a task to two of 8 concurrent callers (50 tasks)', async () => {
     const p = pool('race');
     const ids = new Set<string>();

@@ -13,16 +13,17 @@ import {
   type LeaseTasksResult,
   type ReleaseTaskCommand,
   type TaskActionResult,
+  isUuid,
 } from '@hms/contracts';
 import { CLOCK, type Clock } from '@hms/platform';
 import { DataSource } from 'typeorm';
 import { AfterCommit } from '../database/after-commit';
 import { OmsTransactions } from '../database/oms-transactions';
 import { OmsConfig } from '../oms.config';
-import { isUuid } from '../tasks/task-cursor';
 import { failureEvent, transitionTask } from '../tasks/task.state';
 import type { EndedOutcome } from '../tasks/task.entity';
 import { backoffDelayMs } from './backoff';
+import { WorkerPresence } from '../workers/worker-presence';
 import { acquireLeases, type AcquiredLeaseRow } from './lease-acquire.sql';
 import { completeLease } from './lease-complete.sql';
 import { applyFailure, lockTaskForFailure } from './lease-fail.sql';
@@ -43,6 +44,7 @@ export class LeasesService {
     private readonly signals: TaskSignals,
     private readonly afterCommit: AfterCommit,
     private readonly config: OmsConfig,
+    private readonly presence: WorkerPresence,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
@@ -51,6 +53,7 @@ export class LeasesService {
    * is announced for this pool, and returns as soon as one is leased or at the deadline.
    */
   async lease(command: LeaseTasksCommand, actor: Actor): Promise<LeaseTasksResult> {
+    await this.presence.seen(command.worker, command.pool, actor.id);
     const waitMs = (command.waitSeconds ?? 0) * 1000;
     if (waitMs <= 0) return { tasks: await this.tryLease(command, actor) };
     const deadline = performance.now() + waitMs;

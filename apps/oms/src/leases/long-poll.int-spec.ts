@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { LeaseTasksResult } from '@hms/contracts';
-import { OmsHarness } from '../testing/oms-harness';
+import { eventually, OmsHarness } from '../testing/oms-harness';
+import { TaskSignals } from './task-signals';
 
 jest.setTimeout(60_000);
 
@@ -155,8 +156,11 @@ describe('OMS long-poll leasing on one replica', () => {
   });
 
   it('ends waiting long-polls with an empty answer when the replica stops', async () => {
-    const waiting = longPoll(oms, pool('stop'), 20);
-    await sleep(400);
+    const p = pool('stop');
+    const waiting = longPoll(oms, p, 20);
+    // Stop only once the call is waiting on the replica; stopping earlier would leave it unanswered.
+    const signals = oms.replicas[0]!.get(TaskSignals);
+    await eventually(async () => (signals.waitingIn(p) === 1 ? true : undefined), 10_000, 'the long-poll to be waiting');
     const started = Date.now();
     await oms.stopReplica(oms.replicas[0]!);
     expect(Date.now() - started).toBeLessThan(3_000);

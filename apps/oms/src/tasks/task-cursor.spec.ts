@@ -1,5 +1,5 @@
-import { DomainError } from '@hms/contracts';
-import { decodeTaskCursor, encodeTaskCursor, isUuid } from './task-cursor';
+import { DomainError, isUuid } from '@hms/contracts';
+import { decodeTaskCursor, encodeTaskCursor } from './task-cursor';
 
 const id = '3f1c2a9e-8b7d-4c6e-9f01-23456789abcd';
 

@@ -1,12 +1,10 @@
-import { DomainError } from '@hms/contracts';
+import { DomainError, isUuid } from '@hms/contracts';
 
 /** A position in a list ordered by (createdAt, id): the last row of the previous page. */
 export interface TaskCursor {
   createdAt: Date;
   id: string;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Opaque to callers (base64url JSON), so the ordering can change without breaking them. */
 export function encodeTaskCursor(cursor: TaskCursor): string {
@@ -24,11 +22,6 @@ export function decodeTaskCursor(value: string): TaskCursor {
   }
   if (!Array.isArray(parsed) || parsed.length !== 2 || typeof parsed[0] !== 'string' || typeof parsed[1] !== 'string') throw invalid();
   const createdAt = new Date(parsed[0]);
-  if (Number.isNaN(createdAt.getTime()) || !UUID.test(parsed[1])) throw invalid();
+  if (Number.isNaN(createdAt.getTime()) || !isUuid(parsed[1])) throw invalid();
   return { createdAt, id: parsed[1] };
-}
-
-/** True for a string Postgres accepts as a uuid (task ids are; anything else cannot exist). */
-export function isUuid(value: string): boolean {
-  return UUID.test(value);
 }

@@ -4,6 +4,8 @@ import type { Emit, EventSubscription } from '@hms/platform';
 import type { EntityManager } from 'typeorm';
 import { TasksService } from './tasks.service';
 
+const HANDLED = new Set<AnyHmsEvent['type']>(['act.step.ready', 'act.request.cancelled', 'act.request.rejected', 'act.request.failed']);
+
 /**
  * OMS's one durable subscription: ACT's events. Single `filter_subject` (`act.>`), which NATS
  * 2.9 supports; the handler picks the types OMS acts on and acknowledges the rest.
@@ -13,7 +15,7 @@ export class TaskEvents {
   constructor(private readonly tasks: TasksService) {}
 
   subscription(): EventSubscription {
-    return { durable: 'oms', filter: 'act.>', handle: (event, tx, emit) => this.handle(event, tx, emit) };
+    return { durable: 'oms', filter: 'act.>', accepts: (type) => HANDLED.has(type), handle: (event, tx, emit) => this.handle(event, tx, emit) };
   }
 
   private async handle(event: AnyHmsEvent, tx: EntityManager, emit: Emit): Promise<void> {

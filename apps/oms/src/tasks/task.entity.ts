@@ -7,8 +7,11 @@ import type { EffectiveRetryPolicy } from '../leases/backoff';
  * (leases/*.sql.ts); this class is the schema's definition, checked against the migrations.
  *
  * Index notes (the migration holds the exact DDL, with the DESC and the partial predicates):
- * - `tasks_lease_idx` (pool, priority DESC, available_at, id) WHERE queued: the lease query walks
- *   it in order and stops after `max` rows, so leasing costs the same with 10 or 10^6 tasks queued.
+ * - `tasks_lease_idx` (pool, priority DESC, pick_by, available_at, id) WHERE queued: the lease
+ *   query walks it in order and stops after `max` rows, so leasing costs the same with 10 or 10^6
+ *   tasks queued.
+ * - `tasks_sla_watch_idx` (sla_due_at) WHERE open, not yet announced and with a deadline: the SLA
+ *   watch reads the due ones from the front and never scans the table.
  * - `tasks_lease_expiry_idx` (lease_expires_at) WHERE leased: the expiry sweep.
  * - `tasks_worker_leased_idx` (worker) WHERE leased: worker liveness (leases of gone workers).
  * - `tasks_request_step_key` doubles as the by-request index (request_id leads), so there is no
@@ -18,7 +21,10 @@ import type { EffectiveRetryPolicy } from '../leases/backoff';
  */
 @Entity({ name: 'tasks' })
 @Unique('tasks_request_step_key', ['requestId', 'stepId'])
-@Index('tasks_lease_idx', ['pool', 'priority', 'availableAt', 'id'], { where: `"status" = 'queued'` })
+@Index('tasks_lease_idx', ['pool', 'priority', 'pickBy', 'availableAt', 'id'], { where: `"status" = 'queued'` })
+@Index('tasks_sla_watch_idx', ['slaDueAt'], {
+  where: `"status" IN ('queued', 'leased') AND "sla_breached_at" IS NULL AND "sla_due_at" IS NOT NULL`,
+})
 @Index('tasks_lease_expiry_idx', ['leaseExpiresAt'], { where: `"status" = 'leased'` })
 @Index('tasks_worker_leased_idx', ['worker'], { where: `"status" = 'leased'` })
 @Index('tasks_created_idx', ['createdAt', 'id'])
@@ -106,6 +112,17 @@ export class TaskEntity {
 
   @Column({ type: 'timestamptz', precision: 3, nullable: true })
   slaDueAt: Date | null;
+
+  /**
+   * Deadline pressure, the lease order's key after priority: `slaDueAt`, or for a task without
+   * an SLA, its creation plus OMS_UNTIMED_TASK_DEADLINE_MINUTES.
+   */
+  @Column({ type: 'timestamptz', precision: 3 })
+  pickBy: Date;
+
+  /** When the SLA watch announced this task's breach; null until then (at most once per task). */
+  @Column({ type: 'timestamptz', precision: 3, nullable: true })
+  slaBreachedAt: Date | null;
 
   /** Not offered before this (retry backoff); equals `queuedAt` otherwise. */
   @Column({ type: 'timestamptz', precision: 3 })

@@ -6,6 +6,7 @@ import { TasksService } from './tasks.service';
 
 type TaskSubject = (typeof RpcSubjects)[
   | 'queuePeek'
+  | 'queueReroute'
   | 'taskLease'
   | 'taskComplete'
   | 'taskFail'
@@ -26,6 +27,7 @@ export class TasksHandlers {
   handlers(): Pick<RpcHandlers<'oms'>, TaskSubject> {
     return {
       [RpcSubjects.queuePeek]: (query) => this.tasks.peek(query.pool, query.limit),
+      [RpcSubjects.queueReroute]: (command, { actor }) => this.tasks.rerouteQueue(command, actor),
       [RpcSubjects.taskLease]: (command, { actor }) => this.leases.lease(command, actor),
       [RpcSubjects.taskComplete]: (command, { actor }) => this.leases.complete(command, actor),
       [RpcSubjects.taskFail]: (command, { actor }) => this.leases.fail(command, actor),

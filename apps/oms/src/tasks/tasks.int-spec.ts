@@ -152,6 +152,68 @@ describe('OMS tasks and pools', () => {
     });
   });
 
+  describe('oms.queue.reroute (bulk)', () => {
+    it('moves the queued tasks matching every filter, best first, and leaves the rest', async () => {
+      const from = pool('bulk-from');
+      const to = pool('bulk-to');
+      const es1 = await oms.queueTask({ pool: from, tags: ['es', 'ocr'], stepId: 'scan', priority: 2 });
+      const es2 = await oms.queueTask({ pool: from, tags: ['es'], stepId: 'scan', priority: 5 });
+      const esOtherStep = await oms.queueTask({ pool: from, tags: ['es'], stepId: 'review', priority: 5 });
+      const esLowPriority = await oms.queueTask({ pool: from, tags: ['es'], stepId: 'scan', priority: 0 });
+      const english = await oms.queueTask({ pool: from, tags: ['en'], stepId: 'scan', priority: 5 });
+      const esLeased = await oms.queueTask({ pool: from, tags: ['es'], stepId: 'scan', priority: 9 });
+      const [held] = (await oms.call('oms.task.lease', { pool: from, worker: 'busy', max: 1 })).tasks;
+      expect(held!.id).toBe(esLeased.id);
+
+      const result = await oms.call('oms.queue.reroute', { pool: from, toPool: to, tags: ['es'], stepId: 'scan', minPriority: 1, reason: 'Spanish desk' });
+      expect(result).toEqual({ fromPool: from, toPool: to, moved: 2, taskIds: [es2.id, es1.id], more: false });
+
+      const peekTo = await oms.call('oms.queue.peek', { pool: to });
+      expect(peekTo.tasks.map((t) => t.id)).toEqual([es2.id, es1.id]);
+      const peekFrom = await oms.call('oms.queue.peek', { pool: from });
+      expect(peekFrom.tasks.map((t) => t.id).sort()).toEqual([esOtherStep.id, english.id, esLowPriority.id].sort());
+      expect(await oms.call('oms.task.get', { id: esLeased.id })).toMatchObject({ pool: from, status: 'leased', worker: 'busy' });
+
+      const event = await oms.waitForEvent('oms.task.rerouted', (e) => e.data.taskId === es1.id);
+      expect(event.data).toEqual({ taskId: es1.id, stepId: 'scan', fromPool: from, toPool: to, reason: 'Spanish desk' });
+      expect(event.requestId).toBe(es1.requestId);
+      expect(event.actor).toBe('test-manager');
+    });
+
+    it('moves at most limit per call and says when more match', async () => {
+      const from = pool('bulk-big');
+      const to = pool('bulk-dest');
+      for (let i = 0; i < 5; i++) await oms.stepReady({ pool: from });
+      await eventually(async () => ((await oms.call('oms.queue.peek', { pool: from })).depth === 5 ? true : undefined));
+      const first = await oms.call('oms.queue.reroute', { pool: from, toPool: to, limit: 3 });
+      expect(first).toMatchObject({ moved: 3, more: true });
+      const second = await oms.call('oms.queue.reroute', { pool: from, toPool: to, limit: 3 });
+      expect(second).toMatchObject({ moved: 2, more: false });
+      expect(new Set([...first.taskIds, ...second.taskIds]).size).toBe(5);
+      expect((await oms.call('oms.queue.peek', { pool: to })).depth).toBe(5);
+    });
+
+    it('wakes a worker long-polling the destination pool', async () => {
+      const from = pool('bulk-wake-from');
+      const to = pool('bulk-wake-to');
+      const task = await oms.queueTask({ pool: from });
+      const waiting = oms.call('oms.task.lease', { pool: to, worker: 'waiter', waitSeconds: 10 });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await oms.call('oms.queue.reroute', { pool: from, toPool: to });
+      expect((await waiting).tasks.map((t) => t.id)).toEqual([task.id]);
+    });
+
+    it('refuses an unknown source pool, the same pool, and bad input', async () => {
+      const p = pool('bulk-bad');
+      await oms.queueTask({ pool: p });
+      expect((await oms.failure('oms.queue.reroute', { pool: pool('nowhere'), toPool: p })).code).toBe('NOT_FOUND');
+      expect((await oms.failure('oms.queue.reroute', { pool: p, toPool: p })).code).toBe('CONFLICT');
+      expect((await oms.failure('oms.queue.reroute', { pool: p, toPool: 'Not A Pool' })).code).toBe('VALIDATION_FAILED');
+      expect((await oms.failure('oms.queue.reroute', { pool: p, toPool: pool('x'), limit: 0 })).code).toBe('VALIDATION_FAILED');
+      expect((await oms.call('oms.queue.peek', { pool: p })).depth).toBe(1);
+    });
+  });
+
   describe('reads', () => {
     it('peeks at a queue in lease order without leasing', async () => {
       const p = pool('peek');

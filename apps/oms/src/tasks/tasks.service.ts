@@ -2,14 +2,18 @@ import { Inject, Injectable } from '@nestjs/common';
 import {
   DEFAULT_PAGE_SIZE,
   DomainError,
+  REROUTE_QUEUE_DEFAULT_LIMIT,
   SLUG_PATTERN,
   type Actor,
   type HmsEvent,
   type ListTasksQuery,
   type Page,
   type QueuePeekResult,
+  type RerouteQueueCommand,
+  type RerouteQueueResult,
   type RerouteTaskCommand,
   type TaskView,
+  isUuid,
 } from '@hms/contracts';
 import { CLOCK, InjectLogger, type Clock, type Emit } from '@hms/platform';
 import type { Logger } from 'pino';
@@ -20,8 +24,10 @@ import { OmsTransactions } from '../database/oms-transactions';
 import { queryRows } from '../database/query-rows';
 import { effectiveRetryPolicy } from '../leases/backoff';
 import { TaskSignals } from '../leases/task-signals';
+import { OmsConfig } from '../oms.config';
 import { PoolsService } from '../pools/pools.service';
-import { decodeTaskCursor, encodeTaskCursor, isUuid } from './task-cursor';
+import { compareQueueOrder, QUEUE_ORDER_SQL } from './queue-order';
+import { decodeTaskCursor, encodeTaskCursor } from './task-cursor';
 import { statesAccepting, transitionTask } from './task.state';
 import { TASK_VIEW_COLUMNS, toQueuedTaskView, toTaskView, type TaskViewRow } from './task.view';
 
@@ -34,6 +40,7 @@ export class TasksService {
     private readonly pools: PoolsService,
     private readonly signals: TaskSignals,
     private readonly afterCommit: AfterCommit,
+    private readonly config: OmsConfig,
     @Inject(CLOCK) private readonly clock: Clock,
     @InjectLogger() private readonly logger: Logger,
   ) {}
@@ -53,12 +60,13 @@ export class TasksService {
     const now = this.clock.now();
     const retry = effectiveRetryPolicy(step.retry, pool.max_attempts);
     const slaMinutes = step.slaMinutes ?? pool.sla_minutes;
+    const slaDueAt = slaMinutes != null ? new Date(now.getTime() + slaMinutes * 60_000) : null;
     const tags = Array.isArray(step.tags) ? [...new Set(step.tags.filter((tag) => typeof tag === 'string'))] : [];
     const [task] = await queryRows<{ id: string; priority: number; sla_due_at: Date | null }>(
       tx,
       `INSERT INTO oms.tasks (id, request_id, step_id, pool, title, tags, priority, status, attempt, max_attempts, retry, payload,
-                              lease_seconds, sla_due_at, available_at, queued_at, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6::text[], $7, 'queued', 0, $8, $9::jsonb, $10::jsonb, $11, $12, $13, $13, $13, $13)
+                              lease_seconds, sla_due_at, pick_by, available_at, queued_at, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6::text[], $7, 'queued', 0, $8, $9::jsonb, $10::jsonb, $11, $12, $14, $13, $13, $13, $13)
        ON CONFLICT ON CONSTRAINT tasks_request_step_key DO NOTHING
        RETURNING id, priority, sla_due_at`,
       [
@@ -73,8 +81,9 @@ export class TasksService {
         JSON.stringify(retry),
         JSON.stringify(step.payload ?? {}),
         step.leaseSeconds ?? pool.lease_seconds,
-        slaMinutes != null ? new Date(now.getTime() + slaMinutes * 60_000) : null,
+        slaDueAt,
         now,
+        slaDueAt ?? new Date(now.getTime() + this.config.OMS_UNTIMED_TASK_DEADLINE_MINUTES * 60_000),
       ],
     );
     if (!task) return; // already queued for this (request, step): a duplicate ready is a no-op
@@ -157,6 +166,57 @@ export class TasksService {
     });
   }
 
+  /**
+   * Bulk reroute: up to `limit` queued tasks of one pool matching the filters move to another,
+   * in one transaction, in the order the old pool would have served them. Rows being leased at
+   * this instant are skipped (SKIP LOCKED): they are no longer queued, and waiting for them would
+   * stall a large move behind single leases.
+   */
+  async rerouteQueue(command: RerouteQueueCommand, actor: Actor): Promise<RerouteQueueResult> {
+    if (command.pool === command.toPool) throw new DomainError('CONFLICT', `The tasks are already in pool '${command.toPool}'`);
+    const limit = command.limit ?? REROUTE_QUEUE_DEFAULT_LIMIT;
+    return this.transactions.run(async (tx, emit) => {
+      const [from] = await queryRows<{ name: string }>(tx, `SELECT name FROM oms.pools WHERE name = $1`, [command.pool]);
+      if (!from) throw DomainError.notFound('Pool', command.pool);
+      await this.pools.resolveForQueueing(tx, command.toPool, emit, actor.id);
+      const now = this.clock.now();
+      // Walks tasks_lease_idx in queue order; the filters are checked on the way.
+      const matching = `pool = $1 AND status = 'queued'
+          AND ($2::text[] IS NULL OR tags @> $2::text[])
+          AND ($3::text IS NULL OR step_id = $3)
+          AND ($4::int IS NULL OR priority >= $4)
+          AND ($5::int IS NULL OR priority <= $5)`;
+      const matchingParams = [command.pool, command.tags ?? null, command.stepId ?? null, command.minPriority ?? null, command.maxPriority ?? null];
+      const moved = await queryRows<{ id: string; request_id: string; step_id: string; tags: string[]; priority: number; pick_by: Date; available_at: Date }>(
+        tx,
+        `WITH picked AS MATERIALIZED (
+           SELECT id, priority, pick_by, available_at FROM oms.tasks
+           WHERE ${matching}
+           ORDER BY ${QUEUE_ORDER_SQL}
+           LIMIT $7
+           FOR UPDATE SKIP LOCKED
+         )
+         UPDATE oms.tasks AS t SET pool = $6, available_at = GREATEST(t.available_at, $8::timestamptz), queued_at = $8, updated_at = $8
+         FROM picked WHERE t.id = picked.id
+         RETURNING t.id, t.request_id, t.step_id, t.tags, picked.priority, picked.pick_by, picked.available_at`,
+        [...matchingParams, command.toPool, limit, now],
+      );
+      // UPDATE … RETURNING has no order; report and announce them in the old pool's order.
+      const ordered = moved.sort(compareQueueOrder);
+      const reason = command.reason ?? '';
+      for (const row of ordered) {
+        emit('oms.task.rerouted', row.request_id, { taskId: row.id, stepId: row.step_id, fromPool: command.pool, toPool: command.toPool, reason }, actor.id);
+      }
+      const [left] = await queryRows<{ more: boolean }>(
+        tx,
+        `SELECT EXISTS (SELECT 1 FROM oms.tasks WHERE ${matching}) AS more`,
+        matchingParams,
+      );
+      if (ordered.length > 0) this.afterCommit.run(tx, () => this.signals.announce(command.toPool, ordered.map((row) => row.tags)));
+      return { fromPool: command.pool, toPool: command.toPool, moved: ordered.length, taskIds: ordered.map((row) => row.id), more: left?.more ?? false };
+    });
+  }
+
   async get(id: string): Promise<TaskView> {
     if (!isUuid(id)) throw DomainError.notFound('Task', id);
     const [row] = await queryRows<TaskViewRow>(this.dataSource.manager, `SELECT ${TASK_VIEW_COLUMNS} FROM oms.tasks WHERE id = $1`, [id]);
@@ -204,8 +264,8 @@ export class TasksService {
   }
 
   /**
-   * The queue of a pool as a lease would serve it (priority, then longest available), without
-   * leasing. `depth` counts every queued task, including those waiting out a retry backoff.
+   * The queue of a pool as a lease would serve it (priority, then deadline pressure, then longest
+   * available), without leasing. `depth` counts every queued task, including those waiting out a retry backoff.
    * Both reads use tasks_lease_idx.
    */
   async peek(pool: string, limit = DEFAULT_PAGE_SIZE): Promise<QueuePeekResult> {
@@ -215,7 +275,7 @@ export class TasksService {
       queryRows<TaskViewRow>(
         db,
         `SELECT ${TASK_VIEW_COLUMNS} FROM oms.tasks WHERE pool = $1 AND status = 'queued'
-         ORDER BY priority DESC, available_at, id LIMIT $2`,
+         ORDER BY ${QUEUE_ORDER_SQL} LIMIT $2`,
         [pool, limit],
       ),
     ]);

@@ -51,4 +51,28 @@ describe('OMS worker liveness', () => {
     expect(dead.data).toMatchObject({ attempts: 1, error: { code: 'WORKER_GONE' } });
     expect(await oms.call('oms.task.get', { id: task.id })).toMatchObject({ status: 'dead', worker: 'vanished' });
   });
+
+  it('announces a worker online in a pool once, offline after its silence, and online again when it is back', async () => {
+    const pool = `presence-${randomUUID().slice(0, 8)}`;
+    const worker = `clerk-${randomUUID().slice(0, 8)}`;
+    const presence = () =>
+      oms.events
+        .filter((e) => (e.type === 'oms.worker.online' || e.type === 'oms.worker.offline') && (e.data as { worker: string }).worker === worker)
+        .map((e) => `${e.type.slice('oms.worker.'.length)}:${(e.data as { pool: string }).pool}`);
+
+    await oms.call('oms.task.lease', { pool, worker });
+    await oms.call('oms.task.lease', { pool, worker, waitSeconds: 0 });
+    const online = await oms.waitForEvent('oms.worker.online', (e) => e.data.worker === worker);
+    expect(online.data).toEqual({ worker, pool });
+    expect(online.requestId).toBeNull();
+
+    const offline = await oms.waitForEvent('oms.worker.offline', (e) => e.data.worker === worker, 5_000);
+    expect(offline.data).toMatchObject({ worker, pool, lastSeenAt: expect.any(String) });
+    expect(offline.actor).toBe('system:oms');
+    expect(await oms.sql(`SELECT 1 FROM oms.worker_pools WHERE worker = $1`, [worker])).toEqual([]);
+
+    await oms.call('oms.task.lease', { pool, worker });
+    await oms.waitForEvent('oms.worker.online', (e) => e.data.worker === worker && e.at > offline.at);
+    expect(presence()).toEqual([`online:${pool}`, `offline:${pool}`, `online:${pool}`]);
+  });
 });

@@ -12,3 +12,16 @@ export class WorkerEntity {
   @Column({ type: 'timestamptz', precision: 3 })
   lastSeenAt: Date;
 }
+
+/** A worker online in a pool: from its first lease call there until it is declared gone. */
+@Entity({ name: 'worker_pools' })
+export class WorkerPoolEntity {
+  @PrimaryColumn({ type: 'text', primaryKeyConstraintName: 'worker_pools_pkey' })
+  worker: string;
+
+  @PrimaryColumn({ type: 'text', primaryKeyConstraintName: 'worker_pools_pkey' })
+  pool: string;
+
+  @Column({ type: 'timestamptz', precision: 3 })
+  joinedAt: Date;
+}

@@ -36,7 +36,7 @@ export class PoolGauges {
     gauge('hms_tasks_queued', 'Tasks waiting in the pool', (m) => m.depth);
     gauge('hms_tasks_leased', 'Tasks leased by a worker', (m) => m.leased);
     gauge('hms_oldest_task_wait_seconds', 'Age of the oldest queued task', (m) => m.oldestWaitSeconds);
-    gauge('hms_workers_online', 'Workers active in the pool recently', (m) => m.workersOnline);
+    gauge('hms_workers_online', 'Workers online in the pool (leasing there and not declared gone)', (m) => m.workersOnline);
     gauge('hms_desired_replicas', 'Replicas the autoscaling policy asks for', (m) => m.desiredReplicas);
     this.completed = new Counter({ name: 'hms_task_completed_total', help: 'Tasks completed', labelNames: ['pool'], registers: [metricsRegistry] });
     this.failed = new Counter({ name: 'hms_task_failed_total', help: 'Failed task attempts', labelNames: ['pool'], registers: [metricsRegistry] });
@@ -58,6 +58,9 @@ export class PoolGauges {
         return;
       case 'oms.task.failed':
         this.failed.inc({ pool: event.data.pool });
+        return;
+      case 'oms.task.sla-breached':
+        this.slaBreaches.inc({ pool: event.data.pool });
         return;
       case 'oms.task.leased':
         this.waitSeconds.observe({ pool: event.data.pool }, event.data.waitedMs / 1000);

@@ -58,6 +58,15 @@ export class PoolMetricsService {
       case 'oms.task.cancelled':
         await this.close(tx, event.data.taskId, at);
         return;
+      case 'oms.worker.online':
+      case 'oms.worker.offline':
+        await tx.query(
+          `INSERT INTO "ops"."pool_workers" ("pool", "worker", "online", "last_event_at") VALUES ($1, $2, $3, $4)
+           ON CONFLICT ("pool", "worker") DO UPDATE SET "online" = EXCLUDED."online", "last_event_at" = EXCLUDED."last_event_at"
+           WHERE "pool_workers"."last_event_at" <= EXCLUDED."last_event_at"`,
+          [event.data.pool, event.data.worker, event.type === 'oms.worker.online', at],
+        );
+        return;
       case 'oms.task.rerouted':
         await tx.query(`UPDATE "ops"."pool_tasks" SET "pool" = $2, "status" = 'queued', "worker" = NULL, "last_event_at" = $3 WHERE "task_id" = $1 AND "last_event_at" <= $3`, [
           event.data.taskId,
@@ -102,11 +111,14 @@ export class PoolMetricsService {
     const now = this.clock.now();
     const windowStart = new Date(now.getTime() - this.config.OPS_METRICS_WINDOW_MINUTES * 60_000);
     const recentStart = new Date(now.getTime() - 5 * 60_000);
-    const onlineSince = new Date(now.getTime() - this.config.OPS_WORKER_ONLINE_SECONDS * 1000);
     const rows: PoolMetricsRow[] = await this.dataSource.query(
       `WITH pools AS (
          SELECT DISTINCT "pool" FROM "ops"."pool_tasks"
          UNION SELECT DISTINCT "pool" FROM "ops"."task_outcomes" WHERE "at" >= $1
+         UNION SELECT DISTINCT "pool" FROM "ops"."pool_workers" WHERE "online"
+       ),
+       workers AS (
+         SELECT "pool", count(*) AS workers_online FROM "ops"."pool_workers" WHERE "online" GROUP BY "pool"
        ),
        open AS (
          SELECT "pool",
@@ -122,18 +134,17 @@ export class PoolMetricsService {
                 count(*) FILTER (WHERE "outcome" = 'completed' AND "at" >= $2) AS completed_recent,
                 count(*) FILTER (WHERE "outcome" = 'completed') AS completed_window,
                 count(*) FILTER (WHERE "outcome" = 'dead') AS dead_window,
-                count(*) FILTER (WHERE "outcome" = 'failed') AS failed_window,
-                count(DISTINCT "worker") FILTER (WHERE "at" >= $3) AS workers_online
+                count(*) FILTER (WHERE "outcome" = 'failed') AS failed_window
          FROM "ops"."task_outcomes" WHERE "at" >= $1 GROUP BY "pool"
        )
        SELECT p."pool", COALESCE(o.depth, 0) AS depth, COALESCE(o.leased, 0) AS leased, o.oldest_queued_at,
               r.wait_p50, r.wait_p95, COALESCE(r.completed_recent, 0) AS completed_recent,
               COALESCE(r.completed_window, 0) AS completed_window, COALESCE(r.dead_window, 0) AS dead_window,
-              COALESCE(r.failed_window, 0) AS failed_window, COALESCE(r.workers_online, 0) AS workers_online
-       FROM pools p LEFT JOIN open o USING ("pool") LEFT JOIN recent r USING ("pool")
-       WHERE $4::text IS NULL OR p."pool" = $4
+              COALESCE(r.failed_window, 0) AS failed_window, COALESCE(w.workers_online, 0) AS workers_online
+       FROM pools p LEFT JOIN open o USING ("pool") LEFT JOIN recent r USING ("pool") LEFT JOIN workers w USING ("pool")
+       WHERE $3::text IS NULL OR p."pool" = $3
        ORDER BY p."pool"`,
-      [windowStart, recentStart, onlineSince, pool ?? null],
+      [windowStart, recentStart, pool ?? null],
     );
     return rows.map((row) => {
       const completed = Number(row.completed_window);

@@ -1,4 +1,5 @@
 import { CreateOpsSchema1763683200000 } from './1763683200000-CreateOpsSchema';
+import { PoolWorkers1795229100000 } from './1795229100000-PoolWorkers';
 
 /** In order; merged migrations are never edited. */
-export const OPS_MIGRATIONS = [CreateOpsSchema1763683200000];
+export const OPS_MIGRATIONS = [CreateOpsSchema1763683200000, PoolWorkers1795229100000];

@@ -1,0 +1,91 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { systemActor } from '@hms/contracts';
+import { CLOCK, type Clock } from '@hms/platform';
+import { OmsTransactions } from '../database/oms-transactions';
+import { queryRows } from '../database/query-rows';
+import { OmsConfig } from '../oms.config';
+
+const SYSTEM = systemActor('oms').id;
+
+/** At most this many (worker, pool) pairs are declared gone per statement. */
+export const GONE_BATCH = 500;
+
+/**
+ * Which workers are online in which pool, announced as `oms.worker.online` / `oms.worker.offline`
+ * (OPS turns them into `hms_workers_online`).
+ *
+ * A lease call makes its worker online in the pool. To keep that off the lease path's cost, each
+ * replica remembers the pairs it has confirmed for half a liveness window: a worker declared gone
+ * was silent for a whole window, so its pair is confirmed again (and announced again) on its
+ * first call back.
+ */
+@Injectable()
+export class WorkerPresence {
+  private readonly confirmedAt = new Map<string, number>();
+
+  constructor(
+    private readonly transactions: OmsTransactions,
+    private readonly config: OmsConfig,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  private get confirmMs(): number {
+    return (this.config.OMS_WORKER_LIVENESS_SECONDS * 1000) / 2;
+  }
+
+  /** `worker` is working `pool` now. */
+  async seen(worker: string, pool: string, actor: string): Promise<void> {
+    const now = this.clock.now();
+    const key = `${worker}\u0000${pool}`;
+    const confirmed = this.confirmedAt.get(key);
+    if (confirmed !== undefined && now.getTime() - confirmed < this.confirmMs) return;
+    await this.transactions.run(async (tx, emit) => {
+      // The worker's last_seen_at moves in the same statement, so the gone-worker sweep cannot
+      // take this fresh pair for one left over from before a long silence.
+      const joined = await queryRows<{ worker: string }>(
+        tx,
+        `WITH seen AS (
+           INSERT INTO oms.workers AS w (id, first_seen_at, last_seen_at) VALUES ($1, $3, $3)
+           ON CONFLICT (id) DO UPDATE SET last_seen_at = GREATEST(w.last_seen_at, EXCLUDED.last_seen_at)
+         )
+         INSERT INTO oms.worker_pools (worker, pool, joined_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING worker`,
+        [worker, pool, now],
+      );
+      if (joined.length > 0) emit('oms.worker.online', null, { worker, pool }, actor);
+    });
+    this.confirmedAt.set(key, now.getTime());
+    if (this.confirmedAt.size > 10_000) this.forgetOld(now.getTime());
+  }
+
+  /**
+   * Declares gone, pool by pool, the workers silent since before the liveness window. Index: the
+   * primary keys of both tables; worker_pools holds only online pairs, so this reads little.
+   */
+  markGone(): Promise<{ full: boolean }> {
+    return this.transactions.run(async (tx, emit) => {
+      const silentSince = new Date(this.clock.now().getTime() - this.config.OMS_WORKER_LIVENESS_SECONDS * 1000);
+      const gone = await queryRows<{ worker: string; pool: string; last_seen_at: Date }>(
+        tx,
+        `WITH gone AS (
+           SELECT wp.worker, wp.pool, w.last_seen_at FROM oms.worker_pools AS wp
+           JOIN oms.workers AS w ON w.id = wp.worker
+           WHERE w.last_seen_at < $1
+           LIMIT $2
+           FOR UPDATE OF wp SKIP LOCKED
+         )
+         DELETE FROM oms.worker_pools AS wp USING gone
+         WHERE wp.worker = gone.worker AND wp.pool = gone.pool
+         RETURNING wp.worker, wp.pool, gone.last_seen_at`,
+        [silentSince, GONE_BATCH],
+      );
+      for (const row of gone) {
+        emit('oms.worker.offline', null, { worker: row.worker, pool: row.pool, lastSeenAt: row.last_seen_at.toISOString() }, SYSTEM);
+      }
+      return { full: gone.length >= GONE_BATCH };
+    });
+  }
+
+  private forgetOld(now: number): void {
+    for (const [key, at] of this.confirmedAt) if (now - at >= this.confirmMs) this.confirmedAt.delete(key);
+  }
+}
