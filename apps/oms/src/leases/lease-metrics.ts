@@ -1,4 +1,4 @@
-import { Counter } from 'prom-client';
+import { Counter, Histogram } from 'prom-client';
 import { metricsRegistry } from '@hms/platform';
 
 /** Leases handed out by this replica (OPS owns the fleet-wide gauges; this is OMS's own view). */
@@ -6,5 +6,13 @@ export const leasesGranted = new Counter({
   name: 'hms_oms_leases_granted_total',
   help: 'Leases granted by this OMS replica',
   labelNames: ['pool'],
+  registers: [metricsRegistry],
+});
+
+/** Completions per transaction (group commit): near 1 when idle, larger under load. */
+export const completionBatchSize = new Histogram({
+  name: 'hms_oms_completion_batch_size',
+  help: 'Task completions committed together in one transaction by this OMS replica',
+  buckets: [1, 2, 5, 10, 20, 50, 100, 200],
   registers: [metricsRegistry],
 });

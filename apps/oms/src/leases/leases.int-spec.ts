@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { LeasedTask } from '@hms/contracts';
+import type { HmsEvent, LeasedTask } from '@hms/contracts';
+import { metricsRegistry } from '@hms/platform';
 import { eventually, OmsHarness } from '../testing/oms-harness';
 
 jest.setTimeout(60_000);
@@ -245,6 +246,54 @@ describe('OMS leases', () => {
     expect(new Set(taken)).toEqual(ids);
     const rows = await oms.sql<{ attempts: number }>(`SELECT sum(attempt)::int AS attempts FROM oms.tasks WHERE pool = $1`, [p]);
     expect(rows[0]!.attempts).toBe(50);
+  });
+
+  it('commits concurrent completions together, answering each one as if it were alone', async () => {
+    const p = pool('group');
+    const queued = await Promise.all(Array.from({ length: 30 }, (_, i) => oms.queueTask({ pool: p, payload: { i } })));
+    const leased = [
+      ...(await oms.call('oms.task.lease', { pool: p, worker: 'gita', max: 15 })).tasks,
+      ...(await oms.call('oms.task.lease', { pool: p, worker: 'hugo', max: 15 })).tasks,
+    ];
+    expect(leased).toHaveLength(30);
+    const holder = new Map(leased.map((t, i) => [t.id, i < 15 ? 'gita' : 'hugo']));
+    const batches = async () => {
+      const values = (await metricsRegistry.getSingleMetric('hms_oms_completion_batch_size')!.get()).values;
+      return { count: values.find((v) => v.metricName?.endsWith('_count'))?.value ?? 0, sum: values.find((v) => v.metricName?.endsWith('_sum'))?.value ?? 0 };
+    };
+    const before = await batches();
+
+    const [first] = leased;
+    const answers = await Promise.allSettled([
+      ...leased.map((t) => oms.call('oms.task.complete', { taskId: t.id, leaseToken: t.leaseToken, output: { done: t.payload } })),
+      oms.call('oms.task.complete', { taskId: first!.id, leaseToken: first!.leaseToken, output: { done: first!.payload } }),
+      oms.call('oms.task.complete', { taskId: leased[1]!.id, leaseToken: 'not-the-token', output: {} }),
+      oms.call('oms.task.complete', { taskId: randomUUID(), leaseToken: 'x', output: {} }),
+    ]);
+
+    leased.forEach((t, i) => expect(answers[i]).toEqual({ status: 'fulfilled', value: { id: t.id, status: 'completed' } }));
+    expect(answers[30]).toEqual({ status: 'fulfilled', value: { id: first!.id, status: 'completed' } });
+    expect(answers[31]).toMatchObject({ status: 'rejected', reason: { code: 'LEASE_LOST' } });
+    expect(answers[32]).toMatchObject({ status: 'rejected', reason: { code: 'NOT_FOUND' } });
+    const after = await batches();
+    expect(after.sum - before.sum).toBeGreaterThanOrEqual(33);
+    expect(after.count - before.count).toBeLessThan(33);
+
+    const rows = await oms.sql<{ id: string; status: string; output: unknown; worker: string }>(`SELECT id, status, output, worker FROM oms.tasks WHERE pool = $1`, [p]);
+    expect(rows).toHaveLength(30);
+    for (const row of rows) {
+      const task = leased.find((t) => t.id === row.id)!;
+      expect(row).toMatchObject({ status: 'completed', output: { done: task.payload }, worker: holder.get(row.id) });
+    }
+    const ids = new Set(queued.map((t) => t.id));
+    await eventually(async () => (oms.events.filter((e) => e.type === 'oms.task.completed' && ids.has((e.data as { taskId: string }).taskId)).length >= 30 ? true : undefined));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const completedEvents = oms.events.filter((e): e is HmsEvent<'oms.task.completed'> => e.type === 'oms.task.completed' && ids.has((e.data as { taskId: string }).taskId));
+    expect(completedEvents).toHaveLength(30);
+    for (const event of completedEvents) {
+      const task = leased.find((t) => t.id === event.data.taskId)!;
+      expect(event).toMatchObject({ requestId: task.requestId, data: { output: { done: task.payload }, worker: holder.get(task.id), attempt: 1 } });
+    }
   });
 
   it('refreshes the worker row on every call that names or holds a lease', async () => {

@@ -15,7 +15,7 @@ import {
   type TaskActionResult,
   isUuid,
 } from '@hms/contracts';
-import { CLOCK, type Clock } from '@hms/platform';
+import { CLOCK, GroupCommit, type Clock, type Settled, type Submitted } from '@hms/platform';
 import { DataSource } from 'typeorm';
 import { AfterCommit } from '../database/after-commit';
 import { OmsTransactions } from '../database/oms-transactions';
@@ -25,19 +25,41 @@ import type { EndedOutcome } from '../tasks/task.entity';
 import { backoffDelayMs } from './backoff';
 import { WorkerPresence } from '../workers/worker-presence';
 import { acquireLeases, type AcquiredLeaseRow } from './lease-acquire.sql';
-import { completeLease } from './lease-complete.sql';
+import { completeLeases } from './lease-complete.sql';
 import { applyFailure, lockTaskForFailure } from './lease-fail.sql';
 import { explainLeaseMiss, repeatedOutcome } from './lease-holder.sql';
-import { leasesGranted } from './lease-metrics';
+import { completionBatchSize, leasesGranted } from './lease-metrics';
 import { releaseLease } from './lease-release.sql';
 import { renewLease } from './lease-renew.sql';
 import { TaskSignals } from './task-signals';
 
 const LEASE_TOKEN_BYTES = 32;
+/** Most completions in one transaction: bounds the statement and the wait of the last caller. */
+const COMPLETE_BATCH_MAX = 200;
+
+interface PendingCompletion {
+  command: CompleteTaskCommand;
+  actor: Actor;
+}
+
+/** A DomainError becomes that call's answer; anything else fails the whole transaction. */
+async function settle<R>(answer: Promise<R>): Promise<Settled<R>> {
+  try {
+    return { ok: true, value: await answer };
+  } catch (error) {
+    if (error instanceof DomainError) return { ok: false, error };
+    throw error;
+  }
+}
 
 /** The lease path: lease (with long-poll), heartbeat, complete, fail, release. */
 @Injectable()
 export class LeasesService {
+  private readonly completions = new GroupCommit<PendingCompletion, TaskActionResult>((batch) => this.completeBatch(batch), {
+    maxBatch: COMPLETE_BATCH_MAX,
+    keyOf: ({ command }) => command.taskId,
+  });
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly transactions: OmsTransactions,
@@ -132,20 +154,44 @@ export class LeasesService {
     return { id: row.id, leaseExpiresAt: row.lease_expires_at.toISOString() };
   }
 
+  /**
+   * Completions arriving together share one transaction (see GroupCommit): a bot completing
+   * its batch of ten costs one commit, not ten.
+   */
   async complete(command: CompleteTaskCommand, actor: Actor): Promise<TaskActionResult> {
     if (!isUuid(command.taskId)) throw DomainError.notFound('Task', command.taskId);
-    const outcome: EndedOutcome = { action: 'complete', result: { id: command.taskId, status: 'completed' } };
+    return this.completions.submit({ command, actor });
+  }
+
+  private async completeBatch(batch: Array<Submitted<PendingCompletion>>): Promise<Array<Settled<TaskActionResult>>> {
+    completionBatchSize.observe(batch.length);
+    const inputs = batch.map(({ item: { command } }) => ({
+      taskId: command.taskId,
+      leaseToken: command.leaseToken,
+      output: command.output ?? {},
+      outcome: { action: 'complete', result: { id: command.taskId, status: 'completed' } } satisfies EndedOutcome,
+    }));
     return this.transactions.run(async (tx, emit) => {
-      const output = command.output ?? {};
-      const row = await completeLease(tx, { taskId: command.taskId, leaseToken: command.leaseToken, now: this.clock.now(), output, outcome });
-      if (!row) return explainLeaseMiss(tx, command.taskId, command.leaseToken, 'complete');
-      emit(
-        'oms.task.completed',
-        row.request_id,
-        { taskId: row.id, stepId: row.step_id, pool: row.pool, worker: row.holder, leaseId: row.lease_id, attempt: row.attempt, output },
-        actor.id,
-      );
-      return outcome.result;
+      const completed = new Map((await completeLeases(tx, inputs, this.clock.now())).map((row) => [row.id, row]));
+      const results: Array<Settled<TaskActionResult>> = [];
+      for (const [i, input] of inputs.entries()) {
+        const row = completed.get(input.taskId);
+        if (!row) {
+          results.push(await settle(explainLeaseMiss(tx, input.taskId, input.leaseToken, 'complete')));
+          continue;
+        }
+        const { item, inCallerTrace } = batch[i]!;
+        inCallerTrace(() =>
+          emit(
+            'oms.task.completed',
+            row.request_id,
+            { taskId: row.id, stepId: row.step_id, pool: row.pool, worker: row.holder, leaseId: row.lease_id, attempt: row.attempt, output: input.output },
+            item.actor.id,
+          ),
+        );
+        results.push({ ok: true, value: input.outcome.result });
+      }
+      return results;
     });
   }
 

@@ -1,0 +1,95 @@
+import { context, type Context } from '@opentelemetry/api';
+
+/** What one item of a batch came to: its own answer, or its own error. */
+export type Settled<R> = { ok: true; value: R } | { ok: false; error: unknown };
+
+/** An item as the batch sees it, with the way back into its caller's trace. */
+export interface Submitted<I> {
+  item: I;
+  /** Runs `work` in the trace of the call that submitted the item (for the events it emits). */
+  inCallerTrace<T>(work: () => T): T;
+}
+
+export interface GroupCommitOptions<I> {
+  /** Most items committed together. */
+  maxBatch: number;
+  /**
+   * Items with the same key never share a batch (a repeated call must see the first one's
+   * commit, not race it inside one statement); the later one waits for the next batch.
+   */
+  keyOf?: (item: I) => string;
+}
+
+/**
+ * Group commit: callers submit items one at a time, and the items that arrive while a batch is
+ * being committed go together in the next one. Nothing waits for a timer: a lone item goes at
+ * once, and under load a batch forms from the calls that arrived during the previous commit, so
+ * commits per item fall as concurrency rises.
+ *
+ * `commit` answers each item separately (a stale lease in a batch fails only its own call). If it
+ * throws, the transaction as a whole failed (a deadlock, a lost connection), and each item is
+ * committed again on its own, so one item's trouble reaches only that item's caller.
+ */
+export class GroupCommit<I, R> {
+  private pending: Array<{ item: I; trace: Context; resolve: (value: R) => void; reject: (error: unknown) => void }> = [];
+  private draining = false;
+
+  constructor(
+    private readonly commit: (items: Array<Submitted<I>>) => Promise<Array<Settled<R>>>,
+    private readonly options: GroupCommitOptions<I>,
+  ) {}
+
+  submit(item: I): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.pending.push({ item, trace: context.active(), resolve, reject });
+      if (!this.draining) {
+        this.draining = true;
+        // Let the calls already read from the socket join the first batch.
+        setImmediate(() => void this.drain());
+      }
+    });
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.pending.length > 0) await this.commitNext(this.takeBatch());
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private takeBatch(): typeof this.pending {
+    const batch: typeof this.pending = [];
+    const keys = new Set<string>();
+    const rest: typeof this.pending = [];
+    for (const entry of this.pending) {
+      const key = this.options.keyOf?.(entry.item);
+      if (batch.length >= this.options.maxBatch || (key !== undefined && keys.has(key))) {
+        rest.push(entry);
+        continue;
+      }
+      if (key !== undefined) keys.add(key);
+      batch.push(entry);
+    }
+    this.pending = rest;
+    return batch;
+  }
+
+  private async commitNext(batch: typeof this.pending): Promise<void> {
+    let results: Array<Settled<R>>;
+    try {
+      results = await this.commit(
+        batch.map(({ item, trace }) => ({ item, inCallerTrace: <T>(work: () => T): T => context.with(trace, work) })),
+      );
+    } catch (error) {
+      if (batch.length === 1) return batch[0]!.reject(error);
+      for (const entry of batch) await this.commitNext([entry]);
+      return;
+    }
+    batch.forEach((entry, i) => {
+      const result = results[i]!;
+      if (result.ok) entry.resolve(result.value);
+      else entry.reject(result.error);
+    });
+  }
+}
