@@ -12,45 +12,89 @@ export interface LedgerEvent {
   data: unknown;
 }
 
-/**
- * Appends one event to its request's hash chain, at most once. Returns the entry, or null when
- * the event was already recorded (a redelivery).
- *
+/*
  * Locking: a transaction-scoped advisory lock per request id serializes appends to one chain
  * across consumers and replicas. Without it two appends could read the same last entry and both
  * link to it. An advisory lock rather than a locked "head" row needs no extra row per request
  * (the first append of a request has nothing to lock yet) and is released with the transaction.
  * The two-key form keeps this lock apart from the one-key locks others take (migrations);
- * requests whose ids hash alike merely wait for each other.
- *
- * Indexes: "last entry" is a one-row backward scan of the primary key (request_id, seq); the
- * duplicate check uses the unique index on event_id (which also backs ON CONFLICT, in case an
- * event were ever recorded under another request id).
+ * requests whose ids hash alike merely wait for each other. The locks are taken in request-id
+ * order (the subquery sorts before the volatile lock call runs), so two batches cannot deadlock.
  */
-export async function appendLedgerEntry(tx: EntityManager, event: LedgerEvent): Promise<ChainEntry | null> {
-  await tx.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', ['act.ledger', event.requestId]);
-  const seen: unknown[] = await tx.query('SELECT 1 FROM "act"."ledger_entries" WHERE "event_id" = $1', [event.id]);
-  if (seen.length > 0) return null;
-  const [last]: Array<{ seq: number; hash: string }> = await tx.query(
-    'SELECT "seq", "hash" FROM "act"."ledger_entries" WHERE "request_id" = $1 ORDER BY "seq" DESC LIMIT 1',
-    [event.requestId],
+const LOCK_CHAINS_SQL = `
+SELECT pg_advisory_xact_lock(hashtext('act.ledger'), hashtext(id::text))
+FROM (SELECT DISTINCT id FROM unnest($1::uuid[]) AS r(id) ORDER BY id) AS sorted`;
+
+/** Events already recorded (redeliveries), by the unique index on event_id. */
+const RECORDED_SQL = `SELECT "event_id" FROM "act"."ledger_entries" WHERE "event_id" = ANY($1::uuid[])`;
+
+/** Each chain's last entry: a one-row backward scan of the primary key (request_id, seq) per request. */
+const CHAIN_HEADS_SQL = `
+SELECT r.id AS request_id, last.seq, last.hash
+FROM unnest($1::uuid[]) AS r(id)
+CROSS JOIN LATERAL (
+  SELECT "seq", "hash" FROM "act"."ledger_entries" WHERE "request_id" = r.id ORDER BY "seq" DESC LIMIT 1
+) AS last`;
+
+const INSERT_ENTRIES_SQL = `
+INSERT INTO "act"."ledger_entries" ("request_id", "seq", "event_id", "at", "type", "actor", "data", "prev_hash", "hash")
+SELECT * FROM unnest($1::uuid[], $2::int[], $3::uuid[], $4::timestamptz[], $5::text[], $6::text[], $7::jsonb[], $8::text[], $9::text[])
+ON CONFLICT ON CONSTRAINT "ledger_entries_event_id_key" DO NOTHING
+RETURNING "event_id"`;
+
+/**
+ * Appends events to their requests' hash chains, each at most once, in the given order within
+ * each request. Returns, per event, its entry, or null when it was already recorded (a
+ * redelivery). A constant number of statements per call, whatever the number of events: lock the
+ * chains, find the ones already recorded, read the chain heads, insert all new entries.
+ *
+ * @param onEntry runs as each event is linked (the consumer records the event's trace span there).
+ */
+export async function appendLedgerEntries(
+  tx: EntityManager,
+  events: LedgerEvent[],
+  onEntry: (event: LedgerEvent, entry: ChainEntry) => void = () => undefined,
+): Promise<Array<ChainEntry | null>> {
+  if (events.length === 0) return [];
+  const requestIds = [...new Set(events.map((e) => e.requestId))];
+  await tx.query(LOCK_CHAINS_SQL, [requestIds]);
+  const recorded = new Set(((await tx.query(RECORDED_SQL, [events.map((e) => e.id)])) as Array<{ event_id: string }>).map((r) => r.event_id));
+  const heads = new Map<string, { seq: number; hash: string }>(
+    ((await tx.query(CHAIN_HEADS_SQL, [requestIds])) as Array<{ request_id: string; seq: number; hash: string }>).map((r) => [r.request_id, { seq: r.seq, hash: r.hash }]),
   );
-  // Hash exactly what jsonb will give back: a JSON round trip drops undefined and normalises numbers.
-  const data = JSON.parse(JSON.stringify(event.data ?? {})) as unknown;
-  const entry = chainNext(last, {
-    requestId: event.requestId,
-    eventId: event.id,
-    at: new Date(event.at).toISOString(),
-    type: event.type,
-    actor: event.actor,
-    data,
+  const entries = events.map((event): ChainEntry | null => {
+    if (recorded.has(event.id)) return null;
+    recorded.add(event.id); // the same event twice in one batch is recorded once
+    // Hash exactly what jsonb will give back: a JSON round trip drops undefined and normalises numbers.
+    const data = JSON.parse(JSON.stringify(event.data ?? {})) as unknown;
+    const entry = chainNext(heads.get(event.requestId), {
+      requestId: event.requestId,
+      eventId: event.id,
+      at: new Date(event.at).toISOString(),
+      type: event.type,
+      actor: event.actor,
+      data,
+    });
+    heads.set(event.requestId, entry);
+    onEntry(event, entry);
+    return entry;
   });
-  const inserted: unknown[] = await tx.query(
-    `INSERT INTO "act"."ledger_entries" ("request_id", "seq", "event_id", "at", "type", "actor", "data", "prev_hash", "hash")
-     VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)
-     ON CONFLICT ON CONSTRAINT "ledger_entries_event_id_key" DO NOTHING
-     RETURNING "seq"`,
-    [entry.requestId, entry.seq, entry.eventId, entry.at, entry.type, entry.actor, JSON.stringify(entry.data), entry.prevHash, entry.hash],
-  );
-  return inserted.length > 0 ? entry : null;
+  const fresh = entries.filter((e): e is ChainEntry => e !== null);
+  if (fresh.length === 0) return entries;
+  const inserted = (await tx.query(INSERT_ENTRIES_SQL, [
+    fresh.map((e) => e.requestId),
+    fresh.map((e) => e.seq),
+    fresh.map((e) => e.eventId),
+    fresh.map((e) => e.at),
+    fresh.map((e) => e.type),
+    fresh.map((e) => e.actor),
+    fresh.map((e) => JSON.stringify(e.data)),
+    fresh.map((e) => e.prevHash),
+    fresh.map((e) => e.hash),
+  ])) as Array<{ event_id: string }>;
+  if (inserted.length === fresh.length) return entries;
+  // An event id already recorded under another request: its entry is missing, so the entries
+  // linked after it would dangle. Give up the transaction; the caller appends one event at a time.
+  if (fresh.length > 1) throw new Error('ledger: an event of the batch was already recorded under another request');
+  return entries.map(() => null);
 }

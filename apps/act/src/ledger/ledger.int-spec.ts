@@ -133,6 +133,26 @@ describe('ACT ledger', () => {
     expect(await act.call('act.request.verify', { id: request.id })).toEqual({ valid: true, entries: 27 });
   });
 
+  it('appends a batch spanning several requests in one go: each chain in order, repeats once', async () => {
+    const requests = await Promise.all([0, 1, 2].map(() => act.call('act.request.create', { plan: 'disaster_voucher' })));
+    for (const { request } of requests) await historyOfLength(request.id, 2);
+    const ledger = act.app.get(LedgerService);
+    const event = (requestId: string, n: number) => ({ id: randomUUID(), requestId, type: 'oms.task.requeued', at: new Date().toISOString(), actor: 'system:oms', data: { n } });
+    const [a, b, c] = requests.map((r) => r.request.id);
+    const alreadyRecorded = event(a!, 0);
+    await ledger.append(alreadyRecorded);
+    const batch = [event(b!, 1), event(a!, 1), event(c!, 1), event(a!, 2), alreadyRecorded, event(b!, 2)];
+    const spans: string[] = [];
+    await ledger.appendAll([...batch, batch[1]!].map((entry) => ({ entry, within: async () => void spans.push(entry.id) })));
+
+    expect(spans).toEqual(batch.filter((e) => e !== alreadyRecorded).map((e) => e.id));
+    const ns = async (id: string) => (await history(id)).slice(2).map((e) => (e.data as { n: number }).n);
+    expect(await ns(a!)).toEqual([0, 1, 2]);
+    expect(await ns(b!)).toEqual([1, 2]);
+    expect(await ns(c!)).toEqual([1]);
+    for (const id of [a, b, c]) expect(await act.call('act.request.verify', { id: id! })).toMatchObject({ valid: true });
+  });
+
   it('refuses UPDATE, DELETE and TRUNCATE of ledger entries', async () => {
     const id = await completedVoucher();
     await expect(act.sql(`UPDATE act.ledger_entries SET actor = 'mallory' WHERE request_id = $1 AND seq = 3`, [id])).rejects.toThrow(

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DEFAULT_PAGE_SIZE, DomainError, type HistoryVerifyResult, type LedgerEntryView, type Page, isUuid } from '@hms/contracts';
 import { DataSource } from 'typeorm';
 import { findRequest } from '../requests/requests.repository';
-import { appendLedgerEntry, type LedgerEvent } from './ledger-append';
+import { appendLedgerEntries, type LedgerEvent } from './ledger-append';
 import { LedgerEntryEntity } from './ledger-entry.entity';
 import { ChainVerifier, type ChainEntry } from './hash-chain';
 
@@ -28,17 +28,23 @@ export class LedgerService {
   constructor(private readonly dataSource: DataSource) {}
 
   append(event: LedgerEvent): Promise<ChainEntry | null> {
-    return this.dataSource.transaction((tx) => appendLedgerEntry(tx, event));
+    return this.dataSource.transaction(async (tx) => (await appendLedgerEntries(tx, [event]))[0]!);
   }
 
   /**
-   * Appends several events in one transaction, in the given order; `within` wraps each append
-   * (the consumer runs it in the event's trace span).
+   * Appends several events in one transaction (a constant number of statements), in the given
+   * order within each request. `within` runs as each event is linked into its chain: the
+   * consumer records the event's trace span there.
    */
-  async appendAll(items: Array<{ entry: LedgerEvent; within: (work: () => Promise<unknown>) => Promise<unknown> }>): Promise<void> {
-    await this.dataSource.transaction(async (tx) => {
-      for (const { entry, within } of items) await within(() => appendLedgerEntry(tx, entry));
-    });
+  async appendAll(items: Array<{ entry: LedgerEvent; within: (work: () => Promise<void>) => Promise<unknown> }>): Promise<void> {
+    const spanOf = new Map(items.map(({ entry, within }) => [entry, within]));
+    await this.dataSource.transaction((tx) =>
+      appendLedgerEntries(
+        tx,
+        items.map(({ entry }) => entry),
+        (event) => void spanOf.get(event)?.(async () => undefined),
+      ),
+    );
   }
 
   /** Entries oldest first; the cursor is the last seq of the previous page. */
