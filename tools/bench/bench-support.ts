@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDatabase, dropDatabase, startInfra, startStack, uniqueSubjectPrefix, type Infra, type Stack } from '@hms/testing';
@@ -76,4 +76,51 @@ export async function mapConcurrent<T, R>(items: T[], concurrency: number, task:
 export function machineLine(): string {
   const os = require('node:os') as typeof import('node:os');
   return `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+}
+
+/**
+ * CPU seconds used so far by each kind of process on this machine: the four services, Postgres
+ * (all backends), nats-server and this bench. Linux only (reads /proc); empty elsewhere. The
+ * difference of two snapshots says where a run's CPU went — on 2 cores the total is the budget.
+ */
+export function cpuSnapshot(): Map<string, number> {
+  const totals = new Map<string, number>();
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((entry) => /^\d+$/.test(entry));
+  } catch {
+    return totals;
+  }
+  const ticksPerSecond = 100; // USER_HZ, 100 on every Linux Node supports
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // utime + stime, plus cutime + cstime: the CPU of children it has reaped, so Postgres
+      // backends that ended during the run (closed connections) still count, via the postmaster.
+      const seconds = (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / ticksPerSecond;
+      const label = processLabel(pid, stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')));
+      if (label) totals.set(label, (totals.get(label) ?? 0) + seconds);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return totals;
+}
+
+function processLabel(pid: string, command: string): string | undefined {
+  if (command === 'postgres') return 'postgres';
+  if (command === 'nats-server') return 'nats-server';
+  if (Number(pid) === process.pid) return 'bench client';
+  if (command !== 'node' && command !== 'MainThread') return undefined;
+  const service = /dist\/apps\/([\w-]+)\/src\/main\.js/.exec(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+  return service ? service[1] : undefined;
+}
+
+/** CPU seconds per `per` units of work between two snapshots, by process, biggest first. */
+export function cpuBreakdown(before: Map<string, number>, after: Map<string, number>, units: number, per = 1000): Array<[string, number]> {
+  return [...after]
+    .map(([label, seconds]): [string, number] => [label, ((seconds - (before.get(label) ?? 0)) * per) / units])
+    .filter(([, seconds]) => seconds > 0)
+    .sort((a, b) => b[1] - a[1]);
 }

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { Client, Pool } from 'pg';
 import { EventStream, type Actor, type EventDataMap, type HmsEvent, type LeasedTask } from '@hms/contracts';
 import { NatsBus, RpcClient } from '@hms/platform';
-import { benchInfra, benchStack, formatNumber, percentile, printTable } from './bench-support';
+import { benchInfra, benchStack, cpuBreakdown, cpuSnapshot, formatNumber, percentile, printTable } from './bench-support';
 
 /** OMS is called as a trusted service would, straight over NATS (not through the gateway). */
 const ACTOR: Actor = { id: 'bench', roles: ['service'] };
@@ -83,6 +83,22 @@ async function drainPool(rpc: RpcClient, pool: string, total: number, workers: n
     }),
   );
   return { completed, seconds: (performance.now() - started) / 1000 };
+}
+
+/**
+ * Waits until the run's events have all been relayed and consumed: outboxes empty and every
+ * JetStream consumer of the stream caught up (at most a minute).
+ */
+async function waitForQuiet(db: Client, bus: NatsBus): Promise<void> {
+  const jsm = await bus.manager();
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const [{ queued }] = (await db.query(`SELECT (SELECT count(*) FROM oms.outbox) + (SELECT count(*) FROM act.outbox) + (SELECT count(*) FROM ops.outbox) AS queued`)).rows as Array<{ queued: string }>;
+    let behind = 0;
+    for await (const consumer of jsm.consumers.list(bus.streamName)) behind += consumer.num_pending + consumer.num_ack_pending;
+    if (Number(queued) === 0 && behind === 0) return;
+    await sleep(200);
+  }
 }
 
 /** Publishes act.step.ready to JetStream as ACT's outbox relay does. */
@@ -206,17 +222,24 @@ export async function omsBench(options: OmsBenchOptions): Promise<void> {
     // 1. Throughput.
     const throughput: Array<Array<string | number>> = [];
     const perSecond: Record<number, number> = {};
+    const cpu: Record<number, Array<[string, number]>> = {};
     for (const max of [1, 10]) {
       const pool = `bench-throughput-${max}`;
       await createPool(rpc, pool);
       const seeded = await seedTasks(db, pool, options.tasks);
+      const cpuBefore = cpuSnapshot();
       const { completed, seconds } = await drainPool(rpc, pool, options.tasks, options.workers, max);
+      // The events of the run are still being consumed (ledger, OPS); count their CPU too.
+      await waitForQuiet(db, bus);
+      cpu[max] = cpuBreakdown(cpuBefore, cpuSnapshot(), completed);
       perSecond[max] = completed / seconds;
       throughput.push([`OMS over NATS, ${options.workers} workers, max ${max}`, completed, formatNumber(seconds), perSecond[max], formatNumber(seeded)]);
     }
 
     // 4. (run here, on the same Postgres, so the rows sit together) graphile-worker.
+    const graphileCpuBefore = cpuSnapshot();
     const graphile = await graphileThroughput(bench, options.graphileJobs, options.graphileConcurrency);
+    const graphileCpu = 'skipped' in graphile ? [] : cpuBreakdown(graphileCpuBefore, cpuSnapshot(), options.graphileJobs);
     if ('skipped' in graphile) {
       throughput.push([graphile.skipped, '-', '-', '-', '-']);
     } else {
@@ -237,6 +260,19 @@ export async function omsBench(options: OmsBenchOptions): Promise<void> {
         `${formatNumber(perSecond[max] / GRAPHILE_QUOTED.jobsPerSecond)}×`,
       ]),
     ]);
+    const labels = [...new Set([...cpu[1]!, ...cpu[10]!, ...graphileCpu].map(([label]) => label))];
+    const column = (rows: Array<[string, number]>, label: string) => rows.find(([l]) => l === label)?.[1] ?? 0;
+    const total = (rows: Array<[string, number]>) => rows.reduce((sum, [, seconds]) => sum + seconds, 0);
+    if (labels.length > 0) {
+      printTable(
+        '1c. CPU seconds per 1,000 tasks, by process (from /proc; OMS runs include consuming their events)',
+        ['process', 'OMS max 1', 'OMS max 10', 'graphile-worker'],
+        [
+          ...labels.map((label) => [label, formatNumber(column(cpu[1]!, label)), formatNumber(column(cpu[10]!, label)), formatNumber(column(graphileCpu, label))]),
+          ['total', formatNumber(total(cpu[1]!)), formatNumber(total(cpu[10]!)), formatNumber(total(graphileCpu))],
+        ],
+      );
+    }
 
     // 2. Pickup latency: an idle long-polling worker, tasks queued one at a time.
     const pickupPool = 'bench-pickup';

@@ -258,7 +258,7 @@ describe('OMS leases', () => {
     expect(leased).toHaveLength(30);
     const holder = new Map(leased.map((t, i) => [t.id, i < 15 ? 'gita' : 'hugo']));
     const batches = async () => {
-      const values = (await metricsRegistry.getSingleMetric('hms_oms_completion_batch_size')!.get()).values;
+      const values = (await metricsRegistry.getSingleMetric('hms_oms_completion_batch_size')!.get()).values as Array<{ metricName?: string; value: number }>;
       return { count: values.find((v) => v.metricName?.endsWith('_count'))?.value ?? 0, sum: values.find((v) => v.metricName?.endsWith('_sum'))?.value ?? 0 };
     };
     const before = await batches();
