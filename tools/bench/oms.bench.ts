@@ -155,7 +155,7 @@ async function graphileThroughput(
   bench: Awaited<ReturnType<typeof benchInfra>>,
   jobs: number,
   concurrency: number,
-): Promise<{ jobsPerSecond: number; seconds: number } | { skipped: string }> {
+): Promise<{ jobsPerSecond: number; seconds: number; cpu: Array<[string, number]> } | { skipped: string }> {
   const gw = loadGraphileWorker();
   if (!gw) return { skipped: 'graphile-worker reference not run: not installed (npm install -D graphile-worker@0.16.6)' };
   const database = await bench.freshDatabase('graphile');
@@ -172,6 +172,7 @@ async function graphileThroughput(
     let done = 0;
     let finish!: () => void;
     const finished = new Promise<void>((resolve) => (finish = resolve));
+    const cpuBefore = cpuSnapshot();
     const started = performance.now();
     const runner = await gw.run({
       pgPool,
@@ -194,8 +195,9 @@ async function graphileThroughput(
       await sleep(2);
     }
     const seconds = (performance.now() - started) / 1000;
+    const cpu = cpuBreakdown(cpuBefore, cpuSnapshot(), jobs);
     await runner.stop();
-    return { jobsPerSecond: jobs / seconds, seconds };
+    return { jobsPerSecond: jobs / seconds, seconds, cpu };
   } finally {
     await db.end().catch(() => undefined);
     await pgPool.end().catch(() => undefined);
@@ -237,9 +239,8 @@ export async function omsBench(options: OmsBenchOptions): Promise<void> {
     }
 
     // 4. (run here, on the same Postgres, so the rows sit together) graphile-worker.
-    const graphileCpuBefore = cpuSnapshot();
     const graphile = await graphileThroughput(bench, options.graphileJobs, options.graphileConcurrency);
-    const graphileCpu = 'skipped' in graphile ? [] : cpuBreakdown(graphileCpuBefore, cpuSnapshot(), options.graphileJobs);
+    const graphileCpu = 'skipped' in graphile ? [] : graphile.cpu;
     if ('skipped' in graphile) {
       throughput.push([graphile.skipped, '-', '-', '-', '-']);
     } else {

@@ -45,7 +45,7 @@ export function createOpsModule(config: OpsConfig): DynamicModule {
           {
             durable: 'ops',
             filter: 'oms.>',
-            handle: (event, tx) => metrics.apply(event, tx),
+            handleAll: (events, tx) => metrics.applyAll(events, tx),
             // Counters move only for committed events, so a batch retried event by event counts once.
             committed: (events) => events.forEach((event) => gauges.record(event)),
           },

@@ -18,6 +18,30 @@ interface PoolMetricsRow {
   workers_online: string;
 }
 
+/** A task's state after the events of a batch: open (queued or leased) or closed. */
+interface OpenTask {
+  kind: 'open';
+  pool: string;
+  status: 'queued' | 'leased';
+  /** When it was queued; null keeps the stored time (a lease, a reroute). */
+  queuedAt: string | null;
+  worker: string | null;
+  at: string;
+}
+interface ClosedTask {
+  kind: 'closed';
+  at: string;
+}
+type TaskChange = OpenTask | ClosedTask;
+
+interface Outcome {
+  pool: string;
+  outcome: 'leased' | 'failed' | 'completed' | 'dead';
+  at: string;
+  waitSeconds: number | null;
+  worker: string | null;
+}
+
 /**
  * Keeps per-pool queue state from OMS events and answers the pool snapshot. Every event is
  * applied in the consumer's transaction, so a redelivered event changes nothing twice.
@@ -30,80 +54,122 @@ export class PoolMetricsService {
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
-  async apply(event: AnyHmsEvent, tx: EntityManager): Promise<void> {
-    const at = event.at;
-    switch (event.type) {
-      case 'oms.task.queued':
-        await this.upsertOpen(tx, event.data.taskId, event.data.pool, 'queued', at, null, at);
-        return;
-      case 'oms.task.requeued':
-        await this.upsertOpen(tx, event.data.taskId, event.data.pool, 'queued', at, null, at);
-        return;
-      case 'oms.task.leased':
-        await this.upsertOpen(tx, event.data.taskId, event.data.pool, 'leased', null, event.data.worker, at);
-        await this.outcome(tx, event.data.pool, 'leased', at, event.data.waitedMs / 1000, event.data.worker);
-        return;
-      case 'oms.task.failed':
-        await this.outcome(tx, event.data.pool, 'failed', at, null, event.data.worker);
-        if (event.data.retryAt) await this.upsertOpen(tx, event.data.taskId, event.data.pool, 'queued', event.data.retryAt, null, at);
-        return;
-      case 'oms.task.completed':
-        await this.outcome(tx, event.data.pool, 'completed', at, null, event.data.worker);
-        await this.close(tx, event.data.taskId, at);
-        return;
-      case 'oms.task.dead':
-        await this.outcome(tx, event.data.pool, 'dead', at, null, null);
-        await this.close(tx, event.data.taskId, at);
-        return;
-      case 'oms.task.cancelled':
-        await this.close(tx, event.data.taskId, at);
-        return;
-      case 'oms.worker.online':
-      case 'oms.worker.offline':
-        await tx.query(
-          `INSERT INTO "ops"."pool_workers" ("pool", "worker", "online", "last_event_at") VALUES ($1, $2, $3, $4)
-           ON CONFLICT ("pool", "worker") DO UPDATE SET "online" = EXCLUDED."online", "last_event_at" = EXCLUDED."last_event_at"
-           WHERE "pool_workers"."last_event_at" <= EXCLUDED."last_event_at"`,
-          [event.data.pool, event.data.worker, event.type === 'oms.worker.online', at],
-        );
-        return;
-      case 'oms.task.rerouted':
-        await tx.query(`UPDATE "ops"."pool_tasks" SET "pool" = $2, "status" = 'queued', "worker" = NULL, "last_event_at" = $3 WHERE "task_id" = $1 AND "last_event_at" <= $3`, [
-          event.data.taskId,
-          event.data.toPool,
-          at,
-        ]);
-        return;
-      default:
-        return;
+  /**
+   * Applies a batch of events with a fixed number of statements, whatever its size: each task's
+   * events are folded into its final open state (or its closing) first, outcomes go in one
+   * multi-row insert. Every write keeps the "newest event wins" guard on `last_event_at`, so a
+   * late, older event cannot undo a newer one, in or across batches.
+   */
+  async applyAll(events: AnyHmsEvent[], tx: EntityManager): Promise<void> {
+    const tasks = new Map<string, TaskChange>();
+    const outcomes: Outcome[] = [];
+    const workers = new Map<string, { pool: string; worker: string; online: boolean; at: string }>();
+    /** Folds a change into the task's state; like the stored guard, an older event changes nothing. */
+    const isStale = (taskId: string, at: string) => {
+      const previous = tasks.get(taskId);
+      return previous !== undefined && Date.parse(previous.at) > Date.parse(at);
+    };
+    const close = (taskId: string, at: string) => {
+      if (!isStale(taskId, at)) tasks.set(taskId, { kind: 'closed', at });
+    };
+    const open = (taskId: string, change: Omit<OpenTask, 'kind'>) => {
+      if (isStale(taskId, change.at)) return;
+      const previous = tasks.get(taskId);
+      // A reroute or lease keeps the queued time of a queueing earlier in the batch.
+      const queuedAt = change.queuedAt ?? (previous?.kind === 'open' ? previous.queuedAt : null);
+      tasks.set(taskId, { kind: 'open', ...change, queuedAt });
+    };
+    for (const event of events) {
+      const at = event.at;
+      switch (event.type) {
+        case 'oms.task.queued':
+        case 'oms.task.requeued':
+          open(event.data.taskId, { pool: event.data.pool, status: 'queued', queuedAt: at, worker: null, at });
+          break;
+        case 'oms.task.leased':
+          open(event.data.taskId, { pool: event.data.pool, status: 'leased', queuedAt: null, worker: event.data.worker, at });
+          outcomes.push({ pool: event.data.pool, outcome: 'leased', at, waitSeconds: event.data.waitedMs / 1000, worker: event.data.worker });
+          break;
+        case 'oms.task.failed':
+          outcomes.push({ pool: event.data.pool, outcome: 'failed', at, waitSeconds: null, worker: event.data.worker });
+          if (event.data.retryAt) open(event.data.taskId, { pool: event.data.pool, status: 'queued', queuedAt: event.data.retryAt, worker: null, at });
+          break;
+        case 'oms.task.completed':
+          outcomes.push({ pool: event.data.pool, outcome: 'completed', at, waitSeconds: null, worker: event.data.worker });
+          close(event.data.taskId, at);
+          break;
+        case 'oms.task.dead':
+          outcomes.push({ pool: event.data.pool, outcome: 'dead', at, waitSeconds: null, worker: null });
+          close(event.data.taskId, at);
+          break;
+        case 'oms.task.cancelled':
+          close(event.data.taskId, at);
+          break;
+        case 'oms.task.rerouted':
+          open(event.data.taskId, { pool: event.data.toPool, status: 'queued', queuedAt: null, worker: null, at });
+          break;
+        case 'oms.worker.online':
+        case 'oms.worker.offline': {
+          const key = `${event.data.pool}\u0000${event.data.worker}`;
+          const previous = workers.get(key);
+          if (previous && Date.parse(previous.at) > Date.parse(at)) break;
+          workers.set(key, { pool: event.data.pool, worker: event.data.worker, online: event.type === 'oms.worker.online', at });
+          break;
+        }
+        default:
+          break;
+      }
     }
-  }
-
-  /** Inserts or moves an open task; an event older than the row's newest is ignored. */
-  private async upsertOpen(tx: EntityManager, taskId: string, pool: string, status: 'queued' | 'leased', queuedAt: string | null, worker: string | null, at: string) {
-    await tx.query(
-      `INSERT INTO "ops"."pool_tasks" ("task_id", "pool", "status", "queued_at", "worker", "last_event_at")
-       VALUES ($1, $2, $3, COALESCE($4::timestamptz, $6::timestamptz), $5, $6)
-       ON CONFLICT ("task_id") DO UPDATE SET
-         "pool" = EXCLUDED."pool", "status" = EXCLUDED."status", "worker" = EXCLUDED."worker",
-         "queued_at" = COALESCE($4::timestamptz, "pool_tasks"."queued_at"), "last_event_at" = EXCLUDED."last_event_at"
-       WHERE "pool_tasks"."last_event_at" <= EXCLUDED."last_event_at"`,
-      [taskId, pool, status, queuedAt, worker, at],
-    );
-  }
-
-  private async close(tx: EntityManager, taskId: string, at: string) {
-    await tx.query(`DELETE FROM "ops"."pool_tasks" WHERE "task_id" = $1 AND "last_event_at" <= $2`, [taskId, at]);
-  }
-
-  private async outcome(tx: EntityManager, pool: string, outcome: string, at: string, waitSeconds: number | null, worker: string | null) {
-    await tx.query(`INSERT INTO "ops"."task_outcomes" ("pool", "outcome", "at", "wait_seconds", "worker") VALUES ($1, $2, $3, $4, $5)`, [
-      pool,
-      outcome,
-      at,
-      waitSeconds,
-      worker,
-    ]);
+    const opened = [...tasks].filter((entry): entry is [string, OpenTask] => entry[1].kind === 'open');
+    const closed = [...tasks].filter((entry): entry is [string, ClosedTask] => entry[1].kind === 'closed');
+    if (opened.length > 0) {
+      await tx.query(
+        // queued_at: a change without one (a lease, a reroute) keeps the stored time; c is looked
+        // up again in the update because EXCLUDED only carries the value inserted.
+        `WITH c AS (
+           SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::timestamptz[]) AS c(task_id, pool, status, queued_at, worker, at)
+         )
+         INSERT INTO "ops"."pool_tasks" ("task_id", "pool", "status", "queued_at", "worker", "last_event_at")
+         SELECT task_id, pool, status, COALESCE(queued_at, at), worker, at FROM c
+         ON CONFLICT ("task_id") DO UPDATE SET
+           "pool" = EXCLUDED."pool", "status" = EXCLUDED."status", "worker" = EXCLUDED."worker",
+           "queued_at" = COALESCE((SELECT c.queued_at FROM c WHERE c.task_id = EXCLUDED."task_id"), "pool_tasks"."queued_at"),
+           "last_event_at" = EXCLUDED."last_event_at"
+         WHERE "pool_tasks"."last_event_at" <= EXCLUDED."last_event_at"`,
+        [
+          opened.map(([id]) => id),
+          opened.map(([, c]) => c.pool),
+          opened.map(([, c]) => c.status),
+          opened.map(([, c]) => c.queuedAt),
+          opened.map(([, c]) => c.worker),
+          opened.map(([, c]) => c.at),
+        ],
+      );
+    }
+    if (closed.length > 0) {
+      await tx.query(
+        `DELETE FROM "ops"."pool_tasks" AS t USING unnest($1::uuid[], $2::timestamptz[]) AS c(task_id, at)
+         WHERE t."task_id" = c.task_id AND t."last_event_at" <= c.at`,
+        [closed.map(([id]) => id), closed.map(([, c]) => c.at)],
+      );
+    }
+    if (outcomes.length > 0) {
+      await tx.query(
+        `INSERT INTO "ops"."task_outcomes" ("pool", "outcome", "at", "wait_seconds", "worker")
+         SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::double precision[], $5::text[])`,
+        [outcomes.map((o) => o.pool), outcomes.map((o) => o.outcome), outcomes.map((o) => o.at), outcomes.map((o) => o.waitSeconds), outcomes.map((o) => o.worker)],
+      );
+    }
+    if (workers.size > 0) {
+      const rows = [...workers.values()];
+      await tx.query(
+        `INSERT INTO "ops"."pool_workers" ("pool", "worker", "online", "last_event_at")
+         SELECT * FROM unnest($1::text[], $2::text[], $3::boolean[], $4::timestamptz[])
+         ON CONFLICT ("pool", "worker") DO UPDATE SET "online" = EXCLUDED."online", "last_event_at" = EXCLUDED."last_event_at"
+         WHERE "pool_workers"."last_event_at" <= EXCLUDED."last_event_at"`,
+        [rows.map((w) => w.pool), rows.map((w) => w.worker), rows.map((w) => w.online), rows.map((w) => w.at)],
+      );
+    }
   }
 
   /** The snapshot of every pool seen (or of one). */

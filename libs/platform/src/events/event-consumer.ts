@@ -10,8 +10,16 @@ import type { Emit, EventOutbox } from './event-outbox';
 /** Handles one event inside the consumer's transaction; events it emits commit with it. */
 export type EventHandler = (event: AnyHmsEvent, tx: EntityManager, emit: Emit) => Promise<void>;
 
+/**
+ * Handles the fresh events of a batch together, in stream order, inside the consumer's
+ * transaction: for consumers whose writes fold into a few set-based statements.
+ */
+export type BatchEventHandler = (events: AnyHmsEvent[], tx: EntityManager, emit: Emit) => Promise<void>;
+
 /** A durable subscription of one service to part of the event stream. */
-export interface EventSubscription {
+export type EventSubscription = SubscriptionOptions & ({ handle: EventHandler; handleAll?: never } | { handleAll: BatchEventHandler; handle?: never });
+
+interface SubscriptionOptions {
   /** Durable consumer name, shared by the service's replicas so they split the work. */
   durable: string;
   /** Event types under this subject pattern (after `hms.evt.`), e.g. `act.>` or `>`. */
@@ -22,7 +30,6 @@ export interface EventSubscription {
    * this is where a consumer narrows it).
    */
   accepts?: (type: AnyHmsEvent['type']) => boolean;
-  handle: EventHandler;
   /**
    * Called once the events handled in a transaction are committed (never for a batch that
    * rolled back and is handled again): for in-memory effects such as counters.
@@ -105,12 +112,15 @@ export class EventConsumer {
           )) as Array<{ event_id: string }>
         ).map((row) => row.event_id),
       );
+      const { handle, handleAll } = this.subscription;
       for (const { event, message } of deliveries) {
         // delete(): an event delivered twice within one batch is handled once.
         if (!fresh.delete(event.id.toLowerCase())) continue;
-        await withConsumerSpan(`event ${event.type}`, message.headers, () => this.subscription.handle(event, tx, emit));
+        // A batch handler's work is shared; each event's trace still records that it arrived here.
+        await withConsumerSpan(`event ${event.type}`, message.headers, async () => (handle ? handle(event, tx, emit) : undefined));
         handled.push(event);
       }
+      if (handleAll && handled.length > 0) await handleAll(handled, tx, emit);
     });
     if (handled.length > 0) this.subscription.committed?.(handled);
   }

@@ -1,0 +1,131 @@
+import { randomUUID } from 'node:crypto';
+import type { INestApplication } from '@nestjs/common';
+import { EventStream, type EventDataMap, type EventType, type HmsEvent, type PoolMetrics } from '@hms/contracts';
+import { bootstrapService, loadConfig, NatsBus, RpcClient } from '@hms/platform';
+import { freshTestEnvironment } from '@hms/testing';
+import { createOpsModule } from '../ops.module';
+import { OpsConfig } from '../ops.config';
+
+jest.setTimeout(60_000);
+
+type Env = Awaited<ReturnType<typeof freshTestEnvironment>>;
+
+/**
+ * OPS in-process on its own database and subject prefix, fed OMS events through real JetStream.
+ * Events published before OPS starts reach it together, as a few large batches; events published
+ * afterwards arrive one or a few at a time — both paths are checked against the same snapshot.
+ */
+describe('OPS pool metrics from OMS events', () => {
+  let env: Env;
+  let bus: NatsBus;
+  let rpc: RpcClient;
+  let ops: INestApplication | undefined;
+  const base = Date.parse('2026-11-21T10:00:00.000Z');
+  /** Event times are explicit: `t(s)` is `s` seconds after the start of the scenario. */
+  const t = (seconds: number) => new Date(base + seconds * 1000).toISOString();
+
+  beforeAll(async () => {
+    env = await freshTestEnvironment('ops_metrics');
+    bus = await NatsBus.connect(env.natsUrl, env.subjectPrefix, 'ops-test');
+    rpc = new RpcClient(bus);
+    // OPS is started later, on a backlog: the stream must exist before it does.
+    await bus.ensureEventStream();
+  });
+
+  afterAll(async () => {
+    await ops?.close();
+    const jsm = await bus?.manager();
+    await jsm?.streams.delete(bus.streamName).catch(() => undefined);
+    await bus?.close();
+    await env?.dispose();
+  });
+
+  async function publish<T extends EventType>(type: T, at: string, data: EventDataMap[T]): Promise<void> {
+    const event: HmsEvent<T> = { id: randomUUID(), type, at, actor: 'system:oms', requestId: randomUUID(), source: 'oms', data };
+    await bus.jetstream.publish(bus.subject(EventStream.subjectOf(type)), JSON.stringify(event), { msgID: event.id });
+  }
+
+  async function startOps(): Promise<void> {
+    const config = loadConfig(OpsConfig, { DATABASE_URL: env.databaseUrl, NATS_URL: env.natsUrl, HMS_SUBJECT_PREFIX: env.subjectPrefix, LOG_LEVEL: 'warn', PORT: '0' });
+    ops = await bootstrapService(createOpsModule(config), { port: 0 });
+  }
+
+  async function poolSnapshot(pool: string): Promise<PoolMetrics | undefined> {
+    return (await rpc.call('ops.metrics.pools', { pool }, { actor: { id: 'test', roles: ['manager'] } })).pools[0];
+  }
+
+  /** Waits until the pool's snapshot matches, or fails with the last one seen. */
+  async function expectPool(pool: string, expected: Partial<PoolMetrics>): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    let last: PoolMetrics | undefined;
+    while (Date.now() < deadline) {
+      last = await poolSnapshot(pool);
+      if (last && Object.entries(expected).every(([key, value]) => last![key as keyof PoolMetrics] === value)) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(last).toMatchObject(expected);
+  }
+
+  const task = (pool: string) => ({ taskId: randomUUID(), stepId: 'work', pool });
+  const queued = (pool: string, taskId: string, at: string) =>
+    publish('oms.task.queued', at, { taskId, stepId: 'work', pool, priority: 0, tags: [], attempt: 0, slaDueAt: null });
+  const leased = (pool: string, taskId: string, at: string, worker = 'w1') =>
+    publish('oms.task.leased', at, { taskId, stepId: 'work', pool, worker, leaseId: randomUUID(), attempt: 1, leaseExpiresAt: t(600), waitedMs: 2000 });
+  const completed = (pool: string, taskId: string, at: string) =>
+    publish('oms.task.completed', at, { taskId, stepId: 'work', pool, worker: 'w1', leaseId: randomUUID(), attempt: 1, output: {} });
+
+  it('folds a backlog of events into the same queue state as events one at a time', async () => {
+    const pool = `metrics-${randomUUID().slice(0, 8)}`;
+    const other = `metrics-other-${randomUUID().slice(0, 8)}`;
+    const [a, b, c, d, e, f, g] = Array.from({ length: 7 }, () => task(pool));
+    // a: queued, leased, completed -> gone, counted completed.
+    await queued(pool, a!.taskId, t(0));
+    await leased(pool, a!.taskId, t(1));
+    await completed(pool, a!.taskId, t(2));
+    // b: queued then leased -> leased.
+    await queued(pool, b!.taskId, t(0));
+    await leased(pool, b!.taskId, t(3));
+    // c: queued at 0 -> oldest waiting.
+    await queued(pool, c!.taskId, t(0));
+    // d: leased, failed with a retry -> queued again (at its retry time), counted failed.
+    await queued(pool, d!.taskId, t(1));
+    await leased(pool, d!.taskId, t(2));
+    await publish('oms.task.failed', t(3), { ...d!, worker: 'w1', leaseId: randomUUID(), attempt: 1, error: { message: 'x' }, retryAt: t(13) });
+    // e: dead -> gone, counted dead.
+    await queued(pool, e!.taskId, t(1));
+    await publish('oms.task.dead', t(4), { ...e!, attempts: 3, error: null });
+    // f: rerouted to another pool -> queued there.
+    await queued(pool, f!.taskId, t(1));
+    await publish('oms.task.rerouted', t(5), { taskId: f!.taskId, stepId: 'work', fromPool: pool, toPool: other, reason: 'overflow' });
+    // g: a newer lease, then an older queued event delivered late -> still leased.
+    await leased(pool, g!.taskId, t(6), 'w2');
+    await queued(pool, g!.taskId, t(0));
+    await publish('oms.worker.online', t(0), { worker: 'w1', pool });
+    await publish('oms.worker.online', t(0), { worker: 'w2', pool });
+    await publish('oms.worker.offline', t(7), { worker: 'w2', pool, lastSeenAt: t(6) });
+
+    // Started after the events: it reads them as a backlog, in batches.
+    await startOps();
+    const expected = { depth: 2, leased: 2, workersOnline: 1, successRate: 0.5 };
+    await expectPool(pool, expected);
+    await expectPool(other, { depth: 1, leased: 0 });
+
+    // The same story for fresh tasks, now that OPS is caught up, event by event.
+    const live = `metrics-live-${randomUUID().slice(0, 8)}`;
+    const [la, lb, lc] = Array.from({ length: 3 }, () => task(live));
+    for (const step of [
+      () => queued(live, la!.taskId, t(0)),
+      () => leased(live, la!.taskId, t(1)),
+      () => completed(live, la!.taskId, t(2)),
+      () => queued(live, lb!.taskId, t(0)),
+      () => leased(live, lb!.taskId, t(3)),
+      () => queued(live, lc!.taskId, t(0)),
+      () => leased(live, lc!.taskId, t(6), 'w2'),
+      () => queued(live, lc!.taskId, t(0)),
+    ]) {
+      await step();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await expectPool(live, { depth: 0, leased: 2, successRate: 1 });
+  });
+});
