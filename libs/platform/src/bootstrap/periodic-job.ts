@@ -3,13 +3,14 @@ import type { Logger } from 'pino';
 
 /**
  * Runs `tick` every `intervalMs`, and again at once while it reports a full batch (a backlog is
- * drained without waiting a period per batch). A failing tick is logged and retried next period;
- * stop() waits for the running tick.
+ * drained without waiting a period per batch) or was poked meanwhile. A failing tick is logged
+ * and retried next period; stop() waits for the running tick.
  */
 export class PeriodicJob implements BackgroundJob {
   private running = false;
   private loop?: Promise<void>;
   private wake?: () => void;
+  private poked = false;
 
   constructor(
     private readonly name: string,
@@ -24,6 +25,12 @@ export class PeriodicJob implements BackgroundJob {
     this.loop = this.run();
   }
 
+  /** Runs the next tick now instead of after the period (or right after the one running). */
+  poke(): void {
+    this.poked = true;
+    this.wake?.();
+  }
+
   async stop(): Promise<void> {
     this.running = false;
     this.wake?.();
@@ -33,12 +40,13 @@ export class PeriodicJob implements BackgroundJob {
   private async run(): Promise<void> {
     while (this.running) {
       let full = false;
+      this.poked = false;
       try {
         full = (await this.tick()).full;
       } catch (error) {
         this.logger.warn({ err: error, job: this.name }, 'background job failed; retrying next period');
       }
-      if (!full && this.running) await this.sleep(this.intervalMs);
+      if (!full && !this.poked && this.running) await this.sleep(this.intervalMs);
     }
   }
 

@@ -6,6 +6,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock';
 import type { NatsBus } from '../nats/nats-bus';
+import { PeriodicJob } from '../bootstrap/periodic-job';
 
 /** Records an event to be published when the surrounding transaction commits. */
 export type Emit = <T extends EventType>(type: T, requestId: string | null, data: EventDataMap[T], actor: string) => HmsEvent<T>;
@@ -24,10 +25,7 @@ export interface PendingEvent {
  * so a re-publish after a crash is dropped by the stream's de-duplication window).
  */
 export class EventOutbox {
-  private running = false;
-  private wake?: () => void;
-  private loop?: Promise<void>;
-  private pendingKick = false;
+  private readonly relay: PeriodicJob;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -36,8 +34,10 @@ export class EventOutbox {
     private readonly source: EventSource,
     private readonly clock: Clock,
     private readonly logger: Logger,
-    private readonly pollMs = 250,
-  ) {}
+    pollMs = 250,
+  ) {
+    this.relay = new PeriodicJob('outbox relay', pollMs, async () => ({ full: (await this.relayBatch()) >= RELAY_BATCH }), logger);
+  }
 
   /**
    * Runs `work` in a transaction; the events it emits are written to the outbox in that same
@@ -86,35 +86,15 @@ export class EventOutbox {
 
   /** Asks the relay to run now instead of at its next poll. */
   kick(): void {
-    this.pendingKick = true;
-    this.wake?.();
+    this.relay.poke();
   }
 
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.loop = this.relayLoop();
+    this.relay.start();
   }
 
-  async stop(): Promise<void> {
-    this.running = false;
-    this.wake?.();
-    await this.loop;
-  }
-
-  private async relayLoop(): Promise<void> {
-    while (this.running) {
-      let relayed = 0;
-      try {
-        this.pendingKick = false;
-        relayed = await this.relayBatch();
-      } catch (error) {
-        this.logger.warn({ err: error }, 'outbox relay failed; retrying');
-        await this.sleep(1000);
-        continue;
-      }
-      if (relayed < RELAY_BATCH && !this.pendingKick) await this.sleep(this.pollMs);
-    }
+  stop(): Promise<void> {
+    return this.relay.stop();
   }
 
   /**
@@ -141,17 +121,6 @@ export class EventOutbox {
       );
       await tx.query(`DELETE FROM "${this.schema}"."outbox" WHERE "id" = ANY($1::bigint[])`, [rows.map((row) => row.id)]);
       return rows.length;
-    });
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
     });
   }
 }
