@@ -1,3 +1,4 @@
+import { outboxInsertSql } from '@hms/platform';
 import type { EntityManager } from 'typeorm';
 import { queryRows } from '../database/query-rows';
 import type { EndedOutcome } from '../tasks/task.entity';
@@ -17,56 +18,89 @@ export interface CompletionInput {
   leaseToken: string;
   output: Record<string, unknown>;
   outcome: EndedOutcome;
+  /** Of the `oms.task.completed` event: who completed, and that call's trace headers (JSON) or null. */
+  actor: string;
+  traceHeaders: string | null;
 }
 
 /*
- * Completes every task of the batch whose token still holds its lease, in one statement: store
- * the output, end the lease and remember its token with the answer, so a repeated complete is
- * recognised. Task rows are locked in id order (the ORDER BY sits below the row locks), so two
- * batches on two replicas cannot deadlock on them; a task whose token does not match (stale,
- * repeated) is not locked and simply returns no row. Rows are reached by primary key.
+ * Completes every task of the batch whose token still holds its lease, in one statement and so
+ * one round trip, with no transaction around it: store the output, end the lease and remember
+ * its token with the answer (so a repeated complete is recognised), refresh each holder once,
+ * and write each task's `oms.task.completed` event to the outbox.
+ *
+ * Locking: task rows in id order (the ORDER BY sits below the row locks), then the holders'
+ * worker rows in id order — the order every lease-holder statement follows (task, then worker) —
+ * so two batches on two replicas cannot deadlock. A task whose token does not match (stale,
+ * repeated) is not locked and returns no row. Rows are reached by primary key.
  */
 const COMPLETE_MANY_SQL = `
 WITH input AS (
-  SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::jsonb[]) AS i(id, token, output, outcome)
+  SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::jsonb[], $5::text[], $6::jsonb[])
+    AS i(id, token, output, outcome, actor, headers)
 ),
 held AS (
   SELECT t.id, t.worker FROM oms.tasks AS t JOIN input AS i ON t.id = i.id AND t.lease_token = i.token
   WHERE t.status = 'leased'
   ORDER BY t.id
   FOR UPDATE OF t
+),
+changed AS (
+  UPDATE oms.tasks AS t SET
+    status = 'completed',
+    output = i.output,
+    ended_lease_token = t.lease_token,
+    ended_outcome = i.outcome,
+    lease_token = NULL,
+    lease_expires_at = NULL,
+    lease_duration_seconds = NULL,
+    updated_at = $7::timestamptz
+  FROM held JOIN input AS i ON i.id = held.id
+  WHERE t.id = held.id
+  RETURNING t.id, t.request_id, t.step_id, t.pool, held.worker AS holder, t.lease_id, t.attempt, i.output, i.actor, i.headers
+),
+holders AS (
+  SELECT w.id FROM oms.workers AS w WHERE w.id IN (SELECT holder FROM changed) ORDER BY w.id FOR UPDATE
+),
+seen AS (
+  UPDATE oms.workers AS w SET last_seen_at = GREATEST(w.last_seen_at, $7::timestamptz) FROM holders WHERE w.id = holders.id
+),
+emitted AS (
+  ${outboxInsertSql({
+    schema: 'oms',
+    source: 'oms',
+    type: 'oms.task.completed',
+    from: 'changed',
+    at: '$8::text',
+    actor: 'r.actor',
+    requestId: 'r.request_id',
+    headers: 'r.headers',
+    data: {
+      taskId: 'r.id',
+      stepId: 'r.step_id',
+      pool: 'r.pool',
+      worker: 'r.holder',
+      leaseId: 'r.lease_id',
+      attempt: 'r.attempt',
+      output: 'r.output',
+    },
+  })}
 )
-UPDATE oms.tasks AS t SET
-  status = 'completed',
-  output = i.output,
-  ended_lease_token = t.lease_token,
-  ended_outcome = i.outcome,
-  lease_token = NULL,
-  lease_expires_at = NULL,
-  lease_duration_seconds = NULL,
-  updated_at = $5::timestamptz
-FROM held JOIN input AS i ON i.id = held.id
-WHERE t.id = held.id
-RETURNING t.id, t.request_id, t.step_id, t.pool, held.worker AS holder, t.lease_id, t.attempt`;
+SELECT id, request_id, step_id, pool, holder, lease_id, attempt FROM changed`;
 
-/*
- * Refreshes the holders' last-seen time, after their task rows (the order every lease-holder
- * statement follows), each holder once, in name order.
+/**
+ * Completes the tasks whose `leaseToken` holds their lease, with their events; atomic on its own.
+ * The others are left out of the answer.
  */
-const TOUCH_HOLDERS_SQL = `
-UPDATE oms.workers AS w SET last_seen_at = GREATEST(w.last_seen_at, $2::timestamptz)
-FROM unnest($1::text[]) AS h(id) WHERE w.id = h.id`;
-
-/** Completes the tasks whose `leaseToken` holds their lease; the others are left out of the answer. */
-export async function completeLeases(tx: EntityManager, completions: CompletionInput[], now: Date): Promise<CompletedRow[]> {
-  const rows = await queryRows<CompletedRow>(tx, COMPLETE_MANY_SQL, [
+export function completeLeases(db: EntityManager, completions: CompletionInput[], now: Date): Promise<CompletedRow[]> {
+  return queryRows<CompletedRow>(db, COMPLETE_MANY_SQL, [
     completions.map((c) => c.taskId),
     completions.map((c) => c.leaseToken),
     completions.map((c) => JSON.stringify(c.output)),
     completions.map((c) => JSON.stringify(c.outcome)),
+    completions.map((c) => c.actor),
+    completions.map((c) => c.traceHeaders),
     now,
+    now.toISOString(),
   ]);
-  const holders = [...new Set(rows.map((row) => row.holder))].sort();
-  if (holders.length > 0) await tx.query(TOUCH_HOLDERS_SQL, [holders, now]);
-  return rows;
 }

@@ -41,12 +41,30 @@ describe('OMS leases', () => {
     expect(await oms.call('oms.task.get', { id: queued.id })).toMatchObject({ status: 'completed', output: { ok: true }, leaseExpiresAt: null, worker: 'ana' });
 
     const leasedEvent = await oms.waitForEvent('oms.task.leased', (e) => e.data.taskId === queued.id);
-    expect(leasedEvent.data).toMatchObject({ worker: 'ana', attempt: 1, pool: p, leaseExpiresAt: leased.leaseExpiresAt });
-    expect(leasedEvent.data.waitedMs).toBeGreaterThanOrEqual(0);
-    expect(leasedEvent.data).not.toHaveProperty('leaseToken');
+    // Written by SQL in the lease statement itself: exactly the contract's envelope and fields.
+    const isoMs = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+    expect(leasedEvent).toEqual({
+      id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      type: 'oms.task.leased',
+      at: expect.stringMatching(isoMs),
+      actor: 'test-manager',
+      requestId: queued.requestId,
+      source: 'oms',
+      data: { taskId: queued.id, stepId: queued.stepId, pool: p, worker: 'ana', leaseId: expect.stringMatching(/^[0-9a-f-]{36}$/), attempt: 1, leaseExpiresAt: leased.leaseExpiresAt, waitedMs: expect.any(Number) },
+    });
+    expect(Date.parse(leased.leaseExpiresAt) - Date.parse(leasedEvent.at)).toBe(300_000);
+    expect(leasedEvent.data.waitedMs).toBe(Math.max(0, Date.parse(leasedEvent.at) - Date.parse(queued.availableAt)));
     const completed = await oms.waitForEvent('oms.task.completed', (e) => e.data.taskId === queued.id);
-    expect(completed.data).toMatchObject({ worker: 'ana', leaseId: leasedEvent.data.leaseId, output: { ok: true }, attempt: 1 });
-    expect(completed.requestId).toBe(queued.requestId);
+    expect(completed).toEqual({
+      id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      type: 'oms.task.completed',
+      at: expect.stringMatching(isoMs),
+      actor: 'test-manager',
+      requestId: queued.requestId,
+      source: 'oms',
+      data: { taskId: queued.id, stepId: queued.stepId, pool: p, worker: 'ana', leaseId: leasedEvent.data.leaseId, attempt: 1, output: { ok: true } },
+    });
+    expect(completed.id).not.toBe(leasedEvent.id);
   });
 
   it('answers a repeated complete with the same result, and a stale token with LEASE_LOST', async () => {
@@ -290,6 +308,7 @@ describe('OMS leases', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     const completedEvents = oms.events.filter((e): e is HmsEvent<'oms.task.completed'> => e.type === 'oms.task.completed' && ids.has((e.data as { taskId: string }).taskId));
     expect(completedEvents).toHaveLength(30);
+    expect(new Set(completedEvents.map((e) => e.id)).size).toBe(30);
     for (const event of completedEvents) {
       const task = leased.find((t) => t.id === event.data.taskId)!;
       expect(event).toMatchObject({ requestId: task.requestId, data: { output: { done: task.payload }, worker: holder.get(task.id), attempt: 1 } });

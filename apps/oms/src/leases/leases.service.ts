@@ -15,7 +15,7 @@ import {
   type TaskActionResult,
   isUuid,
 } from '@hms/contracts';
-import { CLOCK, GroupCommit, type Clock, type Settled, type Submitted } from '@hms/platform';
+import { CLOCK, currentTraceHeaders, EventOutbox, GroupCommit, type Clock, type Settled } from '@hms/platform';
 import { DataSource } from 'typeorm';
 import { AfterCommit } from '../database/after-commit';
 import { OmsTransactions } from '../database/oms-transactions';
@@ -25,7 +25,7 @@ import type { EndedOutcome } from '../tasks/task.entity';
 import { backoffDelayMs } from './backoff';
 import { WorkerPresence } from '../workers/worker-presence';
 import { acquireLeases, type AcquiredLeaseRow } from './lease-acquire.sql';
-import { completeLeases } from './lease-complete.sql';
+import { completeLeases, type CompletionInput } from './lease-complete.sql';
 import { applyFailure, lockTaskForFailure } from './lease-fail.sql';
 import { explainLeaseMiss, repeatedOutcome } from './lease-holder.sql';
 import { completionBatchSize, leasesGranted } from './lease-metrics';
@@ -36,11 +36,6 @@ import { TaskSignals } from './task-signals';
 const LEASE_TOKEN_BYTES = 32;
 /** Most completions in one transaction: bounds the statement and the wait of the last caller. */
 const COMPLETE_BATCH_MAX = 200;
-
-interface PendingCompletion {
-  command: CompleteTaskCommand;
-  actor: Actor;
-}
 
 /** A DomainError becomes that call's answer; anything else fails the whole transaction. */
 async function settle<R>(answer: Promise<R>): Promise<Settled<R>> {
@@ -55,9 +50,9 @@ async function settle<R>(answer: Promise<R>): Promise<Settled<R>> {
 /** The lease path: lease (with long-poll), heartbeat, complete, fail, release. */
 @Injectable()
 export class LeasesService {
-  private readonly completions = new GroupCommit<PendingCompletion, TaskActionResult>((batch) => this.completeBatch(batch), {
+  private readonly completions = new GroupCommit<CompletionInput, TaskActionResult>((batch) => this.completeBatch(batch), {
     maxBatch: COMPLETE_BATCH_MAX,
-    keyOf: ({ command }) => command.taskId,
+    keyOf: (completion) => completion.taskId,
   });
 
   constructor(
@@ -67,6 +62,7 @@ export class LeasesService {
     private readonly afterCommit: AfterCommit,
     private readonly config: OmsConfig,
     private readonly presence: WorkerPresence,
+    private readonly outbox: EventOutbox,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
@@ -102,38 +98,22 @@ export class LeasesService {
     const secrets = randomBytes(LEASE_TOKEN_BYTES * max);
     const leaseTokens = Array.from({ length: max }, (_, i) => secrets.subarray(i * LEASE_TOKEN_BYTES, (i + 1) * LEASE_TOKEN_BYTES).toString('base64url'));
     const leaseIds = Array.from({ length: max }, () => randomUUID());
-    const rows = await this.transactions.run(async (tx, emit) => {
-      const now = this.clock.now();
-      const leased = await acquireLeases(tx, {
-        pool: command.pool,
-        worker: command.worker,
-        workerTags: command.tags ?? null,
-        max,
-        leaseSeconds: command.leaseSeconds ?? null,
-        now,
-        leaseTokens,
-        leaseIds,
-      });
-      for (const row of leased) {
-        emit(
-          'oms.task.leased',
-          row.request_id,
-          {
-            taskId: row.id,
-            stepId: row.step_id,
-            pool: row.pool,
-            worker: command.worker,
-            leaseId: row.lease_id,
-            attempt: row.attempt,
-            leaseExpiresAt: row.lease_expires_at.toISOString(),
-            waitedMs: Math.max(0, now.getTime() - row.available_at.getTime()),
-          },
-          actor.id,
-        );
-      }
-      return leased;
+    const rows = await acquireLeases(this.dataSource.manager, {
+      pool: command.pool,
+      worker: command.worker,
+      workerTags: command.tags ?? null,
+      max,
+      leaseSeconds: command.leaseSeconds ?? null,
+      now: this.clock.now(),
+      leaseTokens,
+      leaseIds,
+      actor: actor.id,
+      traceHeaders: currentTraceHeaders(),
     });
-    if (rows.length > 0) leasesGranted.inc({ pool: command.pool }, rows.length);
+    if (rows.length > 0) {
+      this.outbox.kick();
+      leasesGranted.inc({ pool: command.pool }, rows.length);
+    }
     return rows.map(toLeasedTask);
   }
 
@@ -155,44 +135,31 @@ export class LeasesService {
   }
 
   /**
-   * Completions arriving together share one transaction (see GroupCommit): a bot completing
-   * its batch of ten costs one commit, not ten.
+   * Completions arriving together share one statement (see GroupCommit): a bot completing its
+   * batch of ten costs one round trip and one commit, not ten.
    */
   async complete(command: CompleteTaskCommand, actor: Actor): Promise<TaskActionResult> {
     if (!isUuid(command.taskId)) throw DomainError.notFound('Task', command.taskId);
-    return this.completions.submit({ command, actor });
-  }
-
-  private async completeBatch(batch: Array<Submitted<PendingCompletion>>): Promise<Array<Settled<TaskActionResult>>> {
-    completionBatchSize.observe(batch.length);
-    const inputs = batch.map(({ item: { command } }) => ({
+    return this.completions.submit({
       taskId: command.taskId,
       leaseToken: command.leaseToken,
       output: command.output ?? {},
-      outcome: { action: 'complete', result: { id: command.taskId, status: 'completed' } } satisfies EndedOutcome,
-    }));
-    return this.transactions.run(async (tx, emit) => {
-      const completed = new Map((await completeLeases(tx, inputs, this.clock.now())).map((row) => [row.id, row]));
-      const results: Array<Settled<TaskActionResult>> = [];
-      for (const [i, input] of inputs.entries()) {
-        const row = completed.get(input.taskId);
-        if (!row) {
-          results.push(await settle(explainLeaseMiss(tx, input.taskId, input.leaseToken, 'complete')));
-          continue;
-        }
-        const { item, inCallerTrace } = batch[i]!;
-        inCallerTrace(() =>
-          emit(
-            'oms.task.completed',
-            row.request_id,
-            { taskId: row.id, stepId: row.step_id, pool: row.pool, worker: row.holder, leaseId: row.lease_id, attempt: row.attempt, output: input.output },
-            item.actor.id,
-          ),
-        );
-        results.push({ ok: true, value: input.outcome.result });
-      }
-      return results;
+      outcome: { action: 'complete', result: { id: command.taskId, status: 'completed' } },
+      actor: actor.id,
+      traceHeaders: currentTraceHeaders(),
     });
+  }
+
+  private async completeBatch(batch: CompletionInput[]): Promise<Array<Settled<TaskActionResult>>> {
+    completionBatchSize.observe(batch.length);
+    const completed = new Set((await completeLeases(this.dataSource.manager, batch, this.clock.now())).map((row) => row.id));
+    this.outbox.kick();
+    const results: Array<Settled<TaskActionResult>> = [];
+    for (const input of batch) {
+      // A miss is explained from the row as it is now: a repeat of a call that succeeded, or LEASE_LOST.
+      results.push(completed.has(input.taskId) ? { ok: true, value: input.outcome.result } : await settle(explainLeaseMiss(this.dataSource.manager, input.taskId, input.leaseToken, 'complete')));
+    }
+    return results;
   }
 
   /** Retried after a backoff while attempts remain and the error is retryable; dead otherwise. */

@@ -1,4 +1,4 @@
-import { GroupCommit, type Settled, type Submitted } from './group-commit';
+import { GroupCommit, type Settled } from './group-commit';
 
 interface Item {
   key: string;
@@ -20,8 +20,7 @@ function recorder(answer: (item: Item) => Settled<number> = (item) => ({ ok: tru
       release?.();
       gate = undefined;
     },
-    commit: async (submitted: Array<Submitted<Item>>): Promise<Array<Settled<number>>> => {
-      const items = submitted.map((s) => s.item);
+    commit: async (items: Item[]): Promise<Array<Settled<number>>> => {
       batches.push(items);
       if (gate) await gate;
       return items.map(answer);
@@ -83,8 +82,8 @@ describe('GroupCommit', () => {
     const batches: number[][] = [];
     const broken = new Error('deadlock detected');
     const group = new GroupCommit<Item, number>(
-      async (submitted) => {
-        const values = submitted.map((s) => s.item.value);
+      async (items) => {
+        const values = items.map((i) => i.value);
         batches.push(values);
         if (values.includes(2)) throw broken;
         return values.map((value) => ({ ok: true, value }));
@@ -103,9 +102,9 @@ describe('GroupCommit', () => {
   it('keeps going after a failed batch', async () => {
     let fail = true;
     const group = new GroupCommit<Item, number>(
-      async (submitted) => {
+      async (items) => {
         if (fail) throw new Error('connection lost');
-        return submitted.map((s) => ({ ok: true, value: s.item.value }));
+        return items.map((i) => ({ ok: true, value: i.value }));
       },
       { maxBatch: 10 },
     );

@@ -1,14 +1,5 @@
-import { context, type Context } from '@opentelemetry/api';
-
 /** What one item of a batch came to: its own answer, or its own error. */
 export type Settled<R> = { ok: true; value: R } | { ok: false; error: unknown };
-
-/** An item as the batch sees it, with the way back into its caller's trace. */
-export interface Submitted<I> {
-  item: I;
-  /** Runs `work` in the trace of the call that submitted the item (for the events it emits). */
-  inCallerTrace<T>(work: () => T): T;
-}
 
 export interface GroupCommitOptions<I> {
   /** Most items committed together. */
@@ -26,22 +17,25 @@ export interface GroupCommitOptions<I> {
  * once, and under load a batch forms from the calls that arrived during the previous commit, so
  * commits per item fall as concurrency rises.
  *
+ * Items carry what their commit needs from their caller (such as its trace headers): the batch
+ * runs in the context of whichever call started it.
+ *
  * `commit` answers each item separately (a stale lease in a batch fails only its own call). If it
  * throws, the transaction as a whole failed (a deadlock, a lost connection), and each item is
  * committed again on its own, so one item's trouble reaches only that item's caller.
  */
 export class GroupCommit<I, R> {
-  private pending: Array<{ item: I; trace: Context; resolve: (value: R) => void; reject: (error: unknown) => void }> = [];
+  private pending: Array<{ item: I; resolve: (value: R) => void; reject: (error: unknown) => void }> = [];
   private draining = false;
 
   constructor(
-    private readonly commit: (items: Array<Submitted<I>>) => Promise<Array<Settled<R>>>,
+    private readonly commit: (items: I[]) => Promise<Array<Settled<R>>>,
     private readonly options: GroupCommitOptions<I>,
   ) {}
 
   submit(item: I): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      this.pending.push({ item, trace: context.active(), resolve, reject });
+      this.pending.push({ item, resolve, reject });
       if (!this.draining) {
         this.draining = true;
         // Let the calls already read from the socket join the first batch.
@@ -78,9 +72,7 @@ export class GroupCommit<I, R> {
   private async commitNext(batch: typeof this.pending): Promise<void> {
     let results: Array<Settled<R>>;
     try {
-      results = await this.commit(
-        batch.map(({ item, trace }) => ({ item, inCallerTrace: <T>(work: () => T): T => context.with(trace, work) })),
-      );
+      results = await this.commit(batch.map((entry) => entry.item));
     } catch (error) {
       if (batch.length === 1) return batch[0]!.reject(error);
       for (const entry of batch) await this.commitNext([entry]);

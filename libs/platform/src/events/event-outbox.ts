@@ -19,6 +19,13 @@ export interface PendingEvent {
   traceHeaders: string | null;
 }
 
+/** The active trace context as the outbox stores it (JSON of the W3C headers), or null outside a trace. */
+export function currentTraceHeaders(): string | null {
+  const carrier: Record<string, string> = {};
+  propagation.inject(context.active(), carrier);
+  return Object.keys(carrier).length > 0 ? JSON.stringify(carrier) : null;
+}
+
 /**
  * The transactional outbox of one service: events are inserted in the same transaction as the
  * change they describe, and a relay publishes them to JetStream (with `Nats-Msg-Id` = event id,
@@ -64,9 +71,7 @@ export class EventOutbox {
     const events: PendingEvent[] = [];
     const emit: Emit = (type, requestId, data, actor) => {
       const event = { id: randomUUID(), type, at: this.clock.now().toISOString(), actor, requestId, source: this.source, data };
-      const carrier: Record<string, string> = {};
-      propagation.inject(context.active(), carrier);
-      events.push({ event: event as HmsEvent, traceHeaders: Object.keys(carrier).length > 0 ? JSON.stringify(carrier) : null });
+      events.push({ event: event as HmsEvent, traceHeaders: currentTraceHeaders() });
       return event;
     };
     return { emit, events };
