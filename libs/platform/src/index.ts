@@ -11,6 +11,7 @@ export * from './events/event-consumer';
 export * from './events/durable-batches';
 export * from './database/data-source';
 export * from './database/group-commit';
+export * from './database/prepared-query';
 export * from './auth/tokens';
 export * from './http/nest-logger';
 export * from './bootstrap/tokens';

@@ -1,3 +1,4 @@
+import { preparedQuery } from '@hms/platform';
 import type { EntityManager } from 'typeorm';
 import { chainNext, type ChainEntry } from './hash-chain';
 
@@ -57,10 +58,10 @@ export async function appendLedgerEntries(
 ): Promise<Array<ChainEntry | null>> {
   if (events.length === 0) return [];
   const requestIds = [...new Set(events.map((e) => e.requestId))];
-  await tx.query(LOCK_CHAINS_SQL, [requestIds]);
-  const recorded = new Set(((await tx.query(RECORDED_SQL, [events.map((e) => e.id)])) as Array<{ event_id: string }>).map((r) => r.event_id));
+  await preparedQuery(tx, 'act_ledger_lock_chains', LOCK_CHAINS_SQL, [requestIds]);
+  const recorded = new Set((await preparedQuery<{ event_id: string }>(tx, 'act_ledger_recorded', RECORDED_SQL, [events.map((e) => e.id)])).map((r) => r.event_id));
   const heads = new Map<string, { seq: number; hash: string }>(
-    ((await tx.query(CHAIN_HEADS_SQL, [requestIds])) as Array<{ request_id: string; seq: number; hash: string }>).map((r) => [r.request_id, { seq: r.seq, hash: r.hash }]),
+    (await preparedQuery<{ request_id: string; seq: number; hash: string }>(tx, 'act_ledger_chain_heads', CHAIN_HEADS_SQL, [requestIds])).map((r) => [r.request_id, { seq: r.seq, hash: r.hash }]),
   );
   const entries = events.map((event): ChainEntry | null => {
     if (recorded.has(event.id)) return null;
@@ -81,7 +82,7 @@ export async function appendLedgerEntries(
   });
   const fresh = entries.filter((e): e is ChainEntry => e !== null);
   if (fresh.length === 0) return entries;
-  const inserted = (await tx.query(INSERT_ENTRIES_SQL, [
+  const inserted = await preparedQuery<{ event_id: string }>(tx, 'act_ledger_insert', INSERT_ENTRIES_SQL, [
     fresh.map((e) => e.requestId),
     fresh.map((e) => e.seq),
     fresh.map((e) => e.eventId),
@@ -91,7 +92,7 @@ export async function appendLedgerEntries(
     fresh.map((e) => JSON.stringify(e.data)),
     fresh.map((e) => e.prevHash),
     fresh.map((e) => e.hash),
-  ])) as Array<{ event_id: string }>;
+  ]);
   if (inserted.length === fresh.length) return entries;
   // An event id already recorded under another request: its entry is missing, so the entries
   // linked after it would dangle. Give up the transaction; the caller appends one event at a time.

@@ -1,6 +1,5 @@
-import { isoTimestampSql, outboxInsertSql } from '@hms/platform';
+import { isoTimestampSql, outboxInsertSql, preparedQuery } from '@hms/platform';
 import type { EntityManager } from 'typeorm';
-import { queryRows } from '../database/query-rows';
 import { compareQueueOrder, QUEUE_ORDER_SQL } from '../tasks/queue-order';
 
 export interface AcquireLeasesParams {
@@ -131,7 +130,7 @@ SELECT * FROM leased`;
  * and writes their `oms.task.leased` events to the outbox; atomic on its own (one statement).
  */
 export async function acquireLeases(db: EntityManager, params: AcquireLeasesParams): Promise<AcquiredLeaseRow[]> {
-  const rows = await queryRows<AcquiredLeaseRow>(db, ACQUIRE_SQL, [
+  const rows = await preparedQuery<AcquiredLeaseRow>(db, 'oms_acquire_leases', ACQUIRE_SQL, [
     params.worker,
     params.now,
     params.pool,

@@ -1,6 +1,5 @@
-import { outboxInsertSql } from '@hms/platform';
+import { outboxInsertSql, preparedQuery } from '@hms/platform';
 import type { EntityManager } from 'typeorm';
-import { queryRows } from '../database/query-rows';
 import type { EndedOutcome } from '../tasks/task.entity';
 
 export interface CompletedRow {
@@ -93,7 +92,7 @@ SELECT id, request_id, step_id, pool, holder, lease_id, attempt FROM changed`;
  * The others are left out of the answer.
  */
 export function completeLeases(db: EntityManager, completions: CompletionInput[], now: Date): Promise<CompletedRow[]> {
-  return queryRows<CompletedRow>(db, COMPLETE_MANY_SQL, [
+  return preparedQuery<CompletedRow>(db, 'oms_complete_leases', COMPLETE_MANY_SQL, [
     completions.map((c) => c.taskId),
     completions.map((c) => c.leaseToken),
     completions.map((c) => JSON.stringify(c.output)),

@@ -15,7 +15,7 @@ import {
   type TaskView,
   isUuid,
 } from '@hms/contracts';
-import { CLOCK, InjectLogger, type Clock, type Emit } from '@hms/platform';
+import { CLOCK, InjectLogger, preparedQuery, type Clock, type Emit } from '@hms/platform';
 import type { Logger } from 'pino';
 import { DataSource, type EntityManager } from 'typeorm';
 import { randomUUID } from 'node:crypto';
@@ -62,8 +62,9 @@ export class TasksService {
     const slaMinutes = step.slaMinutes ?? pool.sla_minutes;
     const slaDueAt = slaMinutes != null ? new Date(now.getTime() + slaMinutes * 60_000) : null;
     const tags = Array.isArray(step.tags) ? [...new Set(step.tags.filter((tag) => typeof tag === 'string'))] : [];
-    const [task] = await queryRows<{ id: string; priority: number; sla_due_at: Date | null }>(
+    const [task] = await preparedQuery<{ id: string; priority: number; sla_due_at: Date | null }>(
       tx,
+      'oms_queue_task',
       `INSERT INTO oms.tasks (id, request_id, step_id, pool, title, tags, priority, status, attempt, max_attempts, retry, payload,
                               lease_seconds, sla_due_at, pick_by, available_at, queued_at, created_at, updated_at)
        VALUES ($1, $2, $3, $4, $5, $6::text[], $7, 'queued', 0, $8, $9::jsonb, $10::jsonb, $11, $12, $14, $13, $13, $13, $13)

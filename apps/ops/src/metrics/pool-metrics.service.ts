@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { AnyHmsEvent, PoolMetrics } from '@hms/contracts';
-import { CLOCK, type Clock } from '@hms/platform';
+import { CLOCK, preparedQuery, type Clock } from '@hms/platform';
 import { DataSource, type EntityManager } from 'typeorm';
 import { OpsConfig } from '../ops.config';
 
@@ -123,9 +123,11 @@ export class PoolMetricsService {
     const opened = [...tasks].filter((entry): entry is [string, OpenTask] => entry[1].kind === 'open');
     const closed = [...tasks].filter((entry): entry is [string, ClosedTask] => entry[1].kind === 'closed');
     if (opened.length > 0) {
-      await tx.query(
-        // queued_at: a change without one (a lease, a reroute) keeps the stored time; c is looked
-        // up again in the update because EXCLUDED only carries the value inserted.
+      // queued_at: a change without one (a lease, a reroute) keeps the stored time; c is looked
+      // up again in the update because EXCLUDED only carries the value inserted.
+      await preparedQuery(
+        tx,
+        'ops_pool_tasks_open',
         `WITH c AS (
            SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::timestamptz[]) AS c(task_id, pool, status, queued_at, worker, at)
          )
@@ -147,14 +149,18 @@ export class PoolMetricsService {
       );
     }
     if (closed.length > 0) {
-      await tx.query(
+      await preparedQuery(
+        tx,
+        'ops_pool_tasks_close',
         `DELETE FROM "ops"."pool_tasks" AS t USING unnest($1::uuid[], $2::timestamptz[]) AS c(task_id, at)
          WHERE t."task_id" = c.task_id AND t."last_event_at" <= c.at`,
         [closed.map(([id]) => id), closed.map(([, c]) => c.at)],
       );
     }
     if (outcomes.length > 0) {
-      await tx.query(
+      await preparedQuery(
+        tx,
+        'ops_task_outcomes_add',
         `INSERT INTO "ops"."task_outcomes" ("pool", "outcome", "at", "wait_seconds", "worker")
          SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::double precision[], $5::text[])`,
         [outcomes.map((o) => o.pool), outcomes.map((o) => o.outcome), outcomes.map((o) => o.at), outcomes.map((o) => o.waitSeconds), outcomes.map((o) => o.worker)],
@@ -162,7 +168,9 @@ export class PoolMetricsService {
     }
     if (workers.size > 0) {
       const rows = [...workers.values()];
-      await tx.query(
+      await preparedQuery(
+        tx,
+        'ops_pool_workers_set',
         `INSERT INTO "ops"."pool_workers" ("pool", "worker", "online", "last_event_at")
          SELECT * FROM unnest($1::text[], $2::text[], $3::boolean[], $4::timestamptz[])
          ON CONFLICT ("pool", "worker") DO UPDATE SET "online" = EXCLUDED."online", "last_event_at" = EXCLUDED."last_event_at"

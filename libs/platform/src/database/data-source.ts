@@ -44,7 +44,12 @@ export function createDataSource(options: DataSourceOptions): DataSource {
     synchronize: false,
     logging: false,
     applicationName: options.applicationName ?? `hms-${options.schema}`,
-    extra: { max: options.poolSize ?? 10 },
+    extra: {
+      max: options.poolSize ?? 10,
+      // The hot statements are prepared (preparedQuery). A generic plan chosen while a table is
+      // still empty (a seq scan) would stay cached as the table grows; plan each run instead.
+      options: '-c plan_cache_mode=force_custom_plan',
+    },
   });
 }
 

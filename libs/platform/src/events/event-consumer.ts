@@ -6,6 +6,7 @@ import { withConsumerSpan } from '../tracing/tracing';
 import type { NatsBus } from '../nats/nats-bus';
 import { applyAllOrEachAlone, DurableBatches, redeliveryDelayMs } from './durable-batches';
 import type { Emit, EventOutbox } from './event-outbox';
+import { preparedQuery } from '../database/prepared-query';
 
 /** Handles one event inside the consumer's transaction; events it emits commit with it. */
 export type EventHandler = (event: AnyHmsEvent, tx: EntityManager, emit: Emit) => Promise<void>;
@@ -104,12 +105,14 @@ export class EventConsumer {
     await this.outbox.transaction(async (tx, emit) => {
       const fresh = new Set(
         (
-          (await tx.query(
+          await preparedQuery<{ event_id: string }>(
+            tx,
+            `${this.schema}_processed_events_record`,
             `INSERT INTO "${this.schema}"."processed_events" ("consumer", "event_id")
              SELECT $1, id FROM unnest($2::uuid[]) AS id
              ON CONFLICT DO NOTHING RETURNING "event_id"`,
             [this.subscription.durable, deliveries.map((d) => d.event.id)],
-          )) as Array<{ event_id: string }>
+          )
         ).map((row) => row.event_id),
       );
       const { handle, handleAll } = this.subscription;

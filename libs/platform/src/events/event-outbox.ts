@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock';
 import type { NatsBus } from '../nats/nats-bus';
 import { PeriodicJob } from '../bootstrap/periodic-job';
+import { preparedQuery } from '../database/prepared-query';
 
 /** Records an event to be published when the surrounding transaction commits. */
 export type Emit = <T extends EventType>(type: T, requestId: string | null, data: EventDataMap[T], actor: string) => HmsEvent<T>;
@@ -77,16 +78,16 @@ export class EventOutbox {
     return { emit, events };
   }
 
-  /** Inserts events into the outbox inside the caller's transaction. */
+  /** Inserts events into the outbox inside the caller's transaction (one statement, prepared). */
   async append(tx: EntityManager, events: PendingEvent[]): Promise<void> {
     if (events.length === 0) return;
-    const values: unknown[] = [];
-    const rows = events.map(({ event, traceHeaders }, i) => {
-      values.push(event.id, event.type, JSON.stringify(event), traceHeaders);
-      const o = i * 4;
-      return `($${o + 1}, $${o + 2}, $${o + 3}::jsonb, $${o + 4}::jsonb)`;
-    });
-    await tx.query(`INSERT INTO "${this.schema}"."outbox" ("event_id", "type", "payload", "headers") VALUES ${rows.join(', ')}`, values);
+    await preparedQuery(
+      tx,
+      `${this.schema}_outbox_append`,
+      `INSERT INTO "${this.schema}"."outbox" ("event_id", "type", "payload", "headers")
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::jsonb[])`,
+      [events.map(({ event }) => event.id), events.map(({ event }) => event.type), events.map(({ event }) => JSON.stringify(event)), events.map(({ traceHeaders }) => traceHeaders)],
+    );
   }
 
   /** Asks the relay to run now instead of at its next poll. */
@@ -108,11 +109,12 @@ export class EventOutbox {
    */
   async relayBatch(): Promise<number> {
     return this.dataSource.transaction(async (tx) => {
-      const rows: Array<{ id: string; event_id: string; type: string; payload: HmsEvent; headers: Record<string, string> | null }> =
-        await tx.query(
-          `SELECT "id", "event_id", "type", "payload", "headers" FROM "${this.schema}"."outbox" ORDER BY "id" LIMIT $1 FOR UPDATE SKIP LOCKED`,
-          [RELAY_BATCH],
-        );
+      const rows = await preparedQuery<{ id: string; event_id: string; type: string; payload: HmsEvent; headers: Record<string, string> | null }>(
+        tx,
+        `${this.schema}_outbox_next`,
+        `SELECT "id", "event_id", "type", "payload", "headers" FROM "${this.schema}"."outbox" ORDER BY "id" LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        [RELAY_BATCH],
+      );
       if (rows.length === 0) return 0;
       await Promise.all(
         rows.map((row) => {
@@ -124,7 +126,7 @@ export class EventOutbox {
           });
         }),
       );
-      await tx.query(`DELETE FROM "${this.schema}"."outbox" WHERE "id" = ANY($1::bigint[])`, [rows.map((row) => row.id)]);
+      await preparedQuery(tx, `${this.schema}_outbox_sent`, `DELETE FROM "${this.schema}"."outbox" WHERE "id" = ANY($1::bigint[])`, [rows.map((row) => row.id)]);
       return rows.length;
     });
   }
