@@ -113,4 +113,34 @@ describe(TaskSignals.name, () => {
     expect(hub.isClosing).toBe(true);
     expect(hub.join('p', undefined, 1).isSignalled).toBe(true);
   });
+
+  it("wakes its own waiters at once, and only other replicas' waiters through NATS", () => {
+    // A stand-in for the connection: records what is published and lets the test deliver it.
+    const published: Array<{ subject: string; data: string }> = [];
+    const deliverTo: Array<(error: Error | null, message: { json: () => unknown }) => void> = [];
+    const bus = {
+      subject: (s: string) => s,
+      connection: {
+        publish: (subject: string, data: string) => published.push({ subject, data }),
+        subscribe: (_subject: string, options: { callback: (typeof deliverTo)[number] }) => {
+          deliverTo.push(options.callback);
+          return { unsubscribe: () => undefined };
+        },
+      },
+    } as unknown as NatsBus;
+    const logger = { warn: () => undefined } as unknown as Logger;
+    const here = new TaskSignals(bus, logger);
+    const there = new TaskSignals(bus, logger);
+    here.onApplicationBootstrap();
+    there.onApplicationBootstrap();
+    const [mine, mineToo] = [here.join('p', undefined, 1), here.join('p', undefined, 1)];
+    const theirs = there.join('p', undefined, 1);
+
+    here.announce('p', [[]]);
+    expect(woken([mine, mineToo, theirs])).toEqual([true, false, false]);
+    expect(published).toHaveLength(1);
+    // NATS brings the signal to every subscriber, its sender included: the sender ignores its copy.
+    for (const deliver of deliverTo) deliver(null, { json: () => JSON.parse(published[0]!.data) });
+    expect(woken([mine, mineToo, theirs])).toEqual([true, false, true]);
+  });
 });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Subscription } from '@nats-io/transport-node';
 import { SignalSubjects } from '@hms/contracts';
@@ -8,6 +9,8 @@ import type { Logger } from 'pino';
 interface TaskAvailableSignal {
   pool: string;
   tags: string[][] | null;
+  /** The replica that sent it, which has woken its own waiters already. */
+  origin?: string;
 }
 
 /** Above this many tasks a signal says "many" (null) and wakes every waiter of the pool. */
@@ -91,6 +94,7 @@ export class TaskSignals implements OnApplicationBootstrap, OnApplicationShutdow
   private readonly timers = new Set<NodeJS.Timeout>();
   private subscription?: Subscription;
   private closing = false;
+  private readonly origin = randomUUID();
 
   constructor(
     private readonly bus: NatsBus,
@@ -106,7 +110,8 @@ export class TaskSignals implements OnApplicationBootstrap, OnApplicationShutdow
           return;
         }
         try {
-          this.dispatch(message.json<TaskAvailableSignal>());
+          const signal = message.json<TaskAvailableSignal>();
+          if (signal.origin !== this.origin) this.dispatch(signal);
         } catch (cause) {
           this.logger.warn({ err: cause }, 'ignoring a malformed task-available signal');
         }
@@ -135,7 +140,9 @@ export class TaskSignals implements OnApplicationBootstrap, OnApplicationShutdow
   /** Tells every replica that these tasks can be leased now. Call after the commit. */
   announce(pool: string, taskTags: string[][]): void {
     if (taskTags.length === 0 || this.closing) return;
-    const signal: TaskAvailableSignal = { pool, tags: taskTags.length > MAX_TASKS_PER_SIGNAL ? null : taskTags };
+    const signal: TaskAvailableSignal = { pool, tags: taskTags.length > MAX_TASKS_PER_SIGNAL ? null : taskTags, origin: this.origin };
+    // Our own waiters first, without the round trip through NATS (our copy is then ignored).
+    this.dispatch(signal);
     try {
       this.bus.connection.publish(this.bus.subject(SignalSubjects.poolTaskAvailable(pool)), JSON.stringify(signal));
     } catch (error) {

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DomainError, POOL_DEFAULTS, type Actor, type PoolView, type SetPoolSlaCommand, type UpsertPoolCommand } from '@hms/contracts';
-import { CLOCK, EventOutbox, type Clock, type Emit } from '@hms/platform';
+import { CLOCK, EventOutbox, preparedQuery, type Clock, type Emit } from '@hms/platform';
 import { DataSource, type EntityManager } from 'typeorm';
 import { queryRows } from '../database/query-rows';
 import { POOL_COLUMNS, toPoolView, type PoolRow } from './pool.view';
@@ -79,7 +79,8 @@ export class PoolsService {
    */
   async resolveForQueueing(tx: EntityManager, pool: string, emit: Emit, actorId: string): Promise<PoolRow> {
     const select = `SELECT ${POOL_COLUMNS} FROM oms.pools WHERE name = $1`;
-    const [existing] = await queryRows<PoolRow>(tx, select, [pool]);
+    // Prepared: this runs for every task queued, on the way from step.ready to a waiting worker.
+    const [existing] = await preparedQuery<PoolRow>(tx, 'oms_pool_for_queueing', select, [pool]);
     if (existing) return existing;
     const now = this.clock.now();
     const [created] = await queryRows<PoolRow>(
