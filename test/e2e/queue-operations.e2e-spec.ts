@@ -74,6 +74,20 @@ describe('Queue operations through the gateway', () => {
     expect(await manager.requests.verify(spanish[0]!.id)).toMatchObject({ valid: true });
   });
 
+  it('counts a case-worker online from her worker heartbeats alone, only in her pools', async () => {
+    const { stack, manager } = env;
+    const maria = new HmsClient({ baseUrl: stack.gatewayUrl, token: await stack.workerToken(['records_desk'], 'maria') });
+    const beat = await maria.workers.heartbeat('maria', ['records_desk']);
+    expect(beat).toMatchObject({ worker: 'maria', pools: ['records_desk'], livenessSeconds: expect.any(Number) });
+    const online = await waitUntil(async () => (await manager.metrics.pools()).pools.find((p) => p.pool === 'records_desk' && p.workersOnline === 1));
+    expect(online).toBeTruthy();
+
+    const foreign = await maria.workers.heartbeat('maria', ['records_desk', 'permit_desk']).catch((e: unknown) => e);
+    expect((foreign as HmsApiError).status).toBe(403);
+    const empty = await maria.workers.heartbeat('maria', []).catch((e: unknown) => e);
+    expect(empty).toMatchObject({ status: 400, code: 'VALIDATION_FAILED' });
+  });
+
   it('announces each task past its SLA once: in the request history and in the breach counter', async () => {
     const { stack, manager } = env;
     await manager.pools.setSla('late_desk', 0.005); // 0.3 s: every task queued from now on breaches

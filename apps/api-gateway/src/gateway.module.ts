@@ -11,6 +11,7 @@ import { PlansController } from './plans/plans.controller';
 import { PoolsController } from './pools/pools.controller';
 import { RequestsController } from './requests/requests.controller';
 import { TasksController } from './tasks/tasks.controller';
+import { WorkersController } from './workers/workers.controller';
 
 /** The gateway owns nothing durable: it is ready as soon as NATS is connected. */
 @Injectable()
@@ -33,7 +34,7 @@ export function createGatewayModule(config: GatewayConfig): DynamicModule {
   return {
     module: GatewayModule,
     imports: [PlatformModule.forService({ service: 'api-gateway', config })],
-    controllers: [PlansController, RequestsController, PoolsController, TasksController, PoolMetricsController],
+    controllers: [PlansController, RequestsController, PoolsController, TasksController, WorkersController, PoolMetricsController],
     providers: [
       { provide: GatewayConfig, useValue: config },
       { provide: TokenVerifier, useValue: new TokenVerifier({ secret: config.HMS_JWT_SECRET, jwksUrl: config.HMS_JWT_JWKS_URL }) },

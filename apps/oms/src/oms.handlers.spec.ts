@@ -4,10 +4,11 @@ import { PoolsHandlers } from './pools/pools.handlers';
 import type { PoolsService } from './pools/pools.service';
 import { TasksHandlers } from './tasks/tasks.handlers';
 import type { TasksService } from './tasks/tasks.service';
+import type { WorkerPresence } from './workers/worker-presence';
 
 describe('OMS RPC handlers', () => {
   it('answer every oms.* subject of the contract exactly once', () => {
-    const tasks = Object.keys(new TasksHandlers({} as TasksService, {} as LeasesService).handlers());
+    const tasks = Object.keys(new TasksHandlers({} as TasksService, {} as LeasesService, {} as WorkerPresence).handlers());
     const pools = Object.keys(new PoolsHandlers({} as PoolsService).handlers());
     const handled = [...tasks, ...pools];
     const expected = Object.values(RpcSubjects).filter((subject) => serviceOf(subject) === 'oms');

@@ -278,6 +278,15 @@ describe(HmsClient.name, () => {
     });
   });
 
+  describe('workers', () => {
+    it('posts the pools to the worker heartbeat path, escaping the worker id', async () => {
+      const { hms, fake } = setup();
+      fake.enqueue({ body: { worker: 'ana b', pools: ['ocr'], lastSeenAt: '2026-11-21T10:00:00.000Z', livenessSeconds: 60 } });
+      await expect(hms.workers.heartbeat('ana b', ['ocr'])).resolves.toMatchObject({ livenessSeconds: 60 });
+      expect(fake.calls.map((c) => [c.method, c.path, c.json])).toEqual([['POST', '/v1/workers/ana%20b/heartbeat', { pools: ['ocr'] }]]);
+    });
+  });
+
   describe('tasks', () => {
     it('posts the lease body and returns the tasks when leasing', async () => {
       const { hms, fake } = setup();

@@ -12,6 +12,7 @@ import type {
   QueuePeekResult,
   RegisterPlanResult,
   RerouteQueueResult,
+  WorkerHeartbeatResult,
   RequestSummary,
   RequestView,
   TaskActionResult,
@@ -311,6 +312,19 @@ export class TasksApi {
   }
 }
 
+/** Workers' own presence. */
+export class WorkersApi {
+  constructor(private readonly http: HttpTransport) {}
+
+  /**
+   * Keeps `worker` online in `pools` (and its leases safe from the gone-worker sweep) while it
+   * makes no other call. Send it well within `livenessSeconds` of the answer.
+   */
+  async heartbeat(worker: string, pools: string[], options?: CallOptions): Promise<WorkerHeartbeatResult> {
+    return (await this.http.send<WorkerHeartbeatResult>({ method: 'POST', path: `/v1/workers/${seg(worker)}/heartbeat`, json: { pools }, ...options })).body;
+  }
+}
+
 /** Live pool metrics (API.md "Metrics"). */
 export class MetricsApi {
   constructor(private readonly http: HttpTransport) {}
@@ -361,6 +375,7 @@ export class HmsClient {
   readonly requests: RequestsApi;
   readonly pools: PoolsApi;
   readonly tasks: TasksApi;
+  readonly workers: WorkersApi;
   readonly metrics: MetricsApi;
   readonly alerts: AlertsApi;
   readonly scaling: ScalingApi;
@@ -373,6 +388,7 @@ export class HmsClient {
     this.requests = new RequestsApi(this.http);
     this.pools = new PoolsApi(this.http);
     this.tasks = new TasksApi(this.http);
+    this.workers = new WorkersApi(this.http);
     this.metrics = new MetricsApi(this.http);
     this.alerts = new AlertsApi(this.http);
     this.scaling = new ScalingApi(this.http);

@@ -2,7 +2,7 @@
  * The HMS TypeScript SDK: a typed REST client and the worker API. The `hms` CLI lives in
  * `cli.ts` and is deliberately not exported here, so SDK users do not pull in commander.
  */
-export { HmsClient, WaitTimeoutError, PlansApi, RequestsApi, PoolsApi, TasksApi, MetricsApi, AlertsApi, ScalingApi } from './hms-client';
+export { HmsClient, WaitTimeoutError, PlansApi, RequestsApi, PoolsApi, TasksApi, WorkersApi, MetricsApi, AlertsApi, ScalingApi } from './hms-client';
 export type { HmsClientOptions } from './hms-client';
 export { HmsApiError, isHmsApiError } from './hms-api-error';
 export { DEFAULT_TIMEOUT_MS } from './http-transport';

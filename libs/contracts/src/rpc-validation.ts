@@ -18,6 +18,7 @@ import {
   PeekQueueQuery,
   ReleaseTaskCommand,
   RerouteQueueCommand,
+  WorkerHeartbeatCommand,
   RerouteTaskCommand,
 } from './tasks.messages';
 import { PoolMetricsQuery } from './metrics.messages';
@@ -44,6 +45,7 @@ export const RpcRequestClasses: { [S in RpcSubject]: new () => object } = {
   'oms.pool.set-sla': SetPoolSlaCommand,
   'oms.queue.peek': PeekQueueQuery,
   'oms.queue.reroute': RerouteQueueCommand,
+  'oms.worker.heartbeat': WorkerHeartbeatCommand,
   'oms.task.lease': LeaseTasksCommand,
   'oms.task.complete': CompleteTaskCommand,
   'oms.task.fail': FailTaskCommand,

@@ -27,6 +27,8 @@ import type {
   ReleaseTaskCommand,
   RerouteQueueCommand,
   RerouteQueueResult,
+  WorkerHeartbeatCommand,
+  WorkerHeartbeatResult,
   RerouteTaskCommand,
   TaskActionResult,
   TaskView,
@@ -62,6 +64,7 @@ export const RpcSubjects = {
   taskReroute: 'oms.task.reroute',
   taskGet: 'oms.task.get',
   taskList: 'oms.task.list',
+  workerHeartbeat: 'oms.worker.heartbeat',
   metricsPools: 'ops.metrics.pools',
 } as const;
 
@@ -90,6 +93,7 @@ export interface RpcContract {
   'oms.task.reroute': { request: RerouteTaskCommand; response: TaskView };
   'oms.task.get': { request: GetTaskQuery; response: TaskView };
   'oms.task.list': { request: ListTasksQuery; response: Page<TaskView> };
+  'oms.worker.heartbeat': { request: WorkerHeartbeatCommand; response: WorkerHeartbeatResult };
   'ops.metrics.pools': { request: PoolMetricsQuery; response: PoolMetricsResult };
 }
 

@@ -1,5 +1,7 @@
 import { Type } from 'class-transformer';
 import {
+  ArrayMaxSize,
+  ArrayMinSize,
   IsArray,
   IsBoolean,
   IsDefined,
@@ -151,6 +153,33 @@ export class RerouteTaskCommand {
 
 /** Tasks a bulk reroute moves per call when the caller gives no `limit`. */
 export const REROUTE_QUEUE_DEFAULT_LIMIT = 1000;
+
+/**
+ * "I am here and working these pools": keeps a worker online (and its leases safe from the
+ * gone-worker sweep) while it makes no other call, e.g. a case-worker reading a long file, or a
+ * bot between batches that does not long-poll.
+ */
+export class WorkerHeartbeatCommand {
+  @IsString()
+  @Length(1, 200)
+  worker: string;
+
+  /** The pools it is working; it is online in each (at least one). */
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(100)
+  @Matches(SLUG_PATTERN, { each: true })
+  pools: string[];
+}
+
+export interface WorkerHeartbeatResult {
+  worker: string;
+  pools: string[];
+  /** When OMS saw it, ISO-8601. */
+  lastSeenAt: string;
+  /** It is declared gone after this long without any call. */
+  livenessSeconds: number;
+}
 
 /**
  * Bulk reroute (`POST /v1/pools/:pool/reroute`): the queued tasks of `pool` that match every

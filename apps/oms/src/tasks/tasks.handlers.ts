@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { RpcSubjects } from '@hms/contracts';
 import type { RpcHandlers } from '@hms/platform';
 import { LeasesService } from '../leases/leases.service';
+import { WorkerPresence } from '../workers/worker-presence';
 import { TasksService } from './tasks.service';
 
 type TaskSubject = (typeof RpcSubjects)[
@@ -14,7 +15,8 @@ type TaskSubject = (typeof RpcSubjects)[
   | 'taskRelease'
   | 'taskReroute'
   | 'taskGet'
-  | 'taskList'];
+  | 'taskList'
+  | 'workerHeartbeat'];
 
 /** NATS adapters of the queue and task subjects: validated message in (by the RPC layer), contract type out. */
 @Injectable()
@@ -22,6 +24,7 @@ export class TasksHandlers {
   constructor(
     private readonly tasks: TasksService,
     private readonly leases: LeasesService,
+    private readonly presence: WorkerPresence,
   ) {}
 
   handlers(): Pick<RpcHandlers<'oms'>, TaskSubject> {
@@ -36,6 +39,7 @@ export class TasksHandlers {
       [RpcSubjects.taskReroute]: (command, { actor }) => this.tasks.reroute(command, actor),
       [RpcSubjects.taskGet]: (query) => this.tasks.get(query.id),
       [RpcSubjects.taskList]: (query) => this.tasks.list(query),
+      [RpcSubjects.workerHeartbeat]: (command, { actor }) => this.presence.heartbeat(command, actor),
     };
   }
 }

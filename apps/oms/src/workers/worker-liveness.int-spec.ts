@@ -75,4 +75,38 @@ describe('OMS worker liveness', () => {
     await oms.waitForEvent('oms.worker.online', (e) => e.data.worker === worker && e.at > offline.at);
     expect(presence()).toEqual([`online:${pool}`, `offline:${pool}`, `online:${pool}`]);
   });
+
+  it('keeps a worker that only sends worker heartbeats online in each pool it names, with its leases', async () => {
+    const [leasedPool, idlePool] = [`hb-${randomUUID().slice(0, 8)}`, `hb-idle-${randomUUID().slice(0, 8)}`];
+    const worker = `reader-${randomUUID().slice(0, 8)}`;
+    const task = await oms.queueTask({ pool: leasedPool, leaseSeconds: 300 });
+    const [leased] = (await oms.call('oms.task.lease', { pool: leasedPool, worker })).tasks;
+
+    // 3 s of worker heartbeats only (3 liveness windows): no lease call, no task heartbeat.
+    const started = Date.now();
+    let last = await oms.call('oms.worker.heartbeat', { worker, pools: [leasedPool, idlePool, idlePool] });
+    expect(last).toMatchObject({ worker, pools: [leasedPool, idlePool], livenessSeconds: 1 });
+    while (Date.now() - started < 3_000) {
+      await sleep(300);
+      last = await oms.call('oms.worker.heartbeat', { worker, pools: [leasedPool, idlePool] });
+    }
+    expect(Date.parse(last.lastSeenAt)).toBeGreaterThan(started + 2_500);
+    expect(await oms.call('oms.task.get', { id: task.id })).toMatchObject({ status: 'leased', worker });
+    const online = oms.events.filter((e) => e.type === 'oms.worker.online' && (e.data as { worker: string }).worker === worker).map((e) => (e.data as { pool: string }).pool);
+    expect(online.sort()).toEqual([leasedPool, idlePool].sort());
+    expect(oms.events.some((e) => e.type === 'oms.worker.offline' && (e.data as { worker: string }).worker === worker)).toBe(false);
+    expect(await oms.call('oms.task.complete', { taskId: leased!.id, leaseToken: leased!.leaseToken, output: {} })).toEqual({ id: task.id, status: 'completed' });
+
+    // Once it stops, it goes offline from both pools like any silent worker.
+    await oms.waitForEvent('oms.worker.offline', (e) => e.data.worker === worker && e.data.pool === idlePool, 5_000);
+    await oms.waitForEvent('oms.worker.offline', (e) => e.data.worker === worker && e.data.pool === leasedPool, 5_000);
+  });
+
+  it('refuses a worker heartbeat without pools or with a malformed pool name', async () => {
+    const none = await oms.failure('oms.worker.heartbeat', { worker: 'w', pools: [] });
+    expect(none.code).toBe('VALIDATION_FAILED');
+    expect(none.details).toEqual([expect.objectContaining({ path: 'pools' })]);
+    expect((await oms.failure('oms.worker.heartbeat', { worker: 'w', pools: ['Not A Pool!'] })).code).toBe('VALIDATION_FAILED');
+    expect((await oms.failure('oms.worker.heartbeat', { worker: '', pools: ['ocr'] })).code).toBe('VALIDATION_FAILED');
+  });
 });

@@ -1,11 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { systemActor } from '@hms/contracts';
+import { systemActor, type Actor, type WorkerHeartbeatCommand, type WorkerHeartbeatResult } from '@hms/contracts';
 import { CLOCK, type Clock } from '@hms/platform';
 import { OmsTransactions } from '../database/oms-transactions';
 import { queryRows } from '../database/query-rows';
 import { OmsConfig } from '../oms.config';
 
 const SYSTEM = systemActor('oms').id;
+
+const pairKey = (worker: string, pool: string) => `${worker}\u0000${pool}`;
 
 /** At most this many (worker, pool) pairs are declared gone per statement. */
 export const GONE_BATCH = 500;
@@ -33,27 +35,42 @@ export class WorkerPresence {
     return (this.config.OMS_WORKER_LIVENESS_SECONDS * 1000) / 2;
   }
 
-  /** `worker` is working `pool` now. */
+  /** `worker` is working `pool` now (a lease call): written at most once per half window per replica. */
   async seen(worker: string, pool: string, actor: string): Promise<void> {
     const now = this.clock.now();
-    const key = `${worker}\u0000${pool}`;
-    const confirmed = this.confirmedAt.get(key);
+    const confirmed = this.confirmedAt.get(pairKey(worker, pool));
     if (confirmed !== undefined && now.getTime() - confirmed < this.confirmMs) return;
+    await this.markSeen(worker, [pool], now, actor);
+  }
+
+  /**
+   * An explicit worker heartbeat: seen now, always written (it is the worker's only sign of life
+   * while it makes no other call), and online in each of `pools`.
+   */
+  async heartbeat(command: WorkerHeartbeatCommand, actor: Actor): Promise<WorkerHeartbeatResult> {
+    const pools = [...new Set(command.pools)];
+    const now = this.clock.now();
+    await this.markSeen(command.worker, pools, now, actor.id);
+    return { worker: command.worker, pools, lastSeenAt: now.toISOString(), livenessSeconds: this.config.OMS_WORKER_LIVENESS_SECONDS };
+  }
+
+  private async markSeen(worker: string, pools: string[], now: Date, actor: string): Promise<void> {
     await this.transactions.run(async (tx, emit) => {
       // The worker's last_seen_at moves in the same statement, so the gone-worker sweep cannot
-      // take this fresh pair for one left over from before a long silence.
-      const joined = await queryRows<{ worker: string }>(
+      // take a fresh pair for one left over from before a long silence.
+      const joined = await queryRows<{ pool: string }>(
         tx,
         `WITH seen AS (
            INSERT INTO oms.workers AS w (id, first_seen_at, last_seen_at) VALUES ($1, $3, $3)
            ON CONFLICT (id) DO UPDATE SET last_seen_at = GREATEST(w.last_seen_at, EXCLUDED.last_seen_at)
          )
-         INSERT INTO oms.worker_pools (worker, pool, joined_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING worker`,
-        [worker, pool, now],
+         INSERT INTO oms.worker_pools (worker, pool, joined_at) SELECT $1, pool, $3 FROM unnest($2::text[]) AS pool
+         ON CONFLICT DO NOTHING RETURNING pool`,
+        [worker, pools, now],
       );
-      if (joined.length > 0) emit('oms.worker.online', null, { worker, pool }, actor);
+      for (const { pool } of joined) emit('oms.worker.online', null, { worker, pool }, actor);
     });
-    this.confirmedAt.set(key, now.getTime());
+    for (const pool of pools) this.confirmedAt.set(pairKey(worker, pool), now.getTime());
     if (this.confirmedAt.size > 10_000) this.forgetOld(now.getTime());
   }
 
