@@ -1,3 +1,4 @@
+import type { LeasedTask } from '@hms/contracts';
 import { HmsClient, HmsApiError } from '@hms/client';
 import { startE2eStack, workPool } from './support/e2e-stack';
 
@@ -72,6 +73,29 @@ describe('Queue operations through the gateway', () => {
     const rerouted = items.find((entry) => entry.type === 'oms.task.rerouted');
     expect(rerouted).toMatchObject({ actor: 'manager@hms', data: { fromPool: 'permit_desk', toPool: 'bilingual_desk', reason: 'Spanish-language permits' } });
     expect(await manager.requests.verify(spanish[0]!.id)).toMatchObject({ valid: true });
+  });
+
+  it('lets a bot complete its whole batch in one call, each item answered on its own', async () => {
+    const { stack, manager } = env;
+    await manager.plans.register({ id: 'stamp', steps: [{ id: 'stamp', pool: 'stamp_bots' }] });
+    const requests = [];
+    for (let i = 0; i < 3; i++) requests.push(await manager.requests.create({ plan: 'stamp', payload: { form: i } }));
+    const bot = new HmsClient({ baseUrl: stack.gatewayUrl, token: await stack.workerToken(['stamp_bots'], 'stamper') });
+    const leased: LeasedTask[] = [];
+    while (leased.length < 3) leased.push(...(await bot.tasks.lease('stamp_bots', { worker: 'stamper', max: 3, waitSeconds: 5 })).tasks);
+
+    const { results } = await bot.tasks.completeMany([
+      ...leased.map((task) => ({ taskId: task.id, leaseToken: task.leaseToken, output: { stamped: task.payload } })),
+      { taskId: leased[0]!.id, leaseToken: 'not-the-token' },
+    ]);
+    expect(results.slice(0, 3)).toEqual(leased.map((task) => ({ id: task.id, status: 'completed' })));
+    expect(results[3]).toMatchObject({ id: leased[0]!.id, error: { code: 'LEASE_LOST' } });
+    const finished = await Promise.all(requests.map((r) => manager.requests.waitFor(r.id, { timeoutMs: 30_000, intervalMs: 200 })));
+    expect(finished.map((r) => r.status)).toEqual(['completed', 'completed', 'completed']);
+    for (const task of leased) expect(finished.find((r) => r.id === task.requestId)?.steps[0]?.output).toEqual({ stamped: task.payload });
+
+    const tooMany = await bot.tasks.completeMany(Array.from({ length: 101 }, () => ({ taskId: leased[0]!.id, leaseToken: 'x' }))).catch((e: unknown) => e);
+    expect(tooMany).toMatchObject({ status: 400, code: 'VALIDATION_FAILED' });
   });
 
   it('counts a case-worker online from her worker heartbeats alone, only in her pools', async () => {

@@ -278,6 +278,20 @@ describe(HmsClient.name, () => {
     });
   });
 
+  describe('batch complete', () => {
+    it('posts the items to /v1/tasks/complete and returns the answers per item', async () => {
+      const { hms, fake } = setup();
+      const results = [{ id: 't1', status: 'completed' }, { id: 't2', error: { code: 'LEASE_LOST', message: 'gone' } }];
+      fake.enqueue({ body: { results } });
+      const items = [
+        { taskId: 't1', leaseToken: 'a', output: { ok: true } },
+        { taskId: 't2', leaseToken: 'b' },
+      ];
+      await expect(hms.tasks.completeMany(items)).resolves.toEqual({ results });
+      expect(fake.calls.map((c) => [c.method, c.path, c.json])).toEqual([['POST', '/v1/tasks/complete', { items }]]);
+    });
+  });
+
   describe('workers', () => {
     it('posts the pools to the worker heartbeat path, escaping the worker id', async () => {
       const { hms, fake } = setup();

@@ -13,6 +13,8 @@ import type {
   RegisterPlanResult,
   RerouteQueueResult,
   WorkerHeartbeatResult,
+  CompleteTaskCommand,
+  CompleteTasksResult,
   RequestSummary,
   RequestView,
   TaskActionResult,
@@ -271,6 +273,14 @@ export class TasksApi {
   /** Completes a leased task; repeating the same call is a harmless no-op. */
   async complete(id: string, leaseToken: string, output: Record<string, unknown> = {}, options?: CallOptions): Promise<TaskActionResult> {
     return (await this.http.send<TaskActionResult>({ method: 'POST', path: `/v1/tasks/${seg(id)}/complete`, json: { leaseToken, output }, ...options })).body;
+  }
+
+  /**
+   * Completes several leased tasks in one call (at most 100, e.g. a batch from `lease` with
+   * `max`). Never throws for one item: each answer is `{id, status}` or `{id, error}`, in order.
+   */
+  async completeMany(items: CompleteTaskCommand[], options?: CallOptions): Promise<CompleteTasksResult> {
+    return (await this.http.send<CompleteTasksResult>({ method: 'POST', path: '/v1/tasks/complete', json: { items }, ...options })).body;
   }
 
   /** Fails the attempt; it is retried with backoff unless `retryable` is false or attempts are spent. */

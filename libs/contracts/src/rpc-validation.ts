@@ -19,6 +19,7 @@ import {
   ReleaseTaskCommand,
   RerouteQueueCommand,
   WorkerHeartbeatCommand,
+  CompleteTasksCommand,
   RerouteTaskCommand,
 } from './tasks.messages';
 import { PoolMetricsQuery } from './metrics.messages';
@@ -46,6 +47,7 @@ export const RpcRequestClasses: { [S in RpcSubject]: new () => object } = {
   'oms.queue.peek': PeekQueueQuery,
   'oms.queue.reroute': RerouteQueueCommand,
   'oms.worker.heartbeat': WorkerHeartbeatCommand,
+  'oms.task.complete-many': CompleteTasksCommand,
   'oms.task.lease': LeaseTasksCommand,
   'oms.task.complete': CompleteTaskCommand,
   'oms.task.fail': FailTaskCommand,

@@ -29,6 +29,8 @@ import type {
   RerouteQueueResult,
   WorkerHeartbeatCommand,
   WorkerHeartbeatResult,
+  CompleteTasksCommand,
+  CompleteTasksResult,
   RerouteTaskCommand,
   TaskActionResult,
   TaskView,
@@ -58,6 +60,7 @@ export const RpcSubjects = {
   queueReroute: 'oms.queue.reroute',
   taskLease: 'oms.task.lease',
   taskComplete: 'oms.task.complete',
+  taskCompleteMany: 'oms.task.complete-many',
   taskFail: 'oms.task.fail',
   taskHeartbeat: 'oms.task.heartbeat',
   taskRelease: 'oms.task.release',
@@ -87,6 +90,7 @@ export interface RpcContract {
   'oms.queue.reroute': { request: RerouteQueueCommand; response: RerouteQueueResult };
   'oms.task.lease': { request: LeaseTasksCommand; response: LeaseTasksResult };
   'oms.task.complete': { request: CompleteTaskCommand; response: TaskActionResult };
+  'oms.task.complete-many': { request: CompleteTasksCommand; response: CompleteTasksResult };
   'oms.task.fail': { request: FailTaskCommand; response: TaskActionResult };
   'oms.task.heartbeat': { request: HeartbeatTaskCommand; response: HeartbeatResult };
   'oms.task.release': { request: ReleaseTaskCommand; response: TaskActionResult };

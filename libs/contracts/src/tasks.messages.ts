@@ -16,6 +16,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import type { ErrorCode } from './errors';
 import { PageQuery } from './pagination';
 import { SLUG_PATTERN } from './plan.schema';
 import { TaskStatus, TaskStatuses } from './statuses';
@@ -91,6 +92,29 @@ export class CompleteTaskCommand extends LeaseHolderCommand {
   @IsOptional()
   @IsObject()
   output?: Record<string, unknown>;
+}
+
+/** At most this many completions in one batch-complete call (as many as one lease call can hand out). */
+export const COMPLETE_TASKS_MAX = 100;
+
+/**
+ * Batch complete (`POST /v1/tasks/complete`): a bot that leased several tasks completes them in
+ * one call. Each item is answered as its own `complete` would be, in the same order.
+ */
+export class CompleteTasksCommand {
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(COMPLETE_TASKS_MAX)
+  @ValidateNested({ each: true })
+  @Type(() => CompleteTaskCommand)
+  items: CompleteTaskCommand[];
+}
+
+/** One item's answer: the task's new status, or the error its own `complete` would have got. */
+export type CompleteTaskOutcome = (TaskActionResult & { error?: never }) | { id: string; error: { code: ErrorCode; message: string } };
+
+export interface CompleteTasksResult {
+  results: CompleteTaskOutcome[];
 }
 
 export class TaskErrorInfo {

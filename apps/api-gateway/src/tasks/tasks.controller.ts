@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { RpcSubjects, type Actor } from '@hms/contracts';
 import { AllowRoles, CurrentActor } from '../auth/auth.guard';
 import { bodyWith, RpcGateway } from '../http/rpc-gateway';
@@ -34,6 +34,16 @@ export class TasksController {
   @ApiBody({ schema: schemaRef('HeartbeatTaskCommand') })
   heartbeat(@Param('id') id: string, @Body() body: unknown, @CurrentActor() actor: Actor) {
     return this.rpc.call(RpcSubjects.taskHeartbeat, bodyWith(body, { taskId: id }) as never, actor);
+  }
+
+  @Post('complete')
+  @HttpCode(200)
+  @AllowRoles('worker', 'service')
+  @ApiOperation({ summary: 'Complete several leased tasks in one call; each item is answered as its own complete would be' })
+  @ApiBody({ schema: schemaRef('CompleteTasksCommand') })
+  @ApiResponse({ status: 200, description: '{results: [{id, status} | {id, error: {code, message}}]}, in the order of the items' })
+  completeMany(@Body() body: unknown, @CurrentActor() actor: Actor) {
+    return this.rpc.call(RpcSubjects.taskCompleteMany, bodyWith(body, {}) as never, actor);
   }
 
   @Post(':id/complete')

@@ -315,6 +315,50 @@ describe('OMS leases', () => {
     }
   });
 
+  it('completes a batch in one call, answering each item in order as its own complete would', async () => {
+    const p = pool('many');
+    await Promise.all(Array.from({ length: 4 }, (_, i) => oms.queueTask({ pool: p, payload: { i } })));
+    const { tasks } = await oms.call('oms.task.lease', { pool: p, worker: 'bot-7', max: 4 });
+    expect(tasks).toHaveLength(4);
+    const [a, b, c, d] = tasks;
+    // d was already completed by a single call: repeating it in the batch is the same answer.
+    await oms.call('oms.task.complete', { taskId: d!.id, leaseToken: d!.leaseToken, output: { n: 'd' } });
+
+    const { results } = await oms.call('oms.task.complete-many', {
+      items: [
+        { taskId: a!.id, leaseToken: a!.leaseToken, output: { n: 'a' } },
+        { taskId: b!.id, leaseToken: 'stale', output: {} },
+        { taskId: c!.id, leaseToken: c!.leaseToken },
+        { taskId: d!.id, leaseToken: d!.leaseToken, output: { n: 'd' } },
+        { taskId: a!.id, leaseToken: a!.leaseToken, output: { n: 'a' } },
+        { taskId: 'not-a-task', leaseToken: 'x' },
+      ],
+    });
+    expect(results).toEqual([
+      { id: a!.id, status: 'completed' },
+      { id: b!.id, error: { code: 'LEASE_LOST', message: expect.any(String) } },
+      { id: c!.id, status: 'completed' },
+      { id: d!.id, status: 'completed' },
+      { id: a!.id, status: 'completed' },
+      { id: 'not-a-task', error: { code: 'NOT_FOUND', message: expect.any(String) } },
+    ]);
+    const rows = await oms.sql<{ id: string; status: string; output: unknown }>(`SELECT id, status, output FROM oms.tasks WHERE pool = $1`, [p]);
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    expect(byId.get(a!.id)).toMatchObject({ status: 'completed', output: { n: 'a' } });
+    expect(byId.get(b!.id)).toMatchObject({ status: 'leased' });
+    expect(byId.get(c!.id)).toMatchObject({ status: 'completed', output: {} });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const completedEvents = oms.events.filter((e) => e.type === 'oms.task.completed' && tasks.some((t) => t.id === (e.data as { taskId: string }).taskId));
+    expect(completedEvents.map((e) => (e.data as { taskId: string }).taskId).sort()).toEqual([a!.id, c!.id, d!.id].sort());
+
+    const tooMany = await oms.failure('oms.task.complete-many', { items: Array.from({ length: 101 }, () => ({ taskId: a!.id, leaseToken: 'x' })) });
+    expect(tooMany.code).toBe('VALIDATION_FAILED');
+    const badItem = await oms.failure('oms.task.complete-many', { items: [{ taskId: a!.id }] as never });
+    expect(badItem.code).toBe('VALIDATION_FAILED');
+    expect(badItem.details).toEqual(expect.arrayContaining([expect.objectContaining({ path: 'items[0].leaseToken' })]));
+    expect((await oms.failure('oms.task.complete-many', { items: [] })).code).toBe('VALIDATION_FAILED');
+  });
+
   it('refreshes the worker row on every call that names or holds a lease', async () => {
     const p = pool('worker');
     const task = await oms.queueTask({ pool: p });

@@ -5,6 +5,8 @@ import {
   DomainError,
   type Actor,
   type CompleteTaskCommand,
+  type CompleteTasksCommand,
+  type CompleteTasksResult,
   type FailTaskCommand,
   type HeartbeatResult,
   type HeartbeatTaskCommand,
@@ -148,6 +150,21 @@ export class LeasesService {
       actor: actor.id,
       traceHeaders: currentTraceHeaders(),
     });
+  }
+
+  /**
+   * A bot's batch of completions in one call: each item goes into the group commit like a single
+   * complete (so they usually share one statement) and is answered as its own call would be.
+   */
+  async completeMany(command: CompleteTasksCommand, actor: Actor): Promise<CompleteTasksResult> {
+    const settled = await Promise.allSettled(command.items.map((item) => this.complete(item, actor)));
+    return {
+      results: settled.map((outcome, i) => {
+        if (outcome.status === 'fulfilled') return outcome.value;
+        if (!(outcome.reason instanceof DomainError)) throw outcome.reason;
+        return { id: command.items[i]!.taskId, error: { code: outcome.reason.code, message: outcome.reason.message } };
+      }),
+    };
   }
 
   private async completeBatch(batch: CompletionInput[]): Promise<Array<Settled<TaskActionResult>>> {

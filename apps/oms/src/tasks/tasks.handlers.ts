@@ -10,6 +10,7 @@ type TaskSubject = (typeof RpcSubjects)[
   | 'queueReroute'
   | 'taskLease'
   | 'taskComplete'
+  | 'taskCompleteMany'
   | 'taskFail'
   | 'taskHeartbeat'
   | 'taskRelease'
@@ -33,6 +34,7 @@ export class TasksHandlers {
       [RpcSubjects.queueReroute]: (command, { actor }) => this.tasks.rerouteQueue(command, actor),
       [RpcSubjects.taskLease]: (command, { actor }) => this.leases.lease(command, actor),
       [RpcSubjects.taskComplete]: (command, { actor }) => this.leases.complete(command, actor),
+      [RpcSubjects.taskCompleteMany]: (command, { actor }) => this.leases.completeMany(command, actor),
       [RpcSubjects.taskFail]: (command, { actor }) => this.leases.fail(command, actor),
       [RpcSubjects.taskHeartbeat]: (command) => this.leases.heartbeat(command),
       [RpcSubjects.taskRelease]: (command, { actor }) => this.leases.release(command, actor),
