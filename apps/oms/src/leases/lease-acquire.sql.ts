@@ -34,6 +34,7 @@ export interface AcquiredLeaseRow {
   lease_expires_at: Date;
   pick_by: Date;
   available_at: Date;
+  granted_at: Date;
 }
 
 /*
@@ -63,9 +64,17 @@ export interface AcquiredLeaseRow {
  * Events: the `oms.task.leased` event of each granted task goes into the outbox from the same
  * statement, so the lease needs no transaction around it: one round trip instead of four
  * (BEGIN, lease, outbox insert, COMMIT), which is most of a lease call's time.
+ *
+ * Grant time: the statement's own execution time (never before the caller's clock). A task is
+ * seen as queued only once the release, expiry or failure that queued it has committed, and
+ * that change was stamped before its commit; a time read in Node before the statement could
+ * precede it by a millisecond or two, and the ledger would show two leases overlapping.
  */
 const ACQUIRE_SQL = `
-WITH seen AS (
+WITH clock AS MATERIALIZED (
+  SELECT date_trunc('milliseconds', GREATEST($2::timestamptz, clock_timestamp())) AS granted_at
+),
+seen AS (
   INSERT INTO oms.workers AS w (id, first_seen_at, last_seen_at)
   VALUES ($1, $2::timestamptz, $2::timestamptz)
   ON CONFLICT (id) DO UPDATE SET last_seen_at = GREATEST(w.last_seen_at, EXCLUDED.last_seen_at)
@@ -94,12 +103,12 @@ leased AS (
     lease_token = granted.lease_token,
     lease_id = granted.lease_id,
     lease_duration_seconds = COALESCE($8::int, t.lease_seconds),
-    lease_expires_at = $2::timestamptz + COALESCE($8::int, t.lease_seconds) * interval '1 second',
-    updated_at = $2::timestamptz
-  FROM granted
+    lease_expires_at = clock.granted_at + COALESCE($8::int, t.lease_seconds) * interval '1 second',
+    updated_at = clock.granted_at
+  FROM granted CROSS JOIN clock
   WHERE t.id = granted.id
   RETURNING t.id, t.request_id, t.step_id, t.pool, t.title, t.tags, t.payload, t.priority, t.attempt,
-            t.lease_token, t.lease_id, t.lease_expires_at, t.pick_by, t.available_at
+            t.lease_token, t.lease_id, t.lease_expires_at, t.pick_by, t.available_at, clock.granted_at
 ),
 emitted AS (
   ${outboxInsertSql({
@@ -107,10 +116,10 @@ emitted AS (
     source: 'oms',
     type: 'oms.task.leased',
     from: 'leased',
-    at: '$9::text',
-    actor: '$10::text',
+    at: isoTimestampSql('r.granted_at'),
+    actor: '$9::text',
     requestId: 'r.request_id',
-    headers: '$11::jsonb',
+    headers: '$10::jsonb',
     data: {
       taskId: 'r.id',
       stepId: 'r.step_id',
@@ -119,7 +128,7 @@ emitted AS (
       leaseId: 'r.lease_id',
       attempt: 'r.attempt',
       leaseExpiresAt: isoTimestampSql('r.lease_expires_at'),
-      waitedMs: 'GREATEST(0, (EXTRACT(EPOCH FROM ($2::timestamptz - r.available_at)) * 1000)::bigint)',
+      waitedMs: 'GREATEST(0, (EXTRACT(EPOCH FROM (r.granted_at - r.available_at)) * 1000)::bigint)',
     },
   })}
 )
@@ -139,7 +148,6 @@ export async function acquireLeases(db: EntityManager, params: AcquireLeasesPara
     params.leaseTokens,
     params.leaseIds,
     params.leaseSeconds,
-    params.now.toISOString(),
     params.actor,
     params.traceHeaders,
   ]);

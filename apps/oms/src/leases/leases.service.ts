@@ -17,7 +17,7 @@ import {
   type TaskActionResult,
   isUuid,
 } from '@hms/contracts';
-import { CLOCK, currentTraceHeaders, EventOutbox, GroupCommit, type Clock, type Settled } from '@hms/platform';
+import { CLOCK, currentTraceHeaders, EventOutbox, GroupCommit, onConnection, type Clock, type Settled } from '@hms/platform';
 import { DataSource } from 'typeorm';
 import { AfterCommit } from '../database/after-commit';
 import { OmsTransactions } from '../database/oms-transactions';
@@ -169,7 +169,10 @@ export class LeasesService {
 
   private async completeBatch(batch: CompletionInput[]): Promise<Array<Settled<TaskActionResult>>> {
     completionBatchSize.observe(batch.length);
-    const completed = new Set((await completeLeases(this.dataSource.manager, batch, this.clock.now())).map((row) => row.id));
+    // The completion time is read once a connection is held, so waiting for one does not make
+    // a completion look older than it is.
+    const rows = await onConnection(this.dataSource, (db) => completeLeases(db, batch, this.clock.now()));
+    const completed = new Set(rows.map((row) => row.id));
     this.outbox.kick();
     const results: Array<Settled<TaskActionResult>> = [];
     for (const input of batch) {
