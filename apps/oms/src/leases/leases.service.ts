@@ -36,10 +36,10 @@ import { renewLease } from './lease-renew.sql';
 import { TaskSignals } from './task-signals';
 
 const LEASE_TOKEN_BYTES = 32;
-/** Most completions in one transaction: bounds the statement and the wait of the last caller. */
+/** Most completions in one statement: bounds its size and the wait of the last caller. */
 const COMPLETE_BATCH_MAX = 200;
 
-/** A DomainError becomes that call's answer; anything else fails the whole transaction. */
+/** A DomainError becomes that call's answer; anything else fails the whole batch (each item is then retried alone). */
 async function settle<R>(answer: Promise<R>): Promise<Settled<R>> {
   try {
     return { ok: true, value: await answer };
@@ -173,7 +173,7 @@ export class LeasesService {
     // a completion look older than it is.
     const rows = await onConnection(this.dataSource, (db) => completeLeases(db, batch, this.clock.now()));
     const completed = new Set(rows.map((row) => row.id));
-    this.outbox.kick();
+    if (completed.size > 0) this.outbox.kick();
     const results: Array<Settled<TaskActionResult>> = [];
     for (const input of batch) {
       // A miss is explained from the row as it is now: a repeat of a call that succeeded, or LEASE_LOST.
