@@ -136,10 +136,11 @@ describe('Disaster voucher flow through the gateway', () => {
     expect(docs.status).toBe(200);
     const document = await json(docs);
     expect(Object.keys(document.paths)).toEqual(
-      expect.arrayContaining(['/v1/requests', '/v1/pools/{pool}/lease', '/v1/tasks/{id}/complete', '/v1/pools/{pool}/reroute', '/v1/workers/{worker}/heartbeat']),
+      expect.arrayContaining(['/v1/requests', '/v1/pools/{pool}/lease', '/v1/tasks/{id}/complete', '/v1/pools/{pool}/reroute', '/v1/workers/{worker}/heartbeat', '/v1/tasks/complete']),
     );
     expect(document.components.schemas.CreateRequestCommand.required).toContain('plan');
     expect(document.components.schemas.WorkerHeartbeatCommand.required).toEqual(expect.arrayContaining(['worker', 'pools']));
+    expect(document.components.schemas.CompleteTasksCommand.required).toEqual(['items']);
     expect((await fetch(`${stack.gatewayUrl}/health/ready`)).status).toBe(200);
     for (const service of Object.values(stack.services)) {
       expect((await fetch(`${service.url}/health/live`)).status).toBe(200);
