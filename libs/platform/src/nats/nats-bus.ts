@@ -22,6 +22,10 @@ export class NatsBus {
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       waitOnFirstConnect: true,
+      // Otherwise the client builds two Error objects (with stacks) for every request and
+      // JetStream publish, in case it times out: 14 % of OMS's CPU under load. Our timeouts
+      // are reported with the subject, which is what locates them.
+      noAsyncTraces: true,
     });
     return new NatsBus(connection, prefix);
   }
