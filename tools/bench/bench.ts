@@ -27,6 +27,7 @@ const BENCHES: Record<string, (o: Record<string, string>) => Promise<void>> = {
       largeDepth: Number(o['large-depth'] ?? 1_000_000),
       graphileJobs: Number(o['graphile-jobs'] ?? 5000),
       graphileConcurrency: Number(o['graphile-concurrency'] ?? 10),
+      runs: (o.runs ?? 'max1,max10,batch').split(','),
     }),
 };
 
