@@ -14,7 +14,7 @@ import { ID_GENERATOR } from './act.tokens';
 import { uuidV7Generator } from './common/ids';
 import { ACT_ENTITIES } from './database/entities';
 import { ACT_MIGRATIONS } from './database/migrations';
-import { LedgerConsumer } from './ledger/ledger.consumer';
+import { actEventsSubscription } from './act-events.subscription';
 import { LedgerHandlers } from './ledger/ledger.handlers';
 import { LedgerService } from './ledger/ledger.service';
 import { PlansHandlers } from './plans/plans.handlers';
@@ -51,7 +51,6 @@ export function createActModule(config: ActConfig): DynamicModule {
       RequestsHandlers,
       LedgerService,
       LedgerHandlers,
-      LedgerConsumer,
       ScheduleRunner,
       RequestSlaJob,
       ServiceRuntime,
@@ -66,13 +65,13 @@ export function createActModule(config: ActConfig): DynamicModule {
       },
       {
         provide: EVENT_SUBSCRIPTIONS,
-        inject: [WorkflowService],
-        useFactory: (workflow: WorkflowService): EventSubscription[] => [workflow.subscription()],
+        inject: [LedgerService, WorkflowService],
+        useFactory: (ledger: LedgerService, workflow: WorkflowService): EventSubscription[] => [actEventsSubscription(ledger, workflow)],
       },
       {
         provide: BACKGROUND_JOBS,
-        inject: [LedgerConsumer, ScheduleRunner, RequestSlaJob],
-        useFactory: (ledger: LedgerConsumer, schedules: ScheduleRunner, sla: RequestSlaJob): BackgroundJob[] => [ledger, schedules, sla],
+        inject: [ScheduleRunner, RequestSlaJob],
+        useFactory: (schedules: ScheduleRunner, sla: RequestSlaJob): BackgroundJob[] => [schedules, sla],
       },
     ],
   };

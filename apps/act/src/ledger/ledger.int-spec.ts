@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EventStream, type LedgerEntryView } from '@hms/contracts';
+import { EventStream, type AnyHmsEvent, type LedgerEntryView } from '@hms/contracts';
+import { DataSource } from 'typeorm';
 import { eventually, rpcError, startAct, type ActHarness } from '../testing/act-harness';
 import { GENESIS_HASH } from './hash-chain';
 import { LedgerService } from './ledger.service';
@@ -133,7 +134,7 @@ describe('ACT ledger', () => {
     expect(await act.call('act.request.verify', { id: request.id })).toEqual({ valid: true, entries: 27 });
   });
 
-  it('appends a batch spanning several requests in one go: each chain in order, repeats once', async () => {
+  it('records a batch spanning several requests in one go: each chain in order, repeats once, and says which were new', async () => {
     const requests = await Promise.all([0, 1, 2].map(() => act.call('act.request.create', { plan: 'disaster_voucher' })));
     for (const { request } of requests) await historyOfLength(request.id, 2);
     const ledger = act.app.get(LedgerService);
@@ -142,10 +143,10 @@ describe('ACT ledger', () => {
     const alreadyRecorded = event(a!, 0);
     await ledger.append(alreadyRecorded);
     const batch = [event(b!, 1), event(a!, 1), event(c!, 1), event(a!, 2), alreadyRecorded, event(b!, 2)];
-    const spans: string[] = [];
-    await ledger.appendAll([...batch, batch[1]!].map((entry) => ({ entry, within: async () => void spans.push(entry.id) })));
+    const events = [...batch, batch[1]!].map((entry) => ({ ...entry, source: 'oms' }) as unknown as AnyHmsEvent);
+    const recorded = await act.app.get(DataSource).transaction((tx) => ledger.record(events, tx));
 
-    expect(spans).toEqual(batch.filter((e) => e !== alreadyRecorded).map((e) => e.id));
+    expect([...recorded].sort()).toEqual(batch.filter((e) => e !== alreadyRecorded).map((e) => e.id.toLowerCase()).sort());
     const ns = async (id: string) => (await history(id)).slice(2).map((e) => (e.data as { n: number }).n);
     expect(await ns(a!)).toEqual([0, 1, 2]);
     expect(await ns(b!)).toEqual([1, 2]);

@@ -1,6 +1,8 @@
-import { Injectable } from '@nestjs/common';
-import { DEFAULT_PAGE_SIZE, DomainError, type HistoryVerifyResult, type LedgerEntryView, type Page, isUuid } from '@hms/contracts';
-import { DataSource } from 'typeorm';
+import { Inject, Injectable } from '@nestjs/common';
+import { DEFAULT_PAGE_SIZE, DomainError, type AnyHmsEvent, type HistoryVerifyResult, type LedgerEntryView, type Page, isUuid } from '@hms/contracts';
+import { LOGGER } from '@hms/platform';
+import type { Logger } from 'pino';
+import { DataSource, type EntityManager } from 'typeorm';
 import { findRequest } from '../requests/requests.repository';
 import { appendLedgerEntries, type LedgerEvent } from './ledger-append';
 import { LedgerEntryEntity } from './ledger-entry.entity';
@@ -25,26 +27,34 @@ function toChainEntry(row: LedgerEntryEntity): ChainEntry {
 /** The hash-chained ledger of requests: append, read, verify. */
 @Injectable()
 export class LedgerService {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
 
   append(event: LedgerEvent): Promise<ChainEntry | null> {
     return this.dataSource.transaction(async (tx) => (await appendLedgerEntries(tx, [event]))[0]!);
   }
 
   /**
-   * Appends several events in one transaction (a constant number of statements), in the given
-   * order within each request. `within` runs as each event is linked into its chain: the
-   * consumer records the event's trace span there.
+   * Appends the events of a consumed batch to their requests' chains, in the caller's
+   * transaction (a constant number of statements), and returns the ids (lower case) of those
+   * recorded now: an event already in the ledger was handled before, with everything that ran
+   * in the same transaction. Events of no request have no chain and are not returned; a
+   * malformed envelope is logged and left out (retrying cannot make it valid).
    */
-  async appendAll(items: Array<{ entry: LedgerEvent; within: (work: () => Promise<void>) => Promise<unknown> }>): Promise<void> {
-    const spanOf = new Map(items.map(({ entry, within }) => [entry, within]));
-    await this.dataSource.transaction((tx) =>
-      appendLedgerEntries(
-        tx,
-        items.map(({ entry }) => entry),
-        (event) => void spanOf.get(event)?.(async () => undefined),
-      ),
-    );
+  async record(events: AnyHmsEvent[], tx: EntityManager): Promise<Set<string>> {
+    const entries: LedgerEvent[] = [];
+    for (const event of events) {
+      if (event.requestId === null || event.requestId === undefined) continue;
+      if (!isUuid(event.requestId) || typeof event.type !== 'string' || Number.isNaN(new Date(event.at).getTime())) {
+        this.logger.error({ eventId: event.id, type: event.type, requestId: event.requestId }, 'ledger: dropping a malformed event');
+        continue;
+      }
+      entries.push({ id: event.id, requestId: event.requestId, type: event.type, at: event.at, actor: typeof event.actor === 'string' ? event.actor : 'unknown', data: event.data });
+    }
+    const appended = await appendLedgerEntries(tx, entries);
+    return new Set(appended.flatMap((entry) => (entry ? [entry.eventId.toLowerCase()] : [])));
   }
 
   /** Entries oldest first; the cursor is the last seq of the previous page. */

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { systemActor, type AnyHmsEvent, isUuid } from '@hms/contracts';
-import { CLOCK, LOGGER, type Clock, type Emit, type EventSubscription } from '@hms/platform';
+import { CLOCK, LOGGER, type Clock, type Emit } from '@hms/platform';
 import type { Logger } from 'pino';
 import type { EntityManager } from 'typeorm';
 import { PlansService } from '../plans/plans.service';
@@ -31,7 +31,7 @@ function isTaskEvent(event: AnyHmsEvent): event is TaskEvent {
 const ENGINE_ACTOR = systemActor('act').id;
 
 /**
- * Runs the workflow of requests: reacts to OMS task events (durable consumer `act-workflow`) and
+ * Runs the workflow of requests: reacts to OMS task events (ACT's event consumer, after the ledger) and
  * stores the engine's decisions with their events. Request creation and cancel use it too, so
  * every change of a request goes through the same code.
  */
@@ -42,10 +42,6 @@ export class WorkflowService {
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
-
-  subscription(): EventSubscription {
-    return { durable: 'act-workflow', filter: 'oms.>', accepts: (type) => type in STEP_EVENT_OF, handle: (event, tx, emit) => this.onEvent(event, tx, emit) };
-  }
 
   /** The engine over a request and its steps as stored. */
   async workflowOf(tx: EntityManager, request: RequestEntity, steps: RequestStepEntity[]): Promise<Workflow> {
@@ -116,9 +112,10 @@ export class WorkflowService {
   }
 
   /**
-   * One OMS event, inside the consumer's transaction (already de-duplicated by event id). Events of
-   * unknown or finished requests, and events a step can no longer take (a late duplicate from OMS),
-   * are acknowledged and ignored: retrying them could never succeed.
+   * One event, inside the consumer's transaction (already de-duplicated by the ledger); only OMS's
+   * task events move a step. Events of unknown or finished requests, and events a step can no
+   * longer take (a late duplicate from OMS), are acknowledged and ignored: retrying them could
+   * never succeed.
    */
   async onEvent(event: AnyHmsEvent, tx: EntityManager, emit: Emit): Promise<void> {
     if (!isTaskEvent(event) || !isUuid(event.requestId)) return;

@@ -36,6 +36,13 @@ interface SubscriptionOptions {
    * rolled back and is handled again): for in-memory effects such as counters.
    */
   committed?: (events: AnyHmsEvent[]) => void;
+  /**
+   * Records, in the consumer's transaction, that the events are being handled, and returns the
+   * ids (lower case) of those seen for the first time; only these reach the handler. By default
+   * a `processed_events` row per event. A consumer whose own write is already unique per event
+   * (the ledger) uses that write instead, and saves a row per event.
+   */
+  claim?: (events: AnyHmsEvent[], tx: EntityManager) => Promise<Set<string>>;
 }
 
 interface Delivery {
@@ -46,8 +53,9 @@ interface Delivery {
 
 /**
  * An idempotent JetStream consumer. A batch of events is handled in one transaction that first
- * records their ids in `processed_events` (per consumer, so two subscriptions of one service that
- * see the same event each handle it); an event whose id is already there is only acknowledged.
+ * claims them: records their ids in `processed_events` (per consumer, so two subscriptions of one
+ * service that see the same event each handle it), or the subscription's own `claim`; an event
+ * already claimed is only acknowledged.
  * Acks follow the commit, so a crash in between means a harmless redelivery.
  *
  * If a batch fails, its events are retried one per transaction ({@link applyAllOrEachAlone}), so
@@ -103,19 +111,9 @@ export class EventConsumer {
   private async apply(deliveries: Delivery[]): Promise<void> {
     const handled: AnyHmsEvent[] = [];
     await this.outbox.transaction(async (tx, emit) => {
-      const fresh = new Set(
-        (
-          await preparedQuery<{ event_id: string }>(
-            tx,
-            `${this.schema}_processed_events_record`,
-            `INSERT INTO "${this.schema}"."processed_events" ("consumer", "event_id")
-             SELECT $1, id FROM unnest($2::uuid[]) AS id
-             ON CONFLICT DO NOTHING RETURNING "event_id"`,
-            [this.subscription.durable, deliveries.map((d) => d.event.id)],
-          )
-        ).map((row) => row.event_id),
-      );
-      const { handle, handleAll } = this.subscription;
+      const { handle, handleAll, claim } = this.subscription;
+      const events = deliveries.map((d) => d.event);
+      const fresh = claim ? await claim(events, tx) : await this.recordProcessed(events, tx);
       for (const { event, message } of deliveries) {
         // delete(): an event delivered twice within one batch is handled once.
         if (!fresh.delete(event.id.toLowerCase())) continue;
@@ -126,6 +124,18 @@ export class EventConsumer {
       if (handleAll && handled.length > 0) await handleAll(handled, tx, emit);
     });
     if (handled.length > 0) this.subscription.committed?.(handled);
+  }
+
+  private async recordProcessed(events: AnyHmsEvent[], tx: EntityManager): Promise<Set<string>> {
+    const rows = await preparedQuery<{ event_id: string }>(
+      tx,
+      `${this.schema}_processed_events_record`,
+      `INSERT INTO "${this.schema}"."processed_events" ("consumer", "event_id")
+       SELECT $1, id FROM unnest($2::uuid[]) AS id
+       ON CONFLICT DO NOTHING RETURNING "event_id"`,
+      [this.subscription.durable, events.map((event) => event.id)],
+    );
+    return new Set(rows.map((row) => row.event_id));
   }
 
   private retryLater(delivery: Delivery, error: unknown): void {

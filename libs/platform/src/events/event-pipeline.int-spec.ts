@@ -155,6 +155,64 @@ describe(`${EventConsumer.name} batches`, () => {
   });
 });
 
+describe(`${EventConsumer.name} with its own claim`, () => {
+  let fixture: Awaited<ReturnType<typeof eventsFixture>>;
+  let consumer: EventConsumer;
+  const handled: string[] = [];
+  let failuresLeft = 1;
+
+  beforeAll(async () => {
+    fixture = await eventsFixture('platform_claim', 'plc');
+    await fixture.dataSource.query('CREATE TABLE plc.seen (event_id uuid PRIMARY KEY)');
+    consumer = new EventConsumer(
+      fixture.bus,
+      fixture.outbox,
+      'plc',
+      {
+        durable: 'plc',
+        filter: 'oms.>',
+        // The subscription's own unique write is its record of what it handled.
+        claim: async (events, tx) => {
+          const rows: Array<{ event_id: string }> = await tx.query(
+            'INSERT INTO plc.seen (event_id) SELECT unnest($1::uuid[]) ON CONFLICT DO NOTHING RETURNING event_id',
+            [events.map((e) => e.id)],
+          );
+          return new Set(rows.map((row) => row.event_id));
+        },
+        handle: async (event) => {
+          const pool = (event.data as { pool: string }).pool;
+          if (pool === 'flaky' && failuresLeft > 0) {
+            failuresLeft -= 1;
+            throw new Error('not yet');
+          }
+          handled.push(pool);
+        },
+      },
+      logger,
+    );
+    await consumer.start();
+  });
+
+  afterAll(async () => {
+    await fixture?.dispose(consumer);
+  });
+
+  it('hands each event over once by its claim, keeps no processed_events row, and rolls a claim back with its handler', async () => {
+    const [first] = await fixture.outbox.transaction(async (_tx, emit) => [emit('oms.pool.updated', null, { pool: 'first' }, 'tester'), emit('oms.pool.updated', null, { pool: 'flaky' }, 'tester')]);
+    await eventually(() => handled.includes('flaky'), 30_000);
+    await fixture.bus.jetstream.publish(fixture.bus.subject(EventStream.subjectOf('oms.pool.updated')), JSON.stringify(first), { msgID: `${first.id}-again` });
+    await fixture.outbox.transaction(async (_tx, emit) => emit('oms.pool.updated', null, { pool: 'marker' }, 'tester'));
+    await eventually(() => handled.includes('marker'));
+
+    expect(handled.filter((pool) => pool === 'first')).toHaveLength(1);
+    // The failed attempt's claim rolled back with it, so the retry was handed the event again.
+    expect(handled.filter((pool) => pool === 'flaky')).toHaveLength(1);
+    expect(failuresLeft).toBe(0);
+    expect(await fixture.dataSource.query('SELECT count(*)::int AS n FROM plc.seen')).toEqual([{ n: 3 }]);
+    expect(await fixture.dataSource.query('SELECT count(*)::int AS n FROM plc.processed_events')).toEqual([{ n: 0 }]);
+  });
+});
+
 describe(RpcServer.name, () => {
   let env: Awaited<ReturnType<typeof freshTestEnvironment>>;
   let bus: NatsBus;

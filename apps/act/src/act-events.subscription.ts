@@ -1,0 +1,31 @@
+import type { EventSubscription } from '@hms/platform';
+import { LedgerService } from './ledger/ledger.service';
+import { WorkflowService } from './requests/workflow.service';
+
+/**
+ * ACT's one durable consumer (before the deployment prefix). The name predates the workflow
+ * joining it, and is kept so that a deployment's ledger resumes where it was.
+ */
+export const ACT_EVENTS_DURABLE = 'act-ledger';
+
+/**
+ * ACT reads the whole event stream once: each batch is appended to the ledger and, in the same
+ * transaction, the task events among it move their requests' workflows.
+ *
+ * The ledger append doubles as the consumer's de-duplication: an event already in the ledger was
+ * handled, workflow included, by the transaction that recorded it, so a redelivery is only
+ * acknowledged. One consumer instead of two halves ACT's deliveries and acks per OMS event and
+ * saves the `processed_events` row the workflow needed.
+ *
+ * The ledger's advisory locks are taken first, in request-id order, for every request of the
+ * batch; the workflow then locks request rows in the same order, so two replicas' batches
+ * cannot deadlock.
+ */
+export function actEventsSubscription(ledger: LedgerService, workflow: WorkflowService): EventSubscription {
+  return {
+    durable: ACT_EVENTS_DURABLE,
+    filter: '>',
+    claim: (events, tx) => ledger.record(events, tx),
+    handle: (event, tx, emit) => workflow.onEvent(event, tx, emit),
+  };
+}
