@@ -117,6 +117,8 @@ export const EventStream = {
   name: 'HMS_EVENTS',
   subjectRoot: 'hms.evt',
   subjectOf: (type: string): string => `hms.evt.${type}`,
+  /** How long the stream keeps an event; an older one can no longer be delivered, or delivered again. */
+  maxAgeSeconds: 7 * 24 * 3600,
 } as const;
 
 /**

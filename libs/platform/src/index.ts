@@ -9,6 +9,7 @@ export * from './events/event-outbox';
 export * from './events/outbox-sql';
 export * from './events/event-consumer';
 export * from './events/durable-batches';
+export * from './events/processed-events-retention';
 export * from './database/data-source';
 export * from './database/group-commit';
 export * from './database/prepared-query';

@@ -1,12 +1,15 @@
 import { Inject, Injectable, Optional, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import type { ServiceName } from '@hms/contracts';
 import type { Logger } from 'pino';
+import { DataSource } from 'typeorm';
+import type { Clock } from '../clock';
 import { EventConsumer, type EventSubscription } from '../events/event-consumer';
+import { ProcessedEventsRetention } from '../events/processed-events-retention';
 import { EventOutbox } from '../events/event-outbox';
 import { NatsBus } from '../nats/nats-bus';
 import { RpcServer, type RpcHandlers } from '../nats/rpc';
 import { Readiness, type PlatformOptions } from './platform.module';
-import { BACKGROUND_JOBS, EVENT_SUBSCRIPTIONS, LOGGER, PLATFORM_OPTIONS, RPC_HANDLERS } from './tokens';
+import { BACKGROUND_JOBS, CLOCK, EVENT_SUBSCRIPTIONS, LOGGER, PLATFORM_OPTIONS, RPC_HANDLERS } from './tokens';
 
 /** Work a service does on its own (a sweep, a scheduler): started after the RPC server. */
 export interface BackgroundJob {
@@ -22,6 +25,7 @@ export interface BackgroundJob {
 export class ServiceRuntime implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private rpcServer?: RpcServer;
   private consumers: EventConsumer[] = [];
+  private retention?: ProcessedEventsRetention;
 
   constructor(
     private readonly bus: NatsBus,
@@ -31,6 +35,8 @@ export class ServiceRuntime implements OnApplicationBootstrap, BeforeApplication
     @Inject(PLATFORM_OPTIONS) private readonly options: PlatformOptions,
     @Inject(RPC_HANDLERS) private readonly handlers: RpcHandlers<ServiceName>,
     @Inject(EVENT_SUBSCRIPTIONS) private readonly subscriptions: EventSubscription[],
+    @Inject(CLOCK) private readonly clock: Clock,
+    private readonly dataSource: DataSource,
     @Optional() @Inject(BACKGROUND_JOBS) private readonly jobs: BackgroundJob[] = [],
   ) {}
 
@@ -45,6 +51,10 @@ export class ServiceRuntime implements OnApplicationBootstrap, BeforeApplication
     this.rpcServer = new RpcServer(this.bus, this.options.service as ServiceName, this.logger);
     await this.rpcServer.serve(this.handlers);
     for (const job of this.jobs) job.start();
+    if (this.subscriptions.length > 0) {
+      this.retention = new ProcessedEventsRetention(this.dataSource, schema, () => this.clock.now(), this.logger);
+      this.retention.start();
+    }
     this.readiness.ready = true;
     this.logger.info('service started');
   }
@@ -53,6 +63,7 @@ export class ServiceRuntime implements OnApplicationBootstrap, BeforeApplication
     this.readiness.ready = false;
     await this.rpcServer?.stop();
     for (const job of this.jobs) await job.stop();
+    await this.retention?.stop();
     for (const consumer of this.consumers) await consumer.stop();
     await this.outbox.stop();
     this.logger.info('service stopped');

@@ -95,6 +95,18 @@ export function eventTablesUpSql(schema: string): string[] {
   ];
 }
 
+/**
+ * The index the processed-events retention deletes by (`processed_at` only grows, so inserts
+ * append to its right edge and cost little).
+ */
+export function processedEventsRetentionIndexUpSql(schema: string): string {
+  return `CREATE INDEX IF NOT EXISTS "processed_events_processed_at_idx" ON "${schema}"."processed_events" ("processed_at")`;
+}
+
+export function processedEventsRetentionIndexDownSql(schema: string): string {
+  return `DROP INDEX IF EXISTS "${schema}"."processed_events_processed_at_idx"`;
+}
+
 export function eventTablesDownSql(schema: string): string[] {
   return [`DROP TABLE "${schema}"."processed_events"`, `DROP TABLE "${schema}"."outbox"`];
 }

@@ -2,11 +2,12 @@ import { DomainError, EventStream, type AnyHmsEvent } from '@hms/contracts';
 import { freshTestEnvironment } from '@hms/testing';
 import pino from 'pino';
 import { systemClock } from '../clock';
-import { createDataSource, eventTablesUpSql } from '../database/data-source';
+import { createDataSource, eventTablesUpSql, processedEventsRetentionIndexUpSql } from '../database/data-source';
 import { NatsBus } from '../nats/nats-bus';
 import { RpcClient, RpcServer } from '../nats/rpc';
 import { EventConsumer } from './event-consumer';
 import { EventOutbox } from './event-outbox';
+import { PROCESSED_EVENTS_DELETE_CHUNK, PROCESSED_EVENTS_RETENTION_SECONDS, ProcessedEventsRetention } from './processed-events-retention';
 
 const logger = pino({ level: 'silent' });
 
@@ -210,6 +211,40 @@ describe(`${EventConsumer.name} with its own claim`, () => {
     expect(failuresLeft).toBe(0);
     expect(await fixture.dataSource.query('SELECT count(*)::int AS n FROM plc.seen')).toEqual([{ n: 3 }]);
     expect(await fixture.dataSource.query('SELECT count(*)::int AS n FROM plc.processed_events')).toEqual([{ n: 0 }]);
+  });
+});
+
+describe(ProcessedEventsRetention.name, () => {
+  let fixture: Awaited<ReturnType<typeof eventsFixture>>;
+
+  beforeAll(async () => {
+    fixture = await eventsFixture('platform_retention', 'plr');
+    await fixture.dataSource.query(processedEventsRetentionIndexUpSql('plr'));
+  });
+
+  afterAll(async () => {
+    await fixture?.dispose();
+  });
+
+  it('forgets handled events once the stream can no longer deliver them, a chunk at a time, and keeps the rest', async () => {
+    const now = new Date('2026-11-21T12:00:00Z');
+    const cutoff = now.getTime() - PROCESSED_EVENTS_RETENTION_SECONDS * 1000;
+    const insert = (count: number, processedAt: Date) =>
+      fixture.dataSource.query(
+        `INSERT INTO plr.processed_events (consumer, event_id, processed_at) SELECT 'plr', gen_random_uuid(), $2 FROM generate_series(1, $1::int)`,
+        [count, processedAt],
+      );
+    await insert(PROCESSED_EVENTS_DELETE_CHUNK + 7, new Date(cutoff - 1000));
+    await insert(3, new Date(cutoff + 1000)); // just inside the window
+    await insert(5, now);
+    const retention = new ProcessedEventsRetention(fixture.dataSource, 'plr', () => now, logger);
+
+    expect(await retention.sweep()).toBe(PROCESSED_EVENTS_DELETE_CHUNK);
+    expect(await retention.sweep()).toBe(7);
+    expect(await retention.sweep()).toBe(0);
+    expect(await fixture.dataSource.query('SELECT count(*)::int AS n FROM plr.processed_events')).toEqual([{ n: 8 }]);
+    // The window is longer than the stream keeps events, so no row it drops could still be redelivered.
+    expect(PROCESSED_EVENTS_RETENTION_SECONDS).toBeGreaterThan(EventStream.maxAgeSeconds);
   });
 });
 

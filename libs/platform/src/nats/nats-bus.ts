@@ -60,7 +60,7 @@ export class NatsBus {
       name: this.streamName,
       subjects: [`${this.subject(EventStream.subjectRoot)}.>`],
       duplicate_window: 5 * 60 * 1_000_000_000,
-      max_age: 7 * 24 * 3600 * 1_000_000_000,
+      max_age: EventStream.maxAgeSeconds * 1_000_000_000,
       num_replicas: replicas,
     };
     try {
