@@ -18,14 +18,14 @@ export const ACT_EVENTS_DURABLE = 'act-ledger';
  * saves the `processed_events` row the workflow needed.
  *
  * The ledger's advisory locks are taken first, in request-id order, for every request of the
- * batch; the workflow then locks request rows in the same order, so two replicas' batches
- * cannot deadlock.
+ * batch; the workflow then locks the request rows it moves, in one statement and the same order,
+ * so two replicas' batches cannot deadlock.
  */
 export function actEventsSubscription(ledger: LedgerService, workflow: WorkflowService): EventSubscription {
   return {
     durable: ACT_EVENTS_DURABLE,
     filter: '>',
     claim: (events, tx) => ledger.record(events, tx),
-    handle: (event, tx, emit) => workflow.onEvent(event, tx, emit),
+    handleAll: (events, tx, emit) => workflow.onEvents(events, tx, emit),
   };
 }

@@ -1,5 +1,5 @@
 import type { RequestStatus } from '@hms/contracts';
-import type { EntityManager, QueryDeepPartialEntity } from 'typeorm';
+import { In, type EntityManager, type QueryDeepPartialEntity } from 'typeorm';
 import { RequestStepEntity } from './request-step.entity';
 import { RequestEntity } from './request.entity';
 
@@ -10,6 +10,17 @@ import { RequestEntity } from './request.entity';
  */
 export function lockRequest(tx: EntityManager, id: string): Promise<RequestEntity | null> {
   return tx.getRepository(RequestEntity).findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
+}
+
+/**
+ * Several request rows, locked until the transaction ends, in id order (Postgres locks the rows
+ * as the sorted scan returns them), so two batches sharing requests cannot deadlock. Ids that
+ * name no request are left out.
+ */
+export async function lockRequests(tx: EntityManager, ids: string[]): Promise<Map<string, RequestEntity>> {
+  if (ids.length === 0) return new Map();
+  const rows = await tx.getRepository(RequestEntity).find({ where: { id: In(ids) }, order: { id: 'ASC' }, lock: { mode: 'pessimistic_write' } });
+  return new Map(rows.map((row) => [row.id, row]));
 }
 
 export function findRequest(tx: EntityManager, id: string): Promise<RequestEntity | null> {

@@ -7,7 +7,7 @@ import { PlansService } from '../plans/plans.service';
 import type { RequestStepEntity } from './request-step.entity';
 import type { RequestEntity } from './request.entity';
 import { isTerminalRequest } from './request.state';
-import { loadSteps, lockRequest, updateRequest, updateStep } from './requests.repository';
+import { loadSteps, lockRequests, updateRequest, updateStep } from './requests.repository';
 import { canTransitionStep, type StepEvent } from './step.state';
 import { Workflow, type WorkflowEffect } from './workflow';
 
@@ -112,15 +112,29 @@ export class WorkflowService {
   }
 
   /**
-   * One event, inside the consumer's transaction (already de-duplicated by the ledger); only OMS's
-   * task events move a step. Events of unknown or finished requests, and events a step can no
-   * longer take (a late duplicate from OMS), are acknowledged and ignored: retrying them could
-   * never succeed.
+   * A batch of events, in stream order, inside the consumer's transaction (already de-duplicated
+   * by the ledger); only OMS's task events move a step. The requests they name are locked first,
+   * in one statement. Events of unknown or finished requests, and events a step can no longer
+   * take (a late duplicate from OMS), are acknowledged and ignored: retrying them could never
+   * succeed.
    */
+  async onEvents(events: AnyHmsEvent[], tx: EntityManager, emit: Emit): Promise<void> {
+    const taskEvents = events.filter((event): event is TaskEvent => isTaskEvent(event) && isUuid(event.requestId));
+    if (taskEvents.length === 0) return;
+    const requests = await lockRequests(tx, [...new Set(taskEvents.map((event) => event.requestId!.toLowerCase()))]);
+    for (const event of taskEvents) {
+      const request = requests.get(event.requestId!.toLowerCase());
+      // A request ended by an earlier event of this batch is terminal here too (apply() updates it in place).
+      if (request && !isTerminalRequest(request.status)) await this.onTaskEvent(event, request, tx, emit);
+    }
+  }
+
+  /** One event; see {@link onEvents}. */
   async onEvent(event: AnyHmsEvent, tx: EntityManager, emit: Emit): Promise<void> {
-    if (!isTaskEvent(event) || !isUuid(event.requestId)) return;
-    const request = await lockRequest(tx, event.requestId);
-    if (!request || isTerminalRequest(request.status)) return;
+    await this.onEvents([event], tx, emit);
+  }
+
+  private async onTaskEvent(event: TaskEvent, request: RequestEntity, tx: EntityManager, emit: Emit): Promise<void> {
     const steps = await loadSteps(tx, request.id);
     const step = steps.find((s) => s.stepId === event.data.stepId);
     if (!step || !canTransitionStep(step.status, STEP_EVENT_OF[event.type])) {
