@@ -112,6 +112,31 @@ describe('Queue operations through the gateway', () => {
     expect(empty).toMatchObject({ status: 400, code: 'VALIDATION_FAILED' });
   });
 
+  it("gives a pool its own worker liveness window, refuses a bad one with the field's path, and answers heartbeats with the smallest", async () => {
+    const { stack, manager } = env;
+    expect(await manager.pools.put('triage_desk', { kind: 'human', workerLivenessSeconds: 15 })).toMatchObject({ pool: 'triage_desk', workerLivenessSeconds: 15 });
+    expect(await manager.pools.put('archive_desk', { kind: 'human' })).toMatchObject({ workerLivenessSeconds: 60 }); // the service default
+    expect((await manager.pools.list()).items.find((p) => p.pool === 'triage_desk')).toMatchObject({ workerLivenessSeconds: 15 });
+
+    for (const workerLivenessSeconds of [5, 100_000, 1.5]) {
+      const response = await fetch(`${stack.gatewayUrl}/v1/pools/triage_desk`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.managerToken}` },
+        body: JSON.stringify({ kind: 'human', workerLivenessSeconds }),
+      });
+      expect(response.status).toBe(400);
+      const body = (await response.json()) as { error: { code: string; details: Array<{ path: string }> }; requestId: string };
+      expect(body.error.code).toBe('VALIDATION_FAILED');
+      expect(body.error.details.map((d) => d.path)).toContain('workerLivenessSeconds');
+      expect(body.requestId).toEqual(expect.any(String));
+    }
+    expect(await manager.pools.get('triage_desk')).toMatchObject({ workerLivenessSeconds: 15 });
+
+    const clerk = new HmsClient({ baseUrl: stack.gatewayUrl, token: await stack.workerToken(['triage_desk', 'archive_desk'], 'ines') });
+    expect(await clerk.workers.heartbeat('ines', ['archive_desk', 'triage_desk'])).toMatchObject({ livenessSeconds: 15 });
+    expect(await clerk.workers.heartbeat('ines', ['archive_desk'])).toMatchObject({ livenessSeconds: 60 });
+  });
+
   it('announces each task past its SLA once: in the request history and in the breach counter', async () => {
     const { stack, manager } = env;
     await manager.pools.setSla('late_desk', 0.005); // 0.3 s: every task queued from now on breaches

@@ -141,6 +141,7 @@ describe('Disaster voucher flow through the gateway', () => {
     expect(document.components.schemas.CreateRequestCommand.required).toContain('plan');
     expect(document.components.schemas.WorkerHeartbeatCommand.required).toEqual(expect.arrayContaining(['worker', 'pools']));
     expect(document.components.schemas.CompleteTasksCommand.required).toEqual(['items']);
+    expect(document.components.schemas.UpsertPoolCommand.properties.workerLivenessSeconds).toEqual({ type: 'integer', minimum: 10, maximum: 86400 });
     expect((await fetch(`${stack.gatewayUrl}/health/ready`)).status).toBe(200);
     for (const service of Object.values(stack.services)) {
       expect((await fetch(`${service.url}/health/live`)).status).toBe(200);

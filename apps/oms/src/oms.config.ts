@@ -21,7 +21,10 @@ export class OmsConfig extends InfraConfig {
   @Max(60_000)
   OMS_LEASE_SWEEP_MS: number = 500;
 
-  /** A worker that makes no call (lease, heartbeat, complete…) for this long loses its leases. */
+  /**
+   * The default worker liveness window, for pools without their own `workerLivenessSeconds`: a
+   * worker that makes no call (lease, heartbeat, complete…) for this long loses its leases there.
+   */
   @EnvNumber()
   @IsOptional()
   @IsInt()

@@ -259,7 +259,7 @@ describe(HmsClient.name, () => {
   describe('pools', () => {
     it('uses the contract paths and bodies when managing pools', async () => {
       const { hms, fake } = setup();
-      await hms.pools.put('ocr', { kind: 'bot', leaseSeconds: 60, autoscale: { tasksPerReplica: 10, minReplicas: 0, maxReplicas: 5 } });
+      await hms.pools.put('ocr', { kind: 'bot', leaseSeconds: 60, autoscale: { tasksPerReplica: 10, minReplicas: 0, maxReplicas: 5 }, workerLivenessSeconds: 20 });
       await hms.pools.get('ocr');
       await hms.pools.list();
       await hms.pools.setSla('ocr', 15);
@@ -267,7 +267,7 @@ describe(HmsClient.name, () => {
       await hms.pools.peek('ocr');
       await hms.pools.reroute('ocr', { toPool: 'ocr-es', tags: ['es'], limit: 500, reason: 'Spanish desk' });
       expect(fake.calls.map((c) => [c.method, c.path, c.json])).toEqual([
-        ['PUT', '/v1/pools/ocr', { kind: 'bot', leaseSeconds: 60, autoscale: { tasksPerReplica: 10, minReplicas: 0, maxReplicas: 5 } }],
+        ['PUT', '/v1/pools/ocr', { kind: 'bot', leaseSeconds: 60, autoscale: { tasksPerReplica: 10, minReplicas: 0, maxReplicas: 5 }, workerLivenessSeconds: 20 }],
         ['GET', '/v1/pools/ocr', undefined],
         ['GET', '/v1/pools', undefined],
         ['PUT', '/v1/pools/ocr/sla', { minutes: 15 }],

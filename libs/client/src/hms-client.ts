@@ -212,7 +212,10 @@ export class RequestsApi {
 export class PoolsApi {
   constructor(private readonly http: HttpTransport) {}
 
-  /** Creates or changes a pool. */
+  /**
+   * Creates or changes a pool. PUT semantics: a setting left out goes back to its default (a
+   * left-out `workerLivenessSeconds` puts the pool back on the service's default window).
+   */
   async put(pool: string, settings: PoolSettings, options?: CallOptions): Promise<PoolView> {
     return (await this.http.send<PoolView>({ method: 'PUT', path: `/v1/pools/${seg(pool)}`, json: settings, ...options })).body;
   }
@@ -328,7 +331,8 @@ export class WorkersApi {
 
   /**
    * Keeps `worker` online in `pools` (and its leases safe from the gone-worker sweep) while it
-   * makes no other call. Send it well within `livenessSeconds` of the answer.
+   * makes no other call. Send it well within `livenessSeconds` of the answer (the smallest
+   * liveness window among `pools`).
    */
   async heartbeat(worker: string, pools: string[], options?: CallOptions): Promise<WorkerHeartbeatResult> {
     return (await this.http.send<WorkerHeartbeatResult>({ method: 'POST', path: `/v1/workers/${seg(worker)}/heartbeat`, json: { pools }, ...options })).body;

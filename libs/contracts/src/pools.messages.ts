@@ -54,6 +54,14 @@ export class EscalationPolicy {
   afterMinutes?: number;
 }
 
+/**
+ * Bounds of a pool's `workerLivenessSeconds`. The lower bound is load-bearing: OMS sizes its
+ * presence cache and its liveness check interval from it, so lowering it needs those to follow.
+ * The upper bound, a day, is far beyond any worker's call cadence: a pool that wants silent
+ * workers to keep their leases longer should rely on lease expiry instead.
+ */
+export const WORKER_LIVENESS_LIMITS = { minSeconds: 10, maxSeconds: 86_400 } as const;
+
 /** Create or change a pool (API.md `PUT /v1/pools/:pool`). */
 export class UpsertPoolCommand {
   @Matches(SLUG_PATTERN, { message: 'pool must match [a-z0-9_.:-]+' })
@@ -88,6 +96,17 @@ export class UpsertPoolCommand {
   @ValidateNested()
   @Type(() => EscalationPolicy)
   escalation?: EscalationPolicy;
+
+  /**
+   * A worker silent (no lease, task or worker heartbeat, complete, fail or release call) for
+   * this long is declared gone from this pool and its leases here are requeued. Absent: OMS's
+   * default (`OMS_WORKER_LIVENESS_SECONDS`), which then follows that setting if it changes.
+   */
+  @IsOptional()
+  @IsInt()
+  @Min(WORKER_LIVENESS_LIMITS.minSeconds)
+  @Max(WORKER_LIVENESS_LIMITS.maxSeconds)
+  workerLivenessSeconds?: number;
 }
 
 /** A pool as stored. */
@@ -99,6 +118,11 @@ export interface PoolView {
   maxAttempts: number;
   autoscale: AutoscalePolicy | null;
   escalation: EscalationPolicy | null;
+  /**
+   * The pool's effective worker liveness window: its own `workerLivenessSeconds`, or OMS's
+   * default when it has none (whether it is the default is not shown; see docs/api.md).
+   */
+  workerLivenessSeconds: number;
   createdAt: string;
   updatedAt: string;
 }

@@ -201,7 +201,10 @@ export interface WorkerHeartbeatResult {
   pools: string[];
   /** When OMS saw it, ISO-8601. */
   lastSeenAt: string;
-  /** It is declared gone after this long without any call. */
+  /**
+   * It is declared gone after this long without any call: the smallest liveness window among
+   * `pools` (a pool that does not exist yet counts with OMS's default).
+   */
   livenessSeconds: number;
 }
 

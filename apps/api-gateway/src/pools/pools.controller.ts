@@ -5,6 +5,9 @@ import { AllowRoles, assertPoolAllowed, CurrentActor } from '../auth/auth.guard'
 import { bodyWith, RpcGateway } from '../http/rpc-gateway';
 import { schemaRef } from '../openapi/schemas';
 
+const POOL_VIEW =
+  'The pool: {pool, kind, leaseSeconds, slaMinutes, maxAttempts, autoscale, escalation, workerLivenessSeconds, createdAt, updatedAt}; workerLivenessSeconds is the effective window (its own, else OMS_WORKER_LIVENESS_SECONDS)';
+
 @ApiTags('pools')
 @ApiBearerAuth()
 @Controller('v1/pools')
@@ -20,6 +23,7 @@ export class PoolsController {
   @Get(':pool')
   @AllowRoles('worker')
   @ApiOperation({ summary: 'One pool' })
+  @ApiResponse({ status: 200, description: POOL_VIEW })
   get(@Param('pool') pool: string, @CurrentActor() actor: Actor) {
     assertPoolAllowed(actor, pool);
     return this.rpc.call(RpcSubjects.poolGet, { pool }, actor);
@@ -28,6 +32,7 @@ export class PoolsController {
   @Put(':pool')
   @ApiOperation({ summary: 'Create or change a pool' })
   @ApiBody({ schema: schemaRef('UpsertPoolCommand') })
+  @ApiResponse({ status: 200, description: POOL_VIEW })
   upsert(@Param('pool') pool: string, @Body() body: unknown, @CurrentActor() actor: Actor) {
     return this.rpc.call(RpcSubjects.poolUpsert, bodyWith(body, { pool }) as never, actor);
   }

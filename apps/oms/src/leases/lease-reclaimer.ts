@@ -26,11 +26,12 @@ export class LeaseReclaimer {
     return this.reclaim('lease-expired', (tx, now) => reclaimExpiredLeases(tx, now));
   }
 
-  /** One batch of leases held by workers silent for longer than OMS_WORKER_LIVENESS_SECONDS. */
+  /**
+   * One batch of leases held by workers silent for longer than the liveness window of the task's
+   * pool (OMS_WORKER_LIVENESS_SECONDS for a pool without its own).
+   */
   reclaimFromGoneWorkers(): Promise<{ full: boolean }> {
-    return this.reclaim('worker-gone', (tx, now) =>
-      reclaimLeasesOfGoneWorkers(tx, now, new Date(now.getTime() - this.config.OMS_WORKER_LIVENESS_SECONDS * 1000)),
-    );
+    return this.reclaim('worker-gone', (tx, now) => reclaimLeasesOfGoneWorkers(tx, now, this.config.OMS_WORKER_LIVENESS_SECONDS));
   }
 
   private reclaim(reason: 'lease-expired' | 'worker-gone', pick: (tx: EntityManager, now: Date) => Promise<ReclaimedRow[]>) {

@@ -6,6 +6,7 @@ import type { AutoscalePolicy, EscalationPolicy, PoolKind } from '@hms/contracts
 @Check('pools_kind_check', `"kind" IN ('human', 'bot')`)
 @Check('pools_lease_seconds_check', `"lease_seconds" > 0`)
 @Check('pools_max_attempts_check', `"max_attempts" > 0`)
+@Check('pools_worker_liveness_seconds_check', `"worker_liveness_seconds" BETWEEN 10 AND 86400`)
 export class PoolEntity {
   @PrimaryColumn({ type: 'text', primaryKeyConstraintName: 'pools_pkey' })
   name: string;
@@ -27,6 +28,10 @@ export class PoolEntity {
 
   @Column('jsonb', { nullable: true })
   escalation: EscalationPolicy | null;
+
+  /** Null: the service default (OMS_WORKER_LIVENESS_SECONDS), so the pool follows it when it changes. */
+  @Column('integer', { nullable: true })
+  workerLivenessSeconds: number | null;
 
   @Column({ type: 'timestamptz', precision: 3 })
   createdAt: Date;

@@ -1,4 +1,5 @@
 import type { AutoscalePolicy, EscalationPolicy, PoolKind, PoolView } from '@hms/contracts';
+import { effectiveLivenessSeconds } from '../workers/liveness-window';
 
 /** A row of `oms.pools` as Postgres returns it. */
 export interface PoolRow {
@@ -9,13 +10,15 @@ export interface PoolRow {
   max_attempts: number;
   autoscale: AutoscalePolicy | null;
   escalation: EscalationPolicy | null;
+  worker_liveness_seconds: number | null;
   created_at: Date;
   updated_at: Date;
 }
 
-export const POOL_COLUMNS = 'name, kind, lease_seconds, sla_minutes, max_attempts, autoscale, escalation, created_at, updated_at';
+export const POOL_COLUMNS = 'name, kind, lease_seconds, sla_minutes, max_attempts, autoscale, escalation, worker_liveness_seconds, created_at, updated_at';
 
-export function toPoolView(row: PoolRow): PoolView {
+/** `defaultLivenessSeconds` (OMS_WORKER_LIVENESS_SECONDS) fills in for a pool without its own window. */
+export function toPoolView(row: PoolRow, defaultLivenessSeconds: number): PoolView {
   return {
     pool: row.name,
     kind: row.kind,
@@ -24,6 +27,7 @@ export function toPoolView(row: PoolRow): PoolView {
     maxAttempts: row.max_attempts,
     autoscale: row.autoscale,
     escalation: row.escalation,
+    workerLivenessSeconds: effectiveLivenessSeconds(row.worker_liveness_seconds, defaultLivenessSeconds),
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
   };

@@ -3,6 +3,7 @@ import { DomainError, POOL_DEFAULTS, type Actor, type PoolView, type SetPoolSlaC
 import { CLOCK, EventOutbox, preparedQuery, type Clock, type Emit } from '@hms/platform';
 import { DataSource, type EntityManager } from 'typeorm';
 import { queryRows } from '../database/query-rows';
+import { OmsConfig } from '../oms.config';
 import { POOL_COLUMNS, toPoolView, type PoolRow } from './pool.view';
 
 /** Pools: created explicitly (PUT) or on first use with {@link POOL_DEFAULTS}. */
@@ -11,6 +12,7 @@ export class PoolsService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly outbox: EventOutbox,
+    private readonly config: OmsConfig,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
@@ -20,12 +22,12 @@ export class PoolsService {
       const now = this.clock.now();
       const [row] = await queryRows<PoolRow>(
         tx,
-        `INSERT INTO oms.pools AS p (name, kind, lease_seconds, sla_minutes, max_attempts, autoscale, escalation, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $8)
+        `INSERT INTO oms.pools AS p (name, kind, lease_seconds, sla_minutes, max_attempts, autoscale, escalation, worker_liveness_seconds, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $9, $8, $8)
          ON CONFLICT (name) DO UPDATE SET
            kind = EXCLUDED.kind, lease_seconds = EXCLUDED.lease_seconds, sla_minutes = EXCLUDED.sla_minutes,
            max_attempts = EXCLUDED.max_attempts, autoscale = EXCLUDED.autoscale, escalation = EXCLUDED.escalation,
-           updated_at = EXCLUDED.updated_at
+           worker_liveness_seconds = EXCLUDED.worker_liveness_seconds, updated_at = EXCLUDED.updated_at
          RETURNING ${POOL_COLUMNS}`,
         [
           command.pool,
@@ -36,10 +38,11 @@ export class PoolsService {
           command.autoscale ? JSON.stringify(command.autoscale) : null,
           command.escalation ? JSON.stringify(command.escalation) : null,
           now,
+          command.workerLivenessSeconds ?? null,
         ],
       );
       emit('oms.pool.updated', null, { pool: row.name }, actor.id);
-      return toPoolView(row);
+      return this.view(row);
     });
   }
 
@@ -56,19 +59,19 @@ export class PoolsService {
         [command.pool, POOL_DEFAULTS.kind, POOL_DEFAULTS.leaseSeconds, command.minutes, POOL_DEFAULTS.maxAttempts, now],
       );
       emit('oms.pool.updated', null, { pool: row.name }, actor.id);
-      return toPoolView(row);
+      return this.view(row);
     });
   }
 
   async get(pool: string): Promise<PoolView> {
     const [row] = await queryRows<PoolRow>(this.dataSource.manager, `SELECT ${POOL_COLUMNS} FROM oms.pools WHERE name = $1`, [pool]);
     if (!row) throw DomainError.notFound('Pool', pool);
-    return toPoolView(row);
+    return this.view(row);
   }
 
   async list(): Promise<PoolView[]> {
     const rows = await queryRows<PoolRow>(this.dataSource.manager, `SELECT ${POOL_COLUMNS} FROM oms.pools ORDER BY name`);
-    return rows.map(toPoolView);
+    return rows.map((row) => this.view(row));
   }
 
   /**
@@ -98,5 +101,9 @@ export class PoolsService {
     const [raced] = await queryRows<PoolRow>(tx, select, [pool]);
     if (!raced) throw new DomainError('CONFLICT', `Pool '${pool}' could not be created`);
     return raced;
+  }
+
+  private view(row: PoolRow): PoolView {
+    return toPoolView(row, this.config.OMS_WORKER_LIVENESS_SECONDS);
   }
 }

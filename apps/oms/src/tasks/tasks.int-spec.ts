@@ -91,9 +91,11 @@ describe('OMS tasks and pools', () => {
     it('cancels the open tasks of the request and revokes their leases', async () => {
       const p = pool('cancel');
       const requestId = randomUUID();
-      await oms.stepReady({ pool: p, stepId: 'a' }, requestId);
-      await oms.stepReady({ pool: p, stepId: 'b' }, requestId);
-      await oms.stepReady({ pool: p, stepId: 'c' }, requestId);
+      // Priorities, not arrival: the three may be queued within one millisecond, and then their
+      // lease order would fall to their random ids.
+      await oms.stepReady({ pool: p, stepId: 'a', priority: 2 }, requestId);
+      await oms.stepReady({ pool: p, stepId: 'b', priority: 1 }, requestId);
+      await oms.stepReady({ pool: p, stepId: 'c', priority: 0 }, requestId);
       const [a, b, c] = await Promise.all(['a', 'b', 'c'].map((s) => oms.waitForTask(requestId, s)));
       const { tasks } = await oms.call('oms.task.lease', { pool: p, worker: 'w', max: 2 });
       const leasedA = tasks.find((t) => t.id === a!.id)!;
@@ -287,6 +289,7 @@ describe('OMS tasks and pools', () => {
         maxAttempts: 5,
         autoscale: { tasksPerReplica: 10, minReplicas: 1, maxReplicas: 4 },
         escalation: { pool: 'supervisors', afterMinutes: 5 },
+        workerLivenessSeconds: 15,
       });
       expect(created).toMatchObject({
         pool: p,
@@ -296,9 +299,14 @@ describe('OMS tasks and pools', () => {
         maxAttempts: 5,
         autoscale: { tasksPerReplica: 10, minReplicas: 1, maxReplicas: 4 },
         escalation: { pool: 'supervisors', afterMinutes: 5 },
+        workerLivenessSeconds: 15,
       });
+      expect(await oms.sql(`SELECT worker_liveness_seconds FROM oms.pools WHERE name = $1`, [p])).toEqual([{ worker_liveness_seconds: 15 }]);
+      // Like the other optional settings, a PUT without the window puts the pool back on the
+      // default: the service's OMS_WORKER_LIVENESS_SECONDS (60 here), stored as "none of its own".
       const replaced = await oms.call('oms.pool.upsert', { pool: p, kind: 'human' });
-      expect(replaced).toMatchObject({ pool: p, kind: 'human', leaseSeconds: POOL_DEFAULTS.leaseSeconds, maxAttempts: POOL_DEFAULTS.maxAttempts, slaMinutes: null, autoscale: null, escalation: null, createdAt: created.createdAt });
+      expect(replaced).toMatchObject({ pool: p, kind: 'human', leaseSeconds: POOL_DEFAULTS.leaseSeconds, maxAttempts: POOL_DEFAULTS.maxAttempts, slaMinutes: null, autoscale: null, escalation: null, workerLivenessSeconds: 60, createdAt: created.createdAt });
+      expect(await oms.sql(`SELECT worker_liveness_seconds FROM oms.pools WHERE name = $1`, [p])).toEqual([{ worker_liveness_seconds: null }]);
       expect(await oms.call('oms.pool.get', { pool: p })).toEqual(replaced);
       expect((await oms.call('oms.pool.list', {})).items).toEqual(expect.arrayContaining([replaced]));
       await oms.waitForEvent('oms.pool.updated', (e) => e.data.pool === p);
@@ -309,6 +317,28 @@ describe('OMS tasks and pools', () => {
       expect(bad.code).toBe('VALIDATION_FAILED');
       const paths = (bad.details as Array<{ path: string }>).map((d) => d.path);
       expect(paths).toEqual(expect.arrayContaining(['pool', 'kind', 'leaseSeconds']));
+    });
+
+    it.each([5, 100_000, 1.5, '30'])('refuses a worker liveness window of %p with its path', async (workerLivenessSeconds) => {
+      const p = pool('window');
+      const bad = await oms.failure('oms.pool.upsert', { pool: p, kind: 'human', workerLivenessSeconds } as never);
+      expect(bad.code).toBe('VALIDATION_FAILED');
+      const details = bad.details as Array<{ path: string; message: string }>;
+      expect(details.length).toBeGreaterThan(0); // one per broken rule: 1.5 is below 10 and not an integer
+      for (const detail of details) expect(detail).toEqual({ path: 'workerLivenessSeconds', message: expect.stringContaining('workerLivenessSeconds') });
+      expect(await oms.sql(`SELECT 1 FROM oms.pools WHERE name = $1`, [p])).toEqual([]);
+    });
+
+    it('accepts the bounds of the worker liveness window and shows the default for a pool created on first use', async () => {
+      for (const workerLivenessSeconds of [10, 86_400]) {
+        expect(await oms.call('oms.pool.upsert', { pool: pool('bounds'), kind: 'bot', workerLivenessSeconds })).toMatchObject({ workerLivenessSeconds });
+      }
+      const task = await oms.queueTask({ pool: pool('implicit') });
+      expect(await oms.call('oms.pool.get', { pool: task.pool })).toMatchObject({ workerLivenessSeconds: 60 });
+      const withSla = await oms.call('oms.pool.set-sla', { pool: pool('sla-only'), minutes: 5 });
+      expect(withSla).toMatchObject({ slaMinutes: 5, workerLivenessSeconds: 60 });
+      const own = await oms.call('oms.pool.upsert', { pool: pool('own'), kind: 'human', workerLivenessSeconds: 20 });
+      expect(await oms.call('oms.pool.set-sla', { pool: own.pool, minutes: 5 })).toMatchObject({ slaMinutes: 5, workerLivenessSeconds: 20 });
     });
   });
 });
