@@ -48,14 +48,8 @@ RETURNING "event_id"`;
  * each request. Returns, per event, its entry, or null when it was already recorded (a
  * redelivery). A constant number of statements per call, whatever the number of events: lock the
  * chains, find the ones already recorded, read the chain heads, insert all new entries.
- *
- * @param onEntry runs as each event is linked (the consumer records the event's trace span there).
  */
-export async function appendLedgerEntries(
-  tx: EntityManager,
-  events: LedgerEvent[],
-  onEntry: (event: LedgerEvent, entry: ChainEntry) => void = () => undefined,
-): Promise<Array<ChainEntry | null>> {
+export async function appendLedgerEntries(tx: EntityManager, events: LedgerEvent[]): Promise<Array<ChainEntry | null>> {
   if (events.length === 0) return [];
   const requestIds = [...new Set(events.map((e) => e.requestId))];
   await preparedQuery(tx, 'act_ledger_lock_chains', LOCK_CHAINS_SQL, [requestIds]);
@@ -77,7 +71,6 @@ export async function appendLedgerEntries(
       data,
     });
     heads.set(event.requestId, entry);
-    onEntry(event, entry);
     return entry;
   });
   const fresh = entries.filter((e): e is ChainEntry => e !== null);
