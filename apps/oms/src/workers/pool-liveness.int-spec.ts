@@ -45,7 +45,7 @@ describe('OMS per-pool worker liveness', () => {
     expect(silence).toBeLessThan(DEFAULT * 1000);
     expect((await oms.call('oms.task.get', { id: shortTask.id })).lastError).toMatchObject({ code: 'WORKER_GONE' });
 
-    const offline = await oms.waitForEvent('oms.worker.offline', (e) => e.data.worker === worker, 5_000);
+    const offline = await oms.waitForEvent('oms.worker.offline', (e) => e.data.worker === worker, 15_000);
     expect(offline.data).toEqual({ worker, pool: shortPool, lastSeenAt: lastSeenAt.toISOString() });
 
     // Two more checks later, the same silence is still well within the default pool's window.
@@ -98,7 +98,7 @@ describe('OMS per-pool worker liveness', () => {
 
     // Silent since before the window: gone on the next check, in seconds.
     await oms.sql(`UPDATE oms.workers SET last_seen_at = now() - interval '${SHORT + 1} seconds' WHERE id = $1`, [worker]);
-    await oms.waitForEvent('oms.task.requeued', (e) => e.data.taskId === task.id && e.data.reason === 'worker-gone', 5_000);
-    await oms.waitForEvent('oms.worker.offline', (e) => e.data.worker === worker && e.data.pool === pool, 5_000);
+    await oms.waitForEvent('oms.task.requeued', (e) => e.data.taskId === task.id && e.data.reason === 'worker-gone', 15_000);
+    await oms.waitForEvent('oms.worker.offline', (e) => e.data.worker === worker && e.data.pool === pool, 15_000);
   });
 });
