@@ -26,7 +26,7 @@ export interface OmsBenchOptions {
 }
 
 /** The throughput runs; the issue's targets are judged on `max10`. */
-export const THROUGHPUT_RUNS = {
+const THROUGHPUT_RUNS = {
   max1: { key: 'max 1', max: 1, batchComplete: false },
   max10: { key: 'max 10', max: 10, batchComplete: false },
   batch: { key: 'max 10, batch complete', max: 10, batchComplete: true },

@@ -6,7 +6,7 @@ import { WorkflowService } from './requests/workflow.service';
  * ACT's one durable consumer (before the deployment prefix). The name predates the workflow
  * joining it, and is kept so that a deployment's ledger resumes where it was.
  */
-export const ACT_EVENTS_DURABLE = 'act-ledger';
+const ACT_EVENTS_DURABLE = 'act-ledger';
 
 /**
  * ACT reads the whole event stream once: each batch is appended to the ledger and, in the same

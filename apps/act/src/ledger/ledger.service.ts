@@ -32,10 +32,6 @@ export class LedgerService {
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
-  append(event: LedgerEvent): Promise<ChainEntry | null> {
-    return this.dataSource.transaction(async (tx) => (await appendLedgerEntries(tx, [event]))[0]!);
-  }
-
   /**
    * Appends the events of a consumed batch to their requests' chains, in the caller's
    * transaction (a constant number of statements), and returns the ids (lower case) of those

@@ -230,7 +230,7 @@ describe('ACT requests and their workflow', () => {
       data: { taskId: randomUUID(), stepId, pool: 'clerks', worker: 'w', leaseId: randomUUID(), attempt: 1, output: {} },
     });
     await Promise.all(
-      requests.flatMap((r) => ['photos', 'records'].map((stepId) => outbox.transaction((tx, emit) => workflow.onEvent(completion(r.id, stepId), tx, emit)))),
+      requests.flatMap((r) => ['photos', 'records'].map((stepId) => outbox.transaction((tx, emit) => workflow.onEvents([completion(r.id, stepId)], tx, emit)))),
     );
     for (const r of requests) {
       await waitForStep(r.id, 'decide', (s) => s.status === 'ready');

@@ -129,11 +129,6 @@ export class WorkflowService {
     }
   }
 
-  /** One event; see {@link onEvents}. */
-  async onEvent(event: AnyHmsEvent, tx: EntityManager, emit: Emit): Promise<void> {
-    await this.onEvents([event], tx, emit);
-  }
-
   private async onTaskEvent(event: TaskEvent, request: RequestEntity, tx: EntityManager, emit: Emit): Promise<void> {
     const steps = await loadSteps(tx, request.id);
     const step = steps.find((s) => s.stepId === event.data.stepId);

@@ -38,11 +38,11 @@ describe('OMS per-pool worker liveness', () => {
 
     const requeued = await oms.waitForEvent('oms.task.requeued', (e) => e.data.taskId === shortTask.id, 20_000);
     expect(requeued.data).toMatchObject({ reason: 'worker-gone', pool: shortPool, attempt: 1 });
-    // Not before the pool's window, and long before the default one. (Promptness, one check
-    // interval of ~1.7 s, is not asserted: a loaded CI machine may delay a check by seconds.)
+    // Not before the pool's window; that it came at all within the wait above (20 s) shows the
+    // default window (an hour) did not apply. Promptness, one check interval of ~1.7 s, is not
+    // asserted: a loaded CI machine may delay a check by seconds.
     const silence = Date.parse(requeued.at) - lastSeenAt.getTime();
     expect(silence).toBeGreaterThanOrEqual(SHORT * 1000);
-    expect(silence).toBeLessThan(DEFAULT * 1000);
     expect((await oms.call('oms.task.get', { id: shortTask.id })).lastError).toMatchObject({ code: 'WORKER_GONE' });
 
     const offline = await oms.waitForEvent('oms.worker.offline', (e) => e.data.worker === worker, 15_000);

@@ -51,7 +51,8 @@ export class ServiceRuntime implements OnApplicationBootstrap, BeforeApplication
     this.rpcServer = new RpcServer(this.bus, this.options.service as ServiceName, this.logger);
     await this.rpcServer.serve(this.handlers);
     for (const job of this.jobs) job.start();
-    if (this.subscriptions.length > 0) {
+    // Only subscriptions without a claim of their own keep processed_events rows.
+    if (this.subscriptions.some((subscription) => !subscription.claim)) {
       this.retention = new ProcessedEventsRetention(this.dataSource, schema, () => this.clock.now(), this.logger);
       this.retention.start();
     }
