@@ -15,7 +15,15 @@ export class TaskEvents {
   constructor(private readonly tasks: TasksService) {}
 
   subscription(): EventSubscription {
-    return { durable: 'oms', filter: 'act.>', accepts: (type) => HANDLED.has(type), handle: (event, tx, emit) => this.handle(event, tx, emit) };
+    const durable = 'oms';
+    return {
+      durable,
+      filter: 'act.>',
+      accepts: (type) => HANDLED.has(type),
+      handle: (event, tx, emit) => this.handle(event, tx, emit),
+      // A lone step.ready is what an idle worker waits for: queue it in one round trip.
+      handleAlone: async (event) => (event.type === 'act.step.ready' ? this.tasks.queueLoneStep(event, durable) : 'declined'),
+    };
   }
 
   private async handle(event: AnyHmsEvent, tx: EntityManager, emit: Emit): Promise<void> {

@@ -15,7 +15,7 @@ import {
   type TaskView,
   isUuid,
 } from '@hms/contracts';
-import { CLOCK, InjectLogger, preparedQuery, type Clock, type Emit } from '@hms/platform';
+import { CLOCK, currentTraceHeaders, EventOutbox, InjectLogger, preparedQuery, type Clock, type Emit, type LoneEventOutcome } from '@hms/platform';
 import type { Logger } from 'pino';
 import { DataSource, type EntityManager } from 'typeorm';
 import { randomUUID } from 'node:crypto';
@@ -27,6 +27,7 @@ import { TaskSignals } from '../leases/task-signals';
 import { OmsConfig } from '../oms.config';
 import { PoolsService } from '../pools/pools.service';
 import { compareQueueOrder, QUEUE_ORDER_SQL } from './queue-order';
+import { queueLoneStep, type StepTask } from './queue-task.sql';
 import { decodeTaskCursor, encodeTaskCursor } from './task-cursor';
 import { statesAccepting, transitionTask } from './task.state';
 import { TASK_VIEW_COLUMNS, toQueuedTaskView, toTaskView, type TaskViewRow } from './task.view';
@@ -41,6 +42,7 @@ export class TasksService {
     private readonly signals: TaskSignals,
     private readonly afterCommit: AfterCommit,
     private readonly config: OmsConfig,
+    private readonly outbox: EventOutbox,
     @Inject(CLOCK) private readonly clock: Clock,
     @InjectLogger() private readonly logger: Logger,
   ) {}
@@ -50,10 +52,10 @@ export class TasksService {
    * Runs inside the consumer's transaction; waiters are woken once it commits.
    */
   async queueFromStep(event: HmsEvent<'act.step.ready'>, tx: EntityManager, emit: Emit): Promise<void> {
-    const step = event.data;
-    if (!event.requestId || typeof step?.stepId !== 'string' || typeof step.pool !== 'string' || !SLUG_PATTERN.test(step.pool)) {
+    const step = this.stepTask(event);
+    if (!step) {
       // Redelivering a malformed event would fail the same way forever.
-      this.logger.error({ eventId: event.id, requestId: event.requestId, data: step }, 'dropping an act.step.ready event that cannot be queued');
+      this.logger.error({ eventId: event.id, requestId: event.requestId, data: event.data }, 'dropping an act.step.ready event that cannot be queued');
       return;
     }
     const pool = await this.pools.resolveForQueueing(tx, step.pool, emit, event.actor);
@@ -61,7 +63,6 @@ export class TasksService {
     const retry = effectiveRetryPolicy(step.retry, pool.max_attempts);
     const slaMinutes = step.slaMinutes ?? pool.sla_minutes;
     const slaDueAt = slaMinutes != null ? new Date(now.getTime() + slaMinutes * 60_000) : null;
-    const tags = Array.isArray(step.tags) ? [...new Set(step.tags.filter((tag) => typeof tag === 'string'))] : [];
     const [task] = await preparedQuery<{ id: string; priority: number; sla_due_at: Date | null }>(
       tx,
       'oms_queue_task',
@@ -72,15 +73,15 @@ export class TasksService {
        RETURNING id, priority, sla_due_at`,
       [
         randomUUID(),
-        event.requestId,
+        step.requestId,
         step.stepId,
         pool.name,
-        step.title || step.stepId,
-        tags,
-        Math.trunc(step.priority ?? 0),
+        step.title,
+        step.tags,
+        step.priority,
         retry.attempts,
         JSON.stringify(retry),
-        JSON.stringify(step.payload ?? {}),
+        JSON.stringify(step.payload),
         step.leaseSeconds ?? pool.lease_seconds,
         slaDueAt,
         now,
@@ -90,11 +91,57 @@ export class TasksService {
     if (!task) return; // already queued for this (request, step): a duplicate ready is a no-op
     emit(
       'oms.task.queued',
-      event.requestId,
-      { taskId: task.id, stepId: step.stepId, pool: pool.name, priority: task.priority, tags, attempt: 0, slaDueAt: task.sla_due_at?.toISOString() ?? null },
+      step.requestId,
+      { taskId: task.id, stepId: step.stepId, pool: pool.name, priority: task.priority, tags: step.tags, attempt: 0, slaDueAt: task.sla_due_at?.toISOString() ?? null },
       event.actor,
     );
-    this.afterCommit.run(tx, () => this.signals.announce(pool.name, [tags]));
+    this.afterCommit.run(tx, () => this.signals.announce(pool.name, [step.tags]));
+  }
+
+  /**
+   * `act.step.ready` arriving alone (an idle stream: a worker may be waiting for it): the same
+   * as {@link queueFromStep} in one statement that also claims the event, so the task is
+   * queued, committed and announced after one round trip instead of six. Declines a malformed
+   * event or a pool that does not exist yet; the transactional path handles those.
+   */
+  async queueLoneStep(event: HmsEvent<'act.step.ready'>, consumer: string): Promise<LoneEventOutcome> {
+    const step = this.stepTask(event);
+    if (!step) return 'declined';
+    const result = await queueLoneStep(this.dataSource.manager, {
+      step,
+      taskId: randomUUID(),
+      now: this.clock.now(),
+      untimedDeadlineMinutes: this.config.OMS_UNTIMED_TASK_DEADLINE_MINUTES,
+      consumer,
+      eventId: event.id,
+      actor: event.actor,
+      traceHeaders: currentTraceHeaders(),
+    });
+    if (!result.poolFound) return 'declined';
+    if (!result.claimed) return 'seen';
+    if (result.task) {
+      this.outbox.kick();
+      this.signals.announce(step.pool, [result.task.tags]);
+    }
+    return 'handled';
+  }
+
+  /** The task an `act.step.ready` asks for, normalised; null when it cannot be queued. */
+  private stepTask(event: HmsEvent<'act.step.ready'>): StepTask | null {
+    const step = event.data;
+    if (!event.requestId || typeof step?.stepId !== 'string' || typeof step.pool !== 'string' || !SLUG_PATTERN.test(step.pool)) return null;
+    return {
+      requestId: event.requestId,
+      stepId: step.stepId,
+      pool: step.pool,
+      title: step.title || step.stepId,
+      tags: Array.isArray(step.tags) ? [...new Set(step.tags.filter((tag) => typeof tag === 'string'))] : [],
+      priority: Math.trunc(step.priority ?? 0),
+      retry: step.retry ?? null,
+      payload: step.payload ?? {},
+      leaseSeconds: step.leaseSeconds ?? null,
+      slaMinutes: step.slaMinutes ?? null,
+    };
   }
 
   /**

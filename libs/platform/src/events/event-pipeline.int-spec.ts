@@ -5,7 +5,7 @@ import { systemClock } from '../clock';
 import { createDataSource, eventTablesUpSql, processedEventsRetentionIndexUpSql } from '../database/data-source';
 import { NatsBus } from '../nats/nats-bus';
 import { RpcClient, RpcServer } from '../nats/rpc';
-import { EventConsumer } from './event-consumer';
+import { claimProcessedEventSql, EventConsumer } from './event-consumer';
 import { EventOutbox } from './event-outbox';
 import { PROCESSED_EVENTS_DELETE_CHUNK, PROCESSED_EVENTS_RETENTION_SECONDS, ProcessedEventsRetention } from './processed-events-retention';
 
@@ -211,6 +211,89 @@ describe(`${EventConsumer.name} with its own claim`, () => {
     expect(failuresLeft).toBe(0);
     expect(await fixture.dataSource.query('SELECT count(*)::int AS n FROM plc.seen')).toEqual([{ n: 3 }]);
     expect(await fixture.dataSource.query('SELECT count(*)::int AS n FROM plc.processed_events')).toEqual([{ n: 0 }]);
+  });
+});
+
+describe(`${EventConsumer.name} with a fast path for lone events`, () => {
+  let fixture: Awaited<ReturnType<typeof eventsFixture>>;
+  let consumer: EventConsumer;
+  /** Which path handled each pool's event. */
+  const handledBy: Array<[string, 'alone' | 'transaction']> = [];
+  const committed: string[] = [];
+  let aloneFailuresLeft = 1;
+
+  beforeAll(async () => {
+    fixture = await eventsFixture('platform_alone', 'pla');
+    await fixture.dataSource.query('CREATE TABLE pla.pools (pool text PRIMARY KEY)');
+    consumer = new EventConsumer(
+      fixture.bus,
+      fixture.outbox,
+      'pla',
+      {
+        durable: 'pla',
+        filter: 'oms.>',
+        handle: async (event, tx) => {
+          const pool = (event.data as { pool: string }).pool;
+          await tx.query('INSERT INTO pla.pools (pool) VALUES ($1)', [pool]);
+          handledBy.push([pool, 'transaction']);
+        },
+        // Claim and effect in one statement; declines pools named 'decline-…', fails once for 'broken'.
+        handleAlone: async (event) => {
+          const pool = (event.data as { pool: string }).pool;
+          if (pool.startsWith('decline')) return 'declined';
+          if (pool === 'broken' && aloneFailuresLeft-- > 0) throw new Error('fast path down');
+          const [row]: Array<{ claimed: boolean }> = await fixture.dataSource.query(
+            `WITH claimed AS (${claimProcessedEventSql({ schema: 'pla', consumer: "'pla'", eventIds: 'unnest(ARRAY[$1::uuid])' })}),
+                  added AS (INSERT INTO pla.pools (pool) SELECT $2 FROM claimed RETURNING pool)
+             SELECT EXISTS (SELECT 1 FROM added) AS claimed`,
+            [event.id, pool],
+          );
+          if (!row!.claimed) return 'seen';
+          handledBy.push([pool, 'alone']);
+          return 'handled';
+        },
+        committed: (events) => committed.push(...events.map((e) => (e.data as { pool: string }).pool)),
+      },
+      logger,
+    );
+    await consumer.start();
+  });
+
+  afterAll(async () => {
+    await fixture?.dispose(consumer);
+  });
+
+  const publishAlone = async (pool: string) => {
+    const event = await fixture.outbox.transaction(async (_tx, emit) => emit('oms.pool.updated', null, { pool }, 'tester'));
+    await eventually(() => committed.includes(pool) || handledBy.some(([p]) => p === pool));
+    return event;
+  };
+
+  it('handles a lone event in one statement, once, and falls back to the transaction when declined or failing', async () => {
+    const first = await publishAlone('alone');
+    await publishAlone('decline-me');
+    await publishAlone('broken');
+
+    // A redelivery of a handled event is recognised by the claim the statement wrote.
+    await fixture.bus.jetstream.publish(fixture.bus.subject(EventStream.subjectOf('oms.pool.updated')), JSON.stringify(first), { msgID: `${first.id}-again` });
+    // Acknowledged before the next is published, so that one comes alone too.
+    const jsm = await fixture.bus.manager();
+    for (let behind = 1; behind > 0; ) {
+      behind = 0;
+      for await (const info of jsm.consumers.list(fixture.bus.streamName)) behind += info.num_pending + info.num_ack_pending;
+      if (behind > 0) await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    await publishAlone('marker');
+
+    expect(handledBy).toEqual([
+      ['alone', 'alone'],
+      ['decline-me', 'transaction'],
+      ['broken', 'transaction'],
+      ['marker', 'alone'],
+    ]);
+    expect(committed).toEqual(['alone', 'decline-me', 'broken', 'marker']);
+    expect(await fixture.dataSource.query('SELECT pool FROM pla.pools ORDER BY pool')).toEqual([{ pool: 'alone' }, { pool: 'broken' }, { pool: 'decline-me' }, { pool: 'marker' }]);
+    expect(await fixture.dataSource.query('SELECT count(*)::int AS n FROM pla.processed_events')).toEqual([{ n: 4 }]);
   });
 });
 

@@ -1,0 +1,128 @@
+import { randomUUID } from 'node:crypto';
+import type { EventDataMap, HmsEvent } from '@hms/contracts';
+import { OmsTransactions } from '../database/oms-transactions';
+import { OmsHarness } from '../testing/oms-harness';
+import { TasksService } from './tasks.service';
+
+jest.setTimeout(60_000);
+
+interface TaskRow {
+  id: string;
+  pool: string;
+  title: string;
+  tags: string[];
+  priority: number;
+  status: string;
+  attempt: number;
+  max_attempts: number;
+  retry: unknown;
+  payload: unknown;
+  lease_seconds: number;
+  sla_ms: number | null;
+  pick_by_ms: number;
+  available_ms: number;
+  created_ms: number;
+  queued_at: Date;
+}
+
+/**
+ * A lone `act.step.ready` is queued by one statement (TasksService.queueLoneStep), a batch in
+ * the consumer's transaction (queueFromStep). Both must queue the same task with the same event.
+ */
+describe('queueing a step alone and in the consumer transaction', () => {
+  let oms: OmsHarness;
+  let tasks: TasksService;
+  let transactions: OmsTransactions;
+
+  beforeAll(async () => {
+    oms = await OmsHarness.start('oms_lone_step');
+    tasks = oms.replicas[0]!.get(TasksService);
+    transactions = oms.replicas[0]!.get(OmsTransactions);
+  });
+
+  afterAll(async () => {
+    await oms?.close();
+  });
+
+  const stepReady = (pool: string, data: Partial<EventDataMap['act.step.ready']> = {}): HmsEvent<'act.step.ready'> => ({
+    id: randomUUID(),
+    type: 'act.step.ready',
+    at: new Date().toISOString(),
+    actor: 'system:act',
+    requestId: randomUUID(),
+    source: 'act',
+    data: { stepId: 'check', pool, title: 'Check', tags: ['ocr', 'ocr', 'de'], priority: 3, payload: { doc: 1 }, leaseSeconds: null, slaMinutes: null, retry: null, ...data },
+  });
+
+  async function taskOf(event: HmsEvent<'act.step.ready'>): Promise<TaskRow | undefined> {
+    const [row] = await oms.sql<TaskRow>(
+      `SELECT id, pool, title, tags, priority, status, attempt, max_attempts, retry, payload, lease_seconds,
+              (extract(epoch FROM sla_due_at - queued_at) * 1000)::int AS sla_ms,
+              (extract(epoch FROM pick_by - queued_at) * 1000)::int AS pick_by_ms,
+              (extract(epoch FROM available_at - queued_at) * 1000)::int AS available_ms,
+              (extract(epoch FROM created_at - queued_at) * 1000)::int AS created_ms, queued_at
+       FROM oms.tasks WHERE request_id = $1`,
+      [event.requestId],
+    );
+    return row;
+  }
+
+  /** The task and its `oms.task.queued` event, without what differs by nature (ids). */
+  async function queuedBy(event: HmsEvent<'act.step.ready'>) {
+    const row = (await taskOf(event))!;
+    const queued = await oms.waitForEvent('oms.task.queued', (e) => e.data.taskId === row.id);
+    const { id: _taskId, queued_at: queuedAt, ...task } = row;
+    const { taskId: _eventTaskId, slaDueAt, ...data } = queued.data;
+    const slaMs = slaDueAt === null ? null : Date.parse(slaDueAt) - queuedAt.getTime();
+    return {
+      task,
+      event: { requestId: queued.requestId === event.requestId, actor: queued.actor, source: queued.source, data: { ...data, slaMs } },
+      // The transaction stamps its event when it emits it, a little after queueing; the statement at the queueing itself.
+      eventAtMs: Date.parse(queued.at) - queuedAt.getTime(),
+    };
+  }
+
+  it.each([
+    ['the pool settings', {}],
+    ['the step settings', { leaseSeconds: 5, slaMinutes: 2, retry: { attempts: 2, backoffSeconds: 1 } }],
+    ['an SLA from the step and the rest from the pool', { slaMinutes: 0.5 }],
+  ])('queues the same task with the same event, with %s', async (_label, settings) => {
+    const pool = `lone-${randomUUID().slice(0, 8)}`;
+    await oms.call('oms.pool.upsert', { pool, kind: 'bot', leaseSeconds: 40, maxAttempts: 7, slaMinutes: 30 });
+    const alone = stepReady(pool, settings);
+    const batched = stepReady(pool, settings);
+
+    expect(await tasks.queueLoneStep(alone, 'oms')).toBe('handled');
+    await transactions.run((tx, emit) => tasks.queueFromStep(batched, tx, emit));
+
+    const viaStatement = await queuedBy(alone);
+    const viaTransaction = await queuedBy(batched);
+    expect(viaStatement.task).toEqual(viaTransaction.task);
+    expect(viaStatement.event).toEqual(viaTransaction.event);
+    expect(viaStatement.eventAtMs).toBe(0);
+    expect(viaTransaction.eventAtMs).toBeGreaterThanOrEqual(0);
+    expect(viaStatement.task).toMatchObject({ tags: ['ocr', 'de'], status: 'queued', attempt: 0, available_ms: 0, created_ms: 0 });
+  });
+
+  it('claims the event: the same event again queues nothing and is reported as seen', async () => {
+    const pool = `lone-${randomUUID().slice(0, 8)}`;
+    await oms.call('oms.pool.upsert', { pool, kind: 'bot' });
+    const event = stepReady(pool);
+    expect(await tasks.queueLoneStep(event, 'oms')).toBe('handled');
+    expect(await tasks.queueLoneStep(event, 'oms')).toBe('seen');
+    expect(await oms.sql('SELECT 1 FROM oms.processed_events WHERE consumer = $1 AND event_id = $2', ['oms', event.id])).toHaveLength(1);
+
+    // Another ready for the same step (a new event) is claimed but queues no second task.
+    expect(await tasks.queueLoneStep({ ...event, id: randomUUID() }, 'oms')).toBe('handled');
+    expect(await oms.sql('SELECT id FROM oms.tasks WHERE request_id = $1', [event.requestId])).toHaveLength(1);
+  });
+
+  it('declines, writing nothing, when the pool does not exist yet or the event is malformed', async () => {
+    const missing = stepReady(`lone-${randomUUID().slice(0, 8)}`);
+    expect(await tasks.queueLoneStep(missing, 'oms')).toBe('declined');
+    expect(await taskOf(missing)).toBeUndefined();
+    expect(await oms.sql('SELECT 1 FROM oms.processed_events WHERE event_id = $1', [missing.id])).toHaveLength(0);
+
+    expect(await tasks.queueLoneStep({ ...stepReady('Not A Pool!'), requestId: null }, 'oms')).toBe('declined');
+  });
+});
