@@ -7,6 +7,7 @@ import { machineLine } from './bench-support';
 import { gatewayBench } from './gateway.bench';
 import { actBench } from './act.bench';
 import { omsBench } from './oms.bench';
+import { relayBench } from './relay.bench';
 
 function options(args: string[]): Record<string, string> {
   const parsed: Record<string, string> = {};
@@ -16,6 +17,7 @@ function options(args: string[]): Record<string, string> {
 
 const BENCHES: Record<string, (o: Record<string, string>) => Promise<void>> = {
   act: (o) => actBench({ requests: Number(o.requests ?? 2000), clients: Number(o.clients ?? 16), samples: Number(o.samples ?? 200) }),
+  relay: (o) => relayBench({ events: Number(o.events ?? 20_000) }),
   gateway: (o) => gatewayBench({ requests: Number(o.requests ?? 2000), workers: Number(o.workers ?? 8) }),
   oms: (o) =>
     omsBench({

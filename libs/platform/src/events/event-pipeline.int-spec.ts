@@ -31,6 +31,7 @@ async function eventsFixture(label: string, schema: string) {
   const outbox = new EventOutbox(dataSource, bus, schema, 'ops', systemClock, logger, 50);
   outbox.start();
   return {
+    env,
     bus,
     dataSource,
     outbox,
@@ -77,6 +78,24 @@ describe(EventOutbox.name, () => {
     const marker = await outbox.transaction(async (_tx, emit) => emit('oms.pool.updated', null, { pool: 'marker' }, 'tester'));
     await eventually(() => handled.some((e) => e.id === marker.id));
     expect(handled.filter((e) => e.id === emitted[0].id)).toHaveLength(1);
+  });
+
+  it('keeps the rows when publishing fails, and gives its connection back outside the transaction', async () => {
+    // A bus whose subjects no stream captures: every publish is refused.
+    const streamless = await NatsBus.connect(fixture.env.natsUrl, `${fixture.env.subjectPrefix}none.`, 'platform-test-streamless');
+    const failing = new EventOutbox(dataSource, streamless, 'plt', 'ops', systemClock, logger);
+    try {
+      await outbox.stop(); // the working relay must not take the rows first
+      const kept = await failing.transaction(async (_tx, emit) => emit('oms.pool.updated', null, { pool: 'unsent' }, 'tester'));
+      await expect(failing.relayBatch()).rejects.toThrow();
+      expect(await dataSource.query('SELECT event_id FROM plt.outbox')).toEqual([{ event_id: kept.id }]);
+      expect(await dataSource.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'`)).toEqual([{ n: 0 }]);
+    } finally {
+      await streamless.close();
+      outbox.start();
+    }
+    await eventually(() => handled.some((e) => (e.data as { pool?: string }).pool === 'unsent'));
+    expect(await dataSource.query('SELECT count(*)::int AS n FROM plt.outbox')).toEqual([{ n: 0 }]);
   });
 
   it('publishes nothing from a transaction that rolls back', async () => {
