@@ -396,7 +396,7 @@ export async function omsBench(options: OmsBenchOptions): Promise<void> {
     printTable(`2. pickup latency, idle long-polling worker (waitSeconds 10), ${pickup.length} tasks queued one at a time`, ['span', 'p50 ms', 'p99 ms', 'max ms'], [
       ['publish act.step.ready → lease call returns the task', ms(percentile(pickup, 0.5)), ms(percentile(pickup, 0.99)), ms(Math.max(...pickup))],
       ['  of which publish → OMS queued_at (JetStream to OMS, until it queues; ms clock)', ms(percentile(publishToQueued, 0.5)), ms(percentile(publishToQueued, 0.99)), ms(Math.max(...publishToQueued))],
-      ['  of which OMS queued_at → lease returned (queueing commit + wake-up + lease + reply; ms clock)', ms(percentile(queuedToReturned, 0.5)), ms(percentile(queuedToReturned, 0.99)), ms(Math.max(...queuedToReturned))],
+      ['  of which OMS queued_at → lease returned (queued and leased to the parked call in one statement, then the reply; ms clock)', ms(percentile(queuedToReturned, 0.5)), ms(percentile(queuedToReturned, 0.99)), ms(Math.max(...queuedToReturned))],
       graphilePickupRow,
     ]);
     const graphilePickupP99 = 'skipped' in graphilePicked ? undefined : percentile(graphilePicked.pickup, 0.99);

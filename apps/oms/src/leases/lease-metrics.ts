@@ -9,6 +9,17 @@ export const leasesGranted = new Counter({
   registers: [metricsRegistry],
 });
 
+/**
+ * Of those, leases granted by the statement that queued the task, to a lease call parked in a
+ * long poll on this replica (the idle pickup path, no lease statement of its own).
+ */
+export const leasesHandedOff = new Counter({
+  name: 'hms_oms_leases_handed_off_total',
+  help: 'Leases granted by the statement that queued the task, to a long-polling lease call parked on this OMS replica',
+  labelNames: ['pool'],
+  registers: [metricsRegistry],
+});
+
 /** Completions per transaction (group commit): near 1 when idle, larger under load. */
 export const completionBatchSize = new Histogram({
   name: 'hms_oms_completion_batch_size',

@@ -1,4 +1,3 @@
-import { randomBytes, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Inject, Injectable } from '@nestjs/common';
 import {
@@ -28,14 +27,14 @@ import { backoffDelayMs } from './backoff';
 import { WorkerPresence } from '../workers/worker-presence';
 import { acquireLeases, type AcquiredLeaseRow } from './lease-acquire.sql';
 import { completeLeases, type CompletionInput } from './lease-complete.sql';
+import { newLeaseCredentials } from './lease-credentials';
 import { applyFailure, lockTaskForFailure } from './lease-fail.sql';
 import { explainLeaseMiss, repeatedOutcome } from './lease-holder.sql';
-import { completionBatchSize, leasesGranted } from './lease-metrics';
+import { completionBatchSize, leasesGranted, leasesHandedOff } from './lease-metrics';
 import { releaseLease } from './lease-release.sql';
 import { renewLease } from './lease-renew.sql';
 import { TaskSignals } from './task-signals';
 
-const LEASE_TOKEN_BYTES = 32;
 /** Most completions in one statement: bounds its size and the wait of the last caller. */
 const COMPLETE_BATCH_MAX = 200;
 
@@ -77,8 +76,15 @@ export class LeasesService {
     const waitMs = (command.waitSeconds ?? 0) * 1000;
     if (waitMs <= 0) return { tasks: await this.tryLease(command, actor) };
     const deadline = performance.now() + waitMs;
-    // Join before the first look, so a task announced while we look is not missed.
-    const waiter = this.signals.join(command.pool, command.tags, command.max ?? 1);
+    // Join before the first look, so a task announced while we look is not missed. The terms
+    // let a task queued on this replica while we are parked be leased to us by its queueing
+    // statement (TasksService.queueLoneStep).
+    const waiter = this.signals.join(command.pool, command.tags, command.max ?? 1, {
+      worker: command.worker,
+      leaseSeconds: command.leaseSeconds ?? null,
+      actor: actor.id,
+      traceHeaders: currentTraceHeaders(),
+    });
     try {
       for (;;) {
         waiter.rearm();
@@ -89,6 +95,11 @@ export class LeasesService {
         // Also look again now and then without a signal: signals are fire-and-forget, and a task
         // leaving its backoff on a replica that has stopped since announces nothing.
         await waiter.wait(Math.min(left, this.config.OMS_LONG_POLL_RECHECK_MS));
+        if (waiter.handedOver) {
+          leasesGranted.inc({ pool: command.pool }, waiter.handedOver.length);
+          leasesHandedOff.inc({ pool: command.pool }, waiter.handedOver.length);
+          return { tasks: [...waiter.handedOver] };
+        }
       }
     } finally {
       this.signals.leave(waiter);
@@ -97,9 +108,7 @@ export class LeasesService {
 
   private async tryLease(command: LeaseTasksCommand, actor: Actor): Promise<LeasedTask[]> {
     const max = command.max ?? 1;
-    const secrets = randomBytes(LEASE_TOKEN_BYTES * max);
-    const leaseTokens = Array.from({ length: max }, (_, i) => secrets.subarray(i * LEASE_TOKEN_BYTES, (i + 1) * LEASE_TOKEN_BYTES).toString('base64url'));
-    const leaseIds = Array.from({ length: max }, () => randomUUID());
+    const { leaseTokens, leaseIds } = newLeaseCredentials(max);
     const rows = await acquireLeases(this.dataSource.manager, {
       pool: command.pool,
       worker: command.worker,

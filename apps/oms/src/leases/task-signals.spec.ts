@@ -1,6 +1,6 @@
 import type { NatsBus } from '@hms/platform';
 import type { Logger } from 'pino';
-import { LeaseWaiter, TaskSignals, wakeWaiters } from './task-signals';
+import { LeaseWaiter, TaskSignals, wakeWaiters, type WaiterLeaseTerms } from './task-signals';
 
 const waiter = (tags: string[] | null, max = 1) => new LeaseWaiter('p', tags ? new Set(tags) : null, max);
 const woken = (waiters: LeaseWaiter[]) => waiters.map((w) => w.isSignalled);
@@ -80,6 +80,68 @@ describe(LeaseWaiter.name, () => {
 describe(TaskSignals.name, () => {
   // join/leave work in memory only; the bus is not touched.
   const signals = () => new TaskSignals({} as NatsBus, {} as Logger);
+  const terms = (worker: string): WaiterLeaseTerms => ({ worker, leaseSeconds: null, actor: 'svc', traceHeaders: null });
+  const leased = (id: string) => ({ id, requestId: 'r', stepId: 's', title: 't', pool: 'p', tags: [], payload: {}, attempt: 1, leaseToken: 'tok', leaseExpiresAt: new Date(0).toISOString() });
+  /** Parks a waiter in wait(); resolves with how its wait ended. */
+  const park = (w: LeaseWaiter, ms: number) => w.wait(ms).then(() => (w.handedOver ? 'handed' : w.isSignalled ? 'signalled' : 'timeout'));
+
+  it('reserves the parked waiter first in line for the task, and no one when that waiter is looking', async () => {
+    const hub = signals();
+    const fr = hub.join('p', ['fr'], 1, terms('fr'));
+    const any = hub.join('p', undefined, 1, terms('any'));
+    const later = hub.join('p', undefined, 1, terms('later'));
+    // Nobody parked yet: each is still on its first look.
+    expect(hub.reserveParked('p', ['es'])).toBeNull();
+    void park(any, 5_000);
+    void park(later, 5_000);
+    expect(hub.reserveParked('p', ['es'])).toBe(any);
+    // `any` is promised a task (its max is 1): the next one goes to `later`, never twice to `any`.
+    expect(hub.reserveParked('p', ['es'])).toBe(later);
+    expect(hub.reserveParked('p', ['es'])).toBeNull();
+    expect(hub.reserveParked('elsewhere', [])).toBeNull();
+    any.cancelReservation();
+    // `fr` is first in line for an untagged task but is looking: no hand-off past it.
+    expect(hub.reserveParked('p', [])).toBeNull();
+    expect(fr.isParked).toBe(false);
+    later.cancelReservation();
+  });
+
+  it('never reserves a waiter without lease terms, or once closing', async () => {
+    const hub = signals();
+    void park(hub.join('p', undefined, 1), 5_000);
+    expect(hub.reserveParked('p', [])).toBeNull();
+    hub.close();
+    const other = signals();
+    void park(other.join('p', undefined, 1, terms('w')), 5_000);
+    other.close();
+    expect(other.reserveParked('p', [])).toBeNull();
+  });
+
+  it('keeps a reserved waiter waiting through its timeout, wake-ups and close, until the hand-off settles', async () => {
+    const hub = signals();
+    const w = hub.join('p', undefined, 1, terms('w'));
+    const ended = park(w, 20);
+    expect(hub.reserveParked('p', [])).toBe(w);
+    let settled = false;
+    void ended.then(() => (settled = true));
+    w.wake([]);
+    hub.close();
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(settled).toBe(false);
+    w.handOver([leased('t1')]);
+    expect(await ended).toBe('handed');
+    expect(w.handedOver?.map((t) => t.id)).toEqual(['t1']);
+  });
+
+  it('sends a waiter whose reservation is cancelled to look for itself', async () => {
+    const hub = signals();
+    const w = hub.join('p', undefined, 1, terms('w'));
+    const ended = park(w, 5_000);
+    expect(hub.reserveParked('p', [])).toBe(w);
+    w.cancelReservation();
+    expect(await ended).toBe('signalled');
+    expect(w.handedOver).toBeNull();
+  });
 
   it('passes the wake-ups a leaving waiter did not use to the next in line', () => {
     const hub = signals();

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Subscription } from '@nats-io/transport-node';
-import { SignalSubjects } from '@hms/contracts';
+import { SignalSubjects, type LeasedTask } from '@hms/contracts';
 import { LOGGER, NatsBus } from '@hms/platform';
 import type { Logger } from 'pino';
 
@@ -19,27 +19,70 @@ const MAX_TASKS_PER_SIGNAL = 200;
 /** Timers for tasks leaving backoff are kept only this far ahead; the waiters' re-check covers the rest. */
 const MAX_DELAYED_SIGNAL_MS = 10 * 60_000;
 
+/** What a lease granted straight to a parked waiter takes from its lease call. */
+export interface WaiterLeaseTerms {
+  worker: string;
+  /** Lease length the caller asked for; null uses the task's own. */
+  leaseSeconds: number | null;
+  /** Of the `oms.task.leased` event: who asked, and the lease call's trace headers (JSON) or null. */
+  actor: string;
+  traceHeaders: string | null;
+}
+
 /** One long-polling lease call, waiting for a task it could take. */
 export class LeaseWaiter {
   /** The tags of the announced tasks this waiter was woken for since it last looked. */
   private wokenFor: string[][] = [];
   private signalled = false;
   private resolve?: () => void;
+  /** Promised a task being queued right now (see TaskSignals.reserveParked): its wait may not end before it is settled. */
+  private reserved = false;
+  private handed: LeasedTask[] | null = null;
 
   constructor(
     readonly pool: string,
     private readonly tags: ReadonlySet<string> | null,
     private readonly max: number,
+    /** Present when a task may be leased to it while it is parked. */
+    readonly terms: WaiterLeaseTerms | null = null,
   ) {}
+
+  /** Waiting in {@link wait}, neither woken nor promised a task: free to be handed one. */
+  get isParked(): boolean {
+    return this.resolve !== undefined && !this.reserved && this.handed === null;
+  }
+
+  /** Tasks leased to it while it was parked; its lease call answers with them. */
+  get handedOver(): readonly LeasedTask[] | null {
+    return this.handed;
+  }
+
+  reserve(): void {
+    this.reserved = true;
+  }
+
+  /** The reserved task was leased to it: its wait ends with it. */
+  handOver(tasks: LeasedTask[]): void {
+    this.reserved = false;
+    this.handed = tasks;
+    this.resolve?.();
+  }
+
+  /** No task after all (the step had one, or the statement failed): it looks for itself. */
+  cancelReservation(): void {
+    this.reserved = false;
+    this.signalled = true;
+    this.resolve?.();
+  }
 
   /** True when a task with these tags would be offered to this waiter. */
   accepts(taskTags: readonly string[]): boolean {
     return this.tags === null || taskTags.every((tag) => this.tags!.has(tag));
   }
 
-  /** Room for one more announced task before its next look (it takes at most `max`). */
+  /** Room for one more announced task before its next look (it takes at most `max`; a reserved one is promised one). */
   get hasRoom(): boolean {
-    return this.wokenFor.length < this.max;
+    return this.wokenFor.length + (this.reserved ? 1 : 0) < this.max;
   }
 
   /** Woken since the last {@link rearm}. */
@@ -55,7 +98,8 @@ export class LeaseWaiter {
   wake(taskTags?: readonly string[]): void {
     if (taskTags) this.wokenFor.push([...taskTags]);
     this.signalled = true;
-    this.resolve?.();
+    // A reserved waiter is ended by handOver or cancelReservation; ending it now could lose the task being leased to it.
+    if (!this.reserved) this.resolve?.();
   }
 
   /** Called before each lease attempt: what it finds is what the earlier wake-ups were about. */
@@ -73,7 +117,9 @@ export class LeaseWaiter {
         this.resolve = undefined;
         resolve();
       };
-      const timer = setTimeout(done, Math.max(0, ms));
+      const timer = setTimeout(() => {
+        if (!this.reserved) done();
+      }, Math.max(0, ms));
       this.resolve = done;
     });
   }
@@ -162,9 +208,12 @@ export class TaskSignals implements OnApplicationBootstrap, OnApplicationShutdow
     this.timers.add(timer);
   }
 
-  /** Joins the queue of waiters of a pool; call {@link leave} when the lease call ends. */
-  join(pool: string, workerTags: string[] | undefined, max: number): LeaseWaiter {
-    const waiter = new LeaseWaiter(pool, workerTags ? new Set(workerTags) : null, max);
+  /**
+   * Joins the queue of waiters of a pool; call {@link leave} when the lease call ends. With
+   * `terms`, a task queued on this replica may be leased to it while it is parked.
+   */
+  join(pool: string, workerTags: string[] | undefined, max: number, terms: WaiterLeaseTerms | null = null): LeaseWaiter {
+    const waiter = new LeaseWaiter(pool, workerTags ? new Set(workerTags) : null, max, terms);
     let waiters = this.waiters.get(pool);
     if (!waiters) this.waiters.set(pool, (waiters = new Set()));
     waiters.add(waiter);
@@ -183,6 +232,30 @@ export class TaskSignals implements OnApplicationBootstrap, OnApplicationShutdow
     waiters.delete(waiter);
     if (waiters.size === 0) this.waiters.delete(waiter.pool);
     else if (waiter.unseen.length > 0 && !this.closing) wakeWaiters(waiters, waiter.unseen);
+  }
+
+  /**
+   * The waiter a task with these tags would wake first (first come, first served, as
+   * {@link wakeWaiters}), reserved for a lease granted by the statement that queues the task,
+   * so the task reaches it without a wake-up and a lease statement of its own. Only when that
+   * waiter is parked and has lease terms; otherwise none, and the task is announced as usual.
+   * The caller must end the reservation: {@link LeaseWaiter.handOver} or
+   * {@link LeaseWaiter.cancelReservation}.
+   */
+  reserveParked(pool: string, taskTags: readonly string[]): LeaseWaiter | null {
+    if (this.closing) return null;
+    const waiters = this.waiters.get(pool);
+    if (!waiters) return null;
+    let first: LeaseWaiter | undefined;
+    for (const waiter of waiters) {
+      if (waiter.hasRoom && waiter.accepts(taskTags)) {
+        first = waiter;
+        break;
+      }
+    }
+    if (!first?.isParked || !first.terms) return null;
+    first.reserve();
+    return first;
   }
 
   /** Number of lease calls of a pool waiting on this replica. */

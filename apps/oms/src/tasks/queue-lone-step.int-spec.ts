@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { EventDataMap, HmsEvent } from '@hms/contracts';
 import { OmsTransactions } from '../database/oms-transactions';
-import { OmsHarness } from '../testing/oms-harness';
+import { leasesHandedOff } from '../leases/lease-metrics';
+import { TaskSignals } from '../leases/task-signals';
+import { eventually, OmsHarness } from '../testing/oms-harness';
 import { TasksService } from './tasks.service';
 
 jest.setTimeout(60_000);
@@ -115,6 +117,86 @@ describe('queueing a step alone and in the consumer transaction', () => {
     // Another ready for the same step (a new event) is claimed but queues no second task.
     expect(await tasks.queueLoneStep({ ...event, id: randomUUID() }, 'oms')).toBe('handled');
     expect(await oms.sql('SELECT id FROM oms.tasks WHERE request_id = $1', [event.requestId])).toHaveLength(1);
+  });
+
+  const handedOff = async (pool: string) => (await leasesHandedOff.get()).values.find((v) => v.labels.pool === pool)?.value ?? 0;
+
+  /** Starts a long poll and resolves once it is parked on the replica (joined, past its first empty look), with its answer to come. */
+  async function parkedPoll(pool: string, request: { worker: string; tags?: string[]; leaseSeconds?: number; waitSeconds: number }) {
+    const signals = oms.replicas[0]!.get(TaskSignals);
+    const before = signals.waitingIn(pool);
+    const poll = oms.call('oms.task.lease', { pool, ...request }, (request.waitSeconds + 5) * 1000);
+    await eventually(async () => (signals.waitingIn(pool) > before ? true : undefined), 5_000, 'the long poll to wait');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    return { answer: poll };
+  }
+
+  it('leases the task to a worker parked in a long poll, in the statement that queues it', async () => {
+    const pool = `lone-${randomUUID().slice(0, 8)}`;
+    await oms.call('oms.pool.upsert', { pool, kind: 'bot', leaseSeconds: 40 });
+    const poll = await parkedPoll(pool, { worker: 'idle-bot', leaseSeconds: 25, waitSeconds: 10 });
+    const event = stepReady(pool);
+
+    expect(await tasks.queueLoneStep(event, 'oms')).toBe('handled');
+    const { tasks: got } = await poll.answer;
+    expect(got).toHaveLength(1);
+    const [task] = got;
+    expect(task).toMatchObject({ requestId: event.requestId, stepId: 'check', title: 'Check', pool, tags: ['ocr', 'de'], payload: { doc: 1 }, attempt: 1 });
+    expect(await handedOff(pool)).toBe(1);
+
+    const [row] = await oms.sql<{ status: string; worker: string; attempt: number; lease_token: string; lease_id: string; lease_duration_seconds: number; expires: Date; granted: Date; queued_at: Date }>(
+      `SELECT status, worker, attempt, lease_token, lease_id, lease_duration_seconds, lease_expires_at AS expires, updated_at AS granted, queued_at FROM oms.tasks WHERE id = $1`,
+      [task!.id],
+    );
+    expect(row).toMatchObject({ status: 'leased', worker: 'idle-bot', attempt: 1, lease_token: task!.leaseToken, lease_duration_seconds: 25 });
+    expect(row!.expires.toISOString()).toBe(task!.leaseExpiresAt);
+    expect(row!.expires.getTime() - row!.granted.getTime()).toBe(25_000);
+    expect(row!.granted.getTime()).toBeGreaterThanOrEqual(row!.queued_at.getTime());
+
+    // The ledger sees the task queued, then leased, as if the worker had leased it itself.
+    const queued = await oms.waitForEvent('oms.task.queued', (e) => e.data.taskId === task!.id);
+    const leased = await oms.waitForEvent('oms.task.leased', (e) => e.data.taskId === task!.id);
+    expect(oms.events.indexOf(queued)).toBeLessThan(oms.events.indexOf(leased));
+    expect(leased).toMatchObject({ requestId: event.requestId, source: 'oms', at: row!.granted.toISOString() });
+    expect(leased.data).toEqual({
+      taskId: task!.id,
+      stepId: 'check',
+      pool,
+      worker: 'idle-bot',
+      leaseId: row!.lease_id,
+      attempt: 1,
+      leaseExpiresAt: task!.leaseExpiresAt,
+      waitedMs: row!.granted.getTime() - row!.queued_at.getTime(),
+    });
+
+    // The token is the lease's like any other.
+    expect(await oms.call('oms.task.complete', { taskId: task!.id, leaseToken: task!.leaseToken, output: { done: true } })).toEqual({ id: task!.id, status: 'completed' });
+  });
+
+  it('hands off to no one whose tags do not cover the task: it is queued and announced', async () => {
+    const pool = `lone-${randomUUID().slice(0, 8)}`;
+    await oms.call('oms.pool.upsert', { pool, kind: 'bot' });
+    const french = await parkedPoll(pool, { worker: 'fr-bot', tags: ['fr'], waitSeconds: 2 });
+    const event = stepReady(pool);
+    expect(await tasks.queueLoneStep(event, 'oms')).toBe('handled');
+    expect(await taskOf(event)).toMatchObject({ status: 'queued', attempt: 0 });
+    expect((await french.answer).tasks).toEqual([]);
+    expect(await handedOff(pool)).toBe(0);
+  });
+
+  it('sends the parked worker back to look when the step already had its task', async () => {
+    const pool = `lone-${randomUUID().slice(0, 8)}`;
+    await oms.call('oms.pool.upsert', { pool, kind: 'bot' });
+    const first = stepReady(pool);
+    expect(await tasks.queueLoneStep(first, 'oms')).toBe('handled');
+    // That task is taken; a second ready for the same step queues nothing and leases nothing.
+    const [taken] = (await oms.call('oms.task.lease', { pool, worker: 'busy-bot' })).tasks;
+    const poll = await parkedPoll(pool, { worker: 'idle-bot', waitSeconds: 2 });
+    expect(await tasks.queueLoneStep({ ...first, id: randomUUID() }, 'oms')).toBe('handled');
+    expect((await poll.answer).tasks).toEqual([]);
+    expect(await oms.sql('SELECT status, worker FROM oms.tasks WHERE request_id = $1', [first.requestId])).toEqual([{ status: 'leased', worker: 'busy-bot' }]);
+    expect(taken).toBeDefined();
+    expect(await handedOff(pool)).toBe(0);
   });
 
   it('declines, writing nothing, when the pool does not exist yet or the event is malformed', async () => {

@@ -1,5 +1,5 @@
 import { claimProcessedEventSql, isoTimestampSql, outboxInsertSql, preparedQuery } from '@hms/platform';
-import type { RetryPolicy } from '@hms/contracts';
+import type { LeasedTask, RetryPolicy } from '@hms/contracts';
 import type { EntityManager } from 'typeorm';
 import { effectiveRetryPolicy } from '../leases/backoff';
 
@@ -29,6 +29,20 @@ export interface QueueLoneStepParams {
   /** Of the `oms.task.queued` event: who asked, and the trace headers (JSON) or null. */
   actor: string;
   traceHeaders: string | null;
+  /** A parked lease call to lease the new task to at once, or null to leave it queued. */
+  handOff: HandOffLease | null;
+}
+
+/** A lease granted by the queueing statement itself, to a worker already waiting for the task. */
+export interface HandOffLease {
+  worker: string;
+  leaseToken: string;
+  leaseId: string;
+  /** Lease length the worker asked for; null uses the task's own. */
+  leaseSeconds: number | null;
+  /** Of the `oms.task.leased` event: who asked, and the lease call's trace headers (JSON) or null. */
+  actor: string;
+  traceHeaders: string | null;
 }
 
 export interface QueueLoneStepResult {
@@ -38,6 +52,8 @@ export interface QueueLoneStepResult {
   claimed: boolean;
   /** The new task, or null when the step already had one. */
   task: { id: string; tags: string[] } | null;
+  /** The new task as leased to the hand-off's worker, or null when there was no hand-off or no new task. */
+  leased: LeasedTask | null;
 }
 
 /*
@@ -49,9 +65,18 @@ export interface QueueLoneStepResult {
  * deadline or, untimed, the untimed deadline. Nothing is written when the pool is missing (the
  * transactional path creates it) or the event was claimed before; a second ready for a step
  * that has a task claims the event and queues nothing (tasks_request_step_key).
+ *
+ * Hand-off ($19 worker not null): the task is inserted already leased to that worker, as
+ * lease-acquire.sql.ts would lease it (attempt 1, token, expiry from the grant time, which is
+ * the statement's own clock), and `oms.task.leased` follows `oms.task.queued` in the outbox.
+ * The leased event's insert reads the queued event's RETURNING, so the queued event's row (and
+ * its outbox id) is made first and the relay publishes them in that order.
  */
 const QUEUE_LONE_STEP_SQL = `
-WITH pool AS (
+WITH clock AS MATERIALIZED (
+  SELECT date_trunc('milliseconds', GREATEST($13::timestamptz, clock_timestamp())) AS granted_at
+),
+pool AS (
   SELECT max_attempts, lease_seconds, sla_minutes FROM oms.pools WHERE name = $4::text
 ),
 claimed AS (
@@ -60,18 +85,27 @@ claimed AS (
 settings AS (
   SELECT COALESCE($8::int, p.max_attempts) AS attempts,
          COALESCE($11::int, p.lease_seconds) AS lease_seconds,
-         $13::timestamptz + COALESCE($12::float8, p.sla_minutes) * interval '1 minute' AS sla_due_at
-  FROM pool AS p
+         $13::timestamptz + COALESCE($12::float8, p.sla_minutes) * interval '1 minute' AS sla_due_at,
+         COALESCE($22::int, $11::int, p.lease_seconds) AS lease_duration,
+         c.granted_at
+  FROM pool AS p CROSS JOIN clock AS c
   WHERE EXISTS (SELECT 1 FROM claimed)
 ),
 queued AS (
   INSERT INTO oms.tasks (id, request_id, step_id, pool, title, tags, priority, status, attempt, max_attempts, retry, payload,
-                         lease_seconds, sla_due_at, pick_by, available_at, queued_at, created_at, updated_at)
-  SELECT $1::uuid, $2::text, $3::text, $4::text, $5::text, $6::text[], $7::int, 'queued', 0, s.attempts, jsonb_set($9::jsonb, '{attempts}', to_jsonb(s.attempts)), $10::jsonb,
-         s.lease_seconds, s.sla_due_at, COALESCE(s.sla_due_at, $13::timestamptz + $14::int * interval '1 minute'), $13, $13, $13, $13
+                         lease_seconds, sla_due_at, pick_by, available_at, queued_at, created_at, updated_at,
+                         worker, lease_token, lease_id, lease_duration_seconds, lease_expires_at)
+  SELECT $1::uuid, $2::text, $3::text, $4::text, $5::text, $6::text[], $7::int,
+         CASE WHEN $19::text IS NULL THEN 'queued' ELSE 'leased' END, CASE WHEN $19::text IS NULL THEN 0 ELSE 1 END,
+         s.attempts, jsonb_set($9::jsonb, '{attempts}', to_jsonb(s.attempts)), $10::jsonb,
+         s.lease_seconds, s.sla_due_at, COALESCE(s.sla_due_at, $13::timestamptz + $14::int * interval '1 minute'), $13, $13, $13,
+         CASE WHEN $19::text IS NULL THEN $13::timestamptz ELSE s.granted_at END,
+         $19::text, $20::text, $21::uuid,
+         CASE WHEN $19::text IS NULL THEN NULL ELSE s.lease_duration END,
+         CASE WHEN $19::text IS NULL THEN NULL ELSE s.granted_at + s.lease_duration * interval '1 second' END
   FROM settings AS s
   ON CONFLICT ON CONSTRAINT tasks_request_step_key DO NOTHING
-  RETURNING id, request_id, step_id, pool, priority, tags, sla_due_at
+  RETURNING id, request_id, step_id, pool, priority, tags, sla_due_at, attempt, worker, lease_id, lease_expires_at, available_at, updated_at
 ),
 emitted AS (
   ${outboxInsertSql({
@@ -93,14 +127,37 @@ emitted AS (
       slaDueAt: isoTimestampSql('r.sla_due_at'),
     },
   })}
+  RETURNING event_id
+),
+handed_off AS (
+  ${outboxInsertSql({
+    schema: 'oms',
+    source: 'oms',
+    type: 'oms.task.leased',
+    from: '(SELECT q.* FROM queued AS q WHERE q.worker IS NOT NULL AND EXISTS (SELECT 1 FROM emitted))',
+    at: isoTimestampSql('r.updated_at'),
+    actor: '$23::text',
+    requestId: 'r.request_id',
+    headers: '$24::jsonb',
+    data: {
+      taskId: 'r.id',
+      stepId: 'r.step_id',
+      pool: 'r.pool',
+      worker: 'r.worker',
+      leaseId: 'r.lease_id',
+      attempt: 'r.attempt',
+      leaseExpiresAt: isoTimestampSql('r.lease_expires_at'),
+      waitedMs: 'GREATEST(0, (EXTRACT(EPOCH FROM (r.updated_at - r.available_at)) * 1000)::bigint)',
+    },
+  })}
 )
-SELECT EXISTS (SELECT 1 FROM pool) AS pool_found, EXISTS (SELECT 1 FROM claimed) AS claimed, q.id, q.tags
+SELECT EXISTS (SELECT 1 FROM pool) AS pool_found, EXISTS (SELECT 1 FROM claimed) AS claimed, q.id, q.tags, q.worker, q.lease_expires_at
 FROM (SELECT 1) AS one LEFT JOIN queued AS q ON true`;
 
 /** Queues a lone step's task, claiming its event, atomically on its own (one statement). */
 export async function queueLoneStep(db: EntityManager, params: QueueLoneStepParams): Promise<QueueLoneStepResult> {
-  const { step } = params;
-  const [row] = await preparedQuery<{ pool_found: boolean; claimed: boolean; id: string | null; tags: string[] | null }>(db, 'oms_queue_lone_step', QUEUE_LONE_STEP_SQL, [
+  const { step, handOff } = params;
+  const [row] = await preparedQuery<QueueLoneStepRow>(db, 'oms_queue_lone_step', QUEUE_LONE_STEP_SQL, [
     params.taskId,
     step.requestId,
     step.stepId,
@@ -119,6 +176,38 @@ export async function queueLoneStep(db: EntityManager, params: QueueLoneStepPara
     params.eventId,
     params.actor,
     params.traceHeaders,
+    handOff?.worker ?? null,
+    handOff?.leaseToken ?? null,
+    handOff?.leaseId ?? null,
+    handOff?.leaseSeconds ?? null,
+    handOff?.actor ?? null,
+    handOff?.traceHeaders ?? null,
   ]);
-  return { poolFound: row!.pool_found, claimed: row!.claimed, task: row!.id ? { id: row!.id, tags: row!.tags ?? [] } : null };
+  const { pool_found: poolFound, claimed, id, tags, worker, lease_expires_at: leaseExpiresAt } = row!;
+  const task = id ? { id, tags: tags ?? [] } : null;
+  const leased: LeasedTask | null =
+    task && handOff && worker !== null && leaseExpiresAt !== null
+      ? {
+          id: task.id,
+          requestId: step.requestId,
+          stepId: step.stepId,
+          title: step.title,
+          pool: step.pool,
+          tags: task.tags,
+          payload: step.payload,
+          attempt: 1,
+          leaseToken: handOff.leaseToken,
+          leaseExpiresAt: leaseExpiresAt.toISOString(),
+        }
+      : null;
+  return { poolFound, claimed, task, leased };
+}
+
+interface QueueLoneStepRow {
+  pool_found: boolean;
+  claimed: boolean;
+  id: string | null;
+  tags: string[] | null;
+  worker: string | null;
+  lease_expires_at: Date | null;
 }

@@ -27,7 +27,9 @@ import { TaskSignals } from '../leases/task-signals';
 import { OmsConfig } from '../oms.config';
 import { PoolsService } from '../pools/pools.service';
 import { compareQueueOrder, QUEUE_ORDER_SQL } from './queue-order';
-import { queueLoneStep, type StepTask } from './queue-task.sql';
+import { newLeaseCredentials } from '../leases/lease-credentials';
+import type { WaiterLeaseTerms } from '../leases/task-signals';
+import { queueLoneStep, type HandOffLease, type QueueLoneStepResult, type StepTask } from './queue-task.sql';
 import { decodeTaskCursor, encodeTaskCursor } from './task-cursor';
 import { statesAccepting, transitionTask } from './task.state';
 import { TASK_VIEW_COLUMNS, toQueuedTaskView, toTaskView, type TaskViewRow } from './task.view';
@@ -103,25 +105,40 @@ export class TasksService {
    * as {@link queueFromStep} in one statement that also claims the event, so the task is
    * queued, committed and announced after one round trip instead of six. Declines a malformed
    * event or a pool that does not exist yet; the transactional path handles those.
+   *
+   * When the first worker in line for the task on this replica is parked in a long poll, the
+   * same statement leases the task to it: the worker gets it without a wake-up and a lease
+   * statement of its own (the idle pickup path). It was parked because its last look found
+   * nothing it could take, so the new task is what that look would find now.
    */
   async queueLoneStep(event: HmsEvent<'act.step.ready'>, consumer: string): Promise<LoneEventOutcome> {
     const step = this.stepTask(event);
     if (!step) return 'declined';
-    const result = await queueLoneStep(this.dataSource.manager, {
-      step,
-      taskId: randomUUID(),
-      now: this.clock.now(),
-      untimedDeadlineMinutes: this.config.OMS_UNTIMED_TASK_DEADLINE_MINUTES,
-      consumer,
-      eventId: event.id,
-      actor: event.actor,
-      traceHeaders: currentTraceHeaders(),
-    });
+    const waiter = this.signals.reserveParked(step.pool, step.tags);
+    let result: QueueLoneStepResult;
+    try {
+      result = await queueLoneStep(this.dataSource.manager, {
+        step,
+        taskId: randomUUID(),
+        now: this.clock.now(),
+        untimedDeadlineMinutes: this.config.OMS_UNTIMED_TASK_DEADLINE_MINUTES,
+        consumer,
+        eventId: event.id,
+        actor: event.actor,
+        traceHeaders: currentTraceHeaders(),
+        handOff: waiter?.terms ? handOffTo(waiter.terms) : null,
+      });
+    } catch (error) {
+      waiter?.cancelReservation();
+      throw error;
+    }
+    if (result.leased) waiter!.handOver([result.leased]);
+    else waiter?.cancelReservation();
     if (!result.poolFound) return 'declined';
     if (!result.claimed) return 'seen';
     if (result.task) {
       this.outbox.kick();
-      this.signals.announce(step.pool, [result.task.tags]);
+      if (!result.leased) this.signals.announce(step.pool, [result.task.tags]);
     }
     return 'handled';
   }
@@ -329,4 +346,9 @@ export class TasksService {
     ]);
     return { pool, depth: depth?.depth ?? 0, tasks: rows.map(toQueuedTaskView) };
   }
+}
+
+function handOffTo(terms: WaiterLeaseTerms): HandOffLease {
+  const { leaseTokens, leaseIds } = newLeaseCredentials(1);
+  return { ...terms, leaseToken: leaseTokens[0]!, leaseId: leaseIds[0]! };
 }
