@@ -1,4 +1,4 @@
-import type { EventSubscription } from '@hms/platform';
+import { OFF_PATH_LINGER_MS, type EventSubscription } from '@hms/platform';
 import { LedgerService } from './ledger/ledger.service';
 import { WorkflowService } from './requests/workflow.service';
 
@@ -25,6 +25,8 @@ export function actEventsSubscription(ledger: LedgerService, workflow: WorkflowS
   return {
     durable: ACT_EVENTS_DURABLE,
     filter: '>',
+    // Nobody waits on the ledger, and a workflow's next step may start a few ms later.
+    lingerMs: OFF_PATH_LINGER_MS,
     claim: (events, tx) => ledger.record(events, tx),
     handleAll: (events, tx, emit) => workflow.onEvents(events, tx, emit),
   };

@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import {
   EVENT_SUBSCRIPTIONS,
+  OFF_PATH_LINGER_MS,
   PlatformModule,
   RPC_HANDLERS,
   ServiceRuntime,
@@ -45,6 +46,7 @@ export function createOpsModule(config: OpsConfig): DynamicModule {
           {
             durable: 'ops',
             filter: 'oms.>',
+            lingerMs: OFF_PATH_LINGER_MS,
             handleAll: (events, tx) => metrics.applyAll(events, tx),
             // Counters move only for committed events, so a batch retried event by event counts once.
             committed: (events) => events.forEach((event) => gauges.record(event)),

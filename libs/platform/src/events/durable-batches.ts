@@ -14,7 +14,21 @@ export interface DurableBatchesOptions {
   durable: string;
   /** Event types under this subject pattern (after `hms.evt.`), e.g. `act.>` or `>`. */
   filter: string;
+  /**
+   * For a consumer nobody waits on: when events arrive on an idle stream, wait this long
+   * before handling them (see {@link OFF_PATH_LINGER_MS}). A busy stream never waits.
+   */
+  lingerMs?: number;
 }
+
+/**
+ * The linger of the consumers off the pickup path (ACT's ledger, OPS's metrics). An event that
+ * makes a task leasable reaches them at the moment it reaches OMS; on a small machine their
+ * transactions then compete with OMS's for the cores while a worker waits for the task. A few
+ * milliseconds later the task is handed over, and a first batch that waited also gathers the
+ * events that follow it (queued, leased) into one transaction.
+ */
+export const OFF_PATH_LINGER_MS = 5;
 
 /**
  * A durable JetStream pull consumer that hands its messages over in batches, group-commit
@@ -107,6 +121,8 @@ export class DurableBatches {
   }
 
   private async drain(): Promise<void> {
+    // Only a drain that starts on an idle stream waits: one that is busy keeps draining.
+    if (this.options.lingerMs) await new Promise((resolve) => setTimeout(resolve, this.options.lingerMs));
     while (this.buffered.length > 0) {
       const batch = this.buffered.splice(0, MAX_EVENT_BATCH);
       try {

@@ -37,6 +37,8 @@ interface SubscriptionOptions {
    * this is where a consumer narrows it).
    */
   accepts?: (type: AnyHmsEvent['type']) => boolean;
+  /** Wait this long before handling events that arrive on an idle stream: for subscriptions off the latency path (see OFF_PATH_LINGER_MS). */
+  lingerMs?: number;
   /**
    * Called once the events handled in a transaction are committed (never for a batch that
    * rolled back and is handled again): for in-memory effects such as counters.

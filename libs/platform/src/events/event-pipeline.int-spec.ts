@@ -175,6 +175,36 @@ describe(`${EventConsumer.name} batches`, () => {
   });
 });
 
+describe(`${EventConsumer.name} off the latency path (lingerMs)`, () => {
+  let fixture: Awaited<ReturnType<typeof eventsFixture>>;
+  let consumer: EventConsumer;
+  const batches: Array<{ pools: string[]; at: number }> = [];
+  const LINGER_MS = 1_000;
+
+  beforeAll(async () => {
+    fixture = await eventsFixture('platform_linger', 'pll');
+    const handleAll = async (events: AnyHmsEvent[]) => void batches.push({ pools: events.map((e) => (e.data as { pool: string }).pool), at: Date.now() });
+    consumer = new EventConsumer(fixture.bus, fixture.outbox, 'pll', { durable: 'pll', filter: 'oms.>', lingerMs: LINGER_MS, handleAll }, logger);
+    await consumer.start();
+  });
+
+  afterAll(async () => {
+    await fixture?.dispose(consumer);
+  });
+
+  it('waits before handling events that reach an idle stream, and handles what arrived meanwhile together', async () => {
+    const committedAt = Date.now();
+    for (const pool of ['a', 'b', 'c']) {
+      await fixture.outbox.transaction(async (_tx, emit) => emit('oms.pool.updated', null, { pool }, 'tester'));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await eventually(() => batches.length > 0);
+    // Without the linger the first event, alone on the stream, would have been handled alone at once.
+    expect(batches.map((batch) => batch.pools)).toEqual([['a', 'b', 'c']]);
+    expect(batches[0]!.at - committedAt).toBeGreaterThanOrEqual(LINGER_MS);
+  });
+});
+
 describe(`${EventConsumer.name} with its own claim`, () => {
   let fixture: Awaited<ReturnType<typeof eventsFixture>>;
   let consumer: EventConsumer;
