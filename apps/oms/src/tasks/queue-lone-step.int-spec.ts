@@ -191,11 +191,11 @@ describe('queueing a step alone and in the consumer transaction', () => {
     expect(await tasks.queueLoneStep(first, 'oms')).toBe('handled');
     // That task is taken; a second ready for the same step queues nothing and leases nothing.
     const [taken] = (await oms.call('oms.task.lease', { pool, worker: 'busy-bot' })).tasks;
+    expect(taken).toBeDefined();
     const poll = await parkedPoll(pool, { worker: 'idle-bot', waitSeconds: 2 });
     expect(await tasks.queueLoneStep({ ...first, id: randomUUID() }, 'oms')).toBe('handled');
     expect((await poll.answer).tasks).toEqual([]);
     expect(await oms.sql('SELECT status, worker FROM oms.tasks WHERE request_id = $1', [first.requestId])).toEqual([{ status: 'leased', worker: 'busy-bot' }]);
-    expect(taken).toBeDefined();
     expect(await handedOff(pool)).toBe(0);
   });
 

@@ -1,22 +1,14 @@
 import { claimProcessedEventSql, isoTimestampSql, outboxInsertSql, preparedQuery } from '@hms/platform';
-import type { LeasedTask, RetryPolicy } from '@hms/contracts';
+import type { EventDataMap, LeasedTask } from '@hms/contracts';
 import type { EntityManager } from 'typeorm';
 import { effectiveRetryPolicy } from '../leases/backoff';
+import type { WaiterLeaseTerms } from '../leases/task-signals';
 
-/** A step's task as `act.step.ready` asks for it; unset settings come from the pool. */
-export interface StepTask {
-  requestId: string;
-  stepId: string;
-  pool: string;
-  title: string;
-  tags: string[];
-  priority: number;
-  /** The step's own retry policy, if it has one (completed with the pool's attempts and the defaults when queued). */
-  retry: RetryPolicy | null;
-  payload: Record<string, unknown>;
-  leaseSeconds: number | null;
-  slaMinutes: number | null;
-}
+/**
+ * A step's task as `act.step.ready` asks for it, with its request; unset settings come from the
+ * pool, and the step's own retry policy is completed with the pool's attempts when queued.
+ */
+export type StepTask = EventDataMap['act.step.ready'] & { requestId: string };
 
 export interface QueueLoneStepParams {
   step: StepTask;
@@ -33,17 +25,8 @@ export interface QueueLoneStepParams {
   handOff: HandOffLease | null;
 }
 
-/** A lease granted by the queueing statement itself, to a worker already waiting for the task. */
-export interface HandOffLease {
-  worker: string;
-  leaseToken: string;
-  leaseId: string;
-  /** Lease length the worker asked for; null uses the task's own. */
-  leaseSeconds: number | null;
-  /** Of the `oms.task.leased` event: who asked, and the lease call's trace headers (JSON) or null. */
-  actor: string;
-  traceHeaders: string | null;
-}
+/** A lease granted by the queueing statement itself, to a worker already waiting for the task: its call's terms and fresh credentials. */
+export type HandOffLease = WaiterLeaseTerms & { leaseToken: string; leaseId: string };
 
 export interface QueueLoneStepResult {
   /** False: the pool does not exist yet; nothing was written. */
