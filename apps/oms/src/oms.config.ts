@@ -70,4 +70,15 @@ export class OmsConfig extends InfraConfig {
   @Min(2)
   @Max(500)
   OMS_DB_POOL_SIZE: number = 20;
+
+  /**
+   * Further Postgres connections of this replica for the lease, complete and lone-pickup
+   * statements, which keep one plan per connection (GenericPlanPool); opened as needed.
+   */
+  @EnvNumber()
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(500)
+  OMS_DB_GENERIC_PLAN_POOL_SIZE: number = 8;
 }

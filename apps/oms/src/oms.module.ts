@@ -56,7 +56,7 @@ export function createOmsModule(config: OmsConfig): DynamicModule {
       PlatformModule.forService({
         service: 'oms',
         config,
-        database: { schema: 'oms', entities: OMS_ENTITIES, migrations: OMS_MIGRATIONS, poolSize: config.OMS_DB_POOL_SIZE },
+        database: { schema: 'oms', entities: OMS_ENTITIES, migrations: OMS_MIGRATIONS, poolSize: config.OMS_DB_POOL_SIZE, genericPlanPoolSize: config.OMS_DB_GENERIC_PLAN_POOL_SIZE },
       }),
     ],
     providers: [

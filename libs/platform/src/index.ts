@@ -13,6 +13,7 @@ export * from './events/processed-events-retention';
 export * from './database/data-source';
 export * from './database/group-commit';
 export * from './database/prepared-query';
+export * from './database/generic-plan-pool';
 export * from './auth/tokens';
 export * from './http/nest-logger';
 export * from './bootstrap/tokens';

@@ -1,5 +1,4 @@
-import { isoTimestampSql, outboxInsertSql, preparedQuery } from '@hms/platform';
-import type { EntityManager } from 'typeorm';
+import { isoTimestampSql, outboxInsertSql, preparedQuery, type StatementTarget } from '@hms/platform';
 import { compareQueueOrder, QUEUE_ORDER_SQL } from '../tasks/queue-order';
 
 export interface AcquireLeasesParams {
@@ -69,8 +68,12 @@ export interface AcquiredLeaseRow {
  * seen as queued only once the release, expiry or failure that queued it has committed, and
  * that change was stamped before its commit; a time read in Node before the statement could
  * precede it by a millisecond or two, and the ledger would show two leases overlapping.
+ *
+ * Runs on the GenericPlanPool: the picking walks `tasks_lease_idx` from its top for any pool,
+ * tags and limit, on an empty table as on a deep one (generic-plans.int-spec.ts), and the rest
+ * reaches rows by primary key; planning it anew each time cost a third of a lease.
  */
-const ACQUIRE_SQL = `
+export const ACQUIRE_SQL = `
 WITH clock AS MATERIALIZED (
   SELECT date_trunc('milliseconds', GREATEST($2::timestamptz, clock_timestamp())) AS granted_at
 ),
@@ -138,7 +141,7 @@ SELECT * FROM leased`;
  * Leases up to `max` tasks of a pool to a worker, best first (priority, deadline pressure, age),
  * and writes their `oms.task.leased` events to the outbox; atomic on its own (one statement).
  */
-export async function acquireLeases(db: EntityManager, params: AcquireLeasesParams): Promise<AcquiredLeaseRow[]> {
+export async function acquireLeases(db: StatementTarget, params: AcquireLeasesParams): Promise<AcquiredLeaseRow[]> {
   const rows = await preparedQuery<AcquiredLeaseRow>(db, 'oms_acquire_leases', ACQUIRE_SQL, [
     params.worker,
     params.now,

@@ -1,5 +1,4 @@
-import { outboxInsertSql, preparedQuery } from '@hms/platform';
-import type { EntityManager } from 'typeorm';
+import { outboxInsertSql, preparedQuery, type StatementTarget } from '@hms/platform';
 import type { EndedOutcome } from '../tasks/task.entity';
 
 export interface CompletedRow {
@@ -31,9 +30,10 @@ export interface CompletionInput {
  * Locking: task rows in id order (the ORDER BY sits below the row locks), then the holders'
  * worker rows in id order — the order every lease-holder statement follows (task, then worker) —
  * so two batches on two replicas cannot deadlock. A task whose token does not match (stale,
- * repeated) is not locked and returns no row. Rows are reached by primary key.
+ * repeated) is not locked and returns no row. Rows are reached by primary key, whatever the
+ * arguments, so it runs on the GenericPlanPool (planned once per connection).
  */
-const COMPLETE_MANY_SQL = `
+export const COMPLETE_MANY_SQL = `
 WITH input AS (
   SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::jsonb[], $5::text[], $6::jsonb[])
     AS i(id, token, output, outcome, actor, headers)
@@ -91,7 +91,7 @@ SELECT id, request_id, step_id, pool, holder, lease_id, attempt FROM changed`;
  * Completes the tasks whose `leaseToken` holds their lease, with their events; atomic on its own.
  * The others are left out of the answer.
  */
-export function completeLeases(db: EntityManager, completions: CompletionInput[], now: Date): Promise<CompletedRow[]> {
+export function completeLeases(db: StatementTarget, completions: CompletionInput[], now: Date): Promise<CompletedRow[]> {
   return preparedQuery<CompletedRow>(db, 'oms_complete_leases', COMPLETE_MANY_SQL, [
     completions.map((c) => c.taskId),
     completions.map((c) => c.leaseToken),

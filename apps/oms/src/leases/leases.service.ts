@@ -16,7 +16,7 @@ import {
   type TaskActionResult,
   isUuid,
 } from '@hms/contracts';
-import { CLOCK, currentTraceHeaders, EventOutbox, GroupCommit, onConnection, type Clock, type Settled } from '@hms/platform';
+import { CLOCK, currentTraceHeaders, EventOutbox, GenericPlanPool, GroupCommit, type Clock, type Settled } from '@hms/platform';
 import { DataSource } from 'typeorm';
 import { AfterCommit } from '../database/after-commit';
 import { OmsTransactions } from '../database/oms-transactions';
@@ -58,6 +58,7 @@ export class LeasesService {
 
   constructor(
     private readonly dataSource: DataSource,
+    private readonly genericPlans: GenericPlanPool,
     private readonly transactions: OmsTransactions,
     private readonly signals: TaskSignals,
     private readonly afterCommit: AfterCommit,
@@ -109,7 +110,7 @@ export class LeasesService {
   private async tryLease(command: LeaseTasksCommand, actor: Actor): Promise<LeasedTask[]> {
     const max = command.max ?? 1;
     const { leaseTokens, leaseIds } = newLeaseCredentials(max);
-    const rows = await acquireLeases(this.dataSource.manager, {
+    const rows = await acquireLeases(this.genericPlans, {
       pool: command.pool,
       worker: command.worker,
       workerTags: command.tags ?? null,
@@ -180,7 +181,7 @@ export class LeasesService {
     completionBatchSize.observe(batch.length);
     // The completion time is read once a connection is held, so waiting for one does not make
     // a completion look older than it is.
-    const rows = await onConnection(this.dataSource, (db) => completeLeases(db, batch, this.clock.now()));
+    const rows = await this.genericPlans.onConnection((db) => completeLeases(db, batch, this.clock.now()));
     const completed = new Set(rows.map((row) => row.id));
     if (completed.size > 0) this.outbox.kick();
     const results: Array<Settled<TaskActionResult>> = [];

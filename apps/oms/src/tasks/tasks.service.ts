@@ -15,7 +15,7 @@ import {
   type TaskView,
   isUuid,
 } from '@hms/contracts';
-import { CLOCK, currentTraceHeaders, EventOutbox, InjectLogger, preparedQuery, type Clock, type Emit, type LoneEventOutcome } from '@hms/platform';
+import { CLOCK, currentTraceHeaders, EventOutbox, GenericPlanPool, InjectLogger, preparedQuery, type Clock, type Emit, type LoneEventOutcome } from '@hms/platform';
 import type { Logger } from 'pino';
 import { DataSource, type EntityManager } from 'typeorm';
 import { randomUUID } from 'node:crypto';
@@ -39,6 +39,7 @@ import { TASK_VIEW_COLUMNS, toQueuedTaskView, toTaskView, type TaskViewRow } fro
 export class TasksService {
   constructor(
     private readonly dataSource: DataSource,
+    private readonly genericPlans: GenericPlanPool,
     private readonly transactions: OmsTransactions,
     private readonly pools: PoolsService,
     private readonly signals: TaskSignals,
@@ -117,7 +118,7 @@ export class TasksService {
     const waiter = this.signals.reserveParked(step.pool, step.tags);
     let result: QueueLoneStepResult;
     try {
-      result = await queueLoneStep(this.dataSource.manager, {
+      result = await queueLoneStep(this.genericPlans, {
         step,
         taskId: randomUUID(),
         now: this.clock.now(),

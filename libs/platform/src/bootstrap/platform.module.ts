@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { systemClock } from '../clock';
 import { ConfigError, type InfraConfig } from '../config/load-config';
 import { createDataSource, runMigrations } from '../database/data-source';
+import { GenericPlanPool } from '../database/generic-plan-pool';
 import { EventOutbox } from '../events/event-outbox';
 import { createLogger } from '../logging/logger';
 import { initDefaultMetrics, metricsRegistry } from '../metrics/metrics';
@@ -23,6 +24,8 @@ export interface PlatformOptions {
     // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
     migrations: MixedList<Function>;
     poolSize?: number;
+    /** Most connections of the service's {@link GenericPlanPool} (opened as needed); 4 if absent. */
+    genericPlanPoolSize?: number;
   };
 }
 
@@ -90,10 +93,12 @@ class PlatformLifecycle implements OnApplicationShutdown {
   constructor(
     private readonly bus: NatsBus,
     @Optional() private readonly dataSource?: DataSource,
+    @Optional() private readonly genericPlans?: GenericPlanPool,
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
     await this.bus.close();
+    await this.genericPlans?.end();
     if (this.dataSource?.isInitialized) await this.dataSource.destroy();
   }
 }
@@ -136,6 +141,18 @@ export class PlatformModule {
                 await runMigrations(dataSource, database.schema);
                 return dataSource;
               },
+            },
+            {
+              provide: GenericPlanPool,
+              // After the data source, so that its connections find the schema migrated.
+              inject: [DataSource],
+              useFactory: () =>
+                new GenericPlanPool({
+                  url: databaseUrl!,
+                  size: database.genericPlanPoolSize ?? 4,
+                  applicationName: `hms-${database.schema}-generic`,
+                  logger,
+                }),
             },
             {
               provide: EventOutbox,

@@ -1,5 +1,9 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { PostgresQueryRunner } from 'typeorm/driver/postgres/PostgresQueryRunner';
+import { GenericPlanStatements } from './generic-plan-pool';
+
+/** Where a prepared statement runs: the service's main pool or a transaction (an EntityManager), or generic-plan connections. */
+export type StatementTarget = EntityManager | GenericPlanStatements;
 
 interface PgClient {
   query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
@@ -14,8 +18,12 @@ interface PgClient {
  *
  * `name` must stand for one SQL text per process (node-postgres refuses a name reused with
  * another text); include anything the text is built from, such as the schema.
+ *
+ * `db` may also be a {@link GenericPlanPool} (or one of its connections) for a statement that
+ * belongs there.
  */
-export async function preparedQuery<T>(db: EntityManager, name: string, sql: string, parameters: unknown[]): Promise<T[]> {
+export async function preparedQuery<T>(db: StatementTarget, name: string, sql: string, parameters: unknown[]): Promise<T[]> {
+  if (db instanceof GenericPlanStatements) return db.run<T>(name, sql, parameters);
   const runner = db.queryRunner ?? db.connection.createQueryRunner();
   try {
     const client = (await (runner as PostgresQueryRunner).connect()) as PgClient;
