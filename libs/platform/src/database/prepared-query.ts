@@ -1,4 +1,4 @@
-import type { DataSource, EntityManager } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import type { PostgresQueryRunner } from 'typeorm/driver/postgres/PostgresQueryRunner';
 import { GenericPlanStatements } from './generic-plan-pool';
 
@@ -30,20 +30,5 @@ export async function preparedQuery<T>(db: StatementTarget, name: string, sql: s
     return (await client.query({ name, text: sql, values: parameters })).rows as T[];
   } finally {
     if (!db.queryRunner) await runner.release();
-  }
-}
-
-/**
- * Runs `work` on one pooled connection, taken before `work` starts. For a statement whose
- * timestamps must not predate it: read the clock inside `work`, so waiting for a free connection
- * happens before the time is taken, not between the time and the statement.
- */
-export async function onConnection<T>(dataSource: DataSource, work: (db: EntityManager) => Promise<T>): Promise<T> {
-  const runner = dataSource.createQueryRunner();
-  try {
-    await runner.connect();
-    return await work(runner.manager);
-  } finally {
-    await runner.release();
   }
 }
