@@ -1,7 +1,7 @@
 import { parse } from 'yaml';
 import { HmsClient, Pool, type PoolWorker, type WorkItem } from '@hms/client';
 import type { LedgerEntryView, PlanDefinition, RequestView } from '@hms/contracts';
-import { examplePlan, startE2eStack } from './support/e2e-stack';
+import { examplePlan, ledgerThrough, startE2eStack } from './support/e2e-stack';
 
 /** Long-polls until the worker gets a task, or fails the test after `timeoutMs`. */
 async function leaseOne(worker: PoolWorker, timeoutMs = 30_000): Promise<WorkItem> {
@@ -24,15 +24,9 @@ async function waitUntil(manager: HmsClient, id: string, test: (request: Request
   }
 }
 
-async function historyOf(manager: HmsClient, id: string): Promise<LedgerEntryView[]> {
-  const history: LedgerEntryView[] = [];
-  for await (const entry of manager.requests.historyAll(id)) history.push(entry);
-  return history;
-}
-
 /** The chain is complete, linked and verified by the server. */
 async function expectValidHistory(manager: HmsClient, id: string, last: string): Promise<LedgerEntryView[]> {
-  const history = await historyOf(manager, id);
+  const history = await ledgerThrough(manager, id, last);
   const types = history.map((e) => e.type);
   expect(types[0]).toBe('act.request.created');
   expect(types[types.length - 1]).toBe(last);

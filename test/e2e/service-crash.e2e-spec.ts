@@ -1,6 +1,5 @@
 import { HmsClient, type WorkItem } from '@hms/client';
-import type { LedgerEntryView } from '@hms/contracts';
-import { examplePlan, startE2eStack, workPool } from './support/e2e-stack';
+import { examplePlan, ledgerThrough, startE2eStack, workPool } from './support/e2e-stack';
 
 /**
  * DESIGN's invariant under process crashes: SIGKILL a service in the middle of the voucher flow,
@@ -65,8 +64,7 @@ describe('Service crash during the voucher flow', () => {
 
     const completedPerTask = new Map<string, number>();
     for (const id of ids) {
-      const history: LedgerEntryView[] = [];
-      for await (const entry of manager.requests.historyAll(id)) history.push(entry);
+      const history = await ledgerThrough(manager, id, 'act.request.completed');
       const completions = history.filter((e) => e.type === 'oms.task.completed');
       expect(completions).toHaveLength(3);
       for (const entry of completions) {

@@ -1,6 +1,6 @@
 import { HmsClient, HmsApiError } from '@hms/client';
-import type { LedgerEntryView, RequestView } from '@hms/contracts';
-import { examplePlan, startE2eStack, workPool, type WorkLog } from './support/e2e-stack';
+import type { RequestView } from '@hms/contracts';
+import { examplePlan, ledgerThrough, startE2eStack, workPool, type WorkLog } from './support/e2e-stack';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const json = (response: Response): Promise<any> => response.json();
@@ -72,8 +72,7 @@ describe('Disaster voucher flow through the gateway', () => {
     expect(ben.completed.length).toBeGreaterThan(0);
 
     for (const request of finished) {
-      const history: LedgerEntryView[] = [];
-      for await (const entry of manager.requests.historyAll(request.id)) history.push(entry);
+      const history = await ledgerThrough(manager, request.id, 'act.request.completed');
       const types = history.map((e) => e.type);
       expect(types[0]).toBe('act.request.created');
       expect(types).toContain('oms.task.leased');

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HmsClient, Pool, type WorkItem } from '@hms/client';
+import type { LedgerEntryView } from '@hms/contracts';
 import { freshTestEnvironment, repoRoot, startStack, type Stack } from '@hms/testing';
 
 /** A stack of four real service processes on a fresh database, for one e2e file. */
@@ -87,4 +88,20 @@ export async function workPool(options: {
     }
   }
   return log;
+}
+
+/**
+ * A request's whole ledger, read again until it holds an entry of `type` (or `timeoutMs` passed;
+ * the caller's assertions then say what is missing). The ledger follows the event stream: ACT's
+ * own events, such as `act.request.completed`, reach it through ACT's outbox and JetStream some
+ * milliseconds after the request itself shows the change.
+ */
+export async function ledgerThrough(manager: HmsClient, id: string, type: string, timeoutMs = 10_000): Promise<LedgerEntryView[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const history: LedgerEntryView[] = [];
+    for await (const entry of manager.requests.historyAll(id)) history.push(entry);
+    if (history.some((entry) => entry.type === type) || Date.now() > deadline) return history;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
