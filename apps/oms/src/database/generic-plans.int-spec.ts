@@ -11,7 +11,6 @@ interface PlanNode {
   'Node Type': string;
   'Relation Name'?: string;
   'Index Name'?: string;
-  'Subplan Name'?: string;
   Plans?: PlanNode[];
 }
 
@@ -59,9 +58,10 @@ describe('statements on generic plans', () => {
         .rows as Array<{ parameter_types: string[] }>;
       // A generic plan does not depend on the values; NULLs of the right types stand for any.
       const args = types.map((type) => `NULL::${type}`).join(', ');
-      const [row] = (await client.query(`EXPLAIN (FORMAT JSON) EXECUTE ${name}(${args})`)).rows as Array<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>;
+      const [row] = (await client.query(`EXPLAIN (FORMAT JSON, VERBOSE) EXECUTE ${name}(${args})`)).rows as Array<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>;
       const plan = row!['QUERY PLAN'][0]!.Plan;
-      expect(JSON.stringify(plan)).not.toContain('"Custom Plan Provider"');
+      // A plan made for these NULLs would have folded them in; a generic one keeps the parameters.
+      expect(JSON.stringify(plan)).toMatch(/\$\d+/);
       plans[name] = accessesOf(plan);
     }
     return plans;
