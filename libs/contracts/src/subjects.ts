@@ -119,6 +119,11 @@ export const EventStream = {
   subjectOf: (type: string): string => `hms.evt.${type}`,
   /** How long the stream keeps an event; an older one can no longer be delivered, or delivered again. */
   maxAgeSeconds: 7 * 24 * 3600,
+  /**
+   * Header of a message that carries several events (a JSON array body): a JSON array holding,
+   * for each event in order, its W3C trace context (`{traceparent, tracestate}`) or null.
+   */
+  eventTracesHeader: 'Hms-Event-Traces',
 } as const;
 
 /**

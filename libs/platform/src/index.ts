@@ -6,6 +6,7 @@ export * from './metrics/metrics';
 export * from './nats/nats-bus';
 export * from './nats/rpc';
 export * from './events/event-outbox';
+export * from './events/event-messages';
 export * from './events/outbox-sql';
 export * from './events/event-consumer';
 export * from './events/durable-batches';

@@ -3,7 +3,7 @@ import { EventStream } from '@hms/contracts';
 import type { Logger } from 'pino';
 import type { NatsBus } from '../nats/nats-bus';
 
-/** At most this many messages are handed over (and committed) together. */
+/** At most this many messages are handed over together, and at most this many events committed together. */
 export const MAX_EVENT_BATCH = 100;
 
 /** Messages buffered while a batch is being handled; beyond it, pulling waits for the handler. */
@@ -149,31 +149,33 @@ export function byRequestId<T extends { requestId: string | null }>(items: T[]):
     .map(({ item }) => item);
 }
 
+/** What became of each delivery given to {@link applyAllOrEachAlone}. */
+export interface DeliveryOutcomes<T> {
+  applied(delivery: T): void;
+  putOff(delivery: T, error: unknown): void;
+}
+
 /**
- * Applies a batch of deliveries in one go and acks them all; if that fails, applies them one at a
- * time, so a single bad one is put off (nak with growing delay) while the rest go through.
- * Deliveries are first put in {@link byRequestId} order.
+ * Applies a batch of deliveries in one go and reports them all applied; if that fails, applies
+ * them one at a time, so a single bad one is put off (nak with growing delay) while the rest go
+ * through. Deliveries are first put in {@link byRequestId} order.
  */
-export async function applyAllOrEachAlone<T extends { message: JsMsg; requestId: string | null }>(
-  deliveries: T[],
-  apply: (batch: T[]) => Promise<void>,
-  putOff: (delivery: T, error: unknown) => void,
-): Promise<void> {
+export async function applyAllOrEachAlone<T extends { requestId: string | null }>(deliveries: T[], apply: (batch: T[]) => Promise<void>, outcomes: DeliveryOutcomes<T>): Promise<void> {
   if (deliveries.length === 0) return;
   const ordered = byRequestId(deliveries);
   try {
     await apply(ordered);
-    for (const delivery of ordered) delivery.message.ack();
+    for (const delivery of ordered) outcomes.applied(delivery);
     return;
   } catch (error) {
-    if (ordered.length === 1) return putOff(ordered[0]!, error);
+    if (ordered.length === 1) return outcomes.putOff(ordered[0]!, error);
   }
   for (const delivery of ordered) {
     try {
       await apply([delivery]);
-      delivery.message.ack();
+      outcomes.applied(delivery);
     } catch (error) {
-      putOff(delivery, error);
+      outcomes.putOff(delivery, error);
     }
   }
 }

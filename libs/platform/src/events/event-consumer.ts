@@ -4,7 +4,8 @@ import type { EntityManager } from 'typeorm';
 import type { Logger } from 'pino';
 import { withConsumerSpan } from '../tracing/tracing';
 import type { NatsBus } from '../nats/nats-bus';
-import { applyAllOrEachAlone, DurableBatches, redeliveryDelayMs } from './durable-batches';
+import { applyAllOrEachAlone, DurableBatches, MAX_EVENT_BATCH, redeliveryDelayMs } from './durable-batches';
+import { unpackEventMessage, type TraceCarrier, type UnpackedEvent } from './event-messages';
 import type { Emit, EventOutbox } from './event-outbox';
 import { preparedQuery } from '../database/prepared-query';
 
@@ -63,6 +64,8 @@ interface SubscriptionOptions {
 interface Delivery {
   message: JsMsg;
   event: AnyHmsEvent;
+  /** The trace context the event was emitted in. */
+  trace: TraceCarrier | null;
   requestId: string | null;
 }
 
@@ -85,6 +88,8 @@ export function claimProcessedEventSql(spec: { schema: string; consumer: string;
  * already claimed is only acknowledged.
  * Acks follow the commit, so a crash in between means a harmless redelivery.
  *
+ * A message may carry several events ({@link unpackEventMessage}); they are handled as if
+ * delivered one by one, and the message is settled once they all are ({@link MessageAcks}).
  * If a batch fails, its events are retried one per transaction ({@link applyAllOrEachAlone}), so
  * one bad event is held back (nak with growing delay) without holding back the others.
  */
@@ -110,39 +115,50 @@ export class EventConsumer {
   }
 
   private async process(messages: JsMsg[]): Promise<void> {
+    const acks = new MessageAcks();
     const deliveries: Delivery[] = [];
     for (const message of messages) {
-      let event: AnyHmsEvent;
+      let carried: UnpackedEvent[];
       try {
-        event = message.json<AnyHmsEvent>();
+        carried = unpackEventMessage(message.string(), (name) => message.headers?.get(name) || undefined);
       } catch {
         this.logger.error({ subject: message.subject }, 'dropping an event that is not JSON');
         message.term();
         continue;
       }
-      if (!isUuid(event?.id)) {
-        // Redelivering it cannot give it an id; say so instead of blocking the stream.
-        this.logger.error({ subject: message.subject, eventId: event?.id }, 'dropping an event without a valid id');
-        message.term();
-        continue;
+      let invalid = 0;
+      let accepted = 0;
+      for (const { event: candidate, trace } of carried) {
+        const event = candidate as AnyHmsEvent;
+        if (!isUuid(event?.id)) {
+          // Redelivering it cannot give it an id; say so instead of blocking the stream.
+          this.logger.error({ subject: message.subject, eventId: event?.id }, 'dropping an event without a valid id');
+          invalid += 1;
+          continue;
+        }
+        if (this.subscription.accepts && !this.subscription.accepts(event.type)) continue;
+        deliveries.push({ message, event, trace, requestId: typeof event.requestId === 'string' ? event.requestId : null });
+        accepted += 1;
       }
-      if (this.subscription.accepts && !this.subscription.accepts(event.type)) {
-        message.ack();
-        continue;
-      }
-      deliveries.push({ message, event, requestId: typeof event.requestId === 'string' ? event.requestId : null });
+      if (accepted === 0 && invalid > 0) message.term();
+      else acks.expect(message, accepted);
     }
-    if (deliveries.length === 1 && (await this.handledAlone(deliveries[0]!))) return;
-    await applyAllOrEachAlone(deliveries, (batch) => this.apply(batch), (delivery, error) => this.retryLater(delivery, error));
+    if (deliveries.length === 1 && (await this.handledAlone(deliveries[0]!, acks))) return;
+    for (let start = 0; start < deliveries.length; start += MAX_EVENT_BATCH) {
+      await applyAllOrEachAlone(deliveries.slice(start, start + MAX_EVENT_BATCH), (batch) => this.apply(batch), {
+        applied: (delivery) => acks.handled(delivery.message),
+        putOff: (delivery, error) => this.retryLater(delivery, error, acks),
+      });
+    }
   }
 
   /** True once a lone event went through the subscription's fast path (and is acknowledged). */
-  private async handledAlone({ event, message }: Delivery): Promise<boolean> {
+  private async handledAlone({ event, message, trace }: Delivery, acks: MessageAcks): Promise<boolean> {
     const { handleAlone, committed } = this.subscription;
     if (!handleAlone) return false;
     let outcome: LoneEventOutcome;
     try {
-      outcome = await withConsumerSpan(`event ${event.type}`, message.headers, () => handleAlone(event));
+      outcome = await withConsumerSpan(`event ${event.type}`, trace, () => handleAlone(event));
     } catch (error) {
       // Nothing was written (one statement); the transactional path tries again and holds the
       // event back if it fails there too.
@@ -150,7 +166,7 @@ export class EventConsumer {
       return false;
     }
     if (outcome === 'declined') return false;
-    message.ack();
+    acks.handled(message);
     if (outcome === 'handled') committed?.([event]);
     return true;
   }
@@ -161,11 +177,11 @@ export class EventConsumer {
       const { handle, handleAll, claim } = this.subscription;
       const events = deliveries.map((d) => d.event);
       const fresh = claim ? await claim(events, tx) : await this.recordProcessed(events, tx);
-      for (const { event, message } of deliveries) {
+      for (const { event, trace } of deliveries) {
         // delete(): an event delivered twice within one batch is handled once.
         if (!fresh.delete(event.id.toLowerCase())) continue;
         // A batch handler's work is shared; each event's trace still records that it arrived here.
-        await withConsumerSpan(`event ${event.type}`, message.headers, async () => (handle ? handle(event, tx, emit) : undefined));
+        await withConsumerSpan(`event ${event.type}`, trace, async () => (handle ? handle(event, tx, emit) : undefined));
         handled.push(event);
       }
       if (handleAll && handled.length > 0) await handleAll(handled, tx, emit);
@@ -183,9 +199,43 @@ export class EventConsumer {
     return new Set(rows.map((row) => row.event_id));
   }
 
-  private retryLater(delivery: Delivery, error: unknown): void {
+  private retryLater(delivery: Delivery, error: unknown, acks: MessageAcks): void {
     const delayMs = redeliveryDelayMs(delivery.message.info.deliveryCount);
     this.logger.error({ err: error, eventId: delivery.event.id, type: delivery.event.type, delayMs }, 'event handling failed; will retry');
-    delivery.message.nak(delayMs);
+    acks.putOff(delivery.message, delayMs);
+  }
+}
+
+/**
+ * Settles each message once every event it carries is settled: an ack when all were handled (or
+ * seen before), else a nak with the longest delay any of them asked for. The events of it that
+ * were handled are then recognised as seen when it comes back; only the others take effect.
+ */
+export class MessageAcks {
+  private readonly open = new Map<JsMsg, { left: number; delayMs: number | null }>();
+
+  /** `events` of the message's events are to be settled; with none, it is acknowledged now. */
+  expect(message: JsMsg, events: number): void {
+    if (events === 0) message.ack();
+    else this.open.set(message, { left: events, delayMs: null });
+  }
+
+  handled(message: JsMsg): void {
+    this.settle(message, null);
+  }
+
+  putOff(message: JsMsg, delayMs: number): void {
+    this.settle(message, delayMs);
+  }
+
+  private settle(message: JsMsg, delayMs: number | null): void {
+    const entry = this.open.get(message);
+    if (!entry) return;
+    if (delayMs !== null) entry.delayMs = Math.max(entry.delayMs ?? 0, delayMs);
+    entry.left -= 1;
+    if (entry.left > 0) return;
+    this.open.delete(message);
+    if (entry.delayMs === null) message.ack();
+    else message.nak(entry.delayMs);
   }
 }

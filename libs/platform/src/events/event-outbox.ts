@@ -8,6 +8,7 @@ import type { Clock } from '../clock';
 import type { NatsBus } from '../nats/nats-bus';
 import { PeriodicJob } from '../bootstrap/periodic-job';
 import { preparedQuery } from '../database/prepared-query';
+import { packEventMessages, type OutboxRow } from './event-messages';
 
 /** Records an event to be published when the surrounding transaction commits. */
 export type Emit = <T extends EventType>(type: T, requestId: string | null, data: EventDataMap[T], actor: string) => HmsEvent<T>;
@@ -30,7 +31,8 @@ export function currentTraceHeaders(): string | null {
 /**
  * The transactional outbox of one service: events are inserted in the same transaction as the
  * change they describe, and a relay publishes them to JetStream (with `Nats-Msg-Id` = event id,
- * so a re-publish after a crash is dropped by the stream's de-duplication window).
+ * or first event id and count for a message of several, so a re-publish after a crash is
+ * dropped by the stream's de-duplication window).
  */
 export class EventOutbox {
   private readonly relay: PeriodicJob;
@@ -112,6 +114,7 @@ export class EventOutbox {
    * the ids are the bigints just read), so nothing from outside reaches the SQL text. The relay
    * runs after nearly every transaction of every service, so its round trips are a large part
    * of theirs. The payload stays text end to end: it is published as stored, never parsed.
+   * Consecutive events of one type share a message ({@link packEventMessages}).
    */
   async relayBatch(): Promise<number> {
     const runner = this.dataSource.createQueryRunner();
@@ -120,16 +123,14 @@ export class EventOutbox {
       const [, selected] = await client.query(
         `BEGIN; SELECT "id", "event_id", "type", "payload"::text AS "payload", "headers" FROM "${this.schema}"."outbox" ORDER BY "id" LIMIT ${RELAY_BATCH} FOR UPDATE SKIP LOCKED`,
       );
-      const rows = selected!.rows as Array<{ id: string; event_id: string; type: string; payload: string; headers: Record<string, string> | null }>;
-      if (rows.length > 0) {
-        await Promise.all(
-          rows.map((row) => {
-            const headers = natsHeaders();
-            for (const [key, value] of Object.entries(row.headers ?? {})) headers.set(key, value);
-            return this.bus.jetstream.publish(this.bus.subject(EventStream.subjectOf(row.type)), row.payload, { msgID: row.event_id, headers });
-          }),
-        );
-      }
+      const rows = selected!.rows as OutboxRow[];
+      await Promise.all(
+        packEventMessages(rows).map(({ type, msgId, body, headers: carried }) => {
+          const headers = natsHeaders();
+          for (const [key, value] of Object.entries(carried)) headers.set(key, value);
+          return this.bus.jetstream.publish(this.bus.subject(EventStream.subjectOf(type)), body, { msgID: msgId, headers });
+        }),
+      );
       await client.query(rows.length > 0 ? `DELETE FROM "${this.schema}"."outbox" WHERE "id" IN (${rows.map((row) => BigInt(row.id).toString()).join(',')}); COMMIT` : 'COMMIT');
       return rows.length;
     } catch (error) {

@@ -1,5 +1,8 @@
 import { DomainError, EventStream, type AnyHmsEvent } from '@hms/contracts';
 import { freshTestEnvironment } from '@hms/testing';
+import { context, INVALID_TRACEID, propagation, ROOT_CONTEXT, trace, TraceFlags } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import pino from 'pino';
 import { systemClock } from '../clock';
 import { createDataSource, eventTablesUpSql, processedEventsRetentionIndexUpSql } from '../database/data-source';
@@ -78,6 +81,45 @@ describe(EventOutbox.name, () => {
     const marker = await outbox.transaction(async (_tx, emit) => emit('oms.pool.updated', null, { pool: 'marker' }, 'tester'));
     await eventually(() => handled.some((e) => e.id === marker.id));
     expect(handled.filter((e) => e.id === emitted[0].id)).toHaveLength(1);
+  });
+
+  it('sends a run of events of one type as one message, and each event is handled once, in its own trace', async () => {
+    // What the SDK sets up in a service (see startTracing), without exporting anything.
+    const contextManager = new AsyncLocalStorageContextManager().enable();
+    context.setGlobalContextManager(contextManager);
+    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    const tracesSeen = new Map<string, string | undefined>();
+    const tracingConsumer = new EventConsumer(
+      bus,
+      outbox,
+      'plt',
+      { durable: 'plt-traced', filter: 'oms.>', handle: async (event) => void tracesSeen.set(event.id, trace.getActiveSpan()?.spanContext().traceId) },
+      logger,
+    );
+    await tracingConsumer.start();
+    try {
+      const jsm = await bus.manager();
+      const storedBefore = (await jsm.streams.info(bus.streamName)).state.messages;
+      const traceIds = Array.from({ length: 5 }, (_, i) => `${String(i + 1).padStart(2, '0')}f7651916cd43dd8448eb211c80319c`);
+      const inTrace = <T>(traceId: string, work: () => T): T =>
+        context.with(trace.setSpanContext(ROOT_CONTEXT, { traceId, spanId: 'b7ad6b7169203331', traceFlags: TraceFlags.SAMPLED }), work);
+      const emitted = await outbox.transaction(async (_tx, emit) => [
+        ...traceIds.slice(0, 4).map((traceId, i) => inTrace(traceId, () => emit('oms.pool.updated', null, { pool: `run-${i}` }, 'tester'))),
+        inTrace(traceIds[4]!, () => emit('oms.worker.online', null, { pool: 'run', worker: 'w' }, 'tester')),
+        emit('oms.pool.updated', null, { pool: 'untraced' }, 'tester'),
+      ]);
+      // The suite's other consumer handles them too; the next test counts from here.
+      await eventually(() => emitted.every((event) => tracesSeen.has(event.id) && handled.some((e) => e.id === event.id)));
+
+      // Four events of one type, then a lone one of another, then a lone one again: three messages.
+      expect((await jsm.streams.info(bus.streamName)).state.messages - storedBefore).toBe(3);
+      // The untraced event's span has no parent: the API's invalid (all-zero) trace id.
+      expect(emitted.map((event) => tracesSeen.get(event.id))).toEqual([...traceIds, INVALID_TRACEID]);
+    } finally {
+      await tracingConsumer.stop();
+      context.disable();
+      propagation.disable();
+    }
   });
 
   it('keeps the rows when publishing fails, and gives its connection back outside the transaction', async () => {
@@ -230,13 +272,13 @@ describe(`${EventConsumer.name} with its own claim`, () => {
           return new Set(rows.map((row) => row.event_id));
         },
         handle: async (event) => {
-          const pool = (event.data as { pool: string }).pool;
-          if (pool === 'flaky' && failuresLeft > 0) {
+          if ((event.data as { pool: string }).pool === 'flaky' && failuresLeft > 0) {
             failuresLeft -= 1;
             throw new Error('not yet');
           }
-          handled.push(pool);
         },
+        // What committed, not what was tried: 'first' shares a message (and a first, rolled-back attempt) with 'flaky'.
+        committed: (events) => handled.push(...events.map((event) => (event.data as { pool: string }).pool)),
       },
       logger,
     );

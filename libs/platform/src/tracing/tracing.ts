@@ -42,9 +42,14 @@ const natsHeaderSetter: TextMapSetter<MsgHdrs> = {
   set: (carrier, key, value) => carrier.set(key, value),
 };
 
-const natsHeaderGetter: TextMapGetter<MsgHdrs | undefined> = {
-  get: (carrier, key) => carrier?.get(key) || undefined,
-  keys: (carrier) => (carrier ? carrier.keys() : []),
+/** Where an incoming trace context is read from: NATS message headers, or a plain object of them (an event of a multi-event message). */
+export type IncomingTraceCarrier = MsgHdrs | Record<string, string> | null | undefined;
+
+const isNatsHeaders = (carrier: NonNullable<IncomingTraceCarrier>): carrier is MsgHdrs => typeof (carrier as MsgHdrs).get === 'function' && typeof (carrier as MsgHdrs).keys === 'function';
+
+const incomingHeaderGetter: TextMapGetter<IncomingTraceCarrier> = {
+  get: (carrier, key) => (carrier ? (isNatsHeaders(carrier) ? carrier.get(key) : carrier[key]) || undefined : undefined),
+  keys: (carrier) => (carrier ? (isNatsHeaders(carrier) ? carrier.keys() : Object.keys(carrier)) : []),
 };
 
 /** Writes the active trace context (W3C `traceparent`) into outgoing NATS headers. */
@@ -52,16 +57,16 @@ export function injectTraceContext(headers: MsgHdrs): void {
   propagation.inject(context.active(), headers, natsHeaderSetter);
 }
 
-/** The trace context carried by incoming NATS headers. */
-export function extractTraceContext(headers: MsgHdrs | undefined): Context {
-  return propagation.extract(ROOT_CONTEXT, headers, natsHeaderGetter);
+/** The trace context carried by incoming NATS headers (or a plain object of them). */
+export function extractTraceContext(carrier: IncomingTraceCarrier): Context {
+  return propagation.extract(ROOT_CONTEXT, carrier, incomingHeaderGetter);
 }
 
 const tracer = trace.getTracer('hms');
 
 /** Runs `work` in a span that continues the trace of the incoming NATS message. */
-export function withConsumerSpan<T>(name: string, headers: MsgHdrs | undefined, work: () => Promise<T>): Promise<T> {
-  return context.with(extractTraceContext(headers), () =>
+export function withConsumerSpan<T>(name: string, carrier: IncomingTraceCarrier, work: () => Promise<T>): Promise<T> {
+  return context.with(extractTraceContext(carrier), () =>
     tracer.startActiveSpan(name, { kind: SpanKind.CONSUMER }, async (span) => {
       try {
         return await work();

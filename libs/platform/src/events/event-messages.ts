@@ -1,0 +1,104 @@
+import { EventStream } from '@hms/contracts';
+
+/** An outbox row as the relay reads it: the event's JSON kept as stored text. */
+export interface OutboxRow {
+  id: string;
+  event_id: string;
+  type: string;
+  payload: string;
+  headers: TraceCarrier | null;
+}
+
+/** W3C trace context headers of one event (`traceparent`, `tracestate`). */
+export type TraceCarrier = Record<string, string>;
+
+/** One JetStream message to publish: a lone event, or a run of events of one type. */
+export interface EventMessage {
+  type: string;
+  /** `Nats-Msg-Id`: the event id, or for a run `<first event id>+<count>`. */
+  msgId: string;
+  body: string;
+  /** Message headers: a lone event's trace context, or a run's per-event traces under {@link EventStream.eventTracesHeader}. */
+  headers: Record<string, string>;
+}
+
+/**
+ * At most this many events share a message. A message is acknowledged as a whole, so the
+ * events of a run ride on one delivery and one ack; the cap bounds what one consumer failure
+ * sends round again (its batch-mates are then only recognised as seen).
+ */
+export const MAX_EVENTS_PER_MESSAGE = 100;
+
+/** A run stops growing at this body size: far below NATS's 1 MiB default `max_payload`. */
+export const MAX_EVENT_MESSAGE_BYTES = 256 * 1024;
+
+/**
+ * Packs outbox rows, in their order, into messages: consecutive events of one type travel in
+ * one message whose body is the JSON array of their envelopes, so the stream, every consumer's
+ * delivery and its ack are paid once per run instead of once per event (a lease of ten tasks
+ * emits ten `oms.task.leased` in a row). A run's subject is still its type's, so a consumer's
+ * filter still selects it. A lone event is published as before: its envelope as the body, its
+ * id as `Nats-Msg-Id`, its trace context in the headers. An event whose envelope alone exceeds
+ * {@link MAX_EVENT_MESSAGE_BYTES} goes alone.
+ */
+export function packEventMessages(rows: OutboxRow[]): EventMessage[] {
+  const runs: OutboxRow[][] = [];
+  let runBytes = 0;
+  for (const row of rows) {
+    const run = runs[runs.length - 1];
+    const bytes = Buffer.byteLength(row.payload) + 1;
+    if (run && run[0]!.type === row.type && run.length < MAX_EVENTS_PER_MESSAGE && runBytes + bytes <= MAX_EVENT_MESSAGE_BYTES) {
+      run.push(row);
+      runBytes += bytes;
+    } else {
+      runs.push([row]);
+      runBytes = bytes;
+    }
+  }
+  return runs.map((run): EventMessage => {
+    const first = run[0]!;
+    if (run.length === 1) return { type: first.type, msgId: first.event_id, body: first.payload, headers: { ...first.headers } };
+    const traces = run.map((row) => row.headers);
+    const headers: Record<string, string> = {};
+    if (traces.some((trace) => trace !== null)) headers[EventStream.eventTracesHeader] = JSON.stringify(traces);
+    return { type: first.type, msgId: `${first.event_id}+${run.length}`, body: `[${run.map((row) => row.payload).join(',')}]`, headers };
+  });
+}
+
+/** One event of a received message, with the trace context it was emitted in. */
+export interface UnpackedEvent {
+  event: unknown;
+  trace: TraceCarrier | null;
+}
+
+/**
+ * The events a message carries (see {@link packEventMessages}): its body parsed (throws if it is
+ * not JSON); a JSON array is a run, anything else one event. `header` reads a message header.
+ */
+export function unpackEventMessage(body: string, header: (name: string) => string | undefined): UnpackedEvent[] {
+  const parsed: unknown = JSON.parse(body);
+  if (!Array.isArray(parsed)) return [{ event: parsed, trace: loneTrace(header) }];
+  const traces = parseTraces(header(EventStream.eventTracesHeader));
+  return parsed.map((event, index) => ({ event, trace: traces[index] ?? null }));
+}
+
+function loneTrace(header: (name: string) => string | undefined): TraceCarrier | null {
+  const carrier: TraceCarrier = {};
+  for (const name of ['traceparent', 'tracestate']) {
+    const value = header(name);
+    if (value) carrier[name] = value;
+  }
+  return Object.keys(carrier).length > 0 ? carrier : null;
+}
+
+/** A malformed traces header costs the events their trace, not their delivery. */
+function parseTraces(value: string | undefined): Array<TraceCarrier | null> {
+  if (!value) return [];
+  try {
+    const traces: unknown = JSON.parse(value);
+    if (!Array.isArray(traces)) return [];
+    return traces.map((trace) => (trace !== null && typeof trace === 'object' && !Array.isArray(trace) ? (trace as TraceCarrier) : null));
+  } catch {
+    return [];
+  }
+}
