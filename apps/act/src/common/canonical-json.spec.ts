@@ -9,6 +9,8 @@ describe('canonicalJson', () => {
     ['escapes strings like JSON', { 'k"': 'line\nbreak' }, '{"k\\"":"line\\nbreak"}'],
     ['uses toJSON (dates)', { at: new Date('2026-01-02T03:04:05.678Z') }, '{"at":"2026-01-02T03:04:05.678Z"}'],
     ['writes scalars', 1.5, '1.5'],
+    ['orders keys by UTF-16 code units, empty key first', { b: 1, 'é': 2, B: 3, '': 4, a: [] }, '{"":4,"B":3,"a":[],"b":1,"é":2}'],
+    ['writes empty objects and arrays', { a: {}, b: [] }, '{"a":{},"b":[]}'],
   ])('%s', (_name, value, expected) => {
     expect(canonicalJson(value)).toBe(expected);
   });
