@@ -51,17 +51,21 @@ export class EventOutbox {
 
   /**
    * Runs `work` in a transaction; the events it emits are written to the outbox in that same
-   * transaction (one multi-row insert) and relayed right after the commit.
+   * transaction (one multi-row insert) and relayed right after the commit. A transaction that
+   * emitted nothing does not wake the relay: most consumer batches (the ledger's, OPS's) emit
+   * nothing, and an empty relay run is still two round trips.
    */
   async transaction<T>(work: (tx: EntityManager, emit: Emit) => Promise<T>, existing?: EntityManager): Promise<T> {
+    let emitted = 0;
     const run = async (tx: EntityManager): Promise<T> => {
       const { emit, events } = this.collector();
       const result = await work(tx, emit);
       await this.append(tx, events);
+      emitted = events.length;
       return result;
     };
     const result = existing ? await run(existing) : await this.dataSource.transaction(run);
-    this.kick();
+    if (emitted > 0) this.kick();
     return result;
   }
 

@@ -140,6 +140,19 @@ describe(EventOutbox.name, () => {
     expect(await dataSource.query('SELECT count(*)::int AS n FROM plt.outbox')).toEqual([{ n: 0 }]);
   });
 
+  it('wakes the relay after a transaction that emitted events, and only then', async () => {
+    const kick = jest.spyOn(outbox, 'kick');
+    try {
+      await outbox.transaction(async (tx) => tx.query('SELECT 1'));
+      expect(kick).not.toHaveBeenCalled();
+      const event = await outbox.transaction(async (_tx, emit) => emit('oms.pool.updated', null, { pool: 'kicked' }, 'tester'));
+      expect(kick).toHaveBeenCalledTimes(1);
+      await eventually(() => handled.some((e) => e.id === event.id));
+    } finally {
+      kick.mockRestore();
+    }
+  });
+
   it('publishes nothing from a transaction that rolls back', async () => {
     const before = handled.length;
     await expect(
