@@ -14,7 +14,6 @@ import type { Logger } from 'pino';
 import { AfterCommit } from './database/after-commit';
 import { OMS_ENTITIES } from './database/entities';
 import { OMS_MIGRATIONS } from './database/migrations';
-import { OmsTransactions } from './database/oms-transactions';
 import { leaseExpiryJob } from './leases/lease-expiry.job';
 import { LeaseReclaimer } from './leases/lease-reclaimer';
 import { LeasesService } from './leases/leases.service';
@@ -62,7 +61,6 @@ export function createOmsModule(config: OmsConfig): DynamicModule {
     providers: [
       { provide: OmsConfig, useValue: config },
       AfterCommit,
-      OmsTransactions,
       TaskSignals,
       PoolsService,
       TasksService,

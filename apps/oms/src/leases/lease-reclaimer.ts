@@ -1,9 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { systemActor } from '@hms/contracts';
-import { CLOCK, type Clock } from '@hms/platform';
+import { CLOCK, EventOutbox, type Clock } from '@hms/platform';
 import type { EntityManager } from 'typeorm';
 import { AfterCommit } from '../database/after-commit';
-import { OmsTransactions } from '../database/oms-transactions';
 import { OmsConfig } from '../oms.config';
 import { RECLAIM_BATCH, reclaimExpiredLeases, reclaimLeasesOfGoneWorkers, type ReclaimedRow } from './lease-reclaim.sql';
 import { TaskSignals } from './task-signals';
@@ -14,7 +13,7 @@ const SYSTEM = systemActor('oms').id;
 @Injectable()
 export class LeaseReclaimer {
   constructor(
-    private readonly transactions: OmsTransactions,
+    private readonly outbox: EventOutbox,
     private readonly signals: TaskSignals,
     private readonly afterCommit: AfterCommit,
     private readonly config: OmsConfig,
@@ -35,7 +34,7 @@ export class LeaseReclaimer {
   }
 
   private reclaim(reason: 'lease-expired' | 'worker-gone', pick: (tx: EntityManager, now: Date) => Promise<ReclaimedRow[]>) {
-    return this.transactions.run(async (tx, emit) => {
+    return this.outbox.transaction(async (tx, emit) => {
       const rows = await pick(tx, this.clock.now());
       const requeued = new Map<string, string[][]>();
       for (const row of rows) {

@@ -19,7 +19,6 @@ import {
 import { CLOCK, currentTraceHeaders, EventOutbox, GenericPlanPool, GroupCommit, type Clock, type Settled } from '@hms/platform';
 import { DataSource } from 'typeorm';
 import { AfterCommit } from '../database/after-commit';
-import { OmsTransactions } from '../database/oms-transactions';
 import { OmsConfig } from '../oms.config';
 import { failureEvent, transitionTask } from '../tasks/task.state';
 import type { EndedOutcome } from '../tasks/task.entity';
@@ -59,7 +58,6 @@ export class LeasesService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly genericPlans: GenericPlanPool,
-    private readonly transactions: OmsTransactions,
     private readonly signals: TaskSignals,
     private readonly afterCommit: AfterCommit,
     private readonly config: OmsConfig,
@@ -200,7 +198,7 @@ export class LeasesService {
     }
     if (!isUuid(command.taskId)) throw DomainError.notFound('Task', command.taskId);
     const error = { message: command.error.message, ...(command.error.code !== undefined ? { code: command.error.code } : {}) };
-    return this.transactions.run(async (tx, emit) => {
+    return this.outbox.transaction(async (tx, emit) => {
       const task = await lockTaskForFailure(tx, command.taskId);
       if (!task) throw DomainError.notFound('Task', command.taskId);
       if (task.status !== 'leased' || task.lease_token !== command.leaseToken) {
@@ -243,7 +241,7 @@ export class LeasesService {
   async release(command: ReleaseTaskCommand, actor: Actor): Promise<TaskActionResult> {
     if (!isUuid(command.taskId)) throw DomainError.notFound('Task', command.taskId);
     const outcome: EndedOutcome = { action: 'release', result: { id: command.taskId, status: 'queued' } };
-    return this.transactions.run(async (tx, emit) => {
+    return this.outbox.transaction(async (tx, emit) => {
       const row = await releaseLease(tx, { taskId: command.taskId, leaseToken: command.leaseToken, now: this.clock.now(), outcome });
       if (!row) return explainLeaseMiss(tx, command.taskId, command.leaseToken, 'release');
       emit(

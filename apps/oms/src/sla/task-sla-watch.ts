@@ -1,8 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { systemActor } from '@hms/contracts';
-import { CLOCK, PeriodicJob, type BackgroundJob, type Clock } from '@hms/platform';
+import { CLOCK, EventOutbox, PeriodicJob, type BackgroundJob, type Clock } from '@hms/platform';
 import type { Logger } from 'pino';
-import { OmsTransactions } from '../database/oms-transactions';
 import { queryRows } from '../database/query-rows';
 import type { OmsConfig } from '../oms.config';
 
@@ -49,13 +48,13 @@ RETURNING t.id, t.request_id, t.step_id, t.pool, t.status, CASE WHEN t.status = 
 @Injectable()
 export class TaskSlaWatch {
   constructor(
-    private readonly transactions: OmsTransactions,
+    private readonly outbox: EventOutbox,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   /** One batch; true when it was full (more may be due). */
   announceBreaches(): Promise<{ full: boolean }> {
-    return this.transactions.run(async (tx, emit) => {
+    return this.outbox.transaction(async (tx, emit) => {
       const rows = await queryRows<BreachedRow>(tx, ANNOUNCE_BREACHES_SQL, [this.clock.now(), SLA_WATCH_BATCH]);
       for (const row of rows) {
         emit(

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EventDataMap, HmsEvent } from '@hms/contracts';
-import { OmsTransactions } from '../database/oms-transactions';
+import { EventOutbox } from '@hms/platform';
 import { leasesHandedOff } from '../leases/lease-metrics';
 import { TaskSignals } from '../leases/task-signals';
 import { eventually, OmsHarness } from '../testing/oms-harness';
@@ -34,12 +34,12 @@ interface TaskRow {
 describe('queueing a step alone and in the consumer transaction', () => {
   let oms: OmsHarness;
   let tasks: TasksService;
-  let transactions: OmsTransactions;
+  let outbox: EventOutbox;
 
   beforeAll(async () => {
     oms = await OmsHarness.start('oms_lone_step');
     tasks = oms.replicas[0]!.get(TasksService);
-    transactions = oms.replicas[0]!.get(OmsTransactions);
+    outbox = oms.replicas[0]!.get(EventOutbox);
   });
 
   afterAll(async () => {
@@ -95,7 +95,7 @@ describe('queueing a step alone and in the consumer transaction', () => {
     const batched = stepReady(pool, settings);
 
     expect(await tasks.queueLoneStep(alone, 'oms')).toBe('handled');
-    await transactions.run((tx, emit) => tasks.queueFromStep(batched, tx, emit));
+    await outbox.transaction((tx, emit) => tasks.queueFromStep(batched, tx, emit));
 
     const viaStatement = await queuedBy(alone);
     const viaTransaction = await queuedBy(batched);

@@ -20,7 +20,6 @@ import type { Logger } from 'pino';
 import { DataSource, type EntityManager } from 'typeorm';
 import { randomUUID } from 'node:crypto';
 import { AfterCommit } from '../database/after-commit';
-import { OmsTransactions } from '../database/oms-transactions';
 import { queryRows } from '../database/query-rows';
 import { effectiveRetryPolicy } from '../leases/backoff';
 import { TaskSignals } from '../leases/task-signals';
@@ -40,7 +39,6 @@ export class TasksService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly genericPlans: GenericPlanPool,
-    private readonly transactions: OmsTransactions,
     private readonly pools: PoolsService,
     private readonly signals: TaskSignals,
     private readonly afterCommit: AfterCommit,
@@ -196,7 +194,7 @@ export class TasksService {
   /** Moves a queued or leased task to another pool; a lease is revoked and its attempt given back. */
   async reroute(command: RerouteTaskCommand, actor: Actor): Promise<TaskView> {
     if (!isUuid(command.taskId)) throw DomainError.notFound('Task', command.taskId);
-    return this.transactions.run(async (tx, emit) => {
+    return this.outbox.transaction(async (tx, emit) => {
       const [current] = await queryRows<{ id: string; request_id: string; step_id: string; pool: string; status: TaskViewRow['status'] }>(
         tx,
         `SELECT id, request_id, step_id, pool, status FROM oms.tasks WHERE id = $1 FOR UPDATE`,
@@ -241,7 +239,7 @@ export class TasksService {
   async rerouteQueue(command: RerouteQueueCommand, actor: Actor): Promise<RerouteQueueResult> {
     if (command.pool === command.toPool) throw new DomainError('CONFLICT', `The tasks are already in pool '${command.toPool}'`);
     const limit = command.limit ?? REROUTE_QUEUE_DEFAULT_LIMIT;
-    return this.transactions.run(async (tx, emit) => {
+    return this.outbox.transaction(async (tx, emit) => {
       const [from] = await queryRows<{ name: string }>(tx, `SELECT name FROM oms.pools WHERE name = $1`, [command.pool]);
       if (!from) throw DomainError.notFound('Pool', command.pool);
       await this.pools.resolveForQueueing(tx, command.toPool, emit, actor.id);

@@ -1,8 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { systemActor, type Actor, type WorkerHeartbeatCommand, type WorkerHeartbeatResult } from '@hms/contracts';
-import { CLOCK, type Clock } from '@hms/platform';
+import { CLOCK, EventOutbox, type Clock } from '@hms/platform';
 import { DataSource } from 'typeorm';
-import { OmsTransactions } from '../database/oms-transactions';
 import { queryRows } from '../database/query-rows';
 import { OmsConfig } from '../oms.config';
 import { presenceConfirmMs, smallestLivenessSeconds, smallestPossibleLivenessSeconds } from './liveness-window';
@@ -29,7 +28,7 @@ export class WorkerPresence {
 
   constructor(
     private readonly dataSource: DataSource,
-    private readonly transactions: OmsTransactions,
+    private readonly outbox: EventOutbox,
     private readonly config: OmsConfig,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
@@ -70,7 +69,7 @@ export class WorkerPresence {
   }
 
   private async markSeen(worker: string, pools: string[], now: Date, actor: string): Promise<void> {
-    await this.transactions.run(async (tx, emit) => {
+    await this.outbox.transaction(async (tx, emit) => {
       // The worker's last_seen_at moves in the same statement, so the gone-worker sweep cannot
       // take a fresh pair for one left over from before a long silence.
       const joined = await queryRows<{ pool: string }>(
@@ -98,7 +97,7 @@ export class WorkerPresence {
    * the smallest window any pool can have, the sub-select the smallest one any pool has.
    */
   markGone(): Promise<{ full: boolean }> {
-    return this.transactions.run(async (tx, emit) => {
+    return this.outbox.transaction(async (tx, emit) => {
       const now = this.clock.now();
       const defaultSeconds = this.config.OMS_WORKER_LIVENESS_SECONDS;
       const silentSinceAtLeast = new Date(now.getTime() - smallestPossibleLivenessSeconds(defaultSeconds) * 1000);
