@@ -20,7 +20,9 @@ describe('OPS pool metrics from OMS events', () => {
   let bus: NatsBus;
   let rpc: RpcClient;
   let ops: INestApplication | undefined;
-  const base = Date.parse('2026-11-21T10:00:00.000Z');
+  // Ten minutes ago, on the real clock: the snapshot counts outcomes of the last
+  // OPS_METRICS_WINDOW_MINUTES (60) before now, so a fixed date would fall out of it.
+  const base = Math.floor(Date.now() / 1000) * 1000 - 10 * 60_000;
   /** Event times are explicit: `t(s)` is `s` seconds after the start of the scenario. */
   const t = (seconds: number) => new Date(base + seconds * 1000).toISOString();
 
