@@ -12,7 +12,7 @@ import {
   type RpcResponse,
   type RpcSubject,
 } from '@hms/contracts';
-import { bootstrapService, loadConfig, NatsBus, RpcClient, unpackEventMessage } from '@hms/platform';
+import { bootstrapService, loadConfig, NatsBus, RpcClient, unpackReceivedMessage } from '@hms/platform';
 import { freshTestEnvironment } from '@hms/testing';
 import { Client } from 'pg';
 import { ActConfig } from '../act.config';
@@ -31,7 +31,7 @@ export class EventCollector<T extends EventType> {
     const collector: EventCollector<T> = new EventCollector(
       bus.connection.subscribe(bus.subject(EventStream.subjectOf(type)), {
         callback: (error, msg) => {
-          if (!error) collector.events.push(...unpackEventMessage(msg.string(), (name) => msg.headers?.get(name)).map(({ event }) => event as HmsEvent<T>));
+          if (!error) collector.events.push(...unpackReceivedMessage(msg).map(({ event }) => event as HmsEvent<T>));
         },
       }),
     );

@@ -12,7 +12,7 @@ import {
   type RpcSubject,
   type TaskView,
 } from '@hms/contracts';
-import { bootstrapService, loadConfig, NatsBus, RpcClient, unpackEventMessage } from '@hms/platform';
+import { bootstrapService, loadConfig, NatsBus, RpcClient, unpackReceivedMessage } from '@hms/platform';
 import { freshTestEnvironment } from '@hms/testing';
 import { Client } from 'pg';
 import { createOmsModule } from '../oms.module';
@@ -65,7 +65,7 @@ export class OmsHarness {
     const harness = new OmsHarness(env, bus, new RpcClient(bus), environment.dispose);
     harness.eventSubscription = bus.connection.subscribe(bus.subject(`${EventStream.subjectOf('oms')}.>`), {
       callback: (error, message) => {
-        if (!error) harness.events.push(...unpackEventMessage(message.string(), (name) => message.headers?.get(name)).map(({ event }) => event as HmsEvent));
+        if (!error) harness.events.push(...unpackReceivedMessage(message).map(({ event }) => event as HmsEvent));
       },
     });
     await bus.connection.flush();

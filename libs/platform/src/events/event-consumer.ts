@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { withConsumerSpan } from '../tracing/tracing';
 import type { NatsBus } from '../nats/nats-bus';
 import { applyAllOrEachAlone, DurableBatches, MAX_EVENT_BATCH, redeliveryDelayMs } from './durable-batches';
-import { unpackEventMessage, type TraceCarrier, type UnpackedEvent } from './event-messages';
+import { unpackReceivedMessage, type TraceCarrier, type UnpackedEvent } from './event-messages';
 import type { Emit, EventOutbox } from './event-outbox';
 import { preparedQuery } from '../database/prepared-query';
 
@@ -88,7 +88,7 @@ export function claimProcessedEventSql(spec: { schema: string; consumer: string;
  * already claimed is only acknowledged.
  * Acks follow the commit, so a crash in between means a harmless redelivery.
  *
- * A message may carry several events ({@link unpackEventMessage}); they are handled as if
+ * A message may carry several events ({@link unpackReceivedMessage}); they are handled as if
  * delivered one by one, and the message is settled once they all are ({@link MessageAcks}).
  * If a batch fails, its events are retried one per transaction ({@link applyAllOrEachAlone}), so
  * one bad event is held back (nak with growing delay) without holding back the others.
@@ -120,7 +120,7 @@ export class EventConsumer {
     for (const message of messages) {
       let carried: UnpackedEvent[];
       try {
-        carried = unpackEventMessage(message.string(), (name) => message.headers?.get(name) || undefined);
+        carried = unpackReceivedMessage(message);
       } catch {
         this.logger.error({ subject: message.subject }, 'dropping an event that is not JSON');
         message.term();

@@ -82,6 +82,17 @@ export function unpackEventMessage(body: string, header: (name: string) => strin
   return parsed.map((event, index) => ({ event, trace: traces[index] ?? null }));
 }
 
+/** A received NATS or JetStream message, as far as unpacking it needs. */
+export interface ReceivedMessage {
+  string(): string;
+  headers?: { get(name: string): string };
+}
+
+/** {@link unpackEventMessage} of a received message (NATS answers a missing header with ''). */
+export function unpackReceivedMessage(message: ReceivedMessage): UnpackedEvent[] {
+  return unpackEventMessage(message.string(), (name) => message.headers?.get(name) || undefined);
+}
+
 function loneTrace(header: (name: string) => string | undefined): TraceCarrier | null {
   const carrier: TraceCarrier = {};
   for (const name of ['traceparent', 'tracestate']) {
