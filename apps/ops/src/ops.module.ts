@@ -11,7 +11,7 @@ import {
 import { OpsConfig } from './ops.config';
 import { MetricsHandlers } from './metrics/metrics.handlers';
 import { PoolGauges } from './metrics/pool-gauges';
-import { PoolMetricsService } from './metrics/pool-metrics.service';
+import { OPS_CONSUMER, PoolMetricsService } from './metrics/pool-metrics.service';
 import { OPS_ENTITIES } from './database/entities';
 import { OPS_MIGRATIONS } from './database/migrations';
 
@@ -44,9 +44,10 @@ export function createOpsModule(config: OpsConfig): DynamicModule {
         inject: [PoolMetricsService, PoolGauges],
         useFactory: (metrics: PoolMetricsService, gauges: PoolGauges): EventSubscription[] => [
           {
-            durable: 'ops',
+            durable: OPS_CONSUMER,
             filter: 'oms.>',
             lingerMs: OFF_PATH_LINGER_MS,
+            claim: (events, tx) => metrics.claim(events, tx),
             handleAll: (events, tx) => metrics.applyAll(events, tx),
             // Counters move only for committed events, so a batch retried event by event counts once.
             committed: (events) => events.forEach((event) => gauges.record(event)),

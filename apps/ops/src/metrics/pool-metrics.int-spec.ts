@@ -3,6 +3,7 @@ import type { INestApplication } from '@nestjs/common';
 import { EventStream, type EventDataMap, type EventType, type HmsEvent, type PoolMetrics } from '@hms/contracts';
 import { bootstrapService, loadConfig, NatsBus, RpcClient } from '@hms/platform';
 import { freshTestEnvironment } from '@hms/testing';
+import { Client } from 'pg';
 import { createOpsModule } from '../ops.module';
 import { OpsConfig } from '../ops.config';
 
@@ -42,9 +43,15 @@ describe('OPS pool metrics from OMS events', () => {
     await env?.dispose();
   });
 
-  async function publish<T extends EventType>(type: T, at: string, data: EventDataMap[T]): Promise<void> {
+  async function publish<T extends EventType>(type: T, at: string, data: EventDataMap[T]): Promise<HmsEvent<T>> {
     const event: HmsEvent<T> = { id: randomUUID(), type, at, actor: 'system:oms', requestId: randomUUID(), source: 'oms', data };
-    await bus.jetstream.publish(bus.subject(EventStream.subjectOf(type)), JSON.stringify(event), { msgID: event.id });
+    await deliver(event);
+    return event;
+  }
+
+  /** Puts the event on the stream; a new message id each time, so JetStream keeps repeats (as after a relay crash). */
+  async function deliver(event: HmsEvent<EventType>): Promise<void> {
+    await bus.jetstream.publish(bus.subject(EventStream.subjectOf(event.type)), JSON.stringify(event), { msgID: randomUUID() });
   }
 
   async function startOps(): Promise<void> {
@@ -129,5 +136,33 @@ describe('OPS pool metrics from OMS events', () => {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     await expectPool(live, { depth: 0, leased: 2, successRate: 1 });
+  });
+
+  it('counts an outcome once, however often its event arrives', async () => {
+    if (!ops) await startOps();
+    const pool = `metrics-once-${randomUUID().slice(0, 8)}`;
+    const [x, y, z, w] = Array.from({ length: 4 }, () => task(pool));
+    const doneX = await publish('oms.task.completed', t(2), { ...x!, worker: 'w1', leaseId: randomUUID(), attempt: 1, output: {} });
+    await publish('oms.task.dead', t(3), { ...y!, attempts: 3, error: null });
+    await publish('oms.task.dead', t(3), { ...w!, attempts: 3, error: null });
+    await deliver(doneX);
+    // z's completion was claimed the old way, in processed_events, before outcome rows carried
+    // their event (an upgrade with the event in flight): it arrives again and is not counted.
+    const doneZ = { id: randomUUID(), type: 'oms.task.completed', at: t(2), actor: 'system:oms', requestId: randomUUID(), source: 'oms', data: { ...z!, worker: 'w1', leaseId: randomUUID(), attempt: 1, output: {} } } as const;
+    const db = new Client({ connectionString: env.databaseUrl });
+    await db.connect();
+    try {
+      await db.query(`INSERT INTO "ops"."processed_events" ("consumer", "event_id") VALUES ('ops', $1)`, [doneZ.id]);
+    } finally {
+      await db.end();
+    }
+    await deliver(doneZ);
+    await deliver(doneX);
+
+    // One completion (x) against two deaths; x counted twice or z counted would read 0.5.
+    await expectPool(pool, { successRate: 1 / 3 });
+    // Once everything has been handled, it stays so.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await poolSnapshot(pool))?.successRate).toBe(1 / 3);
   });
 });

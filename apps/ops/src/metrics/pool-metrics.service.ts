@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { AnyHmsEvent, PoolMetrics } from '@hms/contracts';
-import { CLOCK, preparedQuery, type Clock } from '@hms/platform';
+import { claimProcessedEventSql, CLOCK, preparedQuery, type Clock } from '@hms/platform';
 import { DataSource, type EntityManager } from 'typeorm';
 import { OpsConfig } from '../ops.config';
 
@@ -35,11 +35,32 @@ interface ClosedTask {
 type TaskChange = OpenTask | ClosedTask;
 
 interface Outcome {
+  eventId: string;
   pool: string;
   outcome: 'leased' | 'failed' | 'completed' | 'dead';
   at: string;
   waitSeconds: number | null;
   worker: string | null;
+}
+
+/** The durable consumer name OPS claims its other events under in `processed_events`. */
+export const OPS_CONSUMER = 'ops';
+
+/** The `task_outcomes` row an event adds: one per lease granted, failed or ended, none for the others. */
+function outcomeOf(event: AnyHmsEvent): Outcome | null {
+  const base = { eventId: event.id, at: event.at };
+  switch (event.type) {
+    case 'oms.task.leased':
+      return { ...base, pool: event.data.pool, outcome: 'leased', waitSeconds: event.data.waitedMs / 1000, worker: event.data.worker };
+    case 'oms.task.failed':
+      return { ...base, pool: event.data.pool, outcome: 'failed', waitSeconds: null, worker: event.data.worker };
+    case 'oms.task.completed':
+      return { ...base, pool: event.data.pool, outcome: 'completed', waitSeconds: null, worker: event.data.worker };
+    case 'oms.task.dead':
+      return { ...base, pool: event.data.pool, outcome: 'dead', waitSeconds: null, worker: null };
+    default:
+      return null;
+  }
 }
 
 /**
@@ -55,14 +76,58 @@ export class PoolMetricsService {
   ) {}
 
   /**
-   * Applies a batch of events with a fixed number of statements, whatever its size: each task's
-   * events are folded into its final open state (or its closing) first, outcomes go in one
-   * multi-row insert. Every write keeps the "newest event wins" guard on `last_event_at`, so a
-   * late, older event cannot undo a newer one, in or across batches.
+   * Claims a batch (the subscription's `claim`) and records its outcomes, in one statement, and
+   * returns the ids of the events seen for the first time. An event that adds an outcome row
+   * (most of them: a lease and its end) is claimed by that row, keyed by the event id, so it
+   * costs no `processed_events` row; the others take one. An outcome event claimed in
+   * `processed_events` before outcome rows carried their event (an upgrade) still counts as seen.
+   */
+  async claim(events: AnyHmsEvent[], tx: EntityManager): Promise<Set<string>> {
+    const outcomes = new Map<string, Outcome>();
+    const others = new Set<string>();
+    for (const event of events) {
+      const outcome = outcomeOf(event);
+      if (outcome) outcomes.set(event.id.toLowerCase(), outcome);
+      else others.add(event.id.toLowerCase());
+    }
+    const rows = [...outcomes.values()];
+    const fresh = await preparedQuery<{ event_id: string }>(
+      tx,
+      'ops_claim_events',
+      `WITH outcome AS (
+         INSERT INTO "ops"."task_outcomes" ("event_id", "pool", "outcome", "at", "wait_seconds", "worker")
+         SELECT o.* FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::double precision[], $6::text[])
+           AS o(event_id, pool, outcome, at, wait_seconds, worker)
+         WHERE NOT EXISTS (SELECT 1 FROM "ops"."processed_events" AS p WHERE p."consumer" = $7 AND p."event_id" = o.event_id)
+         ON CONFLICT ("event_id") DO NOTHING RETURNING "event_id"
+       ),
+       other AS (
+         ${claimProcessedEventSql({ schema: 'ops', consumer: '$7::text', eventIds: 'unnest($8::uuid[])' })}
+       )
+       SELECT "event_id" FROM outcome UNION ALL SELECT "event_id" FROM other`,
+      [
+        rows.map((o) => o.eventId),
+        rows.map((o) => o.pool),
+        rows.map((o) => o.outcome),
+        rows.map((o) => o.at),
+        rows.map((o) => o.waitSeconds),
+        rows.map((o) => o.worker),
+        OPS_CONSUMER,
+        [...others],
+      ],
+    );
+    return new Set(fresh.map((row) => row.event_id));
+  }
+
+  /**
+   * Applies the claimed events of a batch to the open tasks and workers with a fixed number of
+   * statements, whatever its size: each task's events are folded into its final open state (or
+   * its closing) first. Every write keeps the "newest event wins" guard on `last_event_at`, so a
+   * late, older event cannot undo a newer one, in or across batches. (Their outcome rows were
+   * written by {@link claim}.)
    */
   async applyAll(events: AnyHmsEvent[], tx: EntityManager): Promise<void> {
     const tasks = new Map<string, TaskChange>();
-    const outcomes: Outcome[] = [];
     const workers = new Map<string, { pool: string; worker: string; online: boolean; at: string }>();
     /** Folds a change into the task's state; like the stored guard, an older event changes nothing. */
     const isStale = (taskId: string, at: string) => {
@@ -88,20 +153,12 @@ export class PoolMetricsService {
           break;
         case 'oms.task.leased':
           open(event.data.taskId, { pool: event.data.pool, status: 'leased', queuedAt: null, worker: event.data.worker, at });
-          outcomes.push({ pool: event.data.pool, outcome: 'leased', at, waitSeconds: event.data.waitedMs / 1000, worker: event.data.worker });
           break;
         case 'oms.task.failed':
-          outcomes.push({ pool: event.data.pool, outcome: 'failed', at, waitSeconds: null, worker: event.data.worker });
           if (event.data.retryAt) open(event.data.taskId, { pool: event.data.pool, status: 'queued', queuedAt: event.data.retryAt, worker: null, at });
           break;
         case 'oms.task.completed':
-          outcomes.push({ pool: event.data.pool, outcome: 'completed', at, waitSeconds: null, worker: event.data.worker });
-          close(event.data.taskId, at);
-          break;
         case 'oms.task.dead':
-          outcomes.push({ pool: event.data.pool, outcome: 'dead', at, waitSeconds: null, worker: null });
-          close(event.data.taskId, at);
-          break;
         case 'oms.task.cancelled':
           close(event.data.taskId, at);
           break;
@@ -155,15 +212,6 @@ export class PoolMetricsService {
         `DELETE FROM "ops"."pool_tasks" AS t USING unnest($1::uuid[], $2::timestamptz[]) AS c(task_id, at)
          WHERE t."task_id" = c.task_id AND t."last_event_at" <= c.at`,
         [closed.map(([id]) => id), closed.map(([, c]) => c.at)],
-      );
-    }
-    if (outcomes.length > 0) {
-      await preparedQuery(
-        tx,
-        'ops_task_outcomes_add',
-        `INSERT INTO "ops"."task_outcomes" ("pool", "outcome", "at", "wait_seconds", "worker")
-         SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::double precision[], $5::text[])`,
-        [outcomes.map((o) => o.pool), outcomes.map((o) => o.outcome), outcomes.map((o) => o.at), outcomes.map((o) => o.waitSeconds), outcomes.map((o) => o.worker)],
       );
     }
     if (workers.size > 0) {

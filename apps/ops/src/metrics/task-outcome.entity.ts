@@ -1,11 +1,14 @@
-import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
-/** One finished lease or task (completed, failed attempt, dead), for rates and wait percentiles. */
+/**
+ * One lease granted or ended (leased with its wait, completed, failed attempt, dead), for rates
+ * and wait percentiles. Keyed by the event that added it: the row is that event's claim.
+ */
 @Entity({ name: 'task_outcomes', schema: 'ops' })
 @Index('task_outcomes_pool_at_idx', ['pool', 'at'])
 export class TaskOutcomeEntity {
-  @PrimaryGeneratedColumn('identity', { type: 'bigint', primaryKeyConstraintName: 'task_outcomes_pkey' })
-  id: string;
+  @PrimaryColumn('uuid', { primaryKeyConstraintName: 'task_outcomes_pkey' })
+  eventId: string;
 
   @Column('text')
   pool: string;
