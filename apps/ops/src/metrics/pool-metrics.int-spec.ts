@@ -6,6 +6,7 @@ import { freshTestEnvironment } from '@hms/testing';
 import { Client } from 'pg';
 import { createOpsModule } from '../ops.module';
 import { OpsConfig } from '../ops.config';
+import { OPS_CONSUMER } from './pool-metrics.service';
 
 jest.setTimeout(60_000);
 
@@ -152,7 +153,7 @@ describe('OPS pool metrics from OMS events', () => {
     const db = new Client({ connectionString: env.databaseUrl });
     await db.connect();
     try {
-      await db.query(`INSERT INTO "ops"."processed_events" ("consumer", "event_id") VALUES ('ops', $1)`, [doneZ.id]);
+      await db.query(`INSERT INTO "ops"."processed_events" ("consumer", "event_id") VALUES ($1, $2)`, [OPS_CONSUMER, doneZ.id]);
     } finally {
       await db.end();
     }
