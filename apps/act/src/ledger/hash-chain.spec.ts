@@ -1,10 +1,10 @@
 import { canonicalJson, sha256Hex } from '../common/canonical-json';
-import { chainNext, entryHash, GENESIS_HASH, verifyChain, type ChainEntry } from './hash-chain';
+import { chainNext, entryCanonicalJson, entryHash, GENESIS_HASH, verifyChain, type LinkedEntry } from './hash-chain';
 
 const requestId = '8d0f3c52-6a4e-4a53-9d0e-2c1c7f1b2a10';
 
-function aChain(length: number): ChainEntry[] {
-  const entries: ChainEntry[] = [];
+function aChain(length: number): LinkedEntry[] {
+  const entries: LinkedEntry[] = [];
   for (let i = 0; i < length; i++) {
     entries.push(
       chainNext(entries.at(-1), {
@@ -23,7 +23,7 @@ function aChain(length: number): ChainEntry[] {
 describe('entryHash', () => {
   it('is the sha-256 of the canonical JSON of the entry content and the previous hash', () => {
     const [first] = aChain(1);
-    const { hash: _hash, ...content } = first;
+    const { hash: _hash, dataJson: _dataJson, ...content } = first;
     expect(first.hash).toBe(sha256Hex(canonicalJson(content)));
     expect(first.hash).toBe(entryHash({ ...content, data: { nested: { a: 1, b: 2 }, n: 0 } }));
   });
@@ -35,7 +35,29 @@ describe('entryHash', () => {
   });
 });
 
+describe('entryCanonicalJson', () => {
+  it.each([
+    ['nested objects with unsorted keys', { z: 1, a: { d: [1, { y: 2, x: 1 }], c: null } }],
+    ['strings that need escaping', { 'quote"key': 'line\nbreak \\ "quoted" \u0001 é 𝄞', '': '' }],
+    ['numbers', { big: 1e21, small: 5e-7, negative: -0.5, zero: -0 }],
+    ['an array at the top', [1, 'two', { three: 3 }]],
+    ['an empty object', {}],
+  ])('writes what canonicalJson writes, for %s', (_label, data) => {
+    const content = { requestId, seq: 12, eventId: '00000000-0000-4000-8000-000000000001', at: '2026-11-20T12:00:00.000Z', type: 'oms.task.completed', actor: 'worker "a"', data, prevHash: GENESIS_HASH };
+    expect(entryCanonicalJson(content, canonicalJson(data))).toBe(canonicalJson(content));
+  });
+});
+
 describe('chainNext', () => {
+  it('hashes data as the stored JSON will give it back, even when JSON cannot hold it as given', () => {
+    const data = { when: new Date(Date.UTC(2026, 10, 20)), gone: undefined, list: [undefined, NaN, 1] };
+    const entry = chainNext(undefined, { requestId, eventId: '00000000-0000-4000-8000-000000000002', at: '2026-11-20T12:00:00.000Z', type: 't', actor: 'a', data });
+    const stored = JSON.parse(JSON.stringify(data)) as unknown;
+    expect(entry.dataJson).toBe(canonicalJson(stored));
+    expect(entry.hash).toBe(entryHash({ ...entry, data: stored }));
+  });
+
+
   it('starts at seq 1 from the genesis hash and links each entry to the previous', () => {
     const chain = aChain(3);
     expect(chain.map((entry) => entry.seq)).toEqual([1, 2, 3]);

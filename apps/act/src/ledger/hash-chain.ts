@@ -27,14 +27,49 @@ export interface ChainEntry extends ChainEntryContent {
  * the previous one, changing, removing or reordering any entry breaks every link after it.
  */
 export function entryHash(entry: ChainEntryContent): string {
-  const { requestId, seq, eventId, at, type, actor, data, prevHash } = entry;
-  return sha256Hex(canonicalJson({ requestId, seq, eventId, at, type, actor, data, prevHash }));
+  return sha256Hex(entryCanonicalJson(entry, canonicalJson(entry.data)));
 }
 
-/** The next entry of a chain whose last entry is `previous` (undefined for the first). */
-export function chainNext(previous: Pick<ChainEntry, 'seq' | 'hash'> | undefined, content: Omit<ChainEntryContent, 'seq' | 'prevHash'>): ChainEntry {
-  const linked = { ...content, seq: (previous?.seq ?? 0) + 1, prevHash: previous?.hash ?? GENESIS_HASH };
-  return { ...linked, hash: entryHash(linked) };
+/**
+ * `canonicalJson` of the entry content, given its data's canonical JSON: appending hashes every
+ * event on ACT's busiest path, and the data's text is also what it stores, so it is made once.
+ * The keys are written in canonicalJson's (sorted) order; hash-chain.spec.ts holds the two equal.
+ */
+export function entryCanonicalJson(entry: Omit<ChainEntryContent, 'data'>, dataJson: string): string {
+  const { actor, at, eventId, prevHash, requestId, seq, type } = entry;
+  return `{"actor":${JSON.stringify(actor)},"at":${JSON.stringify(at)},"data":${dataJson},"eventId":${JSON.stringify(eventId)},"prevHash":${JSON.stringify(prevHash)},"requestId":${JSON.stringify(requestId)},"seq":${canonicalJson(seq)},"type":${JSON.stringify(type)}}`;
+}
+
+/** A new entry, with its data's canonical JSON (the text the ledger stores). */
+export interface LinkedEntry extends ChainEntry {
+  dataJson: string;
+}
+
+/**
+ * The next entry of a chain whose last entry is `previous` (undefined for the first). `data` is
+ * taken as JSON gives it back (as the stored jsonb will): a value JSON cannot hold exactly
+ * (undefined in an array, NaN, a Date) is first put through a JSON round trip.
+ */
+export function chainNext(previous: Pick<ChainEntry, 'seq' | 'hash'> | undefined, content: Omit<ChainEntryContent, 'seq' | 'prevHash'>): LinkedEntry {
+  let data = content.data;
+  let dataJson: string;
+  try {
+    dataJson = canonicalJson(data);
+  } catch {
+    data = JSON.parse(JSON.stringify(data ?? null)) as unknown;
+    dataJson = canonicalJson(data);
+  }
+  const linked: ChainEntryContent = {
+    requestId: content.requestId,
+    seq: (previous?.seq ?? 0) + 1,
+    eventId: content.eventId,
+    at: content.at,
+    type: content.type,
+    actor: content.actor,
+    data,
+    prevHash: previous?.hash ?? GENESIS_HASH,
+  };
+  return { ...linked, hash: sha256Hex(entryCanonicalJson(linked, dataJson)), dataJson };
 }
 
 /**

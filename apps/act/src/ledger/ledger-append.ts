@@ -1,6 +1,6 @@
 import { preparedQuery } from '@hms/platform';
 import type { EntityManager } from 'typeorm';
-import { chainNext, type ChainEntry } from './hash-chain';
+import { chainNext, type ChainEntry, type LinkedEntry } from './hash-chain';
 
 /** What the ledger records of an event. */
 export interface LedgerEvent {
@@ -37,11 +37,27 @@ CROSS JOIN LATERAL (
   SELECT "seq", "hash" FROM "act"."ledger_entries" WHERE "request_id" = r.id ORDER BY "seq" DESC LIMIT 1
 ) AS last`;
 
+/*
+ * The new entries come as one JSON array of rows rather than an array parameter per column: a
+ * text or jsonb array is escaped element by element in Node and parsed again by Postgres's
+ * array_in, while JSON.stringify is native and each entry's data goes in as the canonical JSON
+ * text it was hashed over (docs/performance.md has the figures).
+ */
 const INSERT_ENTRIES_SQL = `
 INSERT INTO "act"."ledger_entries" ("request_id", "seq", "event_id", "at", "type", "actor", "data", "prev_hash", "hash")
-SELECT * FROM unnest($1::uuid[], $2::int[], $3::uuid[], $4::timestamptz[], $5::text[], $6::text[], $7::jsonb[], $8::text[], $9::text[])
+SELECT * FROM jsonb_to_recordset($1::jsonb)
+  AS e("request_id" uuid, "seq" int, "event_id" uuid, "at" timestamptz, "type" text, "actor" text, "data" jsonb, "prev_hash" text, "hash" text)
 ON CONFLICT ON CONSTRAINT "ledger_entries_event_id_key" DO NOTHING
 RETURNING "event_id"`;
+
+/** The rows of {@link INSERT_ENTRIES_SQL}, each entry's data embedded as its canonical JSON. */
+function entryRowsJson(entries: LinkedEntry[]): string {
+  let json = '[';
+  for (const e of entries) {
+    json += `${json.length > 1 ? ',' : ''}{"request_id":${JSON.stringify(e.requestId)},"seq":${e.seq},"event_id":${JSON.stringify(e.eventId)},"at":${JSON.stringify(e.at)},"type":${JSON.stringify(e.type)},"actor":${JSON.stringify(e.actor)},"data":${e.dataJson},"prev_hash":${JSON.stringify(e.prevHash)},"hash":${JSON.stringify(e.hash)}}`;
+  }
+  return `${json}]`;
+}
 
 /**
  * Appends events to their requests' hash chains, each at most once, in the given order within
@@ -57,35 +73,23 @@ export async function appendLedgerEntries(tx: EntityManager, events: LedgerEvent
   const heads = new Map<string, { seq: number; hash: string }>(
     (await preparedQuery<{ request_id: string; seq: number; hash: string }>(tx, 'act_ledger_chain_heads', CHAIN_HEADS_SQL, [requestIds])).map((r) => [r.request_id, { seq: r.seq, hash: r.hash }]),
   );
-  const entries = events.map((event): ChainEntry | null => {
+  const entries = events.map((event): LinkedEntry | null => {
     if (recorded.has(event.id)) return null;
     recorded.add(event.id); // the same event twice in one batch is recorded once
-    // Hash exactly what jsonb will give back: a JSON round trip drops undefined and normalises numbers.
-    const data = JSON.parse(JSON.stringify(event.data ?? {})) as unknown;
     const entry = chainNext(heads.get(event.requestId), {
       requestId: event.requestId,
       eventId: event.id,
       at: new Date(event.at).toISOString(),
       type: event.type,
       actor: event.actor,
-      data,
+      data: event.data ?? {},
     });
     heads.set(event.requestId, entry);
     return entry;
   });
-  const fresh = entries.filter((e): e is ChainEntry => e !== null);
+  const fresh = entries.filter((e): e is LinkedEntry => e !== null);
   if (fresh.length === 0) return entries;
-  const inserted = await preparedQuery<{ event_id: string }>(tx, 'act_ledger_insert', INSERT_ENTRIES_SQL, [
-    fresh.map((e) => e.requestId),
-    fresh.map((e) => e.seq),
-    fresh.map((e) => e.eventId),
-    fresh.map((e) => e.at),
-    fresh.map((e) => e.type),
-    fresh.map((e) => e.actor),
-    fresh.map((e) => JSON.stringify(e.data)),
-    fresh.map((e) => e.prevHash),
-    fresh.map((e) => e.hash),
-  ]);
+  const inserted = await preparedQuery<{ event_id: string }>(tx, 'act_ledger_insert', INSERT_ENTRIES_SQL, [entryRowsJson(fresh)]);
   if (inserted.length === fresh.length) return entries;
   // An event id already recorded under another request: its entry is missing, so the entries
   // linked after it would dangle. Give up the transaction; the caller appends one event at a time.
