@@ -1,5 +1,6 @@
 import type { RequestStatus } from '@hms/contracts';
-import { In, type EntityManager, type QueryDeepPartialEntity } from 'typeorm';
+import { preparedQuery } from '@hms/platform';
+import { type EntityManager, type QueryDeepPartialEntity } from 'typeorm';
 import { RequestStepEntity } from './request-step.entity';
 import { RequestEntity } from './request.entity';
 
@@ -19,9 +20,18 @@ export function lockRequest(tx: EntityManager, id: string): Promise<RequestEntit
  */
 export async function lockRequests(tx: EntityManager, ids: string[]): Promise<Map<string, RequestEntity>> {
   if (ids.length === 0) return new Map();
-  const rows = await tx.getRepository(RequestEntity).find({ where: { id: In(ids) }, order: { id: 'ASC' }, lock: { mode: 'pessimistic_write' } });
-  return new Map(rows.map((row) => [row.id, row]));
+  // A prepared statement with the ids as one array: every consumed batch of task events runs
+  // it, and TypeORM's find() builds, and Postgres plans, a new IN list for each batch size.
+  lockRequestsSql ??= `SELECT ${tx.connection
+    .getMetadata(RequestEntity)
+    .columns.map((column) => `"${column.databaseName}" AS "${column.propertyName}"`)
+    .join(', ')} FROM "act"."requests" WHERE "id" = ANY($1::uuid[]) ORDER BY "id" FOR UPDATE`;
+  const rows = await preparedQuery<RequestEntity>(tx, 'act_lock_requests', lockRequestsSql, [ids]);
+  return new Map(rows.map((row) => [row.id, Object.assign(new RequestEntity(), row)]));
 }
+
+/** Built from the entity's columns on first use, so it selects what find() would. */
+let lockRequestsSql: string | undefined;
 
 export function findRequest(tx: EntityManager, id: string): Promise<RequestEntity | null> {
   return tx.getRepository(RequestEntity).findOne({ where: { id } });
