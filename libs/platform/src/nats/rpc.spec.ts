@@ -3,7 +3,7 @@ import { validateMessage } from './rpc';
 
 async function problemsOf(messageClass: new () => object, payload: unknown) {
   try {
-    await validateMessage(messageClass, payload);
+    validateMessage(messageClass, payload);
     return [];
   } catch (error) {
     expect(error).toBeInstanceOf(DomainError);
@@ -14,7 +14,7 @@ async function problemsOf(messageClass: new () => object, payload: unknown) {
 
 describe(validateMessage.name, () => {
   it('accepts a well-formed message and returns an instance of its class', async () => {
-    const message = await validateMessage(LeaseTasksCommand, { pool: 'payments', worker: 'bot-1', max: 10 });
+    const message = validateMessage(LeaseTasksCommand, { pool: 'payments', worker: 'bot-1', max: 10 });
     expect(message).toBeInstanceOf(LeaseTasksCommand);
   });
 

@@ -1,6 +1,6 @@
 import { headers as natsHeaders, type Msg, type Subscription } from '@nats-io/transport-node';
 import { plainToInstance } from 'class-transformer';
-import { validate, type ValidationError } from 'class-validator';
+import { validateSync, type ValidationError } from 'class-validator';
 import {
   DomainError,
   isRpcErrorBody,
@@ -45,13 +45,17 @@ export function validationDetails(errors: ValidationError[], parent = ''): Error
   });
 }
 
-/** Validates a plain message against its contract class; throws VALIDATION_FAILED with every problem. */
-export async function validateMessage<T extends object>(messageClass: new () => T, payload: unknown): Promise<T> {
+/**
+ * Validates a plain message against its contract class; throws VALIDATION_FAILED with every
+ * problem. Synchronous: the contracts have no async constraints, and every RPC (a complete per
+ * task) pays for class-validator's promise per constraint otherwise.
+ */
+export function validateMessage<T extends object>(messageClass: new () => T, payload: unknown): T {
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
     throw new DomainError('VALIDATION_FAILED', 'The message must be a JSON object', [{ path: '', message: 'expected an object' }]);
   }
   const instance = plainToInstance(messageClass, payload);
-  const errors = await validate(instance, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: false });
+  const errors = validateSync(instance, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: false });
   if (errors.length > 0) {
     throw new DomainError('VALIDATION_FAILED', 'The request is not valid', validationDetails(errors));
   }
@@ -96,7 +100,7 @@ export class RpcServer {
     const reply = await withConsumerSpan(`rpc ${subject}`, msg.headers, async (): Promise<Reply> => {
       try {
         const payload = msg.data.length > 0 ? msg.json<unknown>() : {};
-        const message = await validateMessage(RpcRequestClasses[subject], payload);
+        const message = validateMessage(RpcRequestClasses[subject], payload);
         const actorHeader = msg.headers?.get(NatsHeaders.actor);
         const actor: Actor = actorHeader ? (JSON.parse(actorHeader) as Actor) : { id: 'anonymous', roles: [] };
         const result = await handler(message as RpcRequest<RpcSubject>, { actor });
