@@ -57,7 +57,6 @@ describe('chainNext', () => {
     expect(entry.hash).toBe(entryHash({ ...entry, data: stored }));
   });
 
-
   it('starts at seq 1 from the genesis hash and links each entry to the previous', () => {
     const chain = aChain(3);
     expect(chain.map((entry) => entry.seq)).toEqual([1, 2, 3]);
