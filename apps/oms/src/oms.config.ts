@@ -51,7 +51,9 @@ export class OmsConfig extends InfraConfig {
 
   /**
    * A long-polling lease call looks at its queue again this often even without a wake-up
-   * signal. Signals are fire-and-forget core NATS; this bounds what a lost one can cost.
+   * signal. Signals are fire-and-forget core NATS; this bounds what a lost one can cost. A
+   * parked call looks at least every half of the smallest liveness window whatever this says:
+   * each look keeps its worker seen (liveness-window.ts, longPollLookMs).
    */
   @EnvNumber()
   @IsOptional()

@@ -23,6 +23,7 @@ import { OmsConfig } from '../oms.config';
 import { failureEvent, transitionTask } from '../tasks/task.state';
 import type { EndedOutcome } from '../tasks/task.entity';
 import { backoffDelayMs } from './backoff';
+import { longPollLookMs } from '../workers/liveness-window';
 import { WorkerPresence } from '../workers/worker-presence';
 import { acquireLeases, type AcquiredLeaseRow } from './lease-acquire.sql';
 import { completeLeases, type CompletionInput } from './lease-complete.sql';
@@ -92,8 +93,9 @@ export class LeasesService {
         const left = deadline - performance.now();
         if (left <= 0 || this.signals.isClosing) return { tasks: [] };
         // Also look again now and then without a signal: signals are fire-and-forget, and a task
-        // leaving its backoff on a replica that has stopped since announces nothing.
-        await waiter.wait(Math.min(left, this.config.OMS_LONG_POLL_RECHECK_MS));
+        // leaving its backoff on a replica that has stopped since announces nothing. A look also
+        // keeps the parked worker seen, so it comes within the worker's liveness window.
+        await waiter.wait(Math.min(left, this.config.OMS_LONG_POLL_RECHECK_MS, longPollLookMs(this.config.OMS_WORKER_LIVENESS_SECONDS)));
         if (waiter.handedOver) {
           leasesGranted.inc({ pool: command.pool }, waiter.handedOver.length);
           leasesHandedOff.inc({ pool: command.pool }, waiter.handedOver.length);

@@ -2,6 +2,7 @@ import { WORKER_LIVENESS_LIMITS } from '@hms/contracts';
 import {
   effectiveLivenessSeconds,
   livenessCheckIntervalMs,
+  longPollLookMs,
   presenceConfirmMs,
   smallestLivenessSeconds,
   smallestPossibleLivenessSeconds,
@@ -73,5 +74,16 @@ describe(livenessCheckIntervalMs.name, () => {
     [1, 500], // clamped: never more often than every 0.5 s
   ])('checks six times per smallest possible window: default %p s → every %p ms', (fallback, expected) => {
     expect(livenessCheckIntervalMs(fallback)).toBe(expected);
+  });
+});
+
+describe(longPollLookMs.name, () => {
+  it.each([
+    [3600, 5000],
+    [10, 5000],
+    [4, 2000],
+  ])('lets a parked worker be seen twice within the smallest window: default %p s → %p ms', (fallback, expected) => {
+    expect(longPollLookMs(fallback)).toBe(expected);
+    expect(2 * longPollLookMs(fallback)).toBeLessThanOrEqual(smallestPossibleLivenessSeconds(fallback) * 1000);
   });
 });

@@ -44,3 +44,13 @@ export function presenceConfirmMs(defaultSeconds: number): number {
 export function livenessCheckIntervalMs(defaultSeconds: number): number {
   return Math.min(10_000, Math.max(500, Math.round((smallestPossibleLivenessSeconds(defaultSeconds) * 1000) / 6)));
 }
+
+/**
+ * The longest a long poll may wait between looks. Each look is the lease statement, which also
+ * moves the worker's last_seen_at: a worker parked in a call is not silent, and must not be
+ * declared gone (its other leases requeued) however long it waits or the recheck is set. Half of
+ * the smallest possible window, like {@link presenceConfirmMs}.
+ */
+export function longPollLookMs(defaultSeconds: number): number {
+  return (smallestPossibleLivenessSeconds(defaultSeconds) * 1000) / 2;
+}

@@ -16,7 +16,8 @@ describe('OMS per-pool worker liveness', () => {
   const name = (label: string) => `${label}-${randomUUID().slice(0, 8)}`;
 
   beforeAll(async () => {
-    oms = await OmsHarness.start('oms_pool_liveness', { OMS_WORKER_LIVENESS_SECONDS: String(DEFAULT) });
+    // Long polls re-look only every minute, so a parked worker is kept online by its wait alone.
+    oms = await OmsHarness.start('oms_pool_liveness', { OMS_WORKER_LIVENESS_SECONDS: String(DEFAULT), OMS_LONG_POLL_RECHECK_MS: '60000' });
   });
 
   afterAll(async () => {
@@ -78,6 +79,29 @@ describe('OMS per-pool worker liveness', () => {
     // The answer follows a changed window at once.
     await oms.call('oms.pool.upsert', { pool: slow, kind: 'human', workerLivenessSeconds: 12 });
     expect(await beat([slow, quick])).toMatchObject({ livenessSeconds: 12 });
+  });
+
+  it('keeps a worker parked in a long poll for longer than the window online, with the lease it holds', async () => {
+    const pool = name('parked');
+    const worker = name('poller');
+    await oms.call('oms.pool.upsert', { pool, kind: 'bot', workerLivenessSeconds: SHORT });
+    const held = await oms.queueTask({ pool, leaseSeconds: 300 });
+    const [lease] = (await oms.call('oms.task.lease', { pool, worker })).tasks;
+    expect(lease!.id).toBe(held.id);
+
+    // Its only call for longer than the window is a long poll of the emptied pool: waiting in a
+    // call is not silence. (Without that, the lease it holds came back at about SHORT + 2 s.)
+    const waitSeconds = SHORT + 6;
+    const polled = await oms.call('oms.task.lease', { pool, worker, waitSeconds }, (waitSeconds + 10) * 1000);
+    expect(polled.tasks).toEqual([]);
+    expect(await oms.call('oms.task.get', { id: held.id })).toMatchObject({ status: 'leased', worker, attempt: 1 });
+    expect(oms.events.some((e) => e.type === 'oms.worker.offline' && (e.data as { worker: string }).worker === worker)).toBe(false);
+    const [{ silent_ms: silentMs }] = await oms.sql<{ silent_ms: number }>(
+      `SELECT EXTRACT(EPOCH FROM (now() - last_seen_at)) * 1000 AS silent_ms FROM oms.workers WHERE id = $1`,
+      [worker],
+    );
+    expect(Number(silentMs)).toBeLessThan(SHORT * 1000);
+    expect(await oms.call('oms.task.complete', { taskId: held.id, leaseToken: lease!.leaseToken, output: {} })).toEqual({ id: held.id, status: 'completed' });
   });
 
   it('keeps a worker that heartbeats within the short window online there, with its lease', async () => {
