@@ -76,6 +76,10 @@ export class LeasesService {
     const waitMs = (command.waitSeconds ?? 0) * 1000;
     if (waitMs <= 0) return { tasks: await this.tryLease(command, actor) };
     const deadline = performance.now() + waitMs;
+    // Also look again now and then without a signal: signals are fire-and-forget, and a task
+    // leaving its backoff on a replica that has stopped since announces nothing. Each look also
+    // keeps the parked worker seen.
+    const lookEveryMs = longPollLookMs(this.config.OMS_LONG_POLL_RECHECK_MS, this.config.OMS_WORKER_LIVENESS_SECONDS);
     // Join before the first look, so a task announced while we look is not missed. The terms
     // let a task queued on this replica while we are parked be leased to us by its queueing
     // statement (TasksService.queueLoneStep).
@@ -92,10 +96,7 @@ export class LeasesService {
         if (tasks.length > 0) return { tasks };
         const left = deadline - performance.now();
         if (left <= 0 || this.signals.isClosing) return { tasks: [] };
-        // Also look again now and then without a signal: signals are fire-and-forget, and a task
-        // leaving its backoff on a replica that has stopped since announces nothing. A look also
-        // keeps the parked worker seen, so it comes within the worker's liveness window.
-        await waiter.wait(Math.min(left, this.config.OMS_LONG_POLL_RECHECK_MS, longPollLookMs(this.config.OMS_WORKER_LIVENESS_SECONDS)));
+        await waiter.wait(Math.min(left, lookEveryMs));
         if (waiter.handedOver) {
           leasesGranted.inc({ pool: command.pool }, waiter.handedOver.length);
           leasesHandedOff.inc({ pool: command.pool }, waiter.handedOver.length);

@@ -79,11 +79,12 @@ describe(livenessCheckIntervalMs.name, () => {
 
 describe(longPollLookMs.name, () => {
   it.each([
-    [3600, 5000],
-    [10, 5000],
-    [4, 2000],
-  ])('lets a parked worker be seen twice within the smallest window: default %p s → %p ms', (fallback, expected) => {
-    expect(longPollLookMs(fallback)).toBe(expected);
-    expect(2 * longPollLookMs(fallback)).toBeLessThanOrEqual(smallestPossibleLivenessSeconds(fallback) * 1000);
+    [2000, 3600, 2000],
+    [60_000, 3600, 5000],
+    [60_000, 10, 5000],
+    [60_000, 4, 2000],
+  ])('lets a parked worker be seen twice within the smallest window: recheck %p ms, default %p s → %p ms', (recheckMs, fallback, expected) => {
+    expect(longPollLookMs(recheckMs, fallback)).toBe(expected);
+    expect(2 * longPollLookMs(recheckMs, fallback)).toBeLessThanOrEqual(smallestPossibleLivenessSeconds(fallback) * 1000);
   });
 });

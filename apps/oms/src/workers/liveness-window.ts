@@ -33,7 +33,7 @@ export function smallestPossibleLivenessSeconds(defaultSeconds: number): number 
  * keeps the margin the single global window had (half of it).
  */
 export function presenceConfirmMs(defaultSeconds: number): number {
-  return (smallestPossibleLivenessSeconds(defaultSeconds) * 1000) / 2;
+  return halfSmallestWindowMs(defaultSeconds);
 }
 
 /**
@@ -46,11 +46,16 @@ export function livenessCheckIntervalMs(defaultSeconds: number): number {
 }
 
 /**
- * The longest a long poll may wait between looks. Each look is the lease statement, which also
- * moves the worker's last_seen_at: a worker parked in a call is not silent, and must not be
- * declared gone (its other leases requeued) however long it waits or the recheck is set. Half of
- * the smallest possible window, like {@link presenceConfirmMs}.
+ * How long a parked long poll waits between looks: the recheck setting, but never more than half
+ * of the smallest possible window. Each look is the lease statement, which also moves the
+ * worker's last_seen_at: a worker waiting in a call is not silent, and must not be declared gone
+ * (its other leases requeued) however long it waits or however high the recheck is set.
  */
-export function longPollLookMs(defaultSeconds: number): number {
+export function longPollLookMs(recheckMs: number, defaultSeconds: number): number {
+  return Math.min(recheckMs, halfSmallestWindowMs(defaultSeconds));
+}
+
+/** Half of the smallest window any pool can have: what happens this often happens twice per window. */
+function halfSmallestWindowMs(defaultSeconds: number): number {
   return (smallestPossibleLivenessSeconds(defaultSeconds) * 1000) / 2;
 }
