@@ -23,13 +23,14 @@ const BENCHES: Record<string, (o: Record<string, string>) => Promise<void>> = {
     omsBench({
       tasks: Number(o.tasks ?? 5000),
       workers: Number(o.workers ?? 8),
-      pickupSamples: Number(o['pickup-samples'] ?? 200),
+      pickupSamples: Number(o['pickup-samples'] ?? 500),
       latencySamples: Number(o['latency-samples'] ?? 500),
       smallDepth: Number(o['small-depth'] ?? 10_000),
       largeDepth: Number(o['large-depth'] ?? 1_000_000),
       graphileJobs: Number(o['graphile-jobs'] ?? 5000),
       graphileConcurrency: Number(o['graphile-concurrency'] ?? 10),
       runs: (o.runs ?? 'max1,max10,batch').split(','),
+      pairs: Number(o.pairs ?? 3),
     }),
 };
 
