@@ -52,7 +52,11 @@ export interface QueueLoneStepResult {
  * lease-acquire.sql.ts would lease it (attempt 1, token, expiry from the grant time, which is
  * the statement's own clock), and `oms.task.leased` follows `oms.task.queued` in the outbox.
  * The leased event's insert reads the queued event's RETURNING, so the queued event's row (and
- * its outbox id) is made first and the relay publishes them in that order.
+ * its outbox id) is made first and the relay publishes them in that order. The worker is seen at
+ * the grant, as lease-acquire.sql.ts sees the workers it leases to: its call lasted until now,
+ * and the liveness window it must next call within starts here, not at its parked call's last
+ * look (up to half a window before). Lock order: the new task, then the worker row, as every
+ * lease-holder statement takes them.
  *
  * Every row it reads or writes is reached by key, so it runs on the GenericPlanPool: planned
  * once per connection, which saves a third of the statement on the idle pickup path.
@@ -91,6 +95,11 @@ queued AS (
   FROM settings AS s
   ON CONFLICT ON CONSTRAINT tasks_request_step_key DO NOTHING
   RETURNING id, request_id, step_id, pool, priority, tags, sla_due_at, attempt, worker, lease_id, lease_expires_at, available_at, updated_at
+),
+seen AS (
+  INSERT INTO oms.workers AS w (id, first_seen_at, last_seen_at)
+  SELECT q.worker, q.updated_at, q.updated_at FROM queued AS q WHERE q.worker IS NOT NULL
+  ON CONFLICT (id) DO UPDATE SET last_seen_at = GREATEST(w.last_seen_at, EXCLUDED.last_seen_at)
 ),
 emitted AS (
   ${outboxInsertSql({

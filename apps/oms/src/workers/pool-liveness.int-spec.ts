@@ -104,6 +104,32 @@ describe('OMS per-pool worker liveness', () => {
     expect(await oms.call('oms.task.complete', { taskId: held.id, leaseToken: lease!.leaseToken, output: {} })).toEqual({ id: held.id, status: 'completed' });
   });
 
+  it('starts the window of a worker handed its task at the end of a long poll from the hand-off, not from its last look', async () => {
+    const pool = name('handed');
+    const worker = name('waiting');
+    await oms.call('oms.pool.upsert', { pool, kind: 'bot', workerLivenessSeconds: SHORT });
+    const parked = oms.call('oms.task.lease', { pool, worker, waitSeconds: 10 }, 20_000);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    // A parked call looks again only every half window, so at the hand-off its worker may have
+    // been seen last that long ago; backdating stands in for that, and a little more.
+    await oms.sql(`UPDATE oms.workers SET last_seen_at = now() - interval '8 seconds' WHERE id = $1`, [worker]);
+    const { requestId, stepId } = await oms.stepReady({ pool });
+    const [lease] = (await parked).tasks;
+    expect(lease).toMatchObject({ requestId, stepId, attempt: 1 });
+    const [{ silent_ms: silentMs }] = await oms.sql<{ silent_ms: number }>(
+      `SELECT EXTRACT(EPOCH FROM (now() - last_seen_at)) * 1000 AS silent_ms FROM oms.workers WHERE id = $1`,
+      [worker],
+    );
+    expect(Number(silentMs)).toBeLessThan(2_000);
+
+    // Working on it quietly for less than a window is not silence for longer than one.
+    await new Promise((resolve) => setTimeout(resolve, 4_000));
+    expect(await oms.call('oms.task.get', { id: lease!.id })).toMatchObject({ status: 'leased', worker, attempt: 1 });
+    expect(oms.events.some((e) => e.type === 'oms.worker.offline' && (e.data as { worker: string }).worker === worker)).toBe(false);
+    expect(await oms.call('oms.task.complete', { taskId: lease!.id, leaseToken: lease!.leaseToken, output: {} })).toEqual({ id: lease!.id, status: 'completed' });
+  });
+
   it('keeps a worker that heartbeats within the short window online there, with its lease', async () => {
     const pool = name('kept');
     const worker = name('diligent');
