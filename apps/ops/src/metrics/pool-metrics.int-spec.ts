@@ -139,6 +139,36 @@ describe('OPS pool metrics from OMS events', () => {
     await expectPool(live, { depth: 0, leased: 2, successRate: 1 });
   });
 
+  it('counts only the outcomes of the window, and lists a pool with older ones only while something is open there', async () => {
+    if (!ops) await startOps();
+    const [past, mixed] = [`metrics-past-${randomUUID().slice(0, 8)}`, `metrics-mixed-${randomUUID().slice(0, 8)}`];
+    // Two hours ago: outside OPS_METRICS_WINDOW_MINUTES (60).
+    const longAgo = new Date(base - 110 * 60_000).toISOString();
+    await publish('oms.task.completed', longAgo, { ...task(past), worker: 'w1', leaseId: randomUUID(), attempt: 1, output: {} });
+    await publish('oms.task.dead', longAgo, { ...task(past), attempts: 3, error: null });
+    await publish('oms.task.dead', longAgo, { ...task(mixed), attempts: 3, error: null });
+    await completed(mixed, randomUUID(), t(5));
+
+    // The old death in the window would read 0.5.
+    await expectPool(mixed, { successRate: 1, throughputPerMinute: 0 });
+    const db = new Client({ connectionString: env.databaseUrl });
+    await db.connect();
+    try {
+      const { rows } = await db.query(`SELECT "pool", count(*)::int AS n FROM "ops"."task_outcomes" WHERE "pool" = ANY($1) GROUP BY "pool" ORDER BY "pool"`, [[mixed, past]]);
+      expect(rows).toEqual([{ pool: mixed, n: 2 }, { pool: past, n: 2 }]);
+    } finally {
+      await db.end();
+    }
+    expect(await poolSnapshot(past)).toBeUndefined();
+    const listed = (await rpc.call('ops.metrics.pools', {}, { actor: { id: 'test', roles: ['manager'] } })).pools.map((p) => p.pool);
+    expect(listed).toContain(mixed);
+    expect(listed).not.toContain(past);
+
+    // A task queued there lists it again, with nothing in its window.
+    await queued(past, randomUUID(), t(6));
+    await expectPool(past, { depth: 1, successRate: null, waitP50Seconds: null });
+  });
+
   it('counts an outcome once, however often its event arrives', async () => {
     if (!ops) await startOps();
     const pool = `metrics-once-${randomUUID().slice(0, 8)}`;
