@@ -1,17 +1,22 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import {
+  BACKGROUND_JOBS,
   EVENT_SUBSCRIPTIONS,
+  LOGGER,
   OFF_PATH_LINGER_MS,
   PlatformModule,
   RPC_HANDLERS,
   ServiceRuntime,
+  type BackgroundJob,
   type EventSubscription,
   type RpcHandlers,
 } from '@hms/platform';
+import type { Logger } from 'pino';
 import { OpsConfig } from './ops.config';
 import { MetricsHandlers } from './metrics/metrics.handlers';
 import { PoolGauges } from './metrics/pool-gauges';
 import { OPS_CONSUMER, PoolMetricsService } from './metrics/pool-metrics.service';
+import { OutcomeRetention, outcomeRetentionJob } from './metrics/outcome-retention';
 import { OPS_ENTITIES } from './database/entities';
 import { OPS_MIGRATIONS } from './database/migrations';
 
@@ -33,7 +38,13 @@ export function createOpsModule(config: OpsConfig): DynamicModule {
       PoolMetricsService,
       PoolGauges,
       MetricsHandlers,
+      OutcomeRetention,
       ServiceRuntime,
+      {
+        provide: BACKGROUND_JOBS,
+        inject: [OutcomeRetention, LOGGER],
+        useFactory: (retention: OutcomeRetention, logger: Logger): BackgroundJob[] => [outcomeRetentionJob(retention, logger)],
+      },
       {
         provide: RPC_HANDLERS,
         inject: [MetricsHandlers],

@@ -3,6 +3,7 @@ import type { AnyHmsEvent, PoolMetrics } from '@hms/contracts';
 import { claimProcessedEventSql, CLOCK, preparedQuery, type Clock } from '@hms/platform';
 import { DataSource, type EntityManager } from 'typeorm';
 import { OpsConfig } from '../ops.config';
+import { OUTCOME_POOLS_CTE } from './outcome-pools.sql';
 
 interface PoolMetricsRow {
   pool: string;
@@ -234,7 +235,7 @@ export class PoolMetricsService {
    * `task_outcomes` keeps every outcome (a week and more: each row is its event's claim), and
    * `at >= window` alone cannot use `task_outcomes_pool_at_idx`, which leads with the pool: read
    * that way, every snapshot (each SSE tick, each scrape) read the table's whole history, twice.
-   * So the pools with outcomes are found with one probe of that index each (a loose index scan),
+   * So the pools with outcomes are found with one probe of that index each (OUTCOME_POOLS_CTE),
    * and each pool's window is read as its own range of it. With a week of history (4M rows,
    * 20 pools, 24k in the hour) a snapshot took 320-390 ms before (two sequential scans of
    * 165 ms), 37-41 ms now, with the same answer.
@@ -244,12 +245,7 @@ export class PoolMetricsService {
     const windowStart = new Date(now.getTime() - this.config.OPS_METRICS_WINDOW_MINUTES * 60_000);
     const recentStart = new Date(now.getTime() - 5 * 60_000);
     const rows: PoolMetricsRow[] = await this.dataSource.query(
-      `WITH RECURSIVE outcome_pools AS (
-         (SELECT "pool" FROM "ops"."task_outcomes" ORDER BY "pool" LIMIT 1)
-         UNION ALL
-         SELECT (SELECT t."pool" FROM "ops"."task_outcomes" AS t WHERE t."pool" > p."pool" ORDER BY t."pool" LIMIT 1)
-         FROM outcome_pools AS p WHERE p."pool" IS NOT NULL
-       ),
+      `WITH RECURSIVE ${OUTCOME_POOLS_CTE},
        recent AS (
          SELECT p."pool", r.* FROM outcome_pools AS p CROSS JOIN LATERAL (
            SELECT count(*) AS outcomes,

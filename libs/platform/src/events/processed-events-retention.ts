@@ -14,7 +14,8 @@ export const PROCESSED_EVENTS_RETENTION_SECONDS = EventStream.maxAgeSeconds + 24
 /** Rows deleted per statement, so a large backlog never becomes one long transaction. */
 export const PROCESSED_EVENTS_DELETE_CHUNK = 5000;
 
-const SWEEP_INTERVAL_MS = 10 * 60 * 1000;
+/** How often a retention sweep runs (and at once again while it deletes full chunks). */
+export const RETENTION_SWEEP_INTERVAL_MS = 10 * 60 * 1000;
 
 /**
  * Deletes the `processed_events` rows past {@link PROCESSED_EVENTS_RETENTION_SECONDS}, a chunk
@@ -30,7 +31,7 @@ export class ProcessedEventsRetention implements BackgroundJob {
     private readonly now: () => Date,
     logger: Logger,
   ) {
-    this.job = new PeriodicJob('processed-events retention', SWEEP_INTERVAL_MS, async () => ({ full: (await this.sweep()) === PROCESSED_EVENTS_DELETE_CHUNK }), logger);
+    this.job = new PeriodicJob('processed-events retention', RETENTION_SWEEP_INTERVAL_MS, async () => ({ full: (await this.sweep()) === PROCESSED_EVENTS_DELETE_CHUNK }), logger);
   }
 
   start(): void {
