@@ -135,11 +135,12 @@ describe('Disaster voucher flow through the gateway', () => {
     expect(docs.status).toBe(200);
     const document = await json(docs);
     expect(Object.keys(document.paths)).toEqual(
-      expect.arrayContaining(['/v1/requests', '/v1/pools/{pool}/lease', '/v1/tasks/{id}/complete', '/v1/pools/{pool}/reroute', '/v1/workers/{worker}/heartbeat', '/v1/tasks/complete']),
+      expect.arrayContaining(['/v1/requests', '/v1/pools/{pool}/lease', '/v1/tasks/{id}/complete', '/v1/pools/{pool}/reroute', '/v1/workers/{worker}/heartbeat', '/v1/tasks/complete', '/v1/alerts', '/v1/alerts/{id}/ack', '/v1/alerts/{id}/resolve']),
     );
     expect(document.components.schemas.CreateRequestCommand.required).toContain('plan');
     expect(document.components.schemas.WorkerHeartbeatCommand.required).toEqual(expect.arrayContaining(['worker', 'pools']));
     expect(document.components.schemas.CompleteTasksCommand.required).toEqual(['items']);
+    expect(document.components.schemas.ResolveAlertCommand.properties.reason).toMatchObject({ type: 'string', maxLength: 1000 });
     expect(document.components.schemas.UpsertPoolCommand.properties.workerLivenessSeconds).toEqual({ type: 'integer', minimum: 10, maximum: 86400 });
     expect((await fetch(`${stack.gatewayUrl}/health/ready`)).status).toBe(200);
     for (const service of Object.values(stack.services)) {

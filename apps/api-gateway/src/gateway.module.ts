@@ -7,6 +7,7 @@ import { GatewayConfig } from './gateway.config';
 import { ApiErrorFilter } from './http/api-error.filter';
 import { RpcGateway } from './http/rpc-gateway';
 import { PoolMetricsController } from './metrics/metrics.controller';
+import { AlertsController } from './alerts/alerts.controller';
 import { PlansController } from './plans/plans.controller';
 import { PoolsController } from './pools/pools.controller';
 import { RequestsController } from './requests/requests.controller';
@@ -34,7 +35,7 @@ export function createGatewayModule(config: GatewayConfig): DynamicModule {
   return {
     module: GatewayModule,
     imports: [PlatformModule.forService({ service: 'api-gateway', config })],
-    controllers: [PlansController, RequestsController, PoolsController, TasksController, WorkersController, PoolMetricsController],
+    controllers: [PlansController, RequestsController, PoolsController, TasksController, WorkersController, PoolMetricsController, AlertsController],
     providers: [
       { provide: GatewayConfig, useValue: config },
       { provide: TokenVerifier, useValue: new TokenVerifier({ secret: config.HMS_JWT_SECRET, jwksUrl: config.HMS_JWT_JWKS_URL }) },

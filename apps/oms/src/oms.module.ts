@@ -81,7 +81,7 @@ export function createOmsModule(config: OmsConfig): DynamicModule {
       {
         provide: EVENT_SUBSCRIPTIONS,
         inject: [TaskEvents],
-        useFactory: (events: TaskEvents): EventSubscription[] => [events.subscription()],
+        useFactory: (events: TaskEvents): EventSubscription[] => [events.subscription(), events.alertSubscription()],
       },
       {
         provide: BACKGROUND_JOBS,

@@ -14,4 +14,20 @@ export class OpsConfig extends InfraConfig {
   @Min(1)
   @Max(24 * 60)
   OPS_METRICS_WINDOW_MINUTES: number = 60;
+
+  /** How often due escalations and webhook deliveries are looked for (a new alert also wakes the sweep). */
+  @EnvNumber()
+  @IsOptional()
+  @IsInt()
+  @Min(50)
+  @Max(60_000)
+  OPS_ESCALATION_SWEEP_MS: number = 1000;
+
+  /** A webhook that has not answered in this long counts as a failed attempt (retried with backoff). */
+  @EnvNumber()
+  @IsOptional()
+  @IsInt()
+  @Min(100)
+  @Max(60_000)
+  OPS_WEBHOOK_TIMEOUT_MS: number = 5000;
 }

@@ -11,6 +11,7 @@ import {
   type EventSubscription,
   type RpcHandlers,
 } from '@hms/platform';
+import type { AnyHmsEvent } from '@hms/contracts';
 import type { Logger } from 'pino';
 import { OpsConfig } from './ops.config';
 import { MetricsHandlers } from './metrics/metrics.handlers';
@@ -19,6 +20,19 @@ import { OPS_CONSUMER, PoolMetricsService } from './metrics/pool-metrics.service
 import { OutcomeRetention, outcomeRetentionJob } from './metrics/outcome-retention';
 import { OPS_ENTITIES } from './database/entities';
 import { OPS_MIGRATIONS } from './database/migrations';
+import { AlertEscalation } from './alerts/alert-escalation';
+import { AlertsHandlers } from './alerts/alerts.handlers';
+import { AlertsService } from './alerts/alerts.service';
+
+/** Events that may raise an alert: a new one may be due for escalation at once. */
+const RAISES_ALERTS = new Set<AnyHmsEvent['type']>(['oms.task.sla-breached', 'oms.task.dead', 'act.request.sla-breached']);
+const raisesAlerts = (events: AnyHmsEvent[]) => events.some((event) => RAISES_ALERTS.has(event.type));
+
+/**
+ * OPS's second durable consumer: ACT's request events, for the alerts of late requests and their
+ * resolution when the request ends (NATS 2.9 allows one filter subject per consumer).
+ */
+const OPS_REQUESTS_CONSUMER = 'ops-requests';
 
 @Module({})
 export class OpsModule {}
@@ -39,29 +53,47 @@ export function createOpsModule(config: OpsConfig): DynamicModule {
       PoolGauges,
       MetricsHandlers,
       OutcomeRetention,
+      AlertsService,
+      AlertsHandlers,
+      AlertEscalation,
       ServiceRuntime,
       {
         provide: BACKGROUND_JOBS,
-        inject: [OutcomeRetention, LOGGER],
-        useFactory: (retention: OutcomeRetention, logger: Logger): BackgroundJob[] => [outcomeRetentionJob(retention, logger)],
+        inject: [OutcomeRetention, AlertEscalation, LOGGER],
+        useFactory: (retention: OutcomeRetention, escalation: AlertEscalation, logger: Logger): BackgroundJob[] => [outcomeRetentionJob(retention, logger), escalation],
       },
       {
         provide: RPC_HANDLERS,
-        inject: [MetricsHandlers],
-        useFactory: (metrics: MetricsHandlers): RpcHandlers<'ops'> => metrics.handlers(),
+        inject: [MetricsHandlers, AlertsHandlers],
+        useFactory: (metrics: MetricsHandlers, alerts: AlertsHandlers): RpcHandlers<'ops'> => ({ ...metrics.handlers(), ...alerts.handlers() }),
       },
       {
         provide: EVENT_SUBSCRIPTIONS,
-        inject: [PoolMetricsService, PoolGauges],
-        useFactory: (metrics: PoolMetricsService, gauges: PoolGauges): EventSubscription[] => [
+        inject: [PoolMetricsService, PoolGauges, AlertsService, AlertEscalation],
+        useFactory: (metrics: PoolMetricsService, gauges: PoolGauges, alerts: AlertsService, escalation: AlertEscalation): EventSubscription[] => [
           {
             durable: OPS_CONSUMER,
             filter: 'oms.>',
             lingerMs: OFF_PATH_LINGER_MS,
             claim: (events, tx) => metrics.claim(events, tx),
-            handleAll: (events, tx) => metrics.applyAll(events, tx),
+            handleAll: async (events, tx, emit) => {
+              await metrics.applyAll(events, tx);
+              await alerts.onEvents(events, tx, emit);
+            },
             // Counters move only for committed events, so a batch retried event by event counts once.
-            committed: (events) => events.forEach((event) => gauges.record(event)),
+            committed: (events) => {
+              events.forEach((event) => gauges.record(event));
+              if (raisesAlerts(events)) escalation.poke();
+            },
+          },
+          {
+            durable: OPS_REQUESTS_CONSUMER,
+            filter: 'act.request.>',
+            lingerMs: OFF_PATH_LINGER_MS,
+            handleAll: (events, tx, emit) => alerts.onEvents(events, tx, emit),
+            committed: (events) => {
+              if (raisesAlerts(events)) escalation.poke();
+            },
           },
         ],
       },

@@ -5,7 +5,25 @@ import type { FakeRoute } from './testing/fake-fetch';
 describe(buildCli.name, () => {
   it('returns a commander program with the documented commands when built', () => {
     const names = buildCli().commands.map((c) => c.name());
-    expect(names).toEqual(expect.arrayContaining(['token', 'plan', 'request', 'pool', 'work', 'metrics']));
+    expect(names).toEqual(expect.arrayContaining(['token', 'plan', 'request', 'pool', 'work', 'metrics', 'alert']));
+  });
+
+  describe('alert', () => {
+    it('lists with filters, acknowledges and resolves through the alert paths', async () => {
+      const route: FakeRoute = () => ({ body: { items: [], nextCursor: null } });
+      const listed = await hms(['alert', 'list', '--status', 'open', '--pool', 'desk', '--limit', '5'], { route });
+      expect(listed.fake.calls[0]).toMatchObject({ method: 'GET', path: '/v1/alerts?status=open&pool=desk&limit=5' });
+      const acked = await hms(['alert', 'ack', 'a1'], { route: () => ({ body: { id: 'a1', status: 'acknowledged' } }) });
+      expect(acked.fake.calls[0]).toMatchObject({ method: 'POST', path: '/v1/alerts/a1/ack' });
+      const resolved = await hms(['alert', 'resolve', 'a1', '--reason', 'called the applicant'], { route: () => ({ body: { id: 'a1', status: 'resolved' } }) });
+      expect(resolved.fake.calls[0]).toMatchObject({ method: 'POST', path: '/v1/alerts/a1/resolve', json: { reason: 'called the applicant' } });
+    });
+
+    it('refuses a status that is not an alert status without calling the gateway', async () => {
+      const run = await hms(['alert', 'list', '--status', 'closed']);
+      expect(run.exitCode).toBe(1);
+      expect(run.fake.calls).toHaveLength(0);
+    });
   });
 
   describe('token', () => {

@@ -2,10 +2,10 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import type { PlanDefinition, RequestStatus, Role } from '@hms/contracts';
+import type { AlertStatus, PlanDefinition, RequestStatus, Role } from '@hms/contracts';
 import { HmsApiError } from './hms-api-error';
 import { HmsClient } from './hms-client';
-import { TERMINAL_REQUEST_STATUSES, type ListRequestsFilter } from './types';
+import { TERMINAL_REQUEST_STATUSES, type ListAlertsFilter, type ListRequestsFilter } from './types';
 import { Pool } from './worker';
 
 /** The gateway `hms` talks to when neither `--url` nor `HMS_URL` says otherwise. */
@@ -35,6 +35,8 @@ interface GlobalOptions {
 
 const ROLES: readonly Role[] = ['manager', 'worker', 'service'];
 const REQUEST_STATUSES: readonly RequestStatus[] = ['running', ...TERMINAL_REQUEST_STATUSES];
+// Spelled out: the contracts' AlertStatuses is a value, and the CLI takes only types from there.
+const ALERT_STATUSES: readonly AlertStatus[] = ['open', 'acknowledged', 'resolved'];
 
 function json(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`;
@@ -325,6 +327,28 @@ export function buildCli(overrides: Partial<CliIo> = {}): Command {
     .command('metrics')
     .description('per-pool metrics snapshot')
     .action(action(async (_opts: unknown, command: Command) => client(command).metrics.pools()));
+
+  const alert = program.command('alert').description('SLA and dead-task alerts');
+  alert
+    .command('list')
+    .description('list alerts, newest first (one page)')
+    .addOption(new Option('--status <status>').choices(ALERT_STATUSES))
+    .option('--pool <pool>')
+    .option('--request-id <id>')
+    .option('--cursor <cursor>')
+    .option('--limit <n>', 'page size', parsePositiveInt)
+    .action(action(async (opts: ListAlertsFilter, command: Command) => client(command).alerts.list(opts)));
+  alert
+    .command('ack')
+    .description('acknowledge an alert (its escalation, if not yet run, no longer runs)')
+    .argument('<id>')
+    .action(action(async (id: string, _opts: unknown, command: Command) => client(command).alerts.ack(id)));
+  alert
+    .command('resolve')
+    .description('resolve an alert by hand')
+    .argument('<id>')
+    .option('--reason <text>')
+    .action(action(async (id: string, opts: { reason?: string }, command: Command) => client(command).alerts.resolve(id, opts.reason)));
 
   return program;
 }

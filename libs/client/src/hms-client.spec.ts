@@ -357,14 +357,19 @@ describe(HmsClient.name, () => {
       await expect(hms.metrics.pools()).resolves.toEqual({ pools: [{ pool: 'ocr', depth: 3 }] });
       await hms.alerts.list('open');
       await hms.alerts.list();
+      fake.enqueue({ body: { items: [{ id: 'a2', status: 'open' }], nextCursor: 'c2' } });
+      await expect(hms.alerts.list({ pool: 'ocr', status: 'acknowledged', limit: 5 })).resolves.toEqual({ items: [{ id: 'a2', status: 'open' }], nextCursor: 'c2' });
       await hms.alerts.ack('a1');
+      await hms.alerts.resolve('a1', 'handled by phone');
       await hms.scaling.decisions('ocr');
       await hms.scaling.decisions();
       expect(fake.calls.map((c) => `${c.method} ${c.path}`)).toEqual([
         'GET /v1/metrics/pools',
         'GET /v1/alerts?status=open',
         'GET /v1/alerts',
+        'GET /v1/alerts?status=acknowledged&pool=ocr&limit=5',
         'POST /v1/alerts/a1/ack',
+        'POST /v1/alerts/a1/resolve',
         'GET /v1/scaling/decisions?pool=ocr',
         'GET /v1/scaling/decisions',
       ]);

@@ -1,4 +1,6 @@
 import type {
+  AlertStatus,
+  AlertView,
   HeartbeatResult,
   HistoryVerifyResult,
   LeaseTasksResult,
@@ -25,12 +27,11 @@ import { HttpTransport, type CallOptions, type HttpTransportOptions } from './ht
 import { sleep } from './sleep';
 import {
   TERMINAL_REQUEST_STATUSES,
-  type AlertStatus,
-  type AlertView,
   type CreatedRequest,
   type CreateRequestInput,
   type CreateRequestOptions,
   type ItemList,
+  type ListAlertsFilter,
   type LeaseOptions,
   type ListRequestsFilter,
   type ListTasksFilter,
@@ -350,17 +351,30 @@ export class MetricsApi {
   }
 }
 
-/** SLA and dead-task alerts. */
+/** SLA and dead-task alerts (API.md "Metrics, SLAs, alerts, scaling"). */
 export class AlertsApi {
   constructor(private readonly http: HttpTransport) {}
 
-  async list(status?: AlertStatus, options?: CallOptions): Promise<ItemList<AlertView>> {
-    return asItemList((await this.http.send<ItemList<AlertView>>({ method: 'GET', path: '/v1/alerts', query: { status }, ...options })).body);
+  /** One page of alerts, newest first; a bare status is the filter `{status}`. */
+  async list(filter: ListAlertsFilter | AlertStatus = {}, options?: CallOptions): Promise<Page<AlertView>> {
+    const { status, pool, requestId, cursor, limit } = typeof filter === 'string' ? { status: filter } : (filter as ListAlertsFilter);
+    const res = await this.http.send<Page<AlertView>>({ method: 'GET', path: '/v1/alerts', query: { status, pool, requestId, cursor, limit }, ...options });
+    return { items: res.body?.items ?? [], nextCursor: res.body?.nextCursor ?? null };
   }
 
-  /** Marks an alert as seen so it stops paging people; it resolves by itself later. */
+  /** Every alert matching the filter, across pages. */
+  listAll(filter: ListAlertsFilter = {}, options?: CallOptions): AsyncGenerator<AlertView, void, undefined> {
+    return paginate((cursor) => this.list({ ...filter, cursor }, options), filter.cursor);
+  }
+
+  /** Marks an alert as seen: its escalation (if not yet run) no longer runs. Repeating it is a no-op. */
   async ack(id: string, options?: CallOptions): Promise<AlertView> {
     return (await this.http.send<AlertView>({ method: 'POST', path: `/v1/alerts/${seg(id)}/ack`, json: {}, ...options })).body;
+  }
+
+  /** Closes an alert by hand (managers); alerts also resolve when their task or request ends. */
+  async resolve(id: string, reason?: string, options?: CallOptions): Promise<AlertView> {
+    return (await this.http.send<AlertView>({ method: 'POST', path: `/v1/alerts/${seg(id)}/resolve`, json: reason === undefined ? {} : { reason }, ...options })).body;
   }
 }
 

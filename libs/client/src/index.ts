@@ -10,14 +10,14 @@ export type { CallOptions, HttpCall, HttpResult, HttpTransport, QueryParams } fr
 export { Pool, PoolWorker, WorkItem, TaskError, toTaskFailure } from './worker';
 export type { HandlerContext, LoginOptions, NextTaskOptions, RunOptions, RunSummary, TaskHandler } from './worker';
 export { TERMINAL_REQUEST_STATUSES } from './types';
+export type { AlertStatus, AlertView, AlertKind } from '@hms/contracts';
 export type {
-  AlertStatus,
-  AlertView,
   CreatedRequest,
   CreateRequestInput,
   CreateRequestOptions,
   ItemList,
   LeaseOptions,
+  ListAlertsFilter,
   RerouteQueueOptions,
   ListRequestsFilter,
   ListTasksFilter,

@@ -1,5 +1,6 @@
 import type {
   CreateRequestCommand,
+  ListAlertsQuery,
   LeaseTasksCommand,
   RerouteQueueCommand,
   ListRequestsQuery,
@@ -57,27 +58,8 @@ export interface ItemList<T> {
   items: T[];
 }
 
-/** Alert states of `GET /v1/alerts?status=`. */
-export type AlertStatus = 'open' | 'acknowledged' | 'resolved';
-
-/**
- * An SLA or dead-task alert. API.md fixes only the states; the other fields are what the OPS
- * service is expected to send and are optional so older servers still type-check.
- */
-export interface AlertView {
-  id: string;
-  status: AlertStatus;
-  kind?: string;
-  pool?: string | null;
-  requestId?: string | null;
-  taskId?: string | null;
-  message?: string;
-  raisedAt?: string;
-  acknowledgedAt?: string | null;
-  acknowledgedBy?: string | null;
-  resolvedAt?: string | null;
-  [field: string]: unknown;
-}
+/** Filter of `GET /v1/alerts`. */
+export type ListAlertsFilter = Partial<Pick<ListAlertsQuery, 'status' | 'pool' | 'requestId' | 'cursor' | 'limit'>>;
 
 /** One autoscaling decision (API.md `GET /v1/scaling/decisions`). */
 export interface ScalingDecision {

@@ -1,3 +1,4 @@
+import type { AlertKind } from './alerts.messages';
 import type { RetryPolicy } from './plan.schema';
 
 /** Where an event came from. */
@@ -107,6 +108,25 @@ export interface EventDataMap {
   'oms.worker.online': { worker: string; pool: string };
   /** A worker silent for longer than the liveness window is declared gone from a pool. */
   'oms.worker.offline': { worker: string; pool: string; lastSeenAt: string };
+  /** A breach or a dead task raised an alert (once per kind and task or request). */
+  'ops.alert.raised': { alertId: string; kind: AlertKind; pool: string | null; taskId: string | null; stepId: string | null; message: string };
+  'ops.alert.acknowledged': { alertId: string; kind: AlertKind };
+  /**
+   * The alert's pool escalation ran (nobody acknowledged it within `afterMinutes`): OMS queues a
+   * task in `escalationPool` (step `EscalationSteps.stepIdOf(alertId)`), OPS posts to the webhook.
+   */
+  'ops.alert.escalated': {
+    alertId: string;
+    kind: AlertKind;
+    pool: string | null;
+    taskId: string | null;
+    stepId: string | null;
+    message: string;
+    escalationPool: string | null;
+    webhook: string | null;
+  };
+  /** Its task finished, its escalation task was completed, or a manager resolved it. */
+  'ops.alert.resolved': { alertId: string; kind: AlertKind; resolution: string };
 }
 
 /** One of the event types. */

@@ -12,6 +12,7 @@ export * from './requests.messages';
 export * from './pools.messages';
 export * from './tasks.messages';
 export * from './metrics.messages';
+export * from './alerts.messages';
 export * from './events';
 export * from './subjects';
 export * from './rpc-validation';

@@ -58,8 +58,11 @@ export interface RequestSummary {
   updatedAt: string;
   slaDueAt: string | null;
   completedAt: string | null;
-  /** Escalations raised for this request (a flag, not a state). */
-  escalations: Array<{ at: string; reason: string }>;
+  /**
+   * Escalations raised for this request (a flag, not a state): its own SLA breach
+   * (`sla-breached`), and the alerts of its tasks (`task-sla-breached`, `task-dead`, with the alert's id).
+   */
+  escalations: Array<{ at: string; reason: string; alertId?: string }>;
 }
 
 /** One step of a request. */

@@ -23,6 +23,7 @@ import {
   RerouteTaskCommand,
 } from './tasks.messages';
 import { PoolMetricsQuery } from './metrics.messages';
+import { AcknowledgeAlertCommand, ListAlertsQuery, ResolveAlertCommand } from './alerts.messages';
 import type { RpcSubject } from './subjects';
 
 /**
@@ -57,4 +58,7 @@ export const RpcRequestClasses: { [S in RpcSubject]: new () => object } = {
   'oms.task.get': GetTaskQuery,
   'oms.task.list': ListTasksQuery,
   'ops.metrics.pools': PoolMetricsQuery,
+  'ops.alert.list': ListAlertsQuery,
+  'ops.alert.acknowledge': AcknowledgeAlertCommand,
+  'ops.alert.resolve': ResolveAlertCommand,
 };

@@ -36,6 +36,7 @@ import type {
   TaskView,
 } from './tasks.messages';
 import type { PoolMetricsQuery, PoolMetricsResult } from './metrics.messages';
+import type { AcknowledgeAlertCommand, AlertView, ListAlertsQuery, ResolveAlertCommand } from './alerts.messages';
 import type { Page } from './pagination';
 
 /**
@@ -69,6 +70,9 @@ export const RpcSubjects = {
   taskList: 'oms.task.list',
   workerHeartbeat: 'oms.worker.heartbeat',
   metricsPools: 'ops.metrics.pools',
+  alertList: 'ops.alert.list',
+  alertAcknowledge: 'ops.alert.acknowledge',
+  alertResolve: 'ops.alert.resolve',
 } as const;
 
 /** The request and response type of each RPC subject. */
@@ -99,6 +103,9 @@ export interface RpcContract {
   'oms.task.list': { request: ListTasksQuery; response: Page<TaskView> };
   'oms.worker.heartbeat': { request: WorkerHeartbeatCommand; response: WorkerHeartbeatResult };
   'ops.metrics.pools': { request: PoolMetricsQuery; response: PoolMetricsResult };
+  'ops.alert.list': { request: ListAlertsQuery; response: Page<AlertView> };
+  'ops.alert.acknowledge': { request: AcknowledgeAlertCommand; response: AlertView };
+  'ops.alert.resolve': { request: ResolveAlertCommand; response: AlertView };
 }
 
 /** One RPC subject. */

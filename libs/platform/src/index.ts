@@ -22,3 +22,4 @@ export * from './bootstrap/platform.module';
 export * from './bootstrap/service-runtime';
 export * from './bootstrap/periodic-job';
 export * from './bootstrap/bootstrap';
+export * from './database/time-id-cursor';

@@ -50,7 +50,7 @@ export class RequestEntity {
   requestHash: string | null;
 
   @Column('jsonb')
-  escalations: Array<{ at: string; reason: string }>;
+  escalations: Array<{ at: string; reason: string; alertId?: string }>;
 
   @Column('text')
   createdBy: string;

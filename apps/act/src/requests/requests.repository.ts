@@ -85,6 +85,22 @@ export async function updateRequest(
   await tx.getRepository(RequestEntity).update({ id }, changes);
 }
 
+/** Appends entries to requests' `escalations` (rows the caller has locked), in the given order per request. */
+export async function appendEscalations(tx: EntityManager, entries: Array<{ requestId: string; at: string; reason: string; alertId: string }>, now: Date): Promise<void> {
+  if (entries.length === 0) return;
+  await preparedQuery(
+    tx,
+    'act_append_escalations',
+    `UPDATE "act"."requests" AS "r"
+        SET "escalations" = "r"."escalations" || "e"."items", "updated_at" = $5
+       FROM (SELECT request_id, jsonb_agg(jsonb_build_object('at', at, 'reason', reason, 'alertId', alert_id) ORDER BY n) AS items
+               FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS x(request_id, at, reason, alert_id, n)
+              GROUP BY request_id) AS "e"
+      WHERE "r"."id" = "e".request_id`,
+    [entries.map((e) => e.requestId), entries.map((e) => e.at), entries.map((e) => e.reason), entries.map((e) => e.alertId), now],
+  );
+}
+
 /** Filters of the request list. */
 export interface RequestFilters {
   plan?: string;

@@ -10,7 +10,7 @@ import {
   type RequestView,
   isUuid,
 } from '@hms/contracts';
-import { CLOCK, EventOutbox, type Clock, type Emit, type IdGenerator } from '@hms/platform';
+import { CLOCK, decodeTimeIdCursor, encodeTimeIdCursor, EventOutbox, type Clock, type Emit, type IdGenerator } from '@hms/platform';
 import { DataSource, type EntityManager } from 'typeorm';
 import { ID_GENERATOR } from '../act.tokens';
 import { contentHash } from '../common/canonical-json';
@@ -34,21 +34,6 @@ function requestHashOf(command: CreateRequestCommand): string {
     priority: command.priority ?? 0,
     slaMinutes: command.slaMinutes ?? null,
   });
-}
-
-function encodeCursor(request: RequestEntity): string {
-  return Buffer.from(JSON.stringify([request.createdAt.toISOString(), request.id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  try {
-    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
-    const createdAt = new Date(at);
-    if (Number.isNaN(createdAt.getTime()) || !isUuid(id)) throw new Error('bad cursor');
-    return { createdAt, id };
-  } catch {
-    throw new DomainError('VALIDATION_FAILED', 'The cursor is not valid', [{ path: 'cursor', message: 'pass back the nextCursor of the previous page' }]);
-  }
 }
 
 /** Requests: create (and start), read, list, cancel. */
@@ -165,10 +150,11 @@ export class RequestsService {
 
   async list(query: ListRequestsQuery): Promise<Page<RequestSummary>> {
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;
-    const after = query.cursor ? decodeCursor(query.cursor) : null;
+    const cursor = query.cursor ? decodeTimeIdCursor(query.cursor) : null;
+    const after = cursor ? { createdAt: cursor.at, id: cursor.id } : null;
     const rows = await listRequests(this.dataSource.manager, { plan: query.plan, status: query.status, reference: query.reference }, after, limit + 1);
     const items = rows.slice(0, limit);
-    return { items: items.map(toRequestSummary), nextCursor: rows.length > limit ? encodeCursor(items[items.length - 1]) : null };
+    return { items: items.map(toRequestSummary), nextCursor: rows.length > limit ? encodeTimeIdCursor({ at: items[items.length - 1]!.createdAt, id: items[items.length - 1]!.id }) : null };
   }
 
   /** Cancels a running request and its open steps; OMS cancels their tasks on `act.request.cancelled`. */

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { systemActor, type AnyHmsEvent, isUuid } from '@hms/contracts';
+import { EscalationSteps, systemActor, type AnyHmsEvent, type HmsEvent, isUuid } from '@hms/contracts';
 import { CLOCK, LOGGER, type Clock, type Emit } from '@hms/platform';
 import type { Logger } from 'pino';
 import type { EntityManager } from 'typeorm';
@@ -7,7 +7,7 @@ import { PlansService } from '../plans/plans.service';
 import type { RequestStepEntity } from './request-step.entity';
 import type { RequestEntity } from './request.entity';
 import { isTerminalRequest } from './request.state';
-import { loadSteps, lockRequests, updateRequest, updateStep } from './requests.repository';
+import { appendEscalations, loadSteps, lockRequests, updateRequest, updateStep } from './requests.repository';
 import { canTransitionStep, type StepEvent } from './step.state';
 import { Workflow, type WorkflowEffect } from './workflow';
 
@@ -119,9 +119,19 @@ export class WorkflowService {
    * succeed.
    */
   async onEvents(events: AnyHmsEvent[], tx: EntityManager, emit: Emit): Promise<void> {
-    const taskEvents = events.filter((event): event is TaskEvent => isTaskEvent(event) && isUuid(event.requestId));
-    if (taskEvents.length === 0) return;
-    const requests = await lockRequests(tx, [...new Set(taskEvents.map((event) => event.requestId!.toLowerCase()))]);
+    // An escalation task is its alert's, not a step's: its events are in the ledger, nothing more.
+    const taskEvents = events.filter((event): event is TaskEvent => isTaskEvent(event) && isUuid(event.requestId) && !EscalationSteps.alertIdOf(event.data.stepId));
+    // A request's own breach is flagged when ACT marks it; a task's alert is flagged here.
+    const taskAlerts = events.filter(
+      (event): event is HmsEvent<'ops.alert.raised'> => event.type === 'ops.alert.raised' && event.data.kind !== 'request-sla-breached' && isUuid(event.requestId),
+    );
+    if (taskEvents.length === 0 && taskAlerts.length === 0) return;
+    const requests = await lockRequests(tx, [...new Set([...taskEvents, ...taskAlerts].map((event) => event.requestId!.toLowerCase()))]);
+    await appendEscalations(
+      tx,
+      taskAlerts.filter((event) => requests.has(event.requestId!.toLowerCase())).map((event) => ({ requestId: event.requestId!, at: event.at, reason: event.data.kind, alertId: event.data.alertId })),
+      this.clock.now(),
+    );
     for (const event of taskEvents) {
       const request = requests.get(event.requestId!.toLowerCase());
       // A request ended by an earlier event of this batch is terminal here too (apply() updates it in place).

@@ -5,9 +5,10 @@ import type { EntityManager } from 'typeorm';
 import { TasksService } from './tasks.service';
 
 const HANDLED = new Set<AnyHmsEvent['type']>(['act.step.ready', 'act.request.cancelled', 'act.request.rejected', 'act.request.failed']);
+const ALERT_EVENTS_HANDLED = new Set<AnyHmsEvent['type']>(['ops.alert.escalated', 'ops.alert.resolved']);
 
 /**
- * OMS's one durable subscription: ACT's events. Single `filter_subject` (`act.>`), which NATS
+ * OMS's durable subscription to ACT's events. Single `filter_subject` (`act.>`), which NATS
  * 2.9 supports; the handler picks the types OMS acts on and acknowledges the rest.
  */
 @Injectable()
@@ -23,6 +24,22 @@ export class TaskEvents {
       handle: (event, tx, emit) => this.handle(event, tx, emit),
       // A lone step.ready is what an idle worker waits for: queue it in one round trip.
       handleAlone: async (event) => (event.type === 'act.step.ready' ? this.tasks.queueLoneStep(event, durable) : 'declined'),
+    };
+  }
+
+  /**
+   * OMS's second durable subscription: OPS's alert events, for the tasks escalations queue in
+   * an escalation pool (and cancel once their alert is resolved).
+   */
+  alertSubscription(): EventSubscription {
+    return {
+      durable: 'oms-alerts',
+      filter: 'ops.alert.>',
+      accepts: (type) => ALERT_EVENTS_HANDLED.has(type),
+      handle: async (event, tx, emit) => {
+        if (event.type === 'ops.alert.escalated') await this.tasks.queueEscalation(event, tx, emit);
+        else if (event.type === 'ops.alert.resolved') await this.tasks.cancelEscalation(event, tx, emit);
+      },
     };
   }
 

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import {
   DEFAULT_PAGE_SIZE,
   DomainError,
+  EscalationSteps,
   REROUTE_QUEUE_DEFAULT_LIMIT,
   SLUG_PATTERN,
   type Actor,
@@ -15,7 +16,7 @@ import {
   type TaskView,
   isUuid,
 } from '@hms/contracts';
-import { CLOCK, currentTraceHeaders, EventOutbox, GenericPlanPool, InjectLogger, preparedQuery, type Clock, type Emit, type LoneEventOutcome } from '@hms/platform';
+import { CLOCK, currentTraceHeaders, decodeTimeIdCursor, encodeTimeIdCursor, EventOutbox, GenericPlanPool, InjectLogger, preparedQuery, type Clock, type Emit, type LoneEventOutcome } from '@hms/platform';
 import type { Logger } from 'pino';
 import { DataSource, type EntityManager } from 'typeorm';
 import { randomUUID } from 'node:crypto';
@@ -29,7 +30,6 @@ import { compareQueueOrder, QUEUE_ORDER_SQL } from './queue-order';
 import { newLeaseCredentials } from '../leases/lease-credentials';
 import type { WaiterLeaseTerms } from '../leases/task-signals';
 import { queueLoneStep, type HandOffLease, type QueueLoneStepResult, type StepTask } from './queue-task.sql';
-import { decodeTaskCursor, encodeTaskCursor } from './task-cursor';
 import { statesAccepting, transitionTask } from './task.state';
 import { TASK_VIEW_COLUMNS, toQueuedTaskView, toTaskView, type TaskViewRow } from './task.view';
 
@@ -59,7 +59,49 @@ export class TasksService {
       this.logger.error({ eventId: event.id, requestId: event.requestId, data: event.data }, 'dropping an act.step.ready event that cannot be queued');
       return;
     }
-    const pool = await this.pools.resolveForQueueing(tx, step.pool, emit, event.actor);
+    await this.queueTask(step, event.actor, tx, emit);
+  }
+
+  /**
+   * An alert escalated to a pool: a task there for a person to handle it. It belongs to the
+   * alert's request (its events are in that request's history) under the step id
+   * `EscalationSteps.stepIdOf(alertId)`, which no plan step has, so the request's workflow
+   * ignores it, and a repeated event queues nothing twice.
+   */
+  async queueEscalation(event: HmsEvent<'ops.alert.escalated'>, tx: EntityManager, emit: Emit): Promise<void> {
+    const { alertId, escalationPool, kind, message, pool, taskId, stepId } = event.data;
+    if (!escalationPool) return;
+    if (!isUuid(event.requestId) || !isUuid(alertId) || !SLUG_PATTERN.test(escalationPool)) {
+      this.logger.error({ eventId: event.id, requestId: event.requestId, data: event.data }, 'dropping an ops.alert.escalated event that cannot be queued');
+      return;
+    }
+    await this.queueTask(
+      {
+        requestId: event.requestId,
+        stepId: EscalationSteps.stepIdOf(alertId),
+        pool: escalationPool,
+        title: `Escalation: ${message}`.slice(0, 500),
+        tags: [],
+        priority: 0,
+        retry: null,
+        payload: { alertId, kind, pool, taskId, stepId, message },
+        leaseSeconds: null,
+        slaMinutes: null,
+      },
+      event.actor,
+      tx,
+      emit,
+    );
+  }
+
+  /** An alert was resolved (its task finished, or a manager closed it): its escalation task, if still open, is no longer needed. */
+  async cancelEscalation(event: HmsEvent<'ops.alert.resolved'>, tx: EntityManager, emit: Emit): Promise<void> {
+    if (!isUuid(event.requestId) || !isUuid(event.data.alertId)) return;
+    await this.cancelOpen(tx, emit, event.requestId, EscalationSteps.stepIdOf(event.data.alertId), `alert resolved: ${event.data.resolution}`, event.actor);
+  }
+
+  private async queueTask(step: StepTask, actor: string, tx: EntityManager, emit: Emit): Promise<void> {
+    const pool = await this.pools.resolveForQueueing(tx, step.pool, emit, actor);
     const now = this.clock.now();
     const retry = effectiveRetryPolicy(step.retry, pool.max_attempts);
     const slaMinutes = step.slaMinutes ?? pool.sla_minutes;
@@ -94,7 +136,7 @@ export class TasksService {
       'oms.task.queued',
       step.requestId,
       { taskId: task.id, stepId: step.stepId, pool: pool.name, priority: task.priority, tags: step.tags, attempt: 0, slaDueAt: task.sla_due_at?.toISOString() ?? null },
-      event.actor,
+      actor,
     );
     this.afterCommit.run(tx, () => this.signals.announce(pool.name, [step.tags]));
   }
@@ -162,7 +204,8 @@ export class TasksService {
 
   /**
    * A request ended while tasks were still open (cancelled, or rejected/failed with parallel
-   * branches running): every open task of the request is cancelled, leases revoked.
+   * branches running): every open task of the request is cancelled, leases revoked. Escalation
+   * tasks stay: a failed request is often what they are about.
    */
   async cancelRequest(
     event: HmsEvent<'act.request.cancelled'> | HmsEvent<'act.request.rejected'> | HmsEvent<'act.request.failed'>,
@@ -170,26 +213,35 @@ export class TasksService {
     emit: Emit,
   ): Promise<void> {
     if (!event.requestId) return;
+    const given = 'reason' in event.data && typeof event.data.reason === 'string' ? event.data.reason : '';
+    const reason = given || `request ${event.type.slice('act.request.'.length)}`;
+    await this.cancelOpen(tx, emit, event.requestId, null, reason, event.actor);
+  }
+
+  /** Cancels the request's open tasks (one step's, or all but its escalation tasks), revoking leases. */
+  private async cancelOpen(tx: EntityManager, emit: Emit, requestId: string, stepId: string | null, reason: string, actor: string): Promise<void> {
     // Plain FOR UPDATE (not SKIP LOCKED): every open task must be cancelled, so wait for a
     // concurrent complete/lease to commit; Postgres then re-checks the status of the new row
     // version and leaves out what just completed. Index: tasks_request_step_key (request_id leads).
     const rows = await queryRows<{ id: string; step_id: string; pool: string; revoked_lease_id: string | null }>(
       tx,
       `WITH open AS MATERIALIZED (
-         SELECT id, status FROM oms.tasks WHERE request_id = $1 AND status = ANY($2::text[]) FOR UPDATE
+         SELECT id, status FROM oms.tasks
+         WHERE request_id = $1 AND status = ANY($2::text[])
+           AND ($4::text IS NULL AND NOT starts_with(step_id, $5) OR step_id = $4)
+         FOR UPDATE
        )
        UPDATE oms.tasks AS t SET
          status = 'cancelled', lease_token = NULL, lease_expires_at = NULL, lease_duration_seconds = NULL, updated_at = $3
        FROM open WHERE t.id = open.id
        RETURNING t.id, t.step_id, t.pool, CASE WHEN open.status = 'leased' THEN t.lease_id END AS revoked_lease_id`,
-      [event.requestId, statesAccepting('cancel'), this.clock.now()],
+      [requestId, statesAccepting('cancel'), this.clock.now(), stepId, EscalationSteps.prefix],
     );
-    const given = 'reason' in event.data && typeof event.data.reason === 'string' ? event.data.reason : '';
-    const reason = given || `request ${event.type.slice('act.request.'.length)}`;
     for (const row of rows) {
-      emit('oms.task.cancelled', event.requestId, { taskId: row.id, stepId: row.step_id, pool: row.pool, reason, leaseId: row.revoked_lease_id }, event.actor);
+      emit('oms.task.cancelled', requestId, { taskId: row.id, stepId: row.step_id, pool: row.pool, reason, leaseId: row.revoked_lease_id }, actor);
     }
   }
+
 
   /** Moves a queued or leased task to another pool; a lease is revoked and its attempt given back. */
   async reroute(command: RerouteTaskCommand, actor: Actor): Promise<TaskView> {
@@ -306,8 +358,8 @@ export class TasksService {
     if (query.requestId !== undefined) filter('request_id', query.requestId);
     if (query.worker !== undefined) filter('worker', query.worker);
     if (query.cursor !== undefined) {
-      const cursor = decodeTaskCursor(query.cursor);
-      params.push(cursor.createdAt, cursor.id);
+      const cursor = decodeTimeIdCursor(query.cursor);
+      params.push(cursor.at, cursor.id);
       where.push(`(created_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
     }
     params.push(limit + 1);
@@ -323,7 +375,7 @@ export class TasksService {
     const last = page[page.length - 1];
     return {
       items: page.map(toTaskView),
-      nextCursor: rows.length > limit && last ? encodeTaskCursor({ createdAt: last.created_at, id: last.id }) : null,
+      nextCursor: rows.length > limit && last ? encodeTimeIdCursor({ at: last.created_at, id: last.id }) : null,
     };
   }
 

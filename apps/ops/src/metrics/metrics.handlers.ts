@@ -6,7 +6,7 @@ import { PoolMetricsService } from './pool-metrics.service';
 export class MetricsHandlers {
   constructor(private readonly metrics: PoolMetricsService) {}
 
-  handlers(): RpcHandlers<'ops'> {
+  handlers(): Pick<RpcHandlers<'ops'>, 'ops.metrics.pools'> {
     return {
       'ops.metrics.pools': async (query) => ({ pools: await this.metrics.snapshot(query.pool) }),
     };

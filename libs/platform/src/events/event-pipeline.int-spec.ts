@@ -450,6 +450,10 @@ describe(RpcServer.name, () => {
         if (query.pool === 'missing') throw DomainError.notFound('Pool', 'missing');
         return { pools: [{ pool: `${query.pool}:${context.actor.id}` } as never] };
       },
+      // Only the subject above is called here.
+      'ops.alert.list': () => Promise.reject(new Error('not called')),
+      'ops.alert.acknowledge': () => Promise.reject(new Error('not called')),
+      'ops.alert.resolve': () => Promise.reject(new Error('not called')),
     });
   });
 
