@@ -2,7 +2,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AlertView, LeasedTask } from '@hms/contracts';
 import { HmsApiError, HmsClient } from '@hms/client';
-import { startE2eStack } from './support/e2e-stack';
+import { startE2eStack, waitUntil } from './support/e2e-stack';
 
 /** A pool's escalation webhook: records every delivery, answers the first `failFirst` with 503. */
 async function startWebhookReceiver(failFirst: number): Promise<{ url: string; deliveries: Array<{ headers: IncomingHttpHeaders; body: { alert: AlertView } }>; close(): Promise<void> }> {
@@ -19,16 +19,6 @@ async function startWebhookReceiver(failFirst: number): Promise<{ url: string; d
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return { url: `http://127.0.0.1:${port}/hooks/hms`, deliveries, close: () => new Promise((resolve) => server.close(() => resolve())) };
-}
-
-async function waitUntil<T>(probe: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }
 
 /**

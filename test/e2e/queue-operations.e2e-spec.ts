@@ -1,6 +1,6 @@
 import type { LeasedTask } from '@hms/contracts';
 import { HmsClient, HmsApiError } from '@hms/client';
-import { startE2eStack, workPool } from './support/e2e-stack';
+import { startE2eStack, workPool, waitUntil } from './support/e2e-stack';
 
 /**
  * A supervisor's day with the queues, through the gateway: the Spanish-language permits are
@@ -161,13 +161,3 @@ describe('Queue operations through the gateway', () => {
     expect(breaches).toBe(2);
   });
 });
-
-async function waitUntil<T>(probe: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}

@@ -105,3 +105,14 @@ export async function ledgerThrough(manager: HmsClient, id: string, type: string
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/** Polls `probe` every 200 ms until it returns something truthy, and returns that; fails after `timeoutMs`. */
+export async function waitUntil<T>(probe: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
