@@ -11,7 +11,6 @@ import {
   type EventSubscription,
   type RpcHandlers,
 } from '@hms/platform';
-import type { AnyHmsEvent } from '@hms/contracts';
 import type { Logger } from 'pino';
 import { OpsConfig } from './ops.config';
 import { MetricsHandlers } from './metrics/metrics.handlers';
@@ -22,11 +21,7 @@ import { OPS_ENTITIES } from './database/entities';
 import { OPS_MIGRATIONS } from './database/migrations';
 import { AlertEscalation } from './alerts/alert-escalation';
 import { AlertsHandlers } from './alerts/alerts.handlers';
-import { AlertsService } from './alerts/alerts.service';
-
-/** Events that may raise an alert: a new one may be due for escalation at once. */
-const RAISES_ALERTS = new Set<AnyHmsEvent['type']>(['oms.task.sla-breached', 'oms.task.dead', 'act.request.sla-breached']);
-const raisesAlerts = (events: AnyHmsEvent[]) => events.some((event) => RAISES_ALERTS.has(event.type));
+import { AlertsService, raisesAlerts } from './alerts/alerts.service';
 
 /**
  * OPS's second durable consumer: ACT's request events, for the alerts of late requests and their

@@ -118,6 +118,41 @@ describe('OMS tasks and pools', () => {
     });
   });
 
+  describe('ops.alert.escalated and ops.alert.resolved', () => {
+    it('queues the escalation task in the escalation pool, keeps it when its request is cancelled, and cancels it when the alert resolves', async () => {
+      const desk = pool('desk');
+      const supervisors = pool('supervisors');
+      const { requestId } = await oms.stepReady({ pool: desk, stepId: 'review' });
+      const review = await oms.waitForTask(requestId, 'review');
+      const alertId = randomUUID();
+      const escalated = {
+        alertId,
+        kind: 'task-dead' as const,
+        pool: desk,
+        taskId: review.id,
+        stepId: 'review',
+        message: 'Task review is dead',
+        escalationPool: supervisors,
+        webhook: null,
+      };
+      await oms.publishEvent('ops', 'ops.alert.escalated', requestId, escalated);
+      const escalation = await oms.waitForTask(requestId, `escalation:${alertId}`);
+      expect(escalation).toMatchObject({ pool: supervisors, status: 'queued', title: 'Escalation: Task review is dead', payload: { alertId, kind: 'task-dead', pool: desk, taskId: review.id } });
+      // The same escalation announced again (a relay re-publish) queues nothing more.
+      await oms.publishEvent('ops', 'ops.alert.escalated', requestId, escalated);
+
+      await oms.publishActEvent('act.request.cancelled', requestId, { plan: 'p', reason: 'citizen withdrew' });
+      await eventually(async () => ((await oms.call('oms.task.get', { id: review.id })).status === 'cancelled' ? true : undefined));
+      expect((await oms.call('oms.task.get', { id: escalation.id })).status).toBe('queued');
+
+      await oms.publishEvent('ops', 'ops.alert.resolved', requestId, { alertId, kind: 'task-dead', resolution: 'handled by phone' });
+      const cancelled = await oms.waitForEvent('oms.task.cancelled', (e) => e.data.taskId === escalation.id);
+      expect(cancelled.data).toMatchObject({ pool: supervisors, reason: 'alert resolved: handled by phone', leaseId: null });
+      expect((await oms.call('oms.task.get', { id: escalation.id })).status).toBe('cancelled');
+      expect((await oms.call('oms.task.list', { requestId })).items.filter((t) => t.stepId === `escalation:${alertId}`)).toHaveLength(1);
+    });
+  });
+
   describe('oms.task.reroute', () => {
     it('moves a queued task to another pool', async () => {
       const from = pool('from');

@@ -5,6 +5,7 @@ import {
   EventStream,
   type Actor,
   type EventDataMap,
+  type EventSource,
   type EventType,
   type HmsEvent,
   type RpcRequest,
@@ -99,8 +100,13 @@ export class OmsHarness {
   }
 
   /** Publishes an ACT event to JetStream the way ACT's outbox relay does. */
-  async publishActEvent<T extends EventType>(type: T, requestId: string | null, data: EventDataMap[T], id: string = randomUUID()): Promise<HmsEvent<T>> {
-    const event: HmsEvent<T> = { id, type, at: new Date().toISOString(), actor: 'system:act', requestId, source: 'act', data };
+  publishActEvent<T extends EventType>(type: T, requestId: string | null, data: EventDataMap[T], id: string = randomUUID()): Promise<HmsEvent<T>> {
+    return this.publishEvent('act', type, requestId, data, id);
+  }
+
+  /** Publishes another service's event to JetStream the way its outbox relay does. */
+  async publishEvent<T extends EventType>(source: EventSource, type: T, requestId: string | null, data: EventDataMap[T], id: string = randomUUID()): Promise<HmsEvent<T>> {
+    const event: HmsEvent<T> = { id, type, at: new Date().toISOString(), actor: `system:${source}`, requestId, source, data };
     await this.bus.jetstream.publish(this.bus.subject(EventStream.subjectOf(type)), JSON.stringify(event), { msgID: event.id });
     return event;
   }

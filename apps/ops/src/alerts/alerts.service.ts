@@ -66,6 +66,11 @@ function alertRaisedBy(event: AnyHmsEvent): RaisedAlert | null {
   }
 }
 
+/** Whether any of the events raises an alert (then one may be due for escalation at once). */
+export function raisesAlerts(events: AnyHmsEvent[]): boolean {
+  return events.some((event) => alertRaisedBy(event) !== null);
+}
+
 const ALERT_COLUMNS = `"id", "kind", "status", "pool", "request_id", "task_id", "step_id", "message", "raised_at", "escalation_due_at", "escalated_at",
   "escalation_pool", "webhook_url", "webhook_status", "webhook_attempts", "webhook_next_at", "webhook_delivered_at", "webhook_last_error",
   "acknowledged_at", "acknowledged_by", "resolved_at", "resolved_by", "resolution"`;
