@@ -135,7 +135,7 @@ describe('Disaster voucher flow through the gateway', () => {
     expect(docs.status).toBe(200);
     const document = await json(docs);
     expect(Object.keys(document.paths)).toEqual(
-      expect.arrayContaining(['/v1/requests', '/v1/pools/{pool}/lease', '/v1/tasks/{id}/complete', '/v1/pools/{pool}/reroute', '/v1/workers/{worker}/heartbeat', '/v1/tasks/complete', '/v1/alerts', '/v1/alerts/{id}/ack', '/v1/alerts/{id}/resolve']),
+      expect.arrayContaining(['/v1/requests', '/v1/pools/{pool}/lease', '/v1/tasks/{id}/complete', '/v1/pools/{pool}/reroute', '/v1/workers/{worker}/heartbeat', '/v1/tasks/complete', '/v1/alerts', '/v1/alerts/{id}/ack', '/v1/alerts/{id}/resolve', '/v1/scaling/decisions', '/v1/metrics/stream']),
     );
     expect(document.components.schemas.CreateRequestCommand.required).toContain('plan');
     expect(document.components.schemas.WorkerHeartbeatCommand.required).toEqual(expect.arrayContaining(['worker', 'pools']));

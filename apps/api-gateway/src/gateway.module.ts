@@ -8,6 +8,8 @@ import { ApiErrorFilter } from './http/api-error.filter';
 import { RpcGateway } from './http/rpc-gateway';
 import { PoolMetricsController } from './metrics/metrics.controller';
 import { AlertsController } from './alerts/alerts.controller';
+import { MetricsStream } from './metrics/metrics-stream';
+import { ScalingController } from './scaling/scaling.controller';
 import { PlansController } from './plans/plans.controller';
 import { PoolsController } from './pools/pools.controller';
 import { RequestsController } from './requests/requests.controller';
@@ -35,11 +37,12 @@ export function createGatewayModule(config: GatewayConfig): DynamicModule {
   return {
     module: GatewayModule,
     imports: [PlatformModule.forService({ service: 'api-gateway', config })],
-    controllers: [PlansController, RequestsController, PoolsController, TasksController, WorkersController, PoolMetricsController, AlertsController],
+    controllers: [PlansController, RequestsController, PoolsController, TasksController, WorkersController, PoolMetricsController, AlertsController, ScalingController],
     providers: [
       { provide: GatewayConfig, useValue: config },
       { provide: TokenVerifier, useValue: new TokenVerifier({ secret: config.HMS_JWT_SECRET, jwksUrl: config.HMS_JWT_JWKS_URL }) },
       RpcGateway,
+      MetricsStream,
       GatewayReadiness,
       { provide: APP_GUARD, useClass: AuthGuard },
       { provide: APP_FILTER, useClass: ApiErrorFilter },

@@ -22,6 +22,7 @@ import { OPS_MIGRATIONS } from './database/migrations';
 import { AlertEscalation } from './alerts/alert-escalation';
 import { AlertsHandlers } from './alerts/alerts.handlers';
 import { AlertsService, raisesAlerts } from './alerts/alerts.service';
+import { Autoscaler } from './scaling/autoscaler';
 
 /**
  * OPS's second durable consumer: ACT's request events, for the alerts of late requests and their
@@ -51,16 +52,25 @@ export function createOpsModule(config: OpsConfig): DynamicModule {
       AlertsService,
       AlertsHandlers,
       AlertEscalation,
+      Autoscaler,
       ServiceRuntime,
       {
         provide: BACKGROUND_JOBS,
-        inject: [OutcomeRetention, AlertEscalation, LOGGER],
-        useFactory: (retention: OutcomeRetention, escalation: AlertEscalation, logger: Logger): BackgroundJob[] => [outcomeRetentionJob(retention, logger), escalation],
+        inject: [OutcomeRetention, AlertEscalation, Autoscaler, LOGGER],
+        useFactory: (retention: OutcomeRetention, escalation: AlertEscalation, autoscaler: Autoscaler, logger: Logger): BackgroundJob[] => [
+          outcomeRetentionJob(retention, logger),
+          escalation,
+          autoscaler,
+        ],
       },
       {
         provide: RPC_HANDLERS,
-        inject: [MetricsHandlers, AlertsHandlers],
-        useFactory: (metrics: MetricsHandlers, alerts: AlertsHandlers): RpcHandlers<'ops'> => ({ ...metrics.handlers(), ...alerts.handlers() }),
+        inject: [MetricsHandlers, AlertsHandlers, Autoscaler],
+        useFactory: (metrics: MetricsHandlers, alerts: AlertsHandlers, autoscaler: Autoscaler): RpcHandlers<'ops'> => ({
+          ...metrics.handlers(),
+          ...alerts.handlers(),
+          'ops.scaling.decisions': (query) => autoscaler.list(query),
+        }),
       },
       {
         provide: EVENT_SUBSCRIPTIONS,

@@ -5,7 +5,7 @@ import type { FakeRoute } from './testing/fake-fetch';
 describe(buildCli.name, () => {
   it('returns a commander program with the documented commands when built', () => {
     const names = buildCli().commands.map((c) => c.name());
-    expect(names).toEqual(expect.arrayContaining(['token', 'plan', 'request', 'pool', 'work', 'metrics', 'alert']));
+    expect(names).toEqual(expect.arrayContaining(['token', 'plan', 'request', 'pool', 'work', 'metrics', 'scaling', 'alert']));
   });
 
   describe('alert', () => {
@@ -23,6 +23,26 @@ describe(buildCli.name, () => {
       const run = await hms(['alert', 'list', '--status', 'closed']);
       expect(run.exitCode).toBe(1);
       expect(run.fake.calls).toHaveLength(0);
+    });
+  });
+
+  describe('metrics and scaling', () => {
+    it('prints one JSON line per streamed snapshot with --watch, and stops after --count', async () => {
+      const stream = ['event: pool', 'data: {"pool":"desk","depth":4}', '', 'event: pool', 'data: {"pool":"desk","depth":3}', '', 'event: pool', 'data: {"pool":"desk","depth":1}', '', ''].join('\n');
+      const run = await hms(['metrics', '--watch', '--pool', 'desk', '--count', '2'], { route: () => ({ body: stream }) });
+      expect(run.fake.calls[0]).toMatchObject({ method: 'GET', path: '/v1/metrics/stream?pool=desk' });
+      expect(run).toMatchObject({ exitCode: 0, stderr: '', stdout: '{"pool":"desk","depth":4}\n{"pool":"desk","depth":3}\n' });
+    });
+
+    it('filters the one-off snapshot by --pool', async () => {
+      const run = await hms(['metrics', '--pool', 'desk'], { route: () => ({ body: { pools: [{ pool: 'desk', depth: 1 }, { pool: 'ocr', depth: 9 }] } }) });
+      expect(JSON.parse(run.stdout)).toEqual({ pools: [{ pool: 'desk', depth: 1 }] });
+    });
+
+    it('lists scaling decisions with their filters', async () => {
+      const run = await hms(['scaling', '--pool', 'desk', '--limit', '3'], { route: () => ({ body: { items: [], nextCursor: null } }) });
+      expect(run.fake.calls[0]).toMatchObject({ method: 'GET', path: '/v1/scaling/decisions?pool=desk&limit=3' });
+      expect(JSON.parse(run.stdout)).toEqual({ items: [], nextCursor: null });
     });
   });
 

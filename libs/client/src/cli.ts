@@ -325,8 +325,32 @@ export function buildCli(overrides: Partial<CliIo> = {}): Command {
 
   program
     .command('metrics')
-    .description('per-pool metrics snapshot')
-    .action(action(async (_opts: unknown, command: Command) => client(command).metrics.pools()));
+    .description('per-pool metrics snapshot; with --watch, one JSON line per pool every second until interrupted')
+    .option('--watch', 'follow GET /v1/metrics/stream')
+    .option('--pool <pool>', 'only this pool')
+    .option('--count <n>', 'with --watch: stop after this many snapshots', parsePositiveInt)
+    .action(
+      action(async (opts: { watch?: boolean; pool?: string; count?: number }, command: Command) => {
+        if (!opts.watch) {
+          const result = await client(command).metrics.pools();
+          return opts.pool === undefined ? result : { pools: result.pools.filter((snapshot) => snapshot.pool === opts.pool) };
+        }
+        let seen = 0;
+        for await (const item of client(command).metrics.stream({ pool: opts.pool })) {
+          io.stdout(`${JSON.stringify(item.event === 'pool' ? item.snapshot : { error: item.error })}\n`);
+          if (item.event === 'pool' && opts.count !== undefined && ++seen >= opts.count) break;
+        }
+        return undefined;
+      }),
+    );
+
+  program
+    .command('scaling')
+    .description("OPS's autoscaling decisions, newest first (one page)")
+    .option('--pool <pool>')
+    .option('--cursor <cursor>')
+    .option('--limit <n>', 'page size', parsePositiveInt)
+    .action(action(async (opts: { pool?: string; cursor?: string; limit?: number }, command: Command) => client(command).scaling.decisions(opts)));
 
   const alert = program.command('alert').description('SLA and dead-task alerts');
   alert

@@ -374,5 +374,51 @@ describe(HmsClient.name, () => {
         'GET /v1/scaling/decisions',
       ]);
     });
+
+    it('follows every page of scaling decisions with decisionsAll', async () => {
+      const { hms, fake } = setup();
+      fake.enqueue({ body: { items: [{ id: 'd1' }], nextCursor: 'c' } }, { body: { items: [{ id: 'd2' }], nextCursor: null } });
+      const ids: string[] = [];
+      for await (const decision of hms.scaling.decisionsAll({ pool: 'ocr', limit: 1 })) ids.push(decision.id);
+      expect(ids).toEqual(['d1', 'd2']);
+      expect(fake.calls.map((c) => c.path)).toEqual(['/v1/scaling/decisions?pool=ocr&limit=1', '/v1/scaling/decisions?pool=ocr&cursor=c&limit=1']);
+    });
+
+    it('reads the metrics stream: pool snapshots and error events, comments and retry lines skipped', async () => {
+      const { hms, fake } = setup();
+      const body = [
+        'retry: 2000',
+        '',
+        'event: pool',
+        'data: {"pool":"ocr","depth":3}',
+        '',
+        ': keep-alive',
+        '',
+        'event: error',
+        'data: {"error":{"code":"UNAVAILABLE","message":"ops did not answer"},"requestId":"r"}',
+        '',
+        'event: pool',
+        'data: {"pool":"ocr","depth":2}',
+        '',
+        '',
+      ].join('\r\n');
+      fake.enqueue({ body, headers: { 'content-type': 'text/event-stream' } });
+      const events = [];
+      for await (const event of hms.metrics.stream({ pool: 'ocr' })) events.push(event);
+      expect(events).toEqual([
+        { event: 'pool', snapshot: { pool: 'ocr', depth: 3 } },
+        { event: 'error', error: { code: 'UNAVAILABLE', message: 'ops did not answer' } },
+        { event: 'pool', snapshot: { pool: 'ocr', depth: 2 } },
+      ]);
+      expect(fake.calls[0]).toMatchObject({ method: 'GET', path: '/v1/metrics/stream?pool=ocr' });
+      expect(fake.calls[0]!.headers).toMatchObject({ accept: 'text/event-stream', authorization: `Bearer ${TOKEN}` });
+    });
+
+    it('throws the API error of a refused metrics stream before any event', async () => {
+      const { hms, fake } = setup();
+      fake.enqueue({ status: 403, body: { error: { code: 'FORBIDDEN', message: 'managers and services only' }, requestId: 'r' } });
+      const stream = hms.metrics.stream();
+      await expect(stream.next()).rejects.toMatchObject({ status: 403, code: 'FORBIDDEN' });
+    });
   });
 });

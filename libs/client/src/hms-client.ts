@@ -1,5 +1,7 @@
 import type {
+  ApiErrorBody,
   AlertStatus,
+  PoolMetrics,
   AlertView,
   HeartbeatResult,
   HistoryVerifyResult,
@@ -23,7 +25,7 @@ import type {
   TaskView,
 } from '@hms/contracts';
 import { HmsApiError } from './hms-api-error';
-import { HttpTransport, type CallOptions, type HttpTransportOptions } from './http-transport';
+import { HttpTransport, readEventStream, type CallOptions, type HttpTransportOptions } from './http-transport';
 import { sleep } from './sleep';
 import {
   TERMINAL_REQUEST_STATUSES,
@@ -38,6 +40,8 @@ import {
   type PageOptions,
   type PoolSettings,
   type RerouteQueueOptions,
+  type ListScalingDecisionsFilter,
+  type MetricsStreamEvent,
   type ScalingDecision,
   type TaskFailure,
   type WaitForOptions,
@@ -349,6 +353,23 @@ export class MetricsApi {
     const body = (await this.http.send<PoolMetricsResult>({ method: 'GET', path: '/v1/metrics/pools', ...options })).body;
     return { pools: body?.pools ?? [] };
   }
+
+  /**
+   * Live snapshots (`GET /v1/metrics/stream`, Server-Sent Events): each pool's, or `pool`'s, every
+   * second, until `signal` aborts or the loop breaks. A second in which OPS did not answer
+   * yields an `error` event and the stream goes on. The generator ends when the gateway ends the
+   * stream (it shuts down), and throws HmsApiError UNAVAILABLE when the connection breaks; a bad
+   * query or token throws before the first event.
+   */
+  stream(filter: { pool?: string } = {}, options: Pick<CallOptions, 'signal' | 'timeoutMs'> = {}): AsyncGenerator<MetricsStreamEvent, void, undefined> {
+    const events = readEventStream(this.http, { path: '/v1/metrics/stream', query: { pool: filter.pool }, ...options });
+    return (async function* () {
+      for await (const { event, data } of events) {
+        if (event === 'pool') yield { event: 'pool', snapshot: JSON.parse(data) as PoolMetrics };
+        else if (event === 'error') yield { event: 'error', error: (JSON.parse(data) as ApiErrorBody).error };
+      }
+    })();
+  }
 }
 
 /** SLA and dead-task alerts (API.md "Metrics, SLAs, alerts, scaling"). */
@@ -378,14 +399,20 @@ export class AlertsApi {
   }
 }
 
-/** Autoscaling decisions. */
+/** OPS's autoscaling decisions (API.md "Metrics, SLAs, alerts, scaling"). */
 export class ScalingApi {
   constructor(private readonly http: HttpTransport) {}
 
-  async decisions(pool?: string, options?: CallOptions): Promise<ItemList<ScalingDecision>> {
-    return asItemList(
-      (await this.http.send<ItemList<ScalingDecision>>({ method: 'GET', path: '/v1/scaling/decisions', query: { pool }, ...options })).body,
-    );
+  /** One page of decisions, newest first; a bare string is the filter `{pool}`. */
+  async decisions(filter: ListScalingDecisionsFilter | string = {}, options?: CallOptions): Promise<Page<ScalingDecision>> {
+    const { pool, cursor, limit } = typeof filter === 'string' ? { pool: filter } : (filter as ListScalingDecisionsFilter);
+    const res = await this.http.send<Page<ScalingDecision>>({ method: 'GET', path: '/v1/scaling/decisions', query: { pool, cursor, limit }, ...options });
+    return { items: res.body?.items ?? [], nextCursor: res.body?.nextCursor ?? null };
+  }
+
+  /** Every decision matching the filter, across pages. */
+  decisionsAll(filter: ListScalingDecisionsFilter = {}, options?: CallOptions): AsyncGenerator<ScalingDecision, void, undefined> {
+    return paginate((cursor) => this.decisions({ ...filter, cursor }, options), filter.cursor);
   }
 }
 

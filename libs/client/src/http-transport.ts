@@ -70,9 +70,18 @@ export class HttpTransport {
     return `${this.baseUrl}${path}${qs ? `?${qs}` : ''}`;
   }
 
+  /** The Authorization header of every call, when the client has a token. */
+  authorization(): Record<string, string> {
+    return this.token ? { Authorization: `Bearer ${this.token}` } : {};
+  }
+
+  /** The client's fetch, for calls that read the answer themselves (streams). */
+  fetch(input: string, init: RequestInit): Promise<Response> {
+    return this.fetchImpl(input, init);
+  }
+
   async send<T>(call: HttpCall): Promise<HttpResult<T>> {
-    const headers: Record<string, string> = { Accept: 'application/json' };
-    if (this.token) headers.Authorization = `Bearer ${this.token}`;
+    const headers: Record<string, string> = { Accept: 'application/json', ...this.authorization() };
     let body: string | undefined;
     if (call.text) {
       body = call.text.body;
@@ -117,6 +126,79 @@ export class HttpTransport {
       call.signal?.removeEventListener('abort', onCallerAbort);
     }
   }
+}
+
+/**
+ * Opens a Server-Sent Events response and yields its events. The call's timeout covers only the
+ * wait for the response head: the body is open-ended. An error answer throws as `send` does.
+ */
+export async function* readEventStream(transport: HttpTransport, call: Omit<HttpCall, 'method' | 'json' | 'text'>): AsyncGenerator<ServerSentEvent, void, undefined> {
+  const headers: Record<string, string> = { Accept: 'text/event-stream', ...transport.authorization(), ...call.headers };
+  const timeoutMs = call.timeoutMs ?? transport.timeoutMs;
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, timeoutMs);
+  const onCallerAbort = (): void => controller.abort(call.signal?.reason);
+  if (call.signal?.aborted) onCallerAbort();
+  else call.signal?.addEventListener('abort', onCallerAbort, { once: true });
+  try {
+    let response: Response;
+    try {
+      response = await transport.fetch(transport.url(call.path, call.query), { method: 'GET', headers, signal: controller.signal });
+    } catch (cause) {
+      if (call.signal?.aborted) throw call.signal.reason ?? cause;
+      const message = timedOut ? `GET ${call.path} got no answer within ${timeoutMs} ms` : `GET ${call.path} failed: ${describeCause(cause)}`;
+      throw new HmsApiError({ status: 0, code: 'UNAVAILABLE', message, cause });
+    } finally {
+      clearTimeout(timer);
+    }
+    if (!response.ok) throw errorFromResponse(response.status, parseBody(await response.text()), response.headers.get('x-request-id'));
+    if (!response.body) return;
+    const decoder = new TextDecoder();
+    let buffered = '';
+    try {
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+        buffered += decoder.decode(chunk, { stream: true }).replace(/\r\n?/g, '\n');
+        let end: number;
+        while ((end = buffered.indexOf('\n\n')) >= 0) {
+          const event = parseServerSentEvent(buffered.slice(0, end));
+          buffered = buffered.slice(end + 2);
+          if (event) yield event;
+        }
+      }
+    } catch (cause) {
+      if (call.signal?.aborted) return;
+      throw new HmsApiError({ status: 0, code: 'UNAVAILABLE', message: `GET ${call.path}: the stream broke: ${describeCause(cause)}`, cause });
+    }
+  } finally {
+    call.signal?.removeEventListener('abort', onCallerAbort);
+    // Leaving the loop early (break, return) closes the connection.
+    controller.abort();
+  }
+}
+
+/** One event of a text/event-stream (comments and `retry:` lines dropped). */
+export interface ServerSentEvent {
+  event: string;
+  data: string;
+}
+
+/** Parses one event block; null for a block with no data (a comment, a `retry:`). */
+export function parseServerSentEvent(block: string): ServerSentEvent | null {
+  let event = 'message';
+  const data: string[] = [];
+  for (const line of block.split('\n')) {
+    if (line === '' || line.startsWith(':')) continue;
+    const colon = line.indexOf(':');
+    const field = colon < 0 ? line : line.slice(0, colon);
+    const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+    if (field === 'event') event = value;
+    else if (field === 'data') data.push(value);
+  }
+  return data.length === 0 ? null : { event, data: data.join('\n') };
 }
 
 /** JSON when it parses, the raw text otherwise (so error pages still surface), undefined when empty. */

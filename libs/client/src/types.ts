@@ -1,5 +1,9 @@
 import type {
   CreateRequestCommand,
+  ApiErrorBody,
+  ListScalingDecisionsQuery,
+  PoolMetrics,
+  ScalingDecisionView,
   ListAlertsQuery,
   LeaseTasksCommand,
   RerouteQueueCommand,
@@ -61,16 +65,14 @@ export interface ItemList<T> {
 /** Filter of `GET /v1/alerts`. */
 export type ListAlertsFilter = Partial<Pick<ListAlertsQuery, 'status' | 'pool' | 'requestId' | 'cursor' | 'limit'>>;
 
-/** One autoscaling decision (API.md `GET /v1/scaling/decisions`). */
-export interface ScalingDecision {
-  pool: string;
-  at: string;
-  queued: number;
-  current: number | null;
-  desired: number;
-  reason: string;
-  applied: boolean;
-}
+/** One autoscaling decision (API.md `GET /v1/scaling/decisions`); the contract's view under the SDK's name. */
+export type ScalingDecision = ScalingDecisionView;
+
+/** Filter of `GET /v1/scaling/decisions`. */
+export type ListScalingDecisionsFilter = Partial<Pick<ListScalingDecisionsQuery, 'pool' | 'cursor' | 'limit'>>;
+
+/** What `metrics.stream` yields: a pool's snapshot, or why OPS gave none this second (the stream goes on). */
+export type MetricsStreamEvent = { event: 'pool'; snapshot: PoolMetrics } | { event: 'error'; error: ApiErrorBody['error'] };
 
 /** Request statuses after which a request never changes again. */
 export const TERMINAL_REQUEST_STATUSES: readonly RequestStatus[] = ['completed', 'rejected', 'failed', 'cancelled'];

@@ -13,6 +13,7 @@ export * from './pools.messages';
 export * from './tasks.messages';
 export * from './metrics.messages';
 export * from './alerts.messages';
+export * from './scaling.messages';
 export * from './events';
 export * from './subjects';
 export * from './rpc-validation';

@@ -1,16 +1,42 @@
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsNumber, IsOptional, IsPositive, IsString, IsUrl, Matches, Max, Min, ValidateNested } from 'class-validator';
+import { IsIn, IsInt, IsNumber, IsOptional, IsPositive, IsString, IsUrl, Matches, Max, MaxLength, Min, registerDecorator, ValidateNested, type ValidationArguments } from 'class-validator';
 import { SLUG_PATTERN } from './plan.schema';
 import { PoolKind, PoolKinds } from './statuses';
 
+/** A Kubernetes object name (RFC 1123 label): it becomes a segment of the API path OPS writes to. */
+const KUBERNETES_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
 /** The Kubernetes Deployment a pool's autoscaling decisions are applied to. */
 export class ScaleTarget {
-  @IsString()
+  @Matches(KUBERNETES_NAME, { message: 'namespace must be a Kubernetes name ([a-z0-9-], starting and ending alphanumeric)' })
+  @MaxLength(63)
   namespace: string;
 
-  @IsString()
+  @Matches(KUBERNETES_NAME, { message: 'deployment must be a Kubernetes name ([a-z0-9-], starting and ending alphanumeric)' })
+  @MaxLength(63)
   deployment: string;
 }
+
+/** The property is a number no smaller than the object's `other` property (when both are numbers). */
+function IsNotBelow(other: string) {
+  return (object: object, propertyName: string) =>
+    registerDecorator({
+      name: 'isNotBelow',
+      target: object.constructor,
+      propertyName,
+      constraints: [other],
+      options: { message: `${propertyName} must not be below ${other}` },
+      validator: {
+        validate(value: unknown, args: ValidationArguments) {
+          const bound = (args.object as Record<string, unknown>)[other];
+          return typeof value !== 'number' || typeof bound !== 'number' || value >= bound;
+        },
+      },
+    });
+}
+
+/** The cooldown of a pool whose autoscaling has no `cooldownSeconds`. */
+export const DEFAULT_SCALING_COOLDOWN_SECONDS = 60;
 
 /** `desired = clamp(ceil(queued / tasksPerReplica), minReplicas, maxReplicas)`, with cooldown. */
 export class AutoscalePolicy {
@@ -24,11 +50,14 @@ export class AutoscalePolicy {
 
   @IsInt()
   @Min(0)
+  @IsNotBelow('minReplicas')
   maxReplicas: number;
 
+  /** After a change of the desired replicas, no other change for this long (default {@link DEFAULT_SCALING_COOLDOWN_SECONDS}). */
   @IsOptional()
   @IsInt()
   @Min(0)
+  @Max(24 * 3600)
   cooldownSeconds?: number;
 
   @IsOptional()

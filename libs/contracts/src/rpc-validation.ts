@@ -24,6 +24,7 @@ import {
 } from './tasks.messages';
 import { PoolMetricsQuery } from './metrics.messages';
 import { AcknowledgeAlertCommand, ListAlertsQuery, ResolveAlertCommand } from './alerts.messages';
+import { ListScalingDecisionsQuery } from './scaling.messages';
 import type { RpcSubject } from './subjects';
 
 /**
@@ -61,4 +62,5 @@ export const RpcRequestClasses: { [S in RpcSubject]: new () => object } = {
   'ops.alert.list': ListAlertsQuery,
   'ops.alert.acknowledge': AcknowledgeAlertCommand,
   'ops.alert.resolve': ResolveAlertCommand,
+  'ops.scaling.decisions': ListScalingDecisionsQuery,
 };

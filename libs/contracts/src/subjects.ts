@@ -37,6 +37,7 @@ import type {
 } from './tasks.messages';
 import type { PoolMetricsQuery, PoolMetricsResult } from './metrics.messages';
 import type { AcknowledgeAlertCommand, AlertView, ListAlertsQuery, ResolveAlertCommand } from './alerts.messages';
+import type { ListScalingDecisionsQuery, ScalingDecisionView } from './scaling.messages';
 import type { Page } from './pagination';
 
 /**
@@ -73,6 +74,7 @@ export const RpcSubjects = {
   alertList: 'ops.alert.list',
   alertAcknowledge: 'ops.alert.acknowledge',
   alertResolve: 'ops.alert.resolve',
+  scalingDecisions: 'ops.scaling.decisions',
 } as const;
 
 /** The request and response type of each RPC subject. */
@@ -106,6 +108,7 @@ export interface RpcContract {
   'ops.alert.list': { request: ListAlertsQuery; response: Page<AlertView> };
   'ops.alert.acknowledge': { request: AcknowledgeAlertCommand; response: AlertView };
   'ops.alert.resolve': { request: ResolveAlertCommand; response: AlertView };
+  'ops.scaling.decisions': { request: ListScalingDecisionsQuery; response: Page<ScalingDecisionView> };
 }
 
 /** One RPC subject. */

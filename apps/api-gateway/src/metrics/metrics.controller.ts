@@ -1,19 +1,69 @@
-import { Controller, Get, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { RpcSubjects, type Actor } from '@hms/contracts';
+import { Controller, Get, Query, Req, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { DomainError, RpcSubjects, type Actor, type PoolMetrics } from '@hms/contracts';
+import type { Request, Response } from 'express';
 import { AllowRoles, CurrentActor } from '../auth/auth.guard';
 import { RpcGateway } from '../http/rpc-gateway';
+import { requestIdOf } from '../http/request-id';
+import { MetricsStream } from './metrics-stream';
+
+/** A comment line this often keeps proxies from closing a stream whose pool is idle. */
+const KEEP_ALIVE_MS = 15_000;
 
 @ApiTags('metrics')
 @ApiBearerAuth()
 @Controller('v1/metrics')
 @AllowRoles('service')
 export class PoolMetricsController {
-  constructor(private readonly rpc: RpcGateway) {}
+  constructor(
+    private readonly rpc: RpcGateway,
+    private readonly stream: MetricsStream,
+  ) {}
 
   @Get('pools')
-  @ApiOperation({ summary: 'Snapshot per pool: depth, leased, waits, throughput, success rate, workers' })
+  @ApiOperation({ summary: 'Snapshot per pool: depth, leased, waits, throughput, success rate, workers, desired replicas' })
   pools(@Query() query: Record<string, string>, @CurrentActor() actor: Actor) {
     return this.rpc.call(RpcSubjects.metricsPools, query as never, actor);
+  }
+
+  /**
+   * Server-Sent Events: an `event: pool` with the pool's snapshot (as in `GET /v1/metrics/pools`)
+   * for every pool (or the one asked for) every second; `event: error` with API.md's error body
+   * while OPS does not answer, after which the snapshots resume. The first snapshot is fetched
+   * before the stream opens, so a bad query or an unreachable OPS is an ordinary error answer.
+   */
+  @Get('stream')
+  @ApiOperation({ summary: 'Server-Sent Events: one `pool` event per pool per second, each a pool snapshot' })
+  @ApiProduces('text/event-stream')
+  @ApiQuery({ name: 'pool', required: false })
+  @ApiResponse({ status: 200, description: 'text/event-stream; `event: pool` data: {pool, depth, leased, …, desiredReplicas, updatedAt}; `event: error` data: {error, requestId}' })
+  async streamPools(@Query() query: Record<string, unknown>, @CurrentActor() actor: Actor, @Req() request: Request, @Res() response: Response): Promise<void> {
+    if (query.pool !== undefined && typeof query.pool !== 'string') {
+      throw new DomainError('VALIDATION_FAILED', 'pool must be given once', [{ path: 'pool', message: 'must be a string' }]);
+    }
+    const pool = query.pool as string | undefined;
+    const first = await this.rpc.call(RpcSubjects.metricsPools, pool === undefined ? {} : { pool }, actor);
+    response.status(200);
+    response.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+    response.setHeader('Cache-Control', 'no-cache, no-transform');
+    response.setHeader('Connection', 'keep-alive');
+    // nginx-style proxies buffer responses unless told not to.
+    response.setHeader('X-Accel-Buffering', 'no');
+    response.flushHeaders();
+    response.write('retry: 2000\n\n');
+    const send = (pools: PoolMetrics[]) => {
+      for (const snapshot of pools) if (pool === undefined || snapshot.pool === pool) response.write(`event: pool\ndata: ${JSON.stringify(snapshot)}\n\n`);
+    };
+    send(first.pools);
+    const stop = this.stream.listen((snapshot) => {
+      if ('pools' in snapshot) return send(snapshot.pools);
+      const error = snapshot.error instanceof DomainError ? snapshot.error : new DomainError('UNAVAILABLE', 'Metrics are unavailable');
+      response.write(`event: error\ndata: ${JSON.stringify({ error: { code: error.code, message: error.message }, requestId: requestIdOf(request) })}\n\n`);
+    }, () => response.end());
+    const keepAlive = setInterval(() => response.write(': keep-alive\n\n'), KEEP_ALIVE_MS);
+    response.on('close', () => {
+      clearInterval(keepAlive);
+      stop();
+    });
   }
 }

@@ -17,6 +17,7 @@ interface PoolMetricsRow {
   dead_window: string;
   failed_window: string;
   workers_online: string;
+  desired_replicas: number | null;
 }
 
 /** A task's state after the events of a batch: open (queued or leased) or closed. */
@@ -275,12 +276,14 @@ export class PoolMetricsService {
          SELECT "pool" FROM open
          UNION SELECT "pool" FROM recent
          UNION SELECT "pool" FROM workers
+         UNION SELECT "pool" FROM "ops"."pool_scaling"
        )
        SELECT p."pool", COALESCE(o.depth, 0) AS depth, COALESCE(o.leased, 0) AS leased, o.oldest_queued_at,
               r.wait_p50, r.wait_p95, COALESCE(r.completed_recent, 0) AS completed_recent,
               COALESCE(r.completed_window, 0) AS completed_window, COALESCE(r.dead_window, 0) AS dead_window,
-              COALESCE(r.failed_window, 0) AS failed_window, COALESCE(w.workers_online, 0) AS workers_online
+              COALESCE(r.failed_window, 0) AS failed_window, COALESCE(w.workers_online, 0) AS workers_online, s."desired" AS desired_replicas
        FROM pools p LEFT JOIN open o USING ("pool") LEFT JOIN recent r USING ("pool") LEFT JOIN workers w USING ("pool")
+         LEFT JOIN "ops"."pool_scaling" s USING ("pool")
        WHERE $3::text IS NULL OR p."pool" = $3
        ORDER BY p."pool"`,
       [windowStart, recentStart, pool ?? null],
@@ -298,7 +301,7 @@ export class PoolMetricsService {
         throughputPerMinute: Number(row.completed_recent) / 5,
         successRate: finished === 0 ? null : completed / finished,
         workersOnline: Number(row.workers_online),
-        desiredReplicas: null,
+        desiredReplicas: row.desired_replicas,
         updatedAt: now.toISOString(),
       };
     });

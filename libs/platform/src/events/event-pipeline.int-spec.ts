@@ -453,6 +453,7 @@ describe(RpcServer.name, () => {
       // Only the subject above is called here.
       'ops.alert.list': () => Promise.reject(new Error('not called')),
       'ops.alert.acknowledge': () => Promise.reject(new Error('not called')),
+      'ops.scaling.decisions': () => Promise.reject(new Error('not called')),
       'ops.alert.resolve': () => Promise.reject(new Error('not called')),
     });
   });

@@ -1,0 +1,24 @@
+import { Controller, Get, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { RpcSubjects, type Actor } from '@hms/contracts';
+import { AllowRoles, CurrentActor } from '../auth/auth.guard';
+import { RpcGateway } from '../http/rpc-gateway';
+
+/** Read by operators' dashboards and by services; OPS alone makes the decisions. */
+@ApiTags('scaling')
+@ApiBearerAuth()
+@Controller('v1/scaling')
+export class ScalingController {
+  constructor(private readonly rpc: RpcGateway) {}
+
+  @Get('decisions')
+  @AllowRoles('service')
+  @ApiOperation({
+    summary:
+      'Autoscaling decisions, newest first (filter pool; cursor pagination): desired = clamp(ceil(queued / tasksPerReplica), min, max), held back by the cooldown, written to the target Deployment',
+  })
+  @ApiResponse({ status: 200, description: '{items, nextCursor}; each item: {id, pool, at, queued, current, desired, reason, applied}' })
+  decisions(@Query() query: Record<string, string>, @CurrentActor() actor: Actor) {
+    return this.rpc.call(RpcSubjects.scalingDecisions, query as never, actor);
+  }
+}
