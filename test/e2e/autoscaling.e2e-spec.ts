@@ -62,13 +62,29 @@ describe('Autoscaling and the live metrics stream through the gateway', () => {
   beforeAll(async () => {
     kubernetes = await startKubernetesApi({ 'rescore-bot': 5 });
     scratch = mkdtempSync(join(tmpdir(), 'hms-e2e-k8s-'));
-    writeFileSync(join(scratch, 'token'), 'ops-service-account-token\n');
-    env = await startE2eStack('e2e_scaling', {
-      OPS_SCALING_INTERVAL_MS: '200',
-      OPS_KUBERNETES_API_URL: kubernetes.url,
-      OPS_KUBERNETES_TOKEN_FILE: join(scratch, 'token'),
-      OPS_KUBERNETES_CA_FILE: join(scratch, 'no-ca.crt'),
-    });
+    // As `kubectl config view --raw` would write it for a cluster reached through `kubectl proxy`-style plain HTTP.
+    writeFileSync(
+      join(scratch, 'kubeconfig'),
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'clusters:',
+        '  - name: city-hall',
+        '    cluster:',
+        `      server: ${kubernetes.url}`,
+        '      insecure-skip-tls-verify: true',
+        'users:',
+        '  - name: hms-ops',
+        '    user:',
+        '      token: ops-service-account-token',
+        'contexts:',
+        '  - name: city-hall',
+        '    context: { cluster: city-hall, user: hms-ops }',
+        'current-context: city-hall',
+        '',
+      ].join('\n'),
+    );
+    env = await startE2eStack('e2e_scaling', { OPS_SCALING_INTERVAL_MS: '200', OPS_KUBECONFIG: join(scratch, 'kubeconfig') });
   });
 
   afterAll(async () => {
@@ -126,7 +142,9 @@ describe('Autoscaling and the live metrics stream through the gateway', () => {
     await workPool({ client: bots, pool: 'benefits_rescore', worker: 'rescore-bot-0', output: () => (done++, { score: 1 }), until: () => done >= 5 });
     await waitUntil(async () => kubernetes.replicas['rescore-bot'] === 1);
     const [latest] = await decisionsOf('benefits_rescore');
-    expect(latest).toMatchObject({ queued: 0, current: 3, desired: 1, applied: true });
+    // The round may have come while the last task or two still waited: ceil(2 / 2) is 1 too.
+    expect(latest).toMatchObject({ current: 3, desired: 1, applied: true });
+    expect(latest!.queued).toBeLessThanOrEqual(2);
 
     // Someone scales the Deployment by hand: the policy owns it and puts it back.
     kubernetes.replicas['rescore-bot'] = 7;

@@ -1,4 +1,4 @@
-import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
 import { EnvNumber, InfraConfig } from '@hms/platform';
 
 export class OpsConfig extends InfraConfig {
@@ -40,22 +40,13 @@ export class OpsConfig extends InfraConfig {
   OPS_SCALING_INTERVAL_MS: number = 15_000;
 
   /**
-   * The Kubernetes API that scaling decisions are written to. Unset: inside a pod, the cluster's
-   * own (KUBERNETES_SERVICE_HOST/PORT); elsewhere none, and decisions are recorded, not applied.
+   * A kubeconfig for the cluster whose Deployments OPS scales, when OPS runs outside it (or goes
+   * through `kubectl proxy`). Unset: inside a pod, its own service account; elsewhere no API, and
+   * decisions are recorded, not applied.
    */
   @IsOptional()
-  @Matches(/^https?:\/\//, { message: 'OPS_KUBERNETES_API_URL must be an http(s):// URL' })
-  OPS_KUBERNETES_API_URL?: string;
-
-  /** Bearer token for that API, read again on every call (projected tokens rotate). Absent file: no token. */
-  @IsOptional()
   @IsString()
-  OPS_KUBERNETES_TOKEN_FILE: string = '/var/run/secrets/kubernetes.io/serviceaccount/token';
-
-  /** CA bundle the API's certificate is checked against (absent file: the system's). */
-  @IsOptional()
-  @IsString()
-  OPS_KUBERNETES_CA_FILE: string = '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt';
+  OPS_KUBECONFIG?: string;
 
   @EnvNumber()
   @IsOptional()
@@ -68,8 +59,4 @@ export class OpsConfig extends InfraConfig {
   @IsOptional()
   @IsString()
   KUBERNETES_SERVICE_HOST?: string;
-
-  @IsOptional()
-  @IsString()
-  KUBERNETES_SERVICE_PORT?: string;
 }

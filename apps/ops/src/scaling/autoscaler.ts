@@ -5,7 +5,7 @@ import { CLOCK, decodeTimeIdCursor, encodeTimeIdCursor, InjectLogger, PeriodicJo
 import type { Logger } from 'pino';
 import { DataSource, type EntityManager } from 'typeorm';
 import { OpsConfig } from '../ops.config';
-import { KubernetesDeploymentScaler, kubernetesApiUrl, type DeploymentScaler } from './kubernetes-scale';
+import { deploymentScalerFor, type DeploymentScaler } from './kubernetes-scale';
 import { decideReplicas } from './scaling-policy';
 
 /** Held for one evaluation round, so that of several OPS replicas one decides (and writes to Kubernetes) at a time. */
@@ -46,17 +46,16 @@ function toDecisionView(row: DecisionRow): ScalingDecisionView {
 @Injectable()
 export class Autoscaler implements BackgroundJob {
   private readonly job: PeriodicJob;
-  private readonly scaler: DeploymentScaler | null;
+  /** Set up at the first round (the Kubernetes client loads then); a configuration it cannot use is each decision's error. */
+  private scaler?: Promise<DeploymentScaler | string | null>;
 
   constructor(
     private readonly dataSource: DataSource,
     private readonly rpc: RpcClient,
-    config: OpsConfig,
+    private readonly config: OpsConfig,
     @Inject(CLOCK) private readonly clock: Clock,
     @InjectLogger() private readonly logger: Logger,
   ) {
-    const apiUrl = kubernetesApiUrl(config);
-    this.scaler = apiUrl ? new KubernetesDeploymentScaler(apiUrl, config) : null;
     this.job = new PeriodicJob('autoscaling', config.OPS_SCALING_INTERVAL_MS, async () => (await this.evaluate(), { full: false }), logger);
   }
 
@@ -66,6 +65,20 @@ export class Autoscaler implements BackgroundJob {
 
   stop(): Promise<void> {
     return this.job.stop();
+  }
+
+  private deploymentScaler(): Promise<DeploymentScaler | string | null> {
+    this.scaler ??= deploymentScalerFor(this.config).then(
+      (found) => {
+        this.logger.info({ kubernetes: found?.describe ?? null }, found ? 'scaling decisions are applied through the Kubernetes API' : 'no Kubernetes API: scaling decisions are recorded, not applied');
+        return found?.scaler ?? null;
+      },
+      (error: Error) => {
+        this.logger.error({ err: error }, 'the Kubernetes API settings cannot be used; scaling decisions are recorded, not applied');
+        return `the Kubernetes API settings cannot be used: ${error.message}`;
+      },
+    );
+    return this.scaler;
   }
 
   /** One round over every autoscaled pool; false when another replica held the round. */
@@ -122,12 +135,14 @@ export class Autoscaler implements BackgroundJob {
 
   /** Reads the Deployment's replicas and writes `desired` when they differ (also undoing a change made by hand). */
   private async apply(target: ScaleTarget, desired: number): Promise<{ current: number | null; applied: boolean; error: string | null }> {
-    if (!this.scaler) return { current: null, applied: false, error: 'no Kubernetes API (not in a pod, and OPS_KUBERNETES_API_URL unset)' };
+    const scaler = await this.deploymentScaler();
+    if (scaler === null) return { current: null, applied: false, error: 'no Kubernetes API (not in a pod, and OPS_KUBECONFIG unset)' };
+    if (typeof scaler === 'string') return { current: null, applied: false, error: scaler };
     let current: number | null = null;
     try {
-      current = await this.scaler.replicas(target);
+      current = await scaler.replicas(target);
       if (current === desired) return { current, applied: false, error: null };
-      await this.scaler.scale(target, desired);
+      await scaler.scale(target, desired);
       return { current, applied: true, error: null };
     } catch (error) {
       return { current, applied: false, error: (error as Error).message };

@@ -1,6 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import type { AppsV1Api } from '@kubernetes/client-node';
 import type { ScaleTarget } from '@hms/contracts';
 import type { OpsConfig } from '../ops.config';
 
@@ -10,102 +8,92 @@ export interface DeploymentScaler {
   scale(target: ScaleTarget, replicas: number): Promise<void>;
 }
 
-/** The Kubernetes API answered with an error status, or could not be reached. */
-export class KubernetesApiError extends Error {
-  constructor(
-    message: string,
-    readonly status: number | null,
-  ) {
-    super(message);
-    this.name = 'KubernetesApiError';
-  }
-}
+type KubernetesSettings = Pick<OpsConfig, 'OPS_KUBECONFIG' | 'KUBERNETES_SERVICE_HOST' | 'OPS_KUBERNETES_TIMEOUT_MS'>;
 
-/** Where OPS reaches the Kubernetes API: the configured URL, else the in-cluster one, else none. */
-export function kubernetesApiUrl(config: Pick<OpsConfig, 'OPS_KUBERNETES_API_URL' | 'KUBERNETES_SERVICE_HOST' | 'KUBERNETES_SERVICE_PORT'>): string | null {
-  if (config.OPS_KUBERNETES_API_URL) return config.OPS_KUBERNETES_API_URL.replace(/\/+$/, '');
-  if (!config.KUBERNETES_SERVICE_HOST) return null;
-  const host = config.KUBERNETES_SERVICE_HOST.includes(':') ? `[${config.KUBERNETES_SERVICE_HOST}]` : config.KUBERNETES_SERVICE_HOST;
-  return `https://${host}:${config.KUBERNETES_SERVICE_PORT ?? '443'}`;
-}
+type KubernetesClient = typeof import('@kubernetes/client-node');
 
-function optionalFile(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8').trim();
-  } catch {
-    return undefined;
-  }
+/**
+ * The client is an ES module, loaded only by an OPS that has a Kubernetes API to talk to: the
+ * rest of OPS (and the tests that load it in-process) never pays for it.
+ */
+function loadKubernetesClient(): Promise<KubernetesClient> {
+  return import('@kubernetes/client-node');
 }
 
 /**
- * The scale subresource over plain HTTPS with the pod's service account (`deploy/base/ops/rbac.yaml`
- * grants get and patch on `deployments/scale`, nothing else). A client library would add
- * kubeconfig parsing and watch machinery for two requests.
+ * The scaler for the Kubernetes API OPS is given: the kubeconfig in `OPS_KUBECONFIG` (OPS outside
+ * the cluster, or through `kubectl proxy`), else inside a pod its own service account, else null.
+ * Not `~/.kube/config` or `KUBECONFIG`: a developer's `npm start` must not scale whatever cluster
+ * their shell points at.
  */
-export class KubernetesDeploymentScaler implements DeploymentScaler {
-  private readonly ca: string | undefined;
-
-  constructor(
-    private readonly apiUrl: string,
-    private readonly config: Pick<OpsConfig, 'OPS_KUBERNETES_TOKEN_FILE' | 'OPS_KUBERNETES_CA_FILE' | 'OPS_KUBERNETES_TIMEOUT_MS'>,
-  ) {
-    this.ca = optionalFile(config.OPS_KUBERNETES_CA_FILE);
+export async function deploymentScalerFor(config: KubernetesSettings): Promise<{ scaler: DeploymentScaler; describe: string } | null> {
+  if (!config.OPS_KUBECONFIG && !config.KUBERNETES_SERVICE_HOST) return null;
+  const client = await loadKubernetesClient();
+  const kubeConfig = new client.KubeConfig();
+  let describe: string;
+  if (config.OPS_KUBECONFIG) {
+    kubeConfig.loadFromFile(config.OPS_KUBECONFIG);
+    const server = kubeConfig.getCurrentCluster()?.server;
+    if (!server) throw new Error(`${config.OPS_KUBECONFIG} names no current cluster`);
+    describe = `${server} (${config.OPS_KUBECONFIG})`;
+  } else {
+    // The service account's token file, re-read as the kubelet rotates it, and the cluster CA.
+    kubeConfig.loadFromCluster();
+    describe = 'the in-cluster API';
   }
+  return { scaler: new KubernetesDeploymentScaler(client, kubeConfig.makeApiClient(client.AppsV1Api), config.OPS_KUBERNETES_TIMEOUT_MS), describe };
+}
+
+/** Why a call failed, in one line: a Kubernetes Status says it in `message` (forbidden, not found). */
+function describeFailure(client: KubernetesClient, call: string, error: unknown): string {
+  if (error instanceof client.ApiException) {
+    let message: unknown;
+    try {
+      message = (JSON.parse(String(error.body)) as { message?: unknown }).message;
+    } catch {
+      message = undefined;
+    }
+    return `${call} answered ${error.code}${typeof message === 'string' ? `: ${message}` : ''}`;
+  }
+  return `${call}: ${(error as Error).message}`;
+}
+
+/** The scale subresource through `@kubernetes/client-node`; RBAC (`deploy/base/ops/rbac.yaml`) allows get and patch on it, nothing else. */
+class KubernetesDeploymentScaler implements DeploymentScaler {
+  constructor(
+    private readonly client: KubernetesClient,
+    private readonly apps: AppsV1Api,
+    private readonly timeoutMs: number,
+  ) {}
 
   async replicas(target: ScaleTarget): Promise<number> {
-    const scale = await this.send('GET', target);
-    const replicas = (scale as { spec?: { replicas?: unknown } }).spec?.replicas;
+    const scale = await this.call('GET', target, () => this.apps.readNamespacedDeploymentScale({ name: target.deployment, namespace: target.namespace }));
     // A Deployment created without replicas has none in its spec: Kubernetes' default is 1.
-    return typeof replicas === 'number' ? replicas : 1;
+    return scale.spec?.replicas ?? 1;
   }
 
   async scale(target: ScaleTarget, replicas: number): Promise<void> {
-    await this.send('PATCH', target, { spec: { replicas } });
+    await this.call('PATCH', target, () =>
+      this.apps.patchNamespacedDeploymentScale(
+        { name: target.deployment, namespace: target.namespace, body: { spec: { replicas } } },
+        this.client.setHeaderOptions('Content-Type', this.client.PatchStrategy.MergePatch),
+      ),
+    );
   }
 
-  private path(target: ScaleTarget): string {
-    return `/apis/apps/v1/namespaces/${encodeURIComponent(target.namespace)}/deployments/${encodeURIComponent(target.deployment)}/scale`;
-  }
-
-  private send(method: 'GET' | 'PATCH', target: ScaleTarget, body?: unknown): Promise<unknown> {
-    const url = new URL(this.path(target), this.apiUrl);
-    const token = optionalFile(this.config.OPS_KUBERNETES_TOKEN_FILE);
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (token) headers.authorization = `Bearer ${token}`;
-    if (payload !== undefined) {
-      headers['content-type'] = 'application/merge-patch+json';
-      headers['content-length'] = String(Buffer.byteLength(payload));
+  private async call<T>(method: string, target: ScaleTarget, send: () => Promise<T>): Promise<T> {
+    const call = `${method} /apis/apps/v1/namespaces/${target.namespace}/deployments/${target.deployment}/scale`;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      // The client has no per-call timeout: stop waiting (the round's lock is held meanwhile), and try again next round.
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+      });
+      return await Promise.race([send(), timeout]);
+    } catch (error) {
+      throw new Error(describeFailure(this.client, call, error));
+    } finally {
+      clearTimeout(timer);
     }
-    const describe = `${method} ${url.pathname}`;
-    return new Promise((resolve, reject) => {
-      const onResponse = (response: IncomingMessage) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('error', (error) => reject(new KubernetesApiError(`${describe}: ${error.message}`, null)));
-        response.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          const status = response.statusCode ?? 0;
-          let parsed: unknown;
-          try {
-            parsed = text ? JSON.parse(text) : {};
-          } catch {
-            parsed = undefined;
-          }
-          if (status < 200 || status >= 300) {
-            // A Kubernetes Status object says why (forbidden, not found) in `message`.
-            const why = (parsed as { message?: unknown } | undefined)?.message;
-            return reject(new KubernetesApiError(`${describe} answered ${status}${typeof why === 'string' ? `: ${why}` : ''}`, status));
-          }
-          if (parsed === undefined) return reject(new KubernetesApiError(`${describe} answered ${status} with a body that is not JSON`, status));
-          resolve(parsed);
-        });
-      };
-      const options = { method, headers, timeout: this.config.OPS_KUBERNETES_TIMEOUT_MS };
-      const outgoing = url.protocol === 'https:' ? httpsRequest(url, { ...options, ca: this.ca }, onResponse) : httpRequest(url, options, onResponse);
-      outgoing.on('timeout', () => outgoing.destroy(new Error(`no answer within ${this.config.OPS_KUBERNETES_TIMEOUT_MS} ms`)));
-      outgoing.on('error', (error) => reject(new KubernetesApiError(`${describe}: ${error.message}`, null)));
-      outgoing.end(payload);
-    });
   }
 }
