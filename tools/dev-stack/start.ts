@@ -69,6 +69,7 @@ async function main(): Promise<void> {
       '',
       `HMS Management Layer is up (${seconds} s).`,
       `  Gateway:    ${stack.gatewayUrl}`,
+      `  Dashboard:  ${stack.gatewayUrl}/dashboard (paste the manager token below)`,
       `  API docs:   ${stack.gatewayUrl}/docs`,
       `  Postgres:   ${redact(infra.databaseUrl)}${infra.embedded.postgres ? ' (embedded, data in .hms/postgres)' : ''}`,
       `  NATS:       ${infra.natsUrl}${infra.embedded.nats ? ' (nats-server child process, JetStream)' : ''}`,
