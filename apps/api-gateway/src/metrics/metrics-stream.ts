@@ -5,17 +5,25 @@ import { RpcGateway } from '../http/rpc-gateway';
 /** How often a snapshot is sent (API.md: one snapshot per pool per second). */
 export const METRICS_STREAM_PERIOD_MS = 1000;
 
+/**
+ * A snapshot that takes longer than a tenth of the period (it counts every open task: about
+ * 120 ms at a million) stretches the period to ten times its duration, so open dashboards never
+ * keep OPS's database busy more than a tenth of the time.
+ */
+const MAX_BUSY_SHARE = 0.1;
+
 /** Gets every pool's snapshot, or why it could not. */
 type Listener = (snapshot: { pools: PoolMetrics[] } | { error: unknown }) => void;
 
 /**
- * One poll of OPS per second for all the stream's listeners on this gateway replica, however many
+ * One poll of OPS per period for all the stream's listeners on this gateway replica, however many
  * dashboards are open, and none while nobody listens.
  */
 @Injectable()
 export class MetricsStream implements OnModuleDestroy {
   private readonly listeners = new Map<Listener, () => void>();
   private timer?: NodeJS.Timeout;
+  /** A poll is on its way; it schedules the next one itself. */
   private polling = false;
 
   constructor(private readonly rpc: RpcGateway) {}
@@ -27,7 +35,7 @@ export class MetricsStream implements OnModuleDestroy {
    */
   listen(listener: Listener, end: () => void): () => void {
     this.listeners.set(listener, end);
-    this.timer ??= setInterval(() => void this.poll(), METRICS_STREAM_PERIOD_MS);
+    if (!this.timer && !this.polling) this.schedule(METRICS_STREAM_PERIOD_MS);
     return () => {
       this.listeners.delete(listener);
       if (this.listeners.size === 0) this.halt();
@@ -41,15 +49,19 @@ export class MetricsStream implements OnModuleDestroy {
     for (const end of ends) end();
   }
 
+  private schedule(delayMs: number): void {
+    this.timer = setTimeout(() => void this.poll(), delayMs);
+  }
+
   private halt(): void {
-    clearInterval(this.timer);
+    clearTimeout(this.timer);
     this.timer = undefined;
   }
 
   private async poll(): Promise<void> {
-    // A slow OPS must not pile polls up: the second that overlaps is skipped.
-    if (this.polling) return;
+    this.timer = undefined;
     this.polling = true;
+    const started = Date.now();
     let snapshot: { pools: PoolMetrics[] } | { error: unknown };
     try {
       snapshot = await this.rpc.call('ops.metrics.pools', {}, systemActor('api-gateway'));
@@ -58,6 +70,10 @@ export class MetricsStream implements OnModuleDestroy {
     } finally {
       this.polling = false;
     }
+    if (this.listeners.size === 0) return;
     for (const listener of this.listeners.keys()) listener(snapshot);
+    const took = Date.now() - started;
+    // Measured from the poll's start: a fast snapshot keeps the one-second rhythm.
+    this.schedule(Math.max(METRICS_STREAM_PERIOD_MS, took / MAX_BUSY_SHARE) - took);
   }
 }
