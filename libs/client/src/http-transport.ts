@@ -75,11 +75,6 @@ export class HttpTransport {
     return this.token ? { Authorization: `Bearer ${this.token}` } : {};
   }
 
-  /** The client's fetch, for calls that read the answer themselves (streams). */
-  fetch(input: string, init: RequestInit): Promise<Response> {
-    return this.fetchImpl(input, init);
-  }
-
   async send<T>(call: HttpCall): Promise<HttpResult<T>> {
     const headers: Record<string, string> = { Accept: 'application/json', ...this.authorization() };
     let body: string | undefined;
@@ -92,6 +87,39 @@ export class HttpTransport {
     }
     Object.assign(headers, call.headers);
 
+    const exchange = this.exchange(call, { method: call.method, headers, body });
+    try {
+      let response: Response;
+      let text: string;
+      try {
+        response = await exchange.response;
+        // Read inside the timeout too: a server that stalls mid-body must not hang the caller.
+        text = await response.text();
+      } catch (cause) {
+        throw exchange.failure(cause);
+      }
+      const parsed = parseBody(text);
+      if (!response.ok) throw errorFromResponse(response.status, parsed, response.headers.get('x-request-id'));
+      return { status: response.status, body: parsed as T, headers: response.headers };
+    } finally {
+      exchange.stopTimer();
+      exchange.unlink();
+    }
+  }
+
+  /**
+   * Starts one request under the call's timeout and its caller's `signal`. The owner stops the
+   * timer when the answer is in (all of it, or its head for a stream), unlinks the caller's
+   * signal when done, and turns a failure into what the caller sees: the caller's own abort
+   * reason, or HmsApiError UNAVAILABLE saying whether time ran out.
+   */
+  exchange(call: Pick<HttpCall, 'method' | 'path' | 'query' | 'signal' | 'timeoutMs'>, init: RequestInit): {
+    response: Promise<Response>;
+    controller: AbortController;
+    stopTimer(): void;
+    unlink(): void;
+    failure(cause: unknown): unknown;
+  } {
     const timeoutMs = call.timeoutMs ?? this.timeoutMs;
     const controller = new AbortController();
     let timedOut = false;
@@ -102,29 +130,17 @@ export class HttpTransport {
     const onCallerAbort = (): void => controller.abort(call.signal?.reason);
     if (call.signal?.aborted) onCallerAbort();
     else call.signal?.addEventListener('abort', onCallerAbort, { once: true });
-
-    const url = this.url(call.path, call.query);
-    try {
-      let response: Response;
-      let text: string;
-      try {
-        response = await this.fetchImpl(url, { method: call.method, headers, body, signal: controller.signal });
-        // Read inside the timeout too: a server that stalls mid-body must not hang the caller.
-        text = await response.text();
-      } catch (cause) {
-        if (call.signal?.aborted) throw call.signal.reason ?? cause;
-        const message = timedOut
-          ? `${call.method} ${call.path} got no answer within ${timeoutMs} ms`
-          : `${call.method} ${call.path} failed: ${describeCause(cause)}`;
-        throw new HmsApiError({ status: 0, code: 'UNAVAILABLE', message, cause });
-      }
-      const parsed = parseBody(text);
-      if (!response.ok) throw errorFromResponse(response.status, parsed, response.headers.get('x-request-id'));
-      return { status: response.status, body: parsed as T, headers: response.headers };
-    } finally {
-      clearTimeout(timer);
-      call.signal?.removeEventListener('abort', onCallerAbort);
-    }
+    return {
+      response: this.fetchImpl(this.url(call.path, call.query), { ...init, signal: controller.signal }),
+      controller,
+      stopTimer: () => clearTimeout(timer),
+      unlink: () => call.signal?.removeEventListener('abort', onCallerAbort),
+      failure: (cause) => {
+        if (call.signal?.aborted) return call.signal.reason ?? cause;
+        const message = timedOut ? `${call.method} ${call.path} got no answer within ${timeoutMs} ms` : `${call.method} ${call.path} failed: ${describeCause(cause)}`;
+        return new HmsApiError({ status: 0, code: 'UNAVAILABLE', message, cause });
+      },
+    };
   }
 }
 
@@ -134,26 +150,15 @@ export class HttpTransport {
  */
 export async function* readEventStream(transport: HttpTransport, call: Omit<HttpCall, 'method' | 'json' | 'text'>): AsyncGenerator<ServerSentEvent, void, undefined> {
   const headers: Record<string, string> = { Accept: 'text/event-stream', ...transport.authorization(), ...call.headers };
-  const timeoutMs = call.timeoutMs ?? transport.timeoutMs;
-  const controller = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort();
-  }, timeoutMs);
-  const onCallerAbort = (): void => controller.abort(call.signal?.reason);
-  if (call.signal?.aborted) onCallerAbort();
-  else call.signal?.addEventListener('abort', onCallerAbort, { once: true });
+  const exchange = transport.exchange({ ...call, method: 'GET' }, { method: 'GET', headers });
   try {
     let response: Response;
     try {
-      response = await transport.fetch(transport.url(call.path, call.query), { method: 'GET', headers, signal: controller.signal });
+      response = await exchange.response;
     } catch (cause) {
-      if (call.signal?.aborted) throw call.signal.reason ?? cause;
-      const message = timedOut ? `GET ${call.path} got no answer within ${timeoutMs} ms` : `GET ${call.path} failed: ${describeCause(cause)}`;
-      throw new HmsApiError({ status: 0, code: 'UNAVAILABLE', message, cause });
+      throw exchange.failure(cause);
     } finally {
-      clearTimeout(timer);
+      exchange.stopTimer();
     }
     if (!response.ok) throw errorFromResponse(response.status, parseBody(await response.text()), response.headers.get('x-request-id'));
     if (!response.body) return;
@@ -174,9 +179,9 @@ export async function* readEventStream(transport: HttpTransport, call: Omit<Http
       throw new HmsApiError({ status: 0, code: 'UNAVAILABLE', message: `GET ${call.path}: the stream broke: ${describeCause(cause)}`, cause });
     }
   } finally {
-    call.signal?.removeEventListener('abort', onCallerAbort);
+    exchange.unlink();
     // Leaving the loop early (break, return) closes the connection.
-    controller.abort();
+    exchange.controller.abort();
   }
 }
 
