@@ -6,9 +6,9 @@ import { RpcGateway } from '../http/rpc-gateway';
 export const METRICS_STREAM_PERIOD_MS = 1000;
 
 /**
- * A snapshot that takes longer than a tenth of the period (it counts every open task: about
- * 120 ms at a million) stretches the period to ten times its duration, so open dashboards never
- * keep OPS's database busy more than a tenth of the time.
+ * A snapshot that takes longer than a tenth of the period (a few ms normally; it grows with the
+ * pools and the outcomes of the metrics window) stretches the period to ten times its duration,
+ * so open dashboards never keep OPS's database busy more than a tenth of the time.
  */
 const MAX_BUSY_SHARE = 0.1;
 

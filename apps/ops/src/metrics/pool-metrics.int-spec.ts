@@ -196,4 +196,25 @@ describe('OPS pool metrics from OMS events', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect((await poolSnapshot(pool))?.successRate).toBe(1 / 3);
   });
+
+  it("keeps every pool's counts equal to its open tasks, through all the stories above", async () => {
+    if (!ops) await startOps();
+    const db = new Client({ connectionString: env.databaseUrl });
+    await db.connect();
+    try {
+      // One statement, one snapshot: the triggers change the counts in the transactions that change the tasks.
+      const { rows } = await db.query(
+        `SELECT coalesce(c."pool", t."pool") AS "pool", coalesce(c."queued", 0)::int AS "queued", coalesce(c."leased", 0)::int AS "leased",
+                coalesce(t."queued", 0)::int AS "openQueued", coalesce(t."leased", 0)::int AS "openLeased"
+         FROM "ops"."pool_counts" AS c
+         FULL JOIN (SELECT "pool", count(*) FILTER (WHERE "status" = 'queued') AS "queued", count(*) FILTER (WHERE "status" = 'leased') AS "leased"
+                    FROM "ops"."pool_tasks" GROUP BY "pool") AS t USING ("pool")
+         ORDER BY 1`,
+      );
+      expect(rows.filter((row) => row.openQueued + row.openLeased > 0).length).toBeGreaterThanOrEqual(3);
+      for (const row of rows) expect({ pool: row.pool, queued: row.queued, leased: row.leased }).toEqual({ pool: row.pool, queued: row.openQueued, leased: row.openLeased });
+    } finally {
+      await db.end();
+    }
+  });
 });

@@ -99,9 +99,10 @@ export class Autoscaler implements BackgroundJob {
       await tx.query(`DELETE FROM "ops"."pool_scaling" WHERE "pool" <> ALL($1::text[])`, [names]);
       if (pools.length === 0) return true;
       const queued = new Map(
-        ((await tx.query(`SELECT "pool", count(*)::int AS "queued" FROM "ops"."pool_tasks" WHERE "status" = 'queued' AND "pool" = ANY($1::text[]) GROUP BY "pool"`, [names])) as Array<{ pool: string; queued: number }>).map(
-          (row) => [row.pool, row.queued],
-        ),
+        ((await tx.query(`SELECT "pool", "queued"::int AS "queued" FROM "ops"."pool_counts" WHERE "pool" = ANY($1::text[])`, [names])) as Array<{ pool: string; queued: number }>).map((row) => [
+          row.pool,
+          row.queued,
+        ]),
       );
       const standing = new Map(((await tx.query(`SELECT * FROM "ops"."pool_scaling" WHERE "pool" = ANY($1::text[])`, [names])) as PoolScalingRow[]).map((row) => [row.pool, row]));
       for (const pool of pools) await this.evaluatePool(tx, pool, queued.get(pool.pool) ?? 0, standing.get(pool.pool) ?? null);
