@@ -124,6 +124,12 @@ describe('Alerts and escalation through the gateway', () => {
     expect(escalated).toMatchObject({ status: 'open', escalation: { pool: 'supervisors', webhook: null } });
     expect(Date.parse(escalated!.escalation!.at) - Date.parse(escalated!.raisedAt)).toBeGreaterThanOrEqual(3_000);
     expect(await alertOf(first.id)).toMatchObject({ status: 'acknowledged', escalation: null });
+    const openAlerts = async () => {
+      const text = await (await fetch(`${env.stack.services.ops.url}/metrics`)).text();
+      const value = (status: string) => Number(new RegExp(`^hms_alerts_open\\{pool="permit_desk",kind="task-sla-breached",status="${status}"[^}]*\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+      return { open: value('open'), acknowledged: value('acknowledged') };
+    };
+    expect(await openAlerts()).toEqual({ open: 1, acknowledged: 1 });
     const supervisorQueue = await waitUntil(async () => {
       const { items } = await manager.tasks.list({ pool: 'supervisors', requestId: second.id });
       return items.length > 0 ? items : undefined;
@@ -141,6 +147,7 @@ describe('Alerts and escalation through the gateway', () => {
       const alert = await waitUntil(async () => ((await alertOf(request.id))?.status === 'resolved' ? alertOf(request.id) : undefined));
       expect(alert).toMatchObject({ resolvedBy: 'system:ops', resolution: 'task completed by pat' });
     }
+    expect(await openAlerts()).toEqual({ open: 0, acknowledged: 0 });
     const cancelled = await waitUntil(async () => {
       const [task] = (await manager.tasks.list({ pool: 'supervisors', requestId: second.id })).items;
       return task?.status === 'cancelled' ? task : undefined;

@@ -20,6 +20,7 @@ import { OutcomeRetention, outcomeRetentionJob } from './metrics/outcome-retenti
 import { OPS_ENTITIES } from './database/entities';
 import { OPS_MIGRATIONS } from './database/migrations';
 import { AlertEscalation } from './alerts/alert-escalation';
+import { AlertGauges } from './alerts/alert-gauges';
 import { AlertsHandlers } from './alerts/alerts.handlers';
 import { AlertsService, raisesAlerts } from './alerts/alerts.service';
 import { Autoscaler } from './scaling/autoscaler';
@@ -52,6 +53,7 @@ export function createOpsModule(config: OpsConfig): DynamicModule {
       AlertsService,
       AlertsHandlers,
       AlertEscalation,
+      AlertGauges,
       Autoscaler,
       ServiceRuntime,
       {
