@@ -17,6 +17,7 @@ import { MetricsHandlers } from './metrics/metrics.handlers';
 import { PoolGauges } from './metrics/pool-gauges';
 import { OPS_CONSUMER, PoolMetricsService } from './metrics/pool-metrics.service';
 import { OutcomeRetention, outcomeRetentionJob } from './metrics/outcome-retention';
+import { PoolTaskTombstones, poolTaskTombstonesJob } from './metrics/pool-task-tombstones';
 import { OPS_ENTITIES } from './database/entities';
 import { OPS_MIGRATIONS } from './database/migrations';
 import { AlertEscalation } from './alerts/alert-escalation';
@@ -50,6 +51,7 @@ export function createOpsModule(config: OpsConfig): DynamicModule {
       PoolGauges,
       MetricsHandlers,
       OutcomeRetention,
+      PoolTaskTombstones,
       AlertsService,
       AlertsHandlers,
       AlertEscalation,
@@ -58,9 +60,10 @@ export function createOpsModule(config: OpsConfig): DynamicModule {
       ServiceRuntime,
       {
         provide: BACKGROUND_JOBS,
-        inject: [OutcomeRetention, AlertEscalation, Autoscaler, LOGGER],
-        useFactory: (retention: OutcomeRetention, escalation: AlertEscalation, autoscaler: Autoscaler, logger: Logger): BackgroundJob[] => [
+        inject: [OutcomeRetention, PoolTaskTombstones, AlertEscalation, Autoscaler, LOGGER],
+        useFactory: (retention: OutcomeRetention, tombstones: PoolTaskTombstones, escalation: AlertEscalation, autoscaler: Autoscaler, logger: Logger): BackgroundJob[] => [
           outcomeRetentionJob(retention, logger),
+          poolTaskTombstonesJob(tombstones, logger),
           escalation,
           autoscaler,
         ],

@@ -7,6 +7,7 @@ import { Client } from 'pg';
 import { createOpsModule } from '../ops.module';
 import { OpsConfig } from '../ops.config';
 import { OPS_CONSUMER } from './pool-metrics.service';
+import { PoolTaskTombstones, TOMBSTONE_SECONDS } from './pool-task-tombstones';
 
 jest.setTimeout(60_000);
 
@@ -195,6 +196,43 @@ describe('OPS pool metrics from OMS events', () => {
     // Once everything has been handled, it stays so.
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect((await poolSnapshot(pool))?.successRate).toBe(1 / 3);
+  });
+
+  it('does not reopen a task whose end arrived before its earlier events (two replicas, two batches)', async () => {
+    if (!ops) await startOps();
+    const pool = `metrics-late-${randomUUID().slice(0, 8)}`;
+    const [x, y, z] = Array.from({ length: 3 }, () => task(pool));
+    // x ended before its queueing and lease were applied; y was cancelled in the same millisecond as its lease.
+    await completed(pool, x!.taskId, t(5));
+    await publish('oms.task.cancelled', t(4), { ...y!, reason: 'withdrawn', leaseId: null });
+    await queued(pool, z!.taskId, t(0));
+    await expectPool(pool, { depth: 1, leased: 0 });
+    await queued(pool, x!.taskId, t(1));
+    await leased(pool, x!.taskId, t(3));
+    await leased(pool, y!.taskId, t(4));
+    await leased(pool, z!.taskId, t(2));
+    await expectPool(pool, { depth: 0, leased: 1 });
+    // Every event has been applied: the late ones still changed nothing.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await poolSnapshot(pool)).toMatchObject({ depth: 0, leased: 1 });
+  });
+
+  it('forgets an ended task after TOMBSTONE_SECONDS, not before', async () => {
+    if (!ops) await startOps();
+    const db = new Client({ connectionString: env.databaseUrl });
+    await db.connect();
+    try {
+      const [old, recent] = [randomUUID(), randomUUID()];
+      const ago = (seconds: number) => new Date(Date.now() - seconds * 1000);
+      for (const [id, at] of [[old, ago(TOMBSTONE_SECONDS + 60)], [recent, ago(TOMBSTONE_SECONDS - 60)]] as const) {
+        await db.query(`INSERT INTO "ops"."pool_tasks" ("task_id", "pool", "status", "queued_at", "last_event_at") VALUES ($1, 'metrics-tombstones', 'closed', $2, $2)`, [id, at]);
+      }
+      expect(await ops!.get(PoolTaskTombstones).sweep()).toBeGreaterThanOrEqual(1);
+      const { rows } = await db.query(`SELECT "task_id" FROM "ops"."pool_tasks" WHERE "task_id" = ANY($1::uuid[])`, [[old, recent]]);
+      expect(rows.map((row) => row.task_id)).toEqual([recent]);
+    } finally {
+      await db.end();
+    }
   });
 
   it("keeps every pool's counts equal to its open tasks, through all the stories above", async () => {

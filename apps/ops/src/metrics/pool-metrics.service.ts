@@ -30,8 +30,10 @@ interface OpenTask {
   worker: string | null;
   at: string;
 }
+/** Completed, dead or cancelled: final, so it wins over any other event of the task, whatever their times. */
 interface ClosedTask {
   kind: 'closed';
+  pool: string;
   at: string;
 }
 type TaskChange = OpenTask | ClosedTask;
@@ -136,12 +138,12 @@ export class PoolMetricsService {
       const previous = tasks.get(taskId);
       return previous !== undefined && Date.parse(previous.at) > Date.parse(at);
     };
-    const close = (taskId: string, at: string) => {
-      if (!isStale(taskId, at)) tasks.set(taskId, { kind: 'closed', at });
+    const close = (taskId: string, pool: string, at: string) => {
+      tasks.set(taskId, { kind: 'closed', pool, at });
     };
     const open = (taskId: string, change: Omit<OpenTask, 'kind'>) => {
-      if (isStale(taskId, change.at)) return;
       const previous = tasks.get(taskId);
+      if (previous?.kind === 'closed' || isStale(taskId, change.at)) return;
       // A reroute or lease keeps the queued time of a queueing earlier in the batch.
       const queuedAt = change.queuedAt ?? (previous?.kind === 'open' ? previous.queuedAt : null);
       tasks.set(taskId, { kind: 'open', ...change, queuedAt });
@@ -168,7 +170,7 @@ export class PoolMetricsService {
         case 'oms.task.completed':
         case 'oms.task.dead':
         case 'oms.task.cancelled':
-          close(event.data.taskId, at);
+          close(event.data.taskId, event.data.pool, at);
           break;
         case 'oms.task.rerouted':
           open(event.data.taskId, { pool: event.data.toPool, status: 'queued', queuedAt: null, worker: null, at });
@@ -203,7 +205,7 @@ export class PoolMetricsService {
            "pool" = EXCLUDED."pool", "status" = EXCLUDED."status", "worker" = EXCLUDED."worker",
            "queued_at" = COALESCE((SELECT c.queued_at FROM c WHERE c.task_id = EXCLUDED."task_id"), "pool_tasks"."queued_at"),
            "last_event_at" = EXCLUDED."last_event_at"
-         WHERE "pool_tasks"."last_event_at" <= EXCLUDED."last_event_at"`,
+         WHERE "pool_tasks"."status" <> 'closed' AND "pool_tasks"."last_event_at" <= EXCLUDED."last_event_at"`,
         [
           opened.map(([id]) => id),
           opened.map(([, c]) => c.pool),
@@ -215,12 +217,17 @@ export class PoolMetricsService {
       );
     }
     if (closed.length > 0) {
+      // A tombstone, not a delete: with two replicas an earlier event of the task (its lease) can
+      // be applied after its end, in another batch, and must find the task closed, not absent.
+      // PoolTaskTombstones deletes them once no such event can still come.
       await preparedQuery(
         tx,
         'ops_pool_tasks_close',
-        `DELETE FROM "ops"."pool_tasks" AS t USING unnest($1::uuid[], $2::timestamptz[]) AS c(task_id, at)
-         WHERE t."task_id" = c.task_id AND t."last_event_at" <= c.at`,
-        [closed.map(([id]) => id), closed.map(([, c]) => c.at)],
+        `INSERT INTO "ops"."pool_tasks" ("task_id", "pool", "status", "queued_at", "worker", "last_event_at")
+         SELECT task_id, pool, 'closed', at, NULL, at FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS c(task_id, pool, at)
+         ON CONFLICT ("task_id") DO UPDATE SET "status" = 'closed', "worker" = NULL, "last_event_at" = GREATEST("pool_tasks"."last_event_at", EXCLUDED."last_event_at")
+         WHERE "pool_tasks"."status" <> 'closed'`,
+        [closed.map(([id]) => id), closed.map(([, c]) => c.pool), closed.map(([, c]) => c.at)],
       );
     }
     if (workers.size > 0) {

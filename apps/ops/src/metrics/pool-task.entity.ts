@@ -2,10 +2,12 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
 /**
  * OPS's own view of every open task (queued or leased), kept from OMS events so queue depth and
- * the oldest wait are one indexed query away, without reading OMS's schema.
+ * the oldest wait are one indexed query away, without reading OMS's schema. A task that ended
+ * stays a while as `closed` (a tombstone: see PoolTaskTombstones).
  */
 @Entity({ name: 'pool_tasks', schema: 'ops' })
 @Index('pool_tasks_pool_status_idx', ['pool', 'status', 'queuedAt'])
+@Index('pool_tasks_closed_idx', ['lastEventAt'], { where: `"status" = 'closed'` })
 export class PoolTaskEntity {
   @PrimaryColumn('uuid', { primaryKeyConstraintName: 'pool_tasks_pkey' })
   taskId: string;
@@ -13,7 +15,7 @@ export class PoolTaskEntity {
   @Column('text')
   pool: string;
 
-  /** 'queued' | 'leased'. */
+  /** 'queued' | 'leased' | 'closed'. */
   @Column('text')
   status: string;
 
