@@ -110,8 +110,8 @@ export class EventOutbox {
   }
 
   /**
-   * Publishes the oldest batch and deletes it in one transaction. SKIP LOCKED lets replicas
-   * relay side by side; if publishing fails the rows stay and are sent again.
+   * Publishes the oldest batch and deletes it in one transaction; if publishing fails the rows
+   * stay and are sent again. Replicas relay one at a time, in outbox order (the advisory lock).
    *
    * Two round trips, not four: BEGIN travels with the locking read and COMMIT with the delete,
    * as multi-statement simple queries. Neither takes a parameter (the batch size is a constant,
@@ -124,8 +124,12 @@ export class EventOutbox {
     const runner = this.dataSource.createQueryRunner();
     const client = (await runner.connect()) as SimpleQueryClient;
     try {
-      const [, selected] = await client.query(
-        `BEGIN; SELECT "id", "event_id", "type", "payload"::text AS "payload", "headers" FROM "${this.schema}"."outbox" ORDER BY "id" LIMIT ${RELAY_BATCH} FOR UPDATE SKIP LOCKED`,
+      // One relay of the service at a time (the others wait for it): replicas relaying side by
+      // side would interleave their batches, and put a task's later event on the stream, and in
+      // the ledger, before an earlier one. One after the other, the stream keeps outbox order,
+      // which for any one task is commit order (its transactions take turns on its row).
+      const [, , selected] = await client.query(
+        `BEGIN; SELECT pg_advisory_xact_lock(hashtext('hms.outbox-relay.${this.schema}')); SELECT "id", "event_id", "type", "payload"::text AS "payload", "headers" FROM "${this.schema}"."outbox" ORDER BY "id" LIMIT ${RELAY_BATCH} FOR UPDATE SKIP LOCKED`,
       );
       const rows = selected!.rows as OutboxRow[];
       await Promise.all(
