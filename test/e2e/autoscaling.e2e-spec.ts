@@ -242,5 +242,9 @@ describe('Autoscaling and the live metrics stream through the gateway', () => {
     const repeated = await fetch(`${stack.gatewayUrl}/v1/metrics/stream?pool=a&pool=b`, { headers: { authorization: `Bearer ${stack.managerToken}` } });
     expect(repeated.status).toBe(400);
     expect(await repeated.json()).toMatchObject({ error: { code: 'VALIDATION_FAILED', details: [{ path: 'pool' }] } });
+    // A typo is refused, as on every other route, not streamed unfiltered.
+    const typo = await fetch(`${stack.gatewayUrl}/v1/metrics/stream?pools=a`, { headers: { authorization: `Bearer ${stack.managerToken}` } });
+    expect(typo.status).toBe(400);
+    expect(await typo.json()).toMatchObject({ error: { code: 'VALIDATION_FAILED', details: [{ path: 'pools' }] } });
   });
 });

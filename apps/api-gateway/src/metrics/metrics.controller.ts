@@ -38,11 +38,9 @@ export class PoolMetricsController {
   @ApiQuery({ name: 'pool', required: false })
   @ApiResponse({ status: 200, description: 'text/event-stream; `event: pool` data: {pool, depth, leased, …, desiredReplicas, updatedAt}; `event: error` data: {error, requestId}' })
   async streamPools(@Query() query: Record<string, unknown>, @CurrentActor() actor: Actor, @Req() request: Request, @Res() response: Response): Promise<void> {
-    if (query.pool !== undefined && typeof query.pool !== 'string') {
-      throw new DomainError('VALIDATION_FAILED', 'pool must be given once', [{ path: 'pool', message: 'must be a string' }]);
-    }
+    // OPS validates the query as for `GET /v1/metrics/pools` (a repeated `pool`, an unknown field: 400).
+    const first = await this.rpc.call(RpcSubjects.metricsPools, query as never, actor);
     const pool = query.pool as string | undefined;
-    const first = await this.rpc.call(RpcSubjects.metricsPools, pool === undefined ? {} : { pool }, actor);
     response.status(200);
     response.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
     response.setHeader('Cache-Control', 'no-cache, no-transform');

@@ -253,9 +253,15 @@ export class PoolMetricsService {
    */
   private async lockPoolCounts(tx: EntityManager, pools: string[]): Promise<void> {
     if (pools.length === 0) return;
-    const ordered = pools.sort();
-    await preparedQuery(tx, 'ops_pool_counts_ensure', `INSERT INTO "ops"."pool_counts" ("pool") SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`, [ordered]);
-    await preparedQuery(tx, 'ops_pool_counts_lock', `SELECT 1 FROM "ops"."pool_counts" WHERE "pool" = ANY($1::text[]) ORDER BY "pool" FOR UPDATE`, [ordered]);
+    // One statement: a new pool's row is inserted, an existing one is locked without being
+    // written (ON CONFLICT DO UPDATE locks the row even when its WHERE is false), in array order.
+    await preparedQuery(
+      tx,
+      'ops_pool_counts_lock',
+      `INSERT INTO "ops"."pool_counts" AS c ("pool") SELECT unnest($1::text[])
+       ON CONFLICT ("pool") DO UPDATE SET "queued" = c."queued" WHERE false`,
+      [pools.sort()],
+    );
   }
 
   /**

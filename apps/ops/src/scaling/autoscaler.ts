@@ -56,7 +56,15 @@ export class Autoscaler implements BackgroundJob {
     @Inject(CLOCK) private readonly clock: Clock,
     @InjectLogger() private readonly logger: Logger,
   ) {
-    this.job = new PeriodicJob('autoscaling', config.OPS_SCALING_INTERVAL_MS, async () => (await this.evaluate(), { full: false }), logger);
+    this.job = new PeriodicJob(
+      'autoscaling',
+      config.OPS_SCALING_INTERVAL_MS,
+      async () => {
+        await this.evaluate();
+        return { full: false };
+      },
+      logger,
+    );
   }
 
   start(): void {
@@ -81,23 +89,23 @@ export class Autoscaler implements BackgroundJob {
     return this.scaler;
   }
 
-  /** One round over every autoscaled pool; false when another replica held the round. */
-  async evaluate(): Promise<boolean> {
+  /** One round over every autoscaled pool, unless another replica holds this round. */
+  async evaluate(): Promise<void> {
     let pools: AutoscaledPool[];
     try {
       const { items } = await this.rpc.call('oms.pool.list', {}, { actor: systemActor('ops'), timeoutMs: 2000 });
       pools = items.filter((pool): pool is AutoscaledPool => pool.autoscale !== null);
     } catch (error) {
       this.logger.warn({ err: error }, 'could not read the pools from OMS; scaling waits for the next round');
-      return true;
+      return;
     }
-    return this.dataSource.transaction(async (tx) => {
+    await this.dataSource.transaction(async (tx) => {
       const [{ locked }] = (await tx.query(`SELECT pg_try_advisory_xact_lock($1) AS "locked"`, [SCALING_LOCK])) as Array<{ locked: boolean }>;
-      if (!locked) return false;
+      if (!locked) return;
       const names = pools.map((pool) => pool.pool);
       // A pool whose policy went away no longer has a desired replica count.
       await tx.query(`DELETE FROM "ops"."pool_scaling" WHERE "pool" <> ALL($1::text[])`, [names]);
-      if (pools.length === 0) return true;
+      if (pools.length === 0) return;
       const queued = new Map(
         ((await tx.query(`SELECT "pool", "queued"::int AS "queued" FROM "ops"."pool_counts" WHERE "pool" = ANY($1::text[])`, [names])) as Array<{ pool: string; queued: number }>).map((row) => [
           row.pool,
@@ -106,7 +114,6 @@ export class Autoscaler implements BackgroundJob {
       );
       const standing = new Map(((await tx.query(`SELECT * FROM "ops"."pool_scaling" WHERE "pool" = ANY($1::text[])`, [names])) as PoolScalingRow[]).map((row) => [row.pool, row]));
       for (const pool of pools) await this.evaluatePool(tx, pool, queued.get(pool.pool) ?? 0, standing.get(pool.pool) ?? null);
-      return true;
     });
   }
 
