@@ -1,4 +1,5 @@
-import { IsIn, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
+import { IsIn, IsOptional, IsUUID } from 'class-validator';
+import { FixedLimits, IsText } from './limits';
 import { PageQuery } from './pagination';
 
 /**
@@ -59,7 +60,7 @@ export class ListAlertsQuery extends PageQuery {
   status?: AlertStatus;
 
   @IsOptional()
-  @IsString()
+  @IsText(FixedLimits.idLength)
   pool?: string;
 
   @IsOptional()
@@ -68,17 +69,16 @@ export class ListAlertsQuery extends PageQuery {
 }
 
 export class AcknowledgeAlertCommand {
-  @IsString()
+  @IsText(FixedLimits.idLength)
   id: string;
 }
 
 export class ResolveAlertCommand {
-  @IsString()
+  @IsText(FixedLimits.idLength)
   id: string;
 
   @IsOptional()
-  @IsString()
-  @MaxLength(1000)
+  @IsText(1000, { minLength: 0 })
   reason?: string;
 }
 

@@ -7,6 +7,7 @@ export * from './statuses';
 export * from './plan.schema';
 export * from './pagination';
 export * from './ids';
+export * from './limits';
 export * from './plans.messages';
 export * from './requests.messages';
 export * from './pools.messages';

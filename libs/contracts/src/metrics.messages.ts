@@ -1,4 +1,5 @@
-import { IsOptional, IsString } from 'class-validator';
+import { IsOptional } from 'class-validator';
+import { FixedLimits, IsText } from './limits';
 
 /** JSON snapshot of one pool (API.md `GET /v1/metrics/pools`). */
 export interface PoolMetrics {
@@ -17,7 +18,7 @@ export interface PoolMetrics {
 
 export class PoolMetricsQuery {
   @IsOptional()
-  @IsString()
+  @IsText(FixedLimits.idLength)
   pool?: string;
 }
 

@@ -1,11 +1,12 @@
 import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { FixedLimits, IsText } from './limits';
 
 /** Cursor pagination shared by every list query: pass `nextCursor` back as `cursor`. */
 export class PageQuery {
   /** Opaque; from the previous page's `nextCursor`. */
   @IsOptional()
-  @IsString()
+  @IsText(FixedLimits.cursorLength)
   cursor?: string;
 
   @IsOptional()

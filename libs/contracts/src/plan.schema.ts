@@ -1,3 +1,5 @@
+import { FixedLimits, SLUG_PATTERN } from './limits';
+
 /**
  * The plan language (API.md "Plans"). These types describe a plan after parsing YAML or JSON;
  * `PLAN_JSON_SCHEMA` is the same shape for editors (published as docs/plan.schema.json).
@@ -69,8 +71,6 @@ export interface PlanDefinition {
   steps: PlanStep[];
 }
 
-/** Pattern of plan, step and pool ids. */
-export const SLUG_PATTERN = /^[a-z0-9_.:-]+$/;
 
 const retrySchema = {
   type: 'object',
@@ -78,13 +78,24 @@ const retrySchema = {
   required: ['attempts'],
   properties: {
     attempts: { type: 'integer', minimum: 1, maximum: 100 },
-    backoffSeconds: { type: 'number', minimum: 0 },
-    backoffFactor: { type: 'number', minimum: 1 },
-    maxBackoffSeconds: { type: 'number', minimum: 0 },
+    backoffSeconds: { type: 'number', minimum: 0, maximum: FixedLimits.backoffSeconds },
+    backoffFactor: { type: 'number', minimum: 1, maximum: FixedLimits.backoffFactor },
+    maxBackoffSeconds: { type: 'number', minimum: 0, maximum: FixedLimits.backoffSeconds },
   },
 } as const;
 
-const tagsSchema = { type: 'array', items: { type: 'string', minLength: 1 }, uniqueItems: true } as const;
+const tagsSchema = {
+  type: 'array',
+  maxItems: FixedLimits.tags,
+  items: { type: 'string', minLength: 1, maxLength: FixedLimits.tagLength },
+  uniqueItems: true,
+} as const;
+
+const idSchema = { type: 'string', pattern: SLUG_PATTERN.source, maxLength: FixedLimits.idLength } as const;
+const titleSchema = { type: 'string', maxLength: FixedLimits.titleLength } as const;
+const prioritySchema = { type: 'integer', minimum: -FixedLimits.stepPriority, maximum: FixedLimits.stepPriority } as const;
+const slaMinutesSchema = { type: 'number', exclusiveMinimum: 0, maximum: FixedLimits.slaMinutes } as const;
+const leaseSecondsSchema = { type: 'integer', minimum: 1, maximum: FixedLimits.leaseSeconds } as const;
 
 /** JSON Schema (draft 2020-12) of {@link PlanDefinition}. */
 export const PLAN_JSON_SCHEMA = {
@@ -95,17 +106,17 @@ export const PLAN_JSON_SCHEMA = {
   additionalProperties: false,
   required: ['id', 'steps'],
   properties: {
-    id: { type: 'string', pattern: SLUG_PATTERN.source },
-    title: { type: 'string' },
-    slaMinutes: { type: 'number', exclusiveMinimum: 0 },
+    id: idSchema,
+    title: titleSchema,
+    slaMinutes: slaMinutesSchema,
     defaults: {
       type: 'object',
       additionalProperties: false,
       properties: {
-        leaseSeconds: { type: 'integer', minimum: 1 },
+        leaseSeconds: leaseSecondsSchema,
         retry: retrySchema,
-        priority: { type: 'integer' },
-        slaMinutes: { type: 'number', exclusiveMinimum: 0 },
+        priority: prioritySchema,
+        slaMinutes: slaMinutesSchema,
         tags: tagsSchema,
       },
     },
@@ -113,7 +124,11 @@ export const PLAN_JSON_SCHEMA = {
       type: 'object',
       additionalProperties: false,
       required: ['cron'],
-      properties: { cron: { type: 'string' }, tz: { type: 'string' }, payload: { type: 'object' } },
+      properties: {
+        cron: { type: 'string', maxLength: FixedLimits.scheduleFieldLength },
+        tz: { type: 'string', maxLength: FixedLimits.scheduleFieldLength },
+        payload: { type: 'object' },
+      },
     },
     steps: {
       type: 'array',
@@ -123,15 +138,15 @@ export const PLAN_JSON_SCHEMA = {
         additionalProperties: false,
         required: ['id', 'pool'],
         properties: {
-          id: { type: 'string', pattern: SLUG_PATTERN.source },
-          title: { type: 'string' },
-          pool: { type: 'string', pattern: SLUG_PATTERN.source },
+          id: idSchema,
+          title: titleSchema,
+          pool: idSchema,
           tags: tagsSchema,
-          priority: { type: 'integer' },
-          slaMinutes: { type: 'number', exclusiveMinimum: 0 },
-          leaseSeconds: { type: 'integer', minimum: 1 },
+          priority: prioritySchema,
+          slaMinutes: slaMinutesSchema,
+          leaseSeconds: leaseSecondsSchema,
           retry: retrySchema,
-          after: { type: 'array', items: { type: 'string' }, uniqueItems: true },
+          after: { type: 'array', items: idSchema, uniqueItems: true },
           when: { type: 'string' },
           approval: { type: 'boolean' },
           optional: { type: 'boolean' },

@@ -1,5 +1,6 @@
 import { Type } from 'class-transformer';
-import { IsInt, IsObject, IsOptional, IsString, Min } from 'class-validator';
+import { IsInt, IsObject, IsOptional, IsString, Max, Min } from 'class-validator';
+import { FixedLimits, INT4_MAX, IsBoundedJson, IsSafeText, IsText, limits, TextWithinBytes } from './limits';
 import type { PlanDefinition } from './plan.schema';
 
 /** Register a plan from its JSON form or its YAML source (exactly one of the two). */
@@ -7,11 +8,14 @@ export class RegisterPlanCommand {
   /** The plan as a JSON object. */
   @IsOptional()
   @IsObject()
+  @IsBoundedJson(() => limits().planBytes)
   definition?: Record<string, unknown>;
 
   /** The plan as YAML text. */
   @IsOptional()
   @IsString()
+  @IsSafeText()
+  @TextWithinBytes(() => limits().planBytes)
   yaml?: string;
 }
 
@@ -36,13 +40,14 @@ export interface PlanView {
 
 /** Fetch the latest version of a plan, or a given one. */
 export class GetPlanQuery {
-  @IsString()
+  @IsText(FixedLimits.idLength)
   id: string;
 
   @IsOptional()
   @Type(() => Number)
   @IsInt()
   @Min(1)
+  @Max(INT4_MAX)
   version?: number;
 }
 

@@ -1,6 +1,6 @@
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsNumber, IsOptional, IsPositive, IsString, IsUrl, Matches, Max, MaxLength, Min, registerDecorator, ValidateNested, type ValidationArguments } from 'class-validator';
-import { SLUG_PATTERN } from './plan.schema';
+import { IsIn, IsInt, IsNumber, IsOptional, IsPositive, IsUrl, Matches, Max, MaxLength, Min, registerDecorator, ValidateNested, type ValidationArguments } from 'class-validator';
+import { FixedLimits, INT4_MAX, IsSlug, IsText } from './limits';
 import { PoolKind, PoolKinds } from './statuses';
 
 /** A Kubernetes object name (RFC 1123 label): it becomes a segment of the API path OPS writes to. */
@@ -38,18 +38,24 @@ function IsNotBelow(other: string) {
 /** The cooldown of a pool whose autoscaling has no `cooldownSeconds`. */
 export const DEFAULT_SCALING_COOLDOWN_SECONDS = 60;
 
+/** Far beyond any Deployment, and small enough that every replica count fits its int4 column. */
+const MAX_REPLICAS = 100_000;
+
 /** `desired = clamp(ceil(queued / tasksPerReplica), minReplicas, maxReplicas)`, with cooldown. */
 export class AutoscalePolicy {
   @IsInt()
   @Min(1)
+  @Max(INT4_MAX)
   tasksPerReplica: number;
 
   @IsInt()
   @Min(0)
+  @Max(MAX_REPLICAS)
   minReplicas: number;
 
   @IsInt()
   @Min(0)
+  @Max(MAX_REPLICAS)
   @IsNotBelow('minReplicas')
   maxReplicas: number;
 
@@ -66,20 +72,25 @@ export class AutoscalePolicy {
   target?: ScaleTarget;
 }
 
+/** The longest URL browsers and proxies reliably pass on. */
+const MAX_URL_LENGTH = 2048;
+
 /** What happens when a task of the pool breaches its SLA or dies. */
 export class EscalationPolicy {
   @IsOptional()
   @IsUrl({ require_tld: false })
+  @MaxLength(MAX_URL_LENGTH)
   webhook?: string;
 
   /** A pool that receives an escalation task. */
   @IsOptional()
-  @Matches(SLUG_PATTERN)
+  @IsSlug()
   pool?: string;
 
   @IsOptional()
   @IsNumber()
   @Min(0)
+  @Max(FixedLimits.slaMinutes)
   afterMinutes?: number;
 }
 
@@ -93,7 +104,7 @@ export const WORKER_LIVENESS_LIMITS = { minSeconds: 10, maxSeconds: 86_400 } as 
 
 /** Create or change a pool (API.md `PUT /v1/pools/:pool`). */
 export class UpsertPoolCommand {
-  @Matches(SLUG_PATTERN, { message: 'pool must match [a-z0-9_.:-]+' })
+  @IsSlug()
   pool: string;
 
   @IsIn(PoolKinds)
@@ -108,6 +119,7 @@ export class UpsertPoolCommand {
   @IsOptional()
   @IsNumber()
   @IsPositive()
+  @Max(FixedLimits.slaMinutes)
   slaMinutes?: number;
 
   @IsOptional()
@@ -157,7 +169,7 @@ export interface PoolView {
 }
 
 export class GetPoolQuery {
-  @IsString()
+  @IsText(FixedLimits.idLength)
   pool: string;
 }
 
@@ -165,11 +177,12 @@ export class ListPoolsQuery {}
 
 /** Change the SLA of tasks queued in the pool from now on. */
 export class SetPoolSlaCommand {
-  @Matches(SLUG_PATTERN)
+  @IsSlug()
   pool: string;
 
   @IsNumber()
   @IsPositive()
+  @Max(FixedLimits.slaMinutes)
   minutes: number;
 }
 

@@ -1,48 +1,49 @@
-import { IsIn, IsInt, IsNumber, IsObject, IsOptional, IsPositive, IsString, Length, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsNumber, IsObject, IsOptional, IsPositive, Max, Min } from 'class-validator';
+import { FixedLimits, INT4_MAX, IsBoundedJson, IsText } from './limits';
 import { PageQuery } from './pagination';
 import { RequestStatus, RequestStatuses, StepStatus } from './statuses';
 
 /** Start a request of a plan (API.md `POST /v1/requests`). */
 export class CreateRequestCommand {
   /** Plan id. */
-  @IsString()
-  @Length(1, 200)
+  @IsText(FixedLimits.idLength)
   plan: string;
 
   /** Plan version; the latest when absent. */
   @IsOptional()
   @IsInt()
   @Min(1)
+  @Max(INT4_MAX)
   version?: number;
 
   /** The citizen ticket's data, visible to every task and to `when` expressions. */
   @IsOptional()
   @IsObject()
+  @IsBoundedJson()
   payload?: Record<string, unknown>;
 
   /** The caller's own id for the ticket (searchable). */
   @IsOptional()
-  @IsString()
-  @Length(1, 200)
+  @IsText(FixedLimits.nameLength)
   reference?: string;
 
   /** Added to each step's priority. */
   @IsOptional()
   @IsInt()
-  @Min(-1000)
-  @Max(1000)
+  @Min(-FixedLimits.requestPriority)
+  @Max(FixedLimits.requestPriority)
   priority?: number;
 
   /** Overrides the plan's request SLA. */
   @IsOptional()
   @IsNumber()
   @IsPositive()
+  @Max(FixedLimits.slaMinutes)
   slaMinutes?: number;
 
   /** From the `Idempotency-Key` header: same key and body give the same request. */
   @IsOptional()
-  @IsString()
-  @Length(1, 200)
+  @IsText(FixedLimits.nameLength)
   idempotencyKey?: string;
 }
 
@@ -90,13 +91,13 @@ export interface CreateRequestResult {
 }
 
 export class GetRequestQuery {
-  @IsString()
+  @IsText(FixedLimits.idLength)
   id: string;
 }
 
 export class ListRequestsQuery extends PageQuery {
   @IsOptional()
-  @IsString()
+  @IsText(FixedLimits.idLength)
   plan?: string;
 
   @IsOptional()
@@ -104,23 +105,22 @@ export class ListRequestsQuery extends PageQuery {
   status?: RequestStatus;
 
   @IsOptional()
-  @IsString()
+  @IsText(FixedLimits.nameLength)
   reference?: string;
 }
 
 /** Cancel a running request: open tasks are cancelled and their leases revoked. */
 export class CancelRequestCommand {
-  @IsString()
+  @IsText(FixedLimits.idLength)
   id: string;
 
   @IsOptional()
-  @IsString()
-  @Length(0, 2000)
+  @IsText(FixedLimits.reasonLength, { minLength: 0 })
   reason?: string;
 }
 
 export class RequestHistoryQuery extends PageQuery {
-  @IsString()
+  @IsText(FixedLimits.idLength)
   id: string;
 }
 
@@ -136,7 +136,7 @@ export interface LedgerEntryView {
 }
 
 export class VerifyHistoryQuery {
-  @IsString()
+  @IsText(FixedLimits.idLength)
   id: string;
 }
 

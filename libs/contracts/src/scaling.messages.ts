@@ -1,4 +1,5 @@
-import { IsOptional, IsString } from 'class-validator';
+import { IsOptional } from 'class-validator';
+import { FixedLimits, IsText } from './limits';
 import { PageQuery } from './pagination';
 
 /**
@@ -24,6 +25,6 @@ export interface ScalingDecisionView {
 
 export class ListScalingDecisionsQuery extends PageQuery {
   @IsOptional()
-  @IsString()
+  @IsText(FixedLimits.idLength)
   pool?: string;
 }

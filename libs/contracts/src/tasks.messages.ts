@@ -9,32 +9,29 @@ import {
   IsInt,
   IsObject,
   IsOptional,
-  IsString,
-  Length,
-  Matches,
   Max,
   Min,
   ValidateNested,
 } from 'class-validator';
 import type { ErrorCode } from './errors';
+import { FixedLimits, INT4_MAX, INT4_MIN, IsBoundedJson, IsSlug, IsText } from './limits';
 import { PageQuery } from './pagination';
-import { SLUG_PATTERN } from './plan.schema';
 import { TaskStatus, TaskStatuses } from './statuses';
 
 /** Lease up to `max` tasks of a pool (API.md `POST /v1/pools/:pool/lease`). */
 export class LeaseTasksCommand {
-  @Matches(SLUG_PATTERN)
+  @IsSlug()
   pool: string;
 
   /** The worker's id (a person's login or a bot instance). */
-  @IsString()
-  @Length(1, 200)
+  @IsText(FixedLimits.nameLength)
   worker: string;
 
   /** The worker's skills: only tasks whose tags are all among these are offered. */
   @IsOptional()
   @IsArray()
-  @IsString({ each: true })
+  @ArrayMaxSize(FixedLimits.tags)
+  @IsText(FixedLimits.tagLength, { each: true })
   tags?: string[];
 
   @IsOptional()
@@ -47,7 +44,7 @@ export class LeaseTasksCommand {
   @IsOptional()
   @IsInt()
   @Min(1)
-  @Max(7 * 24 * 3600)
+  @Max(FixedLimits.leaseSeconds)
   leaseSeconds?: number;
 
   /** Long-poll: wait up to this long for a task when none is available now. */
@@ -80,17 +77,17 @@ export interface LeaseTasksResult {
 
 /** Base of every call made with a lease. */
 export class LeaseHolderCommand {
-  @IsString()
+  @IsText(FixedLimits.idLength)
   taskId: string;
 
-  @IsString()
-  @Length(1, 200)
+  @IsText(FixedLimits.nameLength)
   leaseToken: string;
 }
 
 export class CompleteTaskCommand extends LeaseHolderCommand {
   @IsOptional()
   @IsObject()
+  @IsBoundedJson()
   output?: Record<string, unknown>;
 }
 
@@ -118,12 +115,11 @@ export interface CompleteTasksResult {
 }
 
 export class TaskErrorInfo {
-  @IsString()
-  @Length(1, 4000)
+  @IsText(FixedLimits.errorMessageLength)
   message: string;
 
   @IsOptional()
-  @IsString()
+  @IsText(FixedLimits.nameLength)
   code?: string;
 }
 
@@ -143,7 +139,7 @@ export class HeartbeatTaskCommand extends LeaseHolderCommand {
   @IsOptional()
   @IsInt()
   @Min(1)
-  @Max(7 * 24 * 3600)
+  @Max(FixedLimits.leaseSeconds)
   extendSeconds?: number;
 }
 
@@ -163,15 +159,14 @@ export interface HeartbeatResult {
 }
 
 export class RerouteTaskCommand {
-  @IsString()
+  @IsText(FixedLimits.idLength)
   taskId: string;
 
-  @Matches(SLUG_PATTERN)
+  @IsSlug()
   pool: string;
 
   @IsOptional()
-  @IsString()
-  @Length(0, 2000)
+  @IsText(FixedLimits.reasonLength, { minLength: 0 })
   reason?: string;
 }
 
@@ -184,15 +179,14 @@ export const REROUTE_QUEUE_DEFAULT_LIMIT = 1000;
  * bot between batches that does not long-poll.
  */
 export class WorkerHeartbeatCommand {
-  @IsString()
-  @Length(1, 200)
+  @IsText(FixedLimits.nameLength)
   worker: string;
 
   /** The pools it is working; it is online in each (at least one). */
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(100)
-  @Matches(SLUG_PATTERN, { each: true })
+  @IsSlug({ each: true })
   pools: string[];
 }
 
@@ -215,35 +209,38 @@ export interface WorkerHeartbeatResult {
  */
 export class RerouteQueueCommand {
   /** The pool the tasks leave. */
-  @Matches(SLUG_PATTERN)
+  @IsSlug()
   pool: string;
 
-  @Matches(SLUG_PATTERN)
+  @IsSlug()
   toPool: string;
 
   @IsOptional()
-  @IsString()
-  @Length(0, 2000)
+  @IsText(FixedLimits.reasonLength, { minLength: 0 })
   reason?: string;
 
   /** Only tasks carrying all of these tags. */
   @IsOptional()
   @IsArray()
-  @IsString({ each: true })
+  @ArrayMaxSize(FixedLimits.tags)
+  @IsText(FixedLimits.tagLength, { each: true })
   tags?: string[];
 
   /** Only tasks of this step. */
   @IsOptional()
-  @IsString()
-  @Length(1, 200)
+  @IsText(FixedLimits.nameLength)
   stepId?: string;
 
   @IsOptional()
   @IsInt()
+  @Min(INT4_MIN)
+  @Max(INT4_MAX)
   minPriority?: number;
 
   @IsOptional()
   @IsInt()
+  @Min(INT4_MIN)
+  @Max(INT4_MAX)
   maxPriority?: number;
 
   /** At most this many tasks move in this call ({@link REROUTE_QUEUE_DEFAULT_LIMIT} when absent); `more` says whether others match. */
@@ -265,13 +262,13 @@ export interface RerouteQueueResult {
 }
 
 export class GetTaskQuery {
-  @IsString()
+  @IsText(FixedLimits.idLength)
   id: string;
 }
 
 export class ListTasksQuery extends PageQuery {
   @IsOptional()
-  @IsString()
+  @IsText(FixedLimits.idLength)
   pool?: string;
 
   @IsOptional()
@@ -279,11 +276,11 @@ export class ListTasksQuery extends PageQuery {
   status?: TaskStatus;
 
   @IsOptional()
-  @IsString()
+  @IsText(FixedLimits.idLength)
   requestId?: string;
 
   @IsOptional()
-  @IsString()
+  @IsText(FixedLimits.nameLength)
   worker?: string;
 }
 
@@ -312,7 +309,7 @@ export interface TaskView {
 }
 
 export class PeekQueueQuery {
-  @Matches(SLUG_PATTERN)
+  @IsSlug()
   pool: string;
 
   @IsOptional()

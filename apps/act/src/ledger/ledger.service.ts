@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DEFAULT_PAGE_SIZE, DomainError, type AnyHmsEvent, type HistoryVerifyResult, type LedgerEntryView, type Page, isUuid } from '@hms/contracts';
+import { DEFAULT_PAGE_SIZE, DomainError, INT4_MAX, type AnyHmsEvent, type HistoryVerifyResult, type LedgerEntryView, type Page, isUuid } from '@hms/contracts';
 import { LOGGER } from '@hms/platform';
 import type { Logger } from 'pino';
 import { DataSource, type EntityManager } from 'typeorm';
@@ -57,7 +57,8 @@ export class LedgerService {
   async history(id: string, cursor: string | undefined, limit = DEFAULT_PAGE_SIZE): Promise<Page<LedgerEntryView>> {
     await this.requireRequest(id);
     const afterSeq = cursor === undefined ? 0 : Number(cursor);
-    if (!Number.isInteger(afterSeq) || afterSeq < 0) {
+    // A seq is an int4 column: a larger number cannot name an entry (and Postgres would refuse to compare it).
+    if (!/^\d{1,10}$/.test(cursor ?? '0') || afterSeq > INT4_MAX) {
       throw new DomainError('VALIDATION_FAILED', 'The cursor is not valid', [{ path: 'cursor', message: 'pass back the nextCursor of the previous page' }]);
     }
     const rows = await this.page(id, afterSeq, limit + 1);

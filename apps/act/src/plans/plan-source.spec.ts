@@ -51,3 +51,19 @@ describe('planSourceOf', () => {
     expect(errorOf(() => planSourceOf({ definition: {}, yaml: 'id: p' })).details).toEqual([{ path: 'yaml', message: 'must be absent when definition is given' }]);
   });
 });
+
+describe('parsePlanYaml within the limits', () => {
+  it('refuses YAML nested 50,000 deep before parsing it', () => {
+    const error = errorOf(() => parsePlanYaml(`id: p\nsteps: ${'['.repeat(50_000)}${']'.repeat(50_000)}\n`));
+    expect(error).toMatchObject({ code: 'VALIDATION_FAILED', details: [{ path: 'yaml', message: 'nests deeper than 64 levels' }] });
+  });
+
+  it('still reads brackets that close, however many', () => {
+    expect(parsePlanYaml(`id: p\ntags: [${'[a], '.repeat(500)}]\n`)).toMatchObject({ id: 'p' });
+  });
+
+  it('refuses an alias bomb', () => {
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]', 'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]', 'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]', 'd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]', 'e: [*d, *d, *d, *d, *d, *d, *d, *d, *d]'];
+    expect(errorOf(() => parsePlanYaml(bomb.join('\n')))).toMatchObject({ code: 'VALIDATION_FAILED', details: [{ path: 'yaml' }] });
+  });
+});

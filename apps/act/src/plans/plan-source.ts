@@ -1,11 +1,32 @@
 import { parseDocument } from 'yaml';
-import { DomainError, type ErrorDetail } from '@hms/contracts';
+import { DomainError, limits, type ErrorDetail } from '@hms/contracts';
+
+/**
+ * The deepest run of open flow brackets (`[` `{`) in the text, counted anywhere, quotes included.
+ * The YAML parser recurses per level and takes about a second to give up on a 100,000-deep
+ * `[[[…`; this costs one pass. A real plan never has dozens of unclosed brackets in a row, even
+ * inside a quoted string, so counting without parsing quotes refuses nothing a person writes.
+ */
+function flowDepth(source: string): number {
+  let depth = 0;
+  let deepest = 0;
+  for (let i = 0; i < source.length; i++) {
+    const char = source.charCodeAt(i);
+    if (char === 0x5b || char === 0x7b) deepest = Math.max(deepest, ++depth);
+    else if ((char === 0x5d || char === 0x7d) && depth > 0) depth -= 1;
+  }
+  return deepest;
+}
 
 /**
  * Turns YAML source into a plain value. A YAML syntax error is a VALIDATION_FAILED with one detail
  * per error, each with its line and column (`yaml` path), so an author can find it in the file.
  */
 export function parsePlanYaml(source: string): unknown {
+  const { jsonDepth } = limits();
+  if (flowDepth(source) > jsonDepth) {
+    throw new DomainError('VALIDATION_FAILED', 'The plan YAML nests too deeply', [{ path: 'yaml', message: `nests deeper than ${jsonDepth} levels` }]);
+  }
   // uniqueKeys: a repeated key is almost always a mistake, and silently keeping the last is worse.
   const document = parseDocument(source, { uniqueKeys: true, strict: true });
   if (document.errors.length > 0) {

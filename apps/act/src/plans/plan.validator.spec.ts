@@ -231,3 +231,47 @@ describe('validatePlan', () => {
     ]);
   });
 });
+
+describe('validatePlan within the limits', () => {
+  const manySteps = (count: number) => Array.from({ length: count }, (_, i) => ({ id: `s${i}`, pool: 'p' }));
+
+  it('refuses a 5,000-step plan with one problem naming the plan steps limit', () => {
+    expect(problemsOf({ id: 'huge', steps: manySteps(5000) })).toEqual([
+      { path: 'steps', message: 'has 5000 steps; a plan may have at most 200 (the plan steps limit, HMS_LIMIT_PLAN_STEPS)' },
+    ]);
+  });
+
+  it('takes a plan of exactly the steps limit', () => {
+    expect(validatePlan({ id: 'big', steps: manySteps(200) }).ok).toBe(true);
+  });
+
+  it('refuses an after list longer than the steps limit before looking at its items', () => {
+    const after = Array.from({ length: 5000 }, () => 'a');
+    expect(problemsOf({ id: 'fan', steps: [{ id: 'a', pool: 'p' }, { id: 'b', pool: 'p', after }] })).toEqual([
+      { path: 'steps[1].after', message: 'names 5000 steps; at most 200 (the plan steps limit)' },
+    ]);
+  });
+
+  it.each([
+    ['a step priority past its range', step(2, { priority: 2_147_483_648 }), 'steps[2].priority', 'must be at most 1000000'],
+    ['a negative step priority past its range', step(2, { priority: -2_147_483_649 }), 'steps[2].priority', 'must be at least -1000000'],
+    ['a lease past a week', step(0, { leaseSeconds: 2_147_483_648 }), 'steps[0].leaseSeconds', 'must be at most 604800'],
+    ['a negative lease', step(0, { leaseSeconds: -1 }), 'steps[0].leaseSeconds', 'must be at least 1'],
+    ['a backoff past a year', aPlan({ defaults: { retry: { attempts: 2, backoffSeconds: 1e300 } } }), 'defaults.retry.backoffSeconds', 'must be at most 31536000'],
+    ['a negative backoff', aPlan({ defaults: { retry: { attempts: 2, backoffSeconds: -1 } } }), 'defaults.retry.backoffSeconds', 'must be at least 0'],
+    ['a backoff cap past a year', step(0, { retry: { attempts: 2, maxBackoffSeconds: 2_147_483_648 } }), 'steps[0].retry.maxBackoffSeconds', 'must be at most 31536000'],
+    ['an SLA past ten years', aPlan({ slaMinutes: 1e300 }), 'slaMinutes', 'must be at most 5256000'],
+    ['a plan id of 5,000 characters', aPlan({ id: 'p'.repeat(5000) }), 'id', 'must be at most 128 characters'],
+    ['a pool id of 5,000 characters', step(0, { pool: 'p'.repeat(5000) }), 'steps[0].pool', 'must be at most 128 characters'],
+    ['a NUL in a title', step(0, { title: 'a\u0000' }), 'steps[0].title', 'must not contain a NUL character or an unpaired surrogate'],
+    ['a lone surrogate in a schedule payload', aPlan({ schedule: { cron: '0 0 * * *', payload: { x: '\ud800' } } }), 'schedule.payload.x', 'must not contain a NUL character or an unpaired surrogate'],
+  ])('refuses %s', (_name, plan, path, message) => {
+    expect(problemsOf(plan)).toContainEqual({ path, message });
+  });
+
+  it('refuses a plan nested deeper than the JSON depth limit', () => {
+    let payload: unknown = 1;
+    for (let i = 0; i < 100; i++) payload = { a: payload };
+    expect(problemsOf(aPlan({ schedule: { cron: '0 0 * * *', payload } }))).toEqual([{ path: expect.stringMatching(/^schedule\.payload\.a/), message: 'nests deeper than 64 levels' }]);
+  });
+});

@@ -1,5 +1,5 @@
 import { Cron } from 'croner';
-import { PLAN_JSON_SCHEMA, type ErrorDetail, type PlanDefinition } from '@hms/contracts';
+import { findJsonProblem, limits, PLAN_JSON_SCHEMA, type ErrorDetail, type PlanDefinition } from '@hms/contracts';
 import { ancestorsOf, dependenciesOf, findCycles } from './plan-graph';
 import { analyzeWhen } from './when-expression';
 
@@ -11,8 +11,10 @@ interface SchemaNode {
   additionalProperties?: boolean;
   items?: SchemaNode;
   minItems?: number;
+  maxItems?: number;
   uniqueItems?: boolean;
   minLength?: number;
+  maxLength?: number;
   pattern?: string;
   minimum?: number;
   maximum?: number;
@@ -83,6 +85,10 @@ function checkAgainstSchema(value: unknown, schema: SchemaNode, path: string, pr
     if (schema.minItems !== undefined && value.length < schema.minItems) {
       problems.push({ path, message: `must have at least ${schema.minItems} item${schema.minItems === 1 ? '' : 's'}` });
     }
+    if (schema.maxItems !== undefined && value.length > schema.maxItems) {
+      problems.push({ path, message: `must have at most ${schema.maxItems} items` });
+      return;
+    }
     if (schema.uniqueItems) {
       const seen = new Set<string>();
       value.forEach((item, index) => {
@@ -95,6 +101,10 @@ function checkAgainstSchema(value: unknown, schema: SchemaNode, path: string, pr
   }
   if (typeof value === 'string') {
     if (schema.minLength !== undefined && value.length < schema.minLength) problems.push({ path, message: 'must not be empty' });
+    if (schema.maxLength !== undefined && value.length > schema.maxLength) {
+      problems.push({ path, message: `must be at most ${schema.maxLength} characters` });
+      return;
+    }
     if (schema.pattern !== undefined && !new RegExp(schema.pattern).test(value)) {
       problems.push({ path, message: `'${value}' must match ${schema.pattern} (lowercase letters, digits, _ . : -)` });
     }
@@ -199,12 +209,37 @@ function checkSemantics(plan: Record<string, unknown>, problems: ErrorDetail[]):
 }
 
 /**
+ * The limits on a plan's size (docs/limits.md), checked before anything else so that the cost of
+ * validating (the graph, each `when`) stays bounded, and a plan over them is refused with one clear
+ * problem rather than thousands. The steps limit bounds every event of every request of the plan;
+ * an `after` list cannot usefully name more steps than a plan may have.
+ */
+function checkSize(plan: Record<string, unknown>): ErrorDetail | null {
+  const { planSteps, planBytes, jsonDepth } = limits();
+  if (Array.isArray(plan.steps) && plan.steps.length > planSteps) {
+    return { path: 'steps', message: `has ${plan.steps.length} steps; a plan may have at most ${planSteps} (the plan steps limit, HMS_LIMIT_PLAN_STEPS)` };
+  }
+  const steps = Array.isArray(plan.steps) ? plan.steps : [];
+  for (const [index, step] of steps.entries()) {
+    if (isPlainObject(step) && Array.isArray(step.after) && step.after.length > planSteps) {
+      return { path: `steps[${index}].after`, message: `names ${step.after.length} steps; at most ${planSteps} (the plan steps limit)` };
+    }
+  }
+  // Also reached by plans read from HMS_PLANS_DIR and parsed from YAML, which no message check saw.
+  const json = findJsonProblem(plan, { maxDepth: jsonDepth, maxBytes: planBytes });
+  if (json) return { path: json.path, message: json.kind === 'size' ? `the plan ${json.message} (HMS_LIMIT_PLAN_KB)` : json.message };
+  return null;
+}
+
+/**
  * Validates a plan as written by its author (parsed from YAML or JSON) and lists every problem
  * with its path (`steps[1].after`), never just the first.
  */
 export function validatePlan(input: unknown): PlanValidation {
   const problems: ErrorDetail[] = [];
   if (!isPlainObject(input)) return { ok: false, problems: [{ path: '', message: 'a plan must be an object' }] };
+  const sizeProblem = checkSize(input);
+  if (sizeProblem) return { ok: false, problems: [sizeProblem] };
   checkAgainstSchema(input, PLAN_JSON_SCHEMA as unknown as SchemaNode, '', problems);
   checkSemantics(input, problems);
   return problems.length === 0 ? { ok: true, plan: input as unknown as PlanDefinition } : { ok: false, problems };

@@ -1,9 +1,14 @@
 import { Injectable } from '@nestjs/common';
-import { DomainError, type Actor, type RpcRequest, type RpcResponse, type RpcSubject } from '@hms/contracts';
-import { RpcClient } from '@hms/platform';
+import { DomainError, RpcRequestClasses, type Actor, type RpcRequest, type RpcResponse, type RpcSubject } from '@hms/contracts';
+import { RpcClient, validateMessage } from '@hms/platform';
 import { GatewayConfig } from '../gateway.config';
 
-/** The controllers' one way to reach a service: NATS request/reply with the caller as actor. */
+/**
+ * The controllers' one way to reach a service: NATS request/reply with the caller as actor.
+ * Every message is validated here first, against the same contract class and limits the service
+ * checks again: bad input (path and query values included) is answered without a NATS round
+ * trip, and nothing over a limit is ever put on NATS.
+ */
 @Injectable()
 export class RpcGateway {
   constructor(
@@ -11,7 +16,8 @@ export class RpcGateway {
     private readonly config: GatewayConfig,
   ) {}
 
-  call<S extends RpcSubject>(subject: S, message: RpcRequest<S>, actor: Actor, extraTimeoutMs = 0): Promise<RpcResponse<S>> {
+  async call<S extends RpcSubject>(subject: S, message: RpcRequest<S>, actor: Actor, extraTimeoutMs = 0): Promise<RpcResponse<S>> {
+    validateMessage(RpcRequestClasses[subject], message);
     return this.rpc.call(subject, message, { actor, timeoutMs: this.config.GATEWAY_RPC_TIMEOUT_MS + extraTimeoutMs });
   }
 }

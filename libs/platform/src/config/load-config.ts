@@ -1,5 +1,6 @@
 import { plainToInstance, Transform } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, validateSync, ValidationError } from 'class-validator';
+import { configureLimits, DEFAULT_LIMITS, type LimitSettings } from '@hms/contracts';
 
 /**
  * Settings every service shares. Infrastructure is unprefixed (`DATABASE_URL`, `NATS_URL`);
@@ -42,6 +43,48 @@ export class InfraConfig {
   @Min(1)
   @Max(5)
   HMS_JETSTREAM_REPLICAS: number = 1;
+
+  /** Largest request payload, task output or schedule payload, in KiB of UTF-8 JSON (docs/limits.md). */
+  @Transform(({ value }) => (value === undefined || value === '' ? undefined : Number(value)))
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(65_536)
+  HMS_LIMIT_PAYLOAD_KB: number = DEFAULT_LIMITS.payloadBytes / 1024;
+
+  /** Deepest nesting of a JSON value in a message (payload, output, plan). Deeper values cost recursion everywhere they go. */
+  @Transform(({ value }) => (value === undefined || value === '' ? undefined : Number(value)))
+  @IsOptional()
+  @IsInt()
+  @Min(8)
+  @Max(1000)
+  HMS_LIMIT_JSON_DEPTH: number = DEFAULT_LIMITS.jsonDepth;
+
+  /** Most steps in one plan (and the longest `after` list): every request of a plan carries its steps in its events. */
+  @Transform(({ value }) => (value === undefined || value === '' ? undefined : Number(value)))
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
+  HMS_LIMIT_PLAN_STEPS: number = DEFAULT_LIMITS.planSteps;
+
+  /** Largest plan source (YAML text or JSON definition), in KiB. */
+  @Transform(({ value }) => (value === undefined || value === '' ? undefined : Number(value)))
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(65_536)
+  HMS_LIMIT_PLAN_KB: number = DEFAULT_LIMITS.planBytes / 1024;
+
+  /** The limits these settings give; the gateway adds its body limit. */
+  limitSettings(): Partial<LimitSettings> {
+    return {
+      payloadBytes: this.HMS_LIMIT_PAYLOAD_KB * 1024,
+      jsonDepth: this.HMS_LIMIT_JSON_DEPTH,
+      planSteps: this.HMS_LIMIT_PLAN_STEPS,
+      planBytes: this.HMS_LIMIT_PLAN_KB * 1024,
+    };
+  }
 }
 
 /** Reads a number from an env string, leaving it undefined when unset. */
@@ -69,7 +112,9 @@ export class ConfigError extends Error {
 
 /**
  * Builds and validates a config class from the environment, failing fast with a readable list.
- * This is the only place that reads `process.env` for settings.
+ * This is the only place that reads `process.env` for settings; it also puts the limits of a
+ * service's config in force for the process (`libs/contracts` limits), so message validation
+ * follows them.
  */
 export function loadConfig<T extends object>(
   configClass: new () => T,
@@ -79,5 +124,6 @@ export function loadConfig<T extends object>(
   const config = plainToInstance(configClass, defined, { exposeDefaultValues: true });
   const errors = validateSync(config, { whitelist: false, forbidUnknownValues: false });
   if (errors.length > 0) throw new ConfigError(flatten(errors));
+  if (config instanceof InfraConfig) configureLimits(config.limitSettings());
   return config;
 }

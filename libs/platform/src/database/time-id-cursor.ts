@@ -1,4 +1,4 @@
-import { DomainError, isUuid } from '@hms/contracts';
+import { DomainError, FixedLimits, isUuid } from '@hms/contracts';
 
 /**
  * A position in a list ordered by a time and then the id (a task's or request's creation, an
@@ -25,6 +25,8 @@ export function decodeTimeIdCursor(value: string): TimeIdCursor {
   }
   if (!Array.isArray(parsed) || parsed.length !== 2 || typeof parsed[0] !== 'string' || typeof parsed[1] !== 'string') throw invalid();
   const at = new Date(parsed[0]);
-  if (Number.isNaN(at.getTime()) || !isUuid(parsed[1])) throw invalid();
+  const time = at.getTime();
+  // Our cursors hold times of rows; one outside the timestamp range was made up, and Postgres would refuse it.
+  if (Number.isNaN(time) || time < FixedLimits.earliestTime || time > FixedLimits.latestTime || !isUuid(parsed[1])) throw invalid();
   return { at, id: parsed[1] };
 }

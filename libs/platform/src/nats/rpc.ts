@@ -3,10 +3,14 @@ import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
 import {
   DomainError,
+  findJsonProblem,
   isRpcErrorBody,
+  limits,
+  MESSAGE_ENVELOPE_DEPTH,
   NatsHeaders,
   RpcRequestClasses,
   serviceOf,
+  SIZE_CONSTRAINTS,
   type Actor,
   type ErrorDetail,
   type RpcErrorBody,
@@ -45,18 +49,30 @@ export function validationDetails(errors: ValidationError[], parent = ''): Error
   });
 }
 
+/** True when a size limit (not the shape) is what failed: answered 413 rather than 400. */
+function failsOnSize(errors: ValidationError[]): boolean {
+  return errors.some((error) => Object.keys(error.constraints ?? {}).some((name) => SIZE_CONSTRAINTS.has(name)) || failsOnSize(error.children ?? []));
+}
+
 /**
  * Validates a plain message against its contract class; throws VALIDATION_FAILED with every
- * problem. Synchronous: the contracts have no async constraints, and every RPC (a complete per
- * task) pays for class-validator's promise per constraint otherwise.
+ * problem (PAYLOAD_TOO_LARGE when a size limit is what failed). Synchronous: the contracts have no
+ * async constraints, and every RPC (a complete per task) pays for class-validator's promise per
+ * constraint otherwise.
  */
 export function validateMessage<T extends object>(messageClass: new () => T, payload: unknown): T {
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
     throw new DomainError('VALIDATION_FAILED', 'The message must be a JSON object', [{ path: '', message: 'expected an object' }]);
   }
+  // Before class-transformer, which recurses: a message nested 50,000 deep must be a 400, not a stack overflow.
+  const tooDeep = findJsonProblem(payload, { maxDepth: limits().jsonDepth + MESSAGE_ENVELOPE_DEPTH, checkText: false });
+  if (tooDeep) {
+    throw new DomainError('VALIDATION_FAILED', 'The request nests too deeply', [{ path: tooDeep.path.replace(/^([^.[]+).*$/, '$1'), message: `nests deeper than ${limits().jsonDepth} levels` }]);
+  }
   const instance = plainToInstance(messageClass, payload);
   const errors = validateSync(instance, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: false });
   if (errors.length > 0) {
+    if (failsOnSize(errors)) throw new DomainError('PAYLOAD_TOO_LARGE', 'The request is over a size limit', validationDetails(errors));
     throw new DomainError('VALIDATION_FAILED', 'The request is not valid', validationDetails(errors));
   }
   return instance;
