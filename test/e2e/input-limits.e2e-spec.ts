@@ -86,6 +86,11 @@ describe('Input limits through the gateway and over NATS', () => {
       expect(await http('GET', '/v1/requests?reference=a%00')).toMatchObject({ status: 400, code: 'VALIDATION_FAILED', paths: ['reference'] });
     });
 
+    it('refuses a path that does not decode as UTF-8 (a lone surrogate cannot be written in a URL) with 400', async () => {
+      expect(await http('GET', '/v1/plans/%ED%A0%80')).toMatchObject({ status: 400, code: 'VALIDATION_FAILED' });
+      expect(await http('GET', '/v1/plans/%E0%A4%A')).toMatchObject({ status: 400, code: 'VALIDATION_FAILED' });
+    });
+
     it('refuses a lone surrogate in a YAML plan, after YAML unescapes it', async () => {
       const yaml = `id: ${PLAN}_yaml\ntitle: "bad \\ud800"\nsteps:\n  - { id: a, pool: ${POOL} }\n`;
       expect(await http('POST', '/v1/plans', yaml, 'application/yaml')).toMatchObject({ status: 400, code: 'VALIDATION_FAILED', paths: ['title'] });
