@@ -162,23 +162,23 @@ function childPath(path: string, key: string | number): string {
  */
 export function findJsonProblem(value: unknown, bounds: { maxDepth: number; maxBytes?: number; checkText?: boolean }): JsonProblem | null {
   const checkText = bounds.checkText ?? true;
-  const stack: Array<{ value: unknown; depth: number; path: string }> = [{ value, depth: 0, path: '' }];
+  const stack: JsonNode[] = [{ value, depth: 0, key: null, parent: null }];
   while (stack.length > 0) {
-    const item = stack.pop()!;
-    if (typeof item.value === 'string') {
-      if (checkText && !isSafeText(item.value)) return { kind: 'text', path: item.path, message: 'must not contain a NUL character or an unpaired surrogate' };
+    const node = stack.pop()!;
+    if (typeof node.value === 'string') {
+      if (checkText && !isSafeText(node.value)) return { kind: 'text', path: pathOf(node), message: 'must not contain a NUL character or an unpaired surrogate' };
       continue;
     }
-    if (typeof item.value !== 'object' || item.value === null) continue;
-    const depth = item.depth + 1;
-    if (depth > bounds.maxDepth) return { kind: 'depth', path: item.path, message: `nests deeper than ${bounds.maxDepth} levels` };
-    if (Array.isArray(item.value)) {
-      for (let i = item.value.length - 1; i >= 0; i--) stack.push({ value: item.value[i], depth, path: childPath(item.path, i) });
+    if (typeof node.value !== 'object' || node.value === null) continue;
+    const depth = node.depth + 1;
+    if (depth > bounds.maxDepth) return { kind: 'depth', path: pathOf(node), message: `nests deeper than ${bounds.maxDepth} levels` };
+    if (Array.isArray(node.value)) {
+      for (let i = node.value.length - 1; i >= 0; i--) stack.push({ value: node.value[i], depth, key: i, parent: node });
       continue;
     }
-    for (const [key, child] of Object.entries(item.value)) {
-      if (checkText && !isSafeText(key)) return { kind: 'text', path: item.path, message: 'has a key with a NUL character or an unpaired surrogate' };
-      stack.push({ value: child, depth, path: childPath(item.path, key) });
+    for (const [key, child] of Object.entries(node.value)) {
+      if (checkText && !isSafeText(key)) return { kind: 'text', path: pathOf(node), message: 'has a key with a NUL character or an unpaired surrogate' };
+      stack.push({ value: child, depth, key, parent: node });
     }
   }
   if (bounds.maxBytes !== undefined) {
@@ -186,6 +186,20 @@ export function findJsonProblem(value: unknown, bounds: { maxDepth: number; maxB
     if (bytes > bounds.maxBytes) return { kind: 'size', path: '', message: `is ${bytes} bytes of JSON; at most ${bounds.maxBytes} are allowed` };
   }
   return null;
+}
+
+/** A value met while walking; its path is only spelled out for the one with a problem. */
+interface JsonNode {
+  value: unknown;
+  depth: number;
+  key: string | number | null;
+  parent: JsonNode | null;
+}
+
+function pathOf(node: JsonNode): string {
+  const keys: Array<string | number> = [];
+  for (let at: JsonNode | null = node; at && at.key !== null; at = at.parent) keys.push(at.key);
+  return keys.reverse().reduce<string>((path, key) => childPath(path, key), '');
 }
 
 /**
