@@ -113,7 +113,7 @@ export class UpsertPoolCommand {
   @IsOptional()
   @IsInt()
   @Min(1)
-  @Max(7 * 24 * 3600)
+  @Max(FixedLimits.leaseSeconds)
   leaseSeconds?: number;
 
   @IsOptional()
