@@ -188,6 +188,12 @@ describe('Input limits through the gateway and over NATS', () => {
       expect(await nats(RpcSubjects.requestCreate, text)).toMatchObject({ code: 'VALIDATION_FAILED', paths: ['payload'], messages: ['nests deeper than 64 levels'] });
     });
 
+    it('refuses a YAML plan nested 50,000 deep with 400 at yaml', async () => {
+      const yaml = `id: deep\nsteps: ${'['.repeat(50_000)}${']'.repeat(50_000)}\n`;
+      expect(await http('POST', '/v1/plans', yaml, 'application/yaml')).toMatchObject({ status: 400, code: 'VALIDATION_FAILED', paths: ['yaml'], messages: ['nests deeper than 64 levels'] });
+      expect(await nats(RpcSubjects.planRegister, JSON.stringify({ yaml }))).toMatchObject({ code: 'VALIDATION_FAILED', paths: ['yaml'] });
+    });
+
     it('refuses malformed JSON with 400', async () => {
       expect(await http('POST', '/v1/requests', '{"plan": "x",')).toMatchObject({ status: 400, code: 'VALIDATION_FAILED' });
       expect(await nats(RpcSubjects.requestCreate, '{"plan": "x",')).toMatchObject({ code: 'VALIDATION_FAILED' });
