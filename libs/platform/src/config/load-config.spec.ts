@@ -1,4 +1,5 @@
 import { IsInt, IsOptional } from 'class-validator';
+import { configureLimits, DEFAULT_LIMITS, limits } from '@hms/contracts';
 import { ConfigError, EnvNumber, InfraConfig, loadConfig } from './load-config';
 
 class ExampleConfig extends InfraConfig {
@@ -35,5 +36,25 @@ describe(loadConfig.name, () => {
 
   it('refuses a missing NATS_URL', () => {
     expect(() => loadConfig(ExampleConfig, { DATABASE_URL: valid.DATABASE_URL })).toThrow(/NATS_URL/);
+  });
+
+  describe('limits', () => {
+    afterEach(() => configureLimits({}));
+
+    it('puts the defaults in force when no HMS_LIMIT_* is set', () => {
+      configureLimits({ planSteps: 3 });
+      loadConfig(ExampleConfig, valid);
+      expect(limits()).toEqual(DEFAULT_LIMITS);
+    });
+
+    it('puts the HMS_LIMIT_* settings in force for the process', () => {
+      loadConfig(ExampleConfig, { ...valid, HMS_LIMIT_PAYLOAD_KB: '64', HMS_LIMIT_JSON_DEPTH: '16', HMS_LIMIT_PLAN_STEPS: '20', HMS_LIMIT_PLAN_KB: '32' });
+      expect(limits()).toEqual({ ...DEFAULT_LIMITS, payloadBytes: 64 * 1024, jsonDepth: 16, planSteps: 20, planBytes: 32 * 1024 });
+    });
+
+    it('refuses limits out of their range, and keeps the ones in force', () => {
+      expect(() => loadConfig(ExampleConfig, { ...valid, HMS_LIMIT_PLAN_STEPS: '0', HMS_LIMIT_JSON_DEPTH: 'deep' })).toThrow(/HMS_LIMIT_PLAN_STEPS[\s\S]*HMS_LIMIT_JSON_DEPTH|HMS_LIMIT_JSON_DEPTH[\s\S]*HMS_LIMIT_PLAN_STEPS/);
+      expect(limits()).toEqual(DEFAULT_LIMITS);
+    });
   });
 });
