@@ -5,6 +5,7 @@ export * from './tracing/tracing';
 export * from './metrics/metrics';
 export * from './nats/nats-bus';
 export * from './nats/rpc';
+export * from './nats/wire-size';
 export * from './events/event-outbox';
 export * from './events/event-messages';
 export * from './events/outbox-sql';

@@ -35,6 +35,9 @@ import { releaseLease } from './lease-release.sql';
 import { renewLease } from './lease-renew.sql';
 import { TaskSignals } from './task-signals';
 
+/** What a lease answer adds around its tasks: `{"ok":true,"result":{"tasks":[…]}}`, with room to spare. */
+const LEASE_ANSWER_ENVELOPE_BYTES = 64;
+
 /** Most completions in one statement: bounds its size and the wait of the last caller. */
 const COMPLETE_BATCH_MAX = 200;
 
@@ -70,11 +73,14 @@ export class LeasesService {
   /**
    * Leases up to `max` tasks. With `waitSeconds`, waits (holding no connection) until a task
    * is announced for this pool, and returns as soon as one is leased or at the deadline.
+   * Only as many as fit in an answer of `maxPayload` bytes (NATS's limit) are leased; if the
+   * best one alone does not fit, PAYLOAD_TOO_LARGE, and it stays queued.
    */
-  async lease(command: LeaseTasksCommand, actor: Actor): Promise<LeaseTasksResult> {
+  async lease(command: LeaseTasksCommand, actor: Actor, maxPayload: number): Promise<LeaseTasksResult> {
     await this.presence.seen(command.worker, command.pool, actor.id);
+    const replyBudgetBytes = maxPayload - LEASE_ANSWER_ENVELOPE_BYTES;
     const waitMs = (command.waitSeconds ?? 0) * 1000;
-    if (waitMs <= 0) return { tasks: await this.tryLease(command, actor) };
+    if (waitMs <= 0) return { tasks: await this.tryLease(command, actor, replyBudgetBytes) };
     const deadline = performance.now() + waitMs;
     // Also look again now and then without a signal: signals are fire-and-forget, and a task
     // leaving its backoff on a replica that has stopped since announces nothing. Each look also
@@ -92,7 +98,7 @@ export class LeasesService {
     try {
       for (;;) {
         waiter.rearm();
-        const tasks = await this.tryLease(command, actor);
+        const tasks = await this.tryLease(command, actor, replyBudgetBytes);
         if (tasks.length > 0) return { tasks };
         const left = deadline - performance.now();
         if (left <= 0 || this.signals.isClosing) return { tasks: [] };
@@ -108,10 +114,10 @@ export class LeasesService {
     }
   }
 
-  private async tryLease(command: LeaseTasksCommand, actor: Actor): Promise<LeasedTask[]> {
+  private async tryLease(command: LeaseTasksCommand, actor: Actor, replyBudgetBytes: number): Promise<LeasedTask[]> {
     const max = command.max ?? 1;
     const { leaseTokens, leaseIds } = newLeaseCredentials(max);
-    const rows = await acquireLeases(this.genericPlans, {
+    const { rows, tooLarge } = await acquireLeases(this.genericPlans, {
       pool: command.pool,
       worker: command.worker,
       workerTags: command.tags ?? null,
@@ -122,7 +128,15 @@ export class LeasesService {
       leaseIds,
       actor: actor.id,
       traceHeaders: currentTraceHeaders(),
+      replyBudgetBytes,
     });
+    if (tooLarge) {
+      // Only a task queued before NATS's max_payload was lowered gets here (a larger one is
+      // refused where it is created). It stays queued: an operator reroutes or cancels it.
+      throw new DomainError('PAYLOAD_TOO_LARGE', `Task '${tooLarge.taskId}' is too large to hand out: about ${tooLarge.bytes} bytes where at most ${replyBudgetBytes} fit in an answer`, [
+        { path: 'tasks[0]', message: `task ${tooLarge.taskId} exceeds NATS max_payload; it stays queued` },
+      ]);
+    }
     if (rows.length > 0) {
       this.outbox.kick();
       leasesGranted.inc({ pool: command.pool }, rows.length);

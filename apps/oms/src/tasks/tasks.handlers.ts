@@ -32,7 +32,7 @@ export class TasksHandlers {
     return {
       [RpcSubjects.queuePeek]: (query) => this.tasks.peek(query.pool, query.limit),
       [RpcSubjects.queueReroute]: (command, { actor }) => this.tasks.rerouteQueue(command, actor),
-      [RpcSubjects.taskLease]: (command, { actor }) => this.leases.lease(command, actor),
+      [RpcSubjects.taskLease]: (command, { actor, maxPayload }) => this.leases.lease(command, actor, maxPayload),
       [RpcSubjects.taskComplete]: (command, { actor }) => this.leases.complete(command, actor),
       [RpcSubjects.taskCompleteMany]: (command, { actor }) => this.leases.completeMany(command, actor),
       [RpcSubjects.taskFail]: (command, { actor }) => this.leases.fail(command, actor),

@@ -109,9 +109,9 @@ export class TasksService {
     const [task] = await preparedQuery<{ id: string; priority: number; sla_due_at: Date | null }>(
       tx,
       'oms_queue_task',
-      `INSERT INTO oms.tasks (id, request_id, step_id, pool, title, tags, priority, status, attempt, max_attempts, retry, payload,
+      `INSERT INTO oms.tasks (id, request_id, step_id, pool, title, tags, priority, status, attempt, max_attempts, retry, payload, payload_bytes,
                               lease_seconds, sla_due_at, pick_by, available_at, queued_at, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6::text[], $7, 'queued', 0, $8, $9::jsonb, $10::jsonb, $11, $12, $14, $13, $13, $13, $13)
+       VALUES ($1, $2, $3, $4, $5, $6::text[], $7, 'queued', 0, $8, $9::jsonb, $10::text::jsonb, octet_length($10::text), $11, $12, $14, $13, $13, $13, $13)
        ON CONFLICT ON CONSTRAINT tasks_request_step_key DO NOTHING
        RETURNING id, priority, sla_due_at`,
       [

@@ -18,10 +18,15 @@ import {
 import type { Logger } from 'pino';
 import { injectTraceContext, withConsumerSpan, withProducerSpan } from '../tracing/tracing';
 import type { NatsBus } from './nats-bus';
+import { encodedHeaderBytes, fitsIn, HEADERS_RESERVE_BYTES, payloadTooLarge } from './wire-size';
 
 /** What a handler knows about the call besides its message. */
 export interface RpcContext {
   actor: Actor;
+  /** Size of the request as it arrived (body bytes): a request that fits leaves its parts room to spare. */
+  requestBytes: number;
+  /** The server's `max_payload` now: the most a reply (or any message) may carry. */
+  maxPayload: number;
 }
 
 export type RpcHandler<S extends RpcSubject> = (message: RpcRequest<S>, context: RpcContext) => Promise<RpcResponse<S>>;
@@ -95,28 +100,62 @@ export class RpcServer {
     await this.bus.connection.flush();
   }
 
+  /**
+   * Never rejects: it runs detached from the subscription callback, where a rejection would be
+   * unhandled and end the process. Whatever happens, the caller gets an answer if one can be sent.
+   */
   private async handle(subject: RpcSubject, handler: RpcHandler<RpcSubject>, msg: Msg): Promise<void> {
     this.inFlight += 1;
-    const reply = await withConsumerSpan(`rpc ${subject}`, msg.headers, async (): Promise<Reply> => {
-      try {
-        const payload = msg.data.length > 0 ? msg.json<unknown>() : {};
-        const message = validateMessage(RpcRequestClasses[subject], payload);
-        const actorHeader = msg.headers?.get(NatsHeaders.actor);
-        const actor: Actor = actorHeader ? (JSON.parse(actorHeader) as Actor) : { id: 'anonymous', roles: [] };
-        const result = await handler(message as RpcRequest<RpcSubject>, { actor });
-        return { ok: true, result };
-      } catch (error) {
-        if (error instanceof DomainError) return { ok: false, error: error.toRpcBody() };
-        if (error instanceof SyntaxError) {
-          return { ok: false, error: { code: 'VALIDATION_FAILED', message: 'The message is not valid JSON', retryable: false } };
+    try {
+      const reply = await withConsumerSpan(`rpc ${subject}`, msg.headers, async (): Promise<Reply> => {
+        try {
+          const payload = msg.data.length > 0 ? msg.json<unknown>() : {};
+          const message = validateMessage(RpcRequestClasses[subject], payload);
+          const actorHeader = msg.headers?.get(NatsHeaders.actor);
+          const actor: Actor = actorHeader ? (JSON.parse(actorHeader) as Actor) : { id: 'anonymous', roles: [] };
+          const result = await handler(message as RpcRequest<RpcSubject>, { actor, requestBytes: msg.data.length, maxPayload: this.bus.maxPayload });
+          return { ok: true, result };
+        } catch (error) {
+          return this.errorReply(subject, error);
         }
-        this.logger.error({ err: error, subject }, 'rpc handler failed');
-        return { ok: false, error: { code: 'INTERNAL', message: 'Internal error', retryable: true } };
-      }
-    }).finally(() => {
+      });
+      if (msg.reply) this.respond(subject, msg, reply);
+    } catch (error) {
+      this.logger.error({ err: error, subject }, 'rpc message could not be handled');
+    } finally {
       this.inFlight -= 1;
-    });
-    if (msg.reply) msg.respond(JSON.stringify(reply));
+    }
+  }
+
+  private errorReply(subject: RpcSubject, error: unknown): Reply {
+    if (error instanceof DomainError) return { ok: false, error: error.toRpcBody() };
+    if (error instanceof SyntaxError) {
+      return { ok: false, error: { code: 'VALIDATION_FAILED', message: 'The message is not valid JSON', retryable: false } };
+    }
+    this.logger.error({ err: error, subject }, 'rpc handler failed');
+    return { ok: false, error: { code: 'INTERNAL', message: 'Internal error', retryable: true } };
+  }
+
+  /**
+   * Sends the reply, or PAYLOAD_TOO_LARGE in its place when it would exceed the server's
+   * `max_payload` (the client library would throw, and the caller would wait out its timeout).
+   * Handlers whose answers grow with data (a lease, a page) size them to fit beforehand; this is
+   * the net under everything else. The reply is measured as serialized, once.
+   */
+  private respond(subject: RpcSubject, msg: Msg, reply: Reply): void {
+    const maxPayload = this.bus.maxPayload;
+    let body = JSON.stringify(reply);
+    if (!fitsIn(body, 0, maxPayload)) {
+      const bytes = Buffer.byteLength(body);
+      this.logger.warn({ subject, bytes, maxPayload }, 'rpc reply exceeds NATS max_payload; answered PAYLOAD_TOO_LARGE');
+      body = JSON.stringify(this.errorReply(subject, payloadTooLarge('The answer', bytes, maxPayload)));
+    }
+    try {
+      msg.respond(body);
+    } catch (error) {
+      // The connection closed or is draining: the caller times out and may retry.
+      this.logger.warn({ err: error, subject }, 'rpc reply could not be sent');
+    }
   }
 
   /** Stops taking new messages and waits (bounded) for the ones being handled. */
@@ -146,9 +185,17 @@ export class RpcClient {
       const headers = natsHeaders();
       headers.set(NatsHeaders.actor, JSON.stringify(options.actor));
       injectTraceContext(headers);
+      const body = JSON.stringify(message ?? {});
+      // The client library would throw, and the catch below would call that a 503; it is the
+      // caller's message that cannot travel.
+      const maxPayload = this.bus.maxPayload;
+      if (!fitsIn(body, HEADERS_RESERVE_BYTES, maxPayload)) {
+        const headerBytes = encodedHeaderBytes(headers);
+        if (!fitsIn(body, headerBytes, maxPayload)) throw payloadTooLarge(`The ${subject} message`, Buffer.byteLength(body), maxPayload - headerBytes);
+      }
       let response: Msg;
       try {
-        response = await this.bus.connection.request(this.bus.subject(subject), JSON.stringify(message ?? {}), {
+        response = await this.bus.connection.request(this.bus.subject(subject), body, {
           timeout: options.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS,
           headers,
         });
