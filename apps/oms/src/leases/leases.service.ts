@@ -16,7 +16,7 @@ import {
   type TaskActionResult,
   isUuid,
 } from '@hms/contracts';
-import { CLOCK, currentTraceHeaders, EventOutbox, GenericPlanPool, GroupCommit, type Clock, type Settled } from '@hms/platform';
+import { CLOCK, currentTraceHeaders, DERIVED_MESSAGE_RESERVE_BYTES, EventOutbox, fitsIn, GenericPlanPool, GroupCommit, payloadTooLarge, type Clock, type Settled } from '@hms/platform';
 import { DataSource } from 'typeorm';
 import { AfterCommit } from '../database/after-commit';
 import { OmsConfig } from '../oms.config';
@@ -165,12 +165,18 @@ export class LeasesService {
    * Completions arriving together share one statement (see GroupCommit): a bot completing its
    * batch of ten costs one round trip and one commit, not ten.
    */
-  async complete(command: CompleteTaskCommand, actor: Actor): Promise<TaskActionResult> {
+  async complete(command: CompleteTaskCommand, actor: Actor, maxPayload: number): Promise<TaskActionResult> {
     if (!isUuid(command.taskId)) throw DomainError.notFound('Task', command.taskId);
+    const outputJson = JSON.stringify(command.output ?? {});
+    // The output travels on in `oms.task.completed`, which is written by SQL (not through
+    // emit, which measures): an output that would not fit must be refused here, not in the relay.
+    if (!fitsIn(outputJson, DERIVED_MESSAGE_RESERVE_BYTES, maxPayload)) {
+      throw payloadTooLarge('The output', Buffer.byteLength(outputJson), maxPayload - DERIVED_MESSAGE_RESERVE_BYTES, 'output');
+    }
     return this.completions.submit({
       taskId: command.taskId,
       leaseToken: command.leaseToken,
-      output: command.output ?? {},
+      outputJson,
       outcome: { action: 'complete', result: { id: command.taskId, status: 'completed' } },
       actor: actor.id,
       traceHeaders: currentTraceHeaders(),
@@ -181,8 +187,8 @@ export class LeasesService {
    * A bot's batch of completions in one call: each item goes into the group commit like a single
    * complete (so they usually share one statement) and is answered as its own call would be.
    */
-  async completeMany(command: CompleteTasksCommand, actor: Actor): Promise<CompleteTasksResult> {
-    const settled = await Promise.allSettled(command.items.map((item) => this.complete(item, actor)));
+  async completeMany(command: CompleteTasksCommand, actor: Actor, maxPayload: number): Promise<CompleteTasksResult> {
+    const settled = await Promise.allSettled(command.items.map((item) => this.complete(item, actor, maxPayload)));
     return {
       results: settled.map((outcome, i) => {
         if (outcome.status === 'fulfilled') return outcome.value;

@@ -16,7 +16,7 @@ import {
   type TaskView,
   isUuid,
 } from '@hms/contracts';
-import { CLOCK, currentTraceHeaders, decodeTimeIdCursor, encodeTimeIdCursor, EventOutbox, GenericPlanPool, InjectLogger, preparedQuery, type Clock, type Emit, type LoneEventOutcome } from '@hms/platform';
+import { CLOCK, currentTraceHeaders, decodeTimeIdCursor, encodeTimeIdCursor, EventOutbox, GenericPlanPool, InjectLogger, pageThatFits, preparedQuery, type Clock, type Emit, type LoneEventOutcome } from '@hms/platform';
 import type { Logger } from 'pino';
 import { DataSource, type EntityManager } from 'typeorm';
 import { randomUUID } from 'node:crypto';
@@ -344,8 +344,9 @@ export class TasksService {
    * Newest first, keyset-paginated on (created_at, id) so pages stay stable while tasks are
    * added. Filters pick their index: pool → tasks_pool_created_idx, worker →
    * tasks_worker_created_idx, requestId → tasks_request_step_key, none → tasks_created_idx.
+   * Tasks carry their payloads and outputs: a page holds as many as fit in one NATS answer.
    */
-  async list(query: ListTasksQuery): Promise<Page<TaskView>> {
+  async list(query: ListTasksQuery, maxPayload: number): Promise<Page<TaskView>> {
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;
     const where: string[] = [];
     const params: unknown[] = [];
@@ -371,12 +372,7 @@ export class TasksService {
        LIMIT $${params.length}`,
       params,
     );
-    const page = rows.slice(0, limit);
-    const last = page[page.length - 1];
-    return {
-      items: page.map(toTaskView),
-      nextCursor: rows.length > limit && last ? encodeTimeIdCursor({ at: last.created_at, id: last.id }) : null,
-    };
+    return pageThatFits(rows, limit, toTaskView, (last) => encodeTimeIdCursor({ at: last.created_at, id: last.id }), maxPayload);
   }
 
   /**

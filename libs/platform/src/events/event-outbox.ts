@@ -144,14 +144,15 @@ export class EventOutbox {
       const rows = selected!.rows as OutboxRow[];
       const maxPayload = this.bus.maxPayload;
       await Promise.all(
-        packEventMessages(rows, Math.min(MAX_EVENT_MESSAGE_BYTES, maxPayload - HEADERS_RESERVE_BYTES)).map(({ type, msgId, body, headers: carried }) => {
+        packEventMessages(rows, Math.min(MAX_EVENT_MESSAGE_BYTES, maxPayload - HEADERS_RESERVE_BYTES)).map(({ type, msgId, body: stored, headers: carried }) => {
           const headers = natsHeaders();
           for (const [key, value] of Object.entries(carried)) headers.set(key, value);
-          // Events are refused at creation when they cannot fit (see collector), so only an event
-          // written before max_payload was lowered gets here. It stays, and holds the relay back
-          // (the ones after it must not overtake it), until max_payload is raised again: say so.
-          if (!fitsIn(body, HEADERS_RESERVE_BYTES, maxPayload) && !fitsIn(body, encodedHeaderBytes(headers), maxPayload)) {
-            throw new Error(`event message ${msgId} (${type}, ${Buffer.byteLength(body)} bytes) exceeds NATS max_payload ${maxPayload}; raise max_payload to relay it`);
+          const body = fittingBody(stored, encodedHeaderBytes(headers), maxPayload);
+          if (body === null) {
+            // Events are refused at creation when they cannot fit (see collector), so only one
+            // written before max_payload was lowered gets here. It stays, and holds the relay
+            // back (the ones after it must not overtake it) until max_payload is raised: say so.
+            throw new Error(`event message ${msgId} (${type}, ${Buffer.byteLength(stored)} bytes) exceeds NATS max_payload ${maxPayload}; raise max_payload to relay it`);
           }
           return this.bus.jetstream.publish(this.bus.subject(EventStream.subjectOf(type)), body, { msgID: msgId, headers });
         }),
@@ -166,6 +167,19 @@ export class EventOutbox {
       await runner.release();
     }
   }
+}
+
+/**
+ * The body to publish, or null if it cannot fit. The outbox keeps events as jsonb, which writes
+ * numbers in full (`1e308` comes back as 309 digits), so an event measured at its creation can
+ * come out of the outbox many times larger. Serialized again the way it was measured (every
+ * consumer parses it in JavaScript, so it reads the same values), it fits again. Only a body
+ * that does not fit as stored is parsed: the relay's usual path copies text.
+ */
+function fittingBody(stored: string, headerBytes: number, maxPayload: number): string | null {
+  if (fitsIn(stored, headerBytes, maxPayload)) return stored;
+  const compact = JSON.stringify(JSON.parse(stored));
+  return fitsIn(compact, headerBytes, maxPayload) ? compact : null;
 }
 
 /** node-postgres answering a multi-statement simple query with one result per statement. */

@@ -29,6 +29,30 @@ export function fitsIn(text: string, extraBytes: number, maxBytes: number): bool
   return text.length * 3 <= room || Buffer.byteLength(text) <= room;
 }
 
+/**
+ * The most a JSON value grows when parsed and serialized again by JavaScript: a number written
+ * short comes back long (`1e20`, four bytes, is written as twenty-one digits).
+ */
+const REWRITE_GROWTH = 6;
+
+/**
+ * Throws PAYLOAD_TOO_LARGE (at `path`) unless `value`, serialized, leaves `reserveBytes` of
+ * `maxPayload` for the messages that will carry it on. Part of a request of `requestBytes`, it
+ * is only serialized to measure it when the request itself is large enough to hold too much.
+ */
+export function assertRoomFor(
+  value: unknown,
+  wire: { requestBytes: number; maxPayload: number },
+  what: string,
+  path: string,
+  reserveBytes = DERIVED_MESSAGE_RESERVE_BYTES,
+): void {
+  const room = wire.maxPayload - reserveBytes;
+  if (wire.requestBytes * REWRITE_GROWTH <= room) return;
+  const bytes = Buffer.byteLength(JSON.stringify(value) ?? '');
+  if (bytes > room) throw payloadTooLarge(what, bytes, room, path);
+}
+
 /** PAYLOAD_TOO_LARGE (413) for a message of `bytes` that cannot travel over NATS. */
 export function payloadTooLarge(what: string, bytes: number, maxBytes: number, path = ''): DomainError {
   return new DomainError('PAYLOAD_TOO_LARGE', `${what} is too large to carry: ${bytes} bytes where at most ${maxBytes} fit`, [
