@@ -56,7 +56,8 @@ export function packEventMessages(rows: OutboxRow[], maxBytes = MAX_EVENT_MESSAG
       runBytes += bytes;
     } else {
       runs.push([row]);
-      runBytes = bytes;
+      // A run's body and its traces header are JSON arrays: two brackets each.
+      runBytes = bytes + 4;
     }
   }
   return runs.map((run): EventMessage => {
