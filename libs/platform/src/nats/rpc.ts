@@ -144,7 +144,13 @@ export class RpcServer {
    */
   private respond(subject: RpcSubject, msg: Msg, reply: Reply): void {
     const maxPayload = this.bus.maxPayload;
-    let body = JSON.stringify(reply);
+    let body: string;
+    try {
+      body = JSON.stringify(reply);
+    } catch (error) {
+      // A result JSON cannot express (a BigInt, a cycle) is a bug in its handler: INTERNAL, logged.
+      body = JSON.stringify(this.errorReply(subject, error));
+    }
     if (!fitsIn(body, 0, maxPayload)) {
       const bytes = Buffer.byteLength(body);
       this.logger.warn({ subject, bytes, maxPayload }, 'rpc reply exceeds NATS max_payload; answered PAYLOAD_TOO_LARGE');
