@@ -16,7 +16,7 @@ import {
   type TaskActionResult,
   isUuid,
 } from '@hms/contracts';
-import { CLOCK, currentTraceHeaders, DERIVED_MESSAGE_RESERVE_BYTES, EventOutbox, fitsIn, GenericPlanPool, GroupCommit, payloadTooLarge, type Clock, type Settled } from '@hms/platform';
+import { assertRoomFor, CLOCK, currentTraceHeaders, DERIVED_MESSAGE_RESERVE_BYTES, EventOutbox, fitsIn, GenericPlanPool, GroupCommit, payloadTooLarge, type Clock, type Settled } from '@hms/platform';
 import { DataSource } from 'typeorm';
 import { AfterCommit } from '../database/after-commit';
 import { OmsConfig } from '../oms.config';
@@ -214,12 +214,14 @@ export class LeasesService {
   }
 
   /** Retried after a backoff while attempts remain and the error is retryable; dead otherwise. */
-  async fail(command: FailTaskCommand, actor: Actor): Promise<TaskActionResult> {
+  async fail(command: FailTaskCommand, actor: Actor, wire: { requestBytes: number; maxPayload: number }): Promise<TaskActionResult> {
     // The contract class validates `error` only when present (no @IsDefined on it).
     if (typeof command.error?.message !== 'string') {
       throw new DomainError('VALIDATION_FAILED', 'The request is not valid', [{ path: 'error', message: 'error must be an object with a message' }]);
     }
     if (!isUuid(command.taskId)) throw DomainError.notFound('Task', command.taskId);
+    // The error travels on: in `oms.task.failed` and `oms.task.dead`, then in OPS's alert and its escalation.
+    assertRoomFor(command.error, wire, 'The error', 'error');
     const error = { message: command.error.message, ...(command.error.code !== undefined ? { code: command.error.code } : {}) };
     return this.outbox.transaction(async (tx, emit) => {
       const task = await lockTaskForFailure(tx, command.taskId);

@@ -35,7 +35,7 @@ export class TasksHandlers {
       [RpcSubjects.taskLease]: (command, { actor, maxPayload }) => this.leases.lease(command, actor, maxPayload),
       [RpcSubjects.taskComplete]: (command, { actor, maxPayload }) => this.leases.complete(command, actor, maxPayload),
       [RpcSubjects.taskCompleteMany]: (command, { actor, maxPayload }) => this.leases.completeMany(command, actor, maxPayload),
-      [RpcSubjects.taskFail]: (command, { actor }) => this.leases.fail(command, actor),
+      [RpcSubjects.taskFail]: (command, { actor, requestBytes, maxPayload }) => this.leases.fail(command, actor, { requestBytes, maxPayload }),
       [RpcSubjects.taskHeartbeat]: (command) => this.leases.heartbeat(command),
       [RpcSubjects.taskRelease]: (command, { actor }) => this.leases.release(command, actor),
       [RpcSubjects.taskReroute]: (command, { actor }) => this.tasks.reroute(command, actor),
