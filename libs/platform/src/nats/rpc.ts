@@ -92,7 +92,8 @@ export class RpcServer {
             this.logger.error({ err: error, subject }, 'subscription error');
             return;
           }
-          void this.handle(subject, handler, msg);
+          // Detached from the callback: a rejection here would be unhandled, and end the process.
+          this.handle(subject, handler, msg).catch((failure: unknown) => this.logger.error({ err: failure, subject }, 'rpc message could not be handled'));
         },
       });
       this.subscriptions.push(subscription);
@@ -100,40 +101,28 @@ export class RpcServer {
     await this.bus.connection.flush();
   }
 
-  /**
-   * Never rejects: it runs detached from the subscription callback, where a rejection would be
-   * unhandled and end the process. Whatever happens, the caller gets an answer if one can be sent.
-   */
   private async handle(subject: RpcSubject, handler: RpcHandler<RpcSubject>, msg: Msg): Promise<void> {
     this.inFlight += 1;
-    try {
-      const reply = await withConsumerSpan(`rpc ${subject}`, msg.headers, async (): Promise<Reply> => {
-        try {
-          const payload = msg.data.length > 0 ? msg.json<unknown>() : {};
-          const message = validateMessage(RpcRequestClasses[subject], payload);
-          const actorHeader = msg.headers?.get(NatsHeaders.actor);
-          const actor: Actor = actorHeader ? (JSON.parse(actorHeader) as Actor) : { id: 'anonymous', roles: [] };
-          const result = await handler(message as RpcRequest<RpcSubject>, { actor, requestBytes: msg.data.length, maxPayload: this.bus.maxPayload });
-          return { ok: true, result };
-        } catch (error) {
-          return this.errorReply(subject, error);
+    const reply = await withConsumerSpan(`rpc ${subject}`, msg.headers, async (): Promise<Reply> => {
+      try {
+        const payload = msg.data.length > 0 ? msg.json<unknown>() : {};
+        const message = validateMessage(RpcRequestClasses[subject], payload);
+        const actorHeader = msg.headers?.get(NatsHeaders.actor);
+        const actor: Actor = actorHeader ? (JSON.parse(actorHeader) as Actor) : { id: 'anonymous', roles: [] };
+        const result = await handler(message as RpcRequest<RpcSubject>, { actor, requestBytes: msg.data.length, maxPayload: this.bus.maxPayload });
+        return { ok: true, result };
+      } catch (error) {
+        if (error instanceof DomainError) return { ok: false, error: error.toRpcBody() };
+        if (error instanceof SyntaxError) {
+          return { ok: false, error: { code: 'VALIDATION_FAILED', message: 'The message is not valid JSON', retryable: false } };
         }
-      });
-      if (msg.reply) this.respond(subject, msg, reply);
-    } catch (error) {
-      this.logger.error({ err: error, subject }, 'rpc message could not be handled');
-    } finally {
+        this.logger.error({ err: error, subject }, 'rpc handler failed');
+        return { ok: false, error: { code: 'INTERNAL', message: 'Internal error', retryable: true } };
+      }
+    }).finally(() => {
       this.inFlight -= 1;
-    }
-  }
-
-  private errorReply(subject: RpcSubject, error: unknown): Reply {
-    if (error instanceof DomainError) return { ok: false, error: error.toRpcBody() };
-    if (error instanceof SyntaxError) {
-      return { ok: false, error: { code: 'VALIDATION_FAILED', message: 'The message is not valid JSON', retryable: false } };
-    }
-    this.logger.error({ err: error, subject }, 'rpc handler failed');
-    return { ok: false, error: { code: 'INTERNAL', message: 'Internal error', retryable: true } };
+    });
+    if (msg.reply) this.respond(subject, msg, reply);
   }
 
   /**
@@ -148,13 +137,14 @@ export class RpcServer {
     try {
       body = JSON.stringify(reply);
     } catch (error) {
-      // A result JSON cannot express (a BigInt, a cycle) is a bug in its handler: INTERNAL, logged.
-      body = JSON.stringify(this.errorReply(subject, error));
+      // A result JSON cannot express (a BigInt, a cycle) is a bug in its handler.
+      this.logger.error({ err: error, subject }, 'rpc result cannot be serialized');
+      body = JSON.stringify({ ok: false, error: { code: 'INTERNAL', message: 'Internal error', retryable: true } } satisfies Reply);
     }
     if (!fitsIn(body, 0, maxPayload)) {
       const bytes = Buffer.byteLength(body);
       this.logger.warn({ subject, bytes, maxPayload }, 'rpc reply exceeds NATS max_payload; answered PAYLOAD_TOO_LARGE');
-      body = JSON.stringify(this.errorReply(subject, payloadTooLarge('The answer', bytes, maxPayload)));
+      body = JSON.stringify({ ok: false, error: payloadTooLarge('The answer', bytes, maxPayload).toRpcBody() } satisfies Reply);
     }
     try {
       msg.respond(body);
