@@ -24,6 +24,14 @@ export async function bootstrapService(
   return app;
 }
 
+/** Runs a service's `main`, turning a failure into one log line and exit code 1. */
+export function runMain(start: () => Promise<unknown>): void {
+  start().catch((error: Error) => {
+    process.stderr.write(`${JSON.stringify({ level: 'fatal', msg: 'failed to start', err: error.message, stack: error.stack })}\n`);
+    process.exit(1);
+  });
+}
+
 let rejectionsLogged = false;
 
 /**
@@ -43,13 +51,5 @@ function keepServingOnUnhandledRejection(logger: Logger): void {
     // A non-Error reason (any object) is logged as its string, not dumped whole.
     const err = reason instanceof Error ? reason : new Error(String(reason));
     logger.error({ err }, 'unhandled promise rejection (the service keeps serving)');
-  });
-}
-
-/** Runs a service's `main`, turning a failure into one log line and exit code 1. */
-export function runMain(start: () => Promise<unknown>): void {
-  start().catch((error: Error) => {
-    process.stderr.write(`${JSON.stringify({ level: 'fatal', msg: 'failed to start', err: error.message, stack: error.stack })}\n`);
-    process.exit(1);
   });
 }

@@ -36,6 +36,14 @@ export class NatsBus {
     return `${this.prefix}${subject}`;
   }
 
+  /**
+   * The largest message (body and headers) the connected server accepts: its INFO's
+   * `max_payload`. Read at each use: a reconnect may land on a server configured otherwise.
+   */
+  get maxPayload(): number {
+    return this.connection.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
+  }
+
   /** The JetStream stream name for this prefix (stream names may not contain dots). */
   get streamName(): string {
     return `${this.prefix.replace(/\W/g, '_').toUpperCase()}${EventStream.name}`;
@@ -74,14 +82,6 @@ export class NatsBus {
         if (!/already in use|exists/i.test((error as Error).message)) throw error;
       }
     }
-  }
-
-  /**
-   * The largest message (body and headers) the connected server accepts: its INFO's
-   * `max_payload`. Read at each use: a reconnect may land on a server configured otherwise.
-   */
-  get maxPayload(): number {
-    return this.connection.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
   }
 
   get isConnected(): boolean {
