@@ -47,12 +47,12 @@ export interface AcquireLeasesResult {
 /**
  * What a task adds to a lease answer, as JSON, in bytes: its payload as measured when it was
  * queued (`payload_bytes`; `payload::text`, an overestimate, for tasks queued before it was
- * kept), its texts as JSON strings (escapes included), and 320 for the fixed fields (ids, token,
+ * kept), its texts as JSON strings (escapes included), and 320 for the fixed fields (task id, token,
  * expiry, attempt, the keys and the separating comma). An upper bound, never below the size.
  */
 export const leasedTaskBytesSql = `COALESCE(payload_bytes, octet_length(payload::text))
-    + octet_length(to_json(title)::text) + octet_length(to_json(step_id)::text) + octet_length(to_json(pool)::text)
-    + octet_length(to_json(tags)::text) + 320`;
+    + octet_length(to_json(title)::text) + octet_length(to_json(request_id)::text) + octet_length(to_json(step_id)::text)
+    + octet_length(to_json(pool)::text) + octet_length(to_json(tags)::text) + 320`;
 
 /*
  * One statement, one round trip: refresh the worker, pick, lock and lease up to $5 tasks.

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { LeasedTask } from '@hms/contracts';
 import { startNatsServer } from '@hms/testing';
 import { OmsHarness } from '../testing/oms-harness';
+import { leasedTaskBytesSql } from './lease-acquire.sql';
 
 jest.setTimeout(60_000);
 
@@ -43,6 +44,15 @@ describe('OMS within NATS max_payload', () => {
       expect(await oms.call('oms.task.complete', { taskId: task.id, leaseToken: task.leaseToken, output: { ok: true } })).toEqual({ id: task.id, status: 'completed' });
     }
     expect(oms.events.filter((event) => event.type === 'oms.task.leased' && queued.some((task) => task.id === (event.data as { taskId: string }).taskId))).toHaveLength(3);
+  });
+
+  it('counts no task smaller than it is in an answer, whatever its texts hold', async () => {
+    const p = pool('bound');
+    const awkward = 'quote " backslash \\ newline \n control \u0001 é 😀 </script>';
+    await oms.queueTask({ pool: p, title: awkward, tags: ['é', 'a"b'], payload: { text: awkward, n: [1e21, 0.1, -0, 123456789012], nested: { deep: [awkward] } } });
+    const [leased] = (await oms.call('oms.task.lease', { pool: p, worker: 'w1' })).tasks as [LeasedTask];
+    const [{ bytes }] = await oms.sql<{ bytes: number }>(`SELECT ${leasedTaskBytesSql} AS bytes FROM oms.tasks WHERE id = $1`, [leased.id]);
+    expect(bytes).toBeGreaterThanOrEqual(Buffer.byteLength(JSON.stringify(leased)) + 1);
   });
 
   it('answers 413 for a task too large to hand out on its own, and leaves it queued', async () => {
