@@ -74,7 +74,7 @@ export function createOpsModule(config: OpsConfig): DynamicModule {
         useFactory: (metrics: MetricsHandlers, alerts: AlertsHandlers, autoscaler: Autoscaler): RpcHandlers<'ops'> => ({
           ...metrics.handlers(),
           ...alerts.handlers(),
-          'ops.scaling.decisions': (query) => autoscaler.list(query),
+          'ops.scaling.decisions': (query, { maxPayload }) => autoscaler.list(query, maxPayload),
         }),
       },
       {

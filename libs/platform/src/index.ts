@@ -5,6 +5,8 @@ export * from './tracing/tracing';
 export * from './metrics/metrics';
 export * from './nats/nats-bus';
 export * from './nats/rpc';
+export * from './nats/wire-size';
+export * from './nats/page-fit';
 export * from './events/event-outbox';
 export * from './events/event-messages';
 export * from './events/outbox-sql';

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -79,11 +79,20 @@ function findNatsServer(bin: string): string {
 }
 
 /** Starts `nats-server` with JetStream in a temporary store, on a free port. */
-export async function startNatsServer(options: { bin?: string; log?: (line: string) => void } = {}): Promise<{ url: string; stop(): Promise<void> }> {
+export async function startNatsServer(
+  options: { bin?: string; log?: (line: string) => void; /** The server's `max_payload` in bytes (NATS's default is 1 MiB). */ maxPayload?: number } = {},
+): Promise<{ url: string; stop(): Promise<void> }> {
   const bin = findNatsServer(options.bin ?? 'nats-server');
   const port = await freePort();
   const storeDir = mkdtempSync(join(tmpdir(), 'hms-nats-'));
-  const child: ChildProcess = spawn(bin, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir];
+  if (options.maxPayload !== undefined) {
+    // No command-line flag sets it: a config file does.
+    const configFile = join(storeDir, 'nats.conf');
+    writeFileSync(configFile, `max_payload: ${options.maxPayload}\n`);
+    args.push('-c', configFile);
+  }
+  const child: ChildProcess = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stderr?.on('data', (chunk: Buffer) => options.log?.(chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   await Promise.race([

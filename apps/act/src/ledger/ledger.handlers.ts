@@ -11,7 +11,7 @@ export class LedgerHandlers {
 
   handlers(): LedgerRpcHandlers {
     return {
-      'act.request.history': (query) => this.ledger.history(query.id, query.cursor, query.limit),
+      'act.request.history': (query, { maxPayload }) => this.ledger.history(query.id, query.cursor, query.limit, maxPayload),
       'act.request.verify': (query) => this.ledger.verify(query.id),
     };
   }

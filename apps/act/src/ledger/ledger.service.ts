@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DEFAULT_PAGE_SIZE, DomainError, INT4_MAX, type AnyHmsEvent, type HistoryVerifyResult, type LedgerEntryView, type Page, isUuid } from '@hms/contracts';
-import { LOGGER } from '@hms/platform';
+import { LOGGER, pageThatFits } from '@hms/platform';
 import type { Logger } from 'pino';
 import { DataSource, type EntityManager } from 'typeorm';
 import { findRequest } from '../requests/requests.repository';
@@ -54,7 +54,7 @@ export class LedgerService {
   }
 
   /** Entries oldest first; the cursor is the last seq of the previous page. */
-  async history(id: string, cursor: string | undefined, limit = DEFAULT_PAGE_SIZE): Promise<Page<LedgerEntryView>> {
+  async history(id: string, cursor: string | undefined, limit = DEFAULT_PAGE_SIZE, maxPayload: number): Promise<Page<LedgerEntryView>> {
     await this.requireRequest(id);
     const afterSeq = cursor === undefined ? 0 : Number(cursor);
     // A seq is an int4 column: a larger number cannot name an entry (and Postgres would refuse to compare it).
@@ -62,11 +62,14 @@ export class LedgerService {
       throw new DomainError('VALIDATION_FAILED', 'The cursor is not valid', [{ path: 'cursor', message: 'pass back the nextCursor of the previous page' }]);
     }
     const rows = await this.page(id, afterSeq, limit + 1);
-    const items = rows.slice(0, limit);
-    return {
-      items: items.map((row) => ({ seq: row.seq, at: row.at.toISOString(), type: row.type, actor: row.actor, data: row.data, hash: row.hash, prevHash: row.prevHash })),
-      nextCursor: rows.length > limit ? String(items[items.length - 1].seq) : null,
-    };
+    // Entries carry their events' data (payloads, outputs): a page holds as many as fit in one NATS answer.
+    return pageThatFits(
+      rows,
+      limit,
+      (row) => ({ seq: row.seq, at: row.at.toISOString(), type: row.type, actor: row.actor, data: row.data, hash: row.hash, prevHash: row.prevHash }),
+      (last) => String(last.seq),
+      maxPayload,
+    );
   }
 
   /** Recomputes the request's chain from the stored entries, page by page. */

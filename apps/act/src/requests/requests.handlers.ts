@@ -11,9 +11,9 @@ export class RequestsHandlers {
 
   handlers(): RequestHandlers {
     return {
-      'act.request.create': (command, { actor }) => this.requests.create(command, actor.id),
+      'act.request.create': (command, { actor, requestBytes, maxPayload }) => this.requests.create(command, actor.id, { requestBytes, maxPayload }),
       'act.request.get': (query) => this.requests.get(query.id),
-      'act.request.list': (query) => this.requests.list(query),
+      'act.request.list': (query, { maxPayload }) => this.requests.list(query, maxPayload),
       'act.request.cancel': (command, { actor }) => this.requests.cancel(command.id, command.reason, actor.id),
     };
   }

@@ -10,7 +10,7 @@ import {
   type RequestView,
   isUuid,
 } from '@hms/contracts';
-import { CLOCK, decodeTimeIdCursor, encodeTimeIdCursor, EventOutbox, type Clock, type Emit, type IdGenerator } from '@hms/platform';
+import { assertRoomFor, CLOCK, pageThatFits, decodeTimeIdCursor, encodeTimeIdCursor, EventOutbox, type Clock, type Emit, type IdGenerator } from '@hms/platform';
 import { DataSource, type EntityManager } from 'typeorm';
 import { ID_GENERATOR } from '../act.tokens';
 import { contentHash } from '../common/canonical-json';
@@ -51,8 +51,12 @@ export class RequestsService {
   /**
    * Creates a request of a plan version and starts it, in one transaction: the request, its steps,
    * `act.request.created` and the first `act.step.ready` events commit together or not at all.
+   * A payload that would leave too little of NATS's `max_payload` for those is PAYLOAD_TOO_LARGE.
    */
-  async create(command: CreateRequestCommand, actor: string): Promise<CreateRequestResult> {
+  async create(command: CreateRequestCommand, actor: string, wire: { requestBytes: number; maxPayload: number }): Promise<CreateRequestResult> {
+    // The payload travels on in every step's `act.step.ready` and in each lease of its tasks;
+    // those are built later, by consumers, where a payload too large to carry could only fail.
+    assertRoomFor(command.payload, wire, 'The payload', 'payload');
     return this.outbox.transaction((tx, emit) => this.createIn(tx, emit, command, actor));
   }
 
@@ -148,13 +152,12 @@ export class RequestsService {
     return toRequestView(request, await loadSteps(manager, id));
   }
 
-  async list(query: ListRequestsQuery): Promise<Page<RequestSummary>> {
+  async list(query: ListRequestsQuery, maxPayload: number): Promise<Page<RequestSummary>> {
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;
     const cursor = query.cursor ? decodeTimeIdCursor(query.cursor) : null;
     const after = cursor ? { createdAt: cursor.at, id: cursor.id } : null;
     const rows = await listRequests(this.dataSource.manager, { plan: query.plan, status: query.status, reference: query.reference }, after, limit + 1);
-    const items = rows.slice(0, limit);
-    return { items: items.map(toRequestSummary), nextCursor: rows.length > limit ? encodeTimeIdCursor({ at: items[items.length - 1]!.createdAt, id: items[items.length - 1]!.id }) : null };
+    return pageThatFits(rows, limit, toRequestSummary, (last) => encodeTimeIdCursor({ at: last.createdAt, id: last.id }), maxPayload);
   }
 
   /** Cancels a running request and its open steps; OMS cancels their tasks on `act.request.cancelled`. */

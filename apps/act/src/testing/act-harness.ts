@@ -83,8 +83,10 @@ export interface ActHarness {
   close(): Promise<void>;
 }
 
+/** `env.NATS_URL` points ACT, and the harness with it, at a NATS server of the test's own (e.g. one with a small `max_payload`). */
 export async function startAct(label: string, env: Record<string, string> = {}): Promise<ActHarness> {
   const testEnv = await freshTestEnvironment(label);
+  if (env.NATS_URL) testEnv.natsUrl = env.NATS_URL;
   const config = loadConfig(ActConfig, {
     DATABASE_URL: testEnv.databaseUrl,
     NATS_URL: testEnv.natsUrl,

@@ -8,6 +8,7 @@ const ERROR_RESPONSES: Record<string, string> = {
   '403': 'FORBIDDEN',
   '404': 'NOT_FOUND',
   '409': 'CONFLICT / LEASE_LOST / IDEMPOTENCY_MISMATCH',
+  '413': 'PAYLOAD_TOO_LARGE (a body, or an answer, larger than one NATS message carries)',
   '503': 'UNAVAILABLE',
 };
 

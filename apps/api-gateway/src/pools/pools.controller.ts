@@ -65,7 +65,10 @@ export class PoolsController {
   @AllowRoles('worker', 'service')
   @ApiOperation({ summary: 'Lease up to `max` tasks; with `waitSeconds`, long-polls until one is available' })
   @ApiBody({ schema: schemaRef('LeaseTasksCommand') })
-  @ApiResponse({ status: 200, description: '{tasks: [{id, requestId, stepId, title, tags, payload, attempt, leaseToken, leaseExpiresAt}]}' })
+  @ApiResponse({
+    status: 200,
+    description: '{tasks: [{id, requestId, stepId, title, tags, payload, attempt, leaseToken, leaseExpiresAt}]}: at most `max`, and only as many as fit in one NATS message; the rest stay queued',
+  })
   lease(@Param('pool') pool: string, @Body() body: unknown, @CurrentActor() actor: Actor) {
     assertPoolAllowed(actor, pool);
     const command = bodyWith(body, { pool }) as unknown as LeaseTasksCommand;

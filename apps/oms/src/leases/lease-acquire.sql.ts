@@ -16,6 +16,8 @@ export interface AcquireLeasesParams {
   /** Of the `oms.task.leased` events: who asked, and the caller's trace headers (JSON) or null. */
   actor: string;
   traceHeaders: string | null;
+  /** Room in the answer for the tasks, in bytes (see {@link leasedTaskBytesSql}). */
+  replyBudgetBytes: number;
 }
 
 export interface AcquiredLeaseRow {
@@ -36,6 +38,22 @@ export interface AcquiredLeaseRow {
   granted_at: Date;
 }
 
+/** What the statement answers: the leased tasks, or the best task when it alone would not fit in the answer. */
+export interface AcquireLeasesResult {
+  rows: AcquiredLeaseRow[];
+  tooLarge: { taskId: string; bytes: number } | null;
+}
+
+/**
+ * What a task adds to a lease answer, as JSON, in bytes: its payload as measured when it was
+ * queued (`payload_bytes`; `payload::text`, an overestimate, for tasks queued before it was
+ * kept), its texts as JSON strings (escapes included), and 320 for the fixed fields (task id, token,
+ * expiry, attempt, the keys and the separating comma). An upper bound, never below the size.
+ */
+export const leasedTaskBytesSql = `COALESCE(payload_bytes, octet_length(payload::text))
+    + octet_length(to_json(title)::text) + octet_length(to_json(request_id)::text) + octet_length(to_json(step_id)::text)
+    + octet_length(to_json(pool)::text) + octet_length(to_json(tags)::text) + 320`;
+
 /*
  * One statement, one round trip: refresh the worker, pick, lock and lease up to $5 tasks.
  *
@@ -52,6 +70,12 @@ export interface AcquiredLeaseRow {
  *
  * Tags: `tags <@ $4` — every tag of the task is among the worker's. A task without tags
  * (`'{}'`) is contained in any set, so anyone may take it.
+ *
+ * Size: an answer must fit in one NATS message, so only the best tasks whose sizes add up to
+ * $11 are leased (in queue order); the rest are locked for the statement only and stay queued,
+ * for the next call. If the best one alone does not fit, nothing is leased and the statement
+ * names it (\`too_large_id\`), for a 413 the caller can act on. The sizes are an int column and
+ * a few short texts per picked row: the payloads themselves are not serialized to measure them.
  *
  * Tokens and lease ids come from the caller (crypto-random in Node; pgcrypto is not assumed),
  * matched to the picked rows by position.
@@ -83,7 +107,7 @@ seen AS (
   ON CONFLICT (id) DO UPDATE SET last_seen_at = GREATEST(w.last_seen_at, EXCLUDED.last_seen_at)
 ),
 picked AS MATERIALIZED (
-  SELECT id
+  SELECT id, priority, pick_by, available_at, ${leasedTaskBytesSql} AS reply_bytes
   FROM oms.tasks
   WHERE pool = $3
     AND status = 'queued'
@@ -93,9 +117,16 @@ picked AS MATERIALIZED (
   LIMIT $5
   FOR UPDATE SKIP LOCKED
 ),
+fitting AS (
+  SELECT id FROM (SELECT id, sum(reply_bytes) OVER (ORDER BY ${QUEUE_ORDER_SQL}) AS running FROM picked) AS sized
+  WHERE running <= $11
+),
+too_large AS (
+  SELECT id, reply_bytes FROM picked WHERE NOT EXISTS (SELECT 1 FROM fitting) ORDER BY ${QUEUE_ORDER_SQL} LIMIT 1
+),
 granted AS (
   SELECT numbered.id, g.lease_token, g.lease_id
-  FROM (SELECT id, row_number() OVER () AS n FROM picked) AS numbered
+  FROM (SELECT id, row_number() OVER () AS n FROM fitting) AS numbered
   JOIN unnest($6::text[], $7::uuid[]) WITH ORDINALITY AS g(lease_token, lease_id, n) ON g.n = numbered.n
 ),
 leased AS (
@@ -135,14 +166,18 @@ emitted AS (
     },
   })}
 )
-SELECT * FROM leased`;
+-- One row even when nothing is leased, to carry too_large: the leased rows, or a row of nulls.
+SELECT leased.*, too_large.id AS too_large_id, too_large.reply_bytes AS too_large_bytes
+FROM (SELECT) AS answer
+LEFT JOIN leased ON true
+LEFT JOIN too_large ON true`;
 
 /**
  * Leases up to `max` tasks of a pool to a worker, best first (priority, deadline pressure, age),
  * and writes their `oms.task.leased` events to the outbox; atomic on its own (one statement).
  */
-export async function acquireLeases(db: StatementTarget, params: AcquireLeasesParams): Promise<AcquiredLeaseRow[]> {
-  const rows = await preparedQuery<AcquiredLeaseRow>(db, 'oms_acquire_leases', ACQUIRE_SQL, [
+export async function acquireLeases(db: StatementTarget, params: AcquireLeasesParams): Promise<AcquireLeasesResult> {
+  const answer = await preparedQuery<AcquiredLeaseRow & { too_large_id: string | null; too_large_bytes: string | null }>(db, 'oms_acquire_leases', ACQUIRE_SQL, [
     params.worker,
     params.now,
     params.pool,
@@ -153,7 +188,11 @@ export async function acquireLeases(db: StatementTarget, params: AcquireLeasesPa
     params.leaseSeconds,
     params.actor,
     params.traceHeaders,
+    params.replyBudgetBytes,
   ]);
+  const first = answer[0];
+  const tooLarge = first?.too_large_id ? { taskId: first.too_large_id, bytes: Number(first.too_large_bytes) } : null;
   // UPDATE … RETURNING has no order; hand them out in queue order.
-  return rows.sort(compareQueueOrder);
+  const rows: AcquiredLeaseRow[] = answer.filter((row) => row.id !== null);
+  return { rows: rows.sort(compareQueueOrder), tooLarge };
 }

@@ -14,7 +14,8 @@ export interface CompletedRow {
 export interface CompletionInput {
   taskId: string;
   leaseToken: string;
-  output: Record<string, unknown>;
+  /** The output as JSON, serialized once by the caller (who measured it). */
+  outputJson: string;
   outcome: EndedOutcome;
   /** Of the `oms.task.completed` event: who completed, and that call's trace headers (JSON) or null. */
   actor: string;
@@ -95,7 +96,7 @@ export function completeLeases(db: StatementTarget, completions: CompletionInput
   return preparedQuery<CompletedRow>(db, 'oms_complete_leases', COMPLETE_MANY_SQL, [
     completions.map((c) => c.taskId),
     completions.map((c) => c.leaseToken),
-    completions.map((c) => JSON.stringify(c.output)),
+    completions.map((c) => c.outputJson),
     completions.map((c) => JSON.stringify(c.outcome)),
     completions.map((c) => c.actor),
     completions.map((c) => c.traceHeaders),

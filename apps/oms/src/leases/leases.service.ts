@@ -16,7 +16,7 @@ import {
   type TaskActionResult,
   isUuid,
 } from '@hms/contracts';
-import { CLOCK, currentTraceHeaders, EventOutbox, GenericPlanPool, GroupCommit, type Clock, type Settled } from '@hms/platform';
+import { assertRoomFor, CLOCK, currentTraceHeaders, DERIVED_MESSAGE_RESERVE_BYTES, EventOutbox, fitsIn, GenericPlanPool, GroupCommit, payloadTooLarge, type Clock, type Settled } from '@hms/platform';
 import { DataSource } from 'typeorm';
 import { AfterCommit } from '../database/after-commit';
 import { OmsConfig } from '../oms.config';
@@ -34,6 +34,9 @@ import { completionBatchSize, leasesGranted, leasesHandedOff } from './lease-met
 import { releaseLease } from './lease-release.sql';
 import { renewLease } from './lease-renew.sql';
 import { TaskSignals } from './task-signals';
+
+/** What a lease answer adds around its tasks: `{"ok":true,"result":{"tasks":[…]}}`, with room to spare. */
+const LEASE_ANSWER_ENVELOPE_BYTES = 64;
 
 /** Most completions in one statement: bounds its size and the wait of the last caller. */
 const COMPLETE_BATCH_MAX = 200;
@@ -70,11 +73,14 @@ export class LeasesService {
   /**
    * Leases up to `max` tasks. With `waitSeconds`, waits (holding no connection) until a task
    * is announced for this pool, and returns as soon as one is leased or at the deadline.
+   * Only as many as fit in an answer of `maxPayload` bytes (NATS's limit) are leased; if the
+   * best one alone does not fit, PAYLOAD_TOO_LARGE, and it stays queued.
    */
-  async lease(command: LeaseTasksCommand, actor: Actor): Promise<LeaseTasksResult> {
+  async lease(command: LeaseTasksCommand, actor: Actor, maxPayload: number): Promise<LeaseTasksResult> {
     await this.presence.seen(command.worker, command.pool, actor.id);
+    const replyBudgetBytes = maxPayload - LEASE_ANSWER_ENVELOPE_BYTES;
     const waitMs = (command.waitSeconds ?? 0) * 1000;
-    if (waitMs <= 0) return { tasks: await this.tryLease(command, actor) };
+    if (waitMs <= 0) return { tasks: await this.tryLease(command, actor, replyBudgetBytes) };
     const deadline = performance.now() + waitMs;
     // Also look again now and then without a signal: signals are fire-and-forget, and a task
     // leaving its backoff on a replica that has stopped since announces nothing. Each look also
@@ -92,7 +98,7 @@ export class LeasesService {
     try {
       for (;;) {
         waiter.rearm();
-        const tasks = await this.tryLease(command, actor);
+        const tasks = await this.tryLease(command, actor, replyBudgetBytes);
         if (tasks.length > 0) return { tasks };
         const left = deadline - performance.now();
         if (left <= 0 || this.signals.isClosing) return { tasks: [] };
@@ -108,10 +114,10 @@ export class LeasesService {
     }
   }
 
-  private async tryLease(command: LeaseTasksCommand, actor: Actor): Promise<LeasedTask[]> {
+  private async tryLease(command: LeaseTasksCommand, actor: Actor, replyBudgetBytes: number): Promise<LeasedTask[]> {
     const max = command.max ?? 1;
     const { leaseTokens, leaseIds } = newLeaseCredentials(max);
-    const rows = await acquireLeases(this.genericPlans, {
+    const { rows, tooLarge } = await acquireLeases(this.genericPlans, {
       pool: command.pool,
       worker: command.worker,
       workerTags: command.tags ?? null,
@@ -122,7 +128,15 @@ export class LeasesService {
       leaseIds,
       actor: actor.id,
       traceHeaders: currentTraceHeaders(),
+      replyBudgetBytes,
     });
+    if (tooLarge) {
+      // Only a task queued before NATS's max_payload was lowered gets here (a larger one is
+      // refused where it is created). It stays queued: an operator reroutes or cancels it.
+      throw new DomainError('PAYLOAD_TOO_LARGE', `Task '${tooLarge.taskId}' is too large to hand out: about ${tooLarge.bytes} bytes where at most ${replyBudgetBytes} fit in an answer`, [
+        { path: 'tasks[0]', message: `task ${tooLarge.taskId} exceeds NATS max_payload; it stays queued` },
+      ]);
+    }
     if (rows.length > 0) {
       this.outbox.kick();
       leasesGranted.inc({ pool: command.pool }, rows.length);
@@ -151,12 +165,18 @@ export class LeasesService {
    * Completions arriving together share one statement (see GroupCommit): a bot completing its
    * batch of ten costs one round trip and one commit, not ten.
    */
-  async complete(command: CompleteTaskCommand, actor: Actor): Promise<TaskActionResult> {
+  async complete(command: CompleteTaskCommand, actor: Actor, maxPayload: number): Promise<TaskActionResult> {
     if (!isUuid(command.taskId)) throw DomainError.notFound('Task', command.taskId);
+    const outputJson = JSON.stringify(command.output ?? {});
+    // The output travels on in `oms.task.completed`, which is written by SQL (not through
+    // emit, which measures): an output that would not fit must be refused here, not in the relay.
+    if (!fitsIn(outputJson, DERIVED_MESSAGE_RESERVE_BYTES, maxPayload)) {
+      throw payloadTooLarge('The output', Buffer.byteLength(outputJson), maxPayload - DERIVED_MESSAGE_RESERVE_BYTES, 'output');
+    }
     return this.completions.submit({
       taskId: command.taskId,
       leaseToken: command.leaseToken,
-      output: command.output ?? {},
+      outputJson,
       outcome: { action: 'complete', result: { id: command.taskId, status: 'completed' } },
       actor: actor.id,
       traceHeaders: currentTraceHeaders(),
@@ -167,8 +187,8 @@ export class LeasesService {
    * A bot's batch of completions in one call: each item goes into the group commit like a single
    * complete (so they usually share one statement) and is answered as its own call would be.
    */
-  async completeMany(command: CompleteTasksCommand, actor: Actor): Promise<CompleteTasksResult> {
-    const settled = await Promise.allSettled(command.items.map((item) => this.complete(item, actor)));
+  async completeMany(command: CompleteTasksCommand, actor: Actor, maxPayload: number): Promise<CompleteTasksResult> {
+    const settled = await Promise.allSettled(command.items.map((item) => this.complete(item, actor, maxPayload)));
     return {
       results: settled.map((outcome, i) => {
         if (outcome.status === 'fulfilled') return outcome.value;
@@ -194,12 +214,14 @@ export class LeasesService {
   }
 
   /** Retried after a backoff while attempts remain and the error is retryable; dead otherwise. */
-  async fail(command: FailTaskCommand, actor: Actor): Promise<TaskActionResult> {
+  async fail(command: FailTaskCommand, actor: Actor, wire: { requestBytes: number; maxPayload: number }): Promise<TaskActionResult> {
     // The contract class validates `error` only when present (no @IsDefined on it).
     if (typeof command.error?.message !== 'string') {
       throw new DomainError('VALIDATION_FAILED', 'The request is not valid', [{ path: 'error', message: 'error must be an object with a message' }]);
     }
     if (!isUuid(command.taskId)) throw DomainError.notFound('Task', command.taskId);
+    // The error travels on: in `oms.task.failed` and `oms.task.dead`, then in OPS's alert and its escalation.
+    assertRoomFor(command.error, wire, 'The error', 'error');
     const error = { message: command.error.message, ...(command.error.code !== undefined ? { code: command.error.code } : {}) };
     return this.outbox.transaction(async (tx, emit) => {
       const task = await lockTaskForFailure(tx, command.taskId);

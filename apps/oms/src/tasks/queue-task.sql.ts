@@ -81,12 +81,12 @@ settings AS (
   WHERE EXISTS (SELECT 1 FROM claimed)
 ),
 queued AS (
-  INSERT INTO oms.tasks (id, request_id, step_id, pool, title, tags, priority, status, attempt, max_attempts, retry, payload,
+  INSERT INTO oms.tasks (id, request_id, step_id, pool, title, tags, priority, status, attempt, max_attempts, retry, payload, payload_bytes,
                          lease_seconds, sla_due_at, pick_by, available_at, queued_at, created_at, updated_at,
                          worker, lease_token, lease_id, lease_duration_seconds, lease_expires_at)
   SELECT $1::uuid, $2::text, $3::text, $4::text, $5::text, $6::text[], $7::int,
          CASE WHEN $19::text IS NULL THEN 'queued' ELSE 'leased' END, CASE WHEN $19::text IS NULL THEN 0 ELSE 1 END,
-         s.attempts, jsonb_set($9::jsonb, '{attempts}', to_jsonb(s.attempts)), $10::jsonb,
+         s.attempts, jsonb_set($9::jsonb, '{attempts}', to_jsonb(s.attempts)), $10::text::jsonb, octet_length($10::text),
          s.lease_seconds, s.sla_due_at, COALESCE(s.sla_due_at, $13::timestamptz + $14::int * interval '1 minute'), $13, $13, $13,
          CASE WHEN $19::text IS NULL THEN $13::timestamptz ELSE s.granted_at END,
          $19::text, $20::text, $21::uuid,

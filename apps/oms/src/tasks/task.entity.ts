@@ -71,6 +71,10 @@ export class TaskEntity {
   @Column('jsonb')
   payload: Record<string, unknown>;
 
+  /** `payload` serialized as JSON, in bytes, as it travels in a lease answer; null on tasks older than the column. */
+  @Column('integer', { nullable: true })
+  payloadBytes: number | null;
+
   @Column('jsonb', { nullable: true })
   output: Record<string, unknown> | null;
 

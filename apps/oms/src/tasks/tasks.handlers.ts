@@ -32,15 +32,15 @@ export class TasksHandlers {
     return {
       [RpcSubjects.queuePeek]: (query) => this.tasks.peek(query.pool, query.limit),
       [RpcSubjects.queueReroute]: (command, { actor }) => this.tasks.rerouteQueue(command, actor),
-      [RpcSubjects.taskLease]: (command, { actor }) => this.leases.lease(command, actor),
-      [RpcSubjects.taskComplete]: (command, { actor }) => this.leases.complete(command, actor),
-      [RpcSubjects.taskCompleteMany]: (command, { actor }) => this.leases.completeMany(command, actor),
-      [RpcSubjects.taskFail]: (command, { actor }) => this.leases.fail(command, actor),
+      [RpcSubjects.taskLease]: (command, { actor, maxPayload }) => this.leases.lease(command, actor, maxPayload),
+      [RpcSubjects.taskComplete]: (command, { actor, maxPayload }) => this.leases.complete(command, actor, maxPayload),
+      [RpcSubjects.taskCompleteMany]: (command, { actor, maxPayload }) => this.leases.completeMany(command, actor, maxPayload),
+      [RpcSubjects.taskFail]: (command, { actor, requestBytes, maxPayload }) => this.leases.fail(command, actor, { requestBytes, maxPayload }),
       [RpcSubjects.taskHeartbeat]: (command) => this.leases.heartbeat(command),
       [RpcSubjects.taskRelease]: (command, { actor }) => this.leases.release(command, actor),
       [RpcSubjects.taskReroute]: (command, { actor }) => this.tasks.reroute(command, actor),
       [RpcSubjects.taskGet]: (query) => this.tasks.get(query.id),
-      [RpcSubjects.taskList]: (query) => this.tasks.list(query),
+      [RpcSubjects.taskList]: (query, { maxPayload }) => this.tasks.list(query, maxPayload),
       [RpcSubjects.workerHeartbeat]: (command, { actor }) => this.presence.heartbeat(command, actor),
     };
   }

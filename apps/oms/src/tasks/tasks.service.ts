@@ -16,7 +16,7 @@ import {
   type TaskView,
   isUuid,
 } from '@hms/contracts';
-import { CLOCK, currentTraceHeaders, decodeTimeIdCursor, encodeTimeIdCursor, EventOutbox, GenericPlanPool, InjectLogger, preparedQuery, type Clock, type Emit, type LoneEventOutcome } from '@hms/platform';
+import { CLOCK, currentTraceHeaders, decodeTimeIdCursor, encodeTimeIdCursor, EventOutbox, GenericPlanPool, InjectLogger, pageThatFits, preparedQuery, type Clock, type Emit, type LoneEventOutcome } from '@hms/platform';
 import type { Logger } from 'pino';
 import { DataSource, type EntityManager } from 'typeorm';
 import { randomUUID } from 'node:crypto';
@@ -109,9 +109,9 @@ export class TasksService {
     const [task] = await preparedQuery<{ id: string; priority: number; sla_due_at: Date | null }>(
       tx,
       'oms_queue_task',
-      `INSERT INTO oms.tasks (id, request_id, step_id, pool, title, tags, priority, status, attempt, max_attempts, retry, payload,
+      `INSERT INTO oms.tasks (id, request_id, step_id, pool, title, tags, priority, status, attempt, max_attempts, retry, payload, payload_bytes,
                               lease_seconds, sla_due_at, pick_by, available_at, queued_at, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6::text[], $7, 'queued', 0, $8, $9::jsonb, $10::jsonb, $11, $12, $14, $13, $13, $13, $13)
+       VALUES ($1, $2, $3, $4, $5, $6::text[], $7, 'queued', 0, $8, $9::jsonb, $10::text::jsonb, octet_length($10::text), $11, $12, $14, $13, $13, $13, $13)
        ON CONFLICT ON CONSTRAINT tasks_request_step_key DO NOTHING
        RETURNING id, priority, sla_due_at`,
       [
@@ -344,8 +344,9 @@ export class TasksService {
    * Newest first, keyset-paginated on (created_at, id) so pages stay stable while tasks are
    * added. Filters pick their index: pool → tasks_pool_created_idx, worker →
    * tasks_worker_created_idx, requestId → tasks_request_step_key, none → tasks_created_idx.
+   * Tasks carry their payloads and outputs: a page holds as many as fit in one NATS answer.
    */
-  async list(query: ListTasksQuery): Promise<Page<TaskView>> {
+  async list(query: ListTasksQuery, maxPayload: number): Promise<Page<TaskView>> {
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;
     const where: string[] = [];
     const params: unknown[] = [];
@@ -371,12 +372,7 @@ export class TasksService {
        LIMIT $${params.length}`,
       params,
     );
-    const page = rows.slice(0, limit);
-    const last = page[page.length - 1];
-    return {
-      items: page.map(toTaskView),
-      nextCursor: rows.length > limit && last ? encodeTimeIdCursor({ at: last.created_at, id: last.id }) : null,
-    };
+    return pageThatFits(rows, limit, toTaskView, (last) => encodeTimeIdCursor({ at: last.created_at, id: last.id }), maxPayload);
   }
 
   /**

@@ -52,8 +52,10 @@ export class OmsHarness {
     private readonly dispose: () => Promise<void>,
   ) {}
 
-  static async start(label: string, settings: Record<string, string> = {}): Promise<OmsHarness> {
+  /** `natsUrl`: a NATS server of the test's own (e.g. one with a small `max_payload`) instead of the run's. */
+  static async start(label: string, settings: Record<string, string> = {}, options: { natsUrl?: string } = {}): Promise<OmsHarness> {
     const environment = await freshTestEnvironment(label);
+    if (options.natsUrl) environment.natsUrl = options.natsUrl;
     const env = {
       DATABASE_URL: environment.databaseUrl,
       NATS_URL: environment.natsUrl,

@@ -10,7 +10,7 @@ export class AlertsHandlers {
 
   handlers(): Pick<RpcHandlers<'ops'>, AlertSubject> {
     return {
-      'ops.alert.list': (query) => this.alerts.list(query),
+      'ops.alert.list': (query, { maxPayload }) => this.alerts.list(query, maxPayload),
       'ops.alert.acknowledge': (command, { actor }) => this.alerts.acknowledge(command.id, actor),
       'ops.alert.resolve': (command, { actor }) => this.alerts.resolve(command.id, actor, command.reason),
     };

@@ -12,7 +12,7 @@ import {
   type ListAlertsQuery,
   type Page,
 } from '@hms/contracts';
-import { CLOCK, decodeTimeIdCursor, encodeTimeIdCursor, EventOutbox, preparedQuery, type Clock, type Emit } from '@hms/platform';
+import { CLOCK, decodeTimeIdCursor, encodeTimeIdCursor, EventOutbox, pageThatFits, preparedQuery, type Clock, type Emit } from '@hms/platform';
 import { DataSource, type EntityManager } from 'typeorm';
 import { alertTransition, type AlertAction } from './alert.state';
 import { toAlertView, type AlertRow } from './alert.view';
@@ -195,7 +195,7 @@ export class AlertsService {
   }
 
   /** Newest first, by status, pool or request; cursor pagination. */
-  async list(query: ListAlertsQuery): Promise<Page<AlertView>> {
+  async list(query: ListAlertsQuery, maxPayload: number): Promise<Page<AlertView>> {
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;
     const cursor = query.cursor !== undefined ? decodeTimeIdCursor(query.cursor) : null;
     const rows: AlertRow[] = await this.dataSource.query(
@@ -206,9 +206,7 @@ export class AlertsService {
        LIMIT $6`,
       [query.status ?? null, query.pool ?? null, query.requestId ?? null, cursor?.at ?? null, cursor?.id ?? null, limit + 1],
     );
-    const items = rows.slice(0, limit);
-    const last = items[items.length - 1];
-    return { items: items.map(toAlertView), nextCursor: rows.length > limit && last ? encodeTimeIdCursor({ at: last.raised_at, id: last.id }) : null };
+    return pageThatFits(rows, limit, toAlertView, (last) => encodeTimeIdCursor({ at: last.raised_at, id: last.id }), maxPayload);
   }
 
   acknowledge(id: string, actor: Actor): Promise<AlertView> {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { DEFAULT_PAGE_SIZE, systemActor, type AutoscalePolicy, type ListScalingDecisionsQuery, type Page, type PoolView, type ScalingDecisionView, type ScaleTarget } from '@hms/contracts';
-import { CLOCK, decodeTimeIdCursor, encodeTimeIdCursor, InjectLogger, PeriodicJob, RpcClient, type BackgroundJob, type Clock } from '@hms/platform';
+import { CLOCK, decodeTimeIdCursor, encodeTimeIdCursor, InjectLogger, pageThatFits, PeriodicJob, RpcClient, type BackgroundJob, type Clock } from '@hms/platform';
 import type { Logger } from 'pino';
 import { DataSource, type EntityManager } from 'typeorm';
 import { OpsConfig } from '../ops.config';
@@ -157,7 +157,7 @@ export class Autoscaler implements BackgroundJob {
     }
   }
 
-  async list(query: ListScalingDecisionsQuery): Promise<Page<ScalingDecisionView>> {
+  async list(query: ListScalingDecisionsQuery, maxPayload: number): Promise<Page<ScalingDecisionView>> {
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;
     const cursor = query.cursor !== undefined ? decodeTimeIdCursor(query.cursor) : null;
     const rows = (await this.dataSource.query(
@@ -167,8 +167,6 @@ export class Autoscaler implements BackgroundJob {
        LIMIT $4`,
       [query.pool ?? null, cursor?.at ?? null, cursor?.id ?? null, limit + 1],
     )) as DecisionRow[];
-    const items = rows.slice(0, limit);
-    const last = items[items.length - 1];
-    return { items: items.map(toDecisionView), nextCursor: rows.length > limit && last ? encodeTimeIdCursor({ at: last.at, id: last.id }) : null };
+    return pageThatFits(rows, limit, toDecisionView, (last) => encodeTimeIdCursor({ at: last.at, id: last.id }), maxPayload);
   }
 }

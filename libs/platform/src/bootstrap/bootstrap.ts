@@ -14,6 +14,7 @@ export async function bootstrapService(
 ): Promise<INestApplication> {
   const app = await NestFactory.create(module as never, { bufferLogs: true, abortOnError: false });
   const logger = app.get<Logger>(LOGGER);
+  keepServingOnUnhandledRejection(logger);
   app.useLogger(new PinoNestLogger(logger));
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   await options.configure?.(app);
@@ -28,5 +29,27 @@ export function runMain(start: () => Promise<unknown>): void {
   start().catch((error: Error) => {
     process.stderr.write(`${JSON.stringify({ level: 'fatal', msg: 'failed to start', err: error.message, stack: error.stack })}\n`);
     process.exit(1);
+  });
+}
+
+let rejectionsLogged = false;
+
+/**
+ * Node ends the process on a promise rejection nobody handles. In a service that turns one bug
+ * on one call (a reply that cannot be sent, a detached promise in a callback) into an outage of
+ * every call, and under a supervisor into a restart loop, while the rest of the process (its
+ * connections, its other calls in flight) is sound. So a stray rejection is logged in one line,
+ * with the cause, and the service keeps serving. The sources are still fixed where found (the
+ * RPC server, the outbox relay and the consumers handle their own errors); this is the net.
+ * Installed once per process, however many applications it runs (the integration tests run
+ * several replicas in one process).
+ */
+function keepServingOnUnhandledRejection(logger: Logger): void {
+  if (rejectionsLogged) return;
+  rejectionsLogged = true;
+  process.on('unhandledRejection', (reason) => {
+    // A non-Error reason (any object) is logged as its string, not dumped whole.
+    const err = reason instanceof Error ? reason : new Error(String(reason));
+    logger.error({ err }, 'unhandled promise rejection (the service keeps serving)');
   });
 }

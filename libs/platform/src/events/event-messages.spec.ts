@@ -35,6 +35,18 @@ describe(packEventMessages.name, () => {
     for (const message of messages.slice(0, 2)) expect(Buffer.byteLength(message.body)).toBeLessThanOrEqual(MAX_EVENT_MESSAGE_BYTES);
   });
 
+  it('sizes a run to the byte budget it is given (the server\'s max_payload less headers), trace headers included', () => {
+    const traced = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' };
+    const rows = Array.from({ length: 4 }, () => row('oms.task.completed', 'x'.repeat(1_000), traced));
+    const budget = 2 * (Buffer.byteLength(rows[0]!.payload) + 1 + JSON.stringify(traced).length + 1) + 4;
+    const messages = packEventMessages(rows, budget);
+    expect(messages.map((m) => m.msgId)).toEqual([`${rows[0]!.event_id}+2`, `${rows[2]!.event_id}+2`]);
+    for (const message of messages) {
+      expect(Buffer.byteLength(message.body) + Buffer.byteLength(message.headers[EventStream.eventTracesHeader]!)).toBeLessThanOrEqual(budget);
+    }
+    expect(packEventMessages(rows, budget - 1)).toHaveLength(4);
+  });
+
   it("keeps each event's trace context: a lone event's in the headers, a run's in one header, in order", () => {
     const traced = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' };
     const [lone] = packEventMessages([row('oms.task.queued', {}, traced)]);

@@ -29,7 +29,10 @@ export interface EventMessage {
  */
 export const MAX_EVENTS_PER_MESSAGE = 100;
 
-/** A run stops growing at this body size: far below NATS's 1 MiB default `max_payload`. */
+/**
+ * A run stops growing at this size (its body and its traces header), or at the server's
+ * `max_payload` less the headers' reserve when that is smaller (the relay passes it).
+ */
 export const MAX_EVENT_MESSAGE_BYTES = 256 * 1024;
 
 /**
@@ -39,20 +42,22 @@ export const MAX_EVENT_MESSAGE_BYTES = 256 * 1024;
  * emits ten `oms.task.leased` in a row). A run's subject is still its type's, so a consumer's
  * filter still selects it. A lone event is published as before: its envelope as the body, its
  * id as `Nats-Msg-Id`, its trace context in the headers. An event whose envelope alone exceeds
- * {@link MAX_EVENT_MESSAGE_BYTES} goes alone.
+ * `maxBytes` goes alone.
  */
-export function packEventMessages(rows: OutboxRow[]): EventMessage[] {
+export function packEventMessages(rows: OutboxRow[], maxBytes = MAX_EVENT_MESSAGE_BYTES): EventMessage[] {
   const runs: OutboxRow[][] = [];
   let runBytes = 0;
   for (const row of rows) {
     const run = runs[runs.length - 1];
-    const bytes = Buffer.byteLength(row.payload) + 1;
-    if (run && run[0]!.type === row.type && run.length < MAX_EVENTS_PER_MESSAGE && runBytes + bytes <= MAX_EVENT_MESSAGE_BYTES) {
+    // Its envelope in the body, and its trace in the run's traces header.
+    const bytes = Buffer.byteLength(row.payload) + 1 + (row.headers ? Buffer.byteLength(JSON.stringify(row.headers)) : 4) + 1;
+    if (run && run[0]!.type === row.type && run.length < MAX_EVENTS_PER_MESSAGE && runBytes + bytes <= maxBytes) {
       run.push(row);
       runBytes += bytes;
     } else {
       runs.push([row]);
-      runBytes = bytes;
+      // A run's body and its traces header are JSON arrays: two brackets each.
+      runBytes = bytes + 4;
     }
   }
   return runs.map((run): EventMessage => {

@@ -8,7 +8,8 @@ import type { Clock } from '../clock';
 import type { NatsBus } from '../nats/nats-bus';
 import { PeriodicJob } from '../bootstrap/periodic-job';
 import { preparedQuery } from '../database/prepared-query';
-import { packEventMessages, type OutboxRow } from './event-messages';
+import { encodedHeaderBytes, fitsIn, HEADERS_RESERVE_BYTES, payloadTooLarge } from '../nats/wire-size';
+import { MAX_EVENT_MESSAGE_BYTES, packEventMessages, type OutboxRow } from './event-messages';
 
 /** Records an event to be published when the surrounding transaction commits. */
 export type Emit = <T extends EventType>(type: T, requestId: string | null, data: EventDataMap[T], actor: string) => HmsEvent<T>;
@@ -18,6 +19,8 @@ const RELAY_BATCH = 500;
 /** An event on its way to the outbox, with the trace context that was active when it was emitted. */
 export interface PendingEvent {
   event: HmsEvent;
+  /** The event serialized once, when it was emitted: measured then, stored as is. */
+  json: string;
   traceHeaders: string | null;
 }
 
@@ -73,12 +76,19 @@ export class EventOutbox {
    * An emit function and the events it collects, for {@link append}. Each event keeps the trace
    * context active when it was emitted, so events of a batch handled in one transaction each
    * continue their own trace.
+   *
+   * An event that could not be published (larger than NATS `max_payload` with its headers) is
+   * refused here with PAYLOAD_TOO_LARGE, so the transaction that would create it rolls back and
+   * its caller hears 413; in the outbox it would stop the relay, and every event after it.
    */
   collector(): { emit: Emit; events: PendingEvent[] } {
     const events: PendingEvent[] = [];
     const emit: Emit = (type, requestId, data, actor) => {
       const event = { id: randomUUID(), type, at: this.clock.now().toISOString(), actor, requestId, source: this.source, data };
-      events.push({ event: event as HmsEvent, traceHeaders: currentTraceHeaders() });
+      const json = JSON.stringify(event);
+      const maxPayload = this.bus.maxPayload;
+      if (!fitsIn(json, HEADERS_RESERVE_BYTES, maxPayload)) throw payloadTooLarge(`The ${type} event`, Buffer.byteLength(json), maxPayload - HEADERS_RESERVE_BYTES);
+      events.push({ event: event as HmsEvent, json, traceHeaders: currentTraceHeaders() });
       return event;
     };
     return { emit, events };
@@ -92,7 +102,7 @@ export class EventOutbox {
       `${this.schema}_outbox_append`,
       `INSERT INTO "${this.schema}"."outbox" ("event_id", "type", "payload", "headers")
        SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::jsonb[])`,
-      [events.map(({ event }) => event.id), events.map(({ event }) => event.type), events.map(({ event }) => JSON.stringify(event)), events.map(({ traceHeaders }) => traceHeaders)],
+      [events.map(({ event }) => event.id), events.map(({ event }) => event.type), events.map(({ json }) => json), events.map(({ traceHeaders }) => traceHeaders)],
     );
   }
 
@@ -132,10 +142,18 @@ export class EventOutbox {
         `BEGIN; SELECT pg_advisory_xact_lock(hashtext('hms.outbox-relay.${this.schema}')); SELECT "id", "event_id", "type", "payload"::text AS "payload", "headers" FROM "${this.schema}"."outbox" ORDER BY "id" LIMIT ${RELAY_BATCH} FOR UPDATE SKIP LOCKED`,
       );
       const rows = selected!.rows as OutboxRow[];
+      const maxPayload = this.bus.maxPayload;
       await Promise.all(
-        packEventMessages(rows).map(({ type, msgId, body, headers: carried }) => {
+        packEventMessages(rows, Math.min(MAX_EVENT_MESSAGE_BYTES, maxPayload - HEADERS_RESERVE_BYTES)).map(({ type, msgId, body: stored, headers: carried }) => {
           const headers = natsHeaders();
           for (const [key, value] of Object.entries(carried)) headers.set(key, value);
+          const body = fittingBody(stored, encodedHeaderBytes(headers), maxPayload);
+          if (body === null) {
+            // Events are refused at creation when they cannot fit (see collector), so only one
+            // written before max_payload was lowered gets here. It stays, and holds the relay
+            // back (the ones after it must not overtake it) until max_payload is raised: say so.
+            throw new Error(`event message ${msgId} (${type}, ${Buffer.byteLength(stored)} bytes) exceeds NATS max_payload ${maxPayload}; raise max_payload to relay it`);
+          }
           return this.bus.jetstream.publish(this.bus.subject(EventStream.subjectOf(type)), body, { msgID: msgId, headers });
         }),
       );
@@ -149,6 +167,19 @@ export class EventOutbox {
       await runner.release();
     }
   }
+}
+
+/**
+ * The body to publish, or null if it cannot fit. The outbox keeps events as jsonb, which writes
+ * numbers in full (`1e308` comes back as 309 digits), so an event measured at its creation can
+ * come out of the outbox many times larger. Serialized again the way it was measured (every
+ * consumer parses it in JavaScript, so it reads the same values), it fits again. Only a body
+ * that does not fit as stored is parsed: the relay's usual path copies text.
+ */
+function fittingBody(stored: string, headerBytes: number, maxPayload: number): string | null {
+  if (fitsIn(stored, headerBytes, maxPayload)) return stored;
+  const compact = JSON.stringify(JSON.parse(stored));
+  return fitsIn(compact, headerBytes, maxPayload) ? compact : null;
 }
 
 /** node-postgres answering a multi-statement simple query with one result per statement. */

@@ -1,6 +1,7 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { EventStream } from '@hms/contracts';
+import { DEFAULT_MAX_PAYLOAD } from './wire-size';
 
 /**
  * One NATS connection per process, with the deployment's subject prefix applied in one place.
@@ -33,6 +34,14 @@ export class NatsBus {
   /** The wire subject of a contract subject. */
   subject(subject: string): string {
     return `${this.prefix}${subject}`;
+  }
+
+  /**
+   * The largest message (body and headers) the connected server accepts: its INFO's
+   * `max_payload`. Read at each use: a reconnect may land on a server configured otherwise.
+   */
+  get maxPayload(): number {
+    return this.connection.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
   }
 
   /** The JetStream stream name for this prefix (stream names may not contain dots). */

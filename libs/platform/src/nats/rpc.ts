@@ -22,10 +22,15 @@ import {
 import type { Logger } from 'pino';
 import { injectTraceContext, withConsumerSpan, withProducerSpan } from '../tracing/tracing';
 import type { NatsBus } from './nats-bus';
+import { encodedHeaderBytes, fitsIn, HEADERS_RESERVE_BYTES, payloadTooLarge } from './wire-size';
 
 /** What a handler knows about the call besides its message. */
 export interface RpcContext {
   actor: Actor;
+  /** Size of the request as it arrived (body bytes): a request that fits leaves its parts room to spare. */
+  requestBytes: number;
+  /** The server's `max_payload` now: the most a reply (or any message) may carry. */
+  maxPayload: number;
 }
 
 export type RpcHandler<S extends RpcSubject> = (message: RpcRequest<S>, context: RpcContext) => Promise<RpcResponse<S>>;
@@ -103,7 +108,8 @@ export class RpcServer {
             this.logger.error({ err: error, subject }, 'subscription error');
             return;
           }
-          void this.handle(subject, handler, msg);
+          // Detached from the callback: a rejection here would be unhandled, and end the process.
+          this.handle(subject, handler, msg).catch((failure: unknown) => this.logger.error({ err: failure, subject }, 'rpc message could not be handled'));
         },
       });
       this.subscriptions.push(subscription);
@@ -119,7 +125,7 @@ export class RpcServer {
         const message = validateMessage(RpcRequestClasses[subject], payload);
         const actorHeader = msg.headers?.get(NatsHeaders.actor);
         const actor: Actor = actorHeader ? (JSON.parse(actorHeader) as Actor) : { id: 'anonymous', roles: [] };
-        const result = await handler(message as RpcRequest<RpcSubject>, { actor });
+        const result = await handler(message as RpcRequest<RpcSubject>, { actor, requestBytes: msg.data.length, maxPayload: this.bus.maxPayload });
         return { ok: true, result };
       } catch (error) {
         if (error instanceof DomainError) return { ok: false, error: error.toRpcBody() };
@@ -132,7 +138,36 @@ export class RpcServer {
     }).finally(() => {
       this.inFlight -= 1;
     });
-    if (msg.reply) msg.respond(JSON.stringify(reply));
+    if (msg.reply) this.respond(subject, msg, reply);
+  }
+
+  /**
+   * Sends the reply, or PAYLOAD_TOO_LARGE in its place when it would exceed the server's
+   * `max_payload` (the client library would throw, and the caller would wait out its timeout).
+   * Handlers whose answers grow with data (a lease, a page) size them to fit beforehand; this is
+   * the net under everything else. The reply is measured as serialized, once.
+   */
+  private respond(subject: RpcSubject, msg: Msg, reply: Reply): void {
+    const maxPayload = this.bus.maxPayload;
+    let body: string;
+    try {
+      body = JSON.stringify(reply);
+    } catch (error) {
+      // A result JSON cannot express (a BigInt, a cycle) is a bug in its handler.
+      this.logger.error({ err: error, subject }, 'rpc result cannot be serialized');
+      body = JSON.stringify({ ok: false, error: { code: 'INTERNAL', message: 'Internal error', retryable: true } } satisfies Reply);
+    }
+    if (!fitsIn(body, 0, maxPayload)) {
+      const bytes = Buffer.byteLength(body);
+      this.logger.warn({ subject, bytes, maxPayload }, 'rpc reply exceeds NATS max_payload; answered PAYLOAD_TOO_LARGE');
+      body = JSON.stringify({ ok: false, error: payloadTooLarge('The answer', bytes, maxPayload).toRpcBody() } satisfies Reply);
+    }
+    try {
+      msg.respond(body);
+    } catch (error) {
+      // The connection closed or is draining: the caller times out and may retry.
+      this.logger.warn({ err: error, subject }, 'rpc reply could not be sent');
+    }
   }
 
   /** Stops taking new messages and waits (bounded) for the ones being handled. */
@@ -162,9 +197,17 @@ export class RpcClient {
       const headers = natsHeaders();
       headers.set(NatsHeaders.actor, JSON.stringify(options.actor));
       injectTraceContext(headers);
+      const body = JSON.stringify(message ?? {});
+      // The client library would throw, and the catch below would call that a 503; it is the
+      // caller's message that cannot travel.
+      const maxPayload = this.bus.maxPayload;
+      if (!fitsIn(body, HEADERS_RESERVE_BYTES, maxPayload)) {
+        const headerBytes = encodedHeaderBytes(headers);
+        if (!fitsIn(body, headerBytes, maxPayload)) throw payloadTooLarge(`The ${subject} message`, Buffer.byteLength(body), maxPayload - headerBytes);
+      }
       let response: Msg;
       try {
-        response = await this.bus.connection.request(this.bus.subject(subject), JSON.stringify(message ?? {}), {
+        response = await this.bus.connection.request(this.bus.subject(subject), body, {
           timeout: options.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS,
           headers,
         });

@@ -1,0 +1,55 @@
+import { startNatsServer } from '@hms/testing';
+import { rpcError, eventually, startAct, type ActHarness } from '../testing/act-harness';
+
+jest.setTimeout(30_000);
+
+/** A small NATS `max_payload`, so "too large to carry on" is tens of KB rather than a megabyte. */
+const MAX_PAYLOAD = 64 * 1024;
+
+const payloadOf = (bytes: number) => ({ blob: 'x'.repeat(bytes) });
+
+describe('ACT within NATS max_payload', () => {
+  let nats: { url: string; stop(): Promise<void> };
+  let act: ActHarness;
+
+  beforeAll(async () => {
+    nats = await startNatsServer({ maxPayload: MAX_PAYLOAD });
+    act = await startAct('act_wire_size', { NATS_URL: nats.url });
+    await act.call('act.plan.register', {
+      definition: { id: 'three_at_once', steps: [{ id: 'a', pool: 'clerks' }, { id: 'b', pool: 'clerks', after: [] }, { id: 'c', pool: 'clerks', after: [] }] },
+    });
+  });
+
+  afterAll(async () => {
+    await act?.close();
+    await nats?.stop();
+  });
+
+  it('refuses at its creation a request whose payload would leave its steps no room on NATS', async () => {
+    const refused = await rpcError(act.call('act.request.create', { plan: 'three_at_once', payload: payloadOf(55_000), reference: 'too-big' }));
+    expect(refused).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', details: [{ path: 'payload' }] });
+    expect((await act.call('act.request.list', { reference: 'too-big' })).items).toEqual([]);
+  });
+
+  it('shortens a history page of large entries and continues it with its cursor', async () => {
+    const { request } = await act.call('act.request.create', { plan: 'three_at_once', payload: payloadOf(25_000) });
+    // created, then a step.ready per step: three entries of about 25 KB each.
+    await eventually(async () => {
+      const rows = await act.sql<{ n: number }>(`SELECT count(*)::int AS n FROM act.ledger_entries WHERE request_id = $1`, [request.id]);
+      expect(rows[0]!.n).toBe(4);
+    });
+    const seen: number[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await act.call('act.request.history', { id: request.id, limit: 500, ...(cursor ? { cursor } : {}) });
+      expect(page.items.length).toBeGreaterThan(0);
+      seen.push(...page.items.map((entry) => entry.seq));
+      cursor = page.nextCursor ?? undefined;
+      pages += 1;
+    } while (cursor);
+    expect(pages).toBeGreaterThan(1);
+    expect(seen).toEqual([...seen].sort((a, b) => a - b));
+    expect(new Set(seen).size).toBe(4);
+  });
+});
