@@ -1,5 +1,6 @@
 import { plainToInstance, Transform } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, validateSync, ValidationError } from 'class-validator';
+import { EventDeliveryLimits } from '@hms/contracts';
 
 /**
  * Settings every service shares. Infrastructure is unprefixed (`DATABASE_URL`, `NATS_URL`);
@@ -42,6 +43,25 @@ export class InfraConfig {
   @Min(1)
   @Max(5)
   HMS_JETSTREAM_REPLICAS: number = 1;
+
+  /**
+   * Deliveries of an event that keeps failing before its consumer parks it and moves on
+   * (docs/limits.md "Event delivery"); an operator then lists and replays it.
+   */
+  @Transform(({ value }) => (value === undefined || value === '' ? undefined : Number(value)))
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  HMS_EVENT_MAX_DELIVERIES: number = EventDeliveryLimits.maxDeliveries;
+
+  /** The wait before an event that failed is delivered again; it doubles per delivery (tests make it short). */
+  @Transform(({ value }) => (value === undefined || value === '' ? undefined : Number(value)))
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(EventDeliveryLimits.retryMaxMs)
+  HMS_EVENT_RETRY_BASE_MS: number = EventDeliveryLimits.retryBaseMs;
 }
 
 /** Reads a number from an env string, leaving it undefined when unset. */
