@@ -40,6 +40,7 @@ describe(ParkedEvents.name, () => {
   const goodHandled = countdown(GOOD_EVENTS, () => handledPools.filter((pool) => pool !== 'poison').length);
   const twoParked = countdown(2, () => parkingEvents.filter((e) => e.type === 'platform.event.parked').length);
   const oneReplayed = countdown(1, () => parkingEvents.filter((e) => e.type === 'platform.event.replayed').length);
+  const parkingSeen: Array<() => void> = [twoParked.poke, oneReplayed.poke];
 
   beforeAll(async () => {
     env = await freshTestEnvironment('platform_parked');
@@ -82,8 +83,7 @@ describe(ParkedEvents.name, () => {
         filter: 'platform.event.>',
         handle: async (event) => {
           parkingEvents.push(event);
-          twoParked.poke();
-          oneReplayed.poke();
+          parkingSeen.forEach((poke) => poke());
         },
       },
       logger,
@@ -169,6 +169,51 @@ describe(ParkedEvents.name, () => {
     // Gone once replayed; names of nothing are NOT_FOUND, never a cast error.
     for (const id of [parkedPoison.id, randomUUID(), 'not-a-uuid', 'x'.repeat(100)]) {
       await expect(parked.replay(id)).rejects.toMatchObject({ code: 'NOT_FOUND' } satisfies Partial<DomainError>);
+    }
+  });
+
+  it('keeps draining when more poison messages arrive at once than the consumer may leave unacknowledged', async () => {
+    const POISON = 40;
+    const GOOD = 200;
+    const durable = 'ppk-many';
+    const handledPlans: string[] = [];
+    const allGood = countdown(GOOD, () => handledPlans.length);
+    const allParked = countdown(POISON, () => parkingEvents.filter((e) => e.type === 'platform.event.parked' && e.data.consumer === durable).length);
+    parkingSeen.push(allParked.poke);
+    const many = new EventConsumer(
+      bus,
+      outbox,
+      SCHEMA,
+      {
+        durable,
+        filter: 'act.plan.>',
+        handle: async (event) => {
+          const { plan } = event.data as { plan: string };
+          if (plan.startsWith('poison')) throw new Error('cannot register this plan');
+          handledPlans.push(plan);
+        },
+        committed: () => allGood.poke(),
+      },
+      logger,
+      { maxDeliveries: MAX_DELIVERIES, retryBaseMs: 5, parked },
+    );
+    await many.start();
+    try {
+      // Ten in flight at most: before parking, forty poison messages naked for ever would hold every slot, and nothing behind them would come.
+      await (await bus.manager()).consumers.update(bus.streamName, `${bus.prefix.replace(/\W/g, '_')}${durable}`, { max_ack_pending: 10 });
+      for (let i = 0; i < POISON; i++) {
+        const event: HmsEvent<'act.plan.registered'> = { id: randomUUID(), type: 'act.plan.registered', at: new Date().toISOString(), actor: 'tester', requestId: null, source: 'act', data: { plan: `poison-${i}`, version: 1 } };
+        await bus.jetstream.publish(bus.subject(EventStream.subjectOf(event.type)), JSON.stringify(event), { msgID: event.id });
+      }
+      await outbox.transaction(async (_tx, emit) => {
+        for (let i = 0; i < GOOD; i++) emit('act.plan.registered', null, { plan: `good-${i}`, version: 1 }, 'tester');
+      });
+      await allGood.reached;
+      await allParked.reached;
+      expect(new Set(handledPlans).size).toBe(GOOD);
+      expect(await dataSource.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.parked_events WHERE consumer = $1`, [durable])).toEqual([{ n: POISON }]);
+    } finally {
+      await many.stop();
     }
   });
 
