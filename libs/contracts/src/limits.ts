@@ -9,9 +9,11 @@
  */
 export const EventDeliveryLimits = {
   /**
-   * Deliveries of an event before it is parked. Five tries spaced 0.5, 1, 2 and 4 s ride out a
-   * deadlock, a failover or a replica's restart, and bound how long a poison message holds a
-   * slot of the consumer's `max_ack_pending` (about 8 s), so what queues behind it keeps moving.
+   * Deliveries of an event before it is parked, when its handler fails for a reason of its own
+   * (failures of the infrastructure, such as timeouts and lost connections, are retried for as
+   * long as they last and never park). Five tries spaced 0.5, 1, 2 and 4 s bound how long a
+   * poison message holds a slot of the consumer's `max_ack_pending` (about 8 s), so what queues
+   * behind it keeps moving.
    */
   maxDeliveries: 5,
   /** Delay before the second delivery; it doubles with each delivery after that. */

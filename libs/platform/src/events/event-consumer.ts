@@ -8,6 +8,7 @@ import { applyAllOrEachAlone, DurableBatches, MAX_EVENT_BATCH, redeliveryDelayMs
 import { unpackReceivedMessage, type TraceCarrier, type UnpackedEvent } from './event-messages';
 import type { Emit, EventOutbox } from './event-outbox';
 import type { ParkedEvents, ReplayableConsumer } from './parked-events';
+import { isTransientFailure } from './transient-failure';
 import { preparedQuery } from '../database/prepared-query';
 
 /** Handles one event inside the consumer's transaction; events it emits commit with it. */
@@ -242,13 +243,15 @@ export class EventConsumer implements ReplayableConsumer {
 
   /**
    * An event failed alone: parked if that was its last delivery (then it counts as settled),
-   * else put off with a growing delay. If parking fails too (Postgres down), it is put off
-   * like any other and parked on a later delivery.
+   * else put off with a growing delay. A failure of the infrastructure (Postgres away, a lock
+   * or statement timeout: {@link isTransientFailure}) never parks; nor does one whose parking
+   * fails too. Either is put off like any other, and parked on a later delivery if it then
+   * fails for a reason of its own.
    */
   private async putOff(delivery: Delivery, error: unknown, acks: MessageAcks): Promise<void> {
     const { event, message } = delivery;
     const deliveries = message.info.deliveryCount;
-    if (this.delivery.parked && deliveries >= this.maxDeliveries) {
+    if (this.delivery.parked && deliveries >= this.maxDeliveries && !isTransientFailure(error)) {
       try {
         const subject = message.subject.startsWith(this.bus.prefix) ? message.subject.slice(this.bus.prefix.length) : message.subject;
         await this.delivery.parked.park({ consumer: this.subscription.durable, event, subject, error, deliveries });

@@ -41,6 +41,8 @@ describe(ParkedEvents.name, () => {
   const twoParked = countdown(2, () => parkingEvents.filter((e) => e.type === 'platform.event.parked').length);
   const oneReplayed = countdown(1, () => parkingEvents.filter((e) => e.type === 'platform.event.replayed').length);
   const parkingSeen: Array<() => void> = [twoParked.poke, oneReplayed.poke];
+  const committedSeen: Array<() => void> = [goodHandled.poke];
+  let busyFailures = 0;
 
   beforeAll(async () => {
     env = await freshTestEnvironment('platform_parked');
@@ -66,9 +68,13 @@ describe(ParkedEvents.name, () => {
         handle: async (event) => {
           const pool = (event.data as { pool: string }).pool;
           if (pool === 'poison' && !causeFixed) throw new Error(`pool 'poison' is not set up\u0000yet`);
+          if (pool === 'busy' && busyFailures < MAX_DELIVERIES + 2) {
+            busyFailures += 1;
+            throw Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' });
+          }
           handledPools.push(pool);
         },
-        committed: () => goodHandled.poke(),
+        committed: () => committedSeen.forEach((poke) => poke()),
       },
       logger,
       delivery,
@@ -172,6 +178,15 @@ describe(ParkedEvents.name, () => {
     }
   });
 
+  it('never parks an event for a failure of the infrastructure (a statement timeout), however often it comes', async () => {
+    const event = await outbox.transaction(async (_tx, emit) => emit('oms.pool.updated', null, { pool: 'busy' }, 'tester'));
+    const busyHandled = countdown(1, () => handledPools.filter((pool) => pool === 'busy').length);
+    committedSeen.push(busyHandled.poke);
+    await busyHandled.reached;
+    expect(busyFailures).toBe(MAX_DELIVERIES + 2);
+    expect((await parked.list({})).items.map((item) => item.eventId)).not.toContain(event.id);
+  });
+
   it('keeps draining when more poison messages arrive at once than the consumer may leave unacknowledged', async () => {
     const POISON = 40;
     const GOOD = 200;
@@ -220,10 +235,7 @@ describe(ParkedEvents.name, () => {
   it('keeps the idempotency of the consumer: replaying an event it handled meanwhile only removes the row', async () => {
     const event = await outbox.transaction(async (_tx, emit) => emit('oms.pool.updated', null, { pool: 'handled-before' }, 'tester'));
     const handledBefore = countdown(1, () => handledPools.filter((pool) => pool === 'handled-before').length);
-    consumer['subscription'].committed = () => {
-      goodHandled.poke();
-      handledBefore.poke();
-    };
+    committedSeen.push(handledBefore.poke);
     await handledBefore.reached;
     // As if it had been parked by a replica that crashed before acknowledging it, and was then redelivered and handled.
     await parked.park({ consumer: 'ppk', event: event as AnyHmsEvent, subject: 'hms.evt.oms.pool.updated', error: new Error('lost'), deliveries: MAX_DELIVERIES });
