@@ -94,5 +94,9 @@ describe('Parked events through the gateway', () => {
     ]) {
       expect(await failure(call)).toMatchObject({ status: 400, code: 'VALIDATION_FAILED' });
     }
+
+    const openApi = (await (await fetch(`${env.stack.gatewayUrl}/docs/openapi.json`)).json()) as { paths: Record<string, Record<string, { parameters?: Array<{ name: string }> }>> };
+    expect(openApi.paths['/v1/parked-events']!.get!.parameters!.map((p) => p.name).sort()).toEqual(['cursor', 'limit', 'service']);
+    expect(Object.keys(openApi.paths['/v1/parked-events/{service}/{id}/replay']!)).toEqual(['post']);
   });
 });
