@@ -36,12 +36,13 @@ describe('Parked events through the gateway', () => {
 
   it('parks a poison event while later work flows, raises an alert, and lets managers (only) list and replay it', async () => {
     const { manager } = env;
+    const requestId = randomUUID();
     const poison: HmsEvent<'act.step.ready'> = {
       id: randomUUID(),
       type: 'act.step.ready',
       at: new Date().toISOString(),
       actor: 'e2e',
-      requestId: randomUUID(),
+      requestId,
       source: 'act',
       data: { stepId: 'scan', pool: 'poison_desk', title: 'Scan', tags: [], priority: 0, payload: { note: 'a\u0000b' }, leaseSeconds: null, slaMinutes: null, retry: null },
     };
@@ -59,7 +60,7 @@ describe('Parked events through the gateway', () => {
     expect(parked.data).toEqual(poison.data);
     expect(parked.lastError).toMatch(/unicode|\\u0000/i);
 
-    const alert = await waitUntil(async () => (await manager.alerts.list({ requestId: poison.requestId })).items.find((item) => item.kind === 'event-parked' && item.message.includes("oms's consumer 'oms'")));
+    const alert = await waitUntil(async () => (await manager.alerts.list({ requestId })).items.find((item) => item.kind === 'event-parked' && item.message.includes("oms's consumer 'oms'")));
     expect(alert).toMatchObject({ status: 'open', pool: null, escalationDueAt: null });
     expect(alert.message).toContain(poison.id);
 
