@@ -61,7 +61,7 @@ describe('OPS alerts of parked events', () => {
     const hostileRequest = randomUUID();
     await publish('platform.event.parked', hostileRequest, { service: 'oms', consumer: 'oms', parkedId: 'nope', eventId: randomUUID(), eventType: 'act.step.ready', deliveries: 5, error: 'x' });
     const noisyRequest = randomUUID();
-    const noisy = { service: 'oms' as const, consumer: 'oms', parkedId: randomUUID(), eventId: randomUUID(), eventType: 'act.step.\u0000ready', deliveries: 5, error: `\u0000${'boom '.repeat(20_000)}` };
+    const noisy = { service: 'oms' as const, consumer: 'oms', parkedId: randomUUID(), eventId: randomUUID(), eventType: 'act.step.\u0000ready', deliveries: 5, error: `\u0000\ud800${'boom '.repeat(20_000)}` };
     await publish('platform.event.parked', noisyRequest, noisy);
 
     const requestId = randomUUID();
@@ -74,6 +74,7 @@ describe('OPS alerts of parked events', () => {
     expect(raised.message).toBe(`Event act.step.ready (${parked.eventId}) was parked by oms's consumer 'oms' after 5 failed deliveries: invalid input syntax for type json`);
     const noisyAlert = await alertOf(noisyRequest, 'open');
     expect(noisyAlert.message).toContain('act.step.\uFFFDready');
+    expect(noisyAlert.message).toContain(': \uFFFD\uFFFDboom boom');
     expect(noisyAlert.message.length).toBeLessThan(1000);
     expect((await rpc.call('ops.alert.list', { requestId: hostileRequest }, { actor: manager })).items).toEqual([]);
 

@@ -8,6 +8,10 @@ describe('storableText', () => {
     ['abcdefghij', 10, 'abcdefghij'],
     ['abcdefghijk', 10, 'abcdefghi…'],
     ['', 10, ''],
+    ['lone \ud800 high', 20, 'lone \uFFFD high'],
+    ['lone \udc00 low', 20, 'lone \uFFFD low'],
+    ['pair \ud83d\ude00 kept', 20, 'pair \ud83d\ude00 kept'],
+    ['abcdefgh\ud83d\ude00xyz', 10, 'abcdefgh…'],
   ])('makes %j fit a text column of %i characters', (value, max, expected) => {
     expect(storableText(value, max)).toBe(expected);
   });

@@ -62,13 +62,16 @@ interface ParkedEventRow {
 const COLUMNS = `"id", "consumer", "event_id", "type", "subject", "request_id", "event", "last_error", "delivery_count", "parked_at"`;
 
 /**
- * Text Postgres accepts and a person can read: NUL (which `text` refuses) becomes U+FFFD, and
- * it is cut to `maxChars`. Lone surrogates need nothing: the driver writes them as U+FFFD.
+ * Text that Postgres accepts anywhere, `text` or inside `jsonb` (an event's data goes through
+ * the outbox as jsonb), and a person can read: NUL and lone surrogates, which both refuse,
+ * become U+FFFD, and it is cut to `maxChars` (never inside a surrogate pair).
  */
 export function storableText(value: string, maxChars: number): string {
   // eslint-disable-next-line no-control-regex
-  const clean = value.replace(/\u0000/g, '\uFFFD');
-  return clean.length <= maxChars ? clean : `${clean.slice(0, maxChars - 1)}…`;
+  const clean = value.replace(/\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+  if (clean.length <= maxChars) return clean;
+  const cut = /[\uD800-\uDBFF]/.test(clean[maxChars - 2] ?? '') ? maxChars - 2 : maxChars - 1;
+  return `${clean.slice(0, cut)}…`;
 }
 
 /** An error as a parked event keeps it: its name and message, bounded. */
