@@ -158,11 +158,11 @@ describe(ParkedEvents.name, () => {
     expect(second.nextCursor).toBeNull();
 
     // Replayed before the cause is fixed: the new error, and the row stays.
-    const again = await parked.replay(parkedPoison.id);
+    const again = await parked.replay(parkedPoison.id, 'tester');
     expect(again).toEqual({ replayed: false, parkedEvent: { ...parkedPoison, deliveryCount: MAX_DELIVERIES + 1 } });
 
     causeFixed = true;
-    expect(await parked.replay(parkedPoison.id)).toEqual({ replayed: true, parkedEvent: null });
+    expect(await parked.replay(parkedPoison.id, 'tester')).toEqual({ replayed: true, parkedEvent: null });
     expect(handledPools.filter((pool) => pool === 'poison')).toHaveLength(1);
     expect((await parked.list({})).items.map((item) => item.eventId)).toEqual([odd.id]);
     expect(await dataSource.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.processed_events WHERE event_id = $1`, [poison.id])).toEqual([{ n: 1 }]);
@@ -170,11 +170,12 @@ describe(ParkedEvents.name, () => {
     const info = await (await bus.manager()).consumers.info(bus.streamName, `${bus.prefix.replace(/\W/g, '_')}ppk`);
     expect({ pending: info.num_pending, unacknowledged: info.num_ack_pending }).toEqual({ pending: 0, unacknowledged: 0 });
     await oneReplayed.reached;
+    expect(parkingEvents.find((e) => e.type === 'platform.event.replayed')!.actor).toBe('tester');
     expect(parkingEvents.find((e) => e.type === 'platform.event.replayed')!.data).toEqual({ service: 'ops', consumer: 'ppk', parkedId: parkedPoison.id, eventId: poison.id, eventType: 'oms.pool.updated' });
 
     // Gone once replayed; names of nothing are NOT_FOUND, never a cast error.
     for (const id of [parkedPoison.id, randomUUID(), 'not-a-uuid', 'x'.repeat(100)]) {
-      await expect(parked.replay(id)).rejects.toMatchObject({ code: 'NOT_FOUND' } satisfies Partial<DomainError>);
+      await expect(parked.replay(id, 'tester')).rejects.toMatchObject({ code: 'NOT_FOUND' } satisfies Partial<DomainError>);
     }
   });
 
@@ -240,7 +241,7 @@ describe(ParkedEvents.name, () => {
     // As if it had been parked by a replica that crashed before acknowledging it, and was then redelivered and handled.
     await parked.park({ consumer: 'ppk', event: event as AnyHmsEvent, subject: 'hms.evt.oms.pool.updated', error: new Error('lost'), deliveries: MAX_DELIVERIES });
     const row = (await parked.list({})).items.find((item) => item.eventId === event.id)!;
-    expect(await parked.replay(row.id)).toEqual({ replayed: true, parkedEvent: null });
+    expect(await parked.replay(row.id, 'tester')).toEqual({ replayed: true, parkedEvent: null });
     expect(handledPools.filter((pool) => pool === 'handled-before')).toHaveLength(1);
   });
 

@@ -169,9 +169,10 @@ export class ParkedEvents {
   /**
    * Runs the parked event through its consumer's handler again. The row is deleted in the
    * handler's transaction, so it goes exactly when the event is handled; two replays of one
-   * row queue on its lock and the second finds it gone (NOT_FOUND).
+   * row queue on its lock and the second finds it gone (NOT_FOUND). `actor` (who replayed it)
+   * is the actor of `platform.event.replayed`, so the ledger and the alert's resolution say who.
    */
-  async replay(id: string): Promise<ReplayParkedEventResult> {
+  async replay(id: string, actor: string): Promise<ReplayParkedEventResult> {
     const row = await this.find(id);
     const consumer = this.consumers.get(row.consumer);
     if (!consumer) throw new DomainError('CONFLICT', `The consumer '${row.consumer}' that parked event '${id}' no longer runs in ${this.service}`);
@@ -184,7 +185,7 @@ export class ParkedEvents {
           'platform.event.replayed',
           row.request_id,
           { service: this.service, consumer: row.consumer, parkedId: row.id, eventId: row.event_id, eventType: row.type },
-          `system:${this.service}`,
+          actor,
         );
       });
       return { replayed: true, parkedEvent: null };
@@ -206,7 +207,7 @@ export class ParkedEvents {
     if (service !== this.service) throw new Error(`parked events of ${this.service} cannot answer for ${service}`);
     const handlers: Record<string, unknown> = {
       [`${service}.parked-event.list`]: (query: ListParkedEventsQuery) => this.list(query),
-      [`${service}.parked-event.replay`]: (command: { id: string }) => this.replay(command.id),
+      [`${service}.parked-event.replay`]: (command: { id: string }, context: { actor: { id: string } }) => this.replay(command.id, context.actor.id),
     };
     return handlers as ParkedEventHandlers<N>;
   }
