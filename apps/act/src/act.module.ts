@@ -2,6 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import {
   BACKGROUND_JOBS,
   EVENT_SUBSCRIPTIONS,
+  ParkedEvents,
   PlatformModule,
   RPC_HANDLERS,
   ServiceRuntime,
@@ -56,11 +57,12 @@ export function createActModule(config: ActConfig): DynamicModule {
       ServiceRuntime,
       {
         provide: RPC_HANDLERS,
-        inject: [PlansHandlers, RequestsHandlers, LedgerHandlers],
-        useFactory: (plans: PlansHandlers, requests: RequestsHandlers, ledger: LedgerHandlers): RpcHandlers<'act'> => ({
+        inject: [PlansHandlers, RequestsHandlers, LedgerHandlers, ParkedEvents],
+        useFactory: (plans: PlansHandlers, requests: RequestsHandlers, ledger: LedgerHandlers, parked: ParkedEvents): RpcHandlers<'act'> => ({
           ...plans.handlers(),
           ...requests.handlers(),
           ...ledger.handlers(),
+          ...parked.handlers('act'),
         }),
       },
       {

@@ -10,6 +10,7 @@ import { PoolMetricsController } from './metrics/metrics.controller';
 import { AlertsController } from './alerts/alerts.controller';
 import { MetricsStream } from './metrics/metrics-stream';
 import { ScalingController } from './scaling/scaling.controller';
+import { ParkedEventsController } from './parked-events/parked-events.controller';
 import { DashboardController } from './dashboard/dashboard.controller';
 import { PlansController } from './plans/plans.controller';
 import { PoolsController } from './pools/pools.controller';
@@ -38,7 +39,7 @@ export function createGatewayModule(config: GatewayConfig): DynamicModule {
   return {
     module: GatewayModule,
     imports: [PlatformModule.forService({ service: 'api-gateway', config })],
-    controllers: [PlansController, RequestsController, PoolsController, TasksController, WorkersController, PoolMetricsController, AlertsController, ScalingController, DashboardController],
+    controllers: [PlansController, RequestsController, PoolsController, TasksController, WorkersController, PoolMetricsController, AlertsController, ScalingController, ParkedEventsController, DashboardController],
     providers: [
       { provide: GatewayConfig, useValue: config },
       { provide: TokenVerifier, useValue: new TokenVerifier({ secret: config.HMS_JWT_SECRET, jwksUrl: config.HMS_JWT_JWKS_URL }) },

@@ -1,4 +1,5 @@
 import { RpcSubjects, serviceOf } from '@hms/contracts';
+import { ParkedEvents, systemClock } from '@hms/platform';
 import type { LeasesService } from './leases/leases.service';
 import { PoolsHandlers } from './pools/pools.handlers';
 import type { PoolsService } from './pools/pools.service';
@@ -10,7 +11,8 @@ describe('OMS RPC handlers', () => {
   it('answer every oms.* subject of the contract exactly once', () => {
     const tasks = Object.keys(new TasksHandlers({} as TasksService, {} as LeasesService, {} as WorkerPresence).handlers());
     const pools = Object.keys(new PoolsHandlers({} as PoolsService).handlers());
-    const handled = [...tasks, ...pools];
+    const parked = Object.keys(new ParkedEvents({} as never, {} as never, 'oms', 'oms', systemClock).handlers('oms'));
+    const handled = [...tasks, ...pools, ...parked];
     const expected = Object.values(RpcSubjects).filter((subject) => serviceOf(subject) === 'oms');
     expect(new Set(handled).size).toBe(handled.length);
     expect([...handled].sort()).toEqual([...expected].sort());

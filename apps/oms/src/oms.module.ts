@@ -3,6 +3,7 @@ import {
   BACKGROUND_JOBS,
   EVENT_SUBSCRIPTIONS,
   LOGGER,
+  ParkedEvents,
   PlatformModule,
   RPC_HANDLERS,
   ServiceRuntime,
@@ -75,8 +76,8 @@ export function createOmsModule(config: OmsConfig): DynamicModule {
       LongPollShutdown,
       {
         provide: RPC_HANDLERS,
-        inject: [TasksHandlers, PoolsHandlers],
-        useFactory: (tasks: TasksHandlers, pools: PoolsHandlers): RpcHandlers<'oms'> => ({ ...tasks.handlers(), ...pools.handlers() }),
+        inject: [TasksHandlers, PoolsHandlers, ParkedEvents],
+        useFactory: (tasks: TasksHandlers, pools: PoolsHandlers, parked: ParkedEvents): RpcHandlers<'oms'> => ({ ...tasks.handlers(), ...pools.handlers(), ...parked.handlers('oms') }),
       },
       {
         provide: EVENT_SUBSCRIPTIONS,

@@ -4,6 +4,7 @@ import {
   EVENT_SUBSCRIPTIONS,
   LOGGER,
   OFF_PATH_LINGER_MS,
+  ParkedEvents,
   PlatformModule,
   RPC_HANDLERS,
   ServiceRuntime,
@@ -31,6 +32,9 @@ import { Autoscaler } from './scaling/autoscaler';
  * resolution when the request ends (NATS 2.9 allows one filter subject per consumer).
  */
 const OPS_REQUESTS_CONSUMER = 'ops-requests';
+
+/** OPS's third: every service's `platform.event.*`, for the alerts of parked events. */
+const OPS_PARKED_CONSUMER = 'ops-parked';
 
 @Module({})
 export class OpsModule {}
@@ -70,11 +74,12 @@ export function createOpsModule(config: OpsConfig): DynamicModule {
       },
       {
         provide: RPC_HANDLERS,
-        inject: [MetricsHandlers, AlertsHandlers, Autoscaler],
-        useFactory: (metrics: MetricsHandlers, alerts: AlertsHandlers, autoscaler: Autoscaler): RpcHandlers<'ops'> => ({
+        inject: [MetricsHandlers, AlertsHandlers, Autoscaler, ParkedEvents],
+        useFactory: (metrics: MetricsHandlers, alerts: AlertsHandlers, autoscaler: Autoscaler, parked: ParkedEvents): RpcHandlers<'ops'> => ({
           ...metrics.handlers(),
           ...alerts.handlers(),
           'ops.scaling.decisions': (query, { maxPayload }) => autoscaler.list(query, maxPayload),
+          ...parked.handlers('ops'),
         }),
       },
       {
@@ -104,6 +109,13 @@ export function createOpsModule(config: OpsConfig): DynamicModule {
             committed: (events) => {
               if (raisesAlerts(events)) escalation.poke();
             },
+          },
+          {
+            durable: OPS_PARKED_CONSUMER,
+            filter: 'platform.event.>',
+            lingerMs: OFF_PATH_LINGER_MS,
+            // A parked event's alert has no pool, so there is no escalation to poke.
+            handleAll: (events, tx, emit) => alerts.onEvents(events, tx, emit),
           },
         ],
       },

@@ -5,7 +5,7 @@ import type { FakeRoute } from './testing/fake-fetch';
 describe(buildCli.name, () => {
   it('returns a commander program with the documented commands when built', () => {
     const names = buildCli().commands.map((c) => c.name());
-    expect(names).toEqual(expect.arrayContaining(['token', 'plan', 'request', 'pool', 'work', 'metrics', 'scaling', 'alert']));
+    expect(names).toEqual(expect.arrayContaining(['token', 'plan', 'request', 'pool', 'work', 'metrics', 'scaling', 'alert', 'parked']));
   });
 
   describe('alert', () => {
@@ -21,6 +21,31 @@ describe(buildCli.name, () => {
 
     it('refuses a status that is not an alert status without calling the gateway', async () => {
       const run = await hms(['alert', 'list', '--status', 'closed']);
+      expect(run.exitCode).toBe(1);
+      expect(run.fake.calls).toHaveLength(0);
+    });
+  });
+
+  describe('parked', () => {
+    const parkedEvent = { id: 'p1', service: 'oms', consumer: 'oms', type: 'act.step.ready', data: { pool: 'desk' }, lastError: 'boom', deliveryCount: 6 };
+
+    it('lists a service\'s parked events and replays one through the parked-event paths', async () => {
+      const listed = await hms(['parked', 'list', 'oms', '--limit', '5'], { route: () => ({ body: { items: [parkedEvent], nextCursor: null } }) });
+      expect(listed.fake.calls[0]).toMatchObject({ method: 'GET', path: '/v1/parked-events?service=oms&limit=5' });
+      expect(JSON.parse(listed.stdout).items[0]).toMatchObject({ type: 'act.step.ready', data: { pool: 'desk' }, lastError: 'boom' });
+      const replayed = await hms(['parked', 'replay', 'oms', 'p1'], { route: () => ({ body: { replayed: true, parkedEvent: null } }) });
+      expect(replayed.fake.calls[0]).toMatchObject({ method: 'POST', path: '/v1/parked-events/oms/p1/replay' });
+      expect(replayed.exitCode).toBe(0);
+    });
+
+    it('exits 1 with the new error when the replay failed again', async () => {
+      const run = await hms(['parked', 'replay', 'oms', 'p1'], { route: () => ({ body: { replayed: false, parkedEvent: { ...parkedEvent, lastError: 'still broken' } } }) });
+      expect(run.exitCode).toBe(1);
+      expect(JSON.parse(run.stdout).parkedEvent.lastError).toBe('still broken');
+    });
+
+    it('refuses a service that is not one of act, oms, ops without calling the gateway', async () => {
+      const run = await hms(['parked', 'list', 'gateway']);
       expect(run.exitCode).toBe(1);
       expect(run.fake.calls).toHaveLength(0);
     });

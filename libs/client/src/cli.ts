@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import type { AlertStatus, PlanDefinition, RequestStatus, Role } from '@hms/contracts';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import type { AlertStatus, PlanDefinition, RequestStatus, Role, ServiceName } from '@hms/contracts';
 import { HmsApiError } from './hms-api-error';
 import { HmsClient } from './hms-client';
 import { TERMINAL_REQUEST_STATUSES, type ListAlertsFilter, type ListRequestsFilter } from './types';
@@ -37,6 +37,7 @@ const ROLES: readonly Role[] = ['manager', 'worker', 'service'];
 const REQUEST_STATUSES: readonly RequestStatus[] = ['running', ...TERMINAL_REQUEST_STATUSES];
 // Spelled out: the contracts' AlertStatuses is a value, and the CLI takes only types from there.
 const ALERT_STATUSES: readonly AlertStatus[] = ['open', 'acknowledged', 'resolved'];
+const SERVICES: readonly ServiceName[] = ['act', 'oms', 'ops'];
 
 function json(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`;
@@ -373,6 +374,27 @@ export function buildCli(overrides: Partial<CliIo> = {}): Command {
     .argument('<id>')
     .option('--reason <text>')
     .action(action(async (id: string, opts: { reason?: string }, command: Command) => client(command).alerts.resolve(id, opts.reason)));
+
+  const parked = program.command('parked').description('events a service gave up on after its delivery limit (managers)');
+  parked
+    .command('list')
+    .description("list a service's parked events, newest first (one page): type, data, last error")
+    .addArgument(new Argument('<service>').choices(SERVICES))
+    .option('--cursor <cursor>')
+    .option('--limit <n>', 'page size', parsePositiveInt)
+    .action(action(async (service: ServiceName, opts: { cursor?: string; limit?: number }, command: Command) => client(command).parkedEvents.list(service, opts)));
+  parked
+    .command('replay')
+    .description("run a parked event through its consumer again (once its cause is fixed); exit code 1 if it failed again")
+    .addArgument(new Argument('<service>').choices(SERVICES))
+    .argument('<id>', 'the parked event id (from `hms parked list`)')
+    .action(
+      action(async (service: ServiceName, id: string, _opts: unknown, command: Command) => {
+        const result = await client(command).parkedEvents.replay(service, id);
+        if (!result.replayed) io.setExitCode(1);
+        return result;
+      }),
+    );
 
   return program;
 }

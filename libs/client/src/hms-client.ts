@@ -23,6 +23,9 @@ import type {
   RequestView,
   TaskActionResult,
   TaskView,
+  ParkedEventView,
+  ReplayParkedEventResult,
+  ServiceName,
 } from '@hms/contracts';
 import { HmsApiError } from './hms-api-error';
 import { HttpTransport, readEventStream, type CallOptions, type HttpTransportOptions } from './http-transport';
@@ -399,6 +402,33 @@ export class AlertsApi {
   }
 }
 
+/**
+ * Events a service's consumer gave up on after its delivery limit (API.md "Parked events"):
+ * managers list them per service and replay one once its cause is fixed.
+ */
+export class ParkedEventsApi {
+  constructor(private readonly http: HttpTransport) {}
+
+  /** One page of a service's parked events, newest first. */
+  async list(service: ServiceName, page: PageOptions = {}, options?: CallOptions): Promise<Page<ParkedEventView>> {
+    const res = await this.http.send<Page<ParkedEventView>>({ method: 'GET', path: '/v1/parked-events', query: { service, cursor: page.cursor, limit: page.limit }, ...options });
+    return { items: res.body?.items ?? [], nextCursor: res.body?.nextCursor ?? null };
+  }
+
+  /** Every parked event of a service, across pages. */
+  listAll(service: ServiceName, page: PageOptions = {}, options?: CallOptions): AsyncGenerator<ParkedEventView, void, undefined> {
+    return paginate((cursor) => this.list(service, { ...page, cursor }, options), page.cursor);
+  }
+
+  /**
+   * Runs a parked event through its consumer again: `replayed` true and the parked event is
+   * gone, or false with the new error in `parkedEvent` (it stays parked).
+   */
+  async replay(service: ServiceName, id: string, options?: CallOptions): Promise<ReplayParkedEventResult> {
+    return (await this.http.send<ReplayParkedEventResult>({ method: 'POST', path: `/v1/parked-events/${seg(service)}/${seg(id)}/replay`, json: {}, ...options })).body;
+  }
+}
+
 /** OPS's autoscaling decisions (API.md "Metrics, SLAs, alerts, scaling"). */
 export class ScalingApi {
   constructor(private readonly http: HttpTransport) {}
@@ -434,6 +464,7 @@ export class HmsClient {
   readonly metrics: MetricsApi;
   readonly alerts: AlertsApi;
   readonly scaling: ScalingApi;
+  readonly parkedEvents: ParkedEventsApi;
   /** The transport, for calls the namespaces do not cover yet. */
   readonly http: HttpTransport;
 
@@ -447,5 +478,6 @@ export class HmsClient {
     this.metrics = new MetricsApi(this.http);
     this.alerts = new AlertsApi(this.http);
     this.scaling = new ScalingApi(this.http);
+    this.parkedEvents = new ParkedEventsApi(this.http);
   }
 }

@@ -2,7 +2,7 @@
  * The HMS TypeScript SDK: a typed REST client and the worker API. The `hms` CLI lives in
  * `cli.ts` and is deliberately not exported here, so SDK users do not pull in commander.
  */
-export { HmsClient, WaitTimeoutError, PlansApi, RequestsApi, PoolsApi, TasksApi, WorkersApi, MetricsApi, AlertsApi, ScalingApi } from './hms-client';
+export { HmsClient, WaitTimeoutError, PlansApi, RequestsApi, PoolsApi, TasksApi, WorkersApi, MetricsApi, AlertsApi, ScalingApi, ParkedEventsApi } from './hms-client';
 export type { HmsClientOptions } from './hms-client';
 export { HmsApiError, isHmsApiError } from './hms-api-error';
 export { DEFAULT_TIMEOUT_MS } from './http-transport';
@@ -10,7 +10,7 @@ export type { CallOptions, HttpCall, HttpResult, HttpTransport, QueryParams } fr
 export { Pool, PoolWorker, WorkItem, TaskError, toTaskFailure } from './worker';
 export type { HandlerContext, LoginOptions, NextTaskOptions, RunOptions, RunSummary, TaskHandler } from './worker';
 export { TERMINAL_REQUEST_STATUSES } from './types';
-export type { AlertStatus, AlertView, AlertKind, PoolMetrics } from '@hms/contracts';
+export type { AlertStatus, AlertView, AlertKind, PoolMetrics, ParkedEventView, ReplayParkedEventResult, ServiceName } from '@hms/contracts';
 export type {
   CreatedRequest,
   CreateRequestInput,

@@ -3,11 +3,11 @@ import { FixedLimits, IsText } from './limits';
 import { PageQuery } from './pagination';
 
 /**
- * What raised an alert: a task past its `slaDueAt`, a request past its `slaDueAt`, or a task
- * whose attempts are spent. One alert per kind and subject (task or request), however often
- * the condition is seen.
+ * What raised an alert: a task past its `slaDueAt`, a request past its `slaDueAt`, a task
+ * whose attempts are spent, or an event a consumer gave up on and parked. One alert per kind and
+ * subject (task, request or parked event), however often the condition is seen.
  */
-export const AlertKinds = ['task-sla-breached', 'request-sla-breached', 'task-dead'] as const;
+export const AlertKinds = ['task-sla-breached', 'request-sla-breached', 'task-dead', 'event-parked'] as const;
 export type AlertKind = (typeof AlertKinds)[number];
 
 /** `open → acknowledged → resolved`, or `open → resolved`; resolved is final. */

@@ -127,6 +127,23 @@ export interface EventDataMap {
   };
   /** Its task finished, its escalation task was completed, or a manager resolved it. */
   'ops.alert.resolved': { alertId: string; kind: AlertKind; resolution: string };
+  /**
+   * A consumer of `service` gave up on an event after `deliveries` failed deliveries and parked
+   * it (`parkedId` in that service's parked events): OPS raises an `event-parked` alert. Only
+   * the event's identity and a bounded error travel, never its data, so this event cannot carry
+   * whatever made the parked one fail. A consumer that parks one of these emits nothing more.
+   */
+  'platform.event.parked': {
+    service: EventSource;
+    consumer: string;
+    parkedId: string;
+    eventId: string;
+    eventType: string;
+    deliveries: number;
+    error: string;
+  };
+  /** An operator replayed a parked event and its consumer handled it: OPS resolves its alert. */
+  'platform.event.replayed': { service: EventSource; consumer: string; parkedId: string; eventId: string; eventType: string };
 }
 
 /** One of the event types. */

@@ -15,6 +15,8 @@ export * from './tasks.messages';
 export * from './metrics.messages';
 export * from './alerts.messages';
 export * from './scaling.messages';
+export * from './parked-events.messages';
+export * from './limits';
 export * from './events';
 export * from './subjects';
 export * from './rpc-validation';

@@ -25,6 +25,7 @@ import {
 import { PoolMetricsQuery } from './metrics.messages';
 import { AcknowledgeAlertCommand, ListAlertsQuery, ResolveAlertCommand } from './alerts.messages';
 import { ListScalingDecisionsQuery } from './scaling.messages';
+import { ListParkedEventsQuery, ReplayParkedEventCommand } from './parked-events.messages';
 import type { RpcSubject } from './subjects';
 
 /**
@@ -63,4 +64,10 @@ export const RpcRequestClasses: { [S in RpcSubject]: new () => object } = {
   'ops.alert.acknowledge': AcknowledgeAlertCommand,
   'ops.alert.resolve': ResolveAlertCommand,
   'ops.scaling.decisions': ListScalingDecisionsQuery,
+  'act.parked-event.list': ListParkedEventsQuery,
+  'act.parked-event.replay': ReplayParkedEventCommand,
+  'oms.parked-event.list': ListParkedEventsQuery,
+  'oms.parked-event.replay': ReplayParkedEventCommand,
+  'ops.parked-event.list': ListParkedEventsQuery,
+  'ops.parked-event.replay': ReplayParkedEventCommand,
 };

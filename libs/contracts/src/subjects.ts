@@ -39,6 +39,7 @@ import type { PoolMetricsQuery, PoolMetricsResult } from './metrics.messages';
 import type { AcknowledgeAlertCommand, AlertView, ListAlertsQuery, ResolveAlertCommand } from './alerts.messages';
 import type { ListScalingDecisionsQuery, ScalingDecisionView } from './scaling.messages';
 import type { Page } from './pagination';
+import type { ListParkedEventsQuery, ParkedEventView, ReplayParkedEventCommand, ReplayParkedEventResult } from './parked-events.messages';
 
 /**
  * Every NATS request/reply subject, `<service>.<entity>.<verb>`. The one place subject strings are
@@ -75,7 +76,23 @@ export const RpcSubjects = {
   alertAcknowledge: 'ops.alert.acknowledge',
   alertResolve: 'ops.alert.resolve',
   scalingDecisions: 'ops.scaling.decisions',
+  actParkedEventList: 'act.parked-event.list',
+  actParkedEventReplay: 'act.parked-event.replay',
+  omsParkedEventList: 'oms.parked-event.list',
+  omsParkedEventReplay: 'oms.parked-event.replay',
+  opsParkedEventList: 'ops.parked-event.list',
+  opsParkedEventReplay: 'ops.parked-event.replay',
 } as const;
+
+/** Each service's parked-event subjects (every service with consumers answers the same two). */
+export const ParkedEventSubjects = {
+  act: { list: RpcSubjects.actParkedEventList, replay: RpcSubjects.actParkedEventReplay },
+  oms: { list: RpcSubjects.omsParkedEventList, replay: RpcSubjects.omsParkedEventReplay },
+  ops: { list: RpcSubjects.opsParkedEventList, replay: RpcSubjects.opsParkedEventReplay },
+} as const satisfies { [N in ServiceName]: { list: `${N}.parked-event.list`; replay: `${N}.parked-event.replay` } };
+
+/** The parked-event subjects of one service. */
+export type ParkedEventSubject<N extends ServiceName> = `${N}.parked-event.list` | `${N}.parked-event.replay`;
 
 /** The request and response type of each RPC subject. */
 export interface RpcContract {
@@ -109,6 +126,12 @@ export interface RpcContract {
   'ops.alert.acknowledge': { request: AcknowledgeAlertCommand; response: AlertView };
   'ops.alert.resolve': { request: ResolveAlertCommand; response: AlertView };
   'ops.scaling.decisions': { request: ListScalingDecisionsQuery; response: Page<ScalingDecisionView> };
+  'act.parked-event.list': { request: ListParkedEventsQuery; response: Page<ParkedEventView> };
+  'act.parked-event.replay': { request: ReplayParkedEventCommand; response: ReplayParkedEventResult };
+  'oms.parked-event.list': { request: ListParkedEventsQuery; response: Page<ParkedEventView> };
+  'oms.parked-event.replay': { request: ReplayParkedEventCommand; response: ReplayParkedEventResult };
+  'ops.parked-event.list': { request: ListParkedEventsQuery; response: Page<ParkedEventView> };
+  'ops.parked-event.replay': { request: ReplayParkedEventCommand; response: ReplayParkedEventResult };
 }
 
 /** One RPC subject. */
@@ -117,7 +140,8 @@ export type RpcRequest<S extends RpcSubject> = RpcContract[S]['request'];
 export type RpcResponse<S extends RpcSubject> = RpcContract[S]['response'];
 
 /** The service that answers an RPC subject (its first token); also its queue group. */
-export type ServiceName = 'act' | 'oms' | 'ops';
+export const ServiceNames = ['act', 'oms', 'ops'] as const;
+export type ServiceName = (typeof ServiceNames)[number];
 export function serviceOf(subject: RpcSubject): ServiceName {
   return subject.slice(0, subject.indexOf('.')) as ServiceName;
 }

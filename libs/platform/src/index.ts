@@ -13,6 +13,7 @@ export * from './events/outbox-sql';
 export * from './events/event-consumer';
 export * from './events/durable-batches';
 export * from './events/processed-events-retention';
+export * from './events/parked-events';
 export * from './database/data-source';
 export * from './database/group-commit';
 export * from './database/prepared-query';

@@ -9,10 +9,11 @@ import {
   type AlertKind,
   type AlertView,
   type AnyHmsEvent,
+  type EventDataMap,
   type ListAlertsQuery,
   type Page,
 } from '@hms/contracts';
-import { CLOCK, decodeTimeIdCursor, encodeTimeIdCursor, EventOutbox, pageThatFits, preparedQuery, type Clock, type Emit } from '@hms/platform';
+import { CLOCK, decodeTimeIdCursor, encodeTimeIdCursor, EventOutbox, pageThatFits, preparedQuery, storableText, type Clock, type Emit } from '@hms/platform';
 import { DataSource, type EntityManager } from 'typeorm';
 import { alertTransition, type AlertAction } from './alert.state';
 import { toAlertView, type AlertRow } from './alert.view';
@@ -34,6 +35,16 @@ interface RaisedAlert {
 interface Resolution {
   resolution: string;
   at: string;
+}
+
+/**
+ * The message of a parked event's alert. Built only from the event's identity and its bounded
+ * error, each coerced and cut to size: the `platform.event.parked` event must not be able to
+ * fail here in turn (a consumer that parked one of these would raise nothing more).
+ */
+export function parkedEventAlertMessage(data: Partial<Record<keyof EventDataMap['platform.event.parked'], unknown>>): string {
+  const text = (value: unknown, max: number) => storableText(typeof value === 'string' || typeof value === 'number' ? String(value) : '?', max);
+  return `Event ${text(data.eventType, 200)} (${text(data.eventId, 40)}) was parked by ${text(data.service, 20)}'s consumer '${text(data.consumer, 100)}' after ${text(data.deliveries, 10)} failed deliveries: ${text(data.error, 500)}`;
 }
 
 /** The alert an event raises, if any. */
@@ -61,6 +72,10 @@ function alertRaisedBy(event: AnyHmsEvent): RaisedAlert | null {
         at: event.at,
         message: `Request of plan '${event.data.plan}' passed its SLA (due ${event.data.slaDueAt})`,
       };
+    case 'platform.event.parked': {
+      if (!isUuid(event.data?.parkedId)) return null;
+      return { kind: 'event-parked', subjectId: event.data.parkedId, pool: null, requestId, taskId: null, stepId: null, at: event.at, message: parkedEventAlertMessage(event.data) };
+    }
     default:
       return null;
   }
@@ -99,6 +114,7 @@ export class AlertsService {
     const endedTasks = new Map<string, Resolution>();
     const endedRequests = new Map<string, Resolution>();
     const escalationsDone = new Map<string, Resolution>();
+    const replayedParked = new Map<string, Resolution>();
     for (const event of events) {
       const alert = alertRaisedBy(event);
       if (alert) {
@@ -121,12 +137,15 @@ export class AlertsService {
         case 'act.request.cancelled':
           if (isUuid(event.requestId)) endedRequests.set(event.requestId, { resolution: `request ${event.type.slice('act.request.'.length)}`, at: event.at });
           break;
+        case 'platform.event.replayed':
+          if (isUuid(event.data?.parkedId)) replayedParked.set(event.data.parkedId, { resolution: `event replayed by ${storableText(String(event.actor), 200)}`, at: event.at });
+          break;
         default:
           break;
       }
     }
     if (raised.length > 0) await this.raise(raised, tx, emit);
-    if (endedTasks.size + endedRequests.size + escalationsDone.size > 0) await this.resolveEnded(endedTasks, endedRequests, escalationsDone, tx, emit);
+    if (endedTasks.size + endedRequests.size + escalationsDone.size + replayedParked.size > 0) await this.resolveEnded(endedTasks, endedRequests, escalationsDone, replayedParked, tx, emit);
   }
 
   private async raise(alerts: RaisedAlert[], tx: EntityManager, emit: Emit): Promise<void> {
@@ -158,7 +177,14 @@ export class AlertsService {
     }
   }
 
-  private async resolveEnded(tasks: Map<string, Resolution>, requests: Map<string, Resolution>, escalations: Map<string, Resolution>, tx: EntityManager, emit: Emit): Promise<void> {
+  private async resolveEnded(
+    tasks: Map<string, Resolution>,
+    requests: Map<string, Resolution>,
+    escalations: Map<string, Resolution>,
+    replayedParked: Map<string, Resolution>,
+    tx: EntityManager,
+    emit: Emit,
+  ): Promise<void> {
     const rows = await preparedQuery<AlertRow>(
       tx,
       'ops_alerts_resolve_ended',
@@ -173,6 +199,10 @@ export class AlertsService {
          UNION ALL
          SELECT a."id", e.resolution, e.at FROM "ops"."alerts" AS a
            JOIN unnest($7::uuid[], $8::text[], $9::timestamptz[]) AS e(alert_id, resolution, at) ON a."id" = e.alert_id
+           WHERE a."status" <> 'resolved'
+         UNION ALL
+         SELECT a."id", e.resolution, e.at FROM "ops"."alerts" AS a
+           JOIN unnest($10::uuid[], $11::text[], $12::timestamptz[]) AS e(parked_id, resolution, at) ON a."kind" = 'event-parked' AND a."subject_id" = e.parked_id
            WHERE a."status" <> 'resolved'
        ),
        chosen AS (SELECT DISTINCT ON ("id") "id", resolution, at FROM target ORDER BY "id", at)
@@ -189,6 +219,9 @@ export class AlertsService {
         [...escalations.keys()],
         [...escalations.values()].map((r) => r.resolution),
         [...escalations.values()].map((r) => r.at),
+        [...replayedParked.keys()],
+        [...replayedParked.values()].map((r) => r.resolution),
+        [...replayedParked.values()].map((r) => r.at),
       ],
     );
     for (const row of rows) emit('ops.alert.resolved', row.request_id, { alertId: row.id, kind: row.kind, resolution: row.resolution! }, OPS_ACTOR);

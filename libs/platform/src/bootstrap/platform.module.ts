@@ -7,6 +7,7 @@ import { ConfigError, type InfraConfig } from '../config/load-config';
 import { createDataSource, runMigrations } from '../database/data-source';
 import { GenericPlanPool } from '../database/generic-plan-pool';
 import { EventOutbox } from '../events/event-outbox';
+import { ParkedEvents } from '../events/parked-events';
 import { createLogger } from '../logging/logger';
 import { initDefaultMetrics, metricsRegistry } from '../metrics/metrics';
 import { NatsBus } from '../nats/nats-bus';
@@ -159,6 +160,11 @@ export class PlatformModule {
               useFactory: (dataSource: DataSource, bus: NatsBus) =>
                 new EventOutbox(dataSource, bus, database.schema, options.service as 'act' | 'oms' | 'ops', systemClock, logger),
               inject: [DataSource, NatsBus],
+            },
+            {
+              provide: ParkedEvents,
+              useFactory: (dataSource: DataSource, outbox: EventOutbox) => new ParkedEvents(dataSource, outbox, database.schema, options.service as 'act' | 'oms' | 'ops', systemClock),
+              inject: [DataSource, EventOutbox],
             },
           ]
         : []),

@@ -6,6 +6,7 @@ import type { Clock } from '../clock';
 import { EventConsumer, type EventSubscription } from '../events/event-consumer';
 import { ProcessedEventsRetention } from '../events/processed-events-retention';
 import { EventOutbox } from '../events/event-outbox';
+import { ParkedEvents } from '../events/parked-events';
 import { NatsBus } from '../nats/nats-bus';
 import { RpcServer, type RpcHandlers } from '../nats/rpc';
 import { Readiness, type PlatformOptions } from './platform.module';
@@ -37,14 +38,17 @@ export class ServiceRuntime implements OnApplicationBootstrap, BeforeApplication
     @Inject(EVENT_SUBSCRIPTIONS) private readonly subscriptions: EventSubscription[],
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly dataSource: DataSource,
+    private readonly parked: ParkedEvents,
     @Optional() @Inject(BACKGROUND_JOBS) private readonly jobs: BackgroundJob[] = [],
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     const schema = this.options.database!.schema;
+    const { HMS_EVENT_MAX_DELIVERIES: maxDeliveries, HMS_EVENT_RETRY_BASE_MS: retryBaseMs } = this.options.config;
     this.outbox.start();
     for (const subscription of this.subscriptions) {
-      const consumer = new EventConsumer(this.bus, this.outbox, schema, subscription, this.logger);
+      const consumer = new EventConsumer(this.bus, this.outbox, schema, subscription, this.logger, { maxDeliveries, retryBaseMs, parked: this.parked });
+      this.parked.register(consumer);
       await consumer.start();
       this.consumers.push(consumer);
     }

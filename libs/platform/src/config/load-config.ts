@@ -1,6 +1,6 @@
 import { plainToInstance, Transform } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, validateSync, ValidationError } from 'class-validator';
-import { configureLimits, DEFAULT_LIMITS, type LimitSettings } from '@hms/contracts';
+import { configureLimits, DEFAULT_LIMITS, EventDeliveryLimits, type LimitSettings } from '@hms/contracts';
 
 /**
  * Settings every service shares. Infrastructure is unprefixed (`DATABASE_URL`, `NATS_URL`);
@@ -75,6 +75,25 @@ export class InfraConfig {
   @Min(1)
   @Max(65_536)
   HMS_LIMIT_PLAN_KB: number = DEFAULT_LIMITS.planBytes / 1024;
+
+  /**
+   * Deliveries of an event that keeps failing before its consumer parks it and moves on
+   * (docs/limits.md "Event delivery"); an operator then lists and replays it.
+   */
+  @Transform(({ value }) => (value === undefined || value === '' ? undefined : Number(value)))
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  HMS_EVENT_MAX_DELIVERIES: number = EventDeliveryLimits.maxDeliveries;
+
+  /** The wait before an event that failed is delivered again; it doubles per delivery (tests make it short). */
+  @Transform(({ value }) => (value === undefined || value === '' ? undefined : Number(value)))
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(EventDeliveryLimits.retryMaxMs)
+  HMS_EVENT_RETRY_BASE_MS: number = EventDeliveryLimits.retryBaseMs;
 
   /** The limits these settings give; the gateway adds its body limit. */
   limitSettings(): Partial<LimitSettings> {

@@ -111,4 +111,34 @@ export function eventTablesDownSql(schema: string): string[] {
   return [`DROP TABLE "${schema}"."processed_events"`, `DROP TABLE "${schema}"."outbox"`];
 }
 
+/**
+ * SQL of the events a service's consumers gave up on (ParkedEvents), for a migration of each
+ * service. The event is kept as JSON text, not jsonb: jsonb refuses `\u0000` and lone
+ * surrogates, which may be what made the event fail in the first place.
+ */
+export function parkedEventsTableUpSql(schema: string): string[] {
+  return [
+    `CREATE TABLE "${schema}"."parked_events" (
+      "id" uuid NOT NULL,
+      "consumer" text NOT NULL,
+      "event_id" uuid NOT NULL,
+      "type" text NOT NULL,
+      "subject" text NOT NULL,
+      "request_id" uuid,
+      "event" text NOT NULL,
+      "last_error" text NOT NULL,
+      "delivery_count" integer NOT NULL,
+      "parked_at" timestamptz NOT NULL,
+      CONSTRAINT "parked_events_pkey" PRIMARY KEY ("id"),
+      CONSTRAINT "parked_events_consumer_event_key" UNIQUE ("consumer", "event_id")
+    )`,
+    // The operators' list: newest first, by (parked_at, id) cursor.
+    `CREATE INDEX "parked_events_parked_at_idx" ON "${schema}"."parked_events" ("parked_at", "id")`,
+  ];
+}
+
+export function parkedEventsTableDownSql(schema: string): string[] {
+  return [`DROP TABLE "${schema}"."parked_events"`];
+}
+
 export type { EntityManager };

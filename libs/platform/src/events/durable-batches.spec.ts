@@ -16,6 +16,10 @@ describe('byRequestId', () => {
 
 describe('redeliveryDelayMs', () => {
   it('doubles from 0.25 s and stops at 30 s', () => {
-    expect([0, 1, 2, 3, 7, 8, 50].map(redeliveryDelayMs)).toEqual([250, 500, 1000, 2000, 30_000, 30_000, 30_000]);
+    expect([0, 1, 2, 3, 7, 8, 50].map((n) => redeliveryDelayMs(n))).toEqual([250, 500, 1000, 2000, 30_000, 30_000, 30_000]);
+  });
+
+  it('doubles from the configured base, so tests can make redeliveries quick', () => {
+    expect([1, 2, 3, 4].map((n) => redeliveryDelayMs(n, 5))).toEqual([10, 20, 40, 80]);
   });
 });

@@ -1,5 +1,5 @@
 import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
-import { EventStream } from '@hms/contracts';
+import { EventDeliveryLimits, EventStream } from '@hms/contracts';
 import type { Logger } from 'pino';
 import type { NatsBus } from '../nats/nats-bus';
 
@@ -152,7 +152,7 @@ export function byRequestId<T extends { requestId: string | null }>(items: T[]):
 /** What became of each delivery given to {@link applyAllOrEachAlone}. */
 export interface DeliveryOutcomes<T> {
   applied(delivery: T): void;
-  putOff(delivery: T, error: unknown): void;
+  putOff(delivery: T, error: unknown): void | Promise<void>;
 }
 
 /**
@@ -171,16 +171,21 @@ export async function applyAllOrEachAlone<T extends { requestId: string | null }
     if (ordered.length === 1) return outcomes.putOff(ordered[0]!, error);
   }
   for (const delivery of ordered) {
+    let failure: { error: unknown } | null = null;
     try {
       await apply([delivery]);
-      outcomes.applied(delivery);
     } catch (error) {
-      outcomes.putOff(delivery, error);
+      failure = { error };
     }
+    if (failure) await outcomes.putOff(delivery, failure.error);
+    else outcomes.applied(delivery);
   }
 }
 
-/** Redelivery delay after the n-th failed attempt: 0.25 s doubling, at most 30 s. */
-export function redeliveryDelayMs(deliveryCount: number): number {
-  return Math.min(30_000, 250 * 2 ** Math.min(deliveryCount, 7));
+/**
+ * Redelivery delay after the n-th failed delivery: `baseMs` doubling (0.5, 1, 2, 4 s by
+ * default), at most {@link EventDeliveryLimits.retryMaxMs}.
+ */
+export function redeliveryDelayMs(deliveryCount: number, baseMs: number = EventDeliveryLimits.retryBaseMs): number {
+  return Math.min(EventDeliveryLimits.retryMaxMs, baseMs * 2 ** Math.min(Math.max(deliveryCount, 0), 16));
 }

@@ -1,5 +1,5 @@
 import type { JsMsg } from '@nats-io/jetstream';
-import { isUuid, type AnyHmsEvent } from '@hms/contracts';
+import { EventDeliveryLimits, isUuid, type AnyHmsEvent } from '@hms/contracts';
 import type { EntityManager } from 'typeorm';
 import type { Logger } from 'pino';
 import { withConsumerSpan } from '../tracing/tracing';
@@ -7,6 +7,8 @@ import type { NatsBus } from '../nats/nats-bus';
 import { applyAllOrEachAlone, DurableBatches, MAX_EVENT_BATCH, redeliveryDelayMs } from './durable-batches';
 import { unpackReceivedMessage, type TraceCarrier, type UnpackedEvent } from './event-messages';
 import type { Emit, EventOutbox } from './event-outbox';
+import type { ParkedEvents, ReplayableConsumer } from './parked-events';
+import { isTransientFailure } from './transient-failure';
 import { preparedQuery } from '../database/prepared-query';
 
 /** Handles one event inside the consumer's transaction; events it emits commit with it. */
@@ -61,12 +63,25 @@ interface SubscriptionOptions {
   handleAlone?: (event: AnyHmsEvent) => Promise<LoneEventOutcome>;
 }
 
-interface Delivery {
-  message: JsMsg;
+/** An event to handle, with the trace context it was emitted in. */
+interface Carried {
   event: AnyHmsEvent;
-  /** The trace context the event was emitted in. */
   trace: TraceCarrier | null;
+}
+
+interface Delivery extends Carried {
+  message: JsMsg;
   requestId: string | null;
+}
+
+/** How a consumer treats an event that keeps failing (docs/limits.md "Event delivery"). */
+export interface DeliveryPolicy {
+  /** Deliveries before the event is parked; {@link EventDeliveryLimits.maxDeliveries} if absent. */
+  maxDeliveries?: number;
+  /** Delay before the second delivery, doubling after; {@link EventDeliveryLimits.retryBaseMs} if absent. */
+  retryBaseMs?: number;
+  /** Where events that used up their deliveries go; without it they are retried forever. */
+  parked?: ParkedEvents;
 }
 
 /**
@@ -91,19 +106,33 @@ export function claimProcessedEventSql(spec: { schema: string; consumer: string;
  * A message may carry several events ({@link unpackReceivedMessage}); they are handled as if
  * delivered one by one, and the message is settled once they all are ({@link MessageAcks}).
  * If a batch fails, its events are retried one per transaction ({@link applyAllOrEachAlone}), so
- * one bad event is held back (nak with growing delay) without holding back the others.
+ * one bad event is held back (nak with growing delay) without holding back the others. An event
+ * that has failed on `maxDeliveries` deliveries is parked ({@link ParkedEvents}) and its message
+ * settled, so a poison event costs a bounded number of tries and a bounded time in the
+ * consumer's `max_ack_pending`, never the events behind it. JetStream's own `max_deliver` stays
+ * unlimited: it would drop the message without parking it, e.g. while Postgres is down and
+ * parking fails too.
  */
-export class EventConsumer {
+export class EventConsumer implements ReplayableConsumer {
   private readonly batches: DurableBatches;
+  private readonly maxDeliveries: number;
+  private readonly retryBaseMs: number;
 
   constructor(
-    bus: NatsBus,
+    private readonly bus: NatsBus,
     private readonly outbox: EventOutbox,
     private readonly schema: string,
     private readonly subscription: EventSubscription,
     private readonly logger: Logger,
+    private readonly delivery: DeliveryPolicy = {},
   ) {
     this.batches = new DurableBatches(bus, subscription, (messages) => this.process(messages), logger);
+    this.maxDeliveries = delivery.maxDeliveries ?? EventDeliveryLimits.maxDeliveries;
+    this.retryBaseMs = delivery.retryBaseMs ?? EventDeliveryLimits.retryBaseMs;
+  }
+
+  get durable(): string {
+    return this.subscription.durable;
   }
 
   start(): Promise<void> {
@@ -147,7 +176,7 @@ export class EventConsumer {
     for (let start = 0; start < deliveries.length; start += MAX_EVENT_BATCH) {
       await applyAllOrEachAlone(deliveries.slice(start, start + MAX_EVENT_BATCH), (batch) => this.apply(batch), {
         applied: (delivery) => acks.handled(delivery.message),
-        putOff: (delivery, error) => this.retryLater(delivery, error, acks),
+        putOff: (delivery, error) => this.putOff(delivery, error, acks),
       });
     }
   }
@@ -171,22 +200,35 @@ export class EventConsumer {
     return true;
   }
 
-  private async apply(deliveries: Delivery[]): Promise<void> {
-    const handled: AnyHmsEvent[] = [];
-    await this.outbox.transaction(async (tx, emit) => {
-      const { handle, handleAll, claim } = this.subscription;
-      const events = deliveries.map((d) => d.event);
-      const fresh = claim ? await claim(events, tx) : await this.recordProcessed(events, tx);
-      for (const { event, trace } of deliveries) {
-        // delete(): an event delivered twice within one batch is handled once.
-        if (!fresh.delete(event.id.toLowerCase())) continue;
-        // A batch handler's work is shared; each event's trace still records that it arrived here.
-        await withConsumerSpan(`event ${event.type}`, trace, async () => (handle ? handle(event, tx, emit) : undefined));
-        handled.push(event);
-      }
-      if (handleAll && handled.length > 0) await handleAll(handled, tx, emit);
+  /** Handles a parked event again (ParkedEvents.replay), in a transaction that first runs `within`. */
+  async replay(event: AnyHmsEvent, within: (tx: EntityManager, emit: Emit) => Promise<void>): Promise<void> {
+    const handled = await this.outbox.transaction(async (tx, emit) => {
+      await within(tx, emit);
+      return this.applyIn([{ event, trace: null }], tx, emit);
     });
     if (handled.length > 0) this.subscription.committed?.(handled);
+  }
+
+  private async apply(deliveries: Carried[]): Promise<void> {
+    const handled = await this.outbox.transaction((tx, emit) => this.applyIn(deliveries, tx, emit));
+    if (handled.length > 0) this.subscription.committed?.(handled);
+  }
+
+  /** Claims the events and hands the fresh ones to the handler, in the caller's transaction; returns those handled. */
+  private async applyIn(deliveries: Carried[], tx: EntityManager, emit: Emit): Promise<AnyHmsEvent[]> {
+    const handled: AnyHmsEvent[] = [];
+    const { handle, handleAll, claim } = this.subscription;
+    const events = deliveries.map((d) => d.event);
+    const fresh = claim ? await claim(events, tx) : await this.recordProcessed(events, tx);
+    for (const { event, trace } of deliveries) {
+      // delete(): an event delivered twice within one batch is handled once.
+      if (!fresh.delete(event.id.toLowerCase())) continue;
+      // A batch handler's work is shared; each event's trace still records that it arrived here.
+      await withConsumerSpan(`event ${event.type}`, trace, async () => (handle ? handle(event, tx, emit) : undefined));
+      handled.push(event);
+    }
+    if (handleAll && handled.length > 0) await handleAll(handled, tx, emit);
+    return handled;
   }
 
   private async recordProcessed(events: AnyHmsEvent[], tx: EntityManager): Promise<Set<string>> {
@@ -199,10 +241,30 @@ export class EventConsumer {
     return new Set(rows.map((row) => row.event_id));
   }
 
-  private retryLater(delivery: Delivery, error: unknown, acks: MessageAcks): void {
-    const delayMs = redeliveryDelayMs(delivery.message.info.deliveryCount);
-    this.logger.error({ err: error, eventId: delivery.event.id, type: delivery.event.type, delayMs }, 'event handling failed; will retry');
-    acks.putOff(delivery.message, delayMs);
+  /**
+   * An event failed alone: parked if that was its last delivery (then it counts as settled),
+   * else put off with a growing delay. A failure of the infrastructure (Postgres away, a lock
+   * or statement timeout: {@link isTransientFailure}) never parks; nor does one whose parking
+   * fails too. Either is put off like any other, and parked on a later delivery if it then
+   * fails for a reason of its own.
+   */
+  private async putOff(delivery: Delivery, error: unknown, acks: MessageAcks): Promise<void> {
+    const { event, message } = delivery;
+    const deliveries = message.info.deliveryCount;
+    if (this.delivery.parked && deliveries >= this.maxDeliveries && !isTransientFailure(error)) {
+      try {
+        const subject = message.subject.startsWith(this.bus.prefix) ? message.subject.slice(this.bus.prefix.length) : message.subject;
+        await this.delivery.parked.park({ consumer: this.subscription.durable, event, subject, error, deliveries });
+        this.logger.error({ err: error, eventId: event.id, type: event.type, deliveries, durable: this.subscription.durable }, 'event parked: its handler failed on every delivery');
+        acks.handled(message);
+        return;
+      } catch (parkError) {
+        this.logger.error({ err: parkError, eventId: event.id, type: event.type }, 'could not park a failing event; will retry');
+      }
+    }
+    const delayMs = redeliveryDelayMs(deliveries, this.retryBaseMs);
+    this.logger.error({ err: error, eventId: event.id, type: event.type, deliveries, delayMs }, 'event handling failed; will retry');
+    acks.putOff(message, delayMs);
   }
 }
 

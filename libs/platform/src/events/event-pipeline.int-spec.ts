@@ -455,6 +455,8 @@ describe(RpcServer.name, () => {
       'ops.alert.acknowledge': () => Promise.reject(new Error('not called')),
       'ops.scaling.decisions': () => Promise.reject(new Error('not called')),
       'ops.alert.resolve': () => Promise.reject(new Error('not called')),
+      'ops.parked-event.list': () => Promise.reject(new Error('not called')),
+      'ops.parked-event.replay': () => Promise.reject(new Error('not called')),
     });
   });
 

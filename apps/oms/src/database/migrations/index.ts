@@ -4,6 +4,7 @@ import { WorkerPools1795229000000 } from './1795229000000-WorkerPools';
 import { ProcessedEventsRetention1795240000001 } from './1795240000001-ProcessedEventsRetention';
 import { PoolWorkerLiveness1795240000010 } from './1795240000010-PoolWorkerLiveness';
 import { TaskPayloadBytes1795240000031 } from './1795240000031-TaskPayloadBytes';
+import { ParkedEvents1795300000101 } from './1795300000101-ParkedEvents';
 
 /** In order; merged migrations are never edited. */
 export const OMS_MIGRATIONS = [
@@ -13,4 +14,5 @@ export const OMS_MIGRATIONS = [
   ProcessedEventsRetention1795240000001,
   PoolWorkerLiveness1795240000010,
   TaskPayloadBytes1795240000031,
+  ParkedEvents1795300000101,
 ];
