@@ -1,5 +1,6 @@
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsNumber, IsOptional, IsPositive, IsString, IsUrl, Matches, Max, MaxLength, Min, registerDecorator, ValidateNested, type ValidationArguments } from 'class-validator';
+import { IsIn, IsInt, IsNumber, IsOptional, IsPositive, IsString, Matches, Max, MaxLength, Min, registerDecorator, ValidateNested, type ValidationArguments } from 'class-validator';
+import { LEASE_SECONDS_CEILING, WEBHOOK_URL_MAX_LENGTH } from './limits';
 import { SLUG_PATTERN } from './plan.schema';
 import { PoolKind, PoolKinds } from './statuses';
 
@@ -66,10 +67,34 @@ export class AutoscalePolicy {
   target?: ScaleTarget;
 }
 
+/**
+ * An absolute http(s) URL without credentials: a secret belongs in the signing key OPS holds
+ * (the `Hms-Signature` header), not in a URL that is stored, logged and shown to managers.
+ * Whether plain http and which destinations are allowed is OPS's decision at delivery time
+ * (docs/security.md), since only OPS resolves the name and connects.
+ */
+function IsWebhookUrl() {
+  return (object: object, propertyName: string) =>
+    registerDecorator({
+      name: 'isWebhookUrl',
+      target: object.constructor,
+      propertyName,
+      options: { message: `${propertyName} must be an http(s) URL without user name or password, at most ${WEBHOOK_URL_MAX_LENGTH} characters` },
+      validator: {
+        validate(value: unknown) {
+          if (typeof value !== 'string' || value.length > WEBHOOK_URL_MAX_LENGTH || !URL.canParse(value)) return false;
+          const url = new URL(value);
+          return (url.protocol === 'https:' || url.protocol === 'http:') && url.hostname !== '' && url.username === '' && url.password === '';
+        },
+      },
+    });
+}
+
 /** What happens when a task of the pool breaches its SLA or dies. */
 export class EscalationPolicy {
+  /** POSTed `{alert}` with an `Hms-Signature` HMAC header; shown to managers only. */
   @IsOptional()
-  @IsUrl({ require_tld: false })
+  @IsWebhookUrl()
   webhook?: string;
 
   /** A pool that receives an escalation task. */
@@ -102,8 +127,19 @@ export class UpsertPoolCommand {
   @IsOptional()
   @IsInt()
   @Min(1)
-  @Max(7 * 24 * 3600)
+  @Max(LEASE_SECONDS_CEILING)
   leaseSeconds?: number;
+
+  /**
+   * The longest lease a caller may ask for (`leaseSeconds` of a lease call, `extendSeconds` of a
+   * heartbeat); a longer ask is cut to it (or to the task's own lease length, if longer). Absent:
+   * `DEFAULT_MAX_LEASE_SECONDS` (limits.ts).
+   */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(LEASE_SECONDS_CEILING)
+  maxLeaseSeconds?: number;
 
   @IsOptional()
   @IsNumber()
@@ -143,6 +179,8 @@ export interface PoolView {
   pool: string;
   kind: PoolKind;
   leaseSeconds: number;
+  /** The effective cap on asked lease lengths (its own, else `DEFAULT_MAX_LEASE_SECONDS` (limits.ts)). */
+  maxLeaseSeconds: number;
   slaMinutes: number | null;
   maxAttempts: number;
   autoscale: AutoscalePolicy | null;

@@ -17,6 +17,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import type { ErrorCode } from './errors';
+import { LEASE_SECONDS_CEILING } from './limits';
 import { PageQuery } from './pagination';
 import { SLUG_PATTERN } from './plan.schema';
 import { TaskStatus, TaskStatuses } from './statuses';
@@ -26,10 +27,15 @@ export class LeaseTasksCommand {
   @Matches(SLUG_PATTERN)
   pool: string;
 
-  /** The worker's id (a person's login or a bot instance). */
+  /**
+   * The worker's id (a person's login or a bot instance). A worker token is its own worker: this
+   * is then its `sub` (when absent) and must equal it (when given). Managers and services may
+   * name one.
+   */
+  @IsOptional()
   @IsString()
   @Length(1, 200)
-  worker: string;
+  worker?: string;
 
   /** The worker's skills: only tasks whose tags are all among these are offered. */
   @IsOptional()
@@ -43,11 +49,11 @@ export class LeaseTasksCommand {
   @Max(100)
   max?: number;
 
-  /** Lease length; the step's, else the pool's, when absent. */
+  /** Lease length; the step's, else the pool's, when absent. Capped by the pool's `maxLeaseSeconds`. */
   @IsOptional()
   @IsInt()
   @Min(1)
-  @Max(7 * 24 * 3600)
+  @Max(LEASE_SECONDS_CEILING)
   leaseSeconds?: number;
 
   /** Long-poll: wait up to this long for a task when none is available now. */
@@ -140,10 +146,11 @@ export class FailTaskCommand extends LeaseHolderCommand {
 }
 
 export class HeartbeatTaskCommand extends LeaseHolderCommand {
+  /** Capped like `leaseSeconds` by the pool's `maxLeaseSeconds`. */
   @IsOptional()
   @IsInt()
   @Min(1)
-  @Max(7 * 24 * 3600)
+  @Max(LEASE_SECONDS_CEILING)
   extendSeconds?: number;
 }
 

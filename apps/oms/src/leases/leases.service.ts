@@ -14,7 +14,9 @@ import {
   type LeaseTasksResult,
   type ReleaseTaskCommand,
   type TaskActionResult,
+  actingWorker,
   isUuid,
+  requiredLeaseHolder,
 } from '@hms/contracts';
 import { CLOCK, currentTraceHeaders, EventOutbox, GenericPlanPool, GroupCommit, type Clock, type Settled } from '@hms/platform';
 import { DataSource } from 'typeorm';
@@ -34,6 +36,9 @@ import { completionBatchSize, leasesGranted, leasesHandedOff } from './lease-met
 import { releaseLease } from './lease-release.sql';
 import { renewLease } from './lease-renew.sql';
 import { TaskSignals } from './task-signals';
+
+/** A lease call with the worker it acts as settled (see actingWorker). */
+type WorkerLease = LeaseTasksCommand & { worker: string };
 
 /** Most completions in one statement: bounds its size and the wait of the last caller. */
 const COMPLETE_BATCH_MAX = 200;
@@ -71,7 +76,8 @@ export class LeasesService {
    * Leases up to `max` tasks. With `waitSeconds`, waits (holding no connection) until a task
    * is announced for this pool, and returns as soon as one is leased or at the deadline.
    */
-  async lease(command: LeaseTasksCommand, actor: Actor): Promise<LeaseTasksResult> {
+  async lease(asked: LeaseTasksCommand, actor: Actor): Promise<LeaseTasksResult> {
+    const command: WorkerLease = { ...asked, worker: actingWorker(actor, asked.worker) };
     await this.presence.seen(command.worker, command.pool, actor.id);
     const waitMs = (command.waitSeconds ?? 0) * 1000;
     if (waitMs <= 0) return { tasks: await this.tryLease(command, actor) };
@@ -108,7 +114,7 @@ export class LeasesService {
     }
   }
 
-  private async tryLease(command: LeaseTasksCommand, actor: Actor): Promise<LeasedTask[]> {
+  private async tryLease(command: WorkerLease, actor: Actor): Promise<LeasedTask[]> {
     const max = command.max ?? 1;
     const { leaseTokens, leaseIds } = newLeaseCredentials(max);
     const rows = await acquireLeases(this.genericPlans, {
@@ -131,7 +137,8 @@ export class LeasesService {
   }
 
   /** Extends a lease from now; one statement, no event. */
-  async heartbeat(command: HeartbeatTaskCommand): Promise<HeartbeatResult> {
+  async heartbeat(command: HeartbeatTaskCommand, actor: Actor): Promise<HeartbeatResult> {
+    const holder = requiredLeaseHolder(actor);
     if (!isUuid(command.taskId)) throw DomainError.notFound('Task', command.taskId);
     const db = this.dataSource.manager;
     const row = await renewLease(db, {
@@ -139,9 +146,10 @@ export class LeasesService {
       leaseToken: command.leaseToken,
       now: this.clock.now(),
       extendSeconds: command.extendSeconds ?? null,
+      holder,
     });
     if (!row) {
-      await explainLeaseMiss(db, command.taskId, command.leaseToken, 'heartbeat');
+      await explainLeaseMiss(db, command.taskId, command.leaseToken, 'heartbeat', holder);
       throw new DomainError('LEASE_LOST', `The lease on task '${command.taskId}' is not held with this token`);
     }
     return { id: row.id, leaseExpiresAt: row.lease_expires_at.toISOString() };
@@ -158,6 +166,7 @@ export class LeasesService {
       leaseToken: command.leaseToken,
       output: command.output ?? {},
       outcome: { action: 'complete', result: { id: command.taskId, status: 'completed' } },
+      holder: requiredLeaseHolder(actor),
       actor: actor.id,
       traceHeaders: currentTraceHeaders(),
     });
@@ -188,7 +197,7 @@ export class LeasesService {
     const results: Array<Settled<TaskActionResult>> = [];
     for (const input of batch) {
       // A miss is explained from the row as it is now: a repeat of a call that succeeded, or LEASE_LOST.
-      results.push(completed.has(input.taskId) ? { ok: true, value: input.outcome.result } : await settle(explainLeaseMiss(this.dataSource.manager, input.taskId, input.leaseToken, 'complete')));
+      results.push(completed.has(input.taskId) ? { ok: true, value: input.outcome.result } : await settle(explainLeaseMiss(this.dataSource.manager, input.taskId, input.leaseToken, 'complete', input.holder)));
     }
     return results;
   }
@@ -201,9 +210,13 @@ export class LeasesService {
     }
     if (!isUuid(command.taskId)) throw DomainError.notFound('Task', command.taskId);
     const error = { message: command.error.message, ...(command.error.code !== undefined ? { code: command.error.code } : {}) };
+    const holder = requiredLeaseHolder(actor);
     return this.outbox.transaction(async (tx, emit) => {
       const task = await lockTaskForFailure(tx, command.taskId);
       if (!task) throw DomainError.notFound('Task', command.taskId);
+      if (task.status === 'leased' && task.lease_token === command.leaseToken && holder !== null && task.worker !== holder) {
+        throw new DomainError('FORBIDDEN', `The lease on task '${task.id}' is held by another worker`);
+      }
       if (task.status !== 'leased' || task.lease_token !== command.leaseToken) {
         const repeated = repeatedOutcome(task, command.leaseToken, 'fail');
         if (repeated) return repeated;
@@ -240,13 +253,14 @@ export class LeasesService {
     });
   }
 
-  /** Back to the queue at once; the attempt is not counted. */
+  /** Back to the queue at once; the attempt is not counted. A manager may release any lease it has the token of. */
   async release(command: ReleaseTaskCommand, actor: Actor): Promise<TaskActionResult> {
     if (!isUuid(command.taskId)) throw DomainError.notFound('Task', command.taskId);
     const outcome: EndedOutcome = { action: 'release', result: { id: command.taskId, status: 'queued' } };
+    const holder = requiredLeaseHolder(actor);
     return this.outbox.transaction(async (tx, emit) => {
-      const row = await releaseLease(tx, { taskId: command.taskId, leaseToken: command.leaseToken, now: this.clock.now(), outcome });
-      if (!row) return explainLeaseMiss(tx, command.taskId, command.leaseToken, 'release');
+      const row = await releaseLease(tx, { taskId: command.taskId, leaseToken: command.leaseToken, now: this.clock.now(), outcome, holder });
+      if (!row) return explainLeaseMiss(tx, command.taskId, command.leaseToken, 'release', holder);
       emit(
         'oms.task.requeued',
         row.request_id,

@@ -36,7 +36,7 @@ export class TasksHandlers {
       [RpcSubjects.taskComplete]: (command, { actor }) => this.leases.complete(command, actor),
       [RpcSubjects.taskCompleteMany]: (command, { actor }) => this.leases.completeMany(command, actor),
       [RpcSubjects.taskFail]: (command, { actor }) => this.leases.fail(command, actor),
-      [RpcSubjects.taskHeartbeat]: (command) => this.leases.heartbeat(command),
+      [RpcSubjects.taskHeartbeat]: (command, { actor }) => this.leases.heartbeat(command, actor),
       [RpcSubjects.taskRelease]: (command, { actor }) => this.leases.release(command, actor),
       [RpcSubjects.taskReroute]: (command, { actor }) => this.tasks.reroute(command, actor),
       [RpcSubjects.taskGet]: (query) => this.tasks.get(query.id),
