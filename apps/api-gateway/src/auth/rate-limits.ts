@@ -8,7 +8,8 @@ import { GatewayConfig } from '../gateway.config';
 export type RateLimitKey = { subject: string } | { address: string };
 
 /**
- * Fixed-window call limits per token subject and per address (GATEWAY_RATE_LIMIT_*), kept in
+ * Call limits per token subject and per address (GATEWAY_RATE_LIMIT_*) over a sliding window (no
+ * burst can straddle two windows to get twice the limit), kept in
  * @nestjs/throttler's in-memory storage. Per replica: N gateway replicas behind a balancer allow
  * up to N times the limit, which is the price of not sharing state between them (docs/security.md).
  */

@@ -23,19 +23,17 @@ function fakeOps() {
 
 /** An HTTP exchange as the controller uses it; `close` is the client going away. */
 function exchange() {
-  const response = Object.assign(new EventEmitter(), {
+  const emitter = new EventEmitter();
+  const response = Object.assign(emitter, {
     written: [] as string[],
     ended: false,
     status: jest.fn(),
     setHeader: jest.fn(),
     flushHeaders: jest.fn(),
-    write(chunk: string) {
-      this.written.push(chunk);
-      return true;
-    },
-    end() {
-      this.ended = true;
-      this.emit('close');
+    write: (chunk: string) => response.written.push(chunk) > 0,
+    end: () => {
+      response.ended = true;
+      emitter.emit('close');
     },
   });
   const request = { header: () => undefined, headers: {} } as unknown as Request;

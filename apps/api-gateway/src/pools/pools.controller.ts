@@ -62,6 +62,7 @@ export class PoolsController {
   }
 
   @Post(':pool/lease')
+  @HttpCode(200)
   @AllowRoles('worker', 'service')
   @ApiOperation({
     summary: 'Lease up to `max` tasks; with `waitSeconds`, long-polls until one is available. A worker token leases as itself (`worker` absent or its `sub`, else 403)',
