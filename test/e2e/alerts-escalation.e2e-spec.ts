@@ -106,8 +106,11 @@ describe('Alerts and escalation through the gateway', () => {
 
       const view = await manager.requests.get(request.id);
       expect(view.escalations).toEqual([expect.objectContaining({ reason: 'task-dead', alertId: delivered.id })]);
-      const history = (await manager.requests.history(request.id)).items.map((entry) => entry.type);
+      const entries = (await manager.requests.history(request.id)).items;
+      const history = entries.map((entry) => entry.type);
       for (const type of ['oms.task.dead', 'ops.alert.raised', 'ops.alert.escalated', 'ops.alert.resolved']) expect(history.filter((t) => t === type)).toHaveLength(1);
+      // The ledger (read by services too) records where the webhook went, not its path or query.
+      expect(entries.find((entry) => entry.type === 'ops.alert.escalated')?.data).toMatchObject({ webhook: new URL(hook.url).origin });
       expect(await manager.requests.verify(request.id)).toMatchObject({ valid: true });
     } finally {
       await hook.close();

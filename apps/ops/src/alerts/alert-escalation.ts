@@ -17,6 +17,11 @@ const WEBHOOK_BATCH = 20;
 /** While OMS cannot say what a pool's policy is, its due alerts are looked at again this much later (not every sweep). */
 const POLICY_RETRY_SECONDS = 5;
 
+/** The webhook as the ledger records it (see the `ops.alert.escalated` contract). */
+function webhookOrigin(url: string): string {
+  return URL.canParse(url) ? new URL(url).origin : 'invalid';
+}
+
 /** All an API caller learns of a failed attempt (see post). */
 const WEBHOOK_FAILED = 'failed';
 
@@ -130,7 +135,7 @@ export class AlertEscalation implements BackgroundJob {
         emit(
           'ops.alert.escalated',
           row.request_id,
-          { alertId: row.id, kind: row.kind, pool: row.pool, taskId: row.task_id, stepId: row.step_id, message: row.message, escalationPool: policy.pool ?? null, webhook: policy.webhook ?? null },
+          { alertId: row.id, kind: row.kind, pool: row.pool, taskId: row.task_id, stepId: row.step_id, message: row.message, escalationPool: policy.pool ?? null, webhook: policy.webhook ? webhookOrigin(policy.webhook) : null },
           OPS_ACTOR,
         );
       }
