@@ -57,7 +57,14 @@ export class AuthGuard implements CanActivate {
     const match = /^Bearer\s+(\S+)$/i.exec(request.header('authorization') ?? '');
     let claims: VerifiedToken | undefined;
     let refusal: unknown = new DomainError('UNAUTHENTICATED', 'Missing bearer token (Authorization: Bearer <JWT>)');
-    if (match) claims = await this.verifier.verify(match[1]).catch((error: unknown) => ((refusal = error), undefined));
+    if (match) {
+      try {
+        claims = await this.verifier.verify(match[1]);
+      } catch (error) {
+        // Answered after the address's limit is counted, so failed guesses are limited too.
+        refusal = error;
+      }
+    }
     await this.limits.hit(claims ? { subject: claims.sub } : { address: request.ip ?? 'unknown' }, response);
     if (!request.path.startsWith('/v1/')) return true;
     if (!claims) throw refusal;
