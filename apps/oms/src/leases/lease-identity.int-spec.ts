@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { DEFAULT_MAX_LEASE_SECONDS, type Actor, type RpcRequest, type RpcSubject } from '@hms/contracts';
-import { OmsHarness } from '../testing/oms-harness';
+import { DEFAULT_MAX_LEASE_SECONDS, type Actor, type HmsEvent, type RpcRequest, type RpcSubject } from '@hms/contracts';
+import { TasksService } from '../tasks/tasks.service';
+import { eventually, OmsHarness } from '../testing/oms-harness';
+import { leasesHandedOff } from './lease-metrics';
+import { TaskSignals } from './task-signals';
 
 jest.setTimeout(60_000);
 
@@ -88,6 +91,31 @@ describe('OMS lease identity', () => {
     await oms.queueTask({ pool: unset, title: 'T' });
     const [other] = (await as(workerActor('bot', [unset]), 'oms.task.lease', { pool: unset, leaseSeconds: week })).tasks;
     expect(Date.parse(other!.leaseExpiresAt) - Date.now()).toBeLessThanOrEqual(DEFAULT_MAX_LEASE_SECONDS * 1000);
+  });
+
+  it('caps the lease a long poll asked for when the task is handed to it as it is queued', async () => {
+    const p = pool('handoff');
+    await oms.call('oms.pool.upsert', { pool: p, kind: 'bot', leaseSeconds: 30, maxLeaseSeconds: 45 });
+    const signals = oms.replicas[0]!.get(TaskSignals);
+    const parked = as(workerActor('idle-bot', [p]), 'oms.task.lease', { pool: p, leaseSeconds: 7 * 24 * 3600, waitSeconds: 10 });
+    // Parked: past its first empty look, waiting for a signal (so the queueing statement hands the task over).
+    const parkedWaiter = () => [...(signals['waiters'].get(p) ?? [])].find((waiter) => waiter.isParked);
+    await eventually(async () => (parkedWaiter() ? true : undefined), 5_000, 'the long poll to park');
+    const event: HmsEvent<'act.step.ready'> = {
+      id: randomUUID(),
+      type: 'act.step.ready',
+      at: new Date().toISOString(),
+      actor: 'system:act',
+      requestId: randomUUID(),
+      source: 'act',
+      data: { stepId: 'check', pool: p, title: 'Check', tags: [], priority: 0, payload: {}, leaseSeconds: null, slaMinutes: null, retry: null },
+    };
+    expect(await oms.replicas[0]!.get(TasksService).queueLoneStep(event, 'oms')).toBe('handled');
+    const [task] = (await parked).tasks;
+    const [row] = await oms.sql<{ worker: string; lease_duration_seconds: number }>(`SELECT worker, lease_duration_seconds FROM oms.tasks WHERE id = $1`, [task!.id]);
+    expect(row).toEqual({ worker: 'idle-bot', lease_duration_seconds: 45 });
+    // Handed over by the queueing statement itself (queue-task.sql.ts), not leased by a later look.
+    expect((await leasesHandedOff.get()).values.find((v) => v.labels.pool === p)?.value).toBe(1);
   });
 
   it('shows the escalation webhook to managers and services only', async () => {
