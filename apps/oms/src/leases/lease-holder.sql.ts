@@ -49,6 +49,21 @@ export function repeatedOutcome(
 }
 
 /**
+ * FORBIDDEN when the token holds the task's lease but the caller must be the holder (a worker
+ * token, see requiredLeaseHolder) and is not: someone else's lease token does not make one its
+ * holder. Said apart from LEASE_LOST so the worker knows the lease is alive, just not its own.
+ */
+export function refuseOtherHolder(
+  row: { id: string; status: string; worker: string | null; lease_token: string | null },
+  leaseToken: string,
+  holder: string | null,
+): void {
+  if (holder !== null && row.status === 'leased' && row.lease_token === leaseToken && row.worker !== holder) {
+    throw new DomainError('FORBIDDEN', `The lease on task '${row.id}' is held by another worker`);
+  }
+}
+
+/**
  * A lease-holder call matched no lease. Tells apart the same call repeated after it succeeded
  * (answered as the first time) from a stale or foreign token (LEASE_LOST), a token used by a
  * worker that does not hold the lease (FORBIDDEN) and an unknown task.
@@ -64,9 +79,7 @@ export async function explainLeaseMiss(
     taskId,
   ]);
   if (!row) throw DomainError.notFound('Task', taskId);
-  if (holder !== null && row.status === 'leased' && row.lease_token === leaseToken && row.worker !== holder) {
-    throw new DomainError('FORBIDDEN', `The lease on task '${taskId}' is held by another worker`);
-  }
+  refuseOtherHolder({ id: taskId, ...row }, leaseToken, holder);
   const repeated = action === 'heartbeat' ? null : repeatedOutcome(row, leaseToken, action);
   if (repeated) return repeated;
   throw new DomainError('LEASE_LOST', `The lease on task '${taskId}' is not held with this token (it expired, was revoked or ended)`);

@@ -22,7 +22,8 @@ describe('OMS lease identity', () => {
   const refusal = (call: Promise<unknown>) => call.then(() => ({ code: 'SUCCEEDED' }), (error: { code: string }) => ({ code: error.code }));
 
   beforeAll(async () => {
-    oms = await OmsHarness.start('oms_lease_identity');
+    // A parked long poll looks again by itself as seldom as OMS allows, so the hand-off test's waiter stays parked.
+    oms = await OmsHarness.start('oms_lease_identity', { OMS_LONG_POLL_RECHECK_MS: '5000' });
   });
 
   afterAll(async () => {

@@ -31,7 +31,7 @@ import { acquireLeases, type AcquiredLeaseRow } from './lease-acquire.sql';
 import { completeLeases, type CompletionInput } from './lease-complete.sql';
 import { newLeaseCredentials } from './lease-credentials';
 import { applyFailure, lockTaskForFailure } from './lease-fail.sql';
-import { explainLeaseMiss, repeatedOutcome } from './lease-holder.sql';
+import { explainLeaseMiss, refuseOtherHolder, repeatedOutcome } from './lease-holder.sql';
 import { completionBatchSize, leasesGranted, leasesHandedOff } from './lease-metrics';
 import { releaseLease } from './lease-release.sql';
 import { renewLease } from './lease-renew.sql';
@@ -214,9 +214,7 @@ export class LeasesService {
     return this.outbox.transaction(async (tx, emit) => {
       const task = await lockTaskForFailure(tx, command.taskId);
       if (!task) throw DomainError.notFound('Task', command.taskId);
-      if (task.status === 'leased' && task.lease_token === command.leaseToken && holder !== null && task.worker !== holder) {
-        throw new DomainError('FORBIDDEN', `The lease on task '${task.id}' is held by another worker`);
-      }
+      refuseOtherHolder(task, command.leaseToken, holder);
       if (task.status !== 'leased' || task.lease_token !== command.leaseToken) {
         const repeated = repeatedOutcome(task, command.leaseToken, 'fail');
         if (repeated) return repeated;
