@@ -76,9 +76,9 @@ describe('ACT flows through the gateway', () => {
       await expect(manager.plans.register(copy)).resolves.toMatchObject({ id: PLAN, version: 1, created: true });
 
       const client = async (pools: string[], sub: string) => new HmsClient({ baseUrl: stack.gatewayUrl, token: await stack.workerToken(pools, sub) });
-      ai = new Pool('ai_extract', await client(['ai_extract'], 'ocr-bot')).login('ocr-bot-1', { tags: ['ocr'] });
-      verifier = new Pool('human_verify', await client(['human_verify'], 'vera@state.gov')).login('vera');
-      printer = new Pool('external_print', await client(['external_print'], 'print-shop')).login('print-shop-1');
+      ai = new Pool('ai_extract', await client(['ai_extract'], 'ocr-bot')).login('ocr-bot', { tags: ['ocr'] });
+      verifier = new Pool('human_verify', await client(['human_verify'], 'vera@state.gov')).login('vera@state.gov');
+      printer = new Pool('external_print', await client(['external_print'], 'print-shop')).login('print-shop');
     });
 
     it('sends a low-confidence extraction to a person, retries a failed print and completes', async () => {
@@ -167,8 +167,8 @@ describe('ACT flows through the gateway', () => {
       const { stack, manager } = env;
       await expect(manager.plans.register(examplePlan('pothole-repair.plan.yaml'))).resolves.toMatchObject({ id: 'pothole_repair', created: true });
       const client = async (pools: string[], sub: string) => new HmsClient({ baseUrl: stack.gatewayUrl, token: await stack.workerToken(pools, sub) });
-      const dispatch = new Pool('public_works_dispatch', await client(['public_works_dispatch'], 'dispatch@city.gov')).login('dora');
-      const supervisor = new Pool('public_works_supervisors', await client(['public_works_supervisors'], 'sam@city.gov')).login('sam');
+      const dispatch = new Pool('public_works_dispatch', await client(['public_works_dispatch'], 'dispatch@city.gov')).login('dispatch@city.gov');
+      const supervisor = new Pool('public_works_supervisors', await client(['public_works_supervisors'], 'sam@city.gov')).login('sam@city.gov');
 
       const created = await manager.requests.create({ plan: 'pothole_repair', payload: { street: 'Elm St 12' }, reference: 'pothole-1' });
       expect(created.slaDueAt).not.toBeNull();

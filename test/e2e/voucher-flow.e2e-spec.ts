@@ -28,18 +28,20 @@ describe('Disaster voucher flow through the gateway', () => {
     const again = await manager.plans.register(examplePlan('disaster-voucher.plan.yaml'));
     expect(again).toMatchObject({ id: 'disaster_voucher', version: 1, created: false });
 
-    const caseWorkers = new HmsClient({ baseUrl: stack.gatewayUrl, token: await stack.workerToken(['hud_case_workers'], 'ana@hud.gov') });
+    // A worker token is its own worker: each case-worker has hers.
+    const anaClient = new HmsClient({ baseUrl: stack.gatewayUrl, token: await stack.workerToken(['hud_case_workers'], 'ana@hud.gov') });
+    const benClient = new HmsClient({ baseUrl: stack.gatewayUrl, token: await stack.workerToken(['hud_case_workers'], 'ben@hud.gov') });
     const inspectors = new HmsClient({ baseUrl: stack.gatewayUrl, token: await stack.workerToken(['fema_inspectors'], 'ivan@fema.gov') });
     const payBot = new HmsClient({ baseUrl: stack.gatewayUrl, token: await stack.workerToken(['payments'], 'pay-bot') });
 
     let done = false;
-    const ana: WorkLog = { worker: 'ana', completed: [] };
-    const ben: WorkLog = { worker: 'ben', completed: [] };
+    const ana: WorkLog = { worker: 'ana@hud.gov', completed: [] };
+    const ben: WorkLog = { worker: 'ben@hud.gov', completed: [] };
     const workers = [
-      workPool({ client: caseWorkers, pool: 'hud_case_workers', worker: 'ana', tags: ['income_check'], output: () => ({ eligible: true }), until: () => done, log: ana }),
-      workPool({ client: caseWorkers, pool: 'hud_case_workers', worker: 'ben', tags: ['income_check'], output: () => ({ eligible: true }), until: () => done, log: ben }),
-      workPool({ client: inspectors, pool: 'fema_inspectors', worker: 'ivan', output: () => ({ damage: 'roof' }), until: () => done }),
-      workPool({ client: payBot, pool: 'payments', worker: 'pay-bot-1', output: (task) => ({ paid: true, request: task.requestId }), until: () => done }),
+      workPool({ client: anaClient, pool: 'hud_case_workers', worker: 'ana@hud.gov', tags: ['income_check'], output: () => ({ eligible: true }), until: () => done, log: ana }),
+      workPool({ client: benClient, pool: 'hud_case_workers', worker: 'ben@hud.gov', tags: ['income_check'], output: () => ({ eligible: true }), until: () => done, log: ben }),
+      workPool({ client: inspectors, pool: 'fema_inspectors', worker: 'ivan@fema.gov', output: () => ({ damage: 'roof' }), until: () => done }),
+      workPool({ client: payBot, pool: 'payments', worker: 'pay-bot', output: (task) => ({ paid: true, request: task.requestId }), until: () => done }),
     ];
     // Let every worker reach its long-poll before the work arrives.
     await new Promise((resolve) => setTimeout(resolve, 500));

@@ -47,7 +47,7 @@ export async function benchInfra(): Promise<{ infra: Infra; freshDatabase(label:
 /** The four services as processes on a fresh database. */
 export async function benchStack(bench: Awaited<ReturnType<typeof benchInfra>>, label: string, env: Record<string, string> = {}): Promise<{ stack: Stack; databaseUrl: string; stop(): Promise<void> }> {
   const database = await bench.freshDatabase(label);
-  const stack = await startStack({ databaseUrl: database.url, natsUrl: bench.infra.natsUrl, subjectPrefix: uniqueSubjectPrefix('b'), env: { LOG_LEVEL: 'warn', ...env } });
+  const stack = await startStack({ databaseUrl: database.url, natsUrl: bench.infra.natsUrl, subjectPrefix: uniqueSubjectPrefix('b'), env: { LOG_LEVEL: 'warn', HMS_RATE_LIMIT_DISABLED: '1', ...env } });
   return {
     stack,
     databaseUrl: database.url,

@@ -12,7 +12,10 @@ export async function gatewayBench(options: { requests: number; workers: number 
   const { stack, stop } = await benchStack(bench, 'gateway');
   try {
     const manager = new HmsClient({ baseUrl: stack.gatewayUrl, token: stack.managerToken });
-    const worker = new HmsClient({ baseUrl: stack.gatewayUrl, token: await stack.workerToken(['bench_pool'], 'bench-worker') });
+    // A worker token is its own worker: one token per bench worker.
+    const workers = await Promise.all(
+      Array.from({ length: options.workers }, async (_, w) => new HmsClient({ baseUrl: stack.gatewayUrl, token: await stack.workerToken(['bench_pool'], `bench-${w}`) })),
+    );
     await manager.plans.register(PLAN);
     const rows: Array<Array<string | number>> = [];
 
@@ -36,7 +39,8 @@ export async function gatewayBench(options: { requests: number; workers: number 
       await Promise.all(
         Array.from({ length: options.workers }, async (_, w) => {
           while (completed < options.requests) {
-            const { tasks } = await worker.tasks.lease('bench_pool', { worker: `bench-${w}`, max, waitSeconds: 1 });
+            const worker = workers[w]!;
+            const { tasks } = await worker.tasks.lease('bench_pool', { max, waitSeconds: 1 });
             if (tasks.length === 0) continue;
             await Promise.all(tasks.map((task) => worker.tasks.complete(task.id, task.leaseToken, { ok: true })));
             completed += tasks.length;

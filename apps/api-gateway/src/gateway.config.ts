@@ -1,6 +1,6 @@
-import { IsInt, IsOptional, IsString, IsUrl, Max, Min, MinLength } from 'class-validator';
-import { DEFAULT_LIMITS, type LimitSettings } from '@hms/contracts';
-import { EnvNumber, InfraConfig } from '@hms/platform';
+import { IsBoolean, IsInt, IsOptional, IsString, IsUrl, Max, Min, MinLength } from 'class-validator';
+import { DEFAULT_LIMITS, DEFAULT_TOKEN_MAX_LIFETIME_SECONDS, type LimitSettings } from '@hms/contracts';
+import { EnvBoolean, EnvNumber, InfraConfig } from '@hms/platform';
 
 export class GatewayConfig extends InfraConfig {
   @EnvNumber()
@@ -14,10 +14,70 @@ export class GatewayConfig extends InfraConfig {
   @MinLength(16, { message: 'HMS_JWT_SECRET must be at least 16 characters' })
   HMS_JWT_SECRET?: string;
 
-  /** JWKS of an identity provider (RS256/ES256) for production. */
+  /** JWKS of an identity provider (RS256/ES256) for production; https only, so the keys cannot be swapped on the wire. */
   @IsOptional()
-  @IsUrl({ require_tld: false })
+  @IsUrl({ require_tld: false, protocols: ['https'], require_protocol: true }, { message: 'HMS_JWT_JWKS_URL must be an https URL' })
   HMS_JWT_JWKS_URL?: string;
+
+  /** Longest accepted token lifetime (`exp` - `iat`): a stolen token is worth at most this long. */
+  @EnvNumber()
+  @IsOptional()
+  @IsInt()
+  @Min(60)
+  @Max(7 * 24 * 3600)
+  HMS_JWT_MAX_LIFETIME_SECONDS: number = DEFAULT_TOKEN_MAX_LIFETIME_SECONDS;
+
+  /** When set, a token's `iss` must equal it (set it with an identity provider that issues for several systems). */
+  @IsOptional()
+  @IsString()
+  HMS_JWT_ISSUER?: string;
+
+  /** When set, a token's `aud` must contain it (so a token issued for another system is refused here). */
+  @IsOptional()
+  @IsString()
+  HMS_JWT_AUDIENCE?: string;
+
+  /**
+   * Calls one token subject may make per rate-limit window (then 429 RATE_LIMITED with
+   * Retry-After). 200 per 10 s lets a bot lease and complete in batches and a dashboard poll,
+   * and stops a runaway loop or a scripted flood within a window.
+   */
+  @EnvNumber()
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  GATEWAY_RATE_LIMIT_PER_TOKEN: number = 200;
+
+  /** Calls without a valid token (including failed logins) one client address may make per window. */
+  @EnvNumber()
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  GATEWAY_RATE_LIMIT_PER_ADDRESS: number = 50;
+
+  @EnvNumber()
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(3600)
+  GATEWAY_RATE_LIMIT_WINDOW_SECONDS: number = 10;
+
+  /** `1` switches rate limits off: for load benchmarks only (they call far faster than any client). */
+  @EnvBoolean()
+  @IsOptional()
+  @IsBoolean()
+  HMS_RATE_LIMIT_DISABLED: boolean = false;
+
+  /**
+   * Express's `trust proxy`: how many proxies in front of the gateway set X-Forwarded-For. 0 (no
+   * proxy): the socket's address is the client's, and a forged header changes nothing.
+   */
+  @EnvNumber()
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(10)
+  GATEWAY_TRUSTED_PROXIES: number = 0;
 
   /**
    * Largest accepted request body, in KiB (docs/limits.md). Above a payload's limit so a full

@@ -3,6 +3,7 @@ import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { LOGGER, PlatformModule, Readiness, TokenVerifier } from '@hms/platform';
 import type { Logger } from 'pino';
 import { AuthGuard } from './auth/auth.guard';
+import { RateLimits } from './auth/rate-limits';
 import { GatewayConfig } from './gateway.config';
 import { ApiErrorFilter } from './http/api-error.filter';
 import { RpcGateway } from './http/rpc-gateway';
@@ -42,7 +43,17 @@ export function createGatewayModule(config: GatewayConfig): DynamicModule {
     controllers: [PlansController, RequestsController, PoolsController, TasksController, WorkersController, PoolMetricsController, AlertsController, ScalingController, ParkedEventsController, DashboardController],
     providers: [
       { provide: GatewayConfig, useValue: config },
-      { provide: TokenVerifier, useValue: new TokenVerifier({ secret: config.HMS_JWT_SECRET, jwksUrl: config.HMS_JWT_JWKS_URL }) },
+      {
+        provide: TokenVerifier,
+        useValue: new TokenVerifier({
+          secret: config.HMS_JWT_SECRET,
+          jwksUrl: config.HMS_JWT_JWKS_URL,
+          maxLifetimeSeconds: config.HMS_JWT_MAX_LIFETIME_SECONDS,
+          issuer: config.HMS_JWT_ISSUER,
+          audience: config.HMS_JWT_AUDIENCE,
+        }),
+      },
+      RateLimits,
       RpcGateway,
       MetricsStream,
       GatewayReadiness,

@@ -123,6 +123,11 @@ export interface EventDataMap {
     stepId: string | null;
     message: string;
     escalationPool: string | null;
+    /**
+     * The origin (scheme, host, port) of the webhook OPS posts to: enough for the audit trail,
+     * without the path and query that may carry a receiver's token (this event is in the ledger,
+     * which services read; the full URL is for managers only).
+     */
     webhook: string | null;
   };
   /** Its task finished, its escalation task was completed, or a manager resolved it. */

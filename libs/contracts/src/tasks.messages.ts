@@ -23,9 +23,14 @@ export class LeaseTasksCommand {
   @IsSlug()
   pool: string;
 
-  /** The worker's id (a person's login or a bot instance). */
+  /**
+   * The worker's id (a person's login or a bot instance). A worker token is its own worker: this
+   * is then its `sub` (when absent) and must equal it (when given). Managers and services may
+   * name one.
+   */
+  @IsOptional()
   @IsText(FixedLimits.nameLength)
-  worker: string;
+  worker?: string;
 
   /** The worker's skills: only tasks whose tags are all among these are offered. */
   @IsOptional()
@@ -40,7 +45,7 @@ export class LeaseTasksCommand {
   @Max(100)
   max?: number;
 
-  /** Lease length; the step's, else the pool's, when absent. */
+  /** Lease length; the step's, else the pool's, when absent. Capped by the pool's `maxLeaseSeconds`. */
   @IsOptional()
   @IsInt()
   @Min(1)
@@ -136,6 +141,7 @@ export class FailTaskCommand extends LeaseHolderCommand {
 }
 
 export class HeartbeatTaskCommand extends LeaseHolderCommand {
+  /** Capped like `leaseSeconds` by the pool's `maxLeaseSeconds`. */
   @IsOptional()
   @IsInt()
   @Min(1)

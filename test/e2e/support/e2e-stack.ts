@@ -18,7 +18,9 @@ export async function startE2eStack(
   dispose(): Promise<void>;
 }> {
   const environment = await freshTestEnvironment(label);
-  const extraEnv = { OMS_LEASE_SWEEP_MS: '200', ...env };
+  // The suites drive many workers from one token as fast as they can; the rate limits are tested
+  // on their own (trust-edge.e2e-spec.ts), so here they are set far above what a suite makes.
+  const extraEnv = { OMS_LEASE_SWEEP_MS: '200', GATEWAY_RATE_LIMIT_PER_TOKEN: '1000000', GATEWAY_RATE_LIMIT_PER_ADDRESS: '1000000', ...env };
   const stack = await startStack({
     databaseUrl: environment.databaseUrl,
     natsUrl: environment.natsUrl,

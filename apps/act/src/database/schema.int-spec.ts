@@ -48,7 +48,7 @@ describe('ACT schema', () => {
       expect.arrayContaining([
         'plans_pkey',
         'requests_pkey',
-        'requests_idempotency_key_key',
+        'requests_created_by_idempotency_key_key',
         'requests_status_check',
         'requests_created_at_id_idx',
         'requests_sla_due_idx',

@@ -4,7 +4,7 @@ import type { RequestStatus } from '@hms/contracts';
 /** One instance of a plan version. */
 @Entity({ name: 'requests', schema: 'act' })
 @Check('requests_status_check', `"status" IN ('running', 'completed', 'rejected', 'failed', 'cancelled')`)
-@Unique('requests_idempotency_key_key', ['idempotencyKey'])
+@Unique('requests_created_by_idempotency_key_key', ['createdBy', 'idempotencyKey'])
 // The list is newest first with a (created_at, id) cursor; one index per filter keeps each page an index scan.
 @Index('requests_created_at_id_idx', ['createdAt', 'id'])
 @Index('requests_plan_created_at_id_idx', ['plan', 'createdAt', 'id'])
@@ -41,7 +41,7 @@ export class RequestEntity {
   @Column('timestamptz', { nullable: true })
   slaBreachedAt: Date | null;
 
-  /** From the `Idempotency-Key` header; unique, so a retried create finds the first request. */
+  /** From the `Idempotency-Key` header; unique per caller (`createdBy`), so a retried create finds the first request and two callers never collide. */
   @Column('text', { nullable: true })
   idempotencyKey: string | null;
 

@@ -301,6 +301,20 @@ describe('ACT requests and their workflow', () => {
     expect(items.map((r) => r.id)).toEqual([first.request.id]);
   });
 
+  it("scopes idempotency keys by caller: another caller's same key makes its own request and learns nothing", async () => {
+    const key = `shared-${randomUUID()}`;
+    const alice = { id: 'alice-service', roles: ['service' as const] };
+    const bob = { id: 'bob-service', roles: ['service' as const] };
+    const mine = await act.call('act.request.create', { plan: 'pothole_repair', payload: { street: 'Elm' }, idempotencyKey: key }, alice);
+    // The same key with another body is not a mismatch for Bob (it was not his key), and he does not get Alice's request.
+    const theirs = await act.call('act.request.create', { plan: 'pothole_repair', payload: { street: 'Oak' }, idempotencyKey: key }, bob);
+    expect(theirs.created).toBe(true);
+    expect(theirs.request.id).not.toBe(mine.request.id);
+    // Each caller's key still guards its own requests.
+    expect((await rpcError(act.call('act.request.create', { plan: 'pothole_repair', payload: { street: 'Elm' }, idempotencyKey: key }, bob))).code).toBe('IDEMPOTENCY_MISMATCH');
+    expect(await act.call('act.request.create', { plan: 'pothole_repair', payload: { street: 'Elm' }, idempotencyKey: key }, alice)).toEqual({ request: mine.request, created: false });
+  });
+
   it('creates one request when the same idempotency key races', async () => {
     const body = { plan: 'pothole_repair', payload: {}, idempotencyKey: `race-${randomUUID()}` };
     const results = await Promise.all(Array.from({ length: 6 }, () => act.call('act.request.create', body)));

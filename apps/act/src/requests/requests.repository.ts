@@ -37,12 +37,13 @@ export function findRequest(tx: EntityManager, id: string): Promise<RequestEntit
   return tx.getRepository(RequestEntity).findOne({ where: { id } });
 }
 
-export function findRequestByIdempotencyKey(tx: EntityManager, key: string): Promise<RequestEntity | null> {
-  return tx.getRepository(RequestEntity).findOne({ where: { idempotencyKey: key } });
+/** The caller's request under its idempotency key (index requests_created_by_idempotency_key_key); another caller's key is invisible. */
+export function findRequestByIdempotencyKey(tx: EntityManager, createdBy: string, key: string): Promise<RequestEntity | null> {
+  return tx.getRepository(RequestEntity).findOne({ where: { createdBy, idempotencyKey: key } });
 }
 
 /**
- * Inserts a request unless its idempotency key is taken. A concurrent create with the same key
+ * Inserts a request unless its caller's idempotency key is taken. A concurrent create with the same key
  * waits on the unique index until the first commits, then inserts nothing: the caller then reads
  * the winner instead of failing on a unique violation.
  */

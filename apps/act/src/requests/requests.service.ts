@@ -83,7 +83,7 @@ export class RequestsService {
     const key = command.idempotencyKey ?? null;
     const hash = key ? requestHashOf(command) : null;
     const earlier = async (): Promise<CreateRequestResult | null> => {
-      const existing = key ? await findRequestByIdempotencyKey(tx, key) : null;
+      const existing = key ? await findRequestByIdempotencyKey(tx, actor, key) : null;
       if (!existing) return null;
       if (existing.requestHash !== hash) {
         throw new DomainError('IDEMPOTENCY_MISMATCH', `Idempotency key '${key}' was already used with a different request body`);

@@ -9,6 +9,7 @@ const ERROR_RESPONSES: Record<string, string> = {
   '404': 'NOT_FOUND',
   '409': 'CONFLICT / LEASE_LOST / IDEMPOTENCY_MISMATCH',
   '413': 'PAYLOAD_TOO_LARGE (a body, or an answer, larger than one NATS message carries)',
+  '429': 'RATE_LIMITED (with a Retry-After header in seconds)',
   '503': 'UNAVAILABLE',
 };
 
@@ -27,7 +28,11 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     for (const operation of Object.values(item)) {
       if (typeof operation !== 'object' || !operation || !('responses' in operation)) continue;
       for (const [status, code] of Object.entries(ERROR_RESPONSES)) {
-        operation.responses[status] ??= { description: code, content: { 'application/json': { schema: { $ref: '#/components/schemas/ApiError' } } } };
+        operation.responses[status] ??= {
+          description: code,
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/ApiError' } } },
+          ...(status === '429' ? { headers: { 'Retry-After': { description: 'Seconds until a call is accepted again', schema: { type: 'integer' } } } } : {}),
+        };
       }
     }
   }

@@ -1,12 +1,12 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Put, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { RpcSubjects, type Actor, type LeaseTasksCommand } from '@hms/contracts';
+import { actingWorker, RpcSubjects, type Actor, type LeaseTasksCommand } from '@hms/contracts';
 import { AllowRoles, assertPoolAllowed, CurrentActor } from '../auth/auth.guard';
 import { bodyWith, RpcGateway } from '../http/rpc-gateway';
 import { schemaRef } from '../openapi/schemas';
 
 const POOL_VIEW =
-  'The pool: {pool, kind, leaseSeconds, slaMinutes, maxAttempts, autoscale, escalation, workerLivenessSeconds, createdAt, updatedAt}; workerLivenessSeconds is the effective window (its own, else OMS_WORKER_LIVENESS_SECONDS)';
+  'The pool: {pool, kind, leaseSeconds, maxLeaseSeconds, slaMinutes, maxAttempts, autoscale, escalation, workerLivenessSeconds, createdAt, updatedAt}; workerLivenessSeconds is the effective window (its own, else OMS_WORKER_LIVENESS_SECONDS)';
 
 @ApiTags('pools')
 @ApiBearerAuth()
@@ -22,7 +22,7 @@ export class PoolsController {
 
   @Get(':pool')
   @AllowRoles('worker')
-  @ApiOperation({ summary: 'One pool' })
+  @ApiOperation({ summary: 'One pool (a worker does not see `escalation.webhook`)' })
   @ApiResponse({ status: 200, description: POOL_VIEW })
   get(@Param('pool') pool: string, @CurrentActor() actor: Actor) {
     assertPoolAllowed(actor, pool);
@@ -62,8 +62,11 @@ export class PoolsController {
   }
 
   @Post(':pool/lease')
+  @HttpCode(200)
   @AllowRoles('worker', 'service')
-  @ApiOperation({ summary: 'Lease up to `max` tasks; with `waitSeconds`, long-polls until one is available' })
+  @ApiOperation({
+    summary: 'Lease up to `max` tasks; with `waitSeconds`, long-polls until one is available. A worker token leases as itself (`worker` absent or its `sub`, else 403)',
+  })
   @ApiBody({ schema: schemaRef('LeaseTasksCommand') })
   @ApiResponse({
     status: 200,
@@ -72,6 +75,8 @@ export class PoolsController {
   lease(@Param('pool') pool: string, @Body() body: unknown, @CurrentActor() actor: Actor) {
     assertPoolAllowed(actor, pool);
     const command = bodyWith(body, { pool }) as unknown as LeaseTasksCommand;
+    // A worker token is its own worker (OMS checks it again for callers that reach it over NATS).
+    if (command.worker === undefined || typeof command.worker === 'string') command.worker = actingWorker(actor, command.worker);
     const waitSeconds = typeof command.waitSeconds === 'number' && command.waitSeconds > 0 ? Math.min(command.waitSeconds, 30) : 0;
     return this.rpc.call(RpcSubjects.taskLease, command, actor, waitSeconds * 1000);
   }

@@ -6,8 +6,9 @@ import { bodyWith, RpcGateway } from '../http/rpc-gateway';
 import { schemaRef } from '../openapi/schemas';
 
 /**
- * Calls made with a lease need no pool check here: the lease token is a secret only the holder
- * has, and it was issued by a lease call that checked the worker's pools.
+ * Calls made with a lease need no pool check here: the lease token was issued by a lease call
+ * that checked the worker's pools. OMS checks the rest: the token holds the lease and, for a
+ * worker token, its caller is the holder (a lease token another worker saw is not enough).
  */
 @ApiTags('tasks')
 @ApiBearerAuth()

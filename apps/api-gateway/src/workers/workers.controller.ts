@@ -1,6 +1,6 @@
 import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { RpcSubjects, type Actor, type WorkerHeartbeatCommand } from '@hms/contracts';
+import { actingWorker, RpcSubjects, type Actor, type WorkerHeartbeatCommand } from '@hms/contracts';
 import { AllowRoles, assertPoolAllowed, CurrentActor } from '../auth/auth.guard';
 import { bodyWith, RpcGateway } from '../http/rpc-gateway';
 import { schemaRef } from '../openapi/schemas';
@@ -18,7 +18,8 @@ export class WorkersController {
   @ApiBody({ schema: schemaRef('WorkerHeartbeatCommand') })
   @ApiResponse({ status: 200, description: '{worker, pools, lastSeenAt, livenessSeconds}' })
   heartbeat(@Param('worker') worker: string, @Body() body: unknown, @CurrentActor() actor: Actor) {
-    const command = bodyWith(body, { worker }) as unknown as WorkerHeartbeatCommand;
+    // A worker heartbeats only itself (OMS checks it again for callers that reach it over NATS).
+    const command = bodyWith(body, { worker: actingWorker(actor, worker) }) as unknown as WorkerHeartbeatCommand;
     // A worker token names its pools; the shape of `pools` itself is checked by OMS.
     if (Array.isArray(command.pools)) for (const pool of command.pools) if (typeof pool === 'string') assertPoolAllowed(actor, pool);
     return this.rpc.call(RpcSubjects.workerHeartbeat, command, actor);

@@ -44,8 +44,14 @@ SELECT * FROM changed`;
 /** Releases the task back to its queue if `leaseToken` holds its lease; nothing otherwise. */
 export async function releaseLease(
   tx: EntityManager,
-  params: { taskId: string; leaseToken: string; now: Date; outcome: EndedOutcome },
+  params: { taskId: string; leaseToken: string; now: Date; outcome: EndedOutcome; holder: string | null },
 ): Promise<ReleasedRow | undefined> {
-  const [row] = await queryRows<ReleasedRow>(tx, RELEASE_SQL, [params.taskId, params.leaseToken, params.now, JSON.stringify(params.outcome)]);
+  const [row] = await queryRows<ReleasedRow>(tx, RELEASE_SQL, [
+    params.taskId,
+    params.leaseToken,
+    params.now,
+    JSON.stringify(params.outcome),
+    params.holder,
+  ]);
   return row;
 }

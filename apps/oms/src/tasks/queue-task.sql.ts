@@ -1,6 +1,7 @@
 import { claimProcessedEventSql, isoTimestampSql, outboxInsertSql, preparedQuery, type StatementTarget } from '@hms/platform';
 import type { EventDataMap, LeasedTask } from '@hms/contracts';
 import { effectiveRetryPolicy } from '../leases/backoff';
+import { cappedLeaseSecondsSql } from '../leases/lease-cap.sql';
 import type { WaiterLeaseTerms } from '../leases/task-signals';
 
 /**
@@ -66,7 +67,7 @@ WITH clock AS MATERIALIZED (
   SELECT date_trunc('milliseconds', GREATEST($13::timestamptz, clock_timestamp())) AS granted_at
 ),
 pool AS (
-  SELECT max_attempts, lease_seconds, sla_minutes FROM oms.pools WHERE name = $4::text
+  SELECT max_attempts, lease_seconds, max_lease_seconds, sla_minutes FROM oms.pools WHERE name = $4::text
 ),
 claimed AS (
   ${claimProcessedEventSql({ schema: 'oms', consumer: '$15::text', eventIds: 'unnest(ARRAY[$16::uuid])', onlyIf: 'EXISTS (SELECT 1 FROM pool)' })}
@@ -75,7 +76,7 @@ settings AS (
   SELECT COALESCE($8::int, p.max_attempts) AS attempts,
          COALESCE($11::int, p.lease_seconds) AS lease_seconds,
          $13::timestamptz + COALESCE($12::float8, p.sla_minutes) * interval '1 minute' AS sla_due_at,
-         COALESCE($22::int, $11::int, p.lease_seconds) AS lease_duration,
+         COALESCE(${cappedLeaseSecondsSql('$22::int', 'p.max_lease_seconds', 'COALESCE($11::int, p.lease_seconds)')}, $11::int, p.lease_seconds) AS lease_duration,
          c.granted_at
   FROM pool AS p CROSS JOIN clock AS c
   WHERE EXISTS (SELECT 1 FROM claimed)

@@ -36,7 +36,7 @@ export class TasksHandlers {
       [RpcSubjects.taskComplete]: (command, { actor, maxPayload }) => this.leases.complete(command, actor, maxPayload),
       [RpcSubjects.taskCompleteMany]: (command, { actor, maxPayload }) => this.leases.completeMany(command, actor, maxPayload),
       [RpcSubjects.taskFail]: (command, { actor, requestBytes, maxPayload }) => this.leases.fail(command, actor, { requestBytes, maxPayload }),
-      [RpcSubjects.taskHeartbeat]: (command) => this.leases.heartbeat(command),
+      [RpcSubjects.taskHeartbeat]: (command, { actor }) => this.leases.heartbeat(command, actor),
       [RpcSubjects.taskRelease]: (command, { actor }) => this.leases.release(command, actor),
       [RpcSubjects.taskReroute]: (command, { actor }) => this.tasks.reroute(command, actor),
       [RpcSubjects.taskGet]: (query) => this.tasks.get(query.id),
