@@ -23,3 +23,5 @@ export * from './bootstrap/service-runtime';
 export * from './bootstrap/periodic-job';
 export * from './bootstrap/bootstrap';
 export * from './database/time-id-cursor';
+export * from './database/database-outage';
+export * from './bootstrap/backoff';

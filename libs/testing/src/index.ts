@@ -1,3 +1,4 @@
 export * from './infra';
 export * from './stack';
 export * from './test-env';
+export * from './embedded-postgres';

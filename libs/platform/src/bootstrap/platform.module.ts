@@ -115,6 +115,7 @@ export class PlatformModule {
     initDefaultMetrics(options.service);
     const database = options.database;
     const databaseUrl = options.config.DATABASE_URL;
+    const timeouts = { statementMs: options.config.DATABASE_STATEMENT_TIMEOUT_MS, acquireMs: options.config.DATABASE_ACQUIRE_TIMEOUT_MS };
     if (database && !databaseUrl) throw new ConfigError(['DATABASE_URL: required by this service']);
     const providers = [
       { provide: PLATFORM_OPTIONS, useValue: options },
@@ -136,7 +137,7 @@ export class PlatformModule {
             {
               provide: DataSource,
               useFactory: async () => {
-                const dataSource = createDataSource({ url: databaseUrl!, ...database });
+                const dataSource = createDataSource({ url: databaseUrl!, ...database, timeouts, logger });
                 await withRetries('Postgres', logger, () => dataSource.initialize());
                 await runMigrations(dataSource, database.schema);
                 return dataSource;
@@ -151,6 +152,7 @@ export class PlatformModule {
                   url: databaseUrl!,
                   size: database.genericPlanPoolSize ?? 4,
                   applicationName: `hms-${database.schema}-generic`,
+                  timeouts,
                   logger,
                 }),
             },

@@ -1,5 +1,6 @@
 import { DatabaseError, Pool, type PoolClient } from 'pg';
 import type { Logger } from 'pino';
+import { idleConnectionErrorHandler, resilientPoolOptions, type DatabaseTimeouts } from './data-source';
 
 /** Where a prepared statement of this pool runs: any connection of the pool, or one held. */
 export abstract class GenericPlanStatements {
@@ -24,6 +25,7 @@ export interface GenericPlanPoolOptions {
   url: string;
   size: number;
   applicationName: string;
+  timeouts: DatabaseTimeouts;
   logger: Logger;
 }
 
@@ -47,11 +49,13 @@ export class GenericPlanPool extends GenericPlanStatements {
 
   constructor(options: GenericPlanPoolOptions) {
     super();
+    const { statementTimeoutOption, ...resilient } = resilientPoolOptions(options.timeouts);
     this.pool = new Pool({
+      ...resilient,
       connectionString: options.url,
       max: options.size,
       application_name: options.applicationName,
-      options: '-c plan_cache_mode=force_generic_plan',
+      options: `-c plan_cache_mode=force_generic_plan ${statementTimeoutOption}`,
       // Postgres remakes a kept plan when the table is analyzed; a connection's plans also
       // last no longer than the connection, so one made while a table was small is gone
       // within a minute even if autovacuum has not come round yet.
@@ -59,7 +63,7 @@ export class GenericPlanPool extends GenericPlanStatements {
     });
     // An idle connection that breaks (a Postgres restart) is dropped from the pool; the next
     // statement opens a new one. Without a listener the error would end the process.
-    this.pool.on('error', (error) => options.logger.warn({ err: error }, 'idle generic-plan connection failed; dropped'));
+    this.pool.on('error', idleConnectionErrorHandler(options.logger, 'generic-plan'));
   }
 
   async run<T>(name: string, sql: string, values: unknown[]): Promise<T[]> {

@@ -68,6 +68,11 @@ export class DurableBatches {
     await this.draining;
   }
 
+  /** Tells JetStream the messages waiting here are still being worked on (not to redeliver them yet). */
+  holdBuffered(): void {
+    for (const message of this.buffered) message.working();
+  }
+
   private get durableName(): string {
     return `${this.bus.prefix.replace(/\W/g, '_')}${this.options.durable}`;
   }

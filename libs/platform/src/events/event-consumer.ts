@@ -8,6 +8,11 @@ import { applyAllOrEachAlone, DurableBatches, MAX_EVENT_BATCH, redeliveryDelayMs
 import { unpackReceivedMessage, type TraceCarrier, type UnpackedEvent } from './event-messages';
 import type { Emit, EventOutbox } from './event-outbox';
 import { preparedQuery } from '../database/prepared-query';
+import { OutageLog } from '../database/database-outage';
+import { Backoff, type BackoffPolicy } from '../bootstrap/backoff';
+
+/** How often a consumer tries its batch again while Postgres is away. */
+const OUTAGE_RETRY: BackoffPolicy = { initialMs: 250, maxMs: 5000 };
 
 /** Handles one event inside the consumer's transaction; events it emits commit with it. */
 export type EventHandler = (event: AnyHmsEvent, tx: EntityManager, emit: Emit) => Promise<void>;
@@ -92,9 +97,16 @@ export function claimProcessedEventSql(spec: { schema: string; consumer: string;
  * delivered one by one, and the message is settled once they all are ({@link MessageAcks}).
  * If a batch fails, its events are retried one per transaction ({@link applyAllOrEachAlone}), so
  * one bad event is held back (nak with growing delay) without holding back the others.
+ *
+ * While Postgres is away nothing is split or held back: the batch waits for it (keeping its
+ * messages, so they are neither redelivered nor counted as failed deliveries), and goes
+ * through when it is back.
  */
 export class EventConsumer {
   private readonly batches: DurableBatches;
+  private readonly outage: OutageLog;
+  private stopping = false;
+  private wakeFromPause?: () => void;
 
   constructor(
     bus: NatsBus,
@@ -104,13 +116,17 @@ export class EventConsumer {
     private readonly logger: Logger,
   ) {
     this.batches = new DurableBatches(bus, subscription, (messages) => this.process(messages), logger);
+    this.outage = new OutageLog(logger, `consumer ${subscription.durable}`);
   }
 
   start(): Promise<void> {
+    this.stopping = false;
     return this.batches.start();
   }
 
   stop(): Promise<void> {
+    this.stopping = true;
+    this.wakeFromPause?.();
     return this.batches.stop();
   }
 
@@ -145,7 +161,7 @@ export class EventConsumer {
     }
     if (deliveries.length === 1 && (await this.handledAlone(deliveries[0]!, acks))) return;
     for (let start = 0; start < deliveries.length; start += MAX_EVENT_BATCH) {
-      await applyAllOrEachAlone(deliveries.slice(start, start + MAX_EVENT_BATCH), (batch) => this.apply(batch), {
+      await applyAllOrEachAlone(deliveries.slice(start, start + MAX_EVENT_BATCH), (batch) => this.applyOutlastingOutages(batch), {
         applied: (delivery) => acks.handled(delivery.message),
         putOff: (delivery, error) => this.retryLater(delivery, error, acks),
       });
@@ -162,13 +178,46 @@ export class EventConsumer {
     } catch (error) {
       // Nothing was written (one statement); the transactional path tries again and holds the
       // event back if it fails there too.
-      this.logger.warn({ err: error, eventId: event.id, type: event.type }, 'fast path failed; handling the event in a transaction');
+      if (!this.outage.failed(error)) this.logger.warn({ err: error, eventId: event.id, type: event.type }, 'fast path failed; handling the event in a transaction');
       return false;
     }
     if (outcome === 'declined') return false;
     acks.handled(message);
     if (outcome === 'handled') committed?.([event]);
     return true;
+  }
+
+  /**
+   * {@link apply}, tried again while Postgres is unavailable. Until stop(): then the batch fails
+   * and is put off like any other.
+   */
+  private async applyOutlastingOutages(deliveries: Delivery[]): Promise<void> {
+    const backoff = new Backoff(OUTAGE_RETRY);
+    for (;;) {
+      try {
+        await this.apply(deliveries);
+        this.outage.succeeded();
+        return;
+      } catch (error) {
+        if (this.stopping || !this.outage.failed(error)) throw error;
+        // Still ours: without this JetStream hands them to another replica after ack_wait.
+        for (const { message } of deliveries) message.working();
+        this.batches.holdBuffered();
+        await this.pause(backoff.next());
+      }
+    }
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakeFromPause = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wakeFromPause = done;
+    });
   }
 
   private async apply(deliveries: Delivery[]): Promise<void> {

@@ -9,11 +9,22 @@ import { EventStream } from '@hms/contracts';
 export class NatsBus {
   private jsClient?: JetStreamClient;
   private jsManager?: JetStreamManager;
+  private disconnected = false;
 
   private constructor(
     readonly connection: NatsConnection,
     readonly prefix: string,
-  ) {}
+  ) {
+    void this.followStatus();
+  }
+
+  /** Tracks disconnects and reconnects, for readiness: while reconnecting nothing can be sent. */
+  private async followStatus(): Promise<void> {
+    for await (const status of this.connection.status()) {
+      if (status.type === 'disconnect') this.disconnected = true;
+      else if (status.type === 'reconnect') this.disconnected = false;
+    }
+  }
 
   static async connect(url: string, prefix: string, name: string): Promise<NatsBus> {
     const connection = await connect({
@@ -75,8 +86,9 @@ export class NatsBus {
     }
   }
 
+  /** False while the connection is lost and being re-established, and once closed. */
   get isConnected(): boolean {
-    return !this.connection.isClosed();
+    return !this.disconnected && !this.connection.isClosed();
   }
 
   async close(): Promise<void> {

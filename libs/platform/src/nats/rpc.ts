@@ -16,6 +16,7 @@ import {
   type ServiceName,
 } from '@hms/contracts';
 import type { Logger } from 'pino';
+import { isStatementTimeout, OutageLog } from '../database/database-outage';
 import { injectTraceContext, withConsumerSpan, withProducerSpan } from '../tracing/tracing';
 import type { NatsBus } from './nats-bus';
 
@@ -35,6 +36,8 @@ export type RpcHandlers<N extends ServiceName> = {
 };
 
 type Reply = { ok: true; result: unknown } | { ok: false; error: RpcErrorBody };
+
+const DATABASE_UNAVAILABLE: RpcErrorBody = { code: 'UNAVAILABLE', message: 'The database is unavailable; try again shortly', retryable: true };
 
 /** Turns class-validator errors into contract error details with dotted paths. */
 export function validationDetails(errors: ValidationError[], parent = ''): ErrorDetail[] {
@@ -70,12 +73,15 @@ export function validateMessage<T extends object>(messageClass: new () => T, pay
 export class RpcServer {
   private readonly subscriptions: Subscription[] = [];
   private inFlight = 0;
+  private readonly outage: OutageLog;
 
   constructor(
     private readonly bus: NatsBus,
     private readonly service: ServiceName,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.outage = new OutageLog(logger, 'rpc');
+  }
 
   /** Resolves once the server has the subscriptions: a caller told "ready" must find a responder. */
   async serve<N extends ServiceName>(handlers: RpcHandlers<N>): Promise<void> {
@@ -104,9 +110,16 @@ export class RpcServer {
         const actorHeader = msg.headers?.get(NatsHeaders.actor);
         const actor: Actor = actorHeader ? (JSON.parse(actorHeader) as Actor) : { id: 'anonymous', roles: [] };
         const result = await handler(message as RpcRequest<RpcSubject>, { actor });
+        this.outage.succeeded();
         return { ok: true, result };
       } catch (error) {
         if (error instanceof DomainError) return { ok: false, error: error.toRpcBody() };
+        // Postgres down, restarting, out of connections or too slow: the call may work later.
+        if (this.outage.failed(error)) return { ok: false, error: DATABASE_UNAVAILABLE };
+        if (isStatementTimeout(error)) {
+          this.logger.warn({ subject }, 'a statement ran past DATABASE_STATEMENT_TIMEOUT_MS; answered UNAVAILABLE');
+          return { ok: false, error: DATABASE_UNAVAILABLE };
+        }
         if (error instanceof SyntaxError) {
           return { ok: false, error: { code: 'VALIDATION_FAILED', message: 'The message is not valid JSON', retryable: false } };
         }
