@@ -2,3 +2,4 @@ export * from './infra';
 export * from './stack';
 export * from './test-env';
 export * from './embedded-postgres';
+export * from './supervisor';
