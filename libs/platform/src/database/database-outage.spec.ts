@@ -20,6 +20,7 @@ describe(isDatabaseUnavailable.name, () => {
     ['a wrapped driver error (TypeORM)', Object.assign(new Error('Query failed'), { driverError: withCode('x', '57P01') })],
     ['refusals to each address', Object.assign(new AggregateError([withCode('', 'ECONNREFUSED'), withCode('', 'ECONNREFUSED')]), {})],
     ['a cause', new Error('outer', { cause: withCode('inner', 'ECONNREFUSED') })],
+    ['a transaction whose runner TypeORM released when its connection broke', Object.assign(new Error('Query runner already released. Cannot run queries anymore.'), { name: 'QueryRunnerAlreadyReleasedError' })],
   ])('is true for %s', (_, error) => {
     expect(isDatabaseUnavailable(error)).toBe(true);
   });
