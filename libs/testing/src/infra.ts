@@ -81,10 +81,10 @@ function findNatsServer(bin: string): string {
   return path;
 }
 
-/** Starts `nats-server` with JetStream in a temporary store, on a free port. */
-export async function startNatsServer(options: { bin?: string; log?: (line: string) => void } = {}): Promise<{ url: string; stop(): Promise<void> }> {
+/** Starts `nats-server` with JetStream in a temporary store, on `port` or a free one. */
+export async function startNatsServer(options: { bin?: string; log?: (line: string) => void; port?: number } = {}): Promise<{ url: string; stop(): Promise<void> }> {
   const bin = findNatsServer(options.bin ?? 'nats-server');
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const storeDir = mkdtempSync(join(tmpdir(), 'hms-nats-'));
   const child: ChildProcess = spawn(bin, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stderr?.on('data', (chunk: Buffer) => options.log?.(chunk.toString()));
