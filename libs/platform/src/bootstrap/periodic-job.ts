@@ -1,6 +1,6 @@
 import type { BackgroundJob } from './service-runtime';
 import type { Logger } from 'pino';
-import { OutageLog } from '../database/database-outage';
+import { OutageLog } from './outage-log';
 
 /**
  * Runs `tick` every `intervalMs`, and again at once while it reports a full batch (a backlog is

@@ -127,6 +127,9 @@ export class PlatformModule {
         provide: NatsBus,
         useFactory: async () => {
           const bus = await NatsBus.connect(options.config.NATS_URL, options.config.HMS_SUBJECT_PREFIX, options.service);
+          bus.onConnectionChange((connected) =>
+            connected ? logger.info('NATS connection is back') : logger.warn('NATS connection lost; reconnecting (not ready meanwhile)'),
+          );
           await withRetries('JetStream', logger, () => bus.ensureEventStream(options.config.HMS_JETSTREAM_REPLICAS));
           return bus;
         },

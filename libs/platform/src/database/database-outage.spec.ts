@@ -1,6 +1,4 @@
-import { Writable } from 'node:stream';
-import pino from 'pino';
-import { errorSummary, isDatabaseUnavailable, isStatementTimeout, OutageLog } from './database-outage';
+import { errorSummary, isDatabaseUnavailable, isStatementTimeout } from './database-outage';
 
 function withCode(message: string, code: string): Error {
   return Object.assign(new Error(message), { code });
@@ -47,37 +45,5 @@ describe(errorSummary.name, () => {
   it('gives code and message on one line, or the inner ones of an AggregateError', () => {
     expect(errorSummary(withCode('connect ECONNREFUSED 127.0.0.1:5432', 'ECONNREFUSED'))).toBe('ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:5432');
     expect(errorSummary(new AggregateError([new Error('a'), new Error('b')]))).toBe('a; b');
-  });
-});
-
-describe(OutageLog.name, () => {
-  function capture(): { logger: pino.Logger; lines: Array<{ level: number; msg: string }> } {
-    const lines: Array<{ level: number; msg: string }> = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(JSON.parse(chunk.toString()) as { level: number; msg: string });
-        done();
-      },
-    });
-    return { logger: pino({ level: 'debug' }, sink), lines };
-  }
-
-  it('logs one line when an outage starts and one when it ends, however many failures between', async () => {
-    const { logger, lines } = capture();
-    const outage = new OutageLog(logger, 'job test');
-    for (let i = 0; i < 50; i += 1) expect(outage.failed(withCode('connect ECONNREFUSED', 'ECONNREFUSED'))).toBe(true);
-    expect(outage.down).toBe(true);
-    outage.succeeded();
-    outage.succeeded();
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(lines.map((line) => line.msg)).toEqual(['Postgres is unavailable; retrying until it is back', 'Postgres is back; resumed']);
-    expect(outage.down).toBe(false);
-  });
-
-  it('leaves any other error to the caller', () => {
-    const { logger, lines } = capture();
-    const outage = new OutageLog(logger, 'rpc');
-    expect(outage.failed(withCode('duplicate key', '23505'))).toBe(false);
-    expect(lines).toEqual([]);
   });
 });

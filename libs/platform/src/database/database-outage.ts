@@ -1,5 +1,3 @@
-import type { Logger } from 'pino';
-
 /** Socket errors of a Postgres that is down, restarting or out of reach. */
 const UNREACHABLE_SYSTEM_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 
@@ -55,37 +53,4 @@ export function errorSummary(error: unknown): string {
     return [typeof code === 'string' ? code : undefined, text].filter(Boolean).join(': ');
   }
   return String(error);
-}
-
-/**
- * Logs a Postgres outage as one line when a component first meets it and one when it works
- * again, instead of a stack per failed tick, event or call. `failed` says whether the error was
- * an outage (then it is logged here); anything else is the caller's to log.
- */
-export class OutageLog {
-  private failures = 0;
-
-  constructor(
-    private readonly logger: Logger,
-    private readonly component: string,
-  ) {}
-
-  get down(): boolean {
-    return this.failures > 0;
-  }
-
-  failed(error: unknown): boolean {
-    if (!isDatabaseUnavailable(error)) return false;
-    if (this.failures === 0) {
-      this.logger.warn({ component: this.component, reason: errorSummary(error) }, 'Postgres is unavailable; retrying until it is back');
-    }
-    this.failures += 1;
-    return true;
-  }
-
-  succeeded(): void {
-    if (this.failures === 0) return;
-    this.logger.info({ component: this.component, failedAttempts: this.failures }, 'Postgres is back; resumed');
-    this.failures = 0;
-  }
 }

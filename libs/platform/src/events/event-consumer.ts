@@ -8,7 +8,7 @@ import { applyAllOrEachAlone, DurableBatches, MAX_EVENT_BATCH, redeliveryDelayMs
 import { unpackReceivedMessage, type TraceCarrier, type UnpackedEvent } from './event-messages';
 import type { Emit, EventOutbox } from './event-outbox';
 import { preparedQuery } from '../database/prepared-query';
-import { OutageLog } from '../database/database-outage';
+import { OutageLog } from '../bootstrap/outage-log';
 import { Backoff, type BackoffPolicy } from '../bootstrap/backoff';
 
 /** How often a consumer tries its batch again while Postgres is away. */
@@ -199,7 +199,7 @@ export class EventConsumer {
         this.outage.succeeded();
         return;
       } catch (error) {
-        if (this.stopping || !this.outage.failed(error)) throw error;
+        if (this.stopping || this.outage.failed(error) !== 'Postgres') throw error;
         // Still ours: without this JetStream hands them to another replica after ack_wait.
         for (const { message } of deliveries) message.working();
         this.batches.holdBuffered();

@@ -1,7 +1,8 @@
 import pino, { Logger } from 'pino';
 import { trace } from '@opentelemetry/api';
 import { DomainError } from '@hms/contracts';
-import { errorSummary, isDatabaseUnavailable } from '../database/database-outage';
+import { errorSummary } from '../database/database-outage';
+import { outagePartOf } from '../bootstrap/outage-log';
 
 export type { Logger };
 
@@ -27,12 +28,12 @@ export function createLogger(service: string, level = 'info'): Logger {
 
 /**
  * `err` of a log line. An expected failure (a domain error such as another service answering
- * UNAVAILABLE, or Postgres being away) is one short object with its message and no stack or
+ * UNAVAILABLE, or Postgres or NATS being away) is one short object with its message and no stack or
  * driver fields (a broken connection's error can carry the whole client): a stack per retry
  * buries everything else. Anything else is logged in full, stack included.
  */
 export function serializeError(error: unknown): unknown {
   if (error instanceof DomainError) return { type: error.name, code: error.code, message: error.message };
-  if (isDatabaseUnavailable(error)) return { type: (error as Error).name ?? 'Error', message: errorSummary(error) };
+  if (outagePartOf(error)) return { type: (error as Error).name ?? 'Error', message: errorSummary(error) };
   return error instanceof Error ? pino.stdSerializers.err(error) : error;
 }

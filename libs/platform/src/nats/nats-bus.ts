@@ -10,6 +10,7 @@ export class NatsBus {
   private jsClient?: JetStreamClient;
   private jsManager?: JetStreamManager;
   private disconnected = false;
+  private readonly connectionListeners: Array<(connected: boolean) => void> = [];
 
   private constructor(
     readonly connection: NatsConnection,
@@ -21,9 +22,15 @@ export class NatsBus {
   /** Tracks disconnects and reconnects, for readiness: while reconnecting nothing can be sent. */
   private async followStatus(): Promise<void> {
     for await (const status of this.connection.status()) {
-      if (status.type === 'disconnect') this.disconnected = true;
-      else if (status.type === 'reconnect') this.disconnected = false;
+      if (status.type !== 'disconnect' && status.type !== 'reconnect') continue;
+      this.disconnected = status.type === 'disconnect';
+      for (const listener of this.connectionListeners) listener(!this.disconnected);
     }
+  }
+
+  /** Called when the connection is lost (false) and when it is back (true). */
+  onConnectionChange(listener: (connected: boolean) => void): void {
+    this.connectionListeners.push(listener);
   }
 
   static async connect(url: string, prefix: string, name: string): Promise<NatsBus> {

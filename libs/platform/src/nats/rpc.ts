@@ -16,7 +16,8 @@ import {
   type ServiceName,
 } from '@hms/contracts';
 import type { Logger } from 'pino';
-import { isStatementTimeout, OutageLog } from '../database/database-outage';
+import { isStatementTimeout } from '../database/database-outage';
+import { OutageLog } from '../bootstrap/outage-log';
 import { injectTraceContext, withConsumerSpan, withProducerSpan } from '../tracing/tracing';
 import type { NatsBus } from './nats-bus';
 
@@ -38,6 +39,7 @@ export type RpcHandlers<N extends ServiceName> = {
 type Reply = { ok: true; result: unknown } | { ok: false; error: RpcErrorBody };
 
 const DATABASE_UNAVAILABLE: RpcErrorBody = { code: 'UNAVAILABLE', message: 'The database is unavailable; try again shortly', retryable: true };
+const MESSAGING_UNAVAILABLE: RpcErrorBody = { code: 'UNAVAILABLE', message: 'The message bus is unavailable; try again shortly', retryable: true };
 
 /** Turns class-validator errors into contract error details with dotted paths. */
 export function validationDetails(errors: ValidationError[], parent = ''): ErrorDetail[] {
@@ -114,8 +116,9 @@ export class RpcServer {
         return { ok: true, result };
       } catch (error) {
         if (error instanceof DomainError) return { ok: false, error: error.toRpcBody() };
-        // Postgres down, restarting, out of connections or too slow: the call may work later.
-        if (this.outage.failed(error)) return { ok: false, error: DATABASE_UNAVAILABLE };
+        // Postgres (or NATS) down, restarting, out of connections or too slow: the call may work later.
+        const away = this.outage.failed(error);
+        if (away) return { ok: false, error: away === 'Postgres' ? DATABASE_UNAVAILABLE : MESSAGING_UNAVAILABLE };
         if (isStatementTimeout(error)) {
           this.logger.warn({ subject }, 'a statement ran past DATABASE_STATEMENT_TIMEOUT_MS; answered UNAVAILABLE');
           return { ok: false, error: DATABASE_UNAVAILABLE };
