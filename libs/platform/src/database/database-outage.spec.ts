@@ -19,6 +19,7 @@ describe(isDatabaseUnavailable.name, () => {
     ['refusals to each address', Object.assign(new AggregateError([withCode('', 'ECONNREFUSED'), withCode('', 'ECONNREFUSED')]), {})],
     ['a cause', new Error('outer', { cause: withCode('inner', 'ECONNREFUSED') })],
     ['a transaction whose runner TypeORM released when its connection broke', Object.assign(new Error('Query runner already released. Cannot run queries anymore.'), { name: 'QueryRunnerAlreadyReleasedError' })],
+    ['the entity manager of such a transaction', Object.assign(new Error('Database connection provided by a query runner was already released'), { name: 'QueryRunnerProviderAlreadyReleasedError' })],
   ])('is true for %s', (_, error) => {
     expect(isDatabaseUnavailable(error)).toBe(true);
   });

@@ -35,8 +35,9 @@ export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
   if (typeof code === 'string' && (UNREACHABLE_SYSTEM_CODES.has(code) || (/^[0-9A-Z]{5}$/.test(code) && isTransientSqlState(code)))) return true;
   if (typeof message === 'string' && CONNECTION_LOST.test(message)) return true;
   // TypeORM releases a transaction's runner when its connection breaks; the next statement of
-  // the transaction then meets the released runner instead of the connection error.
-  if ((error as Error).name === 'QueryRunnerAlreadyReleasedError') return true;
+  // the transaction then meets the released runner (or its entity manager) instead of the
+  // connection error.
+  if (['QueryRunnerAlreadyReleasedError', 'QueryRunnerProviderAlreadyReleasedError'].includes((error as Error).name)) return true;
   // TypeORM wraps the driver's error; Node wraps a refused connection to each address in an AggregateError.
   return (
     isDatabaseUnavailable(driverError, depth + 1) ||

@@ -1,5 +1,6 @@
 import { DatabaseError, Pool, type PoolClient } from 'pg';
 import type { Logger } from 'pino';
+import { isDatabaseUnavailable } from './database-outage';
 import { idleConnectionErrorHandler, resilientPoolOptions, type DatabaseTimeouts } from './data-source';
 
 /** Where a prepared statement of this pool runs: any connection of the pool, or one held. */
@@ -80,8 +81,9 @@ export class GenericPlanPool extends GenericPlanStatements {
     try {
       return await work(new HeldGenericPlanConnection(client));
     } catch (error) {
-      // A statement Postgres refused leaves the connection usable; anything else may not.
-      if (!(error instanceof DatabaseError)) broken = error instanceof Error ? error : new Error(String(error));
+      // A statement Postgres refused leaves the connection usable; anything else may not, nor
+      // does a server ending the session (57P01…): its last words arrive as a DatabaseError.
+      if (!(error instanceof DatabaseError) || isDatabaseUnavailable(error)) broken = error instanceof Error ? error : new Error(String(error));
       throw error;
     } finally {
       client.release(broken);
