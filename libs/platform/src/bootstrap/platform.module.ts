@@ -11,6 +11,7 @@ import { createLogger } from '../logging/logger';
 import { initDefaultMetrics, metricsRegistry } from '../metrics/metrics';
 import { NatsBus } from '../nats/nats-bus';
 import { RpcClient } from '../nats/rpc';
+import { Backoff, type BackoffPolicy } from './backoff';
 import { CLOCK, LOGGER, PLATFORM_OPTIONS } from './tokens';
 
 export interface PlatformOptions {
@@ -35,12 +36,17 @@ export class Readiness {
   ready = false;
 }
 
+/** How often a service starting before its Postgres or NATS tries again (for a minute, then it exits). */
+const START_RETRY: BackoffPolicy = { initialMs: 250, maxMs: 5000 };
+
 async function withRetries<T>(what: string, logger: Logger, attempt: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  for (let delay = 250; ; delay = Math.min(delay * 2, 5000)) {
+  const backoff = new Backoff(START_RETRY);
+  for (;;) {
     try {
       return await attempt();
     } catch (error) {
+      const delay = backoff.next();
       if (Date.now() + delay > deadline) throw error;
       logger.warn({ err: error, retryInMs: delay }, `${what} not reachable yet`);
       await new Promise((resolve) => setTimeout(resolve, delay));
