@@ -2,6 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HmsClient } from '@hms/client';
+import { DomainError } from '@hms/contracts';
+import { NatsBus, RpcClient } from '@hms/platform';
 import { createDatabase, startEmbeddedPostgres, startStack, testInfra, uniqueSubjectPrefix, type ServiceExit, type Stack } from '@hms/testing';
 import { examplePlan, waitUntil, workPool } from './support/e2e-stack';
 
@@ -109,6 +111,15 @@ describe('Postgres outage under load', () => {
       expect(await response.json()).toMatchObject({ error: { code: 'UNAVAILABLE', message: expect.stringMatching(/database/i) }, requestId: expect.any(String) });
       const read = await fetch(`${stack.gatewayUrl}/v1/pools/payments`, { headers: { authorization: `Bearer ${stack.managerToken}` } });
       expect([read.status, read.headers.get('retry-after')]).toEqual([503, '1']);
+      // Straight over NATS, past the gateway: the same retryable answer, not INTERNAL.
+      const bus = await NatsBus.connect(testInfra().natsUrl, stack.subjectPrefix, 'e2e-outage-caller');
+      try {
+        const direct = await new RpcClient(bus).call('oms.pool.get', { pool: 'payments' }, { actor: { id: 'service@hms', roles: ['service'] } }).catch((error: unknown) => error);
+        expect(direct).toBeInstanceOf(DomainError);
+        expect(direct).toMatchObject({ code: 'UNAVAILABLE', retryable: true });
+      } finally {
+        await bus.close();
+      }
 
       for (const service of backends) {
         expect([service.name, await health(service.url, 'ready')]).toEqual([service.name, 503]);
