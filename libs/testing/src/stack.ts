@@ -44,7 +44,19 @@ export interface ServiceExit {
  */
 export function lastErrorLine(text: string): string {
   const lines = text.split('\n').map((line) => line.trim()).filter((line) => line && !/^at\s/.test(line) && !/^Node\.js v\d/.test(line) && line !== '^');
-  return lines.findLast((line) => /^(?:[A-Z]\w*)?(?:Error|Exception)\b/.test(line)) ?? lines.at(-1) ?? '';
+  const line = lines.findLast((candidate) => /^(?:[A-Z]\w*)?(?:Error|Exception)\b/.test(candidate)) ?? lines.at(-1) ?? '';
+  return fatalLogMessage(line) ?? line;
+}
+
+/** `msg: err` of a JSON log line (a service's `failed to start`), without its stack. */
+function fatalLogMessage(line: string): string | undefined {
+  if (!line.startsWith('{')) return undefined;
+  try {
+    const { msg, err } = JSON.parse(line) as { msg?: unknown; err?: unknown };
+    return typeof msg === 'string' ? [msg, typeof err === 'string' ? err : undefined].filter(Boolean).join(': ') : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -33,4 +33,9 @@ describe(lastErrorLine.name, () => {
   it('is empty when nothing was written', () => {
     expect(lastErrorLine('')).toBe('');
   });
+
+  it("gives a service's fatal JSON line as its message and error, without the stack", () => {
+    const fatal = JSON.stringify({ level: 'fatal', msg: 'failed to start', err: 'connect ECONNREFUSED 127.0.0.1:5432', stack: 'Error: connect ECONNREFUSED\n    at x' });
+    expect(lastErrorLine(`${fatal}\n`)).toBe('failed to start: connect ECONNREFUSED 127.0.0.1:5432');
+  });
 });

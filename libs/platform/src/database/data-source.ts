@@ -83,7 +83,7 @@ export function resilientPoolOptions(timeouts: DatabaseTimeouts): { Client: type
 /**
  * Logs an idle pooled connection that broke. The pool drops it and the next statement opens a
  * new one; the outage itself is reported by whatever fails next (OutageLog), so an expected
- * loss is a debug line with the message only (the error carries the whole client object).
+ * loss is a debug line with the message only (never the client the pool hands over with it).
  */
 export function idleConnectionErrorHandler(logger: Logger | undefined, pool: string): (error: Error) => void {
   return (error) => {

@@ -98,9 +98,9 @@ export function claimProcessedEventSql(spec: { schema: string; consumer: string;
  * If a batch fails, its events are retried one per transaction ({@link applyAllOrEachAlone}), so
  * one bad event is held back (nak with growing delay) without holding back the others.
  *
- * While Postgres is away nothing is split or held back: the batch waits for it (keeping its
- * messages, so they are neither redelivered nor counted as failed deliveries), and goes
- * through when it is back.
+ * While Postgres is away nothing is split or held back: the batch waits for it, keeping its
+ * messages and those buffered behind it in progress (so JetStream does not hand them to
+ * another replica, nor count another delivery), and goes through when it is back.
  */
 export class EventConsumer {
   private readonly batches: DurableBatches;
