@@ -34,7 +34,7 @@ export interface ServiceExit {
   requested: boolean;
   /** How long the process had run. */
   ranForMs: number;
-  /** The last line it wrote to stderr that is not a stack frame (empty if none). */
+  /** What it last wrote to stderr that says why ({@link lastErrorLine}; empty if nothing). */
   lastError: string;
 }
 

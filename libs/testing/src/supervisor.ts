@@ -26,7 +26,7 @@ export class ServiceSupervisor {
   private restartLoop?: Promise<void>;
   /** The last exit nobody asked for. */
   private lastExit?: ServiceExit;
-  /** How many times the service was started again (for tests and the log). */
+  /** How many times the service was started again. */
   restarts = 0;
 
   constructor(
@@ -86,26 +86,17 @@ export class ServiceSupervisor {
     });
   }
 
-  /** Stops watching (no more restarts) and stops the service. */
   /** No more restarts from now on (the stack calls it on every supervisor before stopping any service). */
   halt(): void {
     this.stopped = true;
     this.wake?.();
   }
 
+  /** Stops watching (no more restarts) and stops the service. */
   async stop(): Promise<void> {
     this.halt();
     // Stopping the process first ends a start in progress at once, rather than when it is ready.
     await this.service.stop();
     await this.restartLoop;
-  }
-
-  /** Resolves once no restart is pending or under way (a test waits on it after a kill). */
-  async settled(): Promise<void> {
-    while (this.restartLoop) {
-      const loop = this.restartLoop;
-      await loop;
-      if (this.restartLoop === loop) return;
-    }
   }
 }
