@@ -1,7 +1,8 @@
 /**
  * `npm start`: the whole system on one machine. Postgres and NATS come from DATABASE_URL /
  * NATS_URL, or are started here (embedded Postgres with data under .hms/, and a nats-server
- * child with JetStream); then act, oms, ops and the gateway start as four processes.
+ * child with JetStream); then act, oms, ops and the gateway start as four processes, each
+ * restarted with backoff if it exits (ServiceSupervisor).
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -56,9 +57,10 @@ async function main(): Promise<void> {
       onOutput: (name, text) => {
         for (const line of text.split('\n').filter(Boolean)) process.stdout.write(`[${name}] ${line}\n`);
       },
+      supervise: { log },
     });
   } catch (error) {
-    log(`failed to start: ${(error as Error).message}`);
+    log(`failed to start: ${(error as Error).message.trim()}`);
     await stop(1);
     return;
   }
@@ -71,7 +73,7 @@ async function main(): Promise<void> {
       `  Gateway:    ${stack.gatewayUrl}`,
       `  Dashboard:  ${stack.gatewayUrl}/dashboard (paste the manager token below)`,
       `  API docs:   ${stack.gatewayUrl}/docs`,
-      `  Postgres:   ${redact(infra.databaseUrl)}${infra.embedded.postgres ? ' (embedded, data in .hms/postgres)' : ''}`,
+      `  Postgres:   ${redact(infra.databaseUrl)}${infra.postgresDataDir ? ` (embedded, data in ${infra.postgresDataDir})` : ''}`,
       `  NATS:       ${infra.natsUrl}${infra.embedded.nats ? ' (nats-server child process, JetStream)' : ''}`,
       `  Services:   ${Object.values(stack.services).map((s) => `${s.name} ${s.url}`).join(', ')}`,
       jwtSecret ? '  JWT secret: from HMS_JWT_SECRET' : `  JWT secret: none was set (HMS_JWT_SECRET), so a random one was made for this run: ${secret}`,
@@ -94,7 +96,9 @@ function log(message: string): void {
   process.stdout.write(`[hms] ${message}\n`);
 }
 
+// A launcher failure (no free port, initdb refused, a folder it cannot write) is the machine's,
+// not a bug of ours: its message says what, a stack would not help.
 main().catch((error: Error) => {
-  process.stderr.write(`[hms] ${error.stack ?? error.message}\n`);
+  process.stderr.write(`[hms] failed: ${error.message}\n`);
   process.exit(1);
 });

@@ -26,3 +26,7 @@ export * from './bootstrap/service-runtime';
 export * from './bootstrap/periodic-job';
 export * from './bootstrap/bootstrap';
 export * from './database/time-id-cursor';
+export * from './database/database-outage';
+export * from './bootstrap/backoff';
+export * from './bootstrap/outage-log';
+export * from './nats/nats-outage';

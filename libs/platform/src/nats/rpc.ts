@@ -20,6 +20,8 @@ import {
   type ServiceName,
 } from '@hms/contracts';
 import type { Logger } from 'pino';
+import { isStatementTimeout } from '../database/database-outage';
+import { OutageLog } from '../bootstrap/outage-log';
 import { injectTraceContext, withConsumerSpan, withProducerSpan } from '../tracing/tracing';
 import type { NatsBus } from './nats-bus';
 import { encodedHeaderBytes, fitsIn, HEADERS_RESERVE_BYTES, payloadTooLarge } from './wire-size';
@@ -44,6 +46,9 @@ export type RpcHandlers<N extends ServiceName> = {
 };
 
 type Reply = { ok: true; result: unknown } | { ok: false; error: RpcErrorBody };
+
+const DATABASE_UNAVAILABLE: RpcErrorBody = { code: 'UNAVAILABLE', message: 'The database is unavailable; try again shortly', retryable: true };
+const MESSAGING_UNAVAILABLE: RpcErrorBody = { code: 'UNAVAILABLE', message: 'The message bus is unavailable; try again shortly', retryable: true };
 
 /** Turns class-validator errors into contract error details with dotted paths. */
 export function validationDetails(errors: ValidationError[], parent = ''): ErrorDetail[] {
@@ -91,12 +96,15 @@ export function validateMessage<T extends object>(messageClass: new () => T, pay
 export class RpcServer {
   private readonly subscriptions: Subscription[] = [];
   private inFlight = 0;
+  private readonly outage: OutageLog;
 
   constructor(
     private readonly bus: NatsBus,
     private readonly service: ServiceName,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.outage = new OutageLog(logger, 'rpc');
+  }
 
   /** Resolves once the server has the subscriptions: a caller told "ready" must find a responder. */
   async serve<N extends ServiceName>(handlers: RpcHandlers<N>): Promise<void> {
@@ -126,9 +134,17 @@ export class RpcServer {
         const actorHeader = msg.headers?.get(NatsHeaders.actor);
         const actor: Actor = actorHeader ? (JSON.parse(actorHeader) as Actor) : { id: 'anonymous', roles: [] };
         const result = await handler(message as RpcRequest<RpcSubject>, { actor, requestBytes: msg.data.length, maxPayload: this.bus.maxPayload });
+        this.outage.succeeded();
         return { ok: true, result };
       } catch (error) {
         if (error instanceof DomainError) return { ok: false, error: error.toRpcBody() };
+        // Postgres (or NATS) down, restarting, out of connections or too slow: the call may work later.
+        const away = this.outage.failed(error);
+        if (away) return { ok: false, error: away === 'Postgres' ? DATABASE_UNAVAILABLE : MESSAGING_UNAVAILABLE };
+        if (isStatementTimeout(error)) {
+          this.logger.warn({ subject }, 'a statement ran past DATABASE_STATEMENT_TIMEOUT_MS; answered UNAVAILABLE');
+          return { ok: false, error: DATABASE_UNAVAILABLE };
+        }
         if (error instanceof SyntaxError) {
           return { ok: false, error: { code: 'VALIDATION_FAILED', message: 'The message is not valid JSON', retryable: false } };
         }
