@@ -22,6 +22,7 @@ export type {
   ListRequestsFilter,
   ListTasksFilter,
   PageOptions,
+  RegisterPlanOptions,
   PoolSettings,
   ScalingDecision,
   ListScalingDecisionsFilter,

@@ -66,6 +66,11 @@ export interface PlanDefinition {
   slaMinutes?: number;
   defaults?: PlanDefaults;
   schedule?: PlanSchedule;
+  /**
+   * Notes for operators kept with the plan and shown with it, never interpreted by HMS: e.g.
+   * `image`, the container image a job file names for its workers (see docs/plans.md "Dialects").
+   */
+  annotations?: Record<string, string>;
   steps: PlanStep[];
 }
 
@@ -115,6 +120,7 @@ export const PLAN_JSON_SCHEMA = {
       required: ['cron'],
       properties: { cron: { type: 'string' }, tz: { type: 'string' }, payload: { type: 'object' } },
     },
+    annotations: { type: 'object', additionalProperties: { type: 'string' } },
     steps: {
       type: 'array',
       minItems: 1,

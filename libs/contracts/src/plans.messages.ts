@@ -1,6 +1,6 @@
 import { Type } from 'class-transformer';
-import { IsInt, IsObject, IsOptional, IsString, Min } from 'class-validator';
-import type { PlanDefinition } from './plan.schema';
+import { IsInt, IsObject, IsOptional, IsString, Matches, Min } from 'class-validator';
+import { SLUG_PATTERN, type PlanDefinition } from './plan.schema';
 
 /** Register a plan from its JSON form or its YAML source (exactly one of the two). */
 export class RegisterPlanCommand {
@@ -13,6 +13,11 @@ export class RegisterPlanCommand {
   @IsOptional()
   @IsString()
   yaml?: string;
+
+  /** The plan's id, for a plan file that has none (`POST /v1/plans?id=`); must equal the file's when both are given. */
+  @IsOptional()
+  @Matches(SLUG_PATTERN)
+  id?: string;
 }
 
 /** Answer to a registration: `created` is false when identical content was registered before. */

@@ -1,13 +1,32 @@
-import { IsIn, IsInt, IsNumber, IsObject, IsOptional, IsPositive, IsString, Length, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsNumber, IsObject, IsOptional, IsPositive, IsString, Length, Max, Min, registerDecorator } from 'class-validator';
 import { PageQuery } from './pagination';
 import { RequestStatus, RequestStatuses, StepStatus } from './statuses';
 
+/** A plan id (1 to 200 characters) or a whole plan given inline (an object). */
+function IsPlanReference() {
+  return (object: object, propertyName: string) =>
+    registerDecorator({
+      name: 'isPlanReference',
+      target: object.constructor,
+      propertyName,
+      options: { message: `${propertyName} must be a plan id (1 to 200 characters) or a plan object` },
+      validator: {
+        validate(value: unknown) {
+          if (typeof value === 'string') return value.length >= 1 && value.length <= 200;
+          return typeof value === 'object' && value !== null && !Array.isArray(value);
+        },
+      },
+    });
+}
+
 /** Start a request of a plan (API.md `POST /v1/requests`). */
 export class CreateRequestCommand {
-  /** Plan id. */
-  @IsString()
-  @Length(1, 200)
-  plan: string;
+  /**
+   * Plan id; or the plan itself, inline (any accepted dialect): it is registered like
+   * `POST /v1/plans` (under `inline.<content hash>` when it has no id) and this request runs it.
+   */
+  @IsPlanReference()
+  plan: string | Record<string, unknown>;
 
   /** Plan version; the latest when absent. */
   @IsOptional()

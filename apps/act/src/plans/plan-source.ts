@@ -1,5 +1,7 @@
 import { parseDocument } from 'yaml';
 import { DomainError, type ErrorDetail } from '@hms/contracts';
+import { contentHash } from '../common/canonical-json';
+import { canonicalPlan } from './plan-dialects';
 
 /**
  * Turns YAML source into a plain value. A YAML syntax error is a VALIDATION_FAILED with one detail
@@ -24,8 +26,11 @@ export function parsePlanYaml(source: string): unknown {
   }
 }
 
-/** The plan of a register command: exactly one of `definition` (JSON) or `yaml` (source text). */
-export function planSourceOf(command: { definition?: Record<string, unknown>; yaml?: string }): unknown {
+/**
+ * The canonical plan of a register command: exactly one of `definition` (JSON) or `yaml` (source
+ * text), in any accepted dialect; `id` names a plan whose file has none.
+ */
+export function planSourceOf(command: { definition?: Record<string, unknown>; yaml?: string; id?: string }): unknown {
   const hasDefinition = command.definition !== undefined;
   const hasYaml = command.yaml !== undefined;
   if (hasDefinition === hasYaml) {
@@ -33,5 +38,27 @@ export function planSourceOf(command: { definition?: Record<string, unknown>; ya
       { path: hasDefinition ? 'yaml' : 'definition', message: hasDefinition ? 'must be absent when definition is given' : 'either definition or yaml is required' },
     ]);
   }
-  return hasYaml ? parsePlanYaml(command.yaml!) : command.definition;
+  return canonicalPlan(hasYaml ? parsePlanYaml(command.yaml!) : command.definition, { id: command.id });
+}
+
+/**
+ * The canonical plan of a plan given inline with a request. One without an id is named by its
+ * content (`inline.<first 16 hex of its hash>`), so the same workflow sent again is the same plan
+ * version and a request always refers to a stored, immutable definition. Problems are reported
+ * under `plan.`, where the caller put it.
+ */
+export function inlinePlanOf(plan: Record<string, unknown>): Record<string, unknown> {
+  try {
+    const canonical = canonicalPlan(plan) as Record<string, unknown>;
+    return canonical.id === undefined ? { id: `inline.${contentHash(canonical).slice(0, 16)}`, ...canonical } : canonical;
+  } catch (error) {
+    throw underPlan(error);
+  }
+}
+
+/** A VALIDATION_FAILED of an inline plan, with its paths under `plan`. */
+export function underPlan(error: unknown): unknown {
+  if (!(error instanceof DomainError) || error.code !== 'VALIDATION_FAILED') return error;
+  const details = (error.details ?? []).map((detail) => ({ ...detail, path: detail.path ? `plan.${detail.path}` : 'plan' }));
+  return new DomainError('VALIDATION_FAILED', error.message, details);
 }

@@ -8,7 +8,8 @@ interface SchemaNode {
   type?: 'object' | 'array' | 'string' | 'integer' | 'number' | 'boolean';
   properties?: Record<string, SchemaNode>;
   required?: readonly string[];
-  additionalProperties?: boolean;
+  /** false: unknown keys are errors; a schema: every other key's value must match it. */
+  additionalProperties?: boolean | SchemaNode;
   items?: SchemaNode;
   minItems?: number;
   uniqueItems?: boolean;
@@ -73,6 +74,7 @@ function checkAgainstSchema(value: unknown, schema: SchemaNode, path: string, pr
     for (const [key, item] of Object.entries(value)) {
       const child = schema.properties?.[key];
       if (child) checkAgainstSchema(item, child, join(path, key), problems);
+      else if (typeof schema.additionalProperties === 'object') checkAgainstSchema(item, schema.additionalProperties, join(path, key), problems);
       else if (schema.additionalProperties === false) {
         const known = Object.keys(schema.properties ?? {}).join(', ');
         problems.push({ path: join(path, key), message: `unknown field '${key}' (allowed: ${known})` });
