@@ -1,0 +1,194 @@
+"""Pools, workers and tasks: lease a task, hold it (heartbeats), start, complete or fail it."""
+
+import threading
+import time
+import urllib.parse
+from datetime import datetime
+
+from .client import Client, HmsError, LeaseLost, token_subject
+
+# The gateway answers a long-poll after at most this long (API.md: waitSeconds 0..30).
+MAX_WAIT_SECONDS = 30
+# Heartbeat bounds: often enough to keep a short lease, rarely enough not to flood a long one.
+MIN_HEARTBEAT_SECONDS = 1.0
+MAX_HEARTBEAT_SECONDS = 300.0
+
+
+def _seg(value):
+    return urllib.parse.quote(value, safe="")
+
+
+def _seconds_until(iso):
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() - time.time()
+
+
+class Task:
+    """A task leased by a worker. While it is held, a background thread heartbeats its lease."""
+
+    def __init__(self, client, leased):
+        self._client = client
+        self.id = leased["id"]
+        self.request_id = leased["requestId"]
+        self.step_id = leased["stepId"]
+        self.title = leased["title"]
+        self.pool = leased.get("pool")
+        self.tags = leased.get("tags") or []
+        self.payload = leased.get("payload") or {}
+        self.attempt = leased["attempt"]
+        self.lease_token = leased["leaseToken"]
+        self.lease_expires_at = leased["leaseExpiresAt"]
+        self._released = threading.Event()
+        self._heartbeats = threading.Thread(target=self._heartbeat_loop, name=f"oms-heartbeat-{self.id}", daemon=True)
+        self._heartbeats.start()
+
+    @property
+    def held(self):
+        """True until the task is completed, failed or released here, or its lease was lost."""
+        return not self._released.is_set()
+
+    def start(self):
+        """Starts the full lease from now: the step's (or pool's) lease length, e.g. a 2-hour one."""
+        return self.heartbeat()
+
+    def heartbeat(self, extend_seconds=None):
+        """Extends the lease, by its full length or `extend_seconds`; returns the new deadline."""
+        body = {"leaseToken": self.lease_token}
+        if extend_seconds is not None:
+            body["extendSeconds"] = int(extend_seconds)
+        try:
+            answer = self._client.call("POST", f"/v1/tasks/{_seg(self.id)}/heartbeat", body)
+        except LeaseLost:
+            self._released.set()
+            raise
+        self.lease_expires_at = answer["leaseExpiresAt"]
+        return self.lease_expires_at
+
+    def complete(self, result=None):
+        """Finishes the task with `result` (a dict) as its output; a repeat is a no-op on the server."""
+        return self._end("complete", {"leaseToken": self.lease_token, "output": result or {}})
+
+    def fail(self, error, code=None, retryable=True):
+        """Fails this attempt: retried by the step's policy unless `retryable` is false."""
+        failure = {"message": (str(error) or type(error).__name__)[:4000]}
+        code = code if code is not None else getattr(error, "code", None)
+        if isinstance(code, str) and code:
+            failure["code"] = code
+        return self._end("fail", {"leaseToken": self.lease_token, "error": failure, "retryable": bool(retryable)})
+
+    def release(self):
+        """Gives the task back to its queue at once; the attempt is not counted."""
+        return self._end("release", {"leaseToken": self.lease_token})
+
+    def _end(self, action, body):
+        # Heartbeats stop first, so none races the ending call.
+        self._released.set()
+        return self._client.call("POST", f"/v1/tasks/{_seg(self.id)}/{action}", body)
+
+    def _heartbeat_loop(self):
+        while True:
+            left = _seconds_until(self.lease_expires_at)
+            delay = min(MAX_HEARTBEAT_SECONDS, max(MIN_HEARTBEAT_SECONDS, left / 3))
+            if self._released.wait(delay):
+                return
+            try:
+                self.heartbeat()
+            except LeaseLost:
+                return
+            except HmsError:
+                # A gateway hiccup: try again at the next beat while the lease lasts.
+                continue
+
+    def __repr__(self):
+        return f"Task(id={self.id!r}, title={self.title!r}, pool={self.pool!r}, attempt={self.attempt})"
+
+
+class Worker:
+    """A worker logged in to a pool: takes its tasks as `name` (the subject of its token)."""
+
+    def __init__(self, client, pool, name, tags=None):
+        self._client = client
+        self.pool = pool
+        self.name = name
+        self.tags = tags
+
+    def next_task(self, tags=None, timeout=None, wait_seconds=20):
+        """The next task of the pool whose tags are all among `tags`, leased to this worker.
+
+        Long-polls (the gateway answers as soon as a task is there, no busy polling) until a
+        task comes or `timeout` seconds have passed (None: wait as long as it takes); None then.
+        """
+        tags = tags if tags is not None else self.tags
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            wait = min(MAX_WAIT_SECONDS, wait_seconds)
+            if deadline is not None:
+                wait = max(0, min(wait, int(deadline - time.monotonic())))
+            body = {"worker": self.name, "max": 1, "waitSeconds": wait}
+            if tags is not None:
+                body["tags"] = list(tags)
+            answer = self._client.call("POST", f"/v1/pools/{_seg(self.pool)}/lease", body, timeout=self._client.timeout + wait)
+            tasks = (answer or {}).get("tasks") or []
+            if tasks:
+                return Task(self._client, tasks[0])
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+
+    def run(self, handler, stop=None, tags=None, max_tasks=None, wait_seconds=20, on_error=None):
+        """Takes tasks one after another and hands each to `handler(task)`.
+
+        The handler's return value (a dict, or None for `{}`) completes the task; an exception
+        fails it, retried unless the exception has `retryable = False`. A handler may also end the
+        task itself. Stops when the `stop` event is set (between tasks and long-polls) or after
+        `max_tasks`; returns `{"completed": n, "failed": n}`. Errors the loop survives (a lost
+        lease, a gateway that did not answer) go to `on_error`; 401/403 are raised.
+        """
+        summary = {"completed": 0, "failed": 0}
+        stop = stop or threading.Event()
+        report = on_error or (lambda error, task: None)
+        backoff = 0.5
+        while not stop.is_set() and (max_tasks is None or summary["completed"] + summary["failed"] < max_tasks):
+            try:
+                task = self.next_task(tags=tags, timeout=wait_seconds, wait_seconds=wait_seconds)
+            except HmsError as error:
+                if not error.retryable:
+                    raise
+                report(error, None)
+                stop.wait(backoff)
+                backoff = min(30.0, backoff * 2)
+                continue
+            backoff = 0.5
+            if task is None:
+                continue
+            try:
+                result = handler(task)
+            except Exception as error:  # the handler's failure is the task's
+                if task.held:
+                    self._end(task.fail, report, task, error, retryable=getattr(error, "retryable", True) is not False)
+                summary["failed"] += 1
+                continue
+            if task.held:
+                self._end(task.complete, report, task, result)
+            summary["completed"] += 1
+        return summary
+
+    @staticmethod
+    def _end(action, report, task, *args, **kwargs):
+        try:
+            action(*args, **kwargs)
+        except HmsError as error:
+            report(error, task)
+
+
+class Pool:
+    """A pool (lane) of the gateway at `url` (else `HMS_URL`), called with `token` (else `HMS_TOKEN`)."""
+
+    def __init__(self, name, url=None, token=None, client=None):
+        self.name = name
+        self._client = client or Client(url=url, token=token)
+
+    def login(self, worker, tags=None):
+        """Works this pool as `worker`, which must be the subject of the token (the gateway checks)."""
+        subject = token_subject(self._client.token)
+        if subject is not None and subject != worker:
+            raise ValueError(f"login as {worker!r}, but the token is {subject!r}'s: a worker can only take tasks as itself")
+        return Worker(self._client, self.name, worker, tags=tags)
