@@ -39,7 +39,10 @@ export function metricsOf(snapshot: PoolMetrics): Metric[] {
     ['worker.online', snapshot.workersOnline],
     ['worker.desiredReplicas', snapshot.desiredReplicas],
   ];
-  return readings.filter((reading): reading is [MetricName, number] => reading[1] !== null).map(([name, value]) => ({ name, value, queue: snapshot.pool, at: snapshot.updatedAt }));
+  return readings
+    .filter((reading): reading is [MetricName, number] => reading[1] !== null)
+    // Milliseconds are the finest grain OPS measures; more digits are float noise (6.9830000000000005).
+    .map(([name, value]) => ({ name, value: Math.round(value * 1000) / 1000, queue: snapshot.pool, at: snapshot.updatedAt }));
 }
 
 export interface StreamOptions {
