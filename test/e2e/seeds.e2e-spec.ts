@@ -110,6 +110,9 @@ describe('The seed chapters', () => {
       const broken = await env.manager.requests.create({ plan: { ...workflow, slaHours: 'two days' }, payload: {} }).catch((error: unknown) => error);
       expect(broken).toBeInstanceOf(HmsApiError);
       expect((broken as HmsApiError).details).toEqual([{ path: 'plan.slaHours', message: 'must be a number' }]);
+      const named = await post('/v1/requests', JSON.stringify({ plan: { ...workflow, id: 'pothole_repair' } }));
+      expect(named.status).toBe(400);
+      expect(named.body.error.details[0].path).toBe('plan.id');
       const withVersion = await post('/v1/requests', JSON.stringify({ plan: workflow, version: 1 }));
       expect(withVersion.status).toBe(400);
       expect(withVersion.body.error.details).toEqual([{ path: 'version', message: 'must be absent when the plan is given inline' }]);

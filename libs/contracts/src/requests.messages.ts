@@ -22,8 +22,8 @@ function IsPlanReference() {
 /** Start a request of a plan (API.md `POST /v1/requests`). */
 export class CreateRequestCommand {
   /**
-   * Plan id; or the plan itself, inline (any accepted dialect): it is registered like
-   * `POST /v1/plans` (under `inline.<content hash>` when it has no id) and this request runs it.
+   * Plan id; or the plan itself, inline (any accepted dialect, without `id`): it is registered
+   * like `POST /v1/plans` under `inline.<content hash>` and this request runs it.
    */
   @IsPlanReference()
   plan: string | Record<string, unknown>;

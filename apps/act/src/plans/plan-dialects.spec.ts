@@ -144,8 +144,8 @@ describe('inlinePlanOf', () => {
     expect(validatePlan(first).ok).toBe(true);
   });
 
-  it('keeps an inline plan id, and reports problems under plan', () => {
-    expect(inlinePlanOf({ id: 'mine', queue: 'q' }).id).toBe('mine');
+  it('refuses an inline plan with an id (a new version of a registered plan is for those who may register), and reports problems under plan', () => {
+    expect(problemsOf(() => inlinePlanOf({ id: 'passport_renewal', queue: 'q' }))).toEqual([{ path: 'plan.id', message: expect.stringContaining('must be absent') }]);
     expect(problemsOf(() => inlinePlanOf({ queue: 'q', slaHours: 'x' }))).toEqual([{ path: 'plan.slaHours', message: 'must be a number' }]);
   });
 });

@@ -42,15 +42,21 @@ export function planSourceOf(command: { definition?: Record<string, unknown>; ya
 }
 
 /**
- * The canonical plan of a plan given inline with a request. One without an id is named by its
- * content (`inline.<first 16 hex of its hash>`), so the same workflow sent again is the same plan
- * version and a request always refers to a stored, immutable definition. Problems are reported
- * under `plan.`, where the caller put it.
+ * The canonical plan of a plan given inline with a request, named by its content
+ * (`inline.<first 16 hex of its hash>`), so the same workflow sent again is the same plan version
+ * and a request always refers to a stored, immutable definition. It may not carry an `id`: callers
+ * allowed to create requests (services) may not register plans, and an inline plan under an
+ * existing id would be a new version of someone else's plan. Problems are reported under `plan.`.
  */
 export function inlinePlanOf(plan: Record<string, unknown>): Record<string, unknown> {
+  if (plan.id !== undefined) {
+    throw new DomainError('VALIDATION_FAILED', 'A plan given inline is named by its content', [
+      { path: 'plan.id', message: 'must be absent: register the plan with POST /v1/plans to give it an id, then create the request with that id' },
+    ]);
+  }
   try {
     const canonical = canonicalPlan(plan) as Record<string, unknown>;
-    return canonical.id === undefined ? { id: `inline.${contentHash(canonical).slice(0, 16)}`, ...canonical } : canonical;
+    return { id: `inline.${contentHash(canonical).slice(0, 16)}`, ...canonical };
   } catch (error) {
     throw underPlan(error);
   }
