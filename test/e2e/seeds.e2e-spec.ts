@@ -136,6 +136,16 @@ describe('The seed chapters', () => {
       expect((await env.manager.requests.waitFor(request.id, { timeoutMs: 20_000, intervalMs: 200 })).status).toBe('completed');
     });
 
+    it('documents ?id= and the inline plan in the OpenAPI document', async () => {
+      const document = (await (await fetch(`${env.stack.gatewayUrl}/docs/openapi.json`)).json()) as Record<string, any>;
+      expect(document.paths['/v1/plans'].post.parameters).toEqual([expect.objectContaining({ name: 'id', in: 'query', required: false })]);
+      expect(document.components.schemas.CreateRequestCommand.properties.plan).toEqual({
+        oneOf: [{ type: 'string', minLength: 1, maxLength: 200 }, { $ref: '#/components/schemas/PlanDefinition' }],
+      });
+      expect(document.components.schemas.RegisterPlanCommand.properties.id).toEqual(expect.objectContaining({ type: 'string' }));
+      expect(document.components.schemas.PlanDefinition.properties.annotations).toEqual({ type: 'object', additionalProperties: { type: 'string' } });
+    });
+
     it('still refuses, naming it, a field that cannot be translated', async () => {
       const source = seedText('passport.plan.yaml').replace('backoff_sec: 30', 'backoff_min: 1');
       const refused = await post('/v1/plans', source, 'application/yaml');

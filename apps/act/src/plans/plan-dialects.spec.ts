@@ -4,6 +4,7 @@ import { DomainError } from '@hms/contracts';
 import { canonicalPlan, slugOf } from './plan-dialects';
 import { inlinePlanOf, parsePlanYaml } from './plan-source';
 import { validatePlan } from './plan.validator';
+import { readPlanFile } from './plans.loader';
 
 const seeds = join(__dirname, '..', '..', '..', '..', 'examples', 'seeds');
 
@@ -147,5 +148,12 @@ describe('inlinePlanOf', () => {
   it('refuses an inline plan with an id (a new version of a registered plan is for those who may register), and reports problems under plan', () => {
     expect(problemsOf(() => inlinePlanOf({ id: 'passport_renewal', queue: 'q' }))).toEqual([{ path: 'plan.id', message: expect.stringContaining('must be absent') }]);
     expect(problemsOf(() => inlinePlanOf({ queue: 'q', slaHours: 'x' }))).toEqual([{ path: 'plan.slaHours', message: 'must be a number' }]);
+  });
+});
+
+describe('readPlanFile (HMS_PLANS_DIR)', () => {
+  it('loads a plan file written in a dialect as its canonical plan', async () => {
+    expect(await readPlanFile(join(seeds, 'passport.plan.yaml'))).toEqual(canonicalPlan(parsePlanYaml(readFileSync(join(seeds, 'passport.plan.yaml'), 'utf8'))));
+    expect(validatePlan(await readPlanFile(join(seeds, 'farm-grant.plan.yaml'))).ok).toBe(true);
   });
 });
