@@ -12,6 +12,8 @@ MAX_WAIT_SECONDS = 30
 # Heartbeat bounds: often enough to keep a short lease, rarely enough not to flood a long one.
 MIN_HEARTBEAT_SECONDS = 1.0
 MAX_HEARTBEAT_SECONDS = 300.0
+# How `Worker.run` counts a task by the way it ended.
+OUTCOME_COUNTS = {"complete": "completed", "fail": "failed", "release": "released", "lost": "lost"}
 
 
 def _seg(value):
@@ -37,6 +39,8 @@ class Task:
         self.attempt = leased["attempt"]
         self.lease_token = leased["leaseToken"]
         self.lease_expires_at = leased["leaseExpiresAt"]
+        #: How the task ended here: "complete", "fail", "release", or "lost" (the lease was); None while held.
+        self.outcome = None
         self._released = threading.Event()
         self._heartbeats = threading.Thread(target=self._heartbeat_loop, name=f"oms-heartbeat-{self.id}", daemon=True)
         self._heartbeats.start()
@@ -58,7 +62,7 @@ class Task:
         try:
             answer = self._client.call("POST", f"/v1/tasks/{_seg(self.id)}/heartbeat", body)
         except LeaseLost:
-            self._released.set()
+            self._end_here("lost")
             raise
         self.lease_expires_at = answer["leaseExpiresAt"]
         return self.lease_expires_at
@@ -81,8 +85,17 @@ class Task:
 
     def _end(self, action, body):
         # Heartbeats stop first, so none races the ending call.
+        self._end_here(action)
+        try:
+            return self._client.call("POST", f"/v1/tasks/{_seg(self.id)}/{action}", body)
+        except LeaseLost:
+            self.outcome = "lost"
+            raise
+
+    def _end_here(self, outcome):
+        if self.outcome is None:
+            self.outcome = outcome
         self._released.set()
-        return self._client.call("POST", f"/v1/tasks/{_seg(self.id)}/{action}", body)
 
     def _heartbeat_loop(self):
         while True:
@@ -138,15 +151,17 @@ class Worker:
 
         The handler's return value (a dict, or None for `{}`) completes the task; an exception
         fails it, retried unless the exception has `retryable = False`. A handler may also end the
-        task itself. Stops when the `stop` event is set (between tasks and long-polls) or after
-        `max_tasks`; returns `{"completed": n, "failed": n}`. Errors the loop survives (a lost
-        lease, a gateway that did not answer) go to `on_error`; 401/403 are raised.
+        task itself. Returns how many tasks were completed, failed, released and lost (a lease
+        that ran out or moved on; the handler's result is then dropped). Stops when the `stop` event is set (between tasks and long-polls) or after
+        `max_tasks` handled. Errors the loop survives (a lost lease, a gateway that did not
+        answer) go to `on_error(error, task)`; 401/403 are raised.
         """
-        summary = {"completed": 0, "failed": 0}
+        summary = {"completed": 0, "failed": 0, "released": 0, "lost": 0}
         stop = stop or threading.Event()
         report = on_error or (lambda error, task: None)
         backoff = 0.5
-        while not stop.is_set() and (max_tasks is None or summary["completed"] + summary["failed"] < max_tasks):
+        handled = 0
+        while not stop.is_set() and (max_tasks is None or handled < max_tasks):
             try:
                 task = self.next_task(tags=tags, timeout=wait_seconds, wait_seconds=wait_seconds)
             except HmsError as error:
@@ -159,23 +174,28 @@ class Worker:
             backoff = 0.5
             if task is None:
                 continue
+            handled += 1
             try:
                 result = handler(task)
+                if result is not None and not isinstance(result, dict):
+                    raise TypeError(f"the handler returned {type(result).__name__}; a task's result is a dict (or None)")
             except Exception as error:  # the handler's failure is the task's
                 if task.held:
-                    self._end(task.fail, report, task, error, retryable=getattr(error, "retryable", True) is not False)
-                summary["failed"] += 1
-                continue
-            if task.held:
-                self._end(task.complete, report, task, result)
-            summary["completed"] += 1
+                    self._end(report, task, task.fail, error, retryable=getattr(error, "retryable", True) is not False)
+            else:
+                if task.held:
+                    self._end(report, task, task.complete, result)
+            summary[OUTCOME_COUNTS.get(task.outcome, "lost")] += 1
         return summary
 
     @staticmethod
-    def _end(action, report, task, *args, **kwargs):
+    def _end(report, task, action, *args, **kwargs):
+        """Ends the task; an error doing so (a lost lease, a gateway that did not answer) goes to `report`."""
         try:
             action(*args, **kwargs)
         except HmsError as error:
+            # Whether the call took effect is unknown: the lease runs out and the task is retried.
+            task.outcome = "lost"
             report(error, task)
 
 

@@ -113,16 +113,32 @@ def test_run_completes_with_the_handlers_result_and_fails_with_its_exception(sce
         return {"double": task.payload["n"] * 2}
 
     summary = Pool(POOL).login(WORKER).run(handler, tags=[scene.tag], max_tasks=3, wait_seconds=10)
-    assert summary == {"completed": 2, "failed": 1}
+    assert summary == {"completed": 2, "failed": 1, "released": 0, "lost": 0}
     views = [scene.wait_for_status(r["id"]) for r in requests]
     assert [v["status"] for v in views] == ["completed", "failed", "completed"]
     assert views[0]["steps"][0]["output"] == {"double": 2}
 
 
+def test_run_fails_a_task_whose_handler_returns_no_dict_and_counts_a_task_the_handler_released(scene):
+    plan = scene.plan(retry={"attempts": 1})
+    requests = [scene.request(plan, {"n": n}) for n in (1, 2)]
+
+    def handler(task):
+        if task.payload["n"] == 1:
+            return "done"
+        task.release()
+
+    worker = Pool(POOL).login(WORKER)
+    first = worker.run(handler, tags=[scene.tag], max_tasks=1, wait_seconds=10)
+    assert first == {"completed": 0, "failed": 1, "released": 0, "lost": 0}
+    assert scene.wait_for_status(requests[0]["id"])["status"] == "failed"
+    assert worker.run(handler, tags=[scene.tag], max_tasks=1, wait_seconds=10) == {"completed": 0, "failed": 0, "released": 1, "lost": 0}
+
+
 def test_run_stops_when_asked():
     stop = threading.Event()
     stop.set()
-    assert Pool(POOL).login(WORKER).run(lambda task: None, stop=stop) == {"completed": 0, "failed": 0}
+    assert Pool(POOL).login(WORKER).run(lambda task: None, stop=stop) == {"completed": 0, "failed": 0, "released": 0, "lost": 0}
 
 
 def test_login_must_be_the_tokens_subject():

@@ -49,7 +49,10 @@ export interface StreamOptions {
   headers?: Record<string, string>;
   /** Stops the stream, like `stop()`. */
   signal?: AbortSignal;
-  /** Told when the connection breaks (it is opened again a second later); stderr by default. */
+  /**
+   * Told when the connection breaks (it is opened again a second later), and when the gateway
+   * refuses the stream (a bad token or queue name: it ends, and `done` rejects); stderr by default.
+   */
   onError?: (error: unknown) => void;
 }
 
@@ -79,13 +82,15 @@ export class OpsClient {
           }
         } catch (error) {
           if (stopper.signal.aborted) return;
+          onError(error);
           // A refused stream (bad token, bad queue name) will not get better by reconnecting.
           if (error instanceof HmsApiError && !error.retryable && error.status !== 0) throw error;
-          onError(error);
         }
         await new Promise((resolve) => setTimeout(resolve, RECONNECT_MS));
       }
     })();
+    // onError has said it; a caller that never awaits `done` (as the guide's snippet) gets no unhandled rejection.
+    done.catch(() => undefined);
     return { stop: () => stopper.abort(), done };
   }
 }
