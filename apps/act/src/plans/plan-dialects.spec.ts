@@ -120,6 +120,15 @@ describe('canonicalPlan', () => {
     ]);
   });
 
+  it('keeps a __proto__ key as a field, so the validator names it', () => {
+    const plan = canonicalPlan(JSON.parse('{"id": "p", "queue": "q", "__proto__": {"polluted": true}}'));
+    expect(Object.getPrototypeOf(plan)).toBe(Object.prototype);
+    expect(validatePlan(plan)).toEqual({ ok: false, problems: [expect.objectContaining({ path: '__proto__' })] });
+    expect(problemsOf(() => canonicalPlan(JSON.parse('{"id": "p", "queue": "q", "retry_policy": {"attempts": 2, "__proto__": 1}}')))).toEqual([
+      { path: 'retry_policy.__proto__', message: expect.stringContaining("unknown field '__proto__'") },
+    ]);
+  });
+
   it('passes what is not an object to the validator', () => {
     expect(canonicalPlan([1])).toEqual([1]);
   });

@@ -118,7 +118,7 @@ function translateRetryPolicy(policy: unknown, t: Translation): Plain | undefine
   }
   const retry: Plain = {};
   for (const [key, value] of Object.entries(policy)) {
-    const canonical = RETRY_POLICY_KEYS[key];
+    const canonical = Object.hasOwn(RETRY_POLICY_KEYS, key) ? RETRY_POLICY_KEYS[key] : undefined;
     if (canonical) retry[canonical] = value;
     else t.problem(`retry_policy.${key}`, `unknown field '${key}' (allowed: ${Object.keys(RETRY_POLICY_KEYS).join(', ')})`);
   }
@@ -197,8 +197,8 @@ const CANONICAL_ORDER = ['id', 'title', 'slaMinutes', 'defaults', 'schedule', 'a
 
 /** The fields in the order docs/plans.md writes them, so a translated plan reads like a hand-written one. */
 function inCanonicalOrder(plan: Plain): Plain {
-  const ordered: Plain = {};
-  for (const key of CANONICAL_ORDER) if (plan[key] !== undefined) ordered[key] = plan[key];
-  for (const [key, value] of Object.entries(plan)) if (!(key in ordered)) ordered[key] = value;
-  return ordered;
+  const known = CANONICAL_ORDER.filter((key) => Object.hasOwn(plan, key) && plan[key] !== undefined);
+  const others = Object.keys(plan).filter((key) => !CANONICAL_ORDER.includes(key));
+  // fromEntries defines own properties: a `__proto__` key stays a field (and the validator names it).
+  return Object.fromEntries([...known, ...others].map((key) => [key, plan[key]]));
 }

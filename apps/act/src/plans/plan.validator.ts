@@ -72,7 +72,8 @@ function checkAgainstSchema(value: unknown, schema: SchemaNode, path: string, pr
       if (value[key] === undefined) problems.push({ path: join(path, key), message: 'is required' });
     }
     for (const [key, item] of Object.entries(value)) {
-      const child = schema.properties?.[key];
+      // Own keys only: `__proto__` would otherwise find Object.prototype and pass as a known field.
+      const child = schema.properties && Object.hasOwn(schema.properties, key) ? schema.properties[key] : undefined;
       if (child) checkAgainstSchema(item, child, join(path, key), problems);
       else if (typeof schema.additionalProperties === 'object') checkAgainstSchema(item, schema.additionalProperties, join(path, key), problems);
       else if (schema.additionalProperties === false) {
