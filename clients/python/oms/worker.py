@@ -39,6 +39,10 @@ class Task:
         self.attempt = leased["attempt"]
         self.lease_token = leased["leaseToken"]
         self.lease_expires_at = leased["leaseExpiresAt"]
+        #: The task's full lease length in seconds (the step's, else the pool's).
+        self.lease_seconds = leased.get("leaseSeconds")
+        # What each heartbeat asks for: the granted length until start(), the full one after.
+        self._extend_seconds = None
         #: How the task ended here: "complete", "fail", "release", or "lost" (the lease was); None while held.
         self.outcome = None
         self._released = threading.Event()
@@ -51,11 +55,16 @@ class Task:
         return not self._released.is_set()
 
     def start(self):
-        """Starts the full lease from now: the step's (or pool's) lease length, e.g. a 2-hour one."""
+        """Extends the lease to the step's (or pool's) full length from now, e.g. a 2-hour one,
+        also when the task was only claimed briefly (`next_task(claim_seconds=...)`); the
+        heartbeats keep it at that length from then on."""
+        self._extend_seconds = self.lease_seconds
         return self.heartbeat()
 
     def heartbeat(self, extend_seconds=None):
-        """Extends the lease, by its full length or `extend_seconds`; returns the new deadline."""
+        """Extends the lease from now by `extend_seconds`, else by the full length once started
+        (by the length it was granted for before); returns the new deadline."""
+        extend_seconds = extend_seconds if extend_seconds is not None else self._extend_seconds
         body = {"leaseToken": self.lease_token}
         if extend_seconds is not None:
             body["extendSeconds"] = int(extend_seconds)
@@ -124,11 +133,13 @@ class Worker:
         self.name = name
         self.tags = tags
 
-    def next_task(self, tags=None, timeout=None, wait_seconds=20):
+    def next_task(self, tags=None, timeout=None, wait_seconds=20, claim_seconds=None):
         """The next task of the pool whose tags are all among `tags`, leased to this worker.
 
         Long-polls (the gateway answers as soon as a task is there, no busy polling) until a
         task comes or `timeout` seconds have passed (None: wait as long as it takes); None then.
+        The lease is the step's full length, or only `claim_seconds` until `task.start()` (so a
+        task taken and left unstarted goes back to the queue soon); heartbeats keep it meanwhile.
         """
         tags = tags if tags is not None else self.tags
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -139,6 +150,8 @@ class Worker:
             body = {"worker": self.name, "max": 1, "waitSeconds": wait}
             if tags is not None:
                 body["tags"] = list(tags)
+            if claim_seconds is not None:
+                body["leaseSeconds"] = int(claim_seconds)
             answer = self._client.call("POST", f"/v1/pools/{_seg(self.pool)}/lease", body, timeout=self._client.timeout + wait)
             tasks = (answer or {}).get("tasks") or []
             if tasks:

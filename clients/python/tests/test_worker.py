@@ -65,11 +65,13 @@ def test_next_task_answers_none_when_nothing_comes_in_time(scene):
 def test_start_extends_the_lease_to_the_steps_full_length(scene):
     plan = scene.plan(leaseSeconds=7200)
     scene.request(plan)
-    task = Pool(POOL).login(WORKER).next_task(tags=[scene.tag], timeout=30)
-    first = task.lease_expires_at
+    task = Pool(POOL).login(WORKER).next_task(tags=[scene.tag], timeout=30, claim_seconds=60)
+    assert task.lease_seconds == 7200
+    assert _seconds_until(task.lease_expires_at) <= 60
     task.start()
-    assert task.lease_expires_at >= first
     assert 7000 < _seconds_until(task.lease_expires_at) <= 7200
+    # The heartbeats keep the full length from then on, not the claim's.
+    assert _seconds_until(task.heartbeat()) > 7000
     task.release()
 
 
