@@ -158,6 +158,12 @@ describe('inlinePlanOf', () => {
     expect(problemsOf(() => inlinePlanOf({ id: 'passport_renewal', queue: 'q' }))).toEqual([{ path: 'plan.id', message: expect.stringContaining('must be absent') }]);
     expect(problemsOf(() => inlinePlanOf({ queue: 'q', slaHours: 'x' }))).toEqual([{ path: 'plan.slaHours', message: 'must be a number' }]);
   });
+
+  it('refuses a schedule in an inline plan, in either form (it runs once)', () => {
+    for (const schedule of ['0 0 * * *', { cron: '0 0 * * *' }]) {
+      expect(problemsOf(() => inlinePlanOf({ queue: 'q', schedule }))).toEqual([{ path: 'plan.schedule', message: expect.stringContaining('must be absent') }]);
+    }
+  });
 });
 
 describe('readPlanFile (HMS_PLANS_DIR)', () => {

@@ -46,12 +46,19 @@ export function planSourceOf(command: { definition?: Record<string, unknown>; ya
  * (`inline.<first 16 hex of its hash>`), so the same workflow sent again is the same plan version
  * and a request always refers to a stored, immutable definition. It may not carry an `id`: callers
  * allowed to create requests (services) may not register plans, and an inline plan under an
- * existing id would be a new version of someone else's plan. Problems are reported under `plan.`.
+ * existing id would be a new version of someone else's plan; nor a `schedule`. Problems are
+ * reported under `plan.`.
  */
 export function inlinePlanOf(plan: Record<string, unknown>): Record<string, unknown> {
   if (plan.id !== undefined) {
     throw new DomainError('VALIDATION_FAILED', 'A plan given inline is named by its content', [
       { path: 'plan.id', message: 'must be absent: register the plan with POST /v1/plans to give it an id, then create the request with that id' },
+    ]);
+  }
+  if (plan.schedule !== undefined) {
+    // A schedule would go on creating requests long after this one, from a plan nobody registered.
+    throw new DomainError('VALIDATION_FAILED', 'A plan given inline runs once', [
+      { path: 'plan.schedule', message: 'must be absent: register the plan with POST /v1/plans to run it on a schedule' },
     ]);
   }
   try {
