@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HmsApiError, HmsClient, Pool } from '@hms/client';
 import { repoRoot } from '@hms/testing';
-import { startE2eStack, waitUntil } from './support/e2e-stack';
+import { startE2eStack, waitUntil, workPool } from './support/e2e-stack';
 import { runScript, ScriptProcess } from './support/scripts';
 
 const seeds = join(repoRoot(), 'examples', 'seeds');
@@ -119,6 +119,28 @@ describe('The seed chapters', () => {
       const notAPlan = await post('/v1/requests', JSON.stringify({ plan: ['a'] }));
       expect(notAPlan.status).toBe(400);
       expect(notAPlan.body.error.details[0].path).toBe('plan');
+    });
+
+    it("runs the chapter's main.js: ManagementLayer.start(workflow, {reportId}) follows the inline workflow to its result", async () => {
+      const { stack } = env;
+      const main = new ScriptProcess(process.execPath, [join(seeds, 'main.js')], { cwd: seeds, env: { HMS_URL: stack.gatewayUrl, HMS_TOKEN: stack.serviceToken } });
+      let ended = false;
+      void main.exited.then(() => (ended = true));
+      const crews = await Promise.all(
+        ['severity_agent', 'supervisor', 'crew_scheduler', 'repair_service'].map(async (pool) =>
+          workPool({ client: new HmsClient({ baseUrl: stack.gatewayUrl, token: await stack.workerToken([pool], `${pool}-crew`) }), pool, worker: `${pool}-crew`, output: () => ({}), until: () => ended }),
+        ),
+      );
+      expect(await main.exited).toBe(0);
+      expect(crews.every((crew) => crew.completed.length > 0)).toBe(true);
+      // A step is done for good, so every one is reported, in order; a 'Waiting' line only when a poll caught the step ready.
+      expect(main.stdout.filter((line) => line.includes(' passed: '))).toEqual([
+        '[Orchestrator] Step 1 passed: assess_severity',
+        '[Orchestrator] Step 2 passed: human_approval',
+        '[Orchestrator] Step 3 passed: assign_crew',
+        '[Orchestrator] Step 4 passed: execute_repair',
+      ]);
+      expect(main.stdout.join('\n')).toMatch(/Workflow Result: \{\n  status: 'completed',\n  details: \{\n    id: '[0-9a-f-]{36}',\n    plan: 'inline\.[0-9a-f]{16}',/);
     });
 
     it('registers ssa_re-score.yaml (chapter 002) with its schedule, queue, SLA and image, and runs it', async () => {
