@@ -139,6 +139,14 @@ describe(buildCli.name, () => {
       expect(fromJson.fake.calls[0].json).toEqual({ id: 'p', steps: [{ id: 'a', pool: 'q' }] });
     });
 
+    it('names a plan file without id with --id', async () => {
+      const files = { 'repairWorkflow.json': '{"steps":[{"task":"assessSeverity","agent":"SeverityAgent"}],"slaHours":48}' };
+      const route: FakeRoute = () => ({ status: 201, body: { id: 'pothole_repair', version: 1 } });
+      const run = await hms(['plan', 'register', 'repairWorkflow.json', '--id', 'pothole_repair'], { files, route });
+      expect(run.fake.calls[0].path).toBe('/v1/plans?id=pothole_repair');
+      expect(run.fake.calls[0].json).toEqual({ steps: [{ task: 'assessSeverity', agent: 'SeverityAgent' }], slaHours: 48 });
+    });
+
     it('exits 1 without calling the gateway when the plan file is missing', async () => {
       const run = await hms(['plan', 'register', 'missing.yaml']);
       expect(run.exitCode).toBe(1);

@@ -168,11 +168,13 @@ export function buildCli(overrides: Partial<CliIo> = {}): Command {
   const plan = program.command('plan').description('workflow definitions');
   plan
     .command('register')
-    .description('register a plan from a .yaml/.yml or .json file')
+    .description('register a plan from a .yaml/.yml or .json file (canonical or a seed dialect)')
     .argument('<file>', 'plan file')
+    .option('--id <id>', 'the plan id, for a file that has none')
     .action(
-      action(async (file: string, _opts: unknown, command: Command) => {
+      action(async (file: string, opts: { id?: string }, command: Command) => {
         const source = await io.readFile(file);
+        const options = opts.id === undefined ? {} : { id: opts.id };
         if (extname(file).toLowerCase() === '.json') {
           let definition: unknown;
           try {
@@ -180,10 +182,10 @@ export function buildCli(overrides: Partial<CliIo> = {}): Command {
           } catch (error) {
             throw new CliUsageError(`${file} is not valid JSON: ${(error as Error).message}`);
           }
-          return client(command).plans.register(definition as PlanDefinition);
+          return client(command).plans.register(definition as PlanDefinition, options);
         }
         // Anything else goes as YAML: the server parses it, and reports problems per path.
-        return client(command).plans.register(source);
+        return client(command).plans.register(source, options);
       }),
     );
   plan

@@ -149,6 +149,13 @@ describe(HmsClient.name, () => {
       expect(fake.calls[0].body).toBe(yaml);
     });
 
+    it('names a plan file that has no id with ?id=', async () => {
+      const { hms, fake } = setup();
+      fake.enqueue({ status: 201, body: { id: 'pothole_repair', version: 1 } });
+      await hms.plans.register({ steps: [{ task: 'assessSeverity', agent: 'SeverityAgent' }], slaHours: 48 }, { id: 'pothole_repair' });
+      expect(fake.calls[0]).toMatchObject({ method: 'POST', path: '/v1/plans?id=pothole_repair' });
+    });
+
     it('gets the latest version or a given one when a version is passed', async () => {
       const { hms, fake } = setup();
       await hms.plans.get('p');

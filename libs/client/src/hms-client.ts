@@ -42,6 +42,7 @@ import {
   type ListTasksFilter,
   type PageOptions,
   type PoolSettings,
+  type RegisterPlanOptions,
   type RerouteQueueOptions,
   type ListScalingDecisionsFilter,
   type MetricsStreamEvent,
@@ -97,15 +98,18 @@ export class PlansApi {
   constructor(private readonly http: HttpTransport) {}
 
   /**
-   * Registers a plan. A string is sent as YAML source, an object as JSON. `created` is false
+   * Registers a plan, canonical or in a seed dialect (docs/plans.md "Dialects"). A string is sent
+   * as YAML source, an object as JSON. `id` names a plan whose file has none. `created` is false
    * when identical content already existed and its version is returned instead.
    */
-  async register(plan: PlanDefinition | string, options?: CallOptions): Promise<RegisterPlanResult> {
+  async register(plan: PlanDefinition | Record<string, unknown> | string, options: RegisterPlanOptions = {}): Promise<RegisterPlanResult> {
+    const { id, ...callOptions } = options;
     const res = await this.http.send<Partial<RegisterPlanResult>>({
       method: 'POST',
       path: '/v1/plans',
+      ...(id === undefined ? {} : { query: { id } }),
       ...(typeof plan === 'string' ? { text: { body: plan, contentType: 'application/yaml' } } : { json: plan }),
-      ...options,
+      ...callOptions,
     });
     return { ...(res.body as RegisterPlanResult), created: res.status === 201 };
   }

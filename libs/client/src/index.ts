@@ -5,6 +5,8 @@
 export { HmsClient, WaitTimeoutError, PlansApi, RequestsApi, PoolsApi, TasksApi, WorkersApi, MetricsApi, AlertsApi, ScalingApi, ParkedEventsApi } from './hms-client';
 export type { HmsClientOptions } from './hms-client';
 export { HmsApiError, isHmsApiError } from './hms-api-error';
+export { clientFromEnvironment, tokenSubject, DEFAULT_HMS_URL } from './env-client';
+export type { EnvironmentClientOptions } from './env-client';
 export { DEFAULT_TIMEOUT_MS } from './http-transport';
 export type { CallOptions, HttpCall, HttpResult, HttpTransport, QueryParams } from './http-transport';
 export { Pool, PoolWorker, WorkItem, TaskError, toTaskFailure } from './worker';
@@ -22,6 +24,7 @@ export type {
   ListRequestsFilter,
   ListTasksFilter,
   PageOptions,
+  RegisterPlanOptions,
   PoolSettings,
   ScalingDecision,
   ListScalingDecisionsFilter,

@@ -15,6 +15,7 @@ function leased(id: string, overrides: Partial<LeasedTask> = {}): LeasedTask {
     attempt: 1,
     leaseToken: `lease-${id}`,
     leaseExpiresAt: new Date(Date.now() + 60_000).toISOString(),
+    leaseSeconds: 60,
     ...overrides,
   };
 }

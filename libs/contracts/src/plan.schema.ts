@@ -68,6 +68,11 @@ export interface PlanDefinition {
   slaMinutes?: number;
   defaults?: PlanDefaults;
   schedule?: PlanSchedule;
+  /**
+   * Notes for operators kept with the plan and shown with it, never interpreted by HMS: e.g.
+   * `image`, the container image a job file names for its workers (see docs/plans.md "Dialects").
+   */
+  annotations?: Record<string, string>;
   steps: PlanStep[];
 }
 
@@ -130,6 +135,7 @@ export const PLAN_JSON_SCHEMA = {
         payload: { type: 'object' },
       },
     },
+    annotations: { type: 'object', additionalProperties: { type: 'string' } },
     steps: {
       type: 'array',
       minItems: 1,

@@ -1,13 +1,36 @@
-import { IsIn, IsInt, IsNumber, IsObject, IsOptional, IsPositive, Max, Min } from 'class-validator';
-import { FixedLimits, INT4_MAX, IsBoundedJson, IsText } from './limits';
+import { IsIn, IsInt, IsNumber, IsObject, IsOptional, IsPositive, Max, Min, registerDecorator } from 'class-validator';
+import { FixedLimits, INT4_MAX, IsBoundedJson, isSafeText, IsText } from './limits';
 import { PageQuery } from './pagination';
 import { RequestStatus, RequestStatuses, StepStatus } from './statuses';
 
+/**
+ * A plan id (contract text of at most `FixedLimits.idLength` characters) or a whole plan given
+ * inline (an object; ACT validates it as a plan, sizes and text included).
+ */
+function IsPlanReference() {
+  return (object: object, propertyName: string) =>
+    registerDecorator({
+      name: 'isPlanReference',
+      target: object.constructor,
+      propertyName,
+      options: { message: `${propertyName} must be a plan id (1 to ${FixedLimits.idLength} characters, no NUL or unpaired surrogate) or a plan object` },
+      validator: {
+        validate(value: unknown) {
+          if (typeof value === 'string') return value.length >= 1 && value.length <= FixedLimits.idLength && isSafeText(value);
+          return typeof value === 'object' && value !== null && !Array.isArray(value);
+        },
+      },
+    });
+}
+
 /** Start a request of a plan (API.md `POST /v1/requests`). */
 export class CreateRequestCommand {
-  /** Plan id. */
-  @IsText(FixedLimits.idLength)
-  plan: string;
+  /**
+   * Plan id; or the plan itself, inline (any accepted dialect, without `id`): it is registered
+   * like `POST /v1/plans` under `inline.<content hash>` and this request runs it.
+   */
+  @IsPlanReference()
+  plan: string | Record<string, unknown>;
 
   /** Plan version; the latest when absent. */
   @IsOptional()

@@ -74,6 +74,12 @@ export interface LeasedTask {
   /** Opaque; required to heartbeat, complete, fail or release. */
   leaseToken: string;
   leaseExpiresAt: string;
+  /**
+   * The task's full lease length (the step's, else the pool's), whatever this lease was granted
+   * for: a worker that claimed the task briefly (`leaseSeconds` on the lease call) extends to it
+   * when the work starts (`extendSeconds` on a heartbeat).
+   */
+  leaseSeconds: number;
 }
 
 export interface LeaseTasksResult {

@@ -8,7 +8,8 @@ interface SchemaNode {
   type?: 'object' | 'array' | 'string' | 'integer' | 'number' | 'boolean';
   properties?: Record<string, SchemaNode>;
   required?: readonly string[];
-  additionalProperties?: boolean;
+  /** false: unknown keys are errors; a schema: every other key's value must match it. */
+  additionalProperties?: boolean | SchemaNode;
   items?: SchemaNode;
   minItems?: number;
   maxItems?: number;
@@ -73,8 +74,10 @@ function checkAgainstSchema(value: unknown, schema: SchemaNode, path: string, pr
       if (value[key] === undefined) problems.push({ path: join(path, key), message: 'is required' });
     }
     for (const [key, item] of Object.entries(value)) {
-      const child = schema.properties?.[key];
+      // Own keys only: `__proto__` would otherwise find Object.prototype and pass as a known field.
+      const child = schema.properties && Object.hasOwn(schema.properties, key) ? schema.properties[key] : undefined;
       if (child) checkAgainstSchema(item, child, join(path, key), problems);
+      else if (typeof schema.additionalProperties === 'object') checkAgainstSchema(item, schema.additionalProperties, join(path, key), problems);
       else if (schema.additionalProperties === false) {
         const known = Object.keys(schema.properties ?? {}).join(', ');
         problems.push({ path: join(path, key), message: `unknown field '${key}' (allowed: ${known})` });

@@ -14,6 +14,7 @@ import { assertRoomFor, CLOCK, pageThatFits, decodeTimeIdCursor, encodeTimeIdCur
 import { DataSource, type EntityManager } from 'typeorm';
 import { ID_GENERATOR } from '../act.tokens';
 import { contentHash } from '../common/canonical-json';
+import { inlinePlanOf, underPlan } from '../plans/plan-source';
 import { PlansService } from '../plans/plans.service';
 import { RequestStepEntity } from './request-step.entity';
 import { RequestEntity } from './request.entity';
@@ -24,8 +25,11 @@ import { WorkflowService } from './workflow.service';
 import { scheduleReference } from '../schedules/fire-times';
 import { insertScheduleFire } from '../schedules/schedules.repository';
 
+/** A create command whose plan is named (an inline plan has been registered by then). */
+type NamedPlanCommand = Omit<CreateRequestCommand, 'plan'> & { plan: string };
+
 /** The body that an idempotency key stands for, with defaults filled in so omitted and default values match. */
-function requestHashOf(command: CreateRequestCommand): string {
+function requestHashOf(command: NamedPlanCommand): string {
   return contentHash({
     plan: command.plan,
     version: command.version ?? null,
@@ -57,7 +61,24 @@ export class RequestsService {
     // The payload travels on in every step's `act.step.ready` and in each lease of its tasks;
     // those are built later, by consumers, where a payload too large to carry could only fail.
     assertRoomFor(command.payload, wire, 'The payload', 'payload');
-    return this.outbox.transaction((tx, emit) => this.createIn(tx, emit, command, actor));
+    return this.outbox.transaction(async (tx, emit) => this.createIn(tx, emit, await this.namePlan(tx, emit, command, actor), actor));
+  }
+
+  /**
+   * A plan given inline is registered in the request's transaction (content-versioned like
+   * `POST /v1/plans`, so the same workflow sent again is the same version), and the request
+   * refers to it by id and version like any other.
+   */
+  private async namePlan(tx: EntityManager, emit: Emit, command: CreateRequestCommand, actor: string): Promise<NamedPlanCommand> {
+    const { plan } = command;
+    if (typeof plan === 'string') return { ...command, plan };
+    if (command.version !== undefined) {
+      throw new DomainError('VALIDATION_FAILED', 'A plan given inline has no version to choose', [{ path: 'version', message: 'must be absent when the plan is given inline' }]);
+    }
+    const registered = await this.plans.registerIn(tx, emit, inlinePlanOf(plan), actor).catch((error: unknown) => {
+      throw underPlan(error);
+    });
+    return { ...command, plan: registered.id, version: registered.version };
   }
 
   /**
@@ -73,13 +94,13 @@ export class RequestsService {
     return this.outbox.transaction(async (tx, emit) => {
       const requestId = this.ids.next();
       if (!(await insertScheduleFire(tx, fire.plan, fire.fireAt, requestId, this.clock.now()))) return null;
-      const command: CreateRequestCommand = { plan: fire.plan, version: fire.version, payload: fire.payload, reference: scheduleReference(fire.plan, fire.fireAt) };
+      const command: NamedPlanCommand = { plan: fire.plan, version: fire.version, payload: fire.payload, reference: scheduleReference(fire.plan, fire.fireAt) };
       return this.createIn(tx, emit, command, actor, requestId);
     });
   }
 
   /** The body of `create`, inside the caller's transaction (so events go through its outbox). */
-  private async createIn(tx: EntityManager, emit: Emit, command: CreateRequestCommand, actor: string, id: string = this.ids.next()): Promise<CreateRequestResult> {
+  private async createIn(tx: EntityManager, emit: Emit, command: NamedPlanCommand, actor: string, id: string = this.ids.next()): Promise<CreateRequestResult> {
     const key = command.idempotencyKey ?? null;
     const hash = key ? requestHashOf(command) : null;
     const earlier = async (): Promise<CreateRequestResult | null> => {

@@ -20,6 +20,9 @@ export function contractSchemas(): Record<string, object> {
     refPointerPrefix: '#/components/schemas/',
   }) as Record<string, object>;
   const { $schema: _schema, $id: _id, ...plan } = PLAN_JSON_SCHEMA;
+  // A custom validator has no JSON Schema of its own: say what `plan` of a create accepts.
+  const create = schemas.CreateRequestCommand as { properties: Record<string, object> };
+  create.properties.plan = { oneOf: [{ type: 'string', minLength: 1, maxLength: 200 }, schemaRef('PlanDefinition')] };
   return {
     ...schemas,
     PlanDefinition: plan,

@@ -19,7 +19,7 @@ export class RequestsController {
   constructor(private readonly rpc: RpcGateway) {}
 
   @Post()
-  @ApiOperation({ summary: 'Start a request of a plan' })
+  @ApiOperation({ summary: 'Start a request of a plan', description: '`plan` is a plan id, or a whole plan inline without `id` (registered as by POST /v1/plans, under `inline.<content hash>`).' })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Same key and body: the same request (200); same key, other body: 409' })
   @ApiBody({ schema: schemaRef('CreateRequestCommand') })
   @ApiResponse({ status: 201, description: '{id, plan, version, status, createdAt, slaDueAt}' })

@@ -34,6 +34,7 @@ export interface AcquiredLeaseRow {
   lease_token: string;
   lease_id: string;
   lease_expires_at: Date;
+  lease_seconds: number;
   pick_by: Date;
   available_at: Date;
   granted_at: Date;
@@ -150,7 +151,7 @@ leased AS (
   FROM granted CROSS JOIN clock CROSS JOIN asked
   WHERE t.id = granted.id
   RETURNING t.id, t.request_id, t.step_id, t.pool, t.title, t.tags, t.payload, t.priority, t.attempt,
-            t.lease_token, t.lease_id, t.lease_expires_at, t.pick_by, t.available_at, clock.granted_at
+            t.lease_token, t.lease_id, t.lease_expires_at, t.lease_seconds, t.pick_by, t.available_at, clock.granted_at
 ),
 emitted AS (
   ${outboxInsertSql({

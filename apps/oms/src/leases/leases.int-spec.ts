@@ -34,6 +34,7 @@ describe('OMS leases', () => {
     const expiresIn = Date.parse(leased.leaseExpiresAt) - Date.now();
     expect(expiresIn).toBeGreaterThan(290_000); // POOL_DEFAULTS.leaseSeconds = 300
     expect(expiresIn).toBeLessThanOrEqual(300_000);
+    expect(leased.leaseSeconds).toBe(300);
     expect(await oms.call('oms.task.get', { id: queued.id })).toMatchObject({ status: 'leased', worker: 'ana', attempt: 1 });
 
     const done = await oms.call('oms.task.complete', { taskId: queued.id, leaseToken: leased.leaseToken, output: { ok: true } });
@@ -174,6 +175,16 @@ describe('OMS leases', () => {
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     expect(await oms.call('oms.task.get', { id: task.id })).toMatchObject({ status: 'leased', leaseExpiresAt: longer.leaseExpiresAt });
     expect((await oms.failure('oms.task.heartbeat', { taskId: task.id, leaseToken: 'stale' })).code).toBe('LEASE_LOST');
+  });
+
+  it("tells a worker that claimed a task briefly the task's full lease length, to extend to when it starts", async () => {
+    const p = pool('claim');
+    const task = await oms.queueTask({ pool: p, leaseSeconds: 7200 });
+    const claimed = await leaseOne(p, { leaseSeconds: 60 });
+    expect(claimed.leaseSeconds).toBe(7200);
+    expect(Date.parse(claimed.leaseExpiresAt) - Date.now()).toBeLessThanOrEqual(60_000);
+    const started = await oms.call('oms.task.heartbeat', { taskId: task.id, leaseToken: claimed.leaseToken, extendSeconds: claimed.leaseSeconds });
+    expect(Date.parse(started.leaseExpiresAt) - Date.now()).toBeGreaterThan(7_000_000);
   });
 
   it('requeues an expired lease within a second of its deadline, counting the attempt', async () => {

@@ -305,5 +305,6 @@ function toLeasedTask(row: AcquiredLeaseRow): LeasedTask {
     attempt: row.attempt,
     leaseToken: row.lease_token,
     leaseExpiresAt: row.lease_expires_at.toISOString(),
+    leaseSeconds: row.lease_seconds,
   };
 }

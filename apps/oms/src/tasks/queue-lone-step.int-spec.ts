@@ -141,7 +141,7 @@ describe('queueing a step alone and in the consumer transaction', () => {
     const { tasks: got } = await poll.answer;
     expect(got).toHaveLength(1);
     const [task] = got;
-    expect(task).toMatchObject({ requestId: event.requestId, stepId: 'check', title: 'Check', pool, tags: ['ocr', 'de'], payload: { doc: 1 }, attempt: 1 });
+    expect(task).toMatchObject({ requestId: event.requestId, stepId: 'check', title: 'Check', pool, tags: ['ocr', 'de'], payload: { doc: 1 }, attempt: 1, leaseSeconds: 40 });
     expect(await handedOff(pool)).toBe(1);
 
     const [row] = await oms.sql<{ status: string; worker: string; attempt: number; lease_token: string; lease_id: string; lease_duration_seconds: number; expires: Date; granted: Date; queued_at: Date }>(

@@ -95,7 +95,7 @@ queued AS (
          CASE WHEN $19::text IS NULL THEN NULL ELSE s.granted_at + s.lease_duration * interval '1 second' END
   FROM settings AS s
   ON CONFLICT ON CONSTRAINT tasks_request_step_key DO NOTHING
-  RETURNING id, request_id, step_id, pool, priority, tags, sla_due_at, attempt, worker, lease_id, lease_expires_at, available_at, updated_at
+  RETURNING id, request_id, step_id, pool, priority, tags, sla_due_at, attempt, worker, lease_id, lease_expires_at, lease_seconds, available_at, updated_at
 ),
 seen AS (
   INSERT INTO oms.workers AS w (id, first_seen_at, last_seen_at)
@@ -146,7 +146,7 @@ handed_off AS (
     },
   })}
 )
-SELECT EXISTS (SELECT 1 FROM pool) AS pool_found, EXISTS (SELECT 1 FROM claimed) AS claimed, q.id, q.tags, q.worker, q.lease_expires_at
+SELECT EXISTS (SELECT 1 FROM pool) AS pool_found, EXISTS (SELECT 1 FROM claimed) AS claimed, q.id, q.tags, q.worker, q.lease_expires_at, q.lease_seconds
 FROM (SELECT 1) AS one LEFT JOIN queued AS q ON true`;
 
 /** Queues a lone step's task, claiming its event, atomically on its own (one statement). */
@@ -178,10 +178,10 @@ export async function queueLoneStep(db: StatementTarget, params: QueueLoneStepPa
     handOff?.actor ?? null,
     handOff?.traceHeaders ?? null,
   ]);
-  const { pool_found: poolFound, claimed, id, tags, worker, lease_expires_at: leaseExpiresAt } = row!;
+  const { pool_found: poolFound, claimed, id, tags, worker, lease_expires_at: leaseExpiresAt, lease_seconds: leaseSeconds } = row!;
   const task = id ? { id, tags: tags ?? [] } : null;
   const leased: LeasedTask | null =
-    task && handOff && worker !== null && leaseExpiresAt !== null
+    task && handOff && worker !== null && leaseExpiresAt !== null && leaseSeconds !== null
       ? {
           id: task.id,
           requestId: step.requestId,
@@ -193,6 +193,7 @@ export async function queueLoneStep(db: StatementTarget, params: QueueLoneStepPa
           attempt: 1,
           leaseToken: handOff.leaseToken,
           leaseExpiresAt: leaseExpiresAt.toISOString(),
+          leaseSeconds,
         }
       : null;
   return { poolFound, claimed, task, leased };
@@ -205,4 +206,5 @@ interface QueueLoneStepRow {
   tags: string[] | null;
   worker: string | null;
   lease_expires_at: Date | null;
+  lease_seconds: number | null;
 }
