@@ -25,5 +25,5 @@ export const CEL_LIMITS = {
    * characters scanned; see docs/limits.md). An evaluation past it fails deterministically,
    * the same way on every replica.
    */
-  costBudget: 300_000,
+  costBudget: 100_000,
 } as const;

@@ -1,5 +1,5 @@
 import { CEL_LIMITS } from '@hms/contracts';
-import { bracketNesting, celLimitProblems, evaluateCel, regexProblem } from './cel-program';
+import { CelBudget, bracketNesting, celLimitProblems, evaluateCel, regexProblem } from './cel-program';
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
@@ -57,26 +57,30 @@ describe('regexProblem', () => {
 });
 
 describe('evaluateCel', () => {
-  it('evaluates within the budget and says what it cost', () => {
+  it('evaluates within the budget', () => {
     const result = evaluateCel('payload.l.all(x, x >= 0) && payload.s.matches("^a+$")', { payload: { l: range(100), s: 'aaa' } });
-    expect(result).toEqual({ ok: true, value: true, cost: expect.any(Number) });
+    expect(result).toEqual({ ok: true, value: true });
   });
 
   it('counts the same cost for the same expression and data, every time (replicas agree)', () => {
-    const run = () => evaluateCel('payload.l.filter(x, x > 10.0).map(y, y * 2.0).exists(z, z > 50000.0)', { payload: { l: range(2000) } });
+    const run = () => {
+      const budget = new CelBudget();
+      return { result: evaluateCel('payload.l.filter(x, x > 10.0).map(y, y * 2.0).exists(z, z > 50000.0)', { payload: { l: range(1000) } }, budget), used: budget.used };
+    };
     const first = run();
-    expect(first).toMatchObject({ ok: true, value: false });
+    expect(first).toMatchObject({ result: { ok: true, value: false }, used: expect.any(Number) });
+    expect(first.used).toBeGreaterThan(1000);
     expect(run()).toEqual(first);
   });
 
   it('matches a backtracking bomb in linear time: (a+)+$ over 200,000 a and a b', () => {
     const result = evaluateCel("payload.s.matches('(a+)+$')", { payload: { s: 'a'.repeat(200_000) + 'b' } });
-    expect(result).toEqual({ ok: true, value: false, cost: expect.any(Number) });
+    expect(result).toEqual({ ok: true, value: false });
   });
 
   it('refuses a match whose text × pattern exceeds the budget before running it', () => {
     const result = evaluateCel(`payload.s.matches('${'(a|b)+'.repeat(40)}$')`, { payload: { s: 'a'.repeat(256 * 1024) } });
-    expect(result).toEqual({ ok: false, budgetExceeded: true, error: expect.stringMatching(/exceeded the cost budget of 300000 units/), cost: expect.any(Number) });
+    expect(result).toEqual({ ok: false, budgetExceeded: true, error: `exceeded the CEL cost budget of ${CEL_LIMITS.costBudget} units (see docs/limits.md)` });
   });
 
   it('refuses a pattern read from the data that is not RE2 syntax', () => {
@@ -84,10 +88,10 @@ describe('evaluateCel', () => {
   });
 
   it('stops a large comprehension at the budget', () => {
-    const result = evaluateCel('payload.l.all(x, x >= 0)', { payload: { l: range(100_000) } });
-    expect(result).toMatchObject({ ok: false, budgetExceeded: true });
-    // It stopped close to the budget, not at the end of the list.
-    expect(result.cost).toBeLessThan(CEL_LIMITS.costBudget * 1.01);
+    const budget = new CelBudget();
+    expect(evaluateCel('payload.l.all(x, x >= 0)', { payload: { l: range(50_000) } }, budget)).toMatchObject({ ok: false, budgetExceeded: true });
+    // It stopped at the budget, one item's worth past it, not at the end of the list.
+    expect(budget.used).toBeLessThan(CEL_LIMITS.costBudget + 100);
   });
 
   it('stops nested comprehensions, whose work is the product of the lists', () => {
@@ -110,16 +114,24 @@ describe('evaluateCel', () => {
   });
 
   it('charges the items an exists stops at, not the whole list', () => {
-    expect(evaluateCel('payload.l.exists(x, x == 5.0)', { payload: { l: range(200_000) } })).toMatchObject({ ok: true, value: true });
+    expect(evaluateCel('payload.l.exists(x, x == 5.0)', { payload: { l: range(50_000) } })).toMatchObject({ ok: true, value: true });
   });
 
   it('builds map and filter results in linear time, without overflowing the stack on a long list', () => {
-    const result = evaluateCel('payload.l.map(x, x).filter(y, y >= 0.0).exists(z, z < 0.0)', { payload: { l: range(50_000) } }, 10_000_000);
+    const result = evaluateCel('payload.l.map(x, x).filter(y, y >= 0.0).exists(z, z < 0.0)', { payload: { l: range(50_000) } }, new CelBudget(10_000_000));
     expect(result).toMatchObject({ ok: true, value: false });
   });
 
   it('appends in place only to the newest view of a list', () => {
     expect(evaluateCel('[[1, 2].map(x, x)].all(m, [m + [3], m + [4], m] == [[1, 2, 3], [1, 2, 4], [1, 2]])', {})).toMatchObject({ ok: true, value: true });
+  });
+
+  it('shares one budget between the evaluations of a decision, and stays spent', () => {
+    const budget = new CelBudget(5000);
+    const expression = 'payload.l.all(x, x >= 0)';
+    expect(evaluateCel(expression, { payload: { l: range(100) } }, budget)).toEqual({ ok: true, value: true });
+    expect(evaluateCel(expression, { payload: { l: range(300) } }, budget)).toMatchObject({ ok: false, budgetExceeded: true });
+    expect(evaluateCel('true', {}, budget)).toMatchObject({ ok: false, budgetExceeded: true });
   });
 
   it('refuses a stored expression past the pre-parse limits instead of parsing it', () => {

@@ -151,27 +151,34 @@ export function celLimitProblems(source: string, limits: CelLimits = CEL_LIMITS)
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Cost units spent by the evaluation in progress. Evaluation is synchronous, so one meter at a
- * time is all there is; the metered functions read it.
+ * Cost units for the expressions evaluated for one decision (the workflow spends one budget on all
+ * the conditions a step's completion leads it to evaluate, so a plan of many steps cannot multiply
+ * it). Units, not time: the same expressions over the same data spend the same on every replica.
  */
-class Meter {
+export class CelBudget {
   used = 0;
   exceeded = false;
-  constructor(readonly budget: number) {}
+  constructor(readonly units: number = CEL_LIMITS.costBudget) {}
 
   get remaining(): number {
-    return Math.max(0, this.budget - this.used);
+    return Math.max(0, this.units - this.used);
   }
 
   /** Spends `units`; false once the budget is spent, and from then on. */
   spend(units: number): boolean {
     this.used += units;
-    if (this.used > this.budget) this.exceeded = true;
+    if (this.used > this.units) this.exceeded = true;
     return !this.exceeded;
+  }
+
+  /** Why an evaluation that spent past the budget has no value. */
+  get error(): string {
+    return `exceeded the CEL cost budget of ${this.units} units (see docs/limits.md)`;
   }
 }
 
-let meter: Meter | undefined;
+/** The budget of the evaluation in progress; evaluation is synchronous, so there is one at a time. */
+let meter: CelBudget | undefined;
 
 /** Characters scanned per cost unit. */
 const CHARS_PER_UNIT = 16;
@@ -309,7 +316,7 @@ function afterUnits(name: string, operands: CelValue[]): number {
 }
 
 function budgetError(id: number): CelValue {
-  return celError(`exceeded the cost budget of ${meter?.budget ?? 0} units`, id) as unknown as CelValue;
+  return celError(meter?.error ?? 'exceeded the CEL cost budget', id) as unknown as CelValue;
 }
 
 /**
@@ -364,7 +371,7 @@ const meteredEnv = celEnv({
   funcs: [
     ...[...celEnv().funcs].map(meteredFunc),
     celFunc(TICK, [CelScalar.DYN, CelScalar.INT], CelScalar.DYN, (value, units) => {
-      if (meter && !meter.spend(Number(units))) throw new Error(`exceeded the cost budget of ${meter.budget} units`);
+      if (meter && !meter.spend(Number(units))) throw new Error(meter.error);
       return value;
     }),
     // Generic over the argument: the metered call wrapper spends its size.
@@ -476,21 +483,21 @@ function programOf(source: string): Program | Error {
   return program;
 }
 
-/** The outcome of evaluating an expression: its CEL value, or why there is none; `cost` is the units spent. */
-export type CelEvaluation = { ok: true; value: CelValue; cost: number } | { ok: false; error: string; budgetExceeded: boolean; cost: number };
+/** The outcome of evaluating an expression: its CEL value, or why there is none. */
+export type CelEvaluation = { ok: true; value: CelValue } | { ok: false; error: string; budgetExceeded: boolean };
 
 /**
- * Evaluates a plan's CEL expression with the CEL interpreter (never JavaScript eval) under a cost
- * budget counted in units, not time: the same expression over the same data costs the same on
- * every replica, so a request that exceeds its budget fails the same way wherever it runs, and no
- * evaluation holds the event loop for long (the default budget is about 0.1 s of work; see
- * docs/limits.md).
+ * Evaluates a plan's CEL expression with the CEL interpreter (never JavaScript eval), spending
+ * `budget` (shared by the evaluations of one decision; see CelBudget). Once it is spent, every
+ * metered step fails at once, so no evaluation holds the event loop for long (the default budget
+ * is well under 0.1 s of work; see docs/limits.md), and the evaluation is an error, even where CEL
+ * would have absorbed the error (`true || <over budget>`).
  */
-export function evaluateCel(source: string, bindings: Record<string, unknown>, budget: number = CEL_LIMITS.costBudget): CelEvaluation {
+export function evaluateCel(source: string, bindings: Record<string, unknown>, budget: CelBudget = new CelBudget()): CelEvaluation {
+  if (budget.exceeded) return { ok: false, error: budget.error, budgetExceeded: true };
   const program = programOf(source);
-  if (program instanceof Error) return { ok: false, error: firstLine(program.message), budgetExceeded: false, cost: 0 };
-  const current = new Meter(budget);
-  meter = current;
+  if (program instanceof Error) return { ok: false, error: firstLine(program.message), budgetExceeded: false };
+  meter = budget;
   let result: unknown;
   try {
     result = program(bindings as never);
@@ -499,12 +506,9 @@ export function evaluateCel(source: string, bindings: Record<string, unknown>, b
   } finally {
     meter = undefined;
   }
-  // Checked before the value: `true || <over budget>` must not pass because CEL absorbs the error.
-  if (current.exceeded) {
-    return { ok: false, error: `exceeded the cost budget of ${budget} units (CEL_LIMITS.costBudget; see docs/limits.md)`, budgetExceeded: true, cost: current.used };
-  }
-  if (result instanceof Error || isCelError(result)) return { ok: false, error: firstLine((result as Error).message), budgetExceeded: false, cost: current.used };
-  return { ok: true, value: result as CelValue, cost: current.used };
+  if (budget.exceeded) return { ok: false, error: budget.error, budgetExceeded: true };
+  if (result instanceof Error || isCelError(result)) return { ok: false, error: firstLine((result as Error).message), budgetExceeded: false };
+  return { ok: true, value: result as CelValue };
 }
 
 function firstLine(message: string): string {

@@ -1,6 +1,6 @@
 import { parse } from '@bufbuild/cel';
 import type { StepStatus } from '@hms/contracts';
-import { evaluateCel } from './cel-program';
+import { CelBudget, evaluateCel } from './cel-program';
 
 type CelExpr = ReturnType<typeof parse>['expr'];
 
@@ -123,9 +123,9 @@ export type WhenResult = { ok: true; value: boolean } | { ok: false; error: stri
  * Evaluates a `when` expression with the CEL interpreter (never JavaScript eval). A missing field,
  * a type error or a non-boolean result is an error, not `false`: silently skipping a step because
  * an output lacked a field could, say, skip a human check, so the caller fails the request instead.
- * It runs under the CEL cost budget (see evaluateCel); past it, the result is an error too.
+ * It spends `budget` (see CelBudget); past it, the result is an error too.
  */
-export function evaluateWhen(source: string, context: WhenContext, budget?: number): WhenResult {
+export function evaluateWhen(source: string, context: WhenContext, budget: CelBudget = new CelBudget()): WhenResult {
   const evaluation = evaluateCel(source, { payload: context.payload, request: context.request, steps: context.steps }, budget);
   if (!evaluation.ok) return { ok: false, error: evaluation.error };
   if (typeof evaluation.value !== 'boolean') return { ok: false, error: `the expression gave ${describe(evaluation.value)}, not a boolean` };

@@ -76,7 +76,7 @@ describe('ACT CEL budget', () => {
     ]);
     expect(await waitForStatus(plain.request.id, 'completed')).toMatchObject({ status: 'completed' });
 
-    const reason = `the when of step 'decide' could not be evaluated: exceeded the cost budget of ${CEL_LIMITS.costBudget} units (CEL_LIMITS.costBudget; see docs/limits.md)`;
+    const reason = `the when of step 'decide' could not be evaluated: exceeded the CEL cost budget of ${CEL_LIMITS.costBudget} units (see docs/limits.md)`;
     const entries = await eventually(async () => {
       const found = await history(bomb.request.id);
       if (!found.some((entry) => entry.type === 'act.request.failed')) throw new Error('act.request.failed is not in the ledger yet');
