@@ -1,4 +1,4 @@
-import { CelScalar, celEnv, celError, celFunc, isCelError, isCelList, isCelMap, parse, plan as planCel, type CelFunc, type CelList, type CelValue } from '@bufbuild/cel';
+import { CelScalar, celEnv, celError, celFunc, celList, celMap, isCelError, isCelList, isCelMap, parse, plan as planCel, type CelFunc, type CelList, type CelValue } from '@bufbuild/cel';
 import { RE2JS } from '@bufbuild/re2';
 import { CEL_LIMITS } from '@hms/contracts';
 
@@ -183,6 +183,12 @@ let meter: CelBudget | undefined;
 /** Characters scanned per cost unit. */
 const CHARS_PER_UNIT = 16;
 
+/**
+ * Text × pattern characters per unit of a `matches()`: RE2's automaton steps through every state
+ * of the pattern for each character, measured at about four times the cost of a plain scan.
+ */
+const REGEX_CHARS_PER_UNIT = 4;
+
 function charUnits(length: number): number {
   return Math.ceil(length / CHARS_PER_UNIT);
 }
@@ -302,7 +308,7 @@ function upfrontUnits(name: string, operands: CelValue[], remaining: number): nu
       return isCelList(operands[1]) ? deepUnits(operands[1], remaining) : undefined;
     case 'matches': {
       const [text, pattern] = operands;
-      return typeof text === 'string' && typeof pattern === 'string' ? charUnits(text.length * Math.max(1, pattern.length)) : undefined;
+      return typeof text === 'string' && typeof pattern === 'string' ? Math.ceil((text.length * Math.max(1, pattern.length)) / REGEX_CHARS_PER_UNIT) : undefined;
     }
     default:
       return undefined;
@@ -483,6 +489,29 @@ function programOf(source: string): Program | Error {
   return program;
 }
 
+/** Bindings already converted, by identity: a decision evaluates several expressions over the same payload and outputs. */
+const converted = new WeakMap<object, unknown>();
+
+/**
+ * The CEL value of a JSON value, converted once and in full. The library converts a plain object
+ * each time it is read (a copy of all its keys), so reading a field of a 60,000-key map inside a
+ * macro cost 60,000 steps per item, outside any budget; converted values are read in constant
+ * time. The payload and outputs are never changed once stored, so the cache by identity holds.
+ */
+function celValueOf(value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || isCelList(value) || isCelMap(value)) return value;
+  const cached = converted.get(value);
+  if (cached !== undefined) return cached;
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  let result: unknown;
+  if (Array.isArray(value)) result = celList(value.map(celValueOf) as never);
+  else if (prototype === Object.prototype || prototype === null) {
+    result = celMap(new Map(Object.entries(value).map(([key, item]) => [key, celValueOf(item)])) as never);
+  } else return value;
+  converted.set(value, result);
+  return result;
+}
+
 /** The outcome of evaluating an expression: its CEL value, or why there is none. */
 export type CelEvaluation = { ok: true; value: CelValue } | { ok: false; error: string; budgetExceeded: boolean };
 
@@ -498,13 +527,19 @@ export function evaluateCel(source: string, bindings: Record<string, unknown>, b
   const program = programOf(source);
   if (program instanceof Error) return { ok: false, error: firstLine(program.message), budgetExceeded: false };
   meter = budget;
+  // CEL errors are values (a missing field, no matching overload) and can be made once per item;
+  // their messages are all we read, and capturing a stack each time made them the slowest step.
+  const stackTraceLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
   let result: unknown;
   try {
-    result = program(bindings as never);
+    const values = Object.fromEntries(Object.entries(bindings).map(([name, value]) => [name, celValueOf(value)]));
+    result = program(values as never);
   } catch (error) {
     result = error;
   } finally {
     meter = undefined;
+    Error.stackTraceLimit = stackTraceLimit;
   }
   if (budget.exceeded) return { ok: false, error: budget.error, budgetExceeded: true };
   if (result instanceof Error || isCelError(result)) return { ok: false, error: firstLine((result as Error).message), budgetExceeded: false };
