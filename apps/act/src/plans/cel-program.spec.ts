@@ -110,6 +110,11 @@ describe('evaluateCel', () => {
     expect(evaluateCel('payload.l.all(x, x in payload.a)', { payload: { l: range(100), a: big } })).toMatchObject({ ok: false, budgetExceeded: true });
   });
 
+  it('charges a key lookup in a map as constant, whatever the map size', () => {
+    const m = Object.fromEntries(range(50_000).map((i) => [`k${i}`, i]));
+    expect(evaluateCel("payload.l.all(x, 'k1' in payload.m)", { payload: { l: range(100), m } })).toEqual({ ok: true, value: true });
+  });
+
   it('charges scanning a long string on every item', () => {
     expect(evaluateCel("payload.l.all(x, !payload.s.contains('b'))", { payload: { l: range(1000), s: 'a'.repeat(100_000) } })).toMatchObject({ ok: false, budgetExceeded: true });
   });

@@ -242,12 +242,12 @@ class AppendList {
     (this as Record<symbol, unknown>)[Symbol.for('@bufbuild/cel/list')] = {};
   }
 
-  /** `left + right`, reusing `left`'s array when nothing was appended to it since. */
   /** Whether `left + …` can append to `left`'s array instead of copying it. */
   static appendsTo(left: CelList): boolean {
     return left instanceof AppendList && left.items.length === left.size;
   }
 
+  /** `left + right`, reusing `left`'s array when nothing was appended to it since. */
   static concat(left: CelList, right: CelList): CelList {
     if (left instanceof AppendList && AppendList.appendsTo(left)) {
       for (const item of right) left.items.push(item);
@@ -299,13 +299,14 @@ function operandsOf(target: CelValue | undefined, args: CelValue[]): CelValue[] 
  * What a call that may cost more than one pass over its arguments costs, from its arguments,
  * before it runs: equality and `in` compare deeply, `matches` runs RE2 (linear in text × pattern).
  */
-function upfrontUnits(name: string, operands: CelValue[], remaining: number): number | undefined {
-  switch (name) {
+function upfrontUnits(func: CelFunc, operands: CelValue[], remaining: number): number | undefined {
+  switch (func.name) {
     case '_==_':
     case '_!=_':
       return Math.min(deepUnits(operands[0], remaining), deepUnits(operands[1], remaining));
     case '@in':
-      return isCelList(operands[1]) ? deepUnits(operands[1], remaining) : undefined;
+      // Only the list overload compares; the resolver tries the map ones too, and must not be charged for them.
+      return func.arguments[1]?.kind === 'list' && isCelList(operands[1]) ? deepUnits(operands[1], remaining) : undefined;
     case 'matches': {
       const [text, pattern] = operands;
       return typeof text === 'string' && typeof pattern === 'string' ? Math.ceil((text.length * Math.max(1, pattern.length)) / REGEX_CHARS_PER_UNIT) : undefined;
@@ -315,9 +316,10 @@ function upfrontUnits(name: string, operands: CelValue[], remaining: number): nu
   }
 }
 
-/** What any other call costs once it ran: one pass over its arguments (`size` of a list or map is constant). */
+/** What any other call costs once it ran: one pass over its arguments (`size` of a list or map, and `in` a map, are constant). */
 function afterUnits(name: string, operands: CelValue[]): number {
   if (name === 'size') return typeof operands[0] === 'string' ? charUnits(operands[0].length) : 1;
+  if (name === '@in') return 1;
   return operands.reduce((sum: number, operand) => sum + shallowUnits(operand), 0);
 }
 
@@ -336,7 +338,7 @@ function metered(func: CelFunc, run?: (...call: CallArgs) => CelValue | undefine
   const wrapped = Object.create(func) as CelFunc & { call: CelFunc['call'] };
   wrapped.call = (id, target, args) => {
     const operands = operandsOf(target, args);
-    const upfront = meter ? upfrontUnits(func.name, operands, meter.remaining) : undefined;
+    const upfront = meter ? upfrontUnits(func, operands, meter.remaining) : undefined;
     if (upfront !== undefined && !meter!.spend(upfront)) return budgetError(id);
     const result = run ? run(id, target, args) : func.call(id, target, args);
     if (result === undefined || upfront !== undefined || !meter) return result;
