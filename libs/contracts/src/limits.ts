@@ -10,7 +10,7 @@ export const CEL_LIMITS = {
   expressionLength: 2048,
   /** Characters in all the expressions of one plan, so registration parses a bounded amount of CEL. */
   planExpressionsLength: 16_384,
-  /** Depth of brackets and of operators; the parser's time grows with the square of it. */
+  /** Depth of brackets and of operators; the parser backtracks over unclosed brackets (300 took 1.4 s). */
   nesting: 32,
   /** Nodes of the parsed expression, macro expansions included. */
   nodes: 500,

@@ -16,9 +16,9 @@ const ITERATING_MACROS = 'all, exists, exists_one, map, filter';
 // ---------------------------------------------------------------------------------------------
 
 /**
- * The deepest bracket nesting of a source, string literals left out. The parser's time grows with
- * the square of an unclosed nesting (300 open parentheses take 0.3 s, 2,000 take seconds), so this
- * runs before the parser ever sees the text.
+ * The deepest bracket nesting of a source, string literals left out. The parser backtracks over an
+ * unclosed nesting (300 open `[1,` took 1.4 s before it gave up), so this runs before the parser
+ * ever sees the text.
  */
 export function bracketNesting(source: string): number {
   let depth = 0;
