@@ -177,6 +177,29 @@ describe('validatePlan', () => {
     ]);
   });
 
+  it('refuses `when` expressions past the CEL limits, with the step path and without parsing what is too big', () => {
+    expect(problemsOf(step(1, { when: 'payload.a.all(x, payload.b.all(y, payload.c.exists(z, x + y == z)))' }))).toEqual([
+      { path: 'steps[1].when', message: expect.stringMatching(/^nests iterating macros 3 deep; at most 2 are allowed/) },
+    ]);
+    expect(problemsOf(step(1, { when: "payload.ticket.matches('(a)\\1')" }))).toEqual([
+      { path: 'steps[1].when', message: expect.stringMatching(/^has a matches\(\) pattern that is not RE2 syntax/) },
+    ]);
+    expect(problemsOf(step(1, { when: '('.repeat(1500) + 'true' }))).toEqual([
+      { path: 'steps[1].when', message: 'nests brackets 1500 deep; at most 32 are allowed' },
+    ]);
+    expect(problemsOf(step(1, { when: `payload.a == '${'x'.repeat(3000)}'` }))).toEqual([
+      { path: 'steps[1].when', message: 'is 3015 characters long; an expression may have at most 2048' },
+    ]);
+  });
+
+  it('bounds the CEL characters of a whole plan', () => {
+    const when = `payload.note != '${'x'.repeat(2000)}'`;
+    const steps = Array.from({ length: 10 }, (_, i) => ({ id: `s${i}`, pool: 'p', when }));
+    expect(problemsOf(aPlan({ steps }))).toEqual([
+      { path: 'steps[8].when', message: expect.stringMatching(/^brings the plan's CEL expressions to \d+ characters; a plan may have at most 16384$/) },
+    ]);
+  });
+
   it('accepts variables bound by macros in `when`', () => {
     expect(problemsOf(step(1, { when: "payload.docs.exists(d, d.kind == 'photo') && has(payload.tier) && request.priority > 0" }))).toEqual([]);
   });

@@ -1,5 +1,6 @@
 import { Cron } from 'croner';
-import { findJsonProblem, limits, PLAN_JSON_SCHEMA, type ErrorDetail, type PlanDefinition } from '@hms/contracts';
+import { CEL_LIMITS, findJsonProblem, limits, PLAN_JSON_SCHEMA, type ErrorDetail, type PlanDefinition } from '@hms/contracts';
+import { celLimitProblems } from './cel-program';
 import { ancestorsOf, dependenciesOf, findCycles } from './plan-graph';
 import { analyzeWhen } from './when-expression';
 
@@ -182,9 +183,21 @@ function checkSemantics(plan: Record<string, unknown>, problems: ErrorDetail[]):
     problems.push({ path: `steps[${index}].after`, message: cycle.length === 1 ? `step '${cycle[0]}' comes after itself` : `cycle: ${loop}` });
   }
 
+  // Registration parses every expression: the total is bounded so one plan cannot hold ACT for long.
+  let celCharacters = 0;
   for (const { step, index } of steps) {
     if (typeof step.when !== 'string') continue;
     const path = `steps[${index}].when`;
+    celCharacters += step.when.length;
+    if (celCharacters > CEL_LIMITS.planExpressionsLength) {
+      problems.push({ path, message: `brings the plan's CEL expressions to ${celCharacters} characters; a plan may have at most ${CEL_LIMITS.planExpressionsLength}` });
+      break;
+    }
+    const limitProblems = celLimitProblems(step.when);
+    if (limitProblems.length > 0) {
+      for (const problem of limitProblems) problems.push({ path, message: problem });
+      continue;
+    }
     const analysis = analyzeWhen(step.when);
     if (analysis.parseError) {
       problems.push({ path, message: `is not a valid CEL expression: ${analysis.parseError}` });

@@ -1,4 +1,4 @@
-import type { PlanDefinition, StepStatus } from '@hms/contracts';
+import { CEL_LIMITS, type PlanDefinition, type StepStatus } from '@hms/contracts';
 import { stepReadyData, Workflow, type WorkflowRequest, type WorkflowStep } from './workflow';
 
 const passport: PlanDefinition = {
@@ -95,6 +95,22 @@ describe(Workflow.name, () => {
     const plan: PlanDefinition = { id: 'p', steps: [{ id: 'a', pool: 'q', when: 'payload.urgent' }, { id: 'b', pool: 'q', when: 'payload.urgent' }] };
     const workflow = workflowOf(plan, {}, {}, { payload: { urgent: false } });
     expect(kinds(workflow.start())).toEqual(['step-skipped:a', 'step-skipped:b', 'request-completed']);
+  });
+
+  it('spends one CEL budget on all the conditions of a decision, and fails the step that goes past it', () => {
+    // Each condition alone is within the budget (two thirds of it); parallel steps cannot multiply it.
+    const items = Array.from({ length: Math.floor(CEL_LIMITS.costBudget / 24) }, (_, i) => i);
+    const when = 'payload.items.all(x, x >= 0)';
+    const plan: PlanDefinition = { id: 'p', steps: ['a', 'b', 'c'].map((id) => ({ id, pool: 'q', after: [], when })) };
+    expect(kinds(workflowOf(plan, {}, {}, { payload: { items: items.slice(0, 10) } }).start())).toEqual(['step-ready:a', 'step-ready:b', 'step-ready:c']);
+
+    const effects = workflowOf(plan, {}, {}, { payload: { items } }).start();
+    expect(kinds(effects)).toEqual(['step-ready:a', 'step-failed:b', 'step-cancelled:a', 'step-cancelled:c', 'request-failed:b']);
+    expect(effects.at(-1)).toEqual({
+      kind: 'request-failed',
+      stepId: 'b',
+      reason: `the when of step 'b' could not be evaluated: exceeded the CEL cost budget of ${CEL_LIMITS.costBudget} units (see docs/limits.md)`,
+    });
   });
 
   it('rejects the request when an approval step says approved: false, cancelling open steps', () => {

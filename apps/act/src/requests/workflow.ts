@@ -1,4 +1,5 @@
 import type { EventDataMap, PlanDefinition, PlanStep, RequestStatus, StepStatus } from '@hms/contracts';
+import { CelBudget } from '../plans/cel-program';
 import { evaluateWhen, type WhenContext } from '../plans/when-expression';
 import { allStepsSettled, readySteps } from './dag';
 import { transitionRequest } from './request.state';
@@ -119,6 +120,8 @@ export class Workflow {
    * every step is done or skipped.
    */
   private advance(effects: WorkflowEffect[]): WorkflowEffect[] {
+    // One budget for every condition this decision evaluates: many steps cannot multiply it.
+    const budget = new CelBudget();
     for (;;) {
       const ready = readySteps(this.plan.steps, this.statuses());
       if (ready.length === 0) break;
@@ -126,7 +129,7 @@ export class Workflow {
       for (const stepId of ready) {
         const step = this.planStep(stepId);
         if (step.when !== undefined) {
-          const result = evaluateWhen(step.when, this.whenContext());
+          const result = evaluateWhen(step.when, this.whenContext(), budget);
           if (!result.ok) {
             this.moveStep(stepId, 'fail');
             const reason = `the when of step '${stepId}' could not be evaluated: ${result.error}`;
