@@ -72,15 +72,43 @@ export function chainNext(previous: Pick<ChainEntry, 'seq' | 'hash'> | undefined
   return { ...linked, hash: sha256Hex(entryCanonicalJson(linked, dataJson)), dataJson };
 }
 
+/** A chain head recorded outside the entries: how many entries, and the hash of the last. */
+export interface ChainHead {
+  entries: number;
+  hash: string;
+}
+
+/** What a request's chain must end with, from outside its entries. */
+export interface ChainExpectations {
+  /** The request's row of `ledger_heads` (`{entries: 0}` when it has none). */
+  head?: ChainHead;
+  /** The request's head in the latest signed checkpoint that holds it. */
+  checkpoint?: ChainHead & { checkpoint: number; at: string };
+}
+
+interface Break {
+  seq: number;
+  reason: string;
+}
+
+function missing(from: number, to: number): string {
+  return from === to ? `entry ${from} is missing` : `entries ${from}–${to} are missing`;
+}
+
 /**
  * Re-checks a chain entry by entry (in seq order), so a long history can be fed in pages. Reports
  * the first entry that breaks it: a missing seq, a link (`prevHash`) that is not the previous
- * entry's hash, or a hash that does not match the entry's content.
+ * entry's hash, or a hash that does not match the entry's content. Then holds the chain against
+ * the heads recorded outside it: the signed checkpoint finds an entry rewritten with every later
+ * hash recomputed, and a tail deleted or replaced; the heads table finds entries appended around
+ * the ledger and a tail deleted since the checkpoint.
  */
 export class ChainVerifier {
   private previous?: ChainEntry;
   private count = 0;
-  private broken?: { seq: number; reason: string };
+  private broken?: Break;
+
+  constructor(private readonly expected: ChainExpectations = {}) {}
 
   /** Feeds the next entry; returns false once the chain is known to be broken. */
   push(entry: ChainEntry): boolean {
@@ -91,11 +119,10 @@ export class ChainVerifier {
     return !this.broken;
   }
 
-  private check(entry: ChainEntry): { seq: number; reason: string } | undefined {
+  private check(entry: ChainEntry): Break | undefined {
     const expectedSeq = (this.previous?.seq ?? 0) + 1;
     if (entry.seq > expectedSeq) {
-      const missing = entry.seq - expectedSeq === 1 ? `entry ${expectedSeq} is missing` : `entries ${expectedSeq}–${entry.seq - 1} are missing`;
-      return { seq: expectedSeq, reason: `${missing} (the next entry is ${entry.seq})` };
+      return { seq: expectedSeq, reason: `${missing(expectedSeq, entry.seq - 1)} (the next entry is ${entry.seq})` };
     }
     if (entry.seq < expectedSeq) return { seq: entry.seq, reason: `entry ${entry.seq} is out of order (expected ${expectedSeq})` };
     const expectedPrev = this.previous?.hash ?? GENESIS_HASH;
@@ -104,17 +131,42 @@ export class ChainVerifier {
       return { seq: entry.seq, reason: `prevHash is not ${of}: an entry before it was removed, reordered or rewritten` };
     }
     if (entryHash(entry) !== entry.hash) return { seq: entry.seq, reason: 'hash does not match the entry content: the entry was altered' };
+    const checkpoint = this.expected.checkpoint;
+    if (checkpoint && entry.seq === checkpoint.entries && entry.hash !== checkpoint.hash) {
+      return {
+        seq: entry.seq,
+        reason: `entry ${entry.seq} is not the one checkpoint ${checkpoint.checkpoint} (${checkpoint.at}) signed: an entry up to ${entry.seq} was rewritten and the hashes after it recomputed, or the tail was replaced`,
+      };
+    }
+    return undefined;
+  }
+
+  /** The break found against the heads once every entry was fed. */
+  private checkEnd(): Break | undefined {
+    const { checkpoint, head } = this.expected;
+    if (checkpoint && this.count < checkpoint.entries) {
+      return { seq: this.count + 1, reason: `${missing(this.count + 1, checkpoint.entries)}: checkpoint ${checkpoint.checkpoint} (${checkpoint.at}) signed ${checkpoint.entries} entries` };
+    }
+    if (!head) return undefined;
+    if (this.count < head.entries) return { seq: this.count + 1, reason: `${missing(this.count + 1, head.entries)}: the chain head records ${head.entries} entries` };
+    if (this.count > head.entries) {
+      return { seq: head.entries + 1, reason: `entry ${head.entries + 1} is beyond the chain head (${head.entries} entries): it was appended around the ledger` };
+    }
+    if (this.previous && this.previous.hash !== head.hash) {
+      return { seq: this.previous.seq, reason: `entry ${this.previous.seq} is not the chain head: the chain was rewritten after the head was recorded` };
+    }
     return undefined;
   }
 
   result(): HistoryVerifyResult {
-    return this.broken ? { valid: false, entries: this.count, brokenAt: this.broken } : { valid: true, entries: this.count };
+    const broken = this.broken ?? this.checkEnd();
+    return broken ? { valid: false, entries: this.count, brokenAt: broken, reason: broken.reason } : { valid: true, entries: this.count };
   }
 }
 
 /** Verifies a whole chain given in seq order. */
-export function verifyChain(entries: Iterable<ChainEntry>): HistoryVerifyResult {
-  const verifier = new ChainVerifier();
+export function verifyChain(entries: Iterable<ChainEntry>, expected?: ChainExpectations): HistoryVerifyResult {
+  const verifier = new ChainVerifier(expected);
   for (const entry of entries) verifier.push(entry);
   return verifier.result();
 }

@@ -3,6 +3,7 @@ import { LedgerAppendOnly1795217124045 } from './1795217124045-LedgerAppendOnly'
 import { CreateScheduleFires1795217124046 } from './1795217124046-CreateScheduleFires';
 import { RequestSlaBreach1795217124047 } from './1795217124047-RequestSlaBreach';
 import { ProcessedEventsRetention1795240000000 } from './1795240000000-ProcessedEventsRetention';
+import { LedgerHeads1795300000000 } from './1795300000000-LedgerHeads';
 
 /** In order; merged migrations are never edited. */
-export const ACT_MIGRATIONS = [CreateActSchema1795217124044, LedgerAppendOnly1795217124045, CreateScheduleFires1795217124046, RequestSlaBreach1795217124047, ProcessedEventsRetention1795240000000];
+export const ACT_MIGRATIONS = [CreateActSchema1795217124044, LedgerAppendOnly1795217124045, CreateScheduleFires1795217124046, RequestSlaBreach1795217124047, ProcessedEventsRetention1795240000000, LedgerHeads1795300000000];
