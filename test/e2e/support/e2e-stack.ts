@@ -20,7 +20,8 @@ export async function startE2eStack(
   const environment = await freshTestEnvironment(label);
   const extraEnv = { OMS_LEASE_SWEEP_MS: '200', ...env };
   const stack = await startStack({
-    databaseUrl: environment.databaseUrl,
+    databaseUrl: environment.serviceDatabaseUrl,
+    migrationDatabaseUrl: environment.databaseUrl,
     natsUrl: environment.natsUrl,
     subjectPrefix: environment.subjectPrefix,
     env: extraEnv,
@@ -33,15 +34,7 @@ export async function startE2eStack(
     manager: new HmsClient({ baseUrl: stack.gatewayUrl, token: stack.managerToken }),
     databaseUrl: environment.databaseUrl,
     natsUrl: environment.natsUrl,
-    // Built the same way as startStack builds it.
-    serviceEnv: {
-      DATABASE_URL: environment.databaseUrl,
-      NATS_URL: environment.natsUrl,
-      HMS_SUBJECT_PREFIX: stack.subjectPrefix,
-      HMS_JWT_SECRET: stack.jwtSecret,
-      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-      ...extraEnv,
-    },
+    serviceEnv: stack.serviceEnv,
     async dispose() {
       await stack.stop();
       await environment.dispose();

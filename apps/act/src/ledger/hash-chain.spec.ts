@@ -1,5 +1,5 @@
 import { canonicalJson, sha256Hex } from '../common/canonical-json';
-import { chainNext, entryCanonicalJson, entryHash, GENESIS_HASH, verifyChain, type LinkedEntry } from './hash-chain';
+import { chainNext, entryCanonicalJson, entryHash, GENESIS_HASH, recordedData, verifyChain, type LinkedEntry } from './hash-chain';
 
 const requestId = '8d0f3c52-6a4e-4a53-9d0e-2c1c7f1b2a10';
 
@@ -183,5 +183,33 @@ describe('verifyChain against the heads kept outside the entries', () => {
 
   it('finds a chain with entries where the head says none', () => {
     expect(verifyChain(aChain(1), { head: { entries: 0, hash: GENESIS_HASH } }).brokenAt?.seq).toBe(1);
+  });
+});
+
+describe('recordedData', () => {
+  const big = 'x'.repeat(5000);
+
+  it('keeps a value larger than the inline limit as the digest of its canonical JSON, and the rest as given', () => {
+    const entry = chainNext(undefined, { requestId, eventId: '00000000-0000-4000-8000-000000000003', at: '2026-11-20T12:00:00.000Z', type: 't', actor: 'a', data: { stepId: 'scan', payload: { scan: big } } });
+    const payloadJson = canonicalJson({ scan: big });
+    expect(entry.data).toEqual({ stepId: 'scan', payload: { digest: `sha256:${sha256Hex(payloadJson)}`, bytes: payloadJson.length } });
+    expect(entry.dataJson).toBe(canonicalJson(entry.data));
+    expect(entry.hash).toBe(entryHash(entry));
+  });
+
+  it('counts bytes of UTF-8, not characters', () => {
+    const text = 'é'.repeat(2100); // 2,100 characters, 4,200 bytes
+    expect(recordedData({ text }, canonicalJson({ text })).data).toEqual({ text: { digest: expect.stringMatching(/^sha256:/), bytes: 4202 } });
+    expect(recordedData({ text: 'é'.repeat(1000) }, canonicalJson({ text: 'é'.repeat(1000) })).data).toEqual({ text: 'é'.repeat(1000) });
+  });
+
+  it('digests the whole data when it is not an object', () => {
+    const data = [big];
+    expect(recordedData(data, canonicalJson(data)).data).toEqual({ digest: `sha256:${sha256Hex(canonicalJson(data))}`, bytes: 5004 });
+  });
+
+  it('passes small data through untouched', () => {
+    const data = { n: 1 };
+    expect(recordedData(data, '{"n":1}').data).toBe(data);
   });
 });

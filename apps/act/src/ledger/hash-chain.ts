@@ -1,4 +1,4 @@
-import type { HistoryVerifyResult } from '@hms/contracts';
+import { FixedLimits, type HistoryVerifyResult } from '@hms/contracts';
 import { canonicalJson, sha256Hex } from '../common/canonical-json';
 
 /** The `prevHash` of a request's first entry. */
@@ -45,20 +45,54 @@ export interface LinkedEntry extends ChainEntry {
   dataJson: string;
 }
 
+/** What the ledger keeps of a value too large to copy: the sha-256 of its canonical JSON, and its size. */
+export interface ValueDigest {
+  digest: string;
+  bytes: number;
+}
+
+function utf8Bytes(json: string): number {
+  // A UTF-16 unit is at most 3 bytes of UTF-8: most texts are decided without counting.
+  return json.length * 3 <= FixedLimits.ledgerInlineValueBytes ? json.length : Buffer.byteLength(json);
+}
+
+/**
+ * The data an entry records: each top-level value (or the whole data, when it is not an object)
+ * larger than {@link FixedLimits.ledgerInlineValueBytes} replaced by its {@link ValueDigest}.
+ * Returns the data and its canonical JSON; small data, the usual case, passes through as given.
+ */
+export function recordedData(data: unknown, dataJson: string): { data: unknown; dataJson: string } {
+  const limit = FixedLimits.ledgerInlineValueBytes;
+  if (utf8Bytes(dataJson) <= limit) return { data, dataJson };
+  const digestOf = (json: string): ValueDigest => ({ digest: `sha256:${sha256Hex(json)}`, bytes: Buffer.byteLength(json) });
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    const digest = digestOf(dataJson);
+    return { data: digest, dataJson: canonicalJson(digest) };
+  }
+  const recorded: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(data)) {
+    const json = canonicalJson(value);
+    recorded[key] = utf8Bytes(json) > limit ? digestOf(json) : value;
+  }
+  return { data: recorded, dataJson: canonicalJson(recorded) };
+}
+
 /**
  * The next entry of a chain whose last entry is `previous` (undefined for the first). `data` is
  * taken as JSON gives it back (as the stored jsonb will): a value JSON cannot hold exactly
- * (undefined in an array, NaN, a Date) is first put through a JSON round trip.
+ * (undefined in an array, NaN, a Date) is first put through a JSON round trip. Values too large
+ * to copy are recorded as their digests ({@link recordedData}).
  */
 export function chainNext(previous: Pick<ChainEntry, 'seq' | 'hash'> | undefined, content: Omit<ChainEntryContent, 'seq' | 'prevHash'>): LinkedEntry {
-  let data = content.data;
-  let dataJson: string;
+  let given = content.data;
+  let givenJson: string;
   try {
-    dataJson = canonicalJson(data);
+    givenJson = canonicalJson(given);
   } catch {
-    data = JSON.parse(JSON.stringify(data ?? null)) as unknown;
-    dataJson = canonicalJson(data);
+    given = JSON.parse(JSON.stringify(given ?? null)) as unknown;
+    givenJson = canonicalJson(given);
   }
+  const { data, dataJson } = recordedData(given, givenJson);
   const linked: ChainEntryContent = {
     requestId: content.requestId,
     seq: (previous?.seq ?? 0) + 1,

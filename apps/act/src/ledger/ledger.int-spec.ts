@@ -6,6 +6,7 @@ import { DataSource } from 'typeorm';
 import { CheckpointSigner, type SignedCheckpoint } from './checkpoint-format';
 import { eventually, rpcError, startAct, type ActHarness } from '../testing/act-harness';
 import { Client } from 'pg';
+import { canonicalJson, sha256Hex } from '../common/canonical-json';
 import { chainNext, GENESIS_HASH, type ChainEntry } from './hash-chain';
 import { LedgerCheckpointJob } from './ledger-checkpoint.job';
 import { appendLedgerEntries, type LedgerEvent } from './ledger-append';
@@ -375,6 +376,16 @@ describe('ACT ledger', () => {
     } finally {
       writeFileSync(latestFile, `${latest}\n`);
     }
+  });
+
+  it('records a large payload as its digest, so it can be erased from the request with the chain intact', async () => {
+    const payload = { household: 2, scannedLease: 'x'.repeat(6000) };
+    const { request } = await act.call('act.request.create', { plan: 'disaster_voucher', payload });
+    const entries = await historyOfLength(request.id, 2);
+    expect(entries[1].data).toMatchObject({ stepId: 'verify_income', payload: { digest: `sha256:${sha256Hex(canonicalJson(payload))}`, bytes: canonicalJson(payload).length } });
+    expect(JSON.stringify(entries)).not.toContain('xxxxxxxx');
+    await act.sql(`UPDATE act.requests SET payload = '{"erased": true}' WHERE id = $1`, [request.id]);
+    expect(await act.call('act.request.verify', { id: request.id })).toEqual({ valid: true, entries: 2 });
   });
 
   it('answers NOT_FOUND for the history of an unknown request', async () => {
