@@ -289,6 +289,23 @@ describe('ACT ledger', () => {
     expect(signed).toMatchObject({ keyId: expect.stringMatching(/^[0-9a-f]{16}$/), signature: expect.any(String) });
   });
 
+  it('skips its turn while another replica is writing a checkpoint', async () => {
+    await completedVoucher();
+    await checkpoint();
+    await completedVoucher();
+    const before = readFileSync(join(act.checkpointDir, 'latest'), 'utf8');
+    await act.sql('BEGIN');
+    try {
+      await act.sql(`SELECT pg_advisory_xact_lock(hashtext('act.ledger-checkpoint'))`);
+      expect(await checkpoint()).toBe(0);
+      expect(readFileSync(join(act.checkpointDir, 'latest'), 'utf8')).toBe(before);
+    } finally {
+      await act.sql('COMMIT');
+    }
+    expect(await checkpoint()).toBeGreaterThan(0);
+    expect(Number(readFileSync(join(act.checkpointDir, 'latest'), 'utf8'))).toBe(Number(before) + 1);
+  });
+
   it('names an entry rewritten with every later hash recomputed and the head moved, by the checkpoint', async () => {
     const id = await completedVoucher();
     await checkpoint();

@@ -54,8 +54,10 @@ export class OmsHarness {
 
   static async start(label: string, settings: Record<string, string> = {}): Promise<OmsHarness> {
     const environment = await freshTestEnvironment(label);
+    // As deployed: OMS migrates as the owner and works as a role that cannot change the schema.
     const env = {
-      DATABASE_URL: environment.databaseUrl,
+      DATABASE_URL: environment.serviceDatabaseUrl,
+      DATABASE_MIGRATION_URL: environment.databaseUrl,
       NATS_URL: environment.natsUrl,
       HMS_SUBJECT_PREFIX: environment.subjectPrefix,
       LOG_LEVEL: 'warn',
@@ -152,10 +154,10 @@ export class OmsHarness {
     );
   }
 
-  /** Direct SQL on OMS's database, for assertions the API does not expose. */
+  /** Direct SQL on OMS's database as its owner, for assertions the API does not expose. */
   async sql<T = Record<string, unknown>>(text: string, params: unknown[] = []): Promise<T[]> {
     if (!this.sqlClient) {
-      this.sqlClient = new Client({ connectionString: this.env.DATABASE_URL });
+      this.sqlClient = new Client({ connectionString: this.env.DATABASE_MIGRATION_URL });
       await this.sqlClient.connect();
     }
     return (await this.sqlClient.query(text, params)).rows as T[];

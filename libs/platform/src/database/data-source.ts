@@ -130,6 +130,9 @@ export async function grantServiceRole(owner: DataSource, schema: string, servic
   const role = quoteIdentifier(serviceRole);
   const s = quoteIdentifier(schema);
   await owner.transaction(async (tx) => {
+    // Replicas starting together would GRANT on the same rows of the catalog at once, which
+    // Postgres refuses ("tuple concurrently updated"): take the migrations' lock.
+    await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`hms.migrations.${schema}`]);
     await tx.query(`GRANT USAGE ON SCHEMA ${s} TO ${role}`);
     await tx.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${s} TO ${role}`);
     await tx.query(`GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA ${s} TO ${role}`);
