@@ -46,6 +46,15 @@ describe(CheckpointKeyring.name, () => {
     expect(() => keyring.verify(other)).toThrow(`signed by key ${other.keyId}, which is not trusted`);
   });
 
+  it.each([
+    ['no signature', { keyId: 'k', manifest: manifest() }],
+    ['no manifest', { keyId: 'k', signature: 'c2ln' }],
+    ['not an object', 'checkpoint'],
+    ['null', null],
+  ])('refuses a checkpoint with %s', (_label, signed) => {
+    expect(() => keyring.verify(signed as never)).toThrow(CheckpointError);
+  });
+
   it('refuses a signature made for another manifest under the same key id', () => {
     const { signature } = signer.sign(manifest(2));
     expect(() => keyring.verify({ ...signer.sign(manifest(1)), signature })).toThrow(CheckpointError);

@@ -113,9 +113,12 @@ export class CheckpointKeyring {
 
   /** The manifest of a checkpoint whose signature holds; throws otherwise. */
   verify(signed: SignedCheckpoint): CheckpointManifest {
+    if (typeof signed?.keyId !== 'string' || typeof signed.signature !== 'string' || typeof signed.manifest !== 'object' || signed.manifest === null) {
+      throw new CheckpointError('a checkpoint must hold a manifest, a keyId and a signature: it was altered');
+    }
     const key = this.keys.get(signed.keyId);
-    if (!key) throw new CheckpointError(`checkpoint ${signed.manifest?.checkpoint} is signed by key ${signed.keyId}, which is not trusted`);
-    if (signed.manifest?.format !== CHECKPOINT_FORMAT) throw new CheckpointError(`checkpoint format ${String(signed.manifest?.format)} is not ${CHECKPOINT_FORMAT}`);
+    if (!key) throw new CheckpointError(`checkpoint ${signed.manifest.checkpoint} is signed by key ${signed.keyId}, which is not trusted`);
+    if (signed.manifest.format !== CHECKPOINT_FORMAT) throw new CheckpointError(`checkpoint format ${String(signed.manifest.format)} is not ${CHECKPOINT_FORMAT}`);
     if (!verify(null, Buffer.from(canonicalJson(signed.manifest)), key, Buffer.from(signed.signature, 'base64'))) {
       throw new CheckpointError(`the signature of checkpoint ${signed.manifest.checkpoint} does not verify: the checkpoint was altered`);
     }

@@ -93,7 +93,13 @@ export class LedgerCheckpoints {
     if (cached) return cached;
     const file = await this.sink.read(checkpointName(n));
     if (!file) throw new CheckpointError(`checkpoint ${n} is named latest but is missing`);
-    const manifest = this.keyring.verify(JSON.parse(file.toString('utf8')) as SignedCheckpoint);
+    let signed: SignedCheckpoint;
+    try {
+      signed = JSON.parse(file.toString('utf8')) as SignedCheckpoint;
+    } catch {
+      throw new CheckpointError(`checkpoint ${n} is not JSON: it was altered`);
+    }
+    const manifest = this.keyring.verify(signed);
     if (manifest.checkpoint !== n) throw new CheckpointError(`checkpoint file ${n} holds checkpoint ${manifest.checkpoint}`);
     this.manifests.set(n, manifest);
     return manifest;

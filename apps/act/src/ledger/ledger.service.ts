@@ -87,7 +87,7 @@ export class LedgerService {
     } catch (error) {
       if (!(error instanceof CheckpointError)) throw error;
       this.logger.error({ err: error, requestId: id }, 'ledger: the latest checkpoint cannot be trusted');
-      const entries = (await this.head(this.dataSource.manager, id)).entries;
+      const entries = await this.dataSource.getRepository(LedgerEntryEntity).countBy({ requestId: id });
       return { valid: false, entries, reason: `the latest checkpoint cannot be trusted: ${error.message}` };
     }
     return this.dataSource.transaction('REPEATABLE READ', async (tx) => {
