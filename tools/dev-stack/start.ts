@@ -4,9 +4,10 @@
  * child with JetStream); then act, oms, ops and the gateway start as four processes, each
  * restarted with backoff if it exits (ServiceSupervisor).
  */
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { NatsServerMissingError, repoRoot, startInfra, startStack, type Infra, type Stack } from '@hms/testing';
+import { ensureServiceRole, NatsServerMissingError, repoRoot, startInfra, startStack, type Infra, type Stack } from '@hms/testing';
 
 const EXAMPLE_WORKER_POOLS = ['hud_case_workers', 'fema_inspectors', 'payments'];
 
@@ -47,13 +48,22 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop(0));
   try {
     log('starting act, oms, ops and api-gateway…');
+    // On the embedded server the services work as a role of their own and migrate as the owner,
+    // as production must; servers named by DATABASE_URL are used as given (DATABASE_MIGRATION_URL too).
+    const serviceDatabaseUrl = infra.embedded.postgres ? await ensureServiceRole(infra.databaseUrl, 'hms') : infra.databaseUrl;
     stack = await startStack({
-      databaseUrl: infra.databaseUrl,
+      databaseUrl: serviceDatabaseUrl,
+      ...(infra.embedded.postgres ? { migrationDatabaseUrl: infra.databaseUrl } : {}),
       natsUrl: infra.natsUrl,
       subjectPrefix: process.env.HMS_SUBJECT_PREFIX ?? '',
       jwtSecret: secret,
       gatewayPort: Number(process.env.PORT ?? 3000),
-      env: { HMS_PLANS_DIR: process.env.HMS_PLANS_DIR ?? join(root, 'examples', 'plans'), LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' },
+      env: {
+        HMS_PLANS_DIR: process.env.HMS_PLANS_DIR ?? join(root, 'examples', 'plans'),
+        LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+        ACT_LEDGER_CHECKPOINT_DIR: process.env.ACT_LEDGER_CHECKPOINT_DIR ?? join(root, '.hms', 'checkpoints'),
+        ACT_LEDGER_CHECKPOINT_KEY: process.env.ACT_LEDGER_CHECKPOINT_KEY ?? devCheckpointKey(join(root, '.hms', 'ledger-checkpoint-key.pem')),
+      },
       onOutput: (name, text) => {
         for (const line of text.split('\n').filter(Boolean)) process.stdout.write(`[${name}] ${line}\n`);
       },
@@ -86,6 +96,15 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   );
+}
+
+/** The dev stack's checkpoint signing key: made once, kept with the dev data (so its checkpoints keep verifying). */
+function devCheckpointKey(path: string): string {
+  if (!existsSync(path)) {
+    mkdirSync(join(path, '..'), { recursive: true });
+    writeFileSync(path, generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), { mode: 0o600 });
+  }
+  return path;
 }
 
 function redact(url: string): string {

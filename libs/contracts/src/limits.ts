@@ -53,6 +53,13 @@ export const FixedLimits = {
    */
   earliestTime: Date.parse('0001-01-01T00:00:00.000Z'),
   latestTime: Date.parse('9999-12-31T23:59:59.999Z'),
+  /**
+   * A value in an event's data (a payload, an output) larger than this, as canonical JSON in
+   * UTF-8, is kept in the ledger as its sha-256 digest rather than copied: the chain then does not
+   * hold a citizen's documents, which can be erased from the request without breaking it
+   * (docs/security.md, "The ledger").
+   */
+  ledgerInlineValueBytes: 4096,
 } as const;
 
 /** Pattern of plan, step and pool ids. */

@@ -163,11 +163,17 @@ export class VerifyHistoryQuery {
   id: string;
 }
 
-/** Result of re-computing a request's hash chain. */
+/**
+ * Result of re-computing a request's hash chain and holding it against the chain head and the
+ * latest signed checkpoint.
+ */
 export interface HistoryVerifyResult {
   valid: boolean;
+  /** Entries found in the ledger. */
   entries: number;
-  /** The first entry whose hash or link does not match, when invalid. */
+  /** The first entry that does not match (its hash, its link, the head or the checkpoint), when invalid. */
   brokenAt?: { seq: number; reason: string };
+  /** What was found, in words (the same as `brokenAt.reason`), when invalid. */
+  reason?: string;
 }
 

@@ -200,3 +200,28 @@ export async function startInfra(options: InfraOptions): Promise<Infra> {
     throw error;
   }
 }
+
+/** The role services run as in tests and the dev stack: it owns nothing, so it cannot alter the schema. */
+export const SERVICE_ROLE = { user: 'hms_service', password: 'hms_service' } as const;
+
+/**
+ * Creates the service role on the server (once; roles are server-wide) and returns the URL of
+ * `database` as that role. The services migrate as the server's user (the owner) and work as
+ * this one, as production must (docs/operations.md).
+ */
+export async function ensureServiceRole(serverUrl: string, database: string): Promise<string> {
+  const client = new Client({ connectionString: databaseUrlFor(serverUrl, 'postgres') });
+  await client.connect();
+  try {
+    await client.query(`CREATE ROLE "${SERVICE_ROLE.user}" LOGIN PASSWORD '${SERVICE_ROLE.password}'`);
+  } catch (error) {
+    // Another test file made it first (duplicate_object, or the catalog's unique index in a race).
+    if (!['42710', '23505'].includes((error as { code?: string }).code ?? '')) throw error;
+  } finally {
+    await client.end();
+  }
+  const url = new URL(databaseUrlFor(serverUrl, database));
+  url.username = SERVICE_ROLE.user;
+  url.password = SERVICE_ROLE.password;
+  return url.toString();
+}

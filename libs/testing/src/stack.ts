@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { signToken, type BackoffPolicy } from '@hms/platform';
 import { freePort } from './infra';
@@ -168,13 +169,19 @@ export class ServiceProcess {
 }
 
 export interface StackOptions {
+  /** The role the services work as. */
   databaseUrl: string;
+  /** The schema owner's, for migrations; `databaseUrl` when absent. */
+  migrationDatabaseUrl?: string;
   natsUrl: string;
   subjectPrefix?: string;
   jwtSecret?: string;
   /** Port of the gateway; a free one when absent. */
   gatewayPort?: number;
-  /** Extra environment for every service (e.g. OMS_LEASE_SWEEP_MS). */
+  /**
+   * Extra environment for every service (e.g. OMS_LEASE_SWEEP_MS). Without
+   * ACT_LEDGER_CHECKPOINT_DIR / _KEY, a temporary folder (removed at stop) and a fresh key are used.
+   */
   env?: Record<string, string>;
   onOutput?: (name: string, line: string) => void;
   /** Restart a service whose process ends unasked ({@link ServiceSupervisor}), saying why in `log`. */
@@ -189,6 +196,8 @@ export interface Stack {
   services: Record<ServiceProcessName, ServiceProcess>;
   /** Present when started with `supervise`. */
   supervisors?: Record<ServiceProcessName, ServiceSupervisor>;
+  /** The environment every service runs with (without PORT), e.g. to start another replica. */
+  serviceEnv: Record<string, string>;
   managerToken: string;
   workerToken(pools: string[], sub?: string): Promise<string>;
   serviceToken: string;
@@ -199,8 +208,12 @@ export interface Stack {
 export async function startStack(options: StackOptions): Promise<Stack> {
   const jwtSecret = options.jwtSecret ?? randomBytes(24).toString('hex');
   const subjectPrefix = options.subjectPrefix ?? uniqueSubjectPrefix();
+  const checkpointDir = options.env?.ACT_LEDGER_CHECKPOINT_DIR ? undefined : mkdtempSync(join(tmpdir(), 'hms-checkpoints-'));
   const env: Record<string, string> = {
     DATABASE_URL: options.databaseUrl,
+    ...(options.migrationDatabaseUrl ? { DATABASE_MIGRATION_URL: options.migrationDatabaseUrl } : {}),
+    ...(checkpointDir ? { ACT_LEDGER_CHECKPOINT_DIR: checkpointDir } : {}),
+    ...(options.env?.ACT_LEDGER_CHECKPOINT_KEY ? {} : { ACT_LEDGER_CHECKPOINT_KEY: generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() }),
     NATS_URL: options.natsUrl,
     HMS_SUBJECT_PREFIX: subjectPrefix,
     HMS_JWT_SECRET: jwtSecret,
@@ -216,6 +229,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const stopAll = async () => {
     for (const supervisor of Object.values(supervisors ?? {})) supervisor.halt();
     for (const name of [...SERVICE_NAMES].reverse()) await (supervisors?.[name] ?? services[name]).stop();
+    if (checkpointDir) rmSync(checkpointDir, { recursive: true, force: true });
   };
   try {
     // The three back-end services migrate their own schemas; they can start side by side.
@@ -235,6 +249,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     subjectPrefix,
     services,
     supervisors,
+    serviceEnv: env,
     managerToken: await signToken({ sub: 'manager@hms', roles: ['manager'] }, jwtSecret),
     serviceToken: await signToken({ sub: 'service@hms', roles: ['service'] }, jwtSecret),
     workerToken: (pools, sub = 'worker@hms') => signToken({ sub, roles: ['worker'], pools }, jwtSecret),

@@ -22,7 +22,8 @@ export async function startE2eStack(
   // on their own (trust-edge.e2e-spec.ts), so here they are set far above what a suite makes.
   const extraEnv = { OMS_LEASE_SWEEP_MS: '200', GATEWAY_RATE_LIMIT_PER_TOKEN: '1000000', GATEWAY_RATE_LIMIT_PER_ADDRESS: '1000000', ...env };
   const stack = await startStack({
-    databaseUrl: environment.databaseUrl,
+    databaseUrl: environment.serviceDatabaseUrl,
+    migrationDatabaseUrl: environment.databaseUrl,
     natsUrl: environment.natsUrl,
     subjectPrefix: environment.subjectPrefix,
     env: extraEnv,
@@ -35,15 +36,7 @@ export async function startE2eStack(
     manager: new HmsClient({ baseUrl: stack.gatewayUrl, token: stack.managerToken }),
     databaseUrl: environment.databaseUrl,
     natsUrl: environment.natsUrl,
-    // Built the same way as startStack builds it.
-    serviceEnv: {
-      DATABASE_URL: environment.databaseUrl,
-      NATS_URL: environment.natsUrl,
-      HMS_SUBJECT_PREFIX: stack.subjectPrefix,
-      HMS_JWT_SECRET: stack.jwtSecret,
-      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-      ...extraEnv,
-    },
+    serviceEnv: stack.serviceEnv,
     async dispose() {
       await stack.stop();
       await environment.dispose();

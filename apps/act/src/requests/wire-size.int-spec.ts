@@ -18,6 +18,9 @@ describe('ACT within NATS max_payload', () => {
     await act.call('act.plan.register', {
       definition: { id: 'three_at_once', steps: [{ id: 'a', pool: 'clerks' }, { id: 'b', pool: 'clerks', after: [] }, { id: 'c', pool: 'clerks', after: [] }] },
     });
+    await act.call('act.plan.register', {
+      definition: { id: 'twenty_at_once', steps: Array.from({ length: 20 }, (_, i) => ({ id: `s${i}`, pool: 'clerks', after: [] })) },
+    });
   });
 
   afterAll(async () => {
@@ -32,11 +35,12 @@ describe('ACT within NATS max_payload', () => {
   });
 
   it('shortens a history page of large entries and continues it with its cursor', async () => {
-    const { request } = await act.call('act.request.create', { plan: 'three_at_once', payload: payloadOf(25_000) });
-    // created, then a step.ready per step: three entries of about 25 KB each.
+    // Under the ledger's inline limit (larger values are kept as digests), so each entry carries it.
+    const { request } = await act.call('act.request.create', { plan: 'twenty_at_once', payload: payloadOf(3_500) });
+    // created, then a step.ready per step: twenty entries of about 3.5 KB, more than one 64 KiB answer holds.
     await eventually(async () => {
       const rows = await act.sql<{ n: number }>(`SELECT count(*)::int AS n FROM act.ledger_entries WHERE request_id = $1`, [request.id]);
-      expect(rows[0]!.n).toBe(4);
+      expect(rows[0]!.n).toBe(21);
     });
     const seen: number[] = [];
     let cursor: string | undefined;
@@ -50,6 +54,6 @@ describe('ACT within NATS max_payload', () => {
     } while (cursor);
     expect(pages).toBeGreaterThan(1);
     expect(seen).toEqual([...seen].sort((a, b) => a - b));
-    expect(new Set(seen).size).toBe(4);
+    expect(new Set(seen).size).toBe(21);
   });
 });

@@ -1,5 +1,8 @@
 import type { DomainError } from '@hms/contracts';
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import type { Subscription } from '@nats-io/transport-node';
 import {
@@ -80,15 +83,28 @@ export interface ActHarness {
   collect<T extends EventType>(type: T): EventCollector<T>;
   /** SQL as the database owner (superuser on the test server). */
   sql<R = Record<string, unknown>>(query: string, params?: unknown[]): Promise<R[]>;
+  /** The URL of the role ACT works as (not the owner). */
+  serviceDatabaseUrl: string;
+  /** The folder ACT writes its signed ledger checkpoints to. */
+  checkpointDir: string;
   close(): Promise<void>;
 }
 
-/** `env.NATS_URL` points ACT, and the harness with it, at a NATS server of the test's own (e.g. one with a small `max_payload`). */
+/**
+ * ACT as deployed: it migrates as the owner and works as the service role, and signs ledger
+ * checkpoints with a key made for this run (written only when a test calls for one).
+ */
 export async function startAct(label: string, env: Record<string, string> = {}): Promise<ActHarness> {
   const testEnv = await freshTestEnvironment(label);
   if (env.NATS_URL) testEnv.natsUrl = env.NATS_URL;
+  const checkpointDir = mkdtempSync(join(tmpdir(), 'hms-checkpoints-'));
+  const { privateKey } = generateKeyPairSync('ed25519');
   const config = loadConfig(ActConfig, {
-    DATABASE_URL: testEnv.databaseUrl,
+    DATABASE_URL: testEnv.serviceDatabaseUrl,
+    DATABASE_MIGRATION_URL: testEnv.databaseUrl,
+    ACT_LEDGER_CHECKPOINT_DIR: checkpointDir,
+    ACT_LEDGER_CHECKPOINT_KEY: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    ACT_LEDGER_CHECKPOINT_MS: '0',
     NATS_URL: testEnv.natsUrl,
     HMS_SUBJECT_PREFIX: testEnv.subjectPrefix,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
@@ -99,6 +115,7 @@ export async function startAct(label: string, env: Record<string, string> = {}):
     app = await bootstrapService(createActModule(config), { port: 0 });
   } catch (error) {
     await testEnv.dispose();
+    rmSync(checkpointDir, { recursive: true, force: true });
     throw error;
   }
   const bus = await NatsBus.connect(testEnv.natsUrl, testEnv.subjectPrefix, `test-${label}`);
@@ -111,6 +128,8 @@ export async function startAct(label: string, env: Record<string, string> = {}):
     app,
     bus,
     databaseUrl: testEnv.databaseUrl,
+    serviceDatabaseUrl: testEnv.serviceDatabaseUrl,
+    checkpointDir,
     call: (subject, message, actor = TEST_ACTOR) => rpc.call(subject, message, { actor }),
     async publish(type, requestId, data, options = {}) {
       const event = {
@@ -142,6 +161,7 @@ export async function startAct(label: string, env: Record<string, string> = {}):
       await jsm.streams.delete(bus.streamName).catch(() => undefined);
       await bus.close();
       await testEnv.dispose();
+      rmSync(checkpointDir, { recursive: true, force: true });
     },
   };
 }

@@ -62,7 +62,25 @@ export class RequestsController {
   }
 
   @Get(':id/history/verify')
-  @ApiOperation({ summary: 'Re-compute the hash chain of the request ledger' })
+  @ApiOperation({ summary: 'Re-compute the hash chain of the request ledger and hold it against its head and the latest signed checkpoint' })
+  @ApiResponse({
+    status: 200,
+    description: '{valid: true, entries} or {valid: false, entries, brokenAt?: {seq, reason}, reason}; reason names what was found (docs/security.md, "The ledger")',
+    schema: {
+      type: 'object',
+      required: ['valid', 'entries'],
+      properties: {
+        valid: { type: 'boolean' },
+        entries: { type: 'integer', description: 'entries found in the ledger' },
+        brokenAt: {
+          type: 'object',
+          required: ['seq', 'reason'],
+          properties: { seq: { type: 'integer', description: 'the first entry that does not match' }, reason: { type: 'string' } },
+        },
+        reason: { type: 'string', description: 'what was found, when invalid (absent from brokenAt when the checkpoint itself cannot be trusted)' },
+      },
+    },
+  })
   verify(@Param('id') id: string, @CurrentActor() actor: Actor) {
     return this.rpc.call(RpcSubjects.requestVerify, { id }, actor);
   }

@@ -4,7 +4,7 @@ import { DataSource, type MixedList } from 'typeorm';
 import type { Logger } from 'pino';
 import { systemClock } from '../clock';
 import { ConfigError, type InfraConfig } from '../config/load-config';
-import { createDataSource, runMigrations } from '../database/data-source';
+import { createDataSource, databaseUser, grantServiceRole, runMigrations } from '../database/data-source';
 import { GenericPlanPool } from '../database/generic-plan-pool';
 import { EventOutbox } from '../events/event-outbox';
 import { ParkedEvents } from '../events/parked-events';
@@ -28,6 +28,8 @@ export interface PlatformOptions {
     poolSize?: number;
     /** Most connections of the service's {@link GenericPlanPool} (opened as needed); 4 if absent. */
     genericPlanPoolSize?: number;
+    /** Tables the service's database role may only read and append to (see {@link grantServiceRole}). */
+    appendOnlyTables?: string[];
   };
 }
 
@@ -147,9 +149,25 @@ export class PlatformModule {
             {
               provide: DataSource,
               useFactory: async () => {
+                const migrationUrl = options.config.DATABASE_MIGRATION_URL;
                 const dataSource = createDataSource({ url: databaseUrl!, ...database, timeouts, logger });
-                await withRetries('Postgres', logger, () => dataSource.initialize());
-                await runMigrations(dataSource, database.schema);
+                if (migrationUrl && migrationUrl !== databaseUrl) {
+                  // The schema's owner migrates and grants, on connections of its own (runMigrations
+                  // holds its lock on one while migrating on another); the
+                  // service then works as a role that cannot change the schema.
+                  const owner = createDataSource({ url: migrationUrl, ...database, timeouts, logger, poolSize: 2, applicationName: `hms-${database.schema}-migrations` });
+                  await withRetries('Postgres', logger, () => owner.initialize());
+                  try {
+                    await runMigrations(owner, database.schema);
+                    await grantServiceRole(owner, database.schema, databaseUser(databaseUrl!), database.appendOnlyTables);
+                  } finally {
+                    await owner.destroy();
+                  }
+                  await withRetries('Postgres', logger, () => dataSource.initialize());
+                } else {
+                  await withRetries('Postgres', logger, () => dataSource.initialize());
+                  await runMigrations(dataSource, database.schema);
+                }
                 return dataSource;
               },
             },

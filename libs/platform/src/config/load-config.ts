@@ -13,6 +13,15 @@ export class InfraConfig {
   @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// URL' })
   DATABASE_URL?: string;
 
+  /**
+   * The schema owner's URL, for migrations (and the grants that follow them); the service then
+   * works as the `DATABASE_URL` role, which cannot alter the schema or rewrite the ledger.
+   * Unset: `DATABASE_URL` does both (the dev default; production must separate them).
+   */
+  @IsOptional()
+  @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_MIGRATION_URL must be a postgres:// URL' })
+  DATABASE_MIGRATION_URL?: string;
+
   @Matches(/^(nats|tls|ws|wss):\/\/|^[^:/]+:\d+$/, { message: 'NATS_URL must be a nats:// URL' })
   NATS_URL: string;
 

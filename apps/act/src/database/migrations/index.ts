@@ -4,6 +4,7 @@ import { CreateScheduleFires1795217124046 } from './1795217124046-CreateSchedule
 import { RequestSlaBreach1795217124047 } from './1795217124047-RequestSlaBreach';
 import { ProcessedEventsRetention1795240000000 } from './1795240000000-ProcessedEventsRetention';
 import { IdempotencyKeyPerCaller1795250000000 } from './1795250000000-IdempotencyKeyPerCaller';
+import { LedgerHeads1795300000000 } from './1795300000000-LedgerHeads';
 import { ParkedEvents1795300000100 } from './1795300000100-ParkedEvents';
 
 /** In order; merged migrations are never edited. */
@@ -14,5 +15,6 @@ export const ACT_MIGRATIONS = [
   RequestSlaBreach1795217124047,
   ProcessedEventsRetention1795240000000,
   IdempotencyKeyPerCaller1795250000000,
+  LedgerHeads1795300000000,
   ParkedEvents1795300000100,
 ];
