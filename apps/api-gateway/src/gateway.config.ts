@@ -1,4 +1,4 @@
-import { IsInt, IsOptional, IsString, IsUrl, Max, Min, MinLength } from 'class-validator';
+import { IsInt, IsOptional, Max, Min } from 'class-validator';
 import { DEFAULT_LIMITS, type LimitSettings } from '@hms/contracts';
 import { EnvNumber, InfraConfig } from '@hms/platform';
 
@@ -7,17 +7,6 @@ export class GatewayConfig extends InfraConfig {
   @IsOptional()
   @IsInt()
   override PORT: number = 3000;
-
-  /** HS256 secret of access tokens. Required unless HMS_JWT_JWKS_URL is set. */
-  @IsOptional()
-  @IsString()
-  @MinLength(16, { message: 'HMS_JWT_SECRET must be at least 16 characters' })
-  HMS_JWT_SECRET?: string;
-
-  /** JWKS of an identity provider (RS256/ES256) for production. */
-  @IsOptional()
-  @IsUrl({ require_tld: false })
-  HMS_JWT_JWKS_URL?: string;
 
   /**
    * Largest accepted request body, in KiB (docs/limits.md). Above a payload's limit so a full

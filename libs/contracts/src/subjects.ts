@@ -173,7 +173,47 @@ export const SignalSubjects = {
 /** NATS header names used by the RPC layer. */
 export const NatsHeaders = {
   actor: 'hms-actor',
+  /**
+   * HMAC of the subject and the `hms-actor` header with the deployment's actor key: only the
+   * services and the gateway hold the key, so only their actor headers are believed.
+   */
+  actorSignature: 'hms-actor-sig',
+  /** A bot's own HMS access token (the JWT it would send the gateway): its identity on NATS. */
+  token: 'hms-token',
   traceparent: 'traceparent',
   tracestate: 'tracestate',
   messageId: 'Nats-Msg-Id',
 } as const;
+
+/**
+ * The RPC subjects a bot may call straight over NATS: those the REST API grants a worker or a
+ * service token. The NATS user of a bot may publish to these and nothing else (docs/security.md).
+ */
+export const BotRpcSubjects = [
+  RpcSubjects.planGet,
+  RpcSubjects.planList,
+  RpcSubjects.requestCreate,
+  RpcSubjects.requestGet,
+  RpcSubjects.requestList,
+  RpcSubjects.requestHistory,
+  RpcSubjects.requestVerify,
+  RpcSubjects.poolGet,
+  RpcSubjects.queuePeek,
+  RpcSubjects.taskLease,
+  RpcSubjects.taskComplete,
+  RpcSubjects.taskCompleteMany,
+  RpcSubjects.taskFail,
+  RpcSubjects.taskHeartbeat,
+  RpcSubjects.taskRelease,
+  RpcSubjects.workerHeartbeat,
+  RpcSubjects.metricsPools,
+  RpcSubjects.alertList,
+  RpcSubjects.scalingDecisions,
+] as const satisfies readonly RpcSubject[];
+
+/** The RPC subjects each service calls on another one (its NATS user may publish to these). */
+export const ServiceRpcCalls: { [N in ServiceName]: readonly RpcSubject[] } = {
+  act: [],
+  oms: [],
+  ops: [RpcSubjects.poolGet, RpcSubjects.poolList],
+};

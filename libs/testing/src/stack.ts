@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { signToken } from '@hms/platform';
+import { signToken, type NatsAuthSpec } from '@hms/platform';
 import { freePort } from './infra';
 
 /** The four services, in start order. */
@@ -114,6 +114,11 @@ export interface StackOptions {
   jwtSecret?: string;
   /** Port of the gateway; a free one when absent. */
   gatewayPort?: number;
+  /**
+   * The users of a NATS server started with these users and permissions: each service then
+   * connects as its own user and signs actor headers with a key made for the stack.
+   */
+  natsAuth?: NatsAuthSpec;
   /** Extra environment for every service (e.g. OMS_LEASE_SWEEP_MS). */
   env?: Record<string, string>;
   onOutput?: (name: string, line: string) => void;
@@ -128,6 +133,8 @@ export interface Stack {
   managerToken: string;
   workerToken(pools: string[], sub?: string): Promise<string>;
   serviceToken: string;
+  /** The key the services sign actor headers with, when their NATS has users. */
+  actorKey?: string;
   stop(): Promise<void>;
 }
 
@@ -143,10 +150,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     ...options.env,
   };
+  const actorKey = options.natsAuth ? randomBytes(32).toString('base64url') : undefined;
   const services = {} as Record<ServiceProcessName, ServiceProcess>;
   for (const name of SERVICE_NAMES) {
     const port = name === 'api-gateway' && options.gatewayPort !== undefined ? options.gatewayPort : await freePort();
-    services[name] = new ServiceProcess(name, port, env, options.onOutput);
+    services[name] = new ServiceProcess(name, port, { ...natsUserEnv(options.natsAuth, name, actorKey), ...env }, options.onOutput);
   }
   const stopAll = async () => {
     for (const name of [...SERVICE_NAMES].reverse()) await services[name].stop();
@@ -167,6 +175,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     managerToken: await signToken({ sub: 'manager@hms', roles: ['manager'] }, jwtSecret),
     serviceToken: await signToken({ sub: 'service@hms', roles: ['service'] }, jwtSecret),
     workerToken: (pools, sub = 'worker@hms') => signToken({ sub, roles: ['worker'], pools }, jwtSecret),
+    ...(actorKey ? { actorKey } : {}),
     stop: stopAll,
   };
+}
+
+/** The NATS user and actor key of one service of a stack whose NATS has users. */
+export function natsUserEnv(auth: NatsAuthSpec | undefined, name: ServiceProcessName, actorKey: string | undefined): Record<string, string> {
+  if (!auth || !actorKey) return {};
+  const { user, password } = auth.services[name === 'api-gateway' ? 'gateway' : name];
+  return { NATS_USER: user, NATS_PASSWORD: password, HMS_ACTOR_KEY: actorKey };
 }

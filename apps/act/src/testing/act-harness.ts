@@ -12,7 +12,7 @@ import {
   type RpcResponse,
   type RpcSubject,
 } from '@hms/contracts';
-import { bootstrapService, loadConfig, NatsBus, RpcClient, unpackReceivedMessage } from '@hms/platform';
+import { bootstrapService, loadConfig, NatsBus, RpcClient, unpackReceivedMessage, type NatsIdentity } from '@hms/platform';
 import { freshTestEnvironment } from '@hms/testing';
 import { Client } from 'pg';
 import { ActConfig } from '../act.config';
@@ -83,10 +83,15 @@ export interface ActHarness {
   close(): Promise<void>;
 }
 
-/** `env.NATS_URL` points ACT, and the harness with it, at a NATS server of the test's own (e.g. one with a small `max_payload`). */
-export async function startAct(label: string, env: Record<string, string> = {}): Promise<ActHarness> {
+/**
+ * `env.NATS_URL` points ACT, and the harness with it, at a NATS server of the test's own (e.g. one
+ * with a small `max_payload`, or users); `harnessNats` is the harness's own NATS user there.
+ */
+export async function startAct(label: string, env: Record<string, string> = {}, harnessNats: NatsIdentity = {}): Promise<ActHarness> {
   const testEnv = await freshTestEnvironment(label);
   if (env.NATS_URL) testEnv.natsUrl = env.NATS_URL;
+  // A NATS server with users grants permissions for one prefix: ACT and the harness both use it.
+  if (env.HMS_SUBJECT_PREFIX !== undefined) testEnv.subjectPrefix = env.HMS_SUBJECT_PREFIX;
   const config = loadConfig(ActConfig, {
     DATABASE_URL: testEnv.databaseUrl,
     NATS_URL: testEnv.natsUrl,
@@ -101,7 +106,7 @@ export async function startAct(label: string, env: Record<string, string> = {}):
     await testEnv.dispose();
     throw error;
   }
-  const bus = await NatsBus.connect(testEnv.natsUrl, testEnv.subjectPrefix, `test-${label}`);
+  const bus = await NatsBus.connect(testEnv.natsUrl, testEnv.subjectPrefix, `test-${label}`, harnessNats);
   const rpc = new RpcClient(bus);
   const pg = new Client({ connectionString: testEnv.databaseUrl });
   await pg.connect();
@@ -138,8 +143,11 @@ export async function startAct(label: string, env: Record<string, string> = {}):
       await app.close();
       await pg.end();
       // The stream of this prefix is only this test's; leaving it would pile up on a shared server.
-      const jsm = await bus.manager();
-      await jsm.streams.delete(bus.streamName).catch(() => undefined);
+      // (A harness user without JetStream rights, on a server of the test's own, leaves it to the server's end.)
+      await bus
+        .manager()
+        .then((jsm) => jsm.streams.delete(bus.streamName))
+        .catch(() => undefined);
       await bus.close();
       await testEnv.dispose();
     },

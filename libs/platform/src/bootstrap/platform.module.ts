@@ -10,8 +10,10 @@ import { EventOutbox } from '../events/event-outbox';
 import { ParkedEvents } from '../events/parked-events';
 import { createLogger } from '../logging/logger';
 import { initDefaultMetrics, metricsRegistry } from '../metrics/metrics';
-import { NatsBus } from '../nats/nats-bus';
+import { NatsBus, type NatsIdentity } from '../nats/nats-bus';
+import { ActorTrust } from '../nats/actor-trust';
 import { RpcClient } from '../nats/rpc';
+import { TokenVerifier } from '../auth/tokens';
 import { CLOCK, LOGGER, PLATFORM_OPTIONS } from './tokens';
 
 export interface PlatformOptions {
@@ -88,6 +90,16 @@ export class MetricsController {
   }
 }
 
+/**
+ * The NATS user and actor trust of a process from its config: it signs its actor headers with
+ * HMS_ACTOR_KEY and believes a bot's own access token, verified like the gateway verifies one.
+ */
+export function natsIdentityOf(config: InfraConfig): NatsIdentity {
+  const keys = [config.HMS_ACTOR_KEY, config.HMS_ACTOR_KEY_PREVIOUS].filter((key): key is string => key !== undefined);
+  const verifier = config.HMS_JWT_SECRET || config.HMS_JWT_JWKS_URL ? new TokenVerifier({ secret: config.HMS_JWT_SECRET, jwksUrl: config.HMS_JWT_JWKS_URL }) : undefined;
+  return { user: config.NATS_USER, password: config.NATS_PASSWORD, trust: new ActorTrust(keys, verifier) };
+}
+
 /** Closes Postgres and NATS after everything else has stopped. */
 @Injectable()
 class PlatformLifecycle implements OnApplicationShutdown {
@@ -126,8 +138,10 @@ export class PlatformModule {
       {
         provide: NatsBus,
         useFactory: async () => {
-          const bus = await NatsBus.connect(options.config.NATS_URL, options.config.HMS_SUBJECT_PREFIX, options.service);
-          await withRetries('JetStream', logger, () => bus.ensureEventStream(options.config.HMS_JETSTREAM_REPLICAS));
+          const bus = await NatsBus.connect(options.config.NATS_URL, options.config.HMS_SUBJECT_PREFIX, options.service, natsIdentityOf(options.config));
+          if (!options.config.HMS_ACTOR_KEY) logger.warn('HMS_ACTOR_KEY is not set: the actor header of any NATS message is believed (development only)');
+          // The gateway neither publishes nor consumes events, and its NATS user may not touch the stream.
+          if (database) await withRetries('JetStream', logger, () => bus.ensureEventStream(options.config.HMS_JETSTREAM_REPLICAS));
           return bus;
         },
       },

@@ -1,5 +1,5 @@
 import { plainToInstance, Transform } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, validateSync, ValidationError } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, IsUrl, Matches, Max, Min, MinLength, ValidateIf, validateSync, ValidationError } from 'class-validator';
 import { configureLimits, DEFAULT_LIMITS, EventDeliveryLimits, type LimitSettings } from '@hms/contracts';
 
 /**
@@ -14,6 +14,47 @@ export class InfraConfig {
 
   @Matches(/^(nats|tls|ws|wss):\/\/|^[^:/]+:\d+$/, { message: 'NATS_URL must be a nats:// URL' })
   NATS_URL: string;
+
+  /**
+   * This service's NATS user and password (docs/security.md "NATS"). Unset only against a NATS
+   * without authentication (a developer's own server): every deployment sets them.
+   */
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9_-]+$/, { message: 'NATS_USER must be letters, digits, "-" or "_"' })
+  NATS_USER?: string;
+
+  @ValidateIf((config: InfraConfig) => config.NATS_USER !== undefined)
+  @IsString({ message: 'NATS_PASSWORD is required with NATS_USER' })
+  NATS_PASSWORD?: string;
+
+  /**
+   * The deployment's key for signing the `hms-actor` header between the services and the
+   * gateway; only they hold it. Required with NATS_USER: without it any NATS client's actor
+   * header is believed.
+   */
+  @ValidateIf((config: InfraConfig) => config.NATS_USER !== undefined || config.HMS_ACTOR_KEY !== undefined)
+  @IsString({ message: 'HMS_ACTOR_KEY is required with NATS_USER' })
+  @MinLength(32, { message: 'HMS_ACTOR_KEY must be at least 32 characters' })
+  HMS_ACTOR_KEY?: string;
+
+  /** The key being rotated out: actor headers it signed are still believed while replicas restart. */
+  @IsOptional()
+  @MinLength(32, { message: 'HMS_ACTOR_KEY_PREVIOUS must be at least 32 characters' })
+  HMS_ACTOR_KEY_PREVIOUS?: string;
+
+  /**
+   * HS256 secret of access tokens: the gateway verifies bearer tokens with it, and the services
+   * the token a bot sends over NATS. The gateway needs it unless HMS_JWT_JWKS_URL is set.
+   */
+  @IsOptional()
+  @IsString()
+  @MinLength(16, { message: 'HMS_JWT_SECRET must be at least 16 characters' })
+  HMS_JWT_SECRET?: string;
+
+  /** JWKS of an identity provider (RS256/ES256) for production. */
+  @IsOptional()
+  @IsUrl({ require_tld: false })
+  HMS_JWT_JWKS_URL?: string;
 
   /** Prepended to every NATS subject and stream name, so several deployments (or test runs) share one NATS. */
   @IsOptional()
