@@ -108,7 +108,7 @@ export function botPermissions(user: string, prefix: string): NatsPermissions {
  * each user limited as above. The output is JSON, which nats-server's config format accepts
  * (strings quoted, so `$JS…` is never read as a variable).
  */
-export function natsAuthorizationConfig(spec: NatsAuthSpec): string {
+export function natsAuthorizationConfig(spec: NatsAuthSpec, options: { passwordsFromEnv?: boolean } = {}): string {
   const users = [
     ...ServiceNames.map((service) => ({ ...spec.services[service], permissions: servicePermissions(service, spec.services[service].user, spec.prefix) })),
     { ...spec.services.gateway, permissions: gatewayPermissions(spec.services.gateway.user, spec.prefix) },
@@ -120,7 +120,15 @@ export function natsAuthorizationConfig(spec: NatsAuthSpec): string {
     if (names.has(user)) throw new Error(`NATS user '${user}' is named twice`);
     names.add(user);
   }
-  return `authorization: ${JSON.stringify({ users }, null, 2)}\n`;
+  const envMark = '\u0000env:';
+  const text = JSON.stringify({ users: options.passwordsFromEnv ? users.map((user) => ({ ...user, password: `${envMark}${natsPasswordVariable(user.user)}` })) : users }, null, 2);
+  // A committed config names each password by a variable of nats-server's environment, set from a secret.
+  return `authorization: ${text.replace(/"\\u0000env:([A-Z0-9_]+)"/g, '$$$1')}\n`;
+}
+
+/** The environment variable of nats-server holding a user's password, in a config written with `passwordsFromEnv`. */
+export function natsPasswordVariable(user: string): string {
+  return `HMS_NATS_PASSWORD_${user.toUpperCase().replace(/-/g, '_')}`;
 }
 
 /** A password for a generated NATS user (dev stack and tests). */
