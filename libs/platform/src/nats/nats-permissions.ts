@@ -103,12 +103,13 @@ export function botPermissions(user: string, prefix: string): NatsPermissions {
   };
 }
 
-/**
- * The `authorization` block of nats-server's config for a deployment: no anonymous access, and
- * each user limited as above. The output is JSON, which nats-server's config format accepts
- * (strings quoted, so `$JS…` is never read as a variable).
- */
-export function natsAuthorizationConfig(spec: NatsAuthSpec, options: { passwordsFromEnv?: boolean } = {}): string {
+/** One entry of nats-server's `authorization.users`. */
+export interface NatsUserEntry extends NatsUser {
+  permissions: NatsPermissions;
+}
+
+/** Every user of a deployment with its permissions; refuses a name that would escape its inbox, or a name given twice. */
+export function natsUserEntries(spec: NatsAuthSpec): NatsUserEntry[] {
   const users = [
     ...ServiceNames.map((service) => ({ ...spec.services[service], permissions: servicePermissions(service, spec.services[service].user, spec.prefix) })),
     { ...spec.services.gateway, permissions: gatewayPermissions(spec.services.gateway.user, spec.prefix) },
@@ -120,10 +121,20 @@ export function natsAuthorizationConfig(spec: NatsAuthSpec, options: { passwords
     if (names.has(user)) throw new Error(`NATS user '${user}' is named twice`);
     names.add(user);
   }
+  return users;
+}
+
+/**
+ * The `authorization` block of nats-server's config for a deployment: no anonymous access, and
+ * each user limited as above. The output is JSON, which nats-server's config format accepts
+ * (strings quoted, so `$JS…` is never read as a variable). With `passwordsFromEnv`, each password
+ * is a reference to a variable of nats-server's environment ({@link natsPasswordVariable}), so
+ * the text holds no secret and can be committed.
+ */
+export function natsAuthorizationConfig(spec: NatsAuthSpec, options: { passwordsFromEnv?: boolean } = {}): string {
   const envMark = '\u0000env:';
-  const text = JSON.stringify({ users: options.passwordsFromEnv ? users.map((user) => ({ ...user, password: `${envMark}${natsPasswordVariable(user.user)}` })) : users }, null, 2);
-  // A committed config names each password by a variable of nats-server's environment, set from a secret.
-  return `authorization: ${text.replace(/"\\u0000env:([A-Z0-9_]+)"/g, '$$$1')}\n`;
+  const users = natsUserEntries(spec).map((user) => (options.passwordsFromEnv ? { ...user, password: `${envMark}${natsPasswordVariable(user.user)}` } : user));
+  return `authorization: ${JSON.stringify({ users }, null, 2).replace(/"\\u0000env:([A-Z0-9_]+)"/g, '$$$1')}\n`;
 }
 
 /** The environment variable of nats-server holding a user's password, in a config written with `passwordsFromEnv`. */
