@@ -95,7 +95,7 @@ export class MetricsController {
  * HMS_ACTOR_KEY and believes a bot's own access token, verified like the gateway verifies one.
  */
 export function natsIdentityOf(config: InfraConfig): NatsIdentity {
-  const keys = [config.HMS_ACTOR_KEY, config.HMS_ACTOR_KEY_PREVIOUS].filter((key): key is string => key !== undefined);
+  const keys = [config.HMS_ACTOR_KEY, config.HMS_ACTOR_KEY_ACCEPTED].filter((key): key is string => key !== undefined);
   const verifier = config.HMS_JWT_SECRET || config.HMS_JWT_JWKS_URL ? new TokenVerifier({ secret: config.HMS_JWT_SECRET, jwksUrl: config.HMS_JWT_JWKS_URL }) : undefined;
   return { user: config.NATS_USER, password: config.NATS_PASSWORD, trust: new ActorTrust(keys, verifier) };
 }

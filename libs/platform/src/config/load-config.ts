@@ -37,10 +37,13 @@ export class InfraConfig {
   @MinLength(32, { message: 'HMS_ACTOR_KEY must be at least 32 characters' })
   HMS_ACTOR_KEY?: string;
 
-  /** The key being rotated out: actor headers it signed are still believed while replicas restart. */
+  /**
+   * Another key whose signatures are believed, never used to sign: the next key while a rotation
+   * reaches every replica, then the previous one (docs/security.md "NATS").
+   */
   @IsOptional()
-  @MinLength(32, { message: 'HMS_ACTOR_KEY_PREVIOUS must be at least 32 characters' })
-  HMS_ACTOR_KEY_PREVIOUS?: string;
+  @MinLength(32, { message: 'HMS_ACTOR_KEY_ACCEPTED must be at least 32 characters' })
+  HMS_ACTOR_KEY_ACCEPTED?: string;
 
   /**
    * HS256 secret of access tokens: the gateway verifies bearer tokens with it, and the services

@@ -16,7 +16,7 @@ export type HeaderLookup = (name: string) => string | undefined;
  */
 export class ActorTrust {
   /**
-   * @param keys signing key first, then older keys still accepted during a rotation; none means
+   * @param keys the signing key first, then keys whose signatures are also believed (a rotation); none means
    *   the trust-everything mode of a development NATS without authentication.
    */
   constructor(
