@@ -1,3 +1,4 @@
+import type { Role } from './auth';
 import type { ListPlansQuery, GetPlanQuery, PlanSummary, PlanView, RegisterPlanCommand, RegisterPlanResult } from './plans.messages';
 import type {
   CancelRequestCommand,
@@ -186,30 +187,34 @@ export const NatsHeaders = {
 } as const;
 
 /**
- * The RPC subjects a bot may call straight over NATS: those the REST API grants a worker or a
- * service token. The NATS user of a bot may publish to these and nothing else (docs/security.md).
+ * The RPC subjects a bot may call straight over NATS, with the roles its token needs for each:
+ * what the REST API grants a worker or a service token (a manager's token may call them all).
+ * The NATS user of a bot may publish to these and nothing else (docs/security.md "NATS").
  */
-export const BotRpcSubjects = [
-  RpcSubjects.planGet,
-  RpcSubjects.planList,
-  RpcSubjects.requestCreate,
-  RpcSubjects.requestGet,
-  RpcSubjects.requestList,
-  RpcSubjects.requestHistory,
-  RpcSubjects.requestVerify,
-  RpcSubjects.poolGet,
-  RpcSubjects.queuePeek,
-  RpcSubjects.taskLease,
-  RpcSubjects.taskComplete,
-  RpcSubjects.taskCompleteMany,
-  RpcSubjects.taskFail,
-  RpcSubjects.taskHeartbeat,
-  RpcSubjects.taskRelease,
-  RpcSubjects.workerHeartbeat,
-  RpcSubjects.metricsPools,
-  RpcSubjects.alertList,
-  RpcSubjects.scalingDecisions,
-] as const satisfies readonly RpcSubject[];
+export const BotRpcRoles = {
+  [RpcSubjects.planGet]: ['service'],
+  [RpcSubjects.planList]: ['service'],
+  [RpcSubjects.requestCreate]: ['service'],
+  [RpcSubjects.requestGet]: ['service'],
+  [RpcSubjects.requestList]: ['service'],
+  [RpcSubjects.requestHistory]: ['service'],
+  [RpcSubjects.requestVerify]: ['service'],
+  [RpcSubjects.poolGet]: ['worker'],
+  [RpcSubjects.queuePeek]: ['worker'],
+  [RpcSubjects.taskLease]: ['worker', 'service'],
+  [RpcSubjects.taskComplete]: ['worker', 'service'],
+  [RpcSubjects.taskCompleteMany]: ['worker', 'service'],
+  [RpcSubjects.taskFail]: ['worker', 'service'],
+  [RpcSubjects.taskHeartbeat]: ['worker', 'service'],
+  [RpcSubjects.taskRelease]: ['worker', 'service'],
+  [RpcSubjects.workerHeartbeat]: ['worker', 'service'],
+  [RpcSubjects.metricsPools]: ['service'],
+  [RpcSubjects.alertList]: ['service'],
+  [RpcSubjects.scalingDecisions]: ['service'],
+} as const satisfies { [S in RpcSubject]?: readonly Role[] };
+
+/** The subjects of {@link BotRpcRoles}. */
+export const BotRpcSubjects = Object.keys(BotRpcRoles) as Array<keyof typeof BotRpcRoles>;
 
 /** The RPC subjects each service calls on another one (its NATS user may publish to these). */
 export const ServiceRpcCalls: { [N in ServiceName]: readonly RpcSubject[] } = {

@@ -118,6 +118,15 @@ describe('NATS authorization', () => {
     });
   });
 
+  it("answers FORBIDDEN to a bot whose token's role the REST API would refuse for the call", async () => {
+    const robot = await asUser(bot());
+    const headers = natsHeaders();
+    headers.set(NatsHeaders.token, await signToken({ sub: 'robot@hms', roles: ['worker'], pools: ['clerks'] }, jwtSecret));
+    const reply = await robot.request(`${prefix}act.request.create`, JSON.stringify({ plan: 'one_step', reference: 'by-worker' }), { headers, timeout: 10_000 });
+    expect(reply.json()).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+    expect(await act.sql(`SELECT 1 FROM act.requests WHERE reference = 'by-worker'`)).toEqual([]);
+  });
+
   it("refuses a bot's token that the deployment did not sign", async () => {
     const robot = await asUser(bot());
     const headers = natsHeaders();

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { DomainError, NatsHeaders, Roles, type Actor } from '@hms/contracts';
+import { BotRpcRoles, DomainError, NatsHeaders, Roles, type Actor, type Role, type RpcSubject } from '@hms/contracts';
 import type { TokenVerifier } from '../auth/tokens';
 
 /** Reads one header of a received message. */
@@ -33,8 +33,11 @@ export class ActorTrust {
     return this.keys.length > 0 ? mac(this.keys[0]!, wireSubject, actorHeader) : undefined;
   }
 
-  /** The actor of a received call on a wire subject. */
-  async actorOf(wireSubject: string, header: HeaderLookup): Promise<Actor> {
+  /**
+   * The actor of a received call of `subject` (on the wire: `wireSubject`). A caller known by its
+   * token must have a role the REST API would require for the same call ({@link BotRpcRoles}).
+   */
+  async actorOf(subject: RpcSubject, wireSubject: string, header: HeaderLookup): Promise<Actor> {
     const actorHeader = header(NatsHeaders.actor);
     if (this.keys.length === 0) return actorHeader ? parseActor(actorHeader) : { id: 'anonymous', roles: [] };
     const signature = header(NatsHeaders.actorSignature);
@@ -42,6 +45,10 @@ export class ActorTrust {
     const token = header(NatsHeaders.token);
     if (token && this.verifier) {
       const claims = await this.verifier.verify(token);
+      const allowed: readonly Role[] = subject in BotRpcRoles ? BotRpcRoles[subject as keyof typeof BotRpcRoles] : [];
+      if (!claims.roles.includes('manager') && !claims.roles.some((role) => allowed.includes(role))) {
+        throw new DomainError('FORBIDDEN', `${subject} over NATS needs one of the roles: ${['manager', ...allowed].join(', ')}`);
+      }
       return { id: claims.sub, roles: claims.roles, ...(claims.pools ? { pools: claims.pools } : {}) };
     }
     throw new DomainError(

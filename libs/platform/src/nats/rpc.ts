@@ -122,7 +122,7 @@ export class RpcServer {
     const reply = await withConsumerSpan(`rpc ${subject}`, msg.headers, async (): Promise<Reply> => {
       try {
         // Who is calling comes first: a caller that cannot say is told so, not how to fix its message.
-        const actor = await this.bus.trust.actorOf(msg.subject, (name) => msg.headers?.get(name) || undefined);
+        const actor = await this.bus.trust.actorOf(subject, msg.subject, (name) => msg.headers?.get(name) || undefined);
         const payload = msg.data.length > 0 ? msg.json<unknown>() : {};
         const message = validateMessage(RpcRequestClasses[subject], payload);
         const result = await handler(message as RpcRequest<RpcSubject>, { actor, requestBytes: msg.data.length, maxPayload: this.bus.maxPayload });
