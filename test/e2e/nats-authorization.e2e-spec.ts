@@ -59,4 +59,13 @@ describe('The system on an authenticated NATS', () => {
     expect(actors).toContain('scanner-bot');
     expect(actors).toContain('scanner-1');
   });
+
+  it("holds a bot with a worker token to its token's pools, as the gateway holds a worker", async () => {
+    const headers = natsHeaders();
+    headers.set(NatsHeaders.token, await env.stack.workerToken(['scanning'], 'scanner-bot'));
+    const lease = async (pool: string) =>
+      (await bot.request(`${env.stack.subjectPrefix}oms.task.lease`, JSON.stringify({ pool, worker: 'scanner-bot', max: 1 }), { headers, timeout: 15_000 })).json<{ ok: boolean; error?: { code: string } }>();
+    expect(await lease('payments')).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+    expect(await lease('scanning')).toMatchObject({ ok: true });
+  });
 });

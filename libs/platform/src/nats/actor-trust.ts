@@ -5,6 +5,13 @@ import type { TokenVerifier } from '../auth/tokens';
 /** Reads one header of a received message. */
 export type HeaderLookup = (name: string) => string | undefined;
 
+/** Who a received call is from, and how that is known. */
+export interface CallerIdentity {
+  actor: Actor;
+  /** The caller's own token named it (a bot), rather than a trusted app's signature. */
+  byToken: boolean;
+}
+
 /**
  * Who sent an RPC, as far as the receiver can tell. NATS does not tell a subscriber which user
  * published a message, so the `hms-actor` header alone proves nothing: anyone allowed to publish
@@ -37,11 +44,11 @@ export class ActorTrust {
    * The actor of a received call of `subject` (on the wire: `wireSubject`). A caller known by its
    * token must have a role the REST API would require for the same call ({@link BotRpcRoles}).
    */
-  async actorOf(subject: RpcSubject, wireSubject: string, header: HeaderLookup): Promise<Actor> {
+  async callerOf(subject: RpcSubject, wireSubject: string, header: HeaderLookup): Promise<CallerIdentity> {
     const actorHeader = header(NatsHeaders.actor);
-    if (this.keys.length === 0) return actorHeader ? parseActor(actorHeader) : { id: 'anonymous', roles: [] };
+    if (this.keys.length === 0) return { actor: actorHeader ? parseActor(actorHeader) : { id: 'anonymous', roles: [] }, byToken: false };
     const signature = header(NatsHeaders.actorSignature);
-    if (actorHeader && signature && this.keys.some((key) => sameText(mac(key, wireSubject, actorHeader), signature))) return parseActor(actorHeader);
+    if (actorHeader && signature && this.keys.some((key) => sameText(mac(key, wireSubject, actorHeader), signature))) return { actor: parseActor(actorHeader), byToken: false };
     const token = header(NatsHeaders.token);
     if (token && this.verifier) {
       const claims = await this.verifier.verify(token);
@@ -49,13 +56,26 @@ export class ActorTrust {
       if (!claims.roles.includes('manager') && !claims.roles.some((role) => allowed.includes(role))) {
         throw new DomainError('FORBIDDEN', `${subject} over NATS needs one of the roles: ${['manager', ...allowed].join(', ')}`);
       }
-      return { id: claims.sub, roles: claims.roles, ...(claims.pools ? { pools: claims.pools } : {}) };
+      return { actor: { id: claims.sub, roles: claims.roles, ...(claims.pools ? { pools: claims.pools } : {}) }, byToken: true };
     }
     throw new DomainError(
       'UNAUTHENTICATED',
       token ? 'This service does not verify access tokens (no HMS_JWT_SECRET or HMS_JWT_JWKS_URL)' : `A call over NATS needs the caller's access token in the '${NatsHeaders.token}' header`,
     );
   }
+}
+
+/**
+ * The gateway's pool rule for a bot that calls over NATS: a worker (neither manager nor service)
+ * may name only the pools its token lists, in `pool` (lease, peek, pool get) or `pools` (its
+ * heartbeat). Calls by task id are held by the lease token instead.
+ */
+export function assertBotPools(actor: Actor, message: object): void {
+  if (actor.roles.includes('manager') || actor.roles.includes('service')) return;
+  const { pool, pools } = message as { pool?: unknown; pools?: unknown };
+  const named = [...(typeof pool === 'string' ? [pool] : []), ...(Array.isArray(pools) ? pools.filter((p): p is string => typeof p === 'string') : [])];
+  const refused = named.find((name) => !actor.pools?.includes(name));
+  if (refused !== undefined) throw new DomainError('FORBIDDEN', `Your token does not allow pool '${refused}'`);
 }
 
 function mac(key: string, wireSubject: string, actorHeader: string): string {

@@ -21,6 +21,7 @@ import {
 } from '@hms/contracts';
 import type { Logger } from 'pino';
 import { injectTraceContext, withConsumerSpan, withProducerSpan } from '../tracing/tracing';
+import { assertBotPools } from './actor-trust';
 import type { NatsBus } from './nats-bus';
 import { encodedHeaderBytes, fitsIn, HEADERS_RESERVE_BYTES, payloadTooLarge } from './wire-size';
 
@@ -122,9 +123,11 @@ export class RpcServer {
     const reply = await withConsumerSpan(`rpc ${subject}`, msg.headers, async (): Promise<Reply> => {
       try {
         // Who is calling comes first: a caller that cannot say is told so, not how to fix its message.
-        const actor = await this.bus.trust.actorOf(subject, msg.subject, (name) => msg.headers?.get(name) || undefined);
+        const { actor, byToken } = await this.bus.trust.callerOf(subject, msg.subject, (name) => msg.headers?.get(name) || undefined);
         const payload = msg.data.length > 0 ? msg.json<unknown>() : {};
         const message = validateMessage(RpcRequestClasses[subject], payload);
+        // The gateway checks a worker's pools before it calls; a bot's call did not pass it.
+        if (byToken) assertBotPools(actor, message);
         const result = await handler(message as RpcRequest<RpcSubject>, { actor, requestBytes: msg.data.length, maxPayload: this.bus.maxPayload });
         return { ok: true, result };
       } catch (error) {
