@@ -18,7 +18,12 @@ function connectAs(url: string, user?: NatsUser): Promise<NatsConnection> {
 /** Resolves with the error the server answers a subscription with. */
 function subscriptionRefusal(connection: NatsConnection, subject: string, queue?: string): Promise<Error> {
   return new Promise((resolve) => {
-    connection.subscribe(subject, { ...(queue ? { queue } : {}), callback: (error) => error && resolve(error) });
+    connection.subscribe(subject, {
+      ...(queue ? { queue } : {}),
+      callback: (error) => {
+        if (error) resolve(error);
+      },
+    });
   });
 }
 
