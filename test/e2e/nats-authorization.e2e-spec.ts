@@ -58,6 +58,8 @@ describe('The system on an authenticated NATS', () => {
     const actors = new Set(history.items.map((entry) => entry.actor));
     expect(actors).toContain('scanner-bot');
     expect(actors).toContain('scanner-1');
+    // OPS consumed OMS's events as its own user: the completions are in its metrics.
+    await waitUntil(async () => (await manager.metrics.pools()).pools.find((pool) => pool.pool === 'scanning' && pool.successRate === 1));
   });
 
   it("holds a bot with a worker token to its token's pools, as the gateway holds a worker", async () => {
