@@ -25,3 +25,8 @@ export interface Actor {
 export function systemActor(service: string): Actor {
   return { id: `system:${service}`, roles: ['service'] };
 }
+
+/** Whether an actor may use a pool: managers and services every pool, a worker those its token lists. */
+export function mayUsePool(actor: Actor, pool: string): boolean {
+  return actor.roles.includes('manager') || actor.roles.includes('service') || (actor.pools?.includes(pool) ?? false);
+}

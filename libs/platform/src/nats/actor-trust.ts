@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { BotRpcRoles, DomainError, NatsHeaders, Roles, type Actor, type Role, type RpcSubject } from '@hms/contracts';
+import { BotRpcRoles, DomainError, mayUsePool, NatsHeaders, Roles, type Actor, type Role, type RpcSubject } from '@hms/contracts';
 import type { TokenVerifier } from '../auth/tokens';
 
 /** Reads one header of a received message. */
@@ -66,15 +66,14 @@ export class ActorTrust {
 }
 
 /**
- * The gateway's pool rule for a bot that calls over NATS: a worker (neither manager nor service)
- * may name only the pools its token lists, in `pool` (lease, peek, pool get) or `pools` (its
- * heartbeat). Calls by task id are held by the lease token instead.
+ * The gateway's pool rule ({@link mayUsePool}) for a bot that calls over NATS, on the pools its
+ * message names in `pool` (lease, peek, pool get) or `pools` (its heartbeat). Calls by task id
+ * are held by the lease token instead.
  */
 export function assertBotPools(actor: Actor, message: object): void {
-  if (actor.roles.includes('manager') || actor.roles.includes('service')) return;
   const { pool, pools } = message as { pool?: unknown; pools?: unknown };
   const named = [...(typeof pool === 'string' ? [pool] : []), ...(Array.isArray(pools) ? pools.filter((p): p is string => typeof p === 'string') : [])];
-  const refused = named.find((name) => !actor.pools?.includes(name));
+  const refused = named.find((name) => !mayUsePool(actor, name));
   if (refused !== undefined) throw new DomainError('FORBIDDEN', `Your token does not allow pool '${refused}'`);
 }
 
