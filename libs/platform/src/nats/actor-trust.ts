@@ -23,17 +23,13 @@ export interface CallerIdentity {
  */
 export class ActorTrust {
   /**
-   * @param keys the signing key first, then keys whose signatures are also believed (a rotation); none means
-   *   the trust-everything mode of a development NATS without authentication.
+   * @param keys the signing key first, then keys whose signatures are also believed (a
+   *   rotation); none means the trust-everything mode of a development NATS without users.
    */
   constructor(
     private readonly keys: string[],
     private readonly verifier?: TokenVerifier,
   ) {}
-
-  get signs(): boolean {
-    return this.keys.length > 0;
-  }
 
   /** The signature header value for an actor header sent on a wire subject. */
   sign(wireSubject: string, actorHeader: string): string | undefined {
