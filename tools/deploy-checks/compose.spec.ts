@@ -5,6 +5,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parse } from 'yaml';
+import { GATEWAY_NATS_USER, generatedNatsAuthSpec, natsAuthorizationConfig, natsPasswordVariable } from '@hms/platform';
 
 const ROOT = resolve(__dirname, '..', '..');
 const APPS = ['act', 'oms', 'ops', 'api-gateway'];
@@ -160,12 +161,31 @@ describe('docker-compose.yml', () => {
     if (DATABASE_APPS.includes(app)) expect(deps.postgres).toBe('service_healthy');
   });
 
-  it('gives only the gateway the JWT secret and publishes it on host port 3000', () => {
-    for (const app of APPS) {
-      expect({ app, jwt: 'HMS_JWT_SECRET' in environment(services[app]) }).toEqual({ app, jwt: app === 'api-gateway' });
-    }
+  it('gives every app the JWT secret (services verify the token a bot sends over NATS) and publishes the gateway on host port 3000', () => {
+    for (const app of APPS) expect({ app, jwt: 'HMS_JWT_SECRET' in environment(services[app]) }).toEqual({ app, jwt: true });
     const ports = (services['api-gateway'].ports ?? []).map(String);
     expect(ports).toContain('3000:3000');
+  });
+
+  it('runs NATS with the generated users, and each app as its own user with the shared actor key', () => {
+    const natsEnv = environment(services.nats);
+    const mounted = (services.nats.volumes ?? []).map(String);
+    expect(mounted).toContain('./deploy/nats/auth.conf:/etc/nats/auth.conf:ro');
+    expect(readFileSync(join(ROOT, 'deploy', 'nats', 'nats-server.conf'), 'utf8')).toMatch(/^include \.\/auth\.conf$/m);
+    // The generator's output for the users in the file: the four apps, and any bots an operator added.
+    const authConf = readFileSync(join(ROOT, 'deploy', 'nats', 'auth.conf'), 'utf8');
+    const users = [...authConf.matchAll(/"user": "([^"]+)"/g)].map((match) => match[1]!);
+    const bots = users.filter((user) => !['act', 'oms', 'ops', GATEWAY_NATS_USER].includes(user));
+    expect(authConf).toBe(natsAuthorizationConfig(generatedNatsAuthSpec('', bots), { passwordsFromEnv: true }));
+    const actorKeys = new Set<string>();
+    for (const app of APPS) {
+      const env = environment(services[app]);
+      const user = app === 'api-gateway' ? GATEWAY_NATS_USER : app;
+      expect({ app, user: env.NATS_USER, password: env.NATS_PASSWORD }).toEqual({ app, user, password: natsEnv[natsPasswordVariable(user)] });
+      actorKeys.add(env.HMS_ACTOR_KEY);
+    }
+    expect([...actorKeys]).toHaveLength(1);
+    expect([...actorKeys][0]!.length).toBeGreaterThan(32);
   });
 
   it('runs postgres:17 with a pg_isready healthcheck and a named data volume', () => {

@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, w
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
+import { GATEWAY_NATS_USER, generatedNatsAuthSpec, natsPasswordVariable, natsUserEntries } from '@hms/platform';
 
 const ROOT = resolve(__dirname, '..', '..');
 const DEPLOY = join(ROOT, 'deploy');
@@ -25,17 +26,24 @@ const RUN_AS_USER = 10001;
  * The four services, their HTTP port (health and /metrics) and the Secret keys each may
  * receive. The gateway owns no data, so it gets no database credentials.
  */
-const SERVICES: Record<string, { port: number; secretKeys: string[] }> = {
-  act: { port: 3001, secretKeys: ['DATABASE_URL'] },
-  oms: { port: 3002, secretKeys: ['DATABASE_URL'] },
-  ops: { port: 3003, secretKeys: ['DATABASE_URL'] },
-  'api-gateway': { port: 3000, secretKeys: ['HMS_JWT_SECRET'] },
+const SERVICES: Record<string, { port: number; secretKeys: string[]; natsUser: string }> = {
+  act: { port: 3001, secretKeys: ['DATABASE_URL', 'HMS_JWT_SECRET', 'HMS_ACTOR_KEY'], natsUser: 'act' },
+  oms: { port: 3002, secretKeys: ['DATABASE_URL', 'HMS_JWT_SECRET', 'HMS_ACTOR_KEY'], natsUser: 'oms' },
+  ops: { port: 3003, secretKeys: ['DATABASE_URL', 'HMS_JWT_SECRET', 'HMS_ACTOR_KEY'], natsUser: 'ops' },
+  'api-gateway': { port: 3000, secretKeys: ['HMS_JWT_SECRET', 'HMS_ACTOR_KEY'], natsUser: GATEWAY_NATS_USER },
 };
 const SERVICE_NAMES = Object.keys(SERVICES);
 /** Keys every service needs from the shared ConfigMap. */
 const CONFIG_KEYS = ['NATS_URL', 'LOG_LEVEL', 'OTEL_EXPORTER_OTLP_ENDPOINT'];
 /** Values that must only ever come from a Secret. */
-const SECRET_ENV = ['DATABASE_URL', 'HMS_JWT_SECRET'];
+const SECRET_ENV = ['DATABASE_URL', 'HMS_JWT_SECRET', 'HMS_ACTOR_KEY', 'NATS_PASSWORD'];
+/** The keys of hms-secrets: the secrets above, with a NATS password per service user. */
+const SECRET_KEYS = [
+  'DATABASE_URL',
+  'HMS_JWT_SECRET',
+  'HMS_ACTOR_KEY',
+  ...Object.values(SERVICES).map((service) => natsPasswordVariable(service.natsUser)),
+];
 
 // ---------------------------------------------------------------------------
 // Types: only the fields these policies read.
@@ -647,7 +655,12 @@ function wiringViolations(objects: K8sObject[], secrets: DataObject[]): string[]
         out.push(`${where}: ${key} does not come from Secret ${SECRET_NAME}`);
       }
     }
-    for (const key of SECRET_ENV.filter((k) => !spec.secretKeys.includes(k))) {
+    if (envValue(c, 'NATS_USER') !== spec.natsUser) out.push(`${where}: NATS_USER is ${String(envValue(c, 'NATS_USER'))}, expected ${spec.natsUser}`);
+    const natsPassword = c.env?.find((e) => e.name === 'NATS_PASSWORD')?.valueFrom?.secretKeyRef;
+    if (natsPassword?.name !== SECRET_NAME || natsPassword.key !== natsPasswordVariable(spec.natsUser)) {
+      out.push(`${where}: NATS_PASSWORD does not come from ${SECRET_NAME} key ${natsPasswordVariable(spec.natsUser)}`);
+    }
+    for (const key of SECRET_ENV.filter((k) => !spec.secretKeys.includes(k) && k !== 'NATS_PASSWORD')) {
       if (c.env?.some((e) => e.name === key)) out.push(`${where}: gets ${key} although it does not need it`);
     }
 
@@ -897,7 +910,7 @@ describe('Kubernetes manifests', () => {
       const secret = exampleSecret();
       expect(secret.kind).toBe('Secret');
       expect(secret.metadata.name).toBe(SECRET_NAME);
-      expect(Object.keys(secret.stringData ?? {}).sort()).toEqual([...SECRET_ENV].sort());
+      expect(Object.keys(secret.stringData ?? {}).sort()).toEqual([...SECRET_KEYS].sort());
       for (const value of Object.values(secret.stringData ?? {})) expect(value).toMatch(/replace/i);
     });
   });
@@ -923,7 +936,7 @@ describe('Kubernetes manifests', () => {
     it('generates a throwaway hms-secrets when rendering dev', () => {
       const dev = render(join(OVERLAYS, 'dev'));
       const secret = ofKind<DataObject>(dev.objects, 'Secret').find((s) => s.metadata.name === SECRET_NAME);
-      expect(Object.keys(secret?.data ?? {}).sort()).toEqual([...SECRET_ENV].sort());
+      expect(Object.keys(secret?.data ?? {}).sort()).toEqual([...SECRET_KEYS].sort());
     });
   });
 
@@ -985,13 +998,20 @@ describe('Kubernetes manifests', () => {
       expect(serviceViolations(objects)).toHaveLength(2);
     });
 
-    it('reports a violation when the JWT secret reaches a service that does not need it', () => {
+    it('reports a violation when the database credentials reach the gateway, which does not need them', () => {
       const objects = fresh();
-      deployment(objects, 'act').spec.template.spec.containers[0].env?.push({
-        name: 'HMS_JWT_SECRET',
-        valueFrom: { secretKeyRef: { name: SECRET_NAME, key: 'HMS_JWT_SECRET' } },
+      deployment(objects, 'api-gateway').spec.template.spec.containers[0].env?.push({
+        name: 'DATABASE_URL',
+        valueFrom: { secretKeyRef: { name: SECRET_NAME, key: 'DATABASE_URL' } },
       });
-      expect(wiringViolations(objects, runtimeSecrets(objects))).toEqual(['Deployment/act: gets HMS_JWT_SECRET although it does not need it']);
+      expect(wiringViolations(objects, runtimeSecrets(objects))).toEqual(['Deployment/api-gateway: gets DATABASE_URL although it does not need it']);
+    });
+
+    it("reports a violation when a service connects to NATS with another service's password", () => {
+      const objects = fresh();
+      const password = deployment(objects, 'ops').spec.template.spec.containers[0].env?.find((e) => e.name === 'NATS_PASSWORD');
+      if (password?.valueFrom?.secretKeyRef) password.valueFrom.secretKeyRef.key = natsPasswordVariable('oms');
+      expect(wiringViolations(objects, runtimeSecrets(objects))).toEqual([`Deployment/ops: NATS_PASSWORD does not come from ${SECRET_NAME} key ${natsPasswordVariable('ops')}`]);
     });
 
     it('reports a violation when the ops Role is widened to a wildcard', () => {
@@ -1039,6 +1059,18 @@ describe('Kubernetes examples', () => {
     const external = spec.metrics.find((m) => m.type === 'External')?.external?.metric;
     expect(external?.name).toBe('hms_tasks_queued');
     expect(external?.selector?.matchLabels?.pool).toBeTruthy();
+  });
+
+  it('gives the NATS Helm chart the generated users, each password from the nats Secret', () => {
+    const values = readYamlFile(join(examples, 'nats-values.yaml')) as {
+      config: { merge?: { authorization?: { users?: unknown[] } } };
+      container: { env?: Record<string, { valueFrom?: { secretKeyRef?: { key?: string } } }> };
+    };
+    const expected = natsUserEntries(generatedNatsAuthSpec('')).map((user) => ({ ...user, password: `<< $${natsPasswordVariable(user.user)} >>` }));
+    expect(values.config.merge?.authorization?.users).toEqual(expected);
+    for (const user of expected) {
+      expect(values.container.env?.[natsPasswordVariable(user.user)]?.valueFrom?.secretKeyRef?.key).toBe(natsPasswordVariable(user.user));
+    }
   });
 
   it('asks the NATS Helm chart for 3 JetStream servers that fsync before acknowledging', () => {

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationBootstrap } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
-import { LOGGER, PlatformModule, Readiness, TokenVerifier } from '@hms/platform';
+import { LOGGER, PlatformModule, Readiness, TokenVerifier, tokenVerifierOf } from '@hms/platform';
 import type { Logger } from 'pino';
 import { AuthGuard } from './auth/auth.guard';
 import { RateLimits } from './auth/rate-limits';
@@ -43,16 +43,7 @@ export function createGatewayModule(config: GatewayConfig): DynamicModule {
     controllers: [PlansController, RequestsController, PoolsController, TasksController, WorkersController, PoolMetricsController, AlertsController, ScalingController, ParkedEventsController, DashboardController],
     providers: [
       { provide: GatewayConfig, useValue: config },
-      {
-        provide: TokenVerifier,
-        useValue: new TokenVerifier({
-          secret: config.HMS_JWT_SECRET,
-          jwksUrl: config.HMS_JWT_JWKS_URL,
-          maxLifetimeSeconds: config.HMS_JWT_MAX_LIFETIME_SECONDS,
-          issuer: config.HMS_JWT_ISSUER,
-          audience: config.HMS_JWT_AUDIENCE,
-        }),
-      },
+      { provide: TokenVerifier, useValue: tokenVerifierOf(config) },
       RateLimits,
       RpcGateway,
       MetricsStream,

@@ -4,6 +4,8 @@ export * from './logging/logger';
 export * from './tracing/tracing';
 export * from './metrics/metrics';
 export * from './nats/nats-bus';
+export * from './nats/actor-trust';
+export * from './nats/nats-permissions';
 export * from './nats/rpc';
 export * from './nats/wire-size';
 export * from './nats/page-fit';

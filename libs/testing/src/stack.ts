@@ -3,7 +3,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { signToken, type BackoffPolicy } from '@hms/platform';
+import { signToken, type BackoffPolicy, type NatsAuthSpec } from '@hms/platform';
 import { freePort } from './infra';
 import { ServiceSupervisor } from './supervisor';
 
@@ -179,6 +179,11 @@ export interface StackOptions {
   /** Port of the gateway; a free one when absent. */
   gatewayPort?: number;
   /**
+   * The users of a NATS server started with these users and permissions: each service then
+   * connects as its own user and signs actor headers with a key made for the stack.
+   */
+  natsAuth?: NatsAuthSpec;
+  /**
    * Extra environment for every service (e.g. OMS_LEASE_SWEEP_MS). Without
    * ACT_LEDGER_CHECKPOINT_DIR / _KEY, a temporary folder (removed at stop) and a fresh key are used.
    */
@@ -201,6 +206,8 @@ export interface Stack {
   managerToken: string;
   workerToken(pools: string[], sub?: string): Promise<string>;
   serviceToken: string;
+  /** The key the services sign actor headers with, when their NATS has users. */
+  actorKey?: string;
   stop(): Promise<void>;
 }
 
@@ -220,10 +227,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     ...options.env,
   };
+  const actorKey = options.natsAuth ? randomBytes(32).toString('base64url') : undefined;
   const services = {} as Record<ServiceProcessName, ServiceProcess>;
   for (const name of SERVICE_NAMES) {
     const port = name === 'api-gateway' && options.gatewayPort !== undefined ? options.gatewayPort : await freePort();
-    services[name] = new ServiceProcess(name, port, env, options.onOutput);
+    services[name] = new ServiceProcess(name, port, { ...natsUserEnv(options.natsAuth, name, actorKey), ...env }, options.onOutput);
   }
   let supervisors: Record<ServiceProcessName, ServiceSupervisor> | undefined;
   const stopAll = async () => {
@@ -253,6 +261,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     managerToken: await signToken({ sub: 'manager@hms', roles: ['manager'] }, jwtSecret),
     serviceToken: await signToken({ sub: 'service@hms', roles: ['service'] }, jwtSecret),
     workerToken: (pools, sub = 'worker@hms') => signToken({ sub, roles: ['worker'], pools }, jwtSecret),
+    ...(actorKey ? { actorKey } : {}),
     stop: stopAll,
   };
+}
+
+/** The NATS user and actor key of one service of a stack whose NATS has users. */
+export function natsUserEnv(auth: NatsAuthSpec | undefined, name: ServiceProcessName, actorKey: string | undefined): Record<string, string> {
+  if (!auth || !actorKey) return {};
+  const { user, password } = auth.services[name === 'api-gateway' ? 'gateway' : name];
+  return { NATS_USER: user, NATS_PASSWORD: password, HMS_ACTOR_KEY: actorKey };
 }

@@ -2,12 +2,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HmsClient, Pool, type WorkItem } from '@hms/client';
 import type { LedgerEntryView } from '@hms/contracts';
+import type { NatsAuthSpec } from '@hms/platform';
 import { freshTestEnvironment, repoRoot, startStack, type Stack } from '@hms/testing';
 
 /** A stack of four real service processes on a fresh database, for one e2e file. */
 export async function startE2eStack(
   label: string,
   env: Record<string, string> = {},
+  /** The users of the test's own NATS server (`env.NATS_URL`), when it has them. */
+  options: { natsAuth?: NatsAuthSpec } = {},
 ): Promise<{
   stack: Stack;
   manager: HmsClient;
@@ -27,6 +30,7 @@ export async function startE2eStack(
     natsUrl: environment.natsUrl,
     subjectPrefix: environment.subjectPrefix,
     env: extraEnv,
+    natsAuth: options.natsAuth,
   }).catch(async (error) => {
     await environment.dispose();
     throw error;

@@ -15,7 +15,7 @@ import {
   type RpcResponse,
   type RpcSubject,
 } from '@hms/contracts';
-import { bootstrapService, loadConfig, NatsBus, RpcClient, unpackReceivedMessage } from '@hms/platform';
+import { bootstrapService, loadConfig, NatsBus, RpcClient, unpackReceivedMessage, type NatsIdentity } from '@hms/platform';
 import { freshTestEnvironment } from '@hms/testing';
 import { Client } from 'pg';
 import { ActConfig } from '../act.config';
@@ -93,10 +93,14 @@ export interface ActHarness {
 /**
  * ACT as deployed: it migrates as the owner and works as the service role, and signs ledger
  * checkpoints with a key made for this run (written only when a test calls for one).
+ * `env.NATS_URL` points ACT, and the harness with it, at a NATS server of the test's own (e.g. one
+ * with a small `max_payload`, or users); `harnessNats` is the harness's own NATS user there.
  */
-export async function startAct(label: string, env: Record<string, string> = {}): Promise<ActHarness> {
+export async function startAct(label: string, env: Record<string, string> = {}, harnessNats: NatsIdentity = {}): Promise<ActHarness> {
   const testEnv = await freshTestEnvironment(label);
   if (env.NATS_URL) testEnv.natsUrl = env.NATS_URL;
+  // A NATS server with users grants permissions for one prefix: ACT and the harness both use it.
+  if (env.HMS_SUBJECT_PREFIX !== undefined) testEnv.subjectPrefix = env.HMS_SUBJECT_PREFIX;
   const checkpointDir = mkdtempSync(join(tmpdir(), 'hms-checkpoints-'));
   const { privateKey } = generateKeyPairSync('ed25519');
   const config = loadConfig(ActConfig, {
@@ -118,7 +122,7 @@ export async function startAct(label: string, env: Record<string, string> = {}):
     rmSync(checkpointDir, { recursive: true, force: true });
     throw error;
   }
-  const bus = await NatsBus.connect(testEnv.natsUrl, testEnv.subjectPrefix, `test-${label}`);
+  const bus = await NatsBus.connect(testEnv.natsUrl, testEnv.subjectPrefix, `test-${label}`, harnessNats);
   const rpc = new RpcClient(bus);
   const pg = new Client({ connectionString: testEnv.databaseUrl });
   await pg.connect();
@@ -157,8 +161,11 @@ export async function startAct(label: string, env: Record<string, string> = {}):
       await app.close();
       await pg.end();
       // The stream of this prefix is only this test's; leaving it would pile up on a shared server.
-      const jsm = await bus.manager();
-      await jsm.streams.delete(bus.streamName).catch(() => undefined);
+      // (A harness user without JetStream rights, on a server of the test's own, leaves it to the server's end.)
+      await bus
+        .manager()
+        .then((jsm) => jsm.streams.delete(bus.streamName))
+        .catch(() => undefined);
       await bus.close();
       await testEnv.dispose();
       rmSync(checkpointDir, { recursive: true, force: true });

@@ -10,9 +10,11 @@ import { EventOutbox } from '../events/event-outbox';
 import { ParkedEvents } from '../events/parked-events';
 import { createLogger } from '../logging/logger';
 import { initDefaultMetrics, metricsRegistry } from '../metrics/metrics';
-import { NatsBus } from '../nats/nats-bus';
+import { NatsBus, type NatsIdentity } from '../nats/nats-bus';
+import { ActorTrust } from '../nats/actor-trust';
 import { RpcClient } from '../nats/rpc';
 import { Backoff, type BackoffPolicy } from './backoff';
+import { TokenVerifier } from '../auth/tokens';
 import { CLOCK, LOGGER, PLATFORM_OPTIONS } from './tokens';
 
 export interface PlatformOptions {
@@ -96,6 +98,27 @@ export class MetricsController {
   }
 }
 
+/**
+ * The NATS user and actor trust of a process from its config: it signs its actor headers with
+ * HMS_ACTOR_KEY and believes a bot's own access token, verified like the gateway verifies one.
+ */
+export function natsIdentityOf(config: InfraConfig): NatsIdentity {
+  const keys = [config.HMS_ACTOR_KEY, config.HMS_ACTOR_KEY_ACCEPTED].filter((key): key is string => key !== undefined);
+  const verifier = config.HMS_JWT_SECRET || config.HMS_JWT_JWKS_URL ? tokenVerifierOf(config) : undefined;
+  return { user: config.NATS_USER, password: config.NATS_PASSWORD, trust: new ActorTrust(keys, verifier) };
+}
+
+/** The access-token checks of a deployment: the gateway's for bearer tokens, the services' for a bot's token over NATS. */
+export function tokenVerifierOf(config: InfraConfig): TokenVerifier {
+  return new TokenVerifier({
+    secret: config.HMS_JWT_SECRET,
+    jwksUrl: config.HMS_JWT_JWKS_URL,
+    maxLifetimeSeconds: config.HMS_JWT_MAX_LIFETIME_SECONDS,
+    issuer: config.HMS_JWT_ISSUER,
+    audience: config.HMS_JWT_AUDIENCE,
+  });
+}
+
 /** Closes Postgres and NATS after everything else has stopped. */
 @Injectable()
 class PlatformLifecycle implements OnApplicationShutdown {
@@ -135,11 +158,13 @@ export class PlatformModule {
       {
         provide: NatsBus,
         useFactory: async () => {
-          const bus = await NatsBus.connect(options.config.NATS_URL, options.config.HMS_SUBJECT_PREFIX, options.service);
+          const bus = await NatsBus.connect(options.config.NATS_URL, options.config.HMS_SUBJECT_PREFIX, options.service, natsIdentityOf(options.config));
+          if (!options.config.HMS_ACTOR_KEY) logger.warn('HMS_ACTOR_KEY is not set: the actor header of any NATS message is believed (development only)');
           bus.onConnectionChange((connected) =>
             connected ? logger.info('NATS connection is back') : logger.warn('NATS connection lost; reconnecting (not ready meanwhile)'),
           );
-          await withRetries('JetStream', logger, () => bus.ensureEventStream(options.config.HMS_JETSTREAM_REPLICAS));
+          // The gateway neither publishes nor consumes events, and its NATS user may not touch the stream.
+          if (database) await withRetries('JetStream', logger, () => bus.ensureEventStream(options.config.HMS_JETSTREAM_REPLICAS));
           return bus;
         },
       },
