@@ -241,7 +241,7 @@ describe('Autoscaling and the live metrics stream through the gateway', () => {
     expect(await refusal(worker.metrics.stream().next())).toMatchObject({ status: 403, code: 'FORBIDDEN' });
     const repeated = await fetch(`${stack.gatewayUrl}/v1/metrics/stream?pool=a&pool=b`, { headers: { authorization: `Bearer ${stack.managerToken}` } });
     expect(repeated.status).toBe(400);
-    expect(await repeated.json()).toMatchObject({ error: { code: 'VALIDATION_FAILED', details: [{ path: 'pool' }] } });
+    expect(await repeated.json()).toMatchObject({ error: { code: 'VALIDATION_FAILED', details: expect.arrayContaining([expect.objectContaining({ path: 'pool' })]) } });
     // A typo is refused, as on every other route, not streamed unfiltered.
     const typo = await fetch(`${stack.gatewayUrl}/v1/metrics/stream?pools=a`, { headers: { authorization: `Bearer ${stack.managerToken}` } });
     expect(typo.status).toBe(400);

@@ -64,9 +64,9 @@ describe('Postgres outage under load', () => {
     let done = false;
     let filing = true;
     const workers = [
-      workPool({ client: crew, pool: 'hud_case_workers', worker: 'w1', tags: ['income_check'], output: () => ({ eligible: true }), until: () => done }),
-      workPool({ client: crew, pool: 'fema_inspectors', worker: 'w2', output: () => ({ ok: true }), until: () => done }),
-      workPool({ client: crew, pool: 'payments', worker: 'w3', output: () => ({ paid: true }), until: () => done }),
+      workPool({ client: crew, pool: 'hud_case_workers', worker: 'crew@gov', tags: ['income_check'], output: () => ({ eligible: true }), until: () => done }),
+      workPool({ client: crew, pool: 'fema_inspectors', worker: 'crew@gov', output: () => ({ ok: true }), until: () => done }),
+      workPool({ client: crew, pool: 'payments', worker: 'crew@gov', output: () => ({ paid: true }), until: () => done }),
     ];
     const accepted: string[] = [];
     const refused: string[] = [];
