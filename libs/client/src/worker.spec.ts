@@ -12,6 +12,7 @@ function leased(id: string, overrides: Partial<LeasedTask> = {}): LeasedTask {
     pool: 'human_verify',
     tags: [],
     payload: { name: 'Ada' },
+    input: {},
     attempt: 1,
     leaseToken: `lease-${id}`,
     leaseExpiresAt: new Date(Date.now() + 60_000).toISOString(),

@@ -136,6 +136,8 @@ export class RequestsService {
       createdAt: now,
       updatedAt: now,
       completedAt: null,
+      result: null,
+      endDetails: null,
     };
     if (!(await insertRequest(tx, request))) {
       // Lost a race with a concurrent create under the same key: answer with the winner.

@@ -5,6 +5,7 @@ import { RequestSlaBreach1795217124047 } from './1795217124047-RequestSlaBreach'
 import { ProcessedEventsRetention1795240000000 } from './1795240000000-ProcessedEventsRetention';
 import { IdempotencyKeyPerCaller1795250000000 } from './1795250000000-IdempotencyKeyPerCaller';
 import { ParkedEvents1795300000100 } from './1795300000100-ParkedEvents';
+import { RequestResult1795400000100 } from './1795400000100-RequestResult';
 
 /** In order; merged migrations are never edited. */
 export const ACT_MIGRATIONS = [
@@ -15,4 +16,5 @@ export const ACT_MIGRATIONS = [
   ProcessedEventsRetention1795240000000,
   IdempotencyKeyPerCaller1795250000000,
   ParkedEvents1795300000100,
+  RequestResult1795400000100,
 ];
