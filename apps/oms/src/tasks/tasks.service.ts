@@ -338,10 +338,17 @@ export class TasksService {
     });
   }
 
-  async get(id: string): Promise<TaskView> {
+  /**
+   * One task. `holder` (a worker token's caller, see requiredLeaseHolder) may read only a task it
+   * holds the lease of: the worker needs its input, not the rest of the queue's data.
+   */
+  async get(id: string, holder: string | null = null): Promise<TaskView> {
     if (!isUuid(id)) throw DomainError.notFound('Task', id);
     const [row] = await queryRows<TaskViewRow>(this.dataSource.manager, `SELECT ${TASK_VIEW_COLUMNS} FROM oms.tasks WHERE id = $1`, [id]);
     if (!row) throw DomainError.notFound('Task', id);
+    if (holder !== null && !(row.status === 'leased' && row.worker === holder)) {
+      throw new DomainError('FORBIDDEN', `Task '${id}' is not leased to you; a worker may read only the tasks it holds`);
+    }
     return toTaskView(row);
   }
 
