@@ -217,7 +217,7 @@ describe('Workflow data flow', () => {
       steps: { left: { output: { l: 1 } }, right: { output: { r: true } } },
     });
     const skipped = workflowOf(plan, { left: 'ready', right: 'skipped' });
-    expect(readyData(skipped.completeStep('left', { l: 1 }), 'join').input.steps).toEqual({ left: { output: { l: 1 } }, right: { output: null } });
+    expect(readyData(skipped.completeStep('left', { l: 1 }), 'join').input?.steps).toEqual({ left: { output: { l: 1 } }, right: { output: null } });
   });
 
   it('evaluates input: expressions over payload, request and earlier outputs, as JSON', () => {
