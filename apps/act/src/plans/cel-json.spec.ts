@@ -46,6 +46,14 @@ describe('celToJson', () => {
     expect(jsonOf('int')).toEqual({ ok: false, error: expect.stringContaining('type') });
   });
 
+  it('charges the conversion to the budget, and stops once it is spent', () => {
+    let spent = 0;
+    const value = { text: 'x'.repeat(160), list: [1, 2, 3] };
+    expect(celToJson(value, 8, (units) => ((spent += units), true)).ok).toBe(true);
+    expect(spent).toBe(1 + (1 + 10) + 1 + 3);
+    expect(celToJson(value, 8, () => false, 'over budget')).toEqual({ ok: false, error: 'over budget' });
+  });
+
   it('refuses a value nested deeper than the limit', () => {
     let value: unknown = 1;
     for (let i = 0; i < 10; i++) value = celList([value] as never);

@@ -5,6 +5,14 @@ export type CelJson = { ok: true; value: unknown } | { ok: false; error: string 
 
 class NotJson extends Error {}
 
+class OverBudget extends Error {}
+
+/** Charges the work of converting: false once the evaluation's budget is spent. */
+export type SpendUnits = (units: number) => boolean;
+
+/** Characters per cost unit, as the CEL budget counts a scan. */
+const CHARS_PER_UNIT = 16;
+
 /** The protobuf messages a CEL expression can make without a schema of ours: timestamps and durations. */
 interface WellKnownMessage {
   message: { $typeName: string; seconds: bigint; nanos: number };
@@ -45,7 +53,9 @@ function keyOf(key: unknown): string {
   throw new NotJson('a map key that is not a string, int, uint or bool');
 }
 
-function convert(value: unknown, depth: number, maxDepth: number): unknown {
+function convert(value: unknown, depth: number, maxDepth: number, spend: SpendUnits): unknown {
+  // Converting copies the value: a payload named by many expressions is paid for each time.
+  if (!spend(1 + (typeof value === 'string' ? Math.ceil(value.length / CHARS_PER_UNIT) : 0))) throw new OverBudget();
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw new NotJson(`the double ${value}, which JSON cannot hold`);
@@ -59,12 +69,12 @@ function convert(value: unknown, depth: number, maxDepth: number): unknown {
   if (depth >= maxDepth) throw new NotJson(`a value nested deeper than ${maxDepth} levels`);
   if (isCelList(value) || Array.isArray(value)) {
     const items: unknown[] = [];
-    for (const item of value as Iterable<unknown>) items.push(convert(item, depth + 1, maxDepth));
+    for (const item of value as Iterable<unknown>) items.push(convert(item, depth + 1, maxDepth, spend));
     return items;
   }
   if (isCelMap(value)) {
     const object: Record<string, unknown> = {};
-    for (const [key, item] of value.entries()) defineKey(object, keyOf(key), convert(item, depth + 1, maxDepth));
+    for (const [key, item] of value.entries()) defineKey(object, keyOf(key), convert(item, depth + 1, maxDepth, spend));
     return object;
   }
   const message = wellKnown(value);
@@ -74,7 +84,7 @@ function convert(value: unknown, depth: number, maxDepth: number): unknown {
   const prototype = Object.getPrototypeOf(value) as unknown;
   if (prototype === Object.prototype || prototype === null) {
     const object: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) defineKey(object, key, convert(item, depth + 1, maxDepth));
+    for (const [key, item] of Object.entries(value)) defineKey(object, key, convert(item, depth + 1, maxDepth, spend));
     return object;
   }
   throw new NotJson('a type or other value that is not data');
@@ -90,11 +100,14 @@ function defineKey(object: Record<string, unknown>, key: string, value: unknown)
  * maps (keys as strings), lists, ints and uints as numbers (within ±2^53, else an error rather than a
  * rounded number), doubles (finite), strings, bools, null, bytes as base64, timestamps as ISO-8601
  * strings and durations as protobuf's `"1.5s"`. Anything else (a type, another message) is an error.
+ * `spend` is charged a unit per value and per 16 characters, so the copying counts against the
+ * evaluation's CEL budget.
  */
-export function celToJson(value: CelValue | unknown, maxDepth: number): CelJson {
+export function celToJson(value: CelValue | unknown, maxDepth: number, spend: SpendUnits = () => true, overBudget = 'the value exceeded the CEL cost budget'): CelJson {
   try {
-    return { ok: true, value: convert(value, 0, maxDepth) };
+    return { ok: true, value: convert(value, 0, maxDepth, spend) };
   } catch (error) {
+    if (error instanceof OverBudget) return { ok: false, error: overBudget };
     if (error instanceof NotJson) return { ok: false, error: `the value holds ${error.message}` };
     if (error instanceof RangeError) return { ok: false, error: 'the value is nested too deeply' };
     throw error;

@@ -260,6 +260,17 @@ describe('Workflow data flow', () => {
     expect(effects.at(-1)).toEqual({ kind: 'request-failed', stepId: 'a', reason: expect.stringContaining('exceeded the CEL cost budget') });
   });
 
+  it('charges copying data into an input to the budget: naming a large payload many times fails rather than holding ACT', () => {
+    const payload = { text: 'x'.repeat(200_000) };
+    const input = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`copy${i}`, 'payload']));
+    const plan: PlanDefinition = { id: 'p', steps: [{ id: 'a', pool: 'q', input }] };
+    expect(workflowOf(plan, {}, {}, { payload }).start().at(-1)).toEqual({
+      kind: 'request-failed',
+      stepId: 'a',
+      reason: expect.stringMatching(/^the input of step 'a' 'copy\d+' could not be evaluated: exceeded the CEL cost budget/),
+    });
+  });
+
   it('fails the step when the input would be too large to carry, or holds a NUL Postgres cannot store, never emitting it', () => {
     const big = 'x'.repeat(200_000);
     const plan: PlanDefinition = { id: 'p', steps: [{ id: 'a', pool: 'q', input: { twice: 'payload.big + payload.big' } }] };

@@ -232,7 +232,7 @@ export class Workflow {
   private evaluateData(source: string, context: WhenContext, budget: CelBudget): DataOutcome<unknown> {
     const evaluation = evaluateCel(source, { payload: context.payload, request: context.request, steps: context.steps }, budget);
     if (!evaluation.ok) return evaluation;
-    return celToJson(evaluation.value, limits().jsonDepth);
+    return celToJson(evaluation.value, limits().jsonDepth, (units) => budget.spend(units), budget.error);
   }
 
   /** Ends the request; steps still open (parallel branches) can no longer matter, so they are cancelled. */
