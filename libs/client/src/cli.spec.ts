@@ -96,6 +96,13 @@ describe(buildCli.name, () => {
       expect(run.stdout).toBe(`${JSON.stringify({ id: 'r1', status: 'running' }, null, 2)}\n`);
     });
 
+    it('shows a task with its input', async () => {
+      const body = { id: 't1', payload: { ticket: 'T-1' }, input: { passportNo: '987654321' } };
+      const run = await hms(['task', 'get', 't1'], { route: () => ({ body }) });
+      expect(run.fake.calls[0]).toMatchObject({ method: 'GET', url: 'http://localhost:3000/v1/tasks/t1' });
+      expect(JSON.parse(run.stdout)).toEqual(body);
+    });
+
     it('falls back to HMS_URL and HMS_TOKEN, then to localhost:3000, when no options are given', async () => {
       const fromEnv = await hms(['metrics'], { env: { HMS_URL: 'http://env:1', HMS_TOKEN: 'env-jwt' } });
       expect(fromEnv.fake.calls[0].url).toBe('http://env:1/v1/metrics/pools');

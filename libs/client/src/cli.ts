@@ -290,6 +290,13 @@ export function buildCli(overrides: Partial<CliIo> = {}): Command {
     .argument('<pool>')
     .action(action(async (name: string, _opts: unknown, command: Command) => client(command).pools.get(name)));
 
+  const task = program.command('task').description('tasks (one step of a request, in a pool)');
+  task
+    .command('get')
+    .description('show a task with its payload and input (a worker: only a task it holds the lease of)')
+    .argument('<id>')
+    .action(action(async (id: string, _opts: unknown, command: Command) => client(command).tasks.get(id)));
+
   program
     .command('work')
     .description('lease tasks of a pool and complete each with the same output (smoke tests, demos)')

@@ -28,6 +28,8 @@ function requestView(status: RequestView['status']): RequestView {
     payload: {},
     createdBy: 'svc',
     steps: [],
+    result: null,
+    details: { reason: null, stepId: null, escalations: [] },
   };
 }
 

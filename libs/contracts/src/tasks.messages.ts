@@ -69,6 +69,8 @@ export interface LeasedTask {
   pool: string;
   tags: string[];
   payload: Record<string, unknown>;
+  /** What the step gives its task to work on (see the plan's `input:`); `{}` for tasks queued before inputs existed. */
+  input: Record<string, unknown>;
   /** 1 for the first attempt. */
   attempt: number;
   /** Opaque; required to heartbeat, complete, fail or release. */
@@ -309,6 +311,7 @@ export interface TaskView {
   attempt: number;
   maxAttempts: number;
   payload: Record<string, unknown>;
+  input: Record<string, unknown>;
   output: Record<string, unknown> | null;
   lastError: { message: string; code?: string } | null;
   worker: string | null;

@@ -21,6 +21,9 @@ describe('ACT within NATS max_payload', () => {
     await act.call('act.plan.register', {
       definition: { id: 'twenty_at_once', steps: Array.from({ length: 20 }, (_, i) => ({ id: `s${i}`, pool: 'clerks', after: [] })) },
     });
+    await act.call('act.plan.register', {
+      definition: { id: 'named_inputs', steps: [{ id: 'a', pool: 'clerks', input: { blob: 'payload.blob' } }] },
+    });
   });
 
   afterAll(async () => {
@@ -32,6 +35,24 @@ describe('ACT within NATS max_payload', () => {
     const refused = await rpcError(act.call('act.request.create', { plan: 'three_at_once', payload: payloadOf(55_000), reference: 'too-big' }));
     expect(refused).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', details: [{ path: 'payload' }] });
     expect((await act.call('act.request.list', { reference: 'too-big' })).items).toEqual([]);
+    // A step's default input holds the payload too: half the room is all a payload may take then.
+    expect(await rpcError(act.call('act.request.create', { plan: 'three_at_once', payload: payloadOf(25_000), reference: 'too-big' }))).toMatchObject({
+      code: 'PAYLOAD_TOO_LARGE',
+      details: [{ path: 'payload' }],
+    });
+    expect((await act.call('act.request.list', { reference: 'too-big' })).items).toEqual([]);
+  });
+
+  it('fails a step whose input is too large to carry beside the payload, with the reason, and emits no oversize event', async () => {
+    const ready = act.collect('act.step.ready');
+    const { request } = await act.call('act.request.create', { plan: 'named_inputs', payload: payloadOf(25_000) });
+    const failed = await eventually(async () => {
+      const view = await act.call('act.request.get', { id: request.id });
+      expect(view.status).toBe('failed');
+      return view;
+    });
+    expect(failed.details.reason).toMatch(/^the input of step 'a' is \d+ bytes of JSON; at most \d+ are allowed/);
+    expect(ready.forRequest(request.id)).toEqual([]);
   });
 
   it('shortens a history page of large entries and continues it with its cursor', async () => {

@@ -23,7 +23,8 @@ export class TasksController {
   }
 
   @Get(':id')
-  @ApiOperation({ summary: 'One task' })
+  @AllowRoles('worker', 'service')
+  @ApiOperation({ summary: 'One task (a worker sees only a task it holds the lease of)' })
   get(@Param('id') id: string, @CurrentActor() actor: Actor) {
     return this.rpc.call(RpcSubjects.taskGet, { id }, actor);
   }

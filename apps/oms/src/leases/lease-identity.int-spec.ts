@@ -41,6 +41,24 @@ describe('OMS lease identity', () => {
     expect(await as(ana, 'oms.task.lease', { pool: p, worker: 'ana' })).toEqual({ tasks: [] });
   });
 
+  it('lets a worker read a task only while it holds its lease; a manager and a service read any', async () => {
+    const p = pool('read');
+    const ana = workerActor('ana', [p]);
+    const eve = workerActor('eve', [p]);
+    const queued = await oms.queueTask({ pool: p, title: 'T', input: { passportNo: '987654321' } });
+    expect(await refusal(as(ana, 'oms.task.get', { id: queued.id }))).toEqual({ code: 'FORBIDDEN' });
+    const { tasks } = await as(ana, 'oms.task.lease', { pool: p });
+    expect(await as(ana, 'oms.task.get', { id: queued.id })).toMatchObject({ id: queued.id, worker: 'ana', input: { passportNo: '987654321' } });
+    expect(await refusal(as(eve, 'oms.task.get', { id: queued.id }))).toEqual({ code: 'FORBIDDEN' });
+    expect(await refusal(as(ana, 'oms.task.get', { id: randomUUID() }))).toEqual({ code: 'NOT_FOUND' });
+    expect(await as(manager, 'oms.task.get', { id: queued.id })).toMatchObject({ worker: 'ana' });
+    expect(await as({ id: 'bots', roles: ['service'] }, 'oms.task.get', { id: queued.id })).toMatchObject({ worker: 'ana' });
+
+    await as(ana, 'oms.task.complete', { taskId: queued.id, leaseToken: tasks[0]!.leaseToken, output: {} });
+    // Its work is done: the task is no longer its to read.
+    expect(await refusal(as(ana, 'oms.task.get', { id: queued.id }))).toEqual({ code: 'FORBIDDEN' });
+  });
+
   it('lets a worker heartbeat only itself, so one token cannot keep many workers online', async () => {
     const p = pool('beat');
     const ana = workerActor('ana', [p]);

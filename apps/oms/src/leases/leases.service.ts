@@ -302,6 +302,7 @@ function toLeasedTask(row: AcquiredLeaseRow): LeasedTask {
     pool: row.pool,
     tags: row.tags,
     payload: row.payload,
+    input: row.input,
     attempt: row.attempt,
     leaseToken: row.lease_token,
     leaseExpiresAt: row.lease_expires_at.toISOString(),

@@ -6,6 +6,7 @@ import { ProcessedEventsRetention1795240000000 } from './1795240000000-Processed
 import { IdempotencyKeyPerCaller1795250000000 } from './1795250000000-IdempotencyKeyPerCaller';
 import { LedgerHeads1795300000000 } from './1795300000000-LedgerHeads';
 import { ParkedEvents1795300000100 } from './1795300000100-ParkedEvents';
+import { RequestResult1795400000100 } from './1795400000100-RequestResult';
 
 /** In order; merged migrations are never edited. */
 export const ACT_MIGRATIONS = [
@@ -17,4 +18,5 @@ export const ACT_MIGRATIONS = [
   IdempotencyKeyPerCaller1795250000000,
   LedgerHeads1795300000000,
   ParkedEvents1795300000100,
+  RequestResult1795400000100,
 ];
