@@ -30,5 +30,6 @@ export * from './bootstrap/bootstrap';
 export * from './database/time-id-cursor';
 export * from './database/database-outage';
 export * from './bootstrap/backoff';
+export * from './bootstrap/wakeable-sleep';
 export * from './bootstrap/outage-log';
 export * from './nats/nats-outage';
