@@ -5,6 +5,7 @@ import type { Request, Response } from 'express';
 import { AllowRoles, CurrentActor } from '../auth/auth.guard';
 import { RpcGateway } from '../http/rpc-gateway';
 import { requestIdOf } from '../http/request-id';
+import { ApiAnswer } from '../openapi/api-answer';
 import { MetricsStream } from './metrics-stream';
 
 /** A comment line this often keeps proxies from closing a stream whose pool is idle. */
@@ -22,6 +23,7 @@ export class PoolMetricsController {
 
   @Get('pools')
   @ApiOperation({ summary: 'Snapshot per pool: depth, leased, waits, throughput, success rate, workers, desired replicas' })
+  @ApiAnswer(200, 'PoolMetricsList')
   pools(@Query() query: Record<string, string>, @CurrentActor() actor: Actor) {
     return this.rpc.call(RpcSubjects.metricsPools, query as never, actor);
   }
@@ -36,7 +38,11 @@ export class PoolMetricsController {
   @ApiOperation({ summary: 'Server-Sent Events: one `pool` event per pool per second, each a pool snapshot' })
   @ApiProduces('text/event-stream')
   @ApiQuery({ name: 'pool', required: false })
-  @ApiResponse({ status: 200, description: 'text/event-stream; `event: pool` data: {pool, depth, leased, …, desiredReplicas, updatedAt}; `event: error` data: {error, requestId}' })
+  @ApiResponse({
+    status: 200,
+    description: '`event: pool` data: a PoolMetrics; `event: error` data: an ApiError',
+    content: { 'text/event-stream': { schema: { type: 'string' } } },
+  })
   async streamPools(@Query() query: Record<string, unknown>, @CurrentActor() actor: Actor, @Req() request: Request, @Res() response: Response): Promise<void> {
     // OPS validates the query as for `GET /v1/metrics/pools` (a repeated `pool`, an unknown field: 400).
     const first = await this.rpc.call(RpcSubjects.metricsPools, query as never, actor);
