@@ -5,8 +5,8 @@
 export { HmsClient, WaitTimeoutError, PlansApi, RequestsApi, PoolsApi, TasksApi, WorkersApi, MetricsApi, AlertsApi, ScalingApi } from './hms-client';
 export type { HmsClientOptions } from './hms-client';
 export { HmsApiError, isHmsApiError } from './hms-api-error';
-export { DEFAULT_TIMEOUT_MS } from './http-transport';
-export type { CallOptions, HttpCall, HttpResult, HttpTransport, QueryParams } from './http-transport';
+export { DEFAULT_RETRY, DEFAULT_TIMEOUT_MS } from './http-transport';
+export type { CallOptions, HttpCall, HttpResult, HttpTransport, QueryParams, RetryOptions } from './http-transport';
 export { Pool, PoolWorker, WorkItem, TaskError, toTaskFailure } from './worker';
 export type { HandlerContext, LoginOptions, NextTaskOptions, RunOptions, RunSummary, TaskHandler } from './worker';
 export { TERMINAL_REQUEST_STATUSES } from './types';
