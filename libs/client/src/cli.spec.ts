@@ -5,7 +5,7 @@ import type { FakeRoute } from './testing/fake-fetch';
 describe(buildCli.name, () => {
   it('returns a commander program with the documented commands when built', () => {
     const names = buildCli().commands.map((c) => c.name());
-    expect(names).toEqual(expect.arrayContaining(['token', 'plan', 'request', 'pool', 'work', 'metrics', 'scaling', 'alert']));
+    expect(names).toEqual(expect.arrayContaining(['token', 'plan', 'request', 'pool', 'task', 'work', 'metrics', 'scaling', 'alert']));
   });
 
   describe('alert', () => {
