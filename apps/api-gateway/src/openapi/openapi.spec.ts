@@ -1,5 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { RequestMethod } from '@nestjs/common';
+import { HTTP_CODE_METADATA, METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
+import { HealthController } from '@hms/platform';
+import { GATEWAY_CONTROLLERS } from '../gateway.module';
 import { OpenApiContract, type OpenApiDocument } from '../../../../libs/testing/src/openapi-contract';
 import { buildOfflineOpenApiDocument } from './offline-document';
 import { openApiJson } from './openapi';
@@ -32,6 +36,30 @@ describe('the OpenAPI document', () => {
       }
     }
     expect(missing).toEqual([]);
+  });
+
+  it('documents the status each route answers with (Nest answers a POST 201 unless told otherwise)', () => {
+    const undocumented: string[] = [];
+    let checked = 0;
+    for (const controller of [...GATEWAY_CONTROLLERS, HealthController]) {
+      const base = Reflect.getMetadata(PATH_METADATA, controller) as string;
+      for (const name of Object.getOwnPropertyNames(controller.prototype)) {
+        const handler = (controller.prototype as unknown as Record<string, object>)[name];
+        const method = Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod | undefined;
+        if (method === undefined) continue;
+        const route = Reflect.getMetadata(PATH_METADATA, handler) as string;
+        const path = `/${[base, route].filter((part) => part && part !== '/').join('/')}`.replace(/:(\w+)/g, '{$1}');
+        const verb = RequestMethod[method].toLowerCase();
+        const status = (Reflect.getMetadata(HTTP_CODE_METADATA, handler) as number | undefined) ?? (verb === 'post' ? 201 : 200);
+        const operation = (built.paths[path] as Record<string, { responses?: Record<string, unknown> }> | undefined)?.[verb];
+        // Controllers left out of the document (the dashboard page) have no operation.
+        if (!operation) continue;
+        checked++;
+        if (!operation.responses?.[String(status)]) undocumented.push(`${verb.toUpperCase()} ${path} answers ${status}`);
+      }
+    }
+    expect(undocumented).toEqual([]);
+    expect(checked).toBe(Object.values(built.paths).flatMap((item) => Object.keys(item)).length);
   });
 
   it('has schemas whose references all resolve', () => {
