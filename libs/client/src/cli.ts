@@ -469,12 +469,8 @@ export function buildCli(overrides: Partial<CliIo> = {}): Command {
               return undefined;
             }
             const result = await item.complete(opts.output ?? {});
-            io.stdout(
-              json({
-                task: { id: item.id, requestId: item.requestId, stepId: item.stepId, title: item.title, attempt: item.attempt, payload: item.payload },
-                result,
-              }),
-            );
+            const task = { id: item.id, requestId: item.requestId, stepId: item.stepId, title: item.title, attempt: item.attempt, payload: item.payload };
+            io.stdout(forPerson(command) ? `${result.status} task ${item.id} (${item.stepId}: ${item.title}) of request ${item.requestId}\n` : json({ task, result }));
           }
           return undefined;
         },
