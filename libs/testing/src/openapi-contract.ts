@@ -5,7 +5,8 @@ import addFormats from 'ajv-formats';
 import { repoRoot } from './stack';
 
 interface Operation {
-  responses?: Record<string, { content?: Record<string, { schema?: object }> }>;
+  /** `x-events`: for a `text/event-stream`, the schema of each event's data by event name. */
+  responses?: Record<string, { content?: Record<string, { schema?: object; 'x-events'?: Record<string, object> }> }>;
 }
 /** The parts of an OpenAPI document the checks read. */
 export type OpenApiDocument = { paths: Record<string, Record<string, Operation>>; components?: { schemas?: Record<string, object> } };
@@ -87,6 +88,25 @@ export class OpenApiContract {
     if (validate(answer.body)) return undefined;
     const problems = (validate.errors ?? []).map((error) => `${error.instancePath || '(body)'} ${error.message}${error.params && 'additionalProperty' in error.params ? ` '${String(error.params.additionalProperty)}'` : ''}`);
     return `${where} answered ${answer.status} with a body that does not match ${found.template}'s schema: ${problems.join('; ')}`;
+  }
+
+  /** What is wrong with one Server-Sent Event of a `text/event-stream` answer, or undefined. */
+  checkEvent(answer: { method: string; path: string; status: number; event: string; data: string }): string | undefined {
+    const found = this.operation(answer.method, answer.path);
+    const events = found?.operation.responses?.[String(answer.status)]?.content?.['text/event-stream']?.['x-events'];
+    const where = `${answer.method} ${answer.path}`;
+    if (!events) return `${where}: no events documented for ${answer.status}`;
+    const schema = events[answer.event];
+    if (!schema) return `${where} sent an event '${answer.event}', which is not documented (${Object.keys(events).join(', ')})`;
+    let data: unknown;
+    try {
+      data = JSON.parse(answer.data);
+    } catch {
+      return `${where} sent an event '${answer.event}' whose data is not JSON`;
+    }
+    const validate = this.validator(schema);
+    if (validate(data)) return undefined;
+    return `${where} sent an event '${answer.event}' that does not match its schema: ${(validate.errors ?? []).map((error) => `${error.instancePath || '(data)'} ${error.message}`).join('; ')}`;
   }
 }
 

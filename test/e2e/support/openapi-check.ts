@@ -1,3 +1,4 @@
+import { parseServerSentEvent, type ServerSentEvent } from '../../../libs/client/src/http-transport';
 import { OpenApiContract } from '../../../libs/testing/src/openapi-contract';
 
 /**
@@ -16,6 +17,14 @@ export function checkAnswersAgainstOpenApi(contract: OpenApiContract): { takeDri
     const local = url.hostname === '127.0.0.1' || url.hostname === 'localhost';
     if (local && (url.pathname.startsWith('/v1/') || contract.operation(method, url.pathname))) {
       const contentType = response.headers.get('content-type');
+      if (/^text\/event-stream/i.test(contentType ?? '') && response.body) {
+        const problem = contract.check({ method, path: url.pathname, status: response.status, contentType, body: undefined });
+        if (problem) drift.push(problem);
+        return checkedEventStream(response, (event) => {
+          const eventProblem = contract.checkEvent({ method, path: url.pathname, status: response.status, ...event });
+          if (eventProblem) drift.push(eventProblem);
+        });
+      }
       const isJson = /^application\/json/i.test(contentType ?? '');
       let body: unknown;
       if (isJson) {
@@ -28,6 +37,46 @@ export function checkAnswersAgainstOpenApi(contract: OpenApiContract): { takeDri
     return response;
   };
   return { takeDrift: () => drift.splice(0) };
+}
+
+/**
+ * The response with its body read twice: by the caller, and by `onEvent` for each event, as the
+ * caller reads. Cancelling the caller's side cancels both, so an endless stream ends with it.
+ */
+function checkedEventStream(response: Response, onEvent: (event: ServerSentEvent) => void): Response {
+  const [forCaller, forCheck] = response.body!.tee();
+  const checkReader = forCheck.getReader();
+  const callerReader = forCaller.getReader();
+  void (async () => {
+    const decoder = new TextDecoder();
+    let buffered = '';
+    try {
+      for (;;) {
+        const { done, value } = await checkReader.read();
+        if (done) return;
+        buffered += decoder.decode(value, { stream: true }).replace(/\r\n?/g, '\n');
+        let end: number;
+        while ((end = buffered.indexOf('\n\n')) >= 0) {
+          const event = parseServerSentEvent(buffered.slice(0, end));
+          buffered = buffered.slice(end + 2);
+          if (event) onEvent(event);
+        }
+      }
+    } catch {
+      // The caller aborted the stream: nothing more to check.
+    }
+  })();
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { done, value } = await callerReader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    async cancel(reason) {
+      await Promise.all([callerReader.cancel(reason), checkReader.cancel(reason)]);
+    },
+  });
+  return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
 }
 
 /** The committed document, and the checks of this test file's answers (installed by jest-setup.ts). */

@@ -6,6 +6,7 @@ import { AllowRoles, CurrentActor } from '../auth/auth.guard';
 import { RpcGateway } from '../http/rpc-gateway';
 import { requestIdOf } from '../http/request-id';
 import { ApiAnswer } from '../openapi/api-answer';
+import { schemaRef } from '../openapi/schemas';
 import { MetricsStream } from './metrics-stream';
 
 /** A comment line this often keeps proxies from closing a stream whose pool is idle. */
@@ -41,7 +42,8 @@ export class PoolMetricsController {
   @ApiResponse({
     status: 200,
     description: '`event: pool` data: a PoolMetrics; `event: error` data: an ApiError',
-    content: { 'text/event-stream': { schema: { type: 'string' } } },
+    // x-events: the schema of each event's data, by event name (checked by the e2e suite like any body).
+    content: { 'text/event-stream': { schema: { type: 'string' }, 'x-events': { pool: schemaRef('PoolMetrics'), error: schemaRef('ApiError') } } as never },
   })
   async streamPools(@Query() query: Record<string, unknown>, @CurrentActor() actor: Actor, @Req() request: Request, @Res() response: Response): Promise<void> {
     // OPS validates the query as for `GET /v1/metrics/pools` (a repeated `pool`, an unknown field: 400).

@@ -85,6 +85,12 @@ describe('the OpenAPI document', () => {
     expect(contract.check({ method: 'GET', path: '/v1/tasks/nope', status: 404, contentType: 'application/json; charset=utf-8', body: notFound })).toBeUndefined();
     expect(contract.check({ method: 'GET', path: '/v1/tasks/nope', status: 404, contentType: 'application/json', body: { message: 'Not Found' } })).toMatch(/does not match/);
     expect(contract.check({ method: 'GET', path: '/v1/nothing', status: 404, contentType: 'application/json', body: notFound })).toMatch(/no such operation/);
+    const snapshot = { pool: 'p', depth: 1, leased: 0, oldestWaitSeconds: 3, waitP50Seconds: null, waitP95Seconds: null, throughputPerMinute: 0, successRate: null, workersOnline: 0, desiredReplicas: null, updatedAt: '2026-01-01T00:00:00.000Z' };
+    const event = (name: string, data: unknown) => contract.checkEvent({ method: 'GET', path: '/v1/metrics/stream', status: 200, event: name, data: JSON.stringify(data) });
+    expect(event('pool', snapshot)).toBeUndefined();
+    expect(event('error', { error: { code: 'UNAVAILABLE', message: 'ops did not answer' }, requestId: 'r' })).toBeUndefined();
+    expect(event('pool', { ...snapshot, depth: 'many' })).toMatch(/depth must be integer/);
+    expect(event('tick', {})).toMatch(/not documented/);
   });
 });
 
