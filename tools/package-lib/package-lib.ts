@@ -17,6 +17,9 @@ import ts from 'typescript';
  *
  * `npm run build` runs it without declarations (they take a type-check); `npm pack` runs it with
  * them (the package's `prepack` script). Usage: `node dist/tools/package-lib/package-lib.js <dir> [--declarations]`.
+ * The library is a folder of `libs/`; its entry is `src/index.ts`, so its declarations are at
+ * `dist/types/<folder>/src/index.d.ts` (its package.json's `types`). A library that imports another
+ * published one (a seed package over `@hms/client`) needs that one packed first, for its declarations.
  */
 const ROOT = resolve(__dirname, '..', '..', '..');
 const SKIPPED = /(\.spec|\.int-spec|\.e2e-spec)\.js$|\.map$/;
@@ -131,18 +134,18 @@ function emitDeclarations(packageDir: string, libraries: Map<string, { dir: stri
         // A side-effect import (contracts load reflect-metadata for their decorators) declares no type.
         .replace(/^import '[^.][^']*';\n/gm, '')
         .replace(/(from |import\()'(@[^/']+\/[^/']+)'/g, (whole, prefix: string, name: string) => {
-        const library = libraries.get(name);
-        if (!library || library.published) return whole;
-        const target = join(typesDir, relative(join(ROOT, 'libs'), library.dir), 'src', 'index');
-        const specifier = relative(dirname(path), target);
-        return `${prefix}'${specifier.startsWith('.') ? specifier : `./${specifier}`}'`;
-      });
+          const library = libraries.get(name);
+          if (!library || library.published) return whole;
+          const target = join(typesDir, relative(join(ROOT, 'libs'), library.dir), 'src', 'index');
+          const specifier = relative(dirname(path), target);
+          return `${prefix}'${specifier.startsWith('.') ? specifier : `./${specifier}`}'`;
+        });
       writeFileSync(path, text);
     }
   };
   rewrite(typesDir);
-  const clientTypes = join(typesDir, relative(join(ROOT, 'libs'), packageDir), 'src', 'index');
-  writeFileSync(join(packageDir, 'dist', 'esm', 'index.d.mts'), `export * from '${relative(join(packageDir, 'dist', 'esm'), clientTypes)}.js';\n`);
+  const entryTypes = join(typesDir, relative(join(ROOT, 'libs'), packageDir), 'src', 'index');
+  writeFileSync(join(packageDir, 'dist', 'esm', 'index.d.mts'), `export * from '${relative(join(packageDir, 'dist', 'esm'), entryTypes)}.js';\n`);
 }
 
 function main(argv: string[]): void {
