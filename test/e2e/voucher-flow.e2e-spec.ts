@@ -163,6 +163,9 @@ describe('Disaster voucher flow through the gateway', () => {
     });
     expect(text).toMatch(/^process_cpu_user_seconds_total\{service="api-gateway"\} /m);
     for (const pool of pools) expect(text).toMatch(new RegExp(`^hms_tasks_queued\\{pool="${pool}",service="ops"\\} 0$`, 'm'));
+    // The users' tip, `curl /metrics | grep task_`, shows the depth of each queue.
+    const grepped = text.split('\n').filter((line) => line.includes('task_'));
+    for (const pool of pools) expect(grepped).toContain(`hms_task_queue_depth{pool="${pool}",service="ops"} 0`);
     expect(text).toMatch(/^# TYPE hms_task_wait_seconds histogram$/m);
   });
 

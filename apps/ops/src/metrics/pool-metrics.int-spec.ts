@@ -243,6 +243,7 @@ describe('OPS pool metrics from OMS events', () => {
     const actor = { actor: { id: 'system:api-gateway', roles: ['service' as const] } };
     const { text } = await rpc.call('ops.metrics.prometheus', {}, actor);
     expect(text).toMatch(new RegExp(`^hms_tasks_queued\\{pool="${pool}",service="ops"\\} 1$`, 'm'));
+    expect(text).toMatch(new RegExp(`^hms_task_queue_depth\\{pool="${pool}",service="ops"\\} 1$`, 'm'));
     expect(text).toMatch(/^# TYPE hms_task_wait_seconds histogram$/m);
     expect(text).not.toMatch(/^(process|nodejs)_/m);
     await expect(rpc.call('ops.metrics.prometheus', { pool } as never, actor)).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
