@@ -29,6 +29,8 @@ export interface PlatformOptions {
     /** Most connections of the service's {@link GenericPlanPool} (opened as needed); 4 if absent. */
     genericPlanPoolSize?: number;
   };
+  /** False when the service serves its own `/metrics` (the gateway adds OPS's per-pool series). */
+  serveMetrics?: boolean;
 }
 
 /** Whether the service has finished starting (readiness) and is not shutting down. */
@@ -183,7 +185,7 @@ export class PlatformModule {
     return {
       module: PlatformModule,
       global: true,
-      controllers: [HealthController, MetricsController],
+      controllers: options.serveMetrics === false ? [HealthController] : [HealthController, MetricsController],
       providers,
       exports: providers.map((p) => ('provide' in p ? p.provide : p)),
     };
