@@ -76,7 +76,7 @@ describe('the OpenAPI document', () => {
 
   it('documents what the gateway answers, and a body that drifts fails the check', () => {
     const contract = new OpenApiContract(built);
-    const lease = { leaseToken: 't', id: 'task', requestId: 'r', stepId: 's', title: 'T', pool: 'p', tags: [], payload: {}, attempt: 1, leaseExpiresAt: '2026-01-01T00:00:00.000Z' };
+    const lease = { leaseToken: 't', id: 'task', requestId: 'r', stepId: 's', title: 'T', pool: 'p', tags: [], payload: {}, attempt: 1, leaseExpiresAt: '2026-01-01T00:00:00.000Z', leaseSeconds: 300 };
     expect(contract.check({ method: 'POST', path: '/v1/pools/p/lease', status: 200, contentType: 'application/json', body: { tasks: [lease] } })).toBeUndefined();
     expect(contract.check({ method: 'POST', path: '/v1/pools/p/lease', status: 201, contentType: 'application/json', body: { tasks: [] } })).toMatch(/does not document/);
     expect(contract.check({ method: 'POST', path: '/v1/pools/p/lease', status: 200, contentType: 'application/json', body: { tasks: [{ ...lease, extra: 1 }] } })).toMatch(/extra/);

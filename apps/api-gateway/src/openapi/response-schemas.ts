@@ -1,4 +1,4 @@
-import { AlertKinds, AlertStatuses, ErrorCodes, PoolKinds, RequestStatuses, StepStatuses, TaskStatuses, WebhookDeliveryStatuses } from '@hms/contracts';
+import { AlertKinds, AlertStatuses, ErrorCodes, PoolKinds, RequestStatuses, ServiceNames, StepStatuses, TaskStatuses, WebhookDeliveryStatuses } from '@hms/contracts';
 
 /**
  * The JSON Schemas (OpenAPI 3.0 dialect: `nullable`) of every answer body of the gateway, one
@@ -16,6 +16,8 @@ const integer: Schema = { type: 'integer' };
 const number: Schema = { type: 'number' };
 const boolean: Schema = { type: 'boolean' };
 const json: Schema = { type: 'object', additionalProperties: true };
+/** Any JSON value (an event's data as it was delivered). */
+const anyJson: Schema = {};
 const nullable = (schema: Schema): Schema => ({ ...schema, nullable: true });
 const oneOf = (values: readonly string[]): Schema => ({ type: 'string', enum: [...values] });
 const arrayOf = (items: Schema): Schema => ({ type: 'array', items });
@@ -55,6 +57,21 @@ const requestSummary = {
   escalations: arrayOf(object({ at: time, reason: string, alertId: string }, ['alertId'])),
 };
 
+const parkedEvent = object({
+  id: string,
+  service: oneOf(ServiceNames),
+  consumer: string,
+  eventId: string,
+  type: string,
+  subject: string,
+  requestId: nullable(string),
+  at: nullable(time),
+  data: anyJson,
+  lastError: string,
+  deliveryCount: integer,
+  parkedAt: time,
+});
+
 const taskActionResult = { id: string, status: oneOf(TaskStatuses), retryAt: nullable(time) };
 
 export const RESPONSE_SCHEMAS = {
@@ -78,6 +95,7 @@ export const RESPONSE_SCHEMAS = {
     pool: string,
     kind: oneOf(PoolKinds),
     leaseSeconds: integer,
+    maxLeaseSeconds: integer,
     slaMinutes: nullable(number),
     maxAttempts: integer,
     autoscale: nullable(autoscale),
@@ -93,7 +111,7 @@ export const RESPONSE_SCHEMAS = {
     tasks: arrayOf(object({ id: string, requestId: string, stepId: string, title: string, status: oneOf(TaskStatuses), priority: integer, slaDueAt: nullable(time), queuedAt: time })),
   }),
   QueueRerouted: object({ fromPool: string, toPool: string, moved: integer, taskIds: arrayOf(string), more: boolean }),
-  LeasedTask: object({ id: string, requestId: string, stepId: string, title: string, pool: string, tags: arrayOf(string), payload: json, attempt: integer, leaseToken: string, leaseExpiresAt: time }),
+  LeasedTask: object({ id: string, requestId: string, stepId: string, title: string, pool: string, tags: arrayOf(string), payload: json, attempt: integer, leaseToken: string, leaseExpiresAt: time, leaseSeconds: integer }),
   LeaseResult: object({ tasks: arrayOf(ref('LeasedTask')) }),
   TaskView: object({
     id: string,
@@ -167,6 +185,10 @@ export const RESPONSE_SCHEMAS = {
   AlertPage: page('AlertView'),
   ScalingDecision: object({ id: string, pool: string, at: time, queued: integer, current: nullable(integer), desired: integer, reason: string, applied: boolean }),
   ScalingDecisionPage: page('ScalingDecision'),
+  ParkedEventView: parkedEvent,
+  ParkedEventPage: page('ParkedEventView'),
+  // Inline rather than a $ref: OpenAPI 3.0 ignores `nullable` beside a $ref.
+  ParkedEventReplay: object({ replayed: boolean, parkedEvent: nullable(parkedEvent) }),
   Health: object({ status: string, checks: { type: 'object', additionalProperties: oneOf(['up', 'down']) } }, ['checks']),
 } satisfies Record<string, Schema>;
 
