@@ -6,6 +6,7 @@ const poolView = {
   pool: 'desk',
   kind: 'human',
   leaseSeconds: 600,
+  maxLeaseSeconds: 3600,
   slaMinutes: 30,
   maxAttempts: 3,
   autoscale: null,
@@ -21,9 +22,9 @@ describe('hms for people and for scripts', () => {
   it('prints a table on a terminal, and JSON with --json or when stdout is not a terminal', async () => {
     const people = await hms(['pool', 'list'], { route: pools, isTTY: true });
     expect(people.stdout.split('\n')).toEqual([
-      'POOL  KIND   LEASESECONDS  SLAMINUTES  MAXATTEMPTS  WORKERLIVENESSSECONDS  AUTOSCALE  ESCALATION',
-      'desk  human  600           30          3            60                     -          {"pool":"supervisors","afterMinutes":5}',
-      'ocr   bot    600           -           3            60                     -          -',
+      'POOL  KIND   LEASESECONDS  MAXLEASESECONDS  SLAMINUTES  MAXATTEMPTS  WORKERLIVENESSSECONDS  AUTOSCALE  ESCALATION',
+      'desk  human  600           3600             30          3            60                     -          {"pool":"supervisors","afterMinutes":5}',
+      'ocr   bot    600           3600             -           3            60                     -          -',
       '',
     ]);
     const forced = await hms(['--json', 'pool', 'list'], { route: pools, isTTY: true });
@@ -56,7 +57,12 @@ describe('hms for people and for scripts', () => {
       const run = await hms(['pool', 'set', 'desk', '--lease-seconds', '900'], { route });
       expect(run.exitCode).toBe(0);
       expect(run.fake.calls.map((c) => `${c.method} ${c.path}`)).toEqual(['GET /v1/pools/desk', 'PUT /v1/pools/desk']);
-      expect(run.fake.calls[1].json).toEqual({ kind: 'human', leaseSeconds: 900, maxAttempts: 3, slaMinutes: 30, escalation: { pool: 'supervisors', afterMinutes: 5 } });
+      expect(run.fake.calls[1].json).toEqual({ kind: 'human', leaseSeconds: 900, maxLeaseSeconds: 3600, maxAttempts: 3, slaMinutes: 30, escalation: { pool: 'supervisors', afterMinutes: 5 } });
+      const capped = await hms(['pool', 'set', 'desk', '--max-lease-seconds', '7200'], { route });
+      expect(capped.fake.calls[1].json).toMatchObject({ leaseSeconds: 600, maxLeaseSeconds: 7200 });
+      const refused = await hms(['pool', 'set', 'desk', '--max-lease-seconds', '0'], { route });
+      expect(refused.exitCode).not.toBe(0);
+      expect(refused.fake.calls).toHaveLength(0);
     });
 
     it('creates a pool with --kind, and refuses a new pool without one', async () => {
