@@ -21,7 +21,7 @@ const retryAfterHeader = { 'Retry-After': { description: 'Seconds until a call i
 /** The platform's health routes are shared by every service, so their answers are declared here. */
 const HEALTH_ANSWERS: Record<string, Record<string, string>> = {
   '/health/live': { '200': 'The process is up' },
-  '/health/ready': { '200': 'Started, NATS connected', '503': 'Not ready (ApiError naming the checks that failed)' },
+  '/health/ready': { '200': 'Started, NATS connected', '503': 'Not ready: the same body, naming the checks that are down' },
 };
 
 const json = (schema: string) => ({ 'application/json': { schema: schemaRef(schema) } });
@@ -46,7 +46,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
         }
       }
       for (const [status, description] of Object.entries(HEALTH_ANSWERS[path] ?? {})) {
-        operation.responses[status] = { description, content: json(status === '200' ? 'Health' : 'ApiError') };
+        operation.responses[status] = { description, content: json('Health') };
       }
     }
   }
