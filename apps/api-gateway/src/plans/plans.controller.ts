@@ -1,6 +1,6 @@
 import { Body, Controller, Get, Headers, Param, ParseIntPipe, Post, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { DomainError, RpcSubjects, type Actor } from '@hms/contracts';
+import { DomainError, FixedLimits, RpcSubjects, SLUG_PATTERN, type Actor } from '@hms/contracts';
 import type { Response } from 'express';
 import { AllowRoles, CurrentActor } from '../auth/auth.guard';
 import { RpcGateway } from '../http/rpc-gateway';
@@ -23,7 +23,12 @@ export class PlansController {
     description: 'Plans in a seed dialect (lanes/sequence, task steps, job files) are translated to the canonical form first (docs/plans.md "Dialects").',
   })
   @ApiConsumes('application/json', 'application/yaml')
-  @ApiQuery({ name: 'id', required: false, description: 'The plan id, for a plan file that has none; must equal the file\'s id when both are given' })
+  @ApiQuery({
+    name: 'id',
+    required: false,
+    description: 'The plan id, for a plan file that has none; must equal the file\'s id when both are given',
+    schema: { type: 'string', pattern: SLUG_PATTERN.source, maxLength: FixedLimits.idLength },
+  })
   @ApiBody({ schema: schemaRef('PlanDefinition') })
   @ApiAnswer(201, 'PlanRegistered', 'A new plan or version: {id, version}', { setStatus: false })
   @ApiAnswer(200, 'PlanRegistered', 'Identical content was registered before: the existing {id, version}', { setStatus: false })
