@@ -71,7 +71,10 @@ describe('the @hms/client package', () => {
         files: ['main.ts', 'legacy.cts'],
       }),
     );
-    await run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', app]);
+    // tsc reports on stdout: a failure shows what did not compile.
+    await run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', app]).catch((error: { stdout?: string }) => {
+      throw new Error(`the scratch project does not compile against the package's declarations:\n${error.stdout ?? String(error)}`);
+    });
 
     const stackEnv = { ...process.env, HMS_URL: env.stack.gatewayUrl, HMS_TOKEN: env.stack.managerToken };
     const esm = await run(process.execPath, [join(app, 'out', 'main.js')], { env: stackEnv });
