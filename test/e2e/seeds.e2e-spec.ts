@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HmsApiError, HmsClient, Pool } from '@hms/client';
+import { FixedLimits, SLUG_PATTERN } from '@hms/contracts';
 import { repoRoot } from '@hms/testing';
 import { startE2eStack, waitUntil, workPool } from './support/e2e-stack';
 import { runScript, ScriptProcess } from './support/scripts';
@@ -162,7 +163,7 @@ describe('The seed chapters', () => {
       const document = (await (await fetch(`${env.stack.gatewayUrl}/docs/openapi.json`)).json()) as Record<string, any>;
       // The plan id of `?id=` is a query parameter of the route (RegisterPlanCommand is the message to ACT, not part of the HTTP contract).
       expect(document.paths['/v1/plans'].post.parameters).toEqual([
-        expect.objectContaining({ name: 'id', in: 'query', required: false, schema: expect.objectContaining({ type: 'string', maxLength: 200 }) }),
+        expect.objectContaining({ name: 'id', in: 'query', required: false, schema: { type: 'string', pattern: SLUG_PATTERN.source, maxLength: FixedLimits.idLength } }),
       ]);
       expect(document.components.schemas.CreateRequestCommand.properties.plan).toEqual({
         oneOf: [{ type: 'string', minLength: 1, maxLength: 200 }, { $ref: '#/components/schemas/PlanDefinition' }],
