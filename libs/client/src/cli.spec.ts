@@ -5,7 +5,7 @@ import type { FakeRoute } from './testing/fake-fetch';
 describe(buildCli.name, () => {
   it('returns a commander program with the documented commands when built', () => {
     const names = buildCli().commands.map((c) => c.name());
-    expect(names).toEqual(expect.arrayContaining(['token', 'plan', 'request', 'pool', 'work', 'metrics', 'scaling', 'alert', 'parked']));
+    expect(names).toEqual(expect.arrayContaining(['token', 'plan', 'request', 'pool', 'task', 'work', 'metrics', 'scaling', 'alert', 'parked']));
   });
 
   describe('alert', () => {
@@ -214,6 +214,8 @@ describe(buildCli.name, () => {
         ['/v1/tasks/t2/complete', { leaseToken: 'l2', output: { approved: true } }],
       ]);
       expect(run.stdout.match(/"result"/g)).toHaveLength(2);
+      const person = await hms(['work', 'ocr', '--worker', 'bot-1', '--count', '1'], { route, isTTY: true });
+      expect(person.stdout).toBe('completed task t3 (s: T) of request r\n');
     });
 
     it('stops with a note on stderr when no task arrives within --wait', async () => {

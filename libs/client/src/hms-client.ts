@@ -28,7 +28,7 @@ import type {
   ServiceName,
 } from '@hms/contracts';
 import { HmsApiError } from './hms-api-error';
-import { HttpTransport, readEventStream, type CallOptions, type HttpTransportOptions } from './http-transport';
+import { HttpTransport, readEventStream, type CallOptions, type HttpTransportOptions, type RetryOptions } from './http-transport';
 import { sleep } from './sleep';
 import {
   TERMINAL_REQUEST_STATUSES,
@@ -61,6 +61,8 @@ export interface HmsClientOptions extends HttpTransportOptions {
   fetch?: typeof fetch;
   /** Per-call timeout; default 30 s. Long-poll leases add their wait on top. */
   timeoutMs?: number;
+  /** Repeats of calls answered 429/503 with `Retry-After`; default `{ maxRetries: 2, maxDelayMs: 30_000 }`. */
+  retry?: RetryOptions;
 }
 
 /** Thrown by `requests.waitFor` when the request did not reach a wanted status in time. */

@@ -1,4 +1,4 @@
-import { IsString, Length, Matches, MaxLength, registerDecorator, type ValidationArguments, type ValidationOptions } from 'class-validator';
+import { IsString, Length, Matches, MaxLength, registerDecorator, type ValidationArguments } from 'class-validator';
 
 /**
  * Every limit on input, stated once (docs/limits.md is the table, with the reason for each value).
@@ -215,8 +215,17 @@ function pathOf(node: JsonNode): string {
  */
 export const SIZE_CONSTRAINTS: ReadonlySet<string> = new Set(['jsonWithinSize', 'textWithinBytes']);
 
+/**
+ * The class-validator options the rules here take. Spelled out rather than class-validator's
+ * ValidationOptions: these signatures reach the declarations @hms/client publishes (through the
+ * contract types it re-exports), which may not need class-validator to compile.
+ */
+export interface RuleOptions {
+  each?: boolean;
+}
+
 /** The string (or each string of an array) has no NUL character and no unpaired surrogate. */
-export function IsSafeText(options?: ValidationOptions) {
+export function IsSafeText(options?: RuleOptions) {
   return (object: object, propertyName: string) =>
     registerDecorator({
       name: 'isSafeText',
@@ -230,7 +239,7 @@ export function IsSafeText(options?: ValidationOptions) {
 }
 
 /** The string's UTF-8 length is within a limit read when validating (so a deployment may change it). */
-export function TextWithinBytes(maxBytes: () => number, options?: ValidationOptions) {
+export function TextWithinBytes(maxBytes: () => number, options?: RuleOptions) {
   return (object: object, propertyName: string) =>
     registerDecorator({
       name: 'textWithinBytes',

@@ -36,7 +36,7 @@ import type {
   TaskActionResult,
   TaskView,
 } from './tasks.messages';
-import type { PoolMetricsQuery, PoolMetricsResult } from './metrics.messages';
+import type { PoolMetricsQuery, PoolMetricsResult, PrometheusMetricsQuery, PrometheusMetricsResult } from './metrics.messages';
 import type { AcknowledgeAlertCommand, AlertView, ListAlertsQuery, ResolveAlertCommand } from './alerts.messages';
 import type { ListScalingDecisionsQuery, ScalingDecisionView } from './scaling.messages';
 import type { Page } from './pagination';
@@ -73,6 +73,7 @@ export const RpcSubjects = {
   taskList: 'oms.task.list',
   workerHeartbeat: 'oms.worker.heartbeat',
   metricsPools: 'ops.metrics.pools',
+  metricsPrometheus: 'ops.metrics.prometheus',
   alertList: 'ops.alert.list',
   alertAcknowledge: 'ops.alert.acknowledge',
   alertResolve: 'ops.alert.resolve',
@@ -123,6 +124,7 @@ export interface RpcContract {
   'oms.task.list': { request: ListTasksQuery; response: Page<TaskView> };
   'oms.worker.heartbeat': { request: WorkerHeartbeatCommand; response: WorkerHeartbeatResult };
   'ops.metrics.pools': { request: PoolMetricsQuery; response: PoolMetricsResult };
+  'ops.metrics.prometheus': { request: PrometheusMetricsQuery; response: PrometheusMetricsResult };
   'ops.alert.list': { request: ListAlertsQuery; response: Page<AlertView> };
   'ops.alert.acknowledge': { request: AcknowledgeAlertCommand; response: AlertView };
   'ops.alert.resolve': { request: ResolveAlertCommand; response: AlertView };

@@ -1,4 +1,4 @@
-import { Controller, Get, Global, Header, HttpCode, HttpException, Inject, Injectable, Module, Optional, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import { Controller, Get, Global, Header, HttpCode, Inject, Injectable, Module, Optional, Res, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import type { ServiceName } from '@hms/contracts';
 import { DataSource, type MixedList } from 'typeorm';
 import type { Logger } from 'pino';
@@ -33,6 +33,8 @@ export interface PlatformOptions {
     /** Tables the service's database role may only read and append to (see {@link grantServiceRole}). */
     appendOnlyTables?: string[];
   };
+  /** False when the service serves its own `/metrics` (the gateway adds OPS's per-pool series). */
+  serveMetrics?: boolean;
 }
 
 /** Whether the service has finished starting (readiness) and is not shutting down. */
@@ -72,9 +74,14 @@ export class HealthController {
     return { status: 'ok' };
   }
 
-  /** Ready when started, NATS is connected and Postgres answers. */
+  /**
+   * Ready when started, NATS is connected and Postgres answers; else 503 with the same
+   * `{status, checks}` body, so a probe's reader sees which check failed. Set as the status rather
+   * than thrown: a thrown error would become the gateway's ApiError body there and this body
+   * elsewhere, where every service is to answer alike (docs/operations.md "Probes").
+   */
   @Get('ready')
-  async ready() {
+  async ready(@Res({ passthrough: true }) response: { status(code: number): unknown }) {
     const checks: Record<string, 'up' | 'down'> = { started: this.readiness.ready ? 'up' : 'down', nats: this.bus.isConnected ? 'up' : 'down' };
     if (this.dataSource) {
       checks.postgres = await this.dataSource.query('SELECT 1').then(
@@ -83,7 +90,7 @@ export class HealthController {
       );
     }
     const status = Object.values(checks).every((c) => c === 'up') ? 'ok' : 'unavailable';
-    if (status !== 'ok') throw new HttpException({ status, checks }, 503);
+    if (status !== 'ok') response.status(503);
     return { status, checks };
   }
 }
@@ -226,7 +233,7 @@ export class PlatformModule {
     return {
       module: PlatformModule,
       global: true,
-      controllers: [HealthController, MetricsController],
+      controllers: options.serveMetrics === false ? [HealthController] : [HealthController, MetricsController],
       providers,
       exports: providers.map((p) => ('provide' in p ? p.provide : p)),
     };
