@@ -103,6 +103,15 @@ describe(buildCli.name, () => {
       expect(JSON.parse(run.stdout)).toEqual(body);
     });
 
+    it('releases a task with its lease token, or force-releases it without one', async () => {
+      const route: FakeRoute = () => ({ body: { id: 't1', status: 'queued' } });
+      const withToken = await hms(['task', 'release', 't1', '--lease-token', 'lt'], { route });
+      expect(withToken.fake.calls[0]).toMatchObject({ method: 'POST', path: '/v1/tasks/t1/release', json: { leaseToken: 'lt' } });
+      const forced = await hms(['task', 'release', 't1'], { route });
+      expect(forced.fake.calls[0]).toMatchObject({ method: 'POST', path: '/v1/tasks/t1/release', json: {} });
+      expect(JSON.parse(forced.stdout)).toEqual({ id: 't1', status: 'queued' });
+    });
+
     it('falls back to HMS_URL and HMS_TOKEN, then to localhost:3000, when no options are given', async () => {
       const fromEnv = await hms(['metrics'], { env: { HMS_URL: 'http://env:1', HMS_TOKEN: 'env-jwt' } });
       expect(fromEnv.fake.calls[0].url).toBe('http://env:1/v1/metrics/pools');

@@ -452,6 +452,12 @@ export function buildCli(overrides: Partial<CliIo> = {}): Command {
     .argument('<pool>', 'the pool it moves to')
     .option('--reason <text>', 'recorded with the move')
     .action(action(async (id: string, toPool: string, opts: { reason?: string }, command: Command) => client(command).tasks.reroute(id, toPool, opts.reason)));
+  task
+    .command('release')
+    .description('give a leased task back to its queue, attempt not counted (without --lease-token: a force-release, managers only)')
+    .argument('<id>')
+    .option('--lease-token <token>', 'the lease token of the task')
+    .action(action(async (id: string, opts: { leaseToken?: string }, command: Command) => client(command).tasks.release(id, opts.leaseToken)));
 
   program
     .command('work')

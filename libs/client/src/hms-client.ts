@@ -306,9 +306,13 @@ export class TasksApi {
     return (await this.http.send<TaskActionResult>({ method: 'POST', path: `/v1/tasks/${seg(id)}/fail`, json, ...options })).body;
   }
 
-  /** Hands the task back to the queue at once without counting the attempt. */
-  async release(id: string, leaseToken: string, options?: CallOptions): Promise<TaskActionResult> {
-    return (await this.http.send<TaskActionResult>({ method: 'POST', path: `/v1/tasks/${seg(id)}/release`, json: { leaseToken }, ...options })).body;
+  /**
+   * Hands the task back to the queue at once without counting the attempt. Without `leaseToken`
+   * it is a force-release, which only a manager's token may make.
+   */
+  async release(id: string, leaseToken?: string, options?: CallOptions): Promise<TaskActionResult> {
+    const json = leaseToken === undefined ? {} : { leaseToken };
+    return (await this.http.send<TaskActionResult>({ method: 'POST', path: `/v1/tasks/${seg(id)}/release`, json, ...options })).body;
   }
 
   /** Moves a task to another pool, revoking any lease (managers). */

@@ -157,7 +157,18 @@ export class HeartbeatTaskCommand extends LeaseHolderCommand {
   extendSeconds?: number;
 }
 
-export class ReleaseTaskCommand extends LeaseHolderCommand {}
+/**
+ * Without `leaseToken` it is a force-release, which only a manager may make (OMS decides by the
+ * caller, see mayForceRelease): a worker or a service gives back only a lease it holds the token of.
+ */
+export class ReleaseTaskCommand {
+  @IsText(FixedLimits.idLength)
+  taskId: string;
+
+  @IsOptional()
+  @IsText(FixedLimits.nameLength)
+  leaseToken?: string;
+}
 
 /** Answer to complete, fail and release. */
 export interface TaskActionResult {

@@ -70,7 +70,7 @@ export class TasksController {
 
   @Post(':id/release')
   @AllowRoles('worker', 'service')
-  @ApiOperation({ summary: 'Give a leased task back to the queue (attempt not counted)' })
+  @ApiOperation({ summary: 'Give a leased task back to the queue (attempt not counted); a manager may omit leaseToken to force-release' })
   @ApiBody({ schema: schemaRef('ReleaseTaskCommand') })
   @ApiAnswer(200, 'TaskActionResult')
   release(@Param('id') id: string, @Body() body: unknown, @CurrentActor() actor: Actor) {

@@ -90,6 +90,30 @@ describe('OMS lease identity', () => {
     expect(await as(manager, 'oms.task.release', { taskId: second!.id, leaseToken: second!.leaseToken })).toEqual({ id: second!.id, status: 'queued' });
   });
 
+  it('lets a manager force-release a lease without its token, and refuses a worker or a service that tries', async () => {
+    const p = pool('force');
+    const ana = workerActor('ana', [p]);
+    const queued = await oms.queueTask({ pool: p, title: 'T' });
+    const [task] = (await as(ana, 'oms.task.lease', { pool: p })).tasks;
+
+    for (const caller of [ana, { id: 'bots', roles: ['service'] } as Actor]) {
+      const refused = await oms.rpc.call('oms.task.release', { taskId: task!.id }, { actor: caller, timeoutMs: 5000 }).catch((error: { code: string; details?: unknown }) => error);
+      expect(refused).toMatchObject({ code: 'VALIDATION_FAILED', details: [expect.objectContaining({ path: 'leaseToken' })] });
+    }
+    expect(await oms.call('oms.task.get', { id: task!.id })).toMatchObject({ status: 'leased', worker: 'ana', attempt: 1 });
+
+    expect(await as(manager, 'oms.task.release', { taskId: task!.id })).toEqual({ id: task!.id, status: 'queued' });
+    expect(await oms.call('oms.task.get', { id: task!.id })).toMatchObject({ status: 'queued', worker: null, attempt: 0 });
+    const requeued = await oms.waitForEvent('oms.task.requeued', (event) => event.data.taskId === task!.id);
+    expect(requeued).toMatchObject({ actor: 'boss', data: { reason: 'released', attempt: 0, pool: p } });
+    // The holder's old token is dead, and there is no lease left to force-release.
+    expect(await refusal(as(ana, 'oms.task.complete', { taskId: task!.id, leaseToken: task!.leaseToken, output: {} }))).toEqual({ code: 'LEASE_LOST' });
+    expect(await refusal(as(manager, 'oms.task.release', { taskId: task!.id }))).toEqual({ code: 'CONFLICT' });
+    expect(await refusal(as(manager, 'oms.task.release', { taskId: randomUUID() }))).toEqual({ code: 'NOT_FOUND' });
+    // Offered again at once: the next lease is attempt 1, not 2.
+    expect((await as(ana, 'oms.task.lease', { pool: p })).tasks).toEqual([expect.objectContaining({ id: queued.id, attempt: 1 })]);
+  });
+
   it("caps an asked lease and heartbeat extension at the pool's maxLeaseSeconds", async () => {
     const p = pool('cap');
     const ana = workerActor('ana', [p]);
