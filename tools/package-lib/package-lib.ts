@@ -26,7 +26,7 @@ import ts from 'typescript';
 const ROOT = resolve(__dirname, '..', '..', '..');
 const SKIPPED = /(\.spec|\.int-spec|\.e2e-spec)\.js$|\.map$/;
 
-interface Manifest {
+export interface Manifest {
   name: string;
   version: string;
   private?: boolean;
@@ -34,7 +34,7 @@ interface Manifest {
   dependencies?: Record<string, string>;
 }
 
-interface Library {
+export interface Library {
   dir: string;
   published: boolean;
   version: string;
@@ -69,6 +69,18 @@ function copyCompiled(from: string, to: string): void {
   }
 }
 
+/** Why the published package cannot `require(name)` once installed, or undefined when it can. */
+export function requireProblem(name: string, manifest: Pick<Manifest, 'dependencies'>, libraries: ReadonlyMap<string, Omit<Library, 'dir'>>): string | undefined {
+  if (name.startsWith('node:')) return undefined;
+  const library = libraries.get(name);
+  if (library && !library.published) return `requires the private workspace library ${name}`;
+  const wanted = manifest.dependencies?.[name];
+  if (!wanted) return `requires ${name}, which is not in "dependencies"`;
+  // Both come from this workspace at one version: a range would let npm pair them with another release.
+  if (library && wanted !== library.version) return `requires ${name} ${wanted}, not the workspace's version ${library.version}`;
+  return undefined;
+}
+
 /** Fails when the build needs, at run time, a package the published one cannot install. */
 function assertInstallable(cjs: string, manifest: Manifest, libraries: Map<string, Library>): void {
   const problems: string[] = [];
@@ -81,12 +93,8 @@ function assertInstallable(cjs: string, manifest: Manifest, libraries: Map<strin
       }
       // Module imports compile to require("x"); a deliberate lazy require('x') is the code's own business.
       for (const [, name] of readFileSync(path, 'utf8').matchAll(/require\("((?:@[^/"]+\/)?[^/".][^/"]*)/g)) {
-        if (name.startsWith('node:')) continue;
-        if (libraries.has(name) && !libraries.get(name)!.published) problems.push(`${relative(cjs, path)} requires the private workspace library ${name}`);
-        else if (!manifest.dependencies?.[name]) problems.push(`${relative(cjs, path)} requires ${name}, which is not in "dependencies"`);
-        // Both come from this workspace at one version: a range would let npm pair them with another release.
-        else if (libraries.has(name) && manifest.dependencies[name] !== libraries.get(name)!.version)
-          problems.push(`"dependencies" has ${name} ${manifest.dependencies[name]}, not the workspace's ${libraries.get(name)!.version}`);
+        const problem = requireProblem(name, manifest, libraries);
+        if (problem) problems.push(`${relative(cjs, path)} ${problem}`);
       }
     }
   };
@@ -186,9 +194,11 @@ function main(argv: string[]): void {
   for (const dir of dirs) layOut(resolve(dir), argv.includes('--declarations'), libraries);
 }
 
-try {
-  main(process.argv.slice(2));
-} catch (error) {
-  console.error((error as Error).message);
-  process.exit(1);
+if (require.main === module) {
+  try {
+    main(process.argv.slice(2));
+  } catch (error) {
+    console.error((error as Error).message);
+    process.exit(1);
+  }
 }
