@@ -16,19 +16,28 @@ import ts from 'typescript';
  *   those libraries are not published; published workspace packages stay imports.
  *
  * `npm run build` runs it without declarations (they take a type-check); `npm pack` runs it with
- * them (the package's `prepack` script). Usage: `node dist/tools/package-lib/package-lib.js <dir> [--declarations]`.
+ * them (the package's `prepack` script). Usage: `node dist/tools/package-lib/package-lib.js <dir>... [--declarations]`
+ * (libraries in dependency order: a library's ESM wrapper loads the ones it depends on).
  * The library is a folder of `libs/`; its entry is `src/index.ts`, so its declarations are at
  * `dist/types/<folder>/src/index.d.ts` (its package.json's `types`). A library that imports another
- * published one (a seed package over `@hms/client`) needs that one packed first, for its declarations.
+ * published one (a seed package over `@hms/client`) depends on it by its exact version and its
+ * declarations import that package's; they are laid out first when they are missing.
  */
 const ROOT = resolve(__dirname, '..', '..', '..');
 const SKIPPED = /(\.spec|\.int-spec|\.e2e-spec)\.js$|\.map$/;
 
-interface Manifest {
+export interface Manifest {
   name: string;
+  version: string;
   private?: boolean;
-  main?: string;
+  types?: string;
   dependencies?: Record<string, string>;
+}
+
+export interface Library {
+  dir: string;
+  published: boolean;
+  version: string;
 }
 
 function readManifest(dir: string): Manifest {
@@ -36,13 +45,13 @@ function readManifest(dir: string): Manifest {
 }
 
 /** The workspace libraries by package name, with whether they are published. */
-function workspaceLibraries(): Map<string, { dir: string; published: boolean }> {
-  const libraries = new Map<string, { dir: string; published: boolean }>();
+function workspaceLibraries(): Map<string, Library> {
+  const libraries = new Map<string, Library>();
   for (const name of readdirSync(join(ROOT, 'libs'))) {
     const dir = join(ROOT, 'libs', name);
     if (!existsSync(join(dir, 'package.json'))) continue;
     const manifest = readManifest(dir);
-    libraries.set(manifest.name, { dir, published: manifest.private !== true });
+    libraries.set(manifest.name, { dir, published: manifest.private !== true, version: manifest.version });
   }
   return libraries;
 }
@@ -60,8 +69,20 @@ function copyCompiled(from: string, to: string): void {
   }
 }
 
+/** Why the published package cannot `require(name)` once installed, or undefined when it can. */
+export function requireProblem(name: string, manifest: Pick<Manifest, 'dependencies'>, libraries: ReadonlyMap<string, Omit<Library, 'dir'>>): string | undefined {
+  if (name.startsWith('node:')) return undefined;
+  const library = libraries.get(name);
+  if (library && !library.published) return `requires the private workspace library ${name}`;
+  const wanted = manifest.dependencies?.[name];
+  if (!wanted) return `requires ${name}, which is not in "dependencies"`;
+  // Both come from this workspace at one version: a range would let npm pair them with another release.
+  if (library && wanted !== library.version) return `requires ${name} ${wanted}, not the workspace's version ${library.version}`;
+  return undefined;
+}
+
 /** Fails when the build needs, at run time, a package the published one cannot install. */
-function assertInstallable(cjs: string, manifest: Manifest, libraries: Map<string, { published: boolean }>): void {
+function assertInstallable(cjs: string, manifest: Manifest, libraries: Map<string, Library>): void {
   const problems: string[] = [];
   const visit = (dir: string): void => {
     for (const entry of readdirSync(dir)) {
@@ -72,9 +93,8 @@ function assertInstallable(cjs: string, manifest: Manifest, libraries: Map<strin
       }
       // Module imports compile to require("x"); a deliberate lazy require('x') is the code's own business.
       for (const [, name] of readFileSync(path, 'utf8').matchAll(/require\("((?:@[^/"]+\/)?[^/".][^/"]*)/g)) {
-        if (name.startsWith('node:')) continue;
-        if (libraries.has(name) && !libraries.get(name)!.published) problems.push(`${relative(cjs, path)} requires the private workspace library ${name}`);
-        else if (!manifest.dependencies?.[name]) problems.push(`${relative(cjs, path)} requires ${name}, which is not in "dependencies"`);
+        const problem = requireProblem(name, manifest, libraries);
+        if (problem) problems.push(`${relative(cjs, path)} ${problem}`);
       }
     }
   };
@@ -96,7 +116,7 @@ function writeEsmWrapper(packageDir: string, manifest: Manifest): void {
   );
 }
 
-function emitDeclarations(packageDir: string, libraries: Map<string, { dir: string; published: boolean }>): void {
+function emitDeclarations(packageDir: string, libraries: Map<string, Library>): void {
   const typesDir = join(packageDir, 'dist', 'types');
   const base = ts.getParsedCommandLineOfConfigFile(join(ROOT, 'tsconfig.base.json'), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => undefined })!;
   const sourceDir = join(packageDir, 'src');
@@ -148,25 +168,37 @@ function emitDeclarations(packageDir: string, libraries: Map<string, { dir: stri
   writeFileSync(join(packageDir, 'dist', 'esm', 'index.d.mts'), `export * from '${relative(join(packageDir, 'dist', 'esm'), entryTypes)}.js';\n`);
 }
 
-function main(argv: string[]): void {
-  const [dirArgument, ...flags] = argv;
-  if (!dirArgument) throw new Error('usage: package-lib <library dir> [--declarations]');
-  const packageDir = resolve(dirArgument);
+function layOut(packageDir: string, declarations: boolean, libraries: Map<string, Library>): void {
   const manifest = readManifest(packageDir);
   if (manifest.private) throw new Error(`${manifest.name} is private`);
   const compiled = join(ROOT, 'dist', relative(ROOT, packageDir), 'src');
   if (!existsSync(compiled)) throw new Error(`${compiled} is missing: run \`npm run build\` first`);
-  const libraries = workspaceLibraries();
+  if (declarations) {
+    // The declarations import those of the published libraries this one depends on.
+    for (const name of Object.keys(manifest.dependencies ?? {})) {
+      const library = libraries.get(name);
+      if (library?.published && !existsSync(join(library.dir, readManifest(library.dir).types ?? 'index.d.ts'))) layOut(library.dir, true, libraries);
+    }
+  }
   rmSync(join(packageDir, 'dist'), { recursive: true, force: true });
   copyCompiled(compiled, join(packageDir, 'dist', 'cjs'));
   assertInstallable(join(packageDir, 'dist', 'cjs'), manifest, libraries);
   writeEsmWrapper(packageDir, manifest);
-  if (flags.includes('--declarations')) emitDeclarations(packageDir, libraries);
+  if (declarations) emitDeclarations(packageDir, libraries);
 }
 
-try {
-  main(process.argv.slice(2));
-} catch (error) {
-  console.error((error as Error).message);
-  process.exit(1);
+function main(argv: string[]): void {
+  const dirs = argv.filter((argument) => !argument.startsWith('--'));
+  if (!dirs.length) throw new Error('usage: package-lib <library dir>... [--declarations]');
+  const libraries = workspaceLibraries();
+  for (const dir of dirs) layOut(resolve(dir), argv.includes('--declarations'), libraries);
+}
+
+if (require.main === module) {
+  try {
+    main(process.argv.slice(2));
+  } catch (error) {
+    console.error((error as Error).message);
+    process.exit(1);
+  }
 }
