@@ -222,6 +222,20 @@ describe('ACT ledger', () => {
     });
   });
 
+  /** Writes a forged entry, correctly linked, with `run` (the service role, or the owner). */
+  const appendForged = (run: (query: string, params: unknown[]) => Promise<unknown>, id: string, forged: ReturnType<typeof chainNext>) =>
+    run('INSERT INTO act.ledger_entries (request_id, seq, event_id, at, type, actor, data, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)', [
+      id,
+      forged.seq,
+      forged.eventId,
+      forged.at,
+      forged.type,
+      forged.actor,
+      forged.dataJson,
+      forged.prevHash,
+      forged.hash,
+    ]);
+
   /** SQL as the role ACT works as. */
   const asService = async (query: string, params: unknown[] = []) => {
     const client = new Client({ connectionString: act.serviceDatabaseUrl });
@@ -336,17 +350,7 @@ describe('ACT ledger', () => {
     const id = await completedVoucher();
     const [last] = (await storedChain(id)).slice(-1);
     const forged = chainNext(last, { requestId: id, eventId: randomUUID(), at: new Date().toISOString(), type: 'act.request.completed', actor: 'system:act', data: { approved: 5000 } });
-    await asService('INSERT INTO act.ledger_entries (request_id, seq, event_id, at, type, actor, data, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)', [
-      id,
-      forged.seq,
-      forged.eventId,
-      forged.at,
-      forged.type,
-      forged.actor,
-      forged.dataJson,
-      forged.prevHash,
-      forged.hash,
-    ]);
+    await appendForged(asService, id, forged);
     expect(await act.call('act.request.verify', { id })).toMatchObject({
       valid: false,
       entries: 9,
@@ -360,17 +364,7 @@ describe('ACT ledger', () => {
     await tamper('DELETE FROM act.ledger_entries WHERE request_id = $1 AND seq = 8', [id]);
     const [last] = (await storedChain(id)).slice(-1);
     const forged = chainNext(last, { requestId: id, eventId: randomUUID(), at: new Date().toISOString(), type: 'act.request.rejected', actor: 'system:act', data: {} });
-    await act.sql('INSERT INTO act.ledger_entries (request_id, seq, event_id, at, type, actor, data, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)', [
-      id,
-      forged.seq,
-      forged.eventId,
-      forged.at,
-      forged.type,
-      forged.actor,
-      forged.dataJson,
-      forged.prevHash,
-      forged.hash,
-    ]);
+    await appendForged((query, params) => act.sql(query, params), id, forged);
     await act.sql('UPDATE act.ledger_heads SET hash = $2 WHERE request_id = $1', [id, forged.hash]);
     expect(await act.call('act.request.verify', { id })).toMatchObject({ valid: false, entries: 8, brokenAt: { seq: 8 } });
   });
