@@ -14,6 +14,9 @@ export type { AlertStatus, AlertView, AlertKind, PoolMetrics, ParkedEventView, R
 export type {
   CreatedRequest,
   CreateRequestInput,
+  CreateRequestItem,
+  CreateRequestsAnswer,
+  CreateRequestsItemAnswer,
   CreateRequestOptions,
   ItemList,
   LeaseOptions,

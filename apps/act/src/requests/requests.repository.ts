@@ -1,6 +1,6 @@
 import type { RequestStatus } from '@hms/contracts';
 import { preparedQuery } from '@hms/platform';
-import { type EntityManager, type QueryDeepPartialEntity } from 'typeorm';
+import { In, type EntityManager, type QueryDeepPartialEntity } from 'typeorm';
 import { RequestStepEntity } from './request-step.entity';
 import { RequestEntity } from './request.entity';
 
@@ -58,8 +58,49 @@ export async function insertRequest(tx: EntityManager, request: RequestEntity): 
   return (result.raw as unknown[]).length > 0;
 }
 
+/** Idempotency keys to the requests that hold them (one statement, on the unique index). */
+export async function findRequestsByIdempotencyKeys(tx: EntityManager, keys: string[]): Promise<Map<string, RequestEntity>> {
+  if (keys.length === 0) return new Map();
+  const rows = await tx.getRepository(RequestEntity).find({ where: { idempotencyKey: In(keys) } });
+  return new Map(rows.map((row) => [row.idempotencyKey!, row]));
+}
+
+/**
+ * Rows per multi-row INSERT: Postgres takes at most 65,535 parameters in one statement, and a
+ * request row has 16 columns, a step row 9.
+ */
+const REQUEST_ROWS_PER_INSERT = 2000;
+const STEP_ROWS_PER_INSERT = 5000;
+
+function chunks<T>(rows: T[], size: number): T[][] {
+  return Array.from({ length: Math.ceil(rows.length / size) }, (_, i) => rows.slice(i * size, (i + 1) * size));
+}
+
+/**
+ * Inserts requests in as few statements as the parameter limit allows, each unless its
+ * idempotency key is taken (as {@link insertRequest}, rows in the given order); returns the ids
+ * that were inserted.
+ */
+export async function insertRequests(tx: EntityManager, requests: RequestEntity[]): Promise<Set<string>> {
+  const inserted = new Set<string>();
+  for (const chunk of chunks(requests, REQUEST_ROWS_PER_INSERT)) {
+    const result = await tx
+      .createQueryBuilder()
+      .insert()
+      .into(RequestEntity)
+      .values(chunk as QueryDeepPartialEntity<RequestEntity>[])
+      .orIgnore()
+      .returning(['id'])
+      .execute();
+    for (const row of result.raw as Array<{ id: string }>) inserted.add(row.id);
+  }
+  return inserted;
+}
+
 export async function insertSteps(tx: EntityManager, steps: RequestStepEntity[]): Promise<void> {
-  await tx.getRepository(RequestStepEntity).insert(steps as QueryDeepPartialEntity<RequestStepEntity>[]);
+  for (const chunk of chunks(steps, STEP_ROWS_PER_INSERT)) {
+    await tx.getRepository(RequestStepEntity).insert(chunk as QueryDeepPartialEntity<RequestStepEntity>[]);
+  }
 }
 
 /** The steps of a request in plan order (primary key prefix scan). */

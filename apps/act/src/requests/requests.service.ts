@@ -1,16 +1,35 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
+  CreateRequestCommand,
   DEFAULT_PAGE_SIZE,
   DomainError,
-  type CreateRequestCommand,
+  jsonByteLength,
+  type CreateRequestOutcome,
   type CreateRequestResult,
+  type CreateRequestsCommand,
+  type CreateRequestsResult,
+  type ErrorCode,
+  type ErrorDetail,
   type ListRequestsQuery,
   type Page,
   type RequestSummary,
   type RequestView,
   isUuid,
 } from '@hms/contracts';
-import { assertRoomFor, CLOCK, pageThatFits, decodeTimeIdCursor, encodeTimeIdCursor, EventOutbox, type Clock, type Emit, type IdGenerator } from '@hms/platform';
+import {
+  assertRoomFor,
+  CLOCK,
+  pageThatFits,
+  payloadTooLarge,
+  decodeTimeIdCursor,
+  encodeTimeIdCursor,
+  EventOutbox,
+  validateMessage,
+  type Clock,
+  type Emit,
+  type IdGenerator,
+  type PendingEvent,
+} from '@hms/platform';
 import { DataSource, type EntityManager } from 'typeorm';
 import { ID_GENERATOR } from '../act.tokens';
 import { contentHash } from '../common/canonical-json';
@@ -19,7 +38,8 @@ import { RequestStepEntity } from './request-step.entity';
 import { RequestEntity } from './request.entity';
 import { isTerminalRequest } from './request.state';
 import { toRequestSummary, toRequestView } from './request.views';
-import { findRequest, findRequestByIdempotencyKey, insertRequest, insertSteps, listRequests, loadSteps, lockRequest } from './requests.repository';
+import { findRequest, findRequestByIdempotencyKey, findRequestsByIdempotencyKeys, insertRequest, insertRequests, insertSteps, listRequests, loadSteps, lockRequest } from './requests.repository';
+import type { PlanEntity } from '../plans/plan.entity';
 import { WorkflowService } from './workflow.service';
 import { scheduleReference } from '../schedules/fire-times';
 import { insertScheduleFire } from '../schedules/schedules.repository';
@@ -34,6 +54,56 @@ function requestHashOf(command: CreateRequestCommand): string {
     priority: command.priority ?? 0,
     slaMinutes: command.slaMinutes ?? null,
   });
+}
+
+/** A create command with the idempotency key it carries and the hash of the body the key stands for. */
+interface ParsedCreate {
+  command: CreateRequestCommand;
+  key: string | null;
+  hash: string | null;
+}
+
+function parsedCreate(command: CreateRequestCommand): ParsedCreate {
+  const key = command.idempotencyKey ?? null;
+  return { command, key, hash: key ? requestHashOf(command) : null };
+}
+
+/** A new request decided in memory: its rows, and its events (emitted once the rows are stored). */
+interface PlannedCreate {
+  request: RequestEntity;
+  steps: RequestStepEntity[];
+  emitEvents: (emit: Emit) => void;
+  events: PendingEvent[];
+}
+
+/**
+ * The answer to a create whose key an earlier request holds: that request when the bodies match,
+ * IDEMPOTENCY_MISMATCH when they differ; null when no request holds the key.
+ */
+function repeatOf(existing: RequestEntity | null | undefined, item: Pick<ParsedCreate, 'key' | 'hash'>): CreateRequestResult | null {
+  if (!existing) return null;
+  if (existing.requestHash !== item.hash) {
+    throw new DomainError('IDEMPOTENCY_MISMATCH', `Idempotency key '${item.key}' was already used with a different request body`);
+  }
+  return { request: toRequestSummary(existing), created: false };
+}
+
+/** Keys in one order, requests without a key last. */
+function compareKeys(a: string | null, b: string | null): number {
+  if (a === b) return 0;
+  if (a === null) return 1;
+  if (b === null) return -1;
+  return a < b ? -1 : 1;
+}
+
+/** What a batch answer adds around its results: the RPC envelope and headers. */
+const BATCH_ANSWER_ENVELOPE_BYTES = 4 * 1024;
+
+/** An item's error as its answer; detail paths are prefixed with the item's place in the batch. */
+function itemError(error: unknown, prefix?: string): { code: ErrorCode; message: string; details?: ErrorDetail[] } {
+  if (!(error instanceof DomainError)) throw error;
+  const details = prefix ? error.details?.map((detail) => ({ path: detail.path ? `${prefix}.${detail.path}` : prefix, message: detail.message })) : error.details;
+  return { code: error.code, message: error.message, ...(details ? { details } : {}) };
 }
 
 /** Requests: create (and start), read, list, cancel. */
@@ -78,23 +148,122 @@ export class RequestsService {
     });
   }
 
+  /**
+   * Creates up to {@link FixedLimits.requestBatchItems} requests in one transaction, each item
+   * decided as its own `create` would be (validation, idempotency key, plan, payload room) and
+   * answered in order; a bad item fails alone. The rows are written set-based: one statement for
+   * the requests, one for their steps, one for all their events. An answer that could not travel
+   * back over NATS is refused (PAYLOAD_TOO_LARGE) before anything commits.
+   */
+  async createMany(command: CreateRequestsCommand, actor: string, wire: { requestBytes: number; maxPayload: number }): Promise<CreateRequestsResult> {
+    const { results, events } = await this.dataSource.transaction(async (tx) => {
+      const results: CreateRequestOutcome[] = new Array(command.items.length);
+      const items = command.items.map((item, index) => this.parseItem(item, wire, index, results));
+      const keys = [...new Set(items.flatMap((item) => (item?.key ? [item.key] : [])))];
+      const earlier = await findRequestsByIdempotencyKeys(tx, keys);
+      const planned: Array<{ index: number; create: PlannedCreate }> = [];
+      const plans = new Map<string, Promise<PlanEntity | null>>();
+      for (const [index, item] of items.entries()) {
+        if (!item) continue;
+        await this.settle(results, index, async () => {
+          const repeated = repeatOf(earlier.get(item.key ?? ''), item);
+          if (repeated) return repeated;
+          const planKey = `${item.command.plan}@${item.command.version ?? ''}`;
+          if (!plans.has(planKey)) plans.set(planKey, this.plans.find(tx, item.command.plan, item.command.version));
+          const plan = await plans.get(planKey)!;
+          if (!plan) throw this.plans.notFound(item.command.plan, item.command.version);
+          const create = this.plan(plan, item, actor, this.ids.next());
+          const { emit, events } = this.outbox.collector();
+          create.emitEvents(emit);
+          planned.push({ index, create: { ...create, events } });
+          // A later item with the same key is a repeat of this one.
+          if (item.key) earlier.set(item.key, create.request);
+          return { request: toRequestSummary(create.request), created: true };
+        });
+      }
+      // Rows in key order, so concurrent batches sharing keys take the key locks in one order.
+      const byKey = [...planned].sort((a, b) => compareKeys(a.create.request.idempotencyKey, b.create.request.idempotencyKey));
+      const inserted = await insertRequests(tx, byKey.map(({ create }) => create.request));
+      const lost = new Map(planned.filter(({ create }) => !inserted.has(create.request.id)).map(({ create }) => [create.request.id, create.request]));
+      if (lost.size > 0) {
+        // Lost races with concurrent creates under the same keys: those items, and the later
+        // items of this batch that repeated them, are answered with the winners.
+        const winners = await findRequestsByIdempotencyKeys(tx, [...lost.values()].map((request) => request.idempotencyKey!));
+        for (const [index, result] of results.entries()) {
+          const request = result && 'request' in result && result.request ? lost.get(result.request.id) : undefined;
+          if (!request) continue;
+          await this.settle(results, index, async () => {
+            const winner = repeatOf(winners.get(request.idempotencyKey!), { key: request.idempotencyKey, hash: request.requestHash });
+            if (winner) return winner;
+            throw new DomainError('CONFLICT', 'The request could not be created; try again');
+          });
+        }
+      }
+      const kept = planned.filter(({ create }) => inserted.has(create.request.id));
+      await insertSteps(tx, kept.flatMap(({ create }) => create.steps));
+      const events = kept.flatMap(({ create }) => create.events);
+      await this.outbox.append(tx, events);
+      const answer = { results };
+      const bytes = jsonByteLength(answer);
+      if (bytes > wire.maxPayload - BATCH_ANSWER_ENVELOPE_BYTES) {
+        throw payloadTooLarge('The answer of this batch', bytes, wire.maxPayload - BATCH_ANSWER_ENVELOPE_BYTES, 'items');
+      }
+      return { results, events };
+    });
+    if (events.length > 0) this.outbox.kick();
+    return { results };
+  }
+
+  /** One item of a batch, validated as a single create is; its error is its answer. */
+  private parseItem(item: Record<string, unknown>, wire: { requestBytes: number; maxPayload: number }, index: number, results: CreateRequestOutcome[]): ParsedCreate | null {
+    try {
+      const command = validateMessage(CreateRequestCommand, item);
+      assertRoomFor(command.payload, wire, 'The payload', 'payload');
+      return parsedCreate(command);
+    } catch (error) {
+      results[index] = { error: itemError(error, `items[${index}]`) };
+      return null;
+    }
+  }
+
+  /** Runs one item's decision; a DomainError becomes its answer, anything else fails the batch. */
+  private async settle(results: CreateRequestOutcome[], index: number, decide: () => Promise<CreateRequestOutcome>): Promise<void> {
+    try {
+      results[index] = await decide();
+    } catch (error) {
+      if (!(error instanceof DomainError)) throw error;
+      results[index] = { error: itemError(error) };
+    }
+  }
+
   /** The body of `create`, inside the caller's transaction (so events go through its outbox). */
   private async createIn(tx: EntityManager, emit: Emit, command: CreateRequestCommand, actor: string, id: string = this.ids.next()): Promise<CreateRequestResult> {
-    const key = command.idempotencyKey ?? null;
-    const hash = key ? requestHashOf(command) : null;
-    const earlier = async (): Promise<CreateRequestResult | null> => {
-      const existing = key ? await findRequestByIdempotencyKey(tx, key) : null;
-      if (!existing) return null;
-      if (existing.requestHash !== hash) {
-        throw new DomainError('IDEMPOTENCY_MISMATCH', `Idempotency key '${key}' was already used with a different request body`);
-      }
-      return { request: toRequestSummary(existing), created: false };
-    };
+    const item = parsedCreate(command);
+    const earlier = async () => (item.key ? repeatOf(await findRequestByIdempotencyKey(tx, item.key), item) : null);
     const repeated = await earlier();
     if (repeated) return repeated;
 
     const plan = await this.plans.find(tx, command.plan, command.version);
     if (!plan) throw this.plans.notFound(command.plan, command.version);
+    const create = this.plan(plan, item, actor, id);
+    if (!(await insertRequest(tx, create.request))) {
+      // Lost a race with a concurrent create under the same key: answer with the winner.
+      const winner = await earlier();
+      if (winner) return winner;
+      throw new DomainError('CONFLICT', 'The request could not be created; try again');
+    }
+    await insertSteps(tx, create.steps);
+    create.emitEvents(emit);
+    return { request: toRequestSummary(create.request), created: true };
+  }
+
+  /**
+   * A new request of `plan`, decided in memory: the request and its steps as the engine starts
+   * them, and the events to emit once they are stored (`act.request.created`, then the first
+   * steps' events).
+   */
+  private plan(plan: PlanEntity, item: ParsedCreate, actor: string, id: string): Omit<PlannedCreate, 'events'> {
+    const { command } = item;
     const definition = plan.definition;
     const now = this.clock.now();
     const slaMinutes = command.slaMinutes ?? definition.slaMinutes;
@@ -108,20 +277,14 @@ export class RequestsService {
       priority: command.priority ?? 0,
       slaDueAt: slaMinutes === undefined ? null : new Date(now.getTime() + slaMinutes * 60_000),
       slaBreachedAt: null,
-      idempotencyKey: key,
-      requestHash: hash,
+      idempotencyKey: item.key,
+      requestHash: item.hash,
       escalations: [],
       createdBy: actor,
       createdAt: now,
       updatedAt: now,
       completedAt: null,
     };
-    if (!(await insertRequest(tx, request))) {
-      // Lost a race with a concurrent create under the same key: answer with the winner.
-      const winner = await earlier();
-      if (winner) return winner;
-      throw new DomainError('CONFLICT', 'The request could not be created; try again');
-    }
     const steps: RequestStepEntity[] = definition.steps.map((step, position) => ({
       requestId: request.id,
       stepId: step.id,
@@ -133,16 +296,20 @@ export class RequestsService {
       output: null,
       updatedAt: now,
     }));
-    await insertSteps(tx, steps);
-    emit(
-      'act.request.created',
-      request.id,
-      { plan: plan.id, version: plan.version, reference: request.reference, priority: request.priority, slaDueAt: request.slaDueAt?.toISOString() ?? null },
-      actor,
-    );
-    const workflow = await this.workflow.workflowOf(tx, request, steps);
-    await this.workflow.apply(tx, emit, request, workflow.start(), actor);
-    return { request: toRequestSummary(request), created: true };
+    const emitStart = this.workflow.begin(definition, request, steps, actor);
+    return {
+      request,
+      steps,
+      emitEvents: (emit) => {
+        emit(
+          'act.request.created',
+          request.id,
+          { plan: plan.id, version: plan.version, reference: request.reference, priority: request.priority, slaDueAt: request.slaDueAt?.toISOString() ?? null },
+          actor,
+        );
+        emitStart(emit);
+      },
+    };
   }
 
   async get(id: string): Promise<RequestView> {

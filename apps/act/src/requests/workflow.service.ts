@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { EscalationSteps, systemActor, type AnyHmsEvent, type HmsEvent, isUuid } from '@hms/contracts';
+import { EscalationSteps, systemActor, type AnyHmsEvent, type HmsEvent, type PlanDefinition, isUuid } from '@hms/contracts';
 import { CLOCK, LOGGER, type Clock, type Emit } from '@hms/platform';
 import type { Logger } from 'pino';
 import type { EntityManager } from 'typeorm';
@@ -54,12 +54,29 @@ export class WorkflowService {
     );
   }
 
+  /**
+   * Starts a request that is not stored yet: its steps and the request take the statuses the
+   * engine's first decisions give them (in memory, so they are inserted as they end up, not
+   * inserted and then updated), and the returned function emits those decisions' events.
+   */
+  begin(plan: PlanDefinition, request: RequestEntity, steps: RequestStepEntity[], actor: string): (emit: Emit) => void {
+    const { id, status, reference, priority, payload } = request;
+    const workflow = new Workflow(plan, { id, plan: request.plan, status, reference, priority, payload }, new Map(steps.map((step) => [step.stepId, { status: step.status, output: step.output }])));
+    const effects = workflow.start();
+    const statuses = workflow.statuses();
+    for (const step of steps) step.status = statuses.get(step.stepId) ?? step.status;
+    request.status = workflow.requestStatus;
+    if (isTerminalRequest(request.status)) request.completedAt = request.updatedAt;
+    return (emit) => {
+      for (const effect of effects) this.emitEffect(emit, request, effect, actor);
+    };
+  }
+
   /** Stores the engine's decisions and emits their events, in the caller's transaction. */
   async apply(tx: EntityManager, emit: Emit, request: RequestEntity, effects: WorkflowEffect[], actor: string): Promise<void> {
     if (effects.length === 0) return;
     const now = this.clock.now();
     const requestId = request.id;
-    const plan = request.plan;
     let ended = false;
     const endRequest = async (status: RequestEntity['status']) => {
       await updateRequest(tx, requestId, { status, completedAt: now, updatedAt: now });
@@ -70,12 +87,10 @@ export class WorkflowService {
       switch (effect.kind) {
         case 'step-ready':
           await updateStep(tx, requestId, effect.stepId, { status: 'ready', updatedAt: now });
-          emit('act.step.ready', requestId, effect.data, actor);
           break;
         case 'step-skipped':
         case 'step-waived':
           await updateStep(tx, requestId, effect.stepId, { status: 'skipped', updatedAt: now });
-          emit('act.step.skipped', requestId, { stepId: effect.stepId, reason: effect.reason }, actor);
           break;
         case 'step-done':
           await updateStep(tx, requestId, effect.stepId, { status: 'done', output: effect.output, updatedAt: now });
@@ -88,26 +103,51 @@ export class WorkflowService {
           break;
         case 'request-completed':
           await endRequest('completed');
-          emit('act.request.completed', requestId, { plan }, actor);
           break;
         case 'request-rejected':
           await endRequest('rejected');
-          emit('act.request.rejected', requestId, { plan, stepId: effect.stepId }, actor);
           break;
         case 'request-failed':
           await endRequest('failed');
-          emit('act.request.failed', requestId, { plan, stepId: effect.stepId, reason: effect.reason }, actor);
           break;
         case 'request-cancelled':
           await endRequest('cancelled');
-          emit('act.request.cancelled', requestId, { plan, reason: effect.reason }, actor);
           break;
       }
+      this.emitEffect(emit, request, effect, actor);
     }
     if (!ended) {
       // A step moved: the request's updated_at says so, so lists and pollers see the change.
       await updateRequest(tx, requestId, { updatedAt: now });
       request.updatedAt = now;
+    }
+  }
+
+  /** The event of one decision, if it has one. */
+  private emitEffect(emit: Emit, request: RequestEntity, effect: WorkflowEffect, actor: string): void {
+    const { id: requestId, plan } = request;
+    switch (effect.kind) {
+      case 'step-ready':
+        emit('act.step.ready', requestId, effect.data, actor);
+        return;
+      case 'step-skipped':
+      case 'step-waived':
+        emit('act.step.skipped', requestId, { stepId: effect.stepId, reason: effect.reason }, actor);
+        return;
+      case 'request-completed':
+        emit('act.request.completed', requestId, { plan }, actor);
+        return;
+      case 'request-rejected':
+        emit('act.request.rejected', requestId, { plan, stepId: effect.stepId }, actor);
+        return;
+      case 'request-failed':
+        emit('act.request.failed', requestId, { plan, stepId: effect.stepId, reason: effect.reason }, actor);
+        return;
+      case 'request-cancelled':
+        emit('act.request.cancelled', requestId, { plan, reason: effect.reason }, actor);
+        return;
+      default:
+        return;
     }
   }
 
