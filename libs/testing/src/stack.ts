@@ -49,6 +49,11 @@ export class ServiceProcess {
     return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
   }
 
+  /** The operating system's id of the running process (benchmarks read its CPU time from /proc). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   /** The last lines the process printed (for failure messages). */
   recentOutput(lines = 40): string {
     return this.output.slice(-lines).join('');
