@@ -41,23 +41,6 @@ export function findRequestByIdempotencyKey(tx: EntityManager, key: string): Pro
   return tx.getRepository(RequestEntity).findOne({ where: { idempotencyKey: key } });
 }
 
-/**
- * Inserts a request unless its idempotency key is taken. A concurrent create with the same key
- * waits on the unique index until the first commits, then inserts nothing: the caller then reads
- * the winner instead of failing on a unique violation.
- */
-export async function insertRequest(tx: EntityManager, request: RequestEntity): Promise<boolean> {
-  const result = await tx
-    .createQueryBuilder()
-    .insert()
-    .into(RequestEntity)
-    .values(request as QueryDeepPartialEntity<RequestEntity>)
-    .orIgnore()
-    .returning(['id'])
-    .execute();
-  return (result.raw as unknown[]).length > 0;
-}
-
 /** Idempotency keys to the requests that hold them (one statement, on the unique index). */
 export async function findRequestsByIdempotencyKeys(tx: EntityManager, keys: string[]): Promise<Map<string, RequestEntity>> {
   if (keys.length === 0) return new Map();
@@ -66,41 +49,63 @@ export async function findRequestsByIdempotencyKeys(tx: EntityManager, keys: str
 }
 
 /**
- * Rows per multi-row INSERT: Postgres takes at most 65,535 parameters in one statement, and a
- * request row has 16 columns, a step row 9.
+ * Inserts new requests with their steps in one prepared statement, each request unless its
+ * idempotency key is taken (then neither it nor its steps), and returns the ids inserted. A
+ * concurrent create with the same key waits on the unique index until the first commits, then
+ * inserts nothing: the caller then reads the winner instead of failing on a unique violation.
+ * Rows are inserted in the order given (callers order them by key, so two batches sharing keys
+ * wait on each other rather than deadlock). Every column is an array parameter, so one statement
+ * and one plan serve one request or a thousand.
  */
-const REQUEST_ROWS_PER_INSERT = 2000;
-const STEP_ROWS_PER_INSERT = 5000;
-
-function chunks<T>(rows: T[], size: number): T[][] {
-  return Array.from({ length: Math.ceil(rows.length / size) }, (_, i) => rows.slice(i * size, (i + 1) * size));
-}
-
-/**
- * Inserts requests in as few statements as the parameter limit allows, each unless its
- * idempotency key is taken (as {@link insertRequest}, rows in the given order); returns the ids
- * that were inserted.
- */
-export async function insertRequests(tx: EntityManager, requests: RequestEntity[]): Promise<Set<string>> {
-  const inserted = new Set<string>();
-  for (const chunk of chunks(requests, REQUEST_ROWS_PER_INSERT)) {
-    const result = await tx
-      .createQueryBuilder()
-      .insert()
-      .into(RequestEntity)
-      .values(chunk as QueryDeepPartialEntity<RequestEntity>[])
-      .orIgnore()
-      .returning(['id'])
-      .execute();
-    for (const row of result.raw as Array<{ id: string }>) inserted.add(row.id);
-  }
-  return inserted;
-}
-
-export async function insertSteps(tx: EntityManager, steps: RequestStepEntity[]): Promise<void> {
-  for (const chunk of chunks(steps, STEP_ROWS_PER_INSERT)) {
-    await tx.getRepository(RequestStepEntity).insert(chunk as QueryDeepPartialEntity<RequestStepEntity>[]);
-  }
+export async function insertRequestsWithSteps(tx: EntityManager, requests: RequestEntity[], steps: RequestStepEntity[]): Promise<Set<string>> {
+  if (requests.length === 0) return new Set();
+  const json = (value: unknown) => JSON.stringify(value);
+  const rows = await preparedQuery<{ id: string }>(
+    tx,
+    'act_insert_requests_with_steps',
+    `WITH "inserted" AS (
+       INSERT INTO "act"."requests" ("id", "plan", "plan_version", "status", "payload", "reference", "priority", "sla_due_at", "sla_breached_at",
+                                     "idempotency_key", "request_hash", "escalations", "created_by", "created_at", "updated_at", "completed_at")
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::jsonb[], $6::text[], $7::int[], $8::timestamptz[], $9::timestamptz[],
+                            $10::text[], $11::text[], $12::jsonb[], $13::text[], $14::timestamptz[], $15::timestamptz[], $16::timestamptz[])
+       ON CONFLICT DO NOTHING
+       RETURNING "id"
+     ), "steps" AS (
+       INSERT INTO "act"."request_steps" ("request_id", "step_id", "position", "status", "pool", "task_id", "attempts", "output", "updated_at")
+       SELECT "s".* FROM unnest($17::uuid[], $18::text[], $19::int[], $20::text[], $21::text[], $22::text[], $23::int[], $24::jsonb[], $25::timestamptz[])
+                    AS "s"("request_id", "step_id", "position", "status", "pool", "task_id", "attempts", "output", "updated_at")
+       WHERE "s"."request_id" IN (SELECT "id" FROM "inserted")
+     )
+     SELECT "id" FROM "inserted"`,
+    [
+      requests.map((r) => r.id),
+      requests.map((r) => r.plan),
+      requests.map((r) => r.planVersion),
+      requests.map((r) => r.status),
+      requests.map((r) => json(r.payload)),
+      requests.map((r) => r.reference),
+      requests.map((r) => r.priority),
+      requests.map((r) => r.slaDueAt),
+      requests.map((r) => r.slaBreachedAt),
+      requests.map((r) => r.idempotencyKey),
+      requests.map((r) => r.requestHash),
+      requests.map((r) => json(r.escalations)),
+      requests.map((r) => r.createdBy),
+      requests.map((r) => r.createdAt),
+      requests.map((r) => r.updatedAt),
+      requests.map((r) => r.completedAt),
+      steps.map((s) => s.requestId),
+      steps.map((s) => s.stepId),
+      steps.map((s) => s.position),
+      steps.map((s) => s.status),
+      steps.map((s) => s.pool),
+      steps.map((s) => s.taskId),
+      steps.map((s) => s.attempts),
+      steps.map((s) => (s.output === null ? null : json(s.output))),
+      steps.map((s) => s.updatedAt),
+    ],
+  );
+  return new Set(rows.map((row) => row.id));
 }
 
 /** The steps of a request in plan order (primary key prefix scan). */

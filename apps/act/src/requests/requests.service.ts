@@ -38,7 +38,7 @@ import { RequestStepEntity } from './request-step.entity';
 import { RequestEntity } from './request.entity';
 import { isTerminalRequest } from './request.state';
 import { toRequestSummary, toRequestView } from './request.views';
-import { findRequest, findRequestByIdempotencyKey, findRequestsByIdempotencyKeys, insertRequest, insertRequests, insertSteps, listRequests, loadSteps, lockRequest } from './requests.repository';
+import { findRequest, findRequestByIdempotencyKey, findRequestsByIdempotencyKeys, insertRequestsWithSteps, listRequests, loadSteps, lockRequest } from './requests.repository';
 import type { PlanEntity } from '../plans/plan.entity';
 import { WorkflowService } from './workflow.service';
 import { scheduleReference } from '../schedules/fire-times';
@@ -152,7 +152,7 @@ export class RequestsService {
    * Creates up to {@link FixedLimits.requestBatchItems} requests in one transaction, each item
    * decided as its own `create` would be (validation, idempotency key, plan, payload room) and
    * answered in order; a bad item fails alone. The rows are written set-based: one statement for
-   * the requests, one for their steps, one for all their events. An answer that could not travel
+   * the requests with their steps, one for all their events. An answer that could not travel
    * back over NATS is refused (PAYLOAD_TOO_LARGE) before anything commits.
    */
   async createMany(command: CreateRequestsCommand, actor: string, wire: { requestBytes: number; maxPayload: number }): Promise<CreateRequestsResult> {
@@ -183,7 +183,11 @@ export class RequestsService {
       }
       // Rows in key order, so concurrent batches sharing keys take the key locks in one order.
       const byKey = [...planned].sort((a, b) => compareKeys(a.create.request.idempotencyKey, b.create.request.idempotencyKey));
-      const inserted = await insertRequests(tx, byKey.map(({ create }) => create.request));
+      const inserted = await insertRequestsWithSteps(
+        tx,
+        byKey.map(({ create }) => create.request),
+        byKey.flatMap(({ create }) => create.steps),
+      );
       const lost = new Map(planned.filter(({ create }) => !inserted.has(create.request.id)).map(({ create }) => [create.request.id, create.request]));
       if (lost.size > 0) {
         // Lost races with concurrent creates under the same keys: those items, and the later
@@ -200,7 +204,6 @@ export class RequestsService {
         }
       }
       const kept = planned.filter(({ create }) => inserted.has(create.request.id));
-      await insertSteps(tx, kept.flatMap(({ create }) => create.steps));
       const events = kept.flatMap(({ create }) => create.events);
       await this.outbox.append(tx, events);
       const answer = { results };
@@ -246,13 +249,12 @@ export class RequestsService {
     const plan = await this.plans.find(tx, command.plan, command.version);
     if (!plan) throw this.plans.notFound(command.plan, command.version);
     const create = this.plan(plan, item, actor, id);
-    if (!(await insertRequest(tx, create.request))) {
+    if ((await insertRequestsWithSteps(tx, [create.request], create.steps)).size === 0) {
       // Lost a race with a concurrent create under the same key: answer with the winner.
       const winner = await earlier();
       if (winner) return winner;
       throw new DomainError('CONFLICT', 'The request could not be created; try again');
     }
-    await insertSteps(tx, create.steps);
     create.emitEvents(emit);
     return { request: toRequestSummary(create.request), created: true };
   }
