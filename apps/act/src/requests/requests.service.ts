@@ -33,13 +33,12 @@ import {
 import { DataSource, type EntityManager } from 'typeorm';
 import { ID_GENERATOR } from '../act.tokens';
 import { contentHash } from '../common/canonical-json';
-import { PlansService } from '../plans/plans.service';
+import { PlansService, type ResolvedPlan } from '../plans/plans.service';
 import { RequestStepEntity } from './request-step.entity';
 import { RequestEntity } from './request.entity';
 import { isTerminalRequest } from './request.state';
 import { toRequestSummary, toRequestView } from './request.views';
 import { findRequest, findRequestByIdempotencyKey, findRequestsByIdempotencyKeys, insertRequestsWithSteps, listRequests, loadSteps, lockRequest } from './requests.repository';
-import type { PlanEntity } from '../plans/plan.entity';
 import { WorkflowService } from './workflow.service';
 import { scheduleReference } from '../schedules/fire-times';
 import { insertScheduleFire } from '../schedules/schedules.repository';
@@ -162,14 +161,14 @@ export class RequestsService {
       const keys = [...new Set(items.flatMap((item) => (item?.key ? [item.key] : [])))];
       const earlier = await findRequestsByIdempotencyKeys(tx, keys);
       const planned: Array<{ index: number; create: PlannedCreate }> = [];
-      const plans = new Map<string, Promise<PlanEntity | null>>();
+      const plans = new Map<string, Promise<ResolvedPlan | null>>();
       for (const [index, item] of items.entries()) {
         if (!item) continue;
         await this.settle(results, index, async () => {
           const repeated = repeatOf(earlier.get(item.key ?? ''), item);
           if (repeated) return repeated;
           const planKey = `${item.command.plan}@${item.command.version ?? ''}`;
-          if (!plans.has(planKey)) plans.set(planKey, this.plans.find(tx, item.command.plan, item.command.version));
+          if (!plans.has(planKey)) plans.set(planKey, this.plans.resolve(tx, item.command.plan, item.command.version));
           const plan = await plans.get(planKey)!;
           if (!plan) throw this.plans.notFound(item.command.plan, item.command.version);
           const create = this.plan(plan, item, actor, this.ids.next());
@@ -246,7 +245,7 @@ export class RequestsService {
     const repeated = await earlier();
     if (repeated) return repeated;
 
-    const plan = await this.plans.find(tx, command.plan, command.version);
+    const plan = await this.plans.resolve(tx, command.plan, command.version);
     if (!plan) throw this.plans.notFound(command.plan, command.version);
     const create = this.plan(plan, item, actor, id);
     if ((await insertRequestsWithSteps(tx, [create.request], create.steps)).size === 0) {
@@ -264,7 +263,7 @@ export class RequestsService {
    * them, and the events to emit once they are stored (`act.request.created`, then the first
    * steps' events).
    */
-  private plan(plan: PlanEntity, item: ParsedCreate, actor: string, id: string): Omit<PlannedCreate, 'events'> {
+  private plan(plan: ResolvedPlan, item: ParsedCreate, actor: string, id: string): Omit<PlannedCreate, 'events'> {
     const { command } = item;
     const definition = plan.definition;
     const now = this.clock.now();
