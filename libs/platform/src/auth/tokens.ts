@@ -1,3 +1,4 @@
+import { webcrypto } from 'node:crypto';
 import { createRemoteJWKSet, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import { DomainError, Roles, type Role, type TokenClaims } from '@hms/contracts';
 
@@ -27,6 +28,11 @@ function toClaims(payload: JWTPayload): TokenClaims {
  */
 export class TokenVerifier {
   private readonly jwks?: ReturnType<typeof createRemoteJWKSet>;
+  /**
+   * The HS256 secret imported once: given the secret's bytes, jose imports a WebCrypto key on
+   * every verification, which cost more CPU than the HMAC itself on each gateway call.
+   */
+  private secretKey?: Promise<webcrypto.CryptoKey>;
 
   constructor(private readonly options: { secret?: string; jwksUrl?: string }) {
     if (options.jwksUrl) this.jwks = createRemoteJWKSet(new URL(options.jwksUrl));
@@ -36,11 +42,16 @@ export class TokenVerifier {
     try {
       const { payload } = this.jwks
         ? await jwtVerify(token, this.jwks, { algorithms: ['RS256', 'ES256'] })
-        : await jwtVerify(token, encoder.encode(this.options.secret ?? ''), { algorithms: ['HS256'] });
+        : await jwtVerify(token, await this.hs256Key(), { algorithms: ['HS256'] });
       return toClaims(payload);
     } catch (error) {
       if (error instanceof DomainError) throw error;
       throw new DomainError('UNAUTHENTICATED', 'The access token is invalid or expired');
     }
+  }
+
+  private hs256Key(): Promise<webcrypto.CryptoKey> {
+    this.secretKey ??= webcrypto.subtle.importKey('raw', encoder.encode(this.options.secret ?? ''), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
+    return this.secretKey;
   }
 }
