@@ -1,6 +1,6 @@
 import type { RequestStatus } from '@hms/contracts';
 import { preparedQuery } from '@hms/platform';
-import { In, type EntityManager, type QueryDeepPartialEntity } from 'typeorm';
+import { In, type EntityManager } from 'typeorm';
 import { RequestStepEntity } from './request-step.entity';
 import { RequestEntity } from './request.entity';
 
@@ -22,10 +22,7 @@ export async function lockRequests(tx: EntityManager, ids: string[]): Promise<Ma
   if (ids.length === 0) return new Map();
   // A prepared statement with the ids as one array: every consumed batch of task events runs
   // it, and TypeORM's find() builds, and Postgres plans, a new IN list for each batch size.
-  lockRequestsSql ??= `SELECT ${tx.connection
-    .getMetadata(RequestEntity)
-    .columns.map((column) => `"${column.databaseName}" AS "${column.propertyName}"`)
-    .join(', ')} FROM "act"."requests" WHERE "id" = ANY($1::uuid[]) ORDER BY "id" FOR UPDATE`;
+  lockRequestsSql ??= `SELECT ${columnList(tx, RequestEntity)} FROM "act"."requests" WHERE "id" = ANY($1::uuid[]) ORDER BY "id" FOR UPDATE`;
   const rows = await preparedQuery<RequestEntity>(tx, 'act_lock_requests', lockRequestsSql, [ids]);
   return new Map(rows.map((row) => [row.id, Object.assign(new RequestEntity(), row)]));
 }
@@ -108,19 +105,51 @@ export async function insertRequestsWithSteps(tx: EntityManager, requests: Reque
   return new Set(rows.map((row) => row.id));
 }
 
-/** The steps of a request in plan order (primary key prefix scan). */
-export function loadSteps(tx: EntityManager, requestId: string): Promise<RequestStepEntity[]> {
-  return tx.getRepository(RequestStepEntity).find({ where: { requestId }, order: { position: 'ASC' } });
+/** The steps of a request in plan order (primary key prefix scan; prepared: every task event of a request reads them). */
+export async function loadSteps(tx: EntityManager, requestId: string): Promise<RequestStepEntity[]> {
+  loadStepsSql ??= `SELECT ${columnList(tx, RequestStepEntity)} FROM "act"."request_steps" WHERE "request_id" = $1 ORDER BY "position"`;
+  const rows = await preparedQuery<RequestStepEntity>(tx, 'act_load_steps', loadStepsSql, [requestId]);
+  return rows.map((row) => Object.assign(new RequestStepEntity(), row));
 }
 
+let loadStepsSql: string | undefined;
+
+/** The entity's columns as find() would select them (`"column" AS "property"`). */
+function columnList(tx: EntityManager, entity: typeof RequestStepEntity | typeof RequestEntity): string {
+  return tx.connection
+    .getMetadata(entity)
+    .columns.map((column) => `"${column.databaseName}" AS "${column.propertyName}"`)
+    .join(', ');
+}
+
+/**
+ * Changes a step (one prepared statement whatever changes: an absent change keeps the column, as
+ * no change ever sets one of these columns back to null).
+ */
 export async function updateStep(
   tx: EntityManager,
   requestId: string,
   stepId: string,
   changes: Partial<Pick<RequestStepEntity, 'status' | 'taskId' | 'attempts' | 'output' | 'pool'>> & { updatedAt: Date },
 ): Promise<void> {
-  // TypeORM's deep-partial type cannot see through jsonb columns typed as records.
-  await tx.getRepository(RequestStepEntity).update({ requestId, stepId }, changes as QueryDeepPartialEntity<RequestStepEntity>);
+  await preparedQuery(
+    tx,
+    'act_update_step',
+    `UPDATE "act"."request_steps"
+        SET "status" = COALESCE($3, "status"), "task_id" = COALESCE($4, "task_id"), "attempts" = COALESCE($5, "attempts"),
+            "output" = COALESCE($6::jsonb, "output"), "pool" = COALESCE($7, "pool"), "updated_at" = $8
+      WHERE "request_id" = $1 AND "step_id" = $2`,
+    [
+      requestId,
+      stepId,
+      changes.status ?? null,
+      changes.taskId ?? null,
+      changes.attempts ?? null,
+      changes.output === undefined || changes.output === null ? null : JSON.stringify(changes.output),
+      changes.pool ?? null,
+      changes.updatedAt,
+    ],
+  );
 }
 
 export async function updateRequest(
