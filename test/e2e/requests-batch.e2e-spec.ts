@@ -65,6 +65,13 @@ describe('POST /v1/requests/batch through the gateway', () => {
     expect((await post(JSON.stringify({ items: [{ plan: PLAN }] }), worker)).status).toBe(403);
   });
 
+  it('is described in the OpenAPI document with its body schema', async () => {
+    const document = (await (await fetch(`${env.stack.gatewayUrl}/docs/openapi.json`)).json()) as any;
+    const operation = document.paths['/v1/requests/batch'].post;
+    expect(JSON.stringify(operation.requestBody)).toContain('CreateRequestsCommand');
+    expect(document.components.schemas.CreateRequestsCommand.properties.items).toMatchObject({ type: 'array', maxItems: FixedLimits.requestBatchItems });
+  });
+
   it('hms request create --file sends an NDJSON file with createMany and prints one answer per line', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hms-batch-'));
     try {
