@@ -55,6 +55,15 @@ describe('ACT batch create (act.request.create-many)', () => {
       expect(event.data).toMatchObject({ stepId: 'work', pool: 'clerks' });
     }
     expect((await act.call('act.request.get', { id: created[0]!.id })).payload).toEqual({ i: 0 });
+    // Each request's events keep their order in its ledger (the batch sends its created events first).
+    for (const request of created) {
+      const history = await eventually(async () => {
+        const page = await act.call('act.request.history', { id: request.id });
+        expect(page.items).toHaveLength(2);
+        return page;
+      });
+      expect(history.items.map((entry) => entry.type)).toEqual(['act.request.created', 'act.step.ready']);
+    }
   });
 
   it('starts each item as a single create does: a request whose every step is skipped is completed at once', async () => {

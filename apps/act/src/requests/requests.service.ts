@@ -203,7 +203,11 @@ export class RequestsService {
         }
       }
       const kept = planned.filter(({ create }) => inserted.has(create.request.id));
-      const events = kept.flatMap(({ create }) => create.events);
+      // Every act.request.created first, then the rest in item order: each request's own events
+      // keep their order, and the relay, which packs runs of one type into one message, sends a
+      // batch in a few messages rather than alternating types two per request.
+      const all = kept.flatMap(({ create }) => create.events);
+      const events = [...all.filter(({ event }) => event.type === 'act.request.created'), ...all.filter(({ event }) => event.type !== 'act.request.created')];
       await this.outbox.append(tx, events);
       const answer = { results };
       const bytes = jsonByteLength(answer);
