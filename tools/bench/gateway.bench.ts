@@ -1,4 +1,5 @@
 import { Agent, request as httpRequest } from 'node:http';
+import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
 import { NatsBus } from '@hms/platform';
@@ -112,6 +113,8 @@ async function waitForDepth(http: BenchHttp, token: string, depth: number): Prom
  */
 export async function gatewayBench(options: GatewayBenchOptions): Promise<void> {
   const benchStarted = performance.now();
+  // Everything else the machine runs takes from the same two cores, Postgres backends included.
+  process.stdout.write(`load average at start: ${loadAverage()}\n`);
   const bench = await benchInfra();
   // The trust issue's rate limits would measure the limiter, not the system.
   const { stack, databaseUrl, stop } = await benchStack(bench, 'gateway', { HMS_RATE_LIMIT_DISABLED: '1' });
@@ -195,6 +198,7 @@ export async function gatewayBench(options: GatewayBenchOptions): Promise<void> 
     }
 
     const pickups: Array<Array<string | number>> = [];
+    const pickupTargets: Array<Array<string | number>> = [];
     if (options.figures.includes('4')) {
       for (const rate of options.rates) {
         const cpuBefore = cpuSnapshot();
@@ -208,6 +212,13 @@ export async function gatewayBench(options: GatewayBenchOptions): Promise<void> 
             ? [theirs.skipped, '-', '-', '-']
             : [`graphile-worker 0.16, ${rate}/s, concurrency ${options.workers}: add_job → task called`, ms(percentile(theirs, 0.5)), ms(percentile(theirs, 0.99)), ms(Math.max(...theirs))],
         );
+        const p50 = percentile(ours, 0.5);
+        const p99 = percentile(ours, 0.99);
+        if (rate === 200) {
+          pickupTargets.push(['pickup at 200/s: p99 ≤ 50 ms', `${ms(p99)} ms`, yes(p99 <= 50)]);
+          pickupTargets.push(['pickup at 200/s: p50 ≤ 10 ms', `${ms(p50)} ms`, yes(p50 <= 10)]);
+        }
+        if (rate === 1000) pickupTargets.push(['pickup at 1,000/s: p99 ≤ 250 ms', `${ms(p99)} ms`, yes(p99 <= 250)]);
         figures.push({ label: `4. pickup at ${rate}/s (CPU of the whole run)`, count: options.pickups, seconds: options.pickups / rate, perSecond: Number.NaN, cpu });
       }
     }
@@ -235,7 +246,28 @@ export async function gatewayBench(options: GatewayBenchOptions): Promise<void> 
         ['total', ...figures.flatMap((_, i) => [total(columns[i]), ...(peerColumns[i] ? [total(peerColumns[i])] : [])])],
       ],
     );
-    process.stdout.write(`\nbench wall time: ${formatNumber((performance.now() - benchStarted) / 1000)} s; load average now ${require('node:os').loadavg().map((l: number) => l.toFixed(2)).join(' ')}\n`);
+    const ratioOf = (figure: Figure | undefined) => {
+      const peer = figure && peerRate(figure);
+      return figure && peer !== undefined ? figure.perSecond / peer : undefined;
+    };
+    const byPrefix = (prefix: string) => figures.find((figure) => figure.label.startsWith(prefix));
+    const targets: Array<Array<string | number>> = [];
+    const create = byPrefix('1.');
+    if (create) {
+      const cpu = create.cpu.reduce((sum, [, seconds]) => sum + seconds, 0);
+      targets.push(['POST /v1/requests ≥ 1,000/s (aim 2,000)', `${formatNumber(create.perSecond)}/s`, yes(create.perSecond >= 1000)]);
+      targets.push(['CPU per accepted request, all processes, ≤ 1.5 ms (aim 1)', `${formatNumber(cpu)} ms`, yes(cpu <= 1.5)]);
+    }
+    const target = (figure: Figure | undefined, text: string, min: number) => {
+      const ratio = ratioOf(figure);
+      if (figure) targets.push([text, ratio === undefined ? 'peer not run' : `${formatNumber(ratio)}×`, ratio === undefined ? 'n/a' : yes(ratio >= min)]);
+    };
+    target(byPrefix('2.'), 'batch create ≥ 0.5× graphile-worker add_jobs', 0.5);
+    target(figures.find((figure) => figure.label.includes('complete-many')), 'lease max 10 + complete-many ≥ 1.0× graphile-worker c=10', 1);
+    target(figures.find((figure) => figure.label.includes('one complete per task')), 'lease max 10 + one complete per task ≥ 0.5×', 0.5);
+    targets.push(...pickupTargets);
+    printTable('Targets (issue 22)', ['target', 'measured', 'met'], targets);
+    process.stdout.write(`\nbench wall time: ${formatNumber((performance.now() - benchStarted) / 1000)} s; load average now ${loadAverage()}\n`);
   } finally {
     http.close();
     await db.end().catch(() => undefined);
@@ -246,6 +278,8 @@ export async function gatewayBench(options: GatewayBenchOptions): Promise<void> 
 }
 
 const ms = (value: number) => formatNumber(value);
+const yes = (met: boolean) => (met ? 'yes' : 'no');
+const loadAverage = () => loadavg().map((load) => load.toFixed(2)).join(' ');
 
 /** `workers` loops of lease (max) and complete (one complete-many, or one call per task) until `total` are done. */
 async function drain(http: BenchHttp, token: string, total: number, workers: number, max: number, completeMany: boolean): Promise<{ completed: number; seconds: number }> {
