@@ -1,5 +1,5 @@
 import type { RequestStatus } from '@hms/contracts';
-import { preparedQuery } from '@hms/platform';
+import { preparedQuery, type EventOutbox, type PendingEvent } from '@hms/platform';
 import { In, type EntityManager } from 'typeorm';
 import { RequestStepEntity } from './request-step.entity';
 import { RequestEntity } from './request.entity';
@@ -54,12 +54,19 @@ export async function findRequestsByIdempotencyKeys(tx: EntityManager, keys: str
  * wait on each other rather than deadlock). Every column is an array parameter, so one statement
  * and one plan serve one request or a thousand.
  */
-export async function insertRequestsWithSteps(tx: EntityManager, requests: RequestEntity[], steps: RequestStepEntity[]): Promise<Set<string>> {
+export async function insertRequestsWithSteps(
+  db: EntityManager,
+  requests: RequestEntity[],
+  steps: RequestStepEntity[],
+  withEvents?: { outbox: EventOutbox; events: PendingEvent[] },
+): Promise<Set<string>> {
   if (requests.length === 0) return new Set();
   const json = (value: unknown) => JSON.stringify(value);
+  // The events, when given, are written by the same statement, and only if a request was inserted.
+  const events = withEvents?.outbox.insertWithin(withEvents.events, 26, 'EXISTS (SELECT 1 FROM "inserted")');
   const rows = await preparedQuery<{ id: string }>(
-    tx,
-    'act_insert_requests_with_steps',
+    db,
+    events ? 'act_insert_requests_with_steps_and_events' : 'act_insert_requests_with_steps',
     `WITH "inserted" AS (
        INSERT INTO "act"."requests" ("id", "plan", "plan_version", "status", "payload", "reference", "priority", "sla_due_at", "sla_breached_at",
                                      "idempotency_key", "request_hash", "escalations", "created_by", "created_at", "updated_at", "completed_at")
@@ -72,7 +79,7 @@ export async function insertRequestsWithSteps(tx: EntityManager, requests: Reque
        SELECT "s".* FROM unnest($17::uuid[], $18::text[], $19::int[], $20::text[], $21::text[], $22::text[], $23::int[], $24::jsonb[], $25::timestamptz[])
                     AS "s"("request_id", "step_id", "position", "status", "pool", "task_id", "attempts", "output", "updated_at")
        WHERE "s"."request_id" IN (SELECT "id" FROM "inserted")
-     )
+     )${events ? `, "events" AS (${events.sql})` : ''}
      SELECT "id" FROM "inserted"`,
     [
       requests.map((r) => r.id),
@@ -100,6 +107,7 @@ export async function insertRequestsWithSteps(tx: EntityManager, requests: Reque
       steps.map((s) => s.attempts),
       steps.map((s) => (s.output === null ? null : json(s.output))),
       steps.map((s) => s.updatedAt),
+      ...(events?.parameters ?? []),
     ],
   );
   return new Set(rows.map((row) => row.id));

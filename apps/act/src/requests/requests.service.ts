@@ -118,15 +118,24 @@ export class RequestsService {
   ) {}
 
   /**
-   * Creates a request of a plan version and starts it, in one transaction: the request, its steps,
-   * `act.request.created` and the first `act.step.ready` events commit together or not at all.
-   * A payload that would leave too little of NATS's `max_payload` for those is PAYLOAD_TOO_LARGE.
+   * Creates a request of a plan version and starts it: the request, its steps,
+   * `act.request.created` and the first `act.step.ready` events are written by one statement, so
+   * they commit together or not at all without a transaction around them (two round trips with
+   * the plan lookup, where BEGIN and COMMIT made five). A payload that would leave too little of
+   * NATS's `max_payload` for those is PAYLOAD_TOO_LARGE.
    */
   async create(command: CreateRequestCommand, actor: string, wire: { requestBytes: number; maxPayload: number }): Promise<CreateRequestResult> {
     // The payload travels on in every step's `act.step.ready` and in each lease of its tasks;
     // those are built later, by consumers, where a payload too large to carry could only fail.
     assertRoomFor(command.payload, wire, 'The payload', 'payload');
-    return this.outbox.transaction((tx, emit) => this.createIn(tx, emit, command, actor));
+    const db = this.dataSource.manager;
+    return this.createIn(db, command, actor, async (create) => {
+      const { emit, events } = this.outbox.collector();
+      create.emitEvents(emit);
+      const inserted = (await insertRequestsWithSteps(db, [create.request], create.steps, { outbox: this.outbox, events })).size > 0;
+      if (inserted) this.outbox.kick();
+      return inserted;
+    });
   }
 
   /**
@@ -143,7 +152,17 @@ export class RequestsService {
       const requestId = this.ids.next();
       if (!(await insertScheduleFire(tx, fire.plan, fire.fireAt, requestId, this.clock.now()))) return null;
       const command: CreateRequestCommand = { plan: fire.plan, version: fire.version, payload: fire.payload, reference: scheduleReference(fire.plan, fire.fireAt) };
-      return this.createIn(tx, emit, command, actor, requestId);
+      return this.createIn(
+        tx,
+        command,
+        actor,
+        async (create) => {
+          if ((await insertRequestsWithSteps(tx, [create.request], create.steps)).size === 0) return false;
+          create.emitEvents(emit);
+          return true;
+        },
+        requestId,
+      );
     });
   }
 
@@ -242,23 +261,32 @@ export class RequestsService {
     }
   }
 
-  /** The body of `create`, inside the caller's transaction (so events go through its outbox). */
-  private async createIn(tx: EntityManager, emit: Emit, command: CreateRequestCommand, actor: string, id: string = this.ids.next()): Promise<CreateRequestResult> {
+  /**
+   * The body of one create: the idempotent repeat, the plan, the request decided in memory, and
+   * `store`, which writes it with its events and says whether it was inserted (false: its
+   * idempotency key was taken concurrently).
+   */
+  private async createIn(
+    db: EntityManager,
+    command: CreateRequestCommand,
+    actor: string,
+    store: (create: Omit<PlannedCreate, 'events'>) => Promise<boolean>,
+    id: string = this.ids.next(),
+  ): Promise<CreateRequestResult> {
     const item = parsedCreate(command);
-    const earlier = async () => (item.key ? repeatOf(await findRequestByIdempotencyKey(tx, item.key), item) : null);
+    const earlier = async () => (item.key ? repeatOf(await findRequestByIdempotencyKey(db, item.key), item) : null);
     const repeated = await earlier();
     if (repeated) return repeated;
 
-    const plan = await this.plans.resolve(tx, command.plan, command.version);
+    const plan = await this.plans.resolve(db, command.plan, command.version);
     if (!plan) throw this.plans.notFound(command.plan, command.version);
     const create = this.plan(plan, item, actor, id);
-    if ((await insertRequestsWithSteps(tx, [create.request], create.steps)).size === 0) {
+    if (!(await store(create))) {
       // Lost a race with a concurrent create under the same key: answer with the winner.
       const winner = await earlier();
       if (winner) return winner;
       throw new DomainError('CONFLICT', 'The request could not be created; try again');
     }
-    create.emitEvents(emit);
     return { request: toRequestSummary(create.request), created: true };
   }
 
