@@ -131,6 +131,22 @@ function columnList(tx: EntityManager, entity: typeof RequestStepEntity | typeof
 }
 
 /**
+ * Records a step's task if the step exists and is in one of `statuses` (one prepared statement,
+ * no read first); false when it is not.
+ */
+export async function recordStepTask(tx: EntityManager, requestId: string, stepId: string, taskId: string, statuses: string[], now: Date): Promise<boolean> {
+  const rows = await preparedQuery(
+    tx,
+    'act_record_step_task',
+    `UPDATE "act"."request_steps" SET "task_id" = $3, "updated_at" = $5
+      WHERE "request_id" = $1 AND "step_id" = $2 AND "status" = ANY($4::text[])
+  RETURNING 1`,
+    [requestId, stepId, taskId, statuses, now],
+  );
+  return rows.length > 0;
+}
+
+/**
  * Changes a step (one prepared statement whatever changes: an absent change keeps the column, as
  * no change ever sets one of these columns back to null).
  */

@@ -7,8 +7,8 @@ import { PlansService } from '../plans/plans.service';
 import type { RequestStepEntity } from './request-step.entity';
 import type { RequestEntity } from './request.entity';
 import { isTerminalRequest } from './request.state';
-import { appendEscalations, loadSteps, lockRequests, updateRequest, updateStep } from './requests.repository';
-import { canTransitionStep, type StepEvent } from './step.state';
+import { appendEscalations, loadSteps, lockRequests, recordStepTask, updateRequest, updateStep } from './requests.repository';
+import { canTransitionStep, stepStatusesAllowing, type StepEvent } from './step.state';
 import { Workflow, type WorkflowEffect } from './workflow';
 
 /** The OMS events that move a step. */
@@ -179,19 +179,27 @@ export class WorkflowService {
     }
   }
 
+  private ignore(event: TaskEvent, request: RequestEntity, stepStatus?: string): void {
+    this.logger.warn({ eventId: event.id, type: event.type, requestId: request.id, stepId: event.data.stepId, stepStatus }, 'ignoring a task event the step cannot take');
+  }
+
   private async onTaskEvent(event: TaskEvent, request: RequestEntity, tx: EntityManager, emit: Emit): Promise<void> {
+    if (event.type === 'oms.task.queued') {
+      // The commonest task event decides nothing: the step records its task in one statement,
+      // if its status can take the event (the request is locked, so it cannot change meanwhile).
+      const recorded = await recordStepTask(tx, request.id, event.data.stepId, event.data.taskId, stepStatusesAllowing('taskQueued'), this.clock.now());
+      if (!recorded) this.ignore(event, request);
+      return;
+    }
     const steps = await loadSteps(tx, request.id);
     const step = steps.find((s) => s.stepId === event.data.stepId);
     if (!step || !canTransitionStep(step.status, STEP_EVENT_OF[event.type])) {
-      this.logger.warn({ eventId: event.id, type: event.type, requestId: request.id, stepId: event.data.stepId, stepStatus: step?.status }, 'ignoring a task event the step cannot take');
+      this.ignore(event, request, step?.status);
       return;
     }
     const now = this.clock.now();
     const taskId = event.data.taskId;
     switch (event.type) {
-      case 'oms.task.queued':
-        await updateStep(tx, request.id, step.stepId, { taskId, updatedAt: now });
-        return;
       case 'oms.task.failed':
         await updateStep(tx, request.id, step.stepId, { taskId, attempts: Math.max(step.attempts, event.data.attempt), updatedAt: now });
         return;
