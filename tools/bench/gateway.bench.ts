@@ -164,13 +164,14 @@ export async function gatewayBench(options: GatewayBenchOptions): Promise<void> 
       const cpuBefore = cpuSnapshot();
       const started = performance.now();
       await createBatches(options.batchRequests, options.batchSize, 2);
+      const answered = (performance.now() - started) / 1000;
       await waitForDepth(http, manager, options.batchRequests);
       const seconds = (performance.now() - started) / 1000;
       await quiet();
       const cpu = cpuBreakdown(cpuBefore, cpuSnapshot(), options.batchRequests);
       const peer = await graphileAddJobs(bench, options.batchRequests, options.batchSize);
       figures.push({
-        label: `2. POST /v1/requests/batch, ${options.batchSize} per call, 2 in flight, until queued and leaseable`,
+        label: `2. POST /v1/requests/batch, ${options.batchSize} per call, 2 in flight, until queued and leaseable (all calls answered after ${formatNumber(answered)} s)`,
         count: options.batchRequests,
         seconds,
         perSecond: options.batchRequests / seconds,
