@@ -19,6 +19,8 @@ const base = {
   transformIgnorePatterns: [`/node_modules/(?!(${esmPackages.join('|')})/)`],
   moduleNameMapper: {
     '^@hms/(contracts|platform|client|testing)$': '<rootDir>/libs/$1/src/index.ts',
+    '^@hms-(act|oms|ops)/client$': '<rootDir>/libs/$1-client/src/index.ts',
+    '^@hms-oms/queue$': '<rootDir>/libs/oms-queue/src/index.ts',
   },
   testEnvironment: 'node',
   modulePathIgnorePatterns: ['<rootDir>/dist/'],

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AlertView, LeasedTask } from '@hms/contracts';
@@ -5,13 +6,14 @@ import { HmsApiError, HmsClient } from '@hms/client';
 import { startE2eStack, waitUntil } from './support/e2e-stack';
 
 /** A pool's escalation webhook: records every delivery, answers the first `failFirst` with 503. */
-async function startWebhookReceiver(failFirst: number): Promise<{ url: string; deliveries: Array<{ headers: IncomingHttpHeaders; body: { alert: AlertView } }>; close(): Promise<void> }> {
-  const deliveries: Array<{ headers: IncomingHttpHeaders; body: { alert: AlertView } }> = [];
+async function startWebhookReceiver(failFirst: number): Promise<{ url: string; deliveries: Array<{ headers: IncomingHttpHeaders; raw: string; body: { alert: AlertView } }>; close(): Promise<void> }> {
+  const deliveries: Array<{ headers: IncomingHttpHeaders; raw: string; body: { alert: AlertView } }> = [];
   const server: Server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
-      deliveries.push({ headers: request.headers, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as { alert: AlertView } });
+      const raw = Buffer.concat(chunks).toString('utf8');
+      deliveries.push({ headers: request.headers, raw, body: JSON.parse(raw) as { alert: AlertView } });
       response.statusCode = deliveries.length <= failFirst ? 503 : 204;
       response.end();
     });
@@ -27,11 +29,21 @@ async function startWebhookReceiver(failFirst: number): Promise<{ url: string; d
  * the supervisors, whose completing it resolves the alert. Late permits raise SLA alerts that a
  * manager acknowledges before they escalate, and that resolve when the permit is done.
  */
+const WEBHOOK_SECRET = 'e2e-webhook-signing-secret';
+
 describe('Alerts and escalation through the gateway', () => {
   let env: Awaited<ReturnType<typeof startE2eStack>>;
 
   beforeAll(async () => {
-    env = await startE2eStack('e2e_alerts', { OMS_SLA_SWEEP_MS: '200', ACT_SLA_SWEEP_MS: '200', OPS_ESCALATION_SWEEP_MS: '200' });
+    // The receiver is a plain-http server on loopback: allowed here explicitly, refused by default.
+    env = await startE2eStack('e2e_alerts', {
+      OMS_SLA_SWEEP_MS: '200',
+      ACT_SLA_SWEEP_MS: '200',
+      OPS_ESCALATION_SWEEP_MS: '200',
+      OPS_WEBHOOK_ALLOW_HTTP: '1',
+      OPS_WEBHOOK_ALLOW_PRIVATE: '127.0.0.1',
+      OPS_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    });
   });
 
   afterAll(async () => {
@@ -74,6 +86,10 @@ describe('Alerts and escalation through the gateway', () => {
       expect(hook.deliveries).toHaveLength(2);
       expect(hook.deliveries.map((d) => d.headers['hms-alert-id'])).toEqual([delivered.id, delivered.id]);
       expect(hook.deliveries[1]!.body.alert).toMatchObject({ id: delivered.id, kind: 'task-dead', taskId: task.id });
+      // Signed over the timestamp and the exact body, with the key OPS holds (no secret in the URL).
+      for (const { headers, raw } of hook.deliveries) {
+        expect(headers['hms-signature']).toBe(`sha256=${createHmac('sha256', WEBHOOK_SECRET).update(`${String(headers['hms-timestamp'])}.${raw}`).digest('hex')}`);
+      }
       expect((await manager.requests.get(request.id)).status).toBe('failed');
 
       // The request failed, yet its escalation task waits for the supervisors (it is not cancelled with it).
@@ -90,8 +106,11 @@ describe('Alerts and escalation through the gateway', () => {
 
       const view = await manager.requests.get(request.id);
       expect(view.escalations).toEqual([expect.objectContaining({ reason: 'task-dead', alertId: delivered.id })]);
-      const history = (await manager.requests.history(request.id)).items.map((entry) => entry.type);
+      const entries = (await manager.requests.history(request.id)).items;
+      const history = entries.map((entry) => entry.type);
       for (const type of ['oms.task.dead', 'ops.alert.raised', 'ops.alert.escalated', 'ops.alert.resolved']) expect(history.filter((t) => t === type)).toHaveLength(1);
+      // The ledger (read by services too) records where the webhook went, not its path or query.
+      expect(entries.find((entry) => entry.type === 'ops.alert.escalated')?.data).toMatchObject({ webhook: new URL(hook.url).origin });
       expect(await manager.requests.verify(request.id)).toMatchObject({ valid: true });
     } finally {
       await hook.close();

@@ -35,9 +35,9 @@ describe('Service crash during the voucher flow', () => {
     };
     let done = false;
     const workers = [
-      workPool({ client: crew, pool: 'hud_case_workers', worker: 'w1', tags: ['income_check'], output: slow({ eligible: true }), until: () => done }),
-      workPool({ client: crew, pool: 'fema_inspectors', worker: 'w2', output: slow({ ok: true }), until: () => done }),
-      workPool({ client: crew, pool: 'payments', worker: 'w3', output: slow({ paid: true }), until: () => done }),
+      workPool({ client: crew, pool: 'hud_case_workers', worker: 'crew@gov', tags: ['income_check'], output: slow({ eligible: true }), until: () => done }),
+      workPool({ client: crew, pool: 'fema_inspectors', worker: 'crew@gov', output: slow({ ok: true }), until: () => done }),
+      workPool({ client: crew, pool: 'payments', worker: 'crew@gov', output: slow({ paid: true }), until: () => done }),
     ];
     const ids: string[] = [];
     const file = async (n: number) => {

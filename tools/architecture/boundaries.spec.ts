@@ -3,6 +3,9 @@ import { join, relative, resolve } from 'node:path';
 
 const root = resolve(__dirname, '..', '..');
 const APPS = ['act', 'oms', 'ops', 'api-gateway'];
+const LIBS = readdirSync(join(root, 'libs')).filter((name) => statSync(join(root, 'libs', name)).isDirectory());
+/** The packages the seed guides import: thin layers over the SDK. */
+const SEED_PACKAGES = ['act-client', 'oms-client', 'ops-client', 'oms-queue'];
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -47,7 +50,7 @@ describe('Module boundaries', () => {
   });
 
   it('keeps libs free of app imports', () => {
-    const offenders = ['contracts', 'platform', 'client', 'testing'].flatMap((lib) =>
+    const offenders = LIBS.flatMap((lib) =>
       sourceFiles(join(root, 'libs', lib, 'src')).flatMap((file) =>
         importsOf(file)
           .map((specifier) => targetOf(file, specifier))
@@ -58,9 +61,23 @@ describe('Module boundaries', () => {
     expect(offenders).toEqual([]);
   });
 
+  it('keeps the seed packages thin layers over @hms/client', () => {
+    expect(LIBS).toEqual(expect.arrayContaining(SEED_PACKAGES));
+    const offenders = SEED_PACKAGES.flatMap((lib) =>
+      sourceFiles(join(root, 'libs', lib, 'src'))
+        .filter((file) => !file.endsWith('.spec.ts'))
+        .flatMap((file) =>
+          importsOf(file)
+            .filter((specifier) => !['@hms/client', '@hms/contracts'].includes(specifier) && !specifier.startsWith('./'))
+            .map((specifier) => `${relative(root, file)} -> ${specifier}`),
+        ),
+    );
+    expect(offenders).toEqual([]);
+  });
+
   it('declares the app/lib tags Nx uses for each project', () => {
     for (const app of APPS) expect(JSON.parse(readFileSync(join(root, 'apps', app, 'project.json'), 'utf8')).tags).toContain('type:app');
-    for (const lib of ['contracts', 'platform', 'client', 'testing']) {
+    for (const lib of LIBS) {
       expect(JSON.parse(readFileSync(join(root, 'libs', lib, 'project.json'), 'utf8')).tags).toContain('type:lib');
     }
   });

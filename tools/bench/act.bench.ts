@@ -31,7 +31,7 @@ export async function actBench(options: { requests: number; clients: number; sam
 
     const latencies: number[] = [];
     for (let i = 0; i < options.samples + 10; i += 1) {
-      const lease = worker.tasks.lease('sampled_intake', { worker: 'sampler', max: 1, waitSeconds: 10 });
+      const lease = worker.tasks.lease('sampled_intake', { max: 1, waitSeconds: 10 });
       await new Promise((resolve) => setTimeout(resolve, 5));
       const created = await manager.requests.create({ plan: SAMPLED_PLAN.id, payload: { sample: i } });
       const createdAt = Date.now();

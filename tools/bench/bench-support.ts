@@ -50,7 +50,7 @@ let stackProcesses: Map<number, string> | undefined;
 /** The four services as processes on a fresh database. */
 export async function benchStack(bench: Awaited<ReturnType<typeof benchInfra>>, label: string, env: Record<string, string> = {}): Promise<{ stack: Stack; databaseUrl: string; stop(): Promise<void> }> {
   const database = await bench.freshDatabase(label);
-  const stack = await startStack({ databaseUrl: database.url, natsUrl: bench.infra.natsUrl, subjectPrefix: uniqueSubjectPrefix('b'), env: { LOG_LEVEL: 'warn', ...env } });
+  const stack = await startStack({ databaseUrl: database.url, natsUrl: bench.infra.natsUrl, subjectPrefix: uniqueSubjectPrefix('b'), env: { LOG_LEVEL: 'warn', HMS_RATE_LIMIT_DISABLED: '1', ...env } });
   // Other stacks on the machine (tests, other benches) run the same mains: count only ours.
   stackProcesses = new Map(Object.values(stack.services).map((service) => [service.pid!, service.name]));
   return {

@@ -124,7 +124,10 @@ export async function gatewayBench(options: GatewayBenchOptions): Promise<void> 
   const http = new BenchHttp(stack.gatewayUrl);
   const manager = stack.managerToken;
   const service = stack.serviceToken;
-  const worker = await stack.workerToken([POOL], 'bench-worker');
+  // A worker token is its own worker: one token per bench worker loop.
+  const workerTokens = (name: string) => Promise.all(Array.from({ length: options.workers }, (_, w) => stack.workerToken([POOL], `${name}-${w}`)));
+  const worker = await workerTokens('bench');
+  const idleWorker = await workerTokens('bench-idle');
   const figures: Figure[] = [];
   let sequence = 0;
   const items = (count: number) => Array.from({ length: count }, () => ({ plan: PLAN.id, payload: { i: (sequence += 1) } }));
@@ -203,7 +206,7 @@ export async function gatewayBench(options: GatewayBenchOptions): Promise<void> 
     if (options.figures.includes('4')) {
       for (const rate of options.rates) {
         const cpuBefore = cpuSnapshot();
-        const ours = await gatewayPickup(http, service, worker, options.pickups, rate, options.workers);
+        const ours = await gatewayPickup(http, service, idleWorker, options.pickups, rate, options.workers);
         await quiet();
         const cpu = cpuBreakdown(cpuBefore, cpuSnapshot(), options.pickups);
         const theirs = await graphilePickup(bench, options.pickups, rate, options.workers);
@@ -283,14 +286,15 @@ const yes = (met: boolean) => (met ? 'yes' : 'no');
 const loadAverage = () => loadavg().map((load) => load.toFixed(2)).join(' ');
 
 /** `workers` loops of lease (max) and complete (one complete-many, or one call per task) until `total` are done. */
-async function drain(http: BenchHttp, token: string, total: number, workers: number, max: number, completeMany: boolean): Promise<{ completed: number; seconds: number }> {
+async function drain(http: BenchHttp, tokens: string[], total: number, workers: number, max: number, completeMany: boolean): Promise<{ completed: number; seconds: number }> {
   let leased = 0;
   let completed = 0;
   const started = performance.now();
   await Promise.all(
     Array.from({ length: workers }, async (_, w) => {
+      const token = tokens[w]!;
       while (leased < total) {
-        const { tasks } = await http.ok<{ tasks: LeasedTask[] }>('POST', `/v1/pools/${POOL}/lease`, token, { worker: `bench-${w}`, max, waitSeconds: 0 });
+        const { tasks } = await http.ok<{ tasks: LeasedTask[] }>('POST', `/v1/pools/${POOL}/lease`, token, { max, waitSeconds: 0 });
         if (tasks.length === 0) {
           await sleep(1);
           continue;
@@ -317,14 +321,15 @@ async function drain(http: BenchHttp, token: string, total: number, workers: num
  * the earlier ones were answered). Latency of each: from just before its POST to the lease
  * answer that carries its task (matched by the payload's sequence number). Milliseconds.
  */
-async function gatewayPickup(http: BenchHttp, service: string, token: string, count: number, rate: number, workers: number): Promise<number[]> {
+async function gatewayPickup(http: BenchHttp, service: string, tokens: string[], count: number, rate: number, workers: number): Promise<number[]> {
   const sentAt = new Map<number, number>();
   const latencies: number[] = [];
   const base = 10_000_000 * rate;
   let done = false;
   const loops = Array.from({ length: workers }, async (_, w) => {
+    const token = tokens[w]!;
     while (!done) {
-      const { tasks } = await http.ok<{ tasks: LeasedTask[] }>('POST', `/v1/pools/${POOL}/lease`, token, { worker: `bench-idle-${w}`, max: 1, waitSeconds: 10 });
+      const { tasks } = await http.ok<{ tasks: LeasedTask[] }>('POST', `/v1/pools/${POOL}/lease`, token, { max: 1, waitSeconds: 10 });
       const at = performance.now();
       for (const task of tasks) {
         const sent = sentAt.get(task.payload.i);

@@ -16,6 +16,8 @@ import { uuidV7Generator } from './common/ids';
 import { ACT_ENTITIES } from './database/entities';
 import { ACT_MIGRATIONS } from './database/migrations';
 import { actEventsSubscription } from './act-events.subscription';
+import { LedgerCheckpointJob } from './ledger/ledger-checkpoint.job';
+import { LedgerCheckpoints } from './ledger/ledger-checkpoints';
 import { LedgerHandlers } from './ledger/ledger.handlers';
 import { LedgerService } from './ledger/ledger.service';
 import { PlansHandlers } from './plans/plans.handlers';
@@ -38,7 +40,7 @@ export function createActModule(config: ActConfig): DynamicModule {
       PlatformModule.forService({
         service: 'act',
         config,
-        database: { schema: 'act', entities: ACT_ENTITIES, migrations: ACT_MIGRATIONS, poolSize: config.ACT_DB_POOL_SIZE },
+        database: { schema: 'act', entities: ACT_ENTITIES, migrations: ACT_MIGRATIONS, poolSize: config.ACT_DB_POOL_SIZE, appendOnlyTables: ['ledger_entries'] },
       }),
     ],
     providers: [
@@ -50,6 +52,8 @@ export function createActModule(config: ActConfig): DynamicModule {
       WorkflowService,
       RequestsService,
       RequestsHandlers,
+      LedgerCheckpoints,
+      LedgerCheckpointJob,
       LedgerService,
       LedgerHandlers,
       ScheduleRunner,
@@ -72,8 +76,8 @@ export function createActModule(config: ActConfig): DynamicModule {
       },
       {
         provide: BACKGROUND_JOBS,
-        inject: [ScheduleRunner, RequestSlaJob],
-        useFactory: (schedules: ScheduleRunner, sla: RequestSlaJob): BackgroundJob[] => [schedules, sla],
+        inject: [ScheduleRunner, RequestSlaJob, LedgerCheckpointJob],
+        useFactory: (schedules: ScheduleRunner, sla: RequestSlaJob, checkpoints: LedgerCheckpointJob): BackgroundJob[] => [schedules, sla, checkpoints],
       },
     ],
   };

@@ -1,6 +1,6 @@
-import { IsInt, IsOptional, IsString, IsUrl, Max, Min, MinLength } from 'class-validator';
+import { IsBoolean, IsInt, IsOptional, Max, Min } from 'class-validator';
 import { DEFAULT_LIMITS, type LimitSettings } from '@hms/contracts';
-import { EnvNumber, InfraConfig } from '@hms/platform';
+import { EnvBoolean, EnvNumber, InfraConfig } from '@hms/platform';
 
 export class GatewayConfig extends InfraConfig {
   @EnvNumber()
@@ -8,16 +8,47 @@ export class GatewayConfig extends InfraConfig {
   @IsInt()
   override PORT: number = 3000;
 
-  /** HS256 secret of access tokens. Required unless HMS_JWT_JWKS_URL is set. */
+  /**
+   * Calls one token subject may make per rate-limit window (then 429 RATE_LIMITED with
+   * Retry-After). 200 per 10 s lets a bot lease and complete in batches and a dashboard poll,
+   * and stops a runaway loop or a scripted flood within a window.
+   */
+  @EnvNumber()
   @IsOptional()
-  @IsString()
-  @MinLength(16, { message: 'HMS_JWT_SECRET must be at least 16 characters' })
-  HMS_JWT_SECRET?: string;
+  @IsInt()
+  @Min(1)
+  GATEWAY_RATE_LIMIT_PER_TOKEN: number = 200;
 
-  /** JWKS of an identity provider (RS256/ES256) for production. */
+  /** Calls without a valid token (including failed logins) one client address may make per window. */
+  @EnvNumber()
   @IsOptional()
-  @IsUrl({ require_tld: false })
-  HMS_JWT_JWKS_URL?: string;
+  @IsInt()
+  @Min(1)
+  GATEWAY_RATE_LIMIT_PER_ADDRESS: number = 50;
+
+  @EnvNumber()
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(3600)
+  GATEWAY_RATE_LIMIT_WINDOW_SECONDS: number = 10;
+
+  /** `1` switches rate limits off: for load benchmarks only (they call far faster than any client). */
+  @EnvBoolean()
+  @IsOptional()
+  @IsBoolean()
+  HMS_RATE_LIMIT_DISABLED: boolean = false;
+
+  /**
+   * Express's `trust proxy`: how many proxies in front of the gateway set X-Forwarded-For. 0 (no
+   * proxy): the socket's address is the client's, and a forged header changes nothing.
+   */
+  @EnvNumber()
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(10)
+  GATEWAY_TRUSTED_PROXIES: number = 0;
 
   /**
    * Largest accepted request body, in KiB (docs/limits.md). Above a payload's limit so a full

@@ -1,5 +1,5 @@
-import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
-import { EnvNumber, InfraConfig } from '@hms/platform';
+import { IsBoolean, IsInt, IsOptional, IsString, Max, Min, MinLength } from 'class-validator';
+import { EnvBoolean, EnvNumber, InfraConfig } from '@hms/platform';
 
 export class OpsConfig extends InfraConfig {
   @EnvNumber()
@@ -30,6 +30,30 @@ export class OpsConfig extends InfraConfig {
   @Min(100)
   @Max(60_000)
   OPS_WEBHOOK_TIMEOUT_MS: number = 5000;
+
+  /**
+   * Key of the `Hms-Signature` HMAC on every escalation webhook (receivers verify it instead of
+   * trusting a secret in the URL). Unset: OPS posts no webhook (each delivery fails, logged).
+   */
+  @IsOptional()
+  @IsString()
+  @MinLength(16, { message: 'OPS_WEBHOOK_SECRET must be at least 16 characters' })
+  OPS_WEBHOOK_SECRET?: string;
+
+  /** `1` allows plain http webhooks (a local receiver in tests); otherwise https only. */
+  @EnvBoolean()
+  @IsOptional()
+  @IsBoolean()
+  OPS_WEBHOOK_ALLOW_HTTP: boolean = false;
+
+  /**
+   * IP addresses and networks (`127.0.0.1,10.1.0.0/16`) a webhook may reach although they are
+   * private, loopback or link-local: a test's receiver, or an alerting relay inside the network.
+   * Empty by default, so a webhook cannot reach the metadata service or internal ports.
+   */
+  @IsOptional()
+  @IsString()
+  OPS_WEBHOOK_ALLOW_PRIVATE?: string;
 
   /** How often each autoscaled pool's replicas are decided (and applied to its Deployment). */
   @EnvNumber()

@@ -5,7 +5,7 @@ import type { FakeRoute } from './testing/fake-fetch';
 describe(buildCli.name, () => {
   it('returns a commander program with the documented commands when built', () => {
     const names = buildCli().commands.map((c) => c.name());
-    expect(names).toEqual(expect.arrayContaining(['token', 'plan', 'request', 'pool', 'work', 'metrics', 'scaling', 'alert', 'parked']));
+    expect(names).toEqual(expect.arrayContaining(['token', 'plan', 'request', 'pool', 'task', 'work', 'metrics', 'scaling', 'alert', 'parked']));
   });
 
   describe('alert', () => {
@@ -96,6 +96,22 @@ describe(buildCli.name, () => {
       expect(run.stdout).toBe(`${JSON.stringify({ id: 'r1', status: 'running' }, null, 2)}\n`);
     });
 
+    it('shows a task with its input', async () => {
+      const body = { id: 't1', payload: { ticket: 'T-1' }, input: { passportNo: '987654321' } };
+      const run = await hms(['task', 'get', 't1'], { route: () => ({ body }) });
+      expect(run.fake.calls[0]).toMatchObject({ method: 'GET', url: 'http://localhost:3000/v1/tasks/t1' });
+      expect(JSON.parse(run.stdout)).toEqual(body);
+    });
+
+    it('releases a task with its lease token, or force-releases it without one', async () => {
+      const route: FakeRoute = () => ({ body: { id: 't1', status: 'queued' } });
+      const withToken = await hms(['task', 'release', 't1', '--lease-token', 'lt'], { route });
+      expect(withToken.fake.calls[0]).toMatchObject({ method: 'POST', path: '/v1/tasks/t1/release', json: { leaseToken: 'lt' } });
+      const forced = await hms(['task', 'release', 't1'], { route });
+      expect(forced.fake.calls[0]).toMatchObject({ method: 'POST', path: '/v1/tasks/t1/release', json: {} });
+      expect(JSON.parse(forced.stdout)).toEqual({ id: 't1', status: 'queued' });
+    });
+
     it('falls back to HMS_URL and HMS_TOKEN, then to localhost:3000, when no options are given', async () => {
       const fromEnv = await hms(['metrics'], { env: { HMS_URL: 'http://env:1', HMS_TOKEN: 'env-jwt' } });
       expect(fromEnv.fake.calls[0].url).toBe('http://env:1/v1/metrics/pools');
@@ -137,6 +153,14 @@ describe(buildCli.name, () => {
       const fromJson = await hms(['plan', 'register', 'p.plan.json'], { files, route });
       expect(fromJson.fake.calls[0].headers['content-type']).toBe('application/json');
       expect(fromJson.fake.calls[0].json).toEqual({ id: 'p', steps: [{ id: 'a', pool: 'q' }] });
+    });
+
+    it('names a plan file without id with --id', async () => {
+      const files = { 'repairWorkflow.json': '{"steps":[{"task":"assessSeverity","agent":"SeverityAgent"}],"slaHours":48}' };
+      const route: FakeRoute = () => ({ status: 201, body: { id: 'pothole_repair', version: 1 } });
+      const run = await hms(['plan', 'register', 'repairWorkflow.json', '--id', 'pothole_repair'], { files, route });
+      expect(run.fake.calls[0].path).toBe('/v1/plans?id=pothole_repair');
+      expect(run.fake.calls[0].json).toEqual({ steps: [{ task: 'assessSeverity', agent: 'SeverityAgent' }], slaHours: 48 });
     });
 
     it('exits 1 without calling the gateway when the plan file is missing', async () => {
@@ -199,6 +223,8 @@ describe(buildCli.name, () => {
         ['/v1/tasks/t2/complete', { leaseToken: 'l2', output: { approved: true } }],
       ]);
       expect(run.stdout.match(/"result"/g)).toHaveLength(2);
+      const person = await hms(['work', 'ocr', '--worker', 'bot-1', '--count', '1'], { route, isTTY: true });
+      expect(person.stdout).toBe('completed task t3 (s: T) of request r\n');
     });
 
     it('stops with a note on stderr when no task arrives within --wait', async () => {

@@ -28,7 +28,7 @@ import type {
   ServiceName,
 } from '@hms/contracts';
 import { HmsApiError } from './hms-api-error';
-import { HttpTransport, readEventStream, type CallOptions, type HttpTransportOptions } from './http-transport';
+import { HttpTransport, readEventStream, type CallOptions, type HttpTransportOptions, type RetryOptions } from './http-transport';
 import { sleep } from './sleep';
 import {
   TERMINAL_REQUEST_STATUSES,
@@ -44,6 +44,7 @@ import {
   type ListTasksFilter,
   type PageOptions,
   type PoolSettings,
+  type RegisterPlanOptions,
   type RerouteQueueOptions,
   type ListScalingDecisionsFilter,
   type MetricsStreamEvent,
@@ -62,6 +63,8 @@ export interface HmsClientOptions extends HttpTransportOptions {
   fetch?: typeof fetch;
   /** Per-call timeout; default 30 s. Long-poll leases add their wait on top. */
   timeoutMs?: number;
+  /** Repeats of calls answered 429/503 with `Retry-After`; default `{ maxRetries: 2, maxDelayMs: 30_000 }`. */
+  retry?: RetryOptions;
 }
 
 /** Thrown by `requests.waitFor` when the request did not reach a wanted status in time. */
@@ -99,15 +102,18 @@ export class PlansApi {
   constructor(private readonly http: HttpTransport) {}
 
   /**
-   * Registers a plan. A string is sent as YAML source, an object as JSON. `created` is false
+   * Registers a plan, canonical or in a seed dialect (docs/plans.md "Dialects"). A string is sent
+   * as YAML source, an object as JSON. `id` names a plan whose file has none. `created` is false
    * when identical content already existed and its version is returned instead.
    */
-  async register(plan: PlanDefinition | string, options?: CallOptions): Promise<RegisterPlanResult> {
+  async register(plan: PlanDefinition | Record<string, unknown> | string, options: RegisterPlanOptions = {}): Promise<RegisterPlanResult> {
+    const { id, ...callOptions } = options;
     const res = await this.http.send<Partial<RegisterPlanResult>>({
       method: 'POST',
       path: '/v1/plans',
+      ...(id === undefined ? {} : { query: { id } }),
       ...(typeof plan === 'string' ? { text: { body: plan, contentType: 'application/yaml' } } : { json: plan }),
-      ...options,
+      ...callOptions,
     });
     return { ...(res.body as RegisterPlanResult), created: res.status === 201 };
   }
@@ -311,9 +317,13 @@ export class TasksApi {
     return (await this.http.send<TaskActionResult>({ method: 'POST', path: `/v1/tasks/${seg(id)}/fail`, json, ...options })).body;
   }
 
-  /** Hands the task back to the queue at once without counting the attempt. */
-  async release(id: string, leaseToken: string, options?: CallOptions): Promise<TaskActionResult> {
-    return (await this.http.send<TaskActionResult>({ method: 'POST', path: `/v1/tasks/${seg(id)}/release`, json: { leaseToken }, ...options })).body;
+  /**
+   * Hands the task back to the queue at once without counting the attempt. Without `leaseToken`
+   * it is a force-release, which only a manager's token may make.
+   */
+  async release(id: string, leaseToken?: string, options?: CallOptions): Promise<TaskActionResult> {
+    const json = leaseToken === undefined ? {} : { leaseToken };
+    return (await this.http.send<TaskActionResult>({ method: 'POST', path: `/v1/tasks/${seg(id)}/release`, json, ...options })).body;
   }
 
   /** Moves a task to another pool, revoking any lease (managers). */

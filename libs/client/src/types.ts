@@ -16,6 +16,7 @@ import type {
   RequestSummary,
   UpsertPoolCommand,
 } from '@hms/contracts';
+import type { CallOptions } from './http-transport';
 
 /**
  * Client-side shapes of the REST contract. Where a contract DTO exists it is reused; these only
@@ -24,6 +25,11 @@ import type {
 
 /** Body of `POST /v1/requests`; the idempotency key travels as a header instead. */
 export type CreateRequestInput = Omit<CreateRequestCommand, 'idempotencyKey'>;
+
+/** Options of `plans.register`: the plan id for a file that has none (`?id=`), and the call's options. */
+export interface RegisterPlanOptions extends CallOptions {
+  id?: string;
+}
 
 /** Options of `requests.create` that are not part of the body. */
 export interface CreateRequestOptions {

@@ -1,3 +1,5 @@
+import { DomainError } from './errors';
+
 /** Roles carried in the JWT `roles` claim. */
 export const Roles = ['manager', 'worker', 'service'] as const;
 export type Role = (typeof Roles)[number];
@@ -24,4 +26,41 @@ export interface Actor {
 /** The actor used for work a service does by itself (sweeps, schedules). */
 export function systemActor(service: string): Actor {
   return { id: `system:${service}`, roles: ['service'] };
+}
+
+/**
+ * A caller whose only standing is `worker`: it acts as itself and nobody else. Managers act for
+ * anyone; a `service` is a bot runner inside the trust boundary and may name its bot instances.
+ */
+export function actsOnlyAsItself(actor: Actor): boolean {
+  return !actor.roles.includes('manager') && !actor.roles.includes('service');
+}
+
+/**
+ * The worker a call acts as: the caller itself unless it may name another. A worker token that
+ * names someone else is refused (FORBIDDEN), so one token cannot appear as many workers.
+ */
+export function actingWorker(actor: Actor, named: string | undefined): string {
+  if (!actsOnlyAsItself(actor)) return named ?? actor.id;
+  if (named !== undefined && named !== actor.id) throw new DomainError('FORBIDDEN', `Your token acts as worker '${actor.id}', not '${named}'`);
+  return actor.id;
+}
+
+/**
+ * Who must hold a lease for the caller to use it: the caller itself when it is a worker (the
+ * token alone is not enough: a lease token seen by another worker does not make it the holder);
+ * null (the lease token suffices) for managers, who may force-release, and services.
+ */
+export function requiredLeaseHolder(actor: Actor): string | null {
+  return actsOnlyAsItself(actor) ? actor.id : null;
+}
+
+/** Whether an actor may take a lease back without its lease token: managers only. */
+export function mayForceRelease(actor: Actor): boolean {
+  return actor.roles.includes('manager');
+}
+
+/** Whether an actor may use a pool: managers and services every pool, a worker those its token lists. */
+export function mayUsePool(actor: Actor, pool: string): boolean {
+  return actor.roles.includes('manager') || actor.roles.includes('service') || (actor.pools?.includes(pool) ?? false);
 }

@@ -25,6 +25,8 @@ export interface EventDataMap {
     tags: string[];
     priority: number;
     payload: Record<string, unknown>;
+    /** What the step's task works on (its `input:`, else the payload and its dependencies' outputs); absent in events older than it. */
+    input?: Record<string, unknown>;
     leaseSeconds: number | null;
     slaMinutes: number | null;
     retry: RetryPolicy | null;
@@ -123,6 +125,11 @@ export interface EventDataMap {
     stepId: string | null;
     message: string;
     escalationPool: string | null;
+    /**
+     * The origin (scheme, host, port) of the webhook OPS posts to: enough for the audit trail,
+     * without the path and query that may carry a receiver's token (this event is in the ledger,
+     * which services read; the full URL is for managers only).
+     */
     webhook: string | null;
   };
   /** Its task finished, its escalation task was completed, or a manager resolved it. */

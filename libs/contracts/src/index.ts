@@ -2,6 +2,7 @@
 import 'reflect-metadata';
 
 export * from './errors';
+export * from './limits';
 export * from './auth';
 export * from './statuses';
 export * from './plan.schema';

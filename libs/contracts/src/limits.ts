@@ -1,4 +1,4 @@
-import { IsString, Length, Matches, MaxLength, registerDecorator, type ValidationArguments, type ValidationOptions } from 'class-validator';
+import { IsString, Length, Matches, MaxLength, registerDecorator, type ValidationArguments } from 'class-validator';
 
 /**
  * Every limit on input, stated once (docs/limits.md is the table, with the reason for each value).
@@ -58,6 +58,13 @@ export const FixedLimits = {
    */
   earliestTime: Date.parse('0001-01-01T00:00:00.000Z'),
   latestTime: Date.parse('9999-12-31T23:59:59.999Z'),
+  /**
+   * A value in an event's data (a payload, an output) larger than this, as canonical JSON in
+   * UTF-8, is kept in the ledger as its sha-256 digest rather than copied: the chain then does not
+   * hold a citizen's documents, which can be erased from the request without breaking it
+   * (docs/security.md, "The ledger").
+   */
+  ledgerInlineValueBytes: 4096,
 } as const;
 
 /** Pattern of plan, step and pool ids. */
@@ -213,8 +220,17 @@ function pathOf(node: JsonNode): string {
  */
 export const SIZE_CONSTRAINTS: ReadonlySet<string> = new Set(['jsonWithinSize', 'textWithinBytes']);
 
+/**
+ * The class-validator options the rules here take. Spelled out rather than class-validator's
+ * ValidationOptions: these signatures reach the declarations @hms/client publishes (through the
+ * contract types it re-exports), which may not need class-validator to compile.
+ */
+export interface RuleOptions {
+  each?: boolean;
+}
+
 /** The string (or each string of an array) has no NUL character and no unpaired surrogate. */
-export function IsSafeText(options?: ValidationOptions) {
+export function IsSafeText(options?: RuleOptions) {
   return (object: object, propertyName: string) =>
     registerDecorator({
       name: 'isSafeText',
@@ -228,7 +244,7 @@ export function IsSafeText(options?: ValidationOptions) {
 }
 
 /** The string's UTF-8 length is within a limit read when validating (so a deployment may change it). */
-export function TextWithinBytes(maxBytes: () => number, options?: ValidationOptions) {
+export function TextWithinBytes(maxBytes: () => number, options?: RuleOptions) {
   return (object: object, propertyName: string) =>
     registerDecorator({
       name: 'textWithinBytes',
@@ -348,4 +364,64 @@ export const EventDeliveryLimits = {
    * always listed): each may be as large as an event message, and the page is one NATS reply.
    */
   parkedPageBytes: 256 * 1024,
+} as const;
+
+// ---------------------------------------------------------------------------------------------
+// Callers: tokens, leases, streams, webhooks (docs/security.md)
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Clock skew tolerated between the token issuer and the gateway: a token's `iat` may be this far
+ * in the future (a minute covers NTP-synchronised hosts with margin, and is far too short to
+ * pre-issue tokens that outlive a revoked secret).
+ */
+export const TOKEN_CLOCK_SKEW_SECONDS = 60;
+
+/** Longest lifetime (`exp` - `iat`) of an access token unless the gateway is configured otherwise. */
+export const DEFAULT_TOKEN_MAX_LIFETIME_SECONDS = 24 * 3600;
+
+/**
+ * The longest lease (and heartbeat extension) of a pool that sets no `maxLeaseSeconds`: an hour
+ * is longer than any step should hold a task without a heartbeat, and short enough that a worker
+ * that vanished without a trace gives its task back the same working hour.
+ */
+export const DEFAULT_MAX_LEASE_SECONDS = 3600;
+
+/**
+ * Metrics streams (SSE) one token may hold open on one gateway replica: a dashboard needs one
+ * per tab; more is a client that forgot to close its streams (or an attempt to exhaust sockets).
+ */
+export const METRICS_STREAMS_PER_TOKEN = 5;
+
+/** Longest accepted escalation webhook URL (browsers and proxies pass on 2,048). */
+export const WEBHOOK_URL_MAX_LENGTH = 2000;
+
+// ---------------------------------------------------------------------------------------------
+// CEL expressions of a plan (`when:` today; step inputs, outputs and fan-out read them too).
+// Checked at registration (the static limits) and enforced while evaluating (the cost budget).
+// docs/limits.md explains each figure.
+// ---------------------------------------------------------------------------------------------
+
+/** Limits on the CEL expressions of a plan. */
+export const CEL_LIMITS = {
+  /** Characters in one expression: a real condition is a line or two, this is fifty. */
+  expressionLength: 2048,
+  /** Characters in all the expressions of one plan, so registration parses a bounded amount of CEL. */
+  planExpressionsLength: 16_384,
+  /** Depth of brackets and of operators; the parser backtracks over unclosed brackets (300 took 1.4 s). */
+  nesting: 32,
+  /** Nodes of the parsed expression, macro expansions included. */
+  nodes: 500,
+  /** Macros that iterate (`all`, `exists`, `exists_one`, `map`, `filter`) in one expression. */
+  comprehensions: 8,
+  /** Iterating macros inside the body of another (`a.all(x, x.b.exists(y, …))` is 2). */
+  comprehensionNesting: 2,
+  /** Characters of a literal `matches()` pattern. */
+  regexPatternLength: 256,
+  /**
+   * Cost units one evaluation may spend (a unit is an iterated node, a list element, or 16
+   * characters scanned; see docs/limits.md). An evaluation past it fails deterministically,
+   * the same way on every replica.
+   */
+  costBudget: 100_000,
 } as const;

@@ -1,6 +1,6 @@
 import { Type } from 'class-transformer';
 import { IsInt, IsObject, IsOptional, IsString, Max, Min } from 'class-validator';
-import { FixedLimits, INT4_MAX, IsBoundedJson, IsSafeText, IsText, limits, TextWithinBytes } from './limits';
+import { FixedLimits, INT4_MAX, IsBoundedJson, IsSafeText, IsSlug, IsText, limits, TextWithinBytes } from './limits';
 import type { PlanDefinition } from './plan.schema';
 
 /** Register a plan from its JSON form or its YAML source (exactly one of the two). */
@@ -17,6 +17,11 @@ export class RegisterPlanCommand {
   @IsSafeText()
   @TextWithinBytes(() => limits().planBytes)
   yaml?: string;
+
+  /** The plan's id, for a plan file that has none (`POST /v1/plans?id=`); must equal the file's when both are given. */
+  @IsOptional()
+  @IsSlug()
+  id?: string;
 }
 
 /** Answer to a registration: `created` is false when identical content was registered before. */

@@ -1,6 +1,6 @@
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsNumber, IsOptional, IsPositive, IsUrl, Matches, Max, MaxLength, Min, registerDecorator, ValidateNested, type ValidationArguments } from 'class-validator';
-import { FixedLimits, INT4_MAX, IsSlug, IsText } from './limits';
+import { IsIn, IsInt, IsNumber, IsOptional, IsPositive, Matches, Max, MaxLength, Min, registerDecorator, ValidateNested, type ValidationArguments } from 'class-validator';
+import { FixedLimits, INT4_MAX, IsSlug, IsText, WEBHOOK_URL_MAX_LENGTH } from './limits';
 import { PoolKind, PoolKinds } from './statuses';
 
 /** A Kubernetes object name (RFC 1123 label): it becomes a segment of the API path OPS writes to. */
@@ -72,14 +72,34 @@ export class AutoscalePolicy {
   target?: ScaleTarget;
 }
 
-/** The longest URL browsers and proxies reliably pass on. */
-const MAX_URL_LENGTH = 2048;
+/**
+ * An absolute http(s) URL without credentials: a secret belongs in the signing key OPS holds
+ * (the `Hms-Signature` header), not in a URL that is stored, logged and shown to managers.
+ * Whether plain http and which destinations are allowed is OPS's decision at delivery time
+ * (docs/security.md), since only OPS resolves the name and connects.
+ */
+function IsWebhookUrl() {
+  return (object: object, propertyName: string) =>
+    registerDecorator({
+      name: 'isWebhookUrl',
+      target: object.constructor,
+      propertyName,
+      options: { message: `${propertyName} must be an http(s) URL without user name or password, at most ${WEBHOOK_URL_MAX_LENGTH} characters` },
+      validator: {
+        validate(value: unknown) {
+          if (typeof value !== 'string' || value.length > WEBHOOK_URL_MAX_LENGTH || !URL.canParse(value)) return false;
+          const url = new URL(value);
+          return (url.protocol === 'https:' || url.protocol === 'http:') && url.hostname !== '' && url.username === '' && url.password === '';
+        },
+      },
+    });
+}
 
 /** What happens when a task of the pool breaches its SLA or dies. */
 export class EscalationPolicy {
+  /** POSTed `{alert}` with an `Hms-Signature` HMAC header; shown to managers only. */
   @IsOptional()
-  @IsUrl({ require_tld: false })
-  @MaxLength(MAX_URL_LENGTH)
+  @IsWebhookUrl()
   webhook?: string;
 
   /** A pool that receives an escalation task. */
@@ -115,6 +135,17 @@ export class UpsertPoolCommand {
   @Min(1)
   @Max(FixedLimits.leaseSeconds)
   leaseSeconds?: number;
+
+  /**
+   * The longest lease a caller may ask for (`leaseSeconds` of a lease call, `extendSeconds` of a
+   * heartbeat); a longer ask is cut to it (or to the task's own lease length, if longer). Absent:
+   * `DEFAULT_MAX_LEASE_SECONDS` (limits.ts).
+   */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(FixedLimits.leaseSeconds)
+  maxLeaseSeconds?: number;
 
   @IsOptional()
   @IsNumber()
@@ -155,6 +186,8 @@ export interface PoolView {
   pool: string;
   kind: PoolKind;
   leaseSeconds: number;
+  /** The effective cap on asked lease lengths (its own, else `DEFAULT_MAX_LEASE_SECONDS` (limits.ts)). */
+  maxLeaseSeconds: number;
   slaMinutes: number | null;
   maxAttempts: number;
   autoscale: AutoscalePolicy | null;

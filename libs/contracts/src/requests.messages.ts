@@ -1,14 +1,37 @@
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsInt, IsNumber, IsObject, IsOptional, IsPositive, Max, Min } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsInt, IsNumber, IsObject, IsOptional, IsPositive, Max, Min, registerDecorator } from 'class-validator';
 import type { ErrorCode, ErrorDetail } from './errors';
-import { FixedLimits, INT4_MAX, IsBoundedJson, IsText } from './limits';
+import { FixedLimits, INT4_MAX, IsBoundedJson, isSafeText, IsText } from './limits';
 import { PageQuery } from './pagination';
 import { RequestStatus, RequestStatuses, StepStatus } from './statuses';
 
+/**
+ * A plan id (contract text of at most `FixedLimits.idLength` characters) or a whole plan given
+ * inline (an object; ACT validates it as a plan, sizes and text included).
+ */
+function IsPlanReference() {
+  return (object: object, propertyName: string) =>
+    registerDecorator({
+      name: 'isPlanReference',
+      target: object.constructor,
+      propertyName,
+      options: { message: `${propertyName} must be a plan id (1 to ${FixedLimits.idLength} characters, no NUL or unpaired surrogate) or a plan object` },
+      validator: {
+        validate(value: unknown) {
+          if (typeof value === 'string') return value.length >= 1 && value.length <= FixedLimits.idLength && isSafeText(value);
+          return typeof value === 'object' && value !== null && !Array.isArray(value);
+        },
+      },
+    });
+}
+
 /** Start a request of a plan (API.md `POST /v1/requests`). */
 export class CreateRequestCommand {
-  /** Plan id. */
-  @IsText(FixedLimits.idLength)
-  plan: string;
+  /**
+   * Plan id; or the plan itself, inline (any accepted dialect, without `id`): it is registered
+   * like `POST /v1/plans` under `inline.<content hash>` and this request runs it.
+   */
+  @IsPlanReference()
+  plan: string | Record<string, unknown>;
 
   /** Plan version; the latest when absent. */
   @IsOptional()
@@ -78,11 +101,27 @@ export interface StepView {
   updatedAt: string;
 }
 
+/** Why a request ended the way it did; both null while it runs and once it completed. */
+export interface RequestEndDetails {
+  /** The reason of a failure or cancel, or which step rejected it. */
+  reason: string | null;
+  /** The step that failed or rejected the request. */
+  stepId: string | null;
+}
+
+/** What a caller reads of a request's outcome: the end's reason with the escalations raised on the way. */
+export interface RequestDetails extends RequestEndDetails {
+  escalations: RequestSummary['escalations'];
+}
+
 /** A request with its payload and steps. */
 export interface RequestView extends RequestSummary {
   payload: Record<string, unknown>;
   createdBy: string;
   steps: StepView[];
+  /** The plan's `output` (or `{<id>: output}` of its last steps) once the request completed; null until then and for any other end. */
+  result: unknown;
+  details: RequestDetails;
 }
 
 /** Answer to create: `created` is false when an idempotent repeat returned the earlier request. */
@@ -162,11 +201,17 @@ export class VerifyHistoryQuery {
   id: string;
 }
 
-/** Result of re-computing a request's hash chain. */
+/**
+ * Result of re-computing a request's hash chain and holding it against the chain head and the
+ * latest signed checkpoint.
+ */
 export interface HistoryVerifyResult {
   valid: boolean;
+  /** Entries found in the ledger. */
   entries: number;
-  /** The first entry whose hash or link does not match, when invalid. */
+  /** The first entry that does not match (its hash, its link, the head or the checkpoint), when invalid. */
   brokenAt?: { seq: number; reason: string };
+  /** What was found, in words (the same as `brokenAt.reason`), when invalid. */
+  reason?: string;
 }
 

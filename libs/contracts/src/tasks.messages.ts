@@ -23,9 +23,14 @@ export class LeaseTasksCommand {
   @IsSlug()
   pool: string;
 
-  /** The worker's id (a person's login or a bot instance). */
+  /**
+   * The worker's id (a person's login or a bot instance). A worker token is its own worker: this
+   * is then its `sub` (when absent) and must equal it (when given). Managers and services may
+   * name one.
+   */
+  @IsOptional()
   @IsText(FixedLimits.nameLength)
-  worker: string;
+  worker?: string;
 
   /** The worker's skills: only tasks whose tags are all among these are offered. */
   @IsOptional()
@@ -40,7 +45,7 @@ export class LeaseTasksCommand {
   @Max(100)
   max?: number;
 
-  /** Lease length; the step's, else the pool's, when absent. */
+  /** Lease length; the step's, else the pool's, when absent. Capped by the pool's `maxLeaseSeconds`. */
   @IsOptional()
   @IsInt()
   @Min(1)
@@ -64,11 +69,19 @@ export interface LeasedTask {
   pool: string;
   tags: string[];
   payload: Record<string, unknown>;
+  /** What the step gives its task to work on (see the plan's `input:`); `{}` for tasks queued before inputs existed. */
+  input: Record<string, unknown>;
   /** 1 for the first attempt. */
   attempt: number;
   /** Opaque; required to heartbeat, complete, fail or release. */
   leaseToken: string;
   leaseExpiresAt: string;
+  /**
+   * The task's full lease length (the step's, else the pool's), whatever this lease was granted
+   * for: a worker that claimed the task briefly (`leaseSeconds` on the lease call) extends to it
+   * when the work starts (`extendSeconds` on a heartbeat).
+   */
+  leaseSeconds: number;
 }
 
 export interface LeaseTasksResult {
@@ -136,6 +149,7 @@ export class FailTaskCommand extends LeaseHolderCommand {
 }
 
 export class HeartbeatTaskCommand extends LeaseHolderCommand {
+  /** Capped like `leaseSeconds` by the pool's `maxLeaseSeconds`. */
   @IsOptional()
   @IsInt()
   @Min(1)
@@ -143,7 +157,18 @@ export class HeartbeatTaskCommand extends LeaseHolderCommand {
   extendSeconds?: number;
 }
 
-export class ReleaseTaskCommand extends LeaseHolderCommand {}
+/**
+ * Without `leaseToken` it is a force-release, which only a manager may make (OMS decides by the
+ * caller, see mayForceRelease): a worker or a service gives back only a lease it holds the token of.
+ */
+export class ReleaseTaskCommand {
+  @IsText(FixedLimits.idLength)
+  taskId: string;
+
+  @IsOptional()
+  @IsText(FixedLimits.nameLength)
+  leaseToken?: string;
+}
 
 /** Answer to complete, fail and release. */
 export interface TaskActionResult {
@@ -297,6 +322,7 @@ export interface TaskView {
   attempt: number;
   maxAttempts: number;
   payload: Record<string, unknown>;
+  input: Record<string, unknown>;
   output: Record<string, unknown> | null;
   lastError: { message: string; code?: string } | null;
   worker: string | null;

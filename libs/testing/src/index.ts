@@ -1,3 +1,5 @@
 export * from './infra';
 export * from './stack';
 export * from './test-env';
+export * from './embedded-postgres';
+export * from './supervisor';

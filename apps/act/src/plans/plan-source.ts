@@ -1,5 +1,7 @@
 import { parseDocument } from 'yaml';
 import { DomainError, limits, type ErrorDetail } from '@hms/contracts';
+import { contentHash } from '../common/canonical-json';
+import { canonicalPlan } from './plan-dialects';
 
 /**
  * The deepest run of open flow brackets (`[` `{`) in the text, counted anywhere, quotes included.
@@ -45,8 +47,11 @@ export function parsePlanYaml(source: string): unknown {
   }
 }
 
-/** The plan of a register command: exactly one of `definition` (JSON) or `yaml` (source text). */
-export function planSourceOf(command: { definition?: Record<string, unknown>; yaml?: string }): unknown {
+/**
+ * The canonical plan of a register command: exactly one of `definition` (JSON) or `yaml` (source
+ * text), in any accepted dialect; `id` names a plan whose file has none.
+ */
+export function planSourceOf(command: { definition?: Record<string, unknown>; yaml?: string; id?: string }): unknown {
   const hasDefinition = command.definition !== undefined;
   const hasYaml = command.yaml !== undefined;
   if (hasDefinition === hasYaml) {
@@ -54,5 +59,40 @@ export function planSourceOf(command: { definition?: Record<string, unknown>; ya
       { path: hasDefinition ? 'yaml' : 'definition', message: hasDefinition ? 'must be absent when definition is given' : 'either definition or yaml is required' },
     ]);
   }
-  return hasYaml ? parsePlanYaml(command.yaml!) : command.definition;
+  return canonicalPlan(hasYaml ? parsePlanYaml(command.yaml!) : command.definition, { id: command.id });
+}
+
+/**
+ * The canonical plan of a plan given inline with a request, named by its content
+ * (`inline.<first 16 hex of its hash>`), so the same workflow sent again is the same plan version
+ * and a request always refers to a stored, immutable definition. It may not carry an `id`: callers
+ * allowed to create requests (services) may not register plans, and an inline plan under an
+ * existing id would be a new version of someone else's plan; nor a `schedule`. Problems are
+ * reported under `plan.`.
+ */
+export function inlinePlanOf(plan: Record<string, unknown>): Record<string, unknown> {
+  if (plan.id !== undefined) {
+    throw new DomainError('VALIDATION_FAILED', 'A plan given inline is named by its content', [
+      { path: 'plan.id', message: 'must be absent: register the plan with POST /v1/plans to give it an id, then create the request with that id' },
+    ]);
+  }
+  if (plan.schedule !== undefined) {
+    // A schedule would go on creating requests long after this one, from a plan nobody registered.
+    throw new DomainError('VALIDATION_FAILED', 'A plan given inline runs once', [
+      { path: 'plan.schedule', message: 'must be absent: register the plan with POST /v1/plans to run it on a schedule' },
+    ]);
+  }
+  try {
+    const canonical = canonicalPlan(plan) as Record<string, unknown>;
+    return { id: `inline.${contentHash(canonical).slice(0, 16)}`, ...canonical };
+  } catch (error) {
+    throw underPlan(error);
+  }
+}
+
+/** A VALIDATION_FAILED of an inline plan, with its paths under `plan`. */
+export function underPlan(error: unknown): unknown {
+  if (!(error instanceof DomainError) || error.code !== 'VALIDATION_FAILED') return error;
+  const details = (error.details ?? []).map((detail) => ({ ...detail, path: detail.path ? `plan.${detail.path}` : 'plan' }));
+  return new DomainError('VALIDATION_FAILED', error.message, details);
 }

@@ -147,6 +147,43 @@ steps:
     expect(unknown.code).toBe('VALIDATION_FAILED');
   });
 
+  it('translates a seed dialect, under the id given beside a file that has none', async () => {
+    const repair = { steps: [{ task: 'assessSeverity', agent: 'SeverityAgent' }, { task: 'humanApproval', role: 'Supervisor' }], slaHours: 48 };
+    expect(await act.call('act.plan.register', { definition: repair, id: 'seed_repair' })).toEqual({ id: 'seed_repair', version: 1, created: true });
+    const stored = await act.call('act.plan.get', { id: 'seed_repair' });
+    expect(stored.definition).toEqual({
+      id: 'seed_repair',
+      slaMinutes: 2880,
+      steps: [
+        { id: 'assess_severity', title: 'assessSeverity', pool: 'severity_agent' },
+        { id: 'human_approval', title: 'humanApproval', pool: 'supervisor' },
+      ],
+    });
+    const clash = await rpcError(act.call('act.plan.register', { definition: { ...repair, id: 'other' }, id: 'seed_repair' }));
+    expect(clash.details).toEqual([{ path: 'id', message: "the plan says 'other' but it was registered as 'seed_repair'" }]);
+    const notASlug = await rpcError(act.call('act.plan.register', { definition: repair, id: 'Seed Repair' }));
+    expect(notASlug.code).toBe('VALIDATION_FAILED');
+    const yaml = await act.call('act.plan.register', { yaml: 'lanes: [scan, verify]\nretry_policy: {attempts: 2, backoff_sec: 5}\n', id: 'seed_lanes' });
+    expect(yaml).toEqual({ id: 'seed_lanes', version: 1, created: true });
+  });
+
+  it('creates a request of a plan given inline, registering it once by its content', async () => {
+    const workflow = { steps: [{ task: 'assessSeverity', agent: 'SeverityAgent' }], slaHours: 1 };
+    const first = await act.call('act.request.create', { plan: workflow, payload: { reportId: 'pothole-1' } });
+    const second = await act.call('act.request.create', { plan: { ...workflow }, payload: { reportId: 'pothole-2' } });
+    expect(first.request.plan).toMatch(/^inline\.[0-9a-f]{16}$/);
+    expect([second.request.plan, second.request.version]).toEqual([first.request.plan, 1]);
+    expect((await act.call('act.plan.get', { id: first.request.plan })).definition.steps).toEqual([{ id: 'assess_severity', title: 'assessSeverity', pool: 'severity_agent' }]);
+
+    const named = await rpcError(act.call('act.request.create', { plan: { ...workflow, id: 'disaster_voucher' } }));
+    expect(named.details).toEqual([{ path: 'plan.id', message: expect.stringContaining('must be absent') }]);
+    const invalid = await rpcError(act.call('act.request.create', { plan: { steps: [{ task: 'a', agent: 'b', after: ['nope'] }] } }));
+    expect(invalid.details).toEqual([{ path: 'plan.steps[0].after', message: "unknown step 'nope'" }]);
+    const notAPlan = await rpcError(act.call('act.request.create', { plan: 42 } as never));
+    expect(notAPlan.code).toBe('VALIDATION_FAILED');
+    expect((await act.call('act.plan.get', { id: 'disaster_voucher' })).version).toBe(1);
+  });
+
   it('answers NOT_FOUND for unknown plans and versions', async () => {
     const missing = await rpcError(act.call('act.plan.get', { id: 'nope' }));
     expect([missing.code, missing.message]).toEqual(['NOT_FOUND', "Plan 'nope' was not found"]);

@@ -5,6 +5,7 @@ import { DomainError, systemActor } from '@hms/contracts';
 import { LOGGER } from '@hms/platform';
 import type { Logger } from 'pino';
 import { ActConfig } from '../act.config';
+import { canonicalPlan } from './plan-dialects';
 import { parsePlanYaml } from './plan-source';
 import { PlansService } from './plans.service';
 
@@ -16,8 +17,12 @@ export async function planFilesIn(dir: string): Promise<string[]> {
   return names.filter((name) => PLAN_FILE.test(name)).sort();
 }
 
-/** The parsed content of one plan file (YAML or JSON by its extension). */
+/** The canonical plan of one plan file (YAML or JSON by its extension, in any accepted dialect). */
 export async function readPlanFile(path: string): Promise<unknown> {
+  return canonicalPlan(await parsePlanFile(path));
+}
+
+async function parsePlanFile(path: string): Promise<unknown> {
   const text = await readFile(path, 'utf8');
   if (!path.endsWith('.json')) return parsePlanYaml(text);
   try {

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DomainError, type PlanDefinition, type PlanSummary, type PlanView, type RegisterPlanResult } from '@hms/contracts';
-import { CLOCK, EventOutbox, preparedQuery, type Clock } from '@hms/platform';
+import { CLOCK, EventOutbox, preparedQuery, type Clock, type Emit } from '@hms/platform';
 import { DataSource, type EntityManager, type QueryDeepPartialEntity } from 'typeorm';
 import { contentHash } from '../common/canonical-json';
 import { PlanEntity } from './plan.entity';
@@ -39,6 +39,11 @@ export class PlansService {
    * only means re-registering an older definition makes it the latest again, as an author expects.
    */
   async register(source: unknown, actor: string): Promise<RegisterPlanResult> {
+    return this.outbox.transaction((tx, emit) => this.registerIn(tx, emit, source, actor));
+  }
+
+  /** The body of `register`, inside the caller's transaction (a request with its plan inline). */
+  async registerIn(tx: EntityManager, emit: Emit, source: unknown, actor: string): Promise<RegisterPlanResult> {
     const validation = validatePlan(source);
     if (!validation.ok) {
       const count = validation.problems.length;
@@ -46,24 +51,22 @@ export class PlansService {
     }
     const definition = validation.plan;
     const hash = contentHash(definition);
-    return this.outbox.transaction(async (tx, emit) => {
-      // Registrations of one plan id queue here, so two replicas cannot both take version n+1.
-      await tx.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', ['act.plans', definition.id]);
-      const latest = await this.latest(tx, definition.id);
-      if (latest?.contentHash === hash) return { id: latest.id, version: latest.version, created: false };
-      const version = (latest?.version ?? 0) + 1;
-      await tx.getRepository(PlanEntity).insert({
-        id: definition.id,
-        version,
-        title: definition.title ?? null,
-        definition,
-        contentHash: hash,
-        createdAt: this.clock.now(),
-        createdBy: actor,
-      } as QueryDeepPartialEntity<PlanEntity>);
-      emit('act.plan.registered', null, { plan: definition.id, version }, actor);
-      return { id: definition.id, version, created: true };
-    });
+    // Registrations of one plan id queue here, so two replicas cannot both take version n+1.
+    await tx.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', ['act.plans', definition.id]);
+    const latest = await this.latest(tx, definition.id);
+    if (latest?.contentHash === hash) return { id: latest.id, version: latest.version, created: false };
+    const version = (latest?.version ?? 0) + 1;
+    await tx.getRepository(PlanEntity).insert({
+      id: definition.id,
+      version,
+      title: definition.title ?? null,
+      definition,
+      contentHash: hash,
+      createdAt: this.clock.now(),
+      createdBy: actor,
+    } as QueryDeepPartialEntity<PlanEntity>);
+    emit('act.plan.registered', null, { plan: definition.id, version }, actor);
+    return { id: definition.id, version, created: true };
   }
 
   async get(id: string, version?: number): Promise<PlanView> {

@@ -1,5 +1,6 @@
-import { celEnv, isCelError, parse, plan as planCel } from '@bufbuild/cel';
+import { parse } from '@bufbuild/cel';
 import type { StepStatus } from '@hms/contracts';
+import { CelBudget, evaluateCel } from './cel-program';
 
 type CelExpr = ReturnType<typeof parse>['expr'];
 
@@ -115,22 +116,6 @@ export function analyzeWhen(source: string): WhenAnalysis {
   return { stepRefs: [...stepRefs], problems: [...problems] };
 }
 
-const env = celEnv();
-type Program = ReturnType<typeof planCel>;
-const programs = new Map<string, Program>();
-const MAX_CACHED_PROGRAMS = 1000;
-
-function programOf(source: string): Program {
-  let program = programs.get(source);
-  if (!program) {
-    program = planCel(env, parse(source));
-    // Plans are few and immutable, so a plain bounded map is enough; clearing keeps memory flat.
-    if (programs.size >= MAX_CACHED_PROGRAMS) programs.clear();
-    programs.set(source, program);
-  }
-  return program;
-}
-
 /** The result of evaluating a `when` expression: a boolean, or why there is none. */
 export type WhenResult = { ok: true; value: boolean } | { ok: false; error: string };
 
@@ -138,21 +123,13 @@ export type WhenResult = { ok: true; value: boolean } | { ok: false; error: stri
  * Evaluates a `when` expression with the CEL interpreter (never JavaScript eval). A missing field,
  * a type error or a non-boolean result is an error, not `false`: silently skipping a step because
  * an output lacked a field could, say, skip a human check, so the caller fails the request instead.
+ * It spends `budget` (see CelBudget); past it, the result is an error too.
  */
-export function evaluateWhen(source: string, context: WhenContext): WhenResult {
-  let result: unknown;
-  try {
-    result = programOf(source)({
-      payload: context.payload,
-      request: context.request,
-      steps: context.steps,
-    } as never);
-  } catch (error) {
-    return { ok: false, error: firstLine((error as Error).message) };
-  }
-  if (isCelError(result)) return { ok: false, error: firstLine(result.message) };
-  if (typeof result !== 'boolean') return { ok: false, error: `the expression gave ${describe(result)}, not a boolean` };
-  return { ok: true, value: result };
+export function evaluateWhen(source: string, context: WhenContext, budget: CelBudget = new CelBudget()): WhenResult {
+  const evaluation = evaluateCel(source, { payload: context.payload, request: context.request, steps: context.steps }, budget);
+  if (!evaluation.ok) return { ok: false, error: evaluation.error };
+  if (typeof evaluation.value !== 'boolean') return { ok: false, error: `the expression gave ${describe(evaluation.value)}, not a boolean` };
+  return { ok: true, value: evaluation.value };
 }
 
 function describe(value: unknown): string {

@@ -1,10 +1,10 @@
 import { Check, Column, Entity, Index, PrimaryColumn, Unique } from 'typeorm';
-import type { RequestStatus } from '@hms/contracts';
+import type { RequestEndDetails, RequestStatus } from '@hms/contracts';
 
 /** One instance of a plan version. */
 @Entity({ name: 'requests', schema: 'act' })
 @Check('requests_status_check', `"status" IN ('running', 'completed', 'rejected', 'failed', 'cancelled')`)
-@Unique('requests_idempotency_key_key', ['idempotencyKey'])
+@Unique('requests_created_by_idempotency_key_key', ['createdBy', 'idempotencyKey'])
 // The list is newest first with a (created_at, id) cursor; one index per filter keeps each page an index scan.
 @Index('requests_created_at_id_idx', ['createdAt', 'id'])
 @Index('requests_plan_created_at_id_idx', ['plan', 'createdAt', 'id'])
@@ -41,7 +41,7 @@ export class RequestEntity {
   @Column('timestamptz', { nullable: true })
   slaBreachedAt: Date | null;
 
-  /** From the `Idempotency-Key` header; unique, so a retried create finds the first request. */
+  /** From the `Idempotency-Key` header; unique per caller (`createdBy`), so a retried create finds the first request and two callers never collide. */
   @Column('text', { nullable: true })
   idempotencyKey: string | null;
 
@@ -63,4 +63,12 @@ export class RequestEntity {
 
   @Column('timestamptz', { nullable: true })
   completedAt: Date | null;
+
+  /** The plan's `output` (or its last steps' outputs) once the request completed. */
+  @Column('jsonb', { nullable: true })
+  result: unknown;
+
+  /** Why the request ended otherwise: a failure's or cancel's reason, the step that failed or rejected it. */
+  @Column('jsonb', { nullable: true })
+  endDetails: RequestEndDetails | null;
 }

@@ -1,6 +1,6 @@
 import type { RequestStatus } from '@hms/contracts';
 import { preparedQuery, type EventOutbox, type PendingEvent } from '@hms/platform';
-import { In, type EntityManager } from 'typeorm';
+import { In, type EntityManager, type QueryDeepPartialEntity } from 'typeorm';
 import { RequestStepEntity } from './request-step.entity';
 import { RequestEntity } from './request.entity';
 
@@ -34,20 +34,21 @@ export function findRequest(tx: EntityManager, id: string): Promise<RequestEntit
   return tx.getRepository(RequestEntity).findOne({ where: { id } });
 }
 
-export function findRequestByIdempotencyKey(tx: EntityManager, key: string): Promise<RequestEntity | null> {
-  return tx.getRepository(RequestEntity).findOne({ where: { idempotencyKey: key } });
+/** The caller's request under its idempotency key (index requests_created_by_idempotency_key_key); another caller's key is invisible. */
+export function findRequestByIdempotencyKey(tx: EntityManager, createdBy: string, key: string): Promise<RequestEntity | null> {
+  return tx.getRepository(RequestEntity).findOne({ where: { createdBy, idempotencyKey: key } });
 }
 
-/** Idempotency keys to the requests that hold them (one statement, on the unique index). */
-export async function findRequestsByIdempotencyKeys(tx: EntityManager, keys: string[]): Promise<Map<string, RequestEntity>> {
+/** The caller's idempotency keys to its requests that hold them (one statement, on the unique index). */
+export async function findRequestsByIdempotencyKeys(tx: EntityManager, createdBy: string, keys: string[]): Promise<Map<string, RequestEntity>> {
   if (keys.length === 0) return new Map();
-  const rows = await tx.getRepository(RequestEntity).find({ where: { idempotencyKey: In(keys) } });
+  const rows = await tx.getRepository(RequestEntity).find({ where: { createdBy, idempotencyKey: In(keys) } });
   return new Map(rows.map((row) => [row.idempotencyKey!, row]));
 }
 
 /**
  * Inserts new requests with their steps in one prepared statement, each request unless its
- * idempotency key is taken (then neither it nor its steps), and returns the ids inserted. A
+ * idempotency key is taken by its caller (then neither it nor its steps), and returns the ids inserted. A
  * concurrent create with the same key waits on the unique index until the first commits, then
  * inserts nothing: the caller then reads the winner instead of failing on a unique violation.
  * Rows are inserted in the order given (callers order them by key, so two batches sharing keys
@@ -69,9 +70,11 @@ export async function insertRequestsWithSteps(
     events ? 'act_insert_requests_with_steps_and_events' : 'act_insert_requests_with_steps',
     `WITH "inserted" AS (
        INSERT INTO "act"."requests" ("id", "plan", "plan_version", "status", "payload", "reference", "priority", "sla_due_at", "sla_breached_at",
-                                     "idempotency_key", "request_hash", "escalations", "created_by", "created_at", "updated_at", "completed_at")
+                                     "idempotency_key", "request_hash", "escalations", "created_by", "created_at", "updated_at", "completed_at",
+                                     "result", "end_details")
        SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::jsonb[], $6::text[], $7::int[], $8::timestamptz[], $9::timestamptz[],
-                            $10::text[], $11::text[], $12::jsonb[], $13::text[], $14::timestamptz[], $15::timestamptz[], $16::timestamptz[])
+                            $10::text[], $11::text[], $12::jsonb[], $13::text[], $14::timestamptz[], $15::timestamptz[], $16::timestamptz[],
+                            $26::jsonb[], $27::jsonb[])
        ON CONFLICT DO NOTHING
        RETURNING "id"
      ), "steps" AS (
@@ -107,6 +110,8 @@ export async function insertRequestsWithSteps(
       steps.map((s) => s.attempts),
       steps.map((s) => (s.output === null ? null : json(s.output))),
       steps.map((s) => s.updatedAt),
+      requests.map((r) => (r.result === null || r.result === undefined ? null : json(r.result))),
+      requests.map((r) => (r.endDetails === null ? null : json(r.endDetails))),
       ...(events?.parameters ?? []),
     ],
   );
@@ -179,9 +184,10 @@ export async function updateStep(
 export async function updateRequest(
   tx: EntityManager,
   id: string,
-  changes: Partial<Pick<RequestEntity, 'status' | 'completedAt'>> & { updatedAt: Date },
+  changes: Partial<Pick<RequestEntity, 'status' | 'completedAt' | 'result' | 'endDetails'>> & { updatedAt: Date },
 ): Promise<void> {
-  await tx.getRepository(RequestEntity).update({ id }, changes);
+  // TypeORM's deep-partial type has no room for a JSON column of any shape (`result`).
+  await tx.getRepository(RequestEntity).update({ id }, changes as QueryDeepPartialEntity<RequestEntity>);
 }
 
 /** Appends entries to requests' `escalations` (rows the caller has locked), in the given order per request. */

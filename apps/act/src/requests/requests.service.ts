@@ -33,6 +33,7 @@ import {
 import { DataSource, type EntityManager } from 'typeorm';
 import { ID_GENERATOR } from '../act.tokens';
 import { contentHash } from '../common/canonical-json';
+import { inlinePlanOf, underPlan } from '../plans/plan-source';
 import { PlansService, type ResolvedPlan } from '../plans/plans.service';
 import { RequestStepEntity } from './request-step.entity';
 import { RequestEntity } from './request.entity';
@@ -43,8 +44,14 @@ import { WorkflowService } from './workflow.service';
 import { scheduleReference } from '../schedules/fire-times';
 import { insertScheduleFire } from '../schedules/schedules.repository';
 
+/** A create command whose plan is named (an inline plan has been registered by then). */
+type NamedPlanCommand = Omit<CreateRequestCommand, 'plan'> & { plan: string };
+
+/** NATS's limit and the size of the message a command came in. */
+type Wire = { requestBytes: number; maxPayload: number };
+
 /** The body that an idempotency key stands for, with defaults filled in so omitted and default values match. */
-function requestHashOf(command: CreateRequestCommand): string {
+function requestHashOf(command: NamedPlanCommand): string {
   return contentHash({
     plan: command.plan,
     version: command.version ?? null,
@@ -57,12 +64,12 @@ function requestHashOf(command: CreateRequestCommand): string {
 
 /** A create command with the idempotency key it carries and the hash of the body the key stands for. */
 interface ParsedCreate {
-  command: CreateRequestCommand;
+  command: NamedPlanCommand;
   key: string | null;
   hash: string | null;
 }
 
-function parsedCreate(command: CreateRequestCommand): ParsedCreate {
+function parsedCreate(command: NamedPlanCommand): ParsedCreate {
   const key = command.idempotencyKey ?? null;
   return { command, key, hash: key ? requestHashOf(command) : null };
 }
@@ -121,21 +128,49 @@ export class RequestsService {
    * Creates a request of a plan version and starts it: the request, its steps,
    * `act.request.created` and the first `act.step.ready` events are written by one statement, so
    * they commit together or not at all without a transaction around them (two round trips with
-   * the plan lookup, where BEGIN and COMMIT made five). A payload that would leave too little of
-   * NATS's `max_payload` for those is PAYLOAD_TOO_LARGE.
+   * the plan lookup, where BEGIN and COMMIT made five). A plan given inline is registered first,
+   * in one transaction with the request. A payload that would leave too little of NATS's
+   * `max_payload` for those is PAYLOAD_TOO_LARGE.
    */
-  async create(command: CreateRequestCommand, actor: string, wire: { requestBytes: number; maxPayload: number }): Promise<CreateRequestResult> {
+  async create(command: CreateRequestCommand, actor: string, wire: Wire): Promise<CreateRequestResult> {
     // The payload travels on in every step's `act.step.ready` and in each lease of its tasks;
     // those are built later, by consumers, where a payload too large to carry could only fail.
     assertRoomFor(command.payload, wire, 'The payload', 'payload');
+    const { plan } = command;
+    if (typeof plan !== 'string') {
+      return this.outbox.transaction(async (tx, emit) =>
+        this.createIn(tx, await this.namePlan(tx, emit, command, actor), actor, wire, async (create) => {
+          if ((await insertRequestsWithSteps(tx, [create.request], create.steps)).size === 0) return false;
+          create.emitEvents(emit);
+          return true;
+        }),
+      );
+    }
     const db = this.dataSource.manager;
-    return this.createIn(db, command, actor, async (create) => {
+    return this.createIn(db, { ...command, plan }, actor, wire, async (create) => {
       const { emit, events } = this.outbox.collector();
       create.emitEvents(emit);
       const inserted = (await insertRequestsWithSteps(db, [create.request], create.steps, { outbox: this.outbox, events })).size > 0;
       if (inserted) this.outbox.kick();
       return inserted;
     });
+  }
+
+  /**
+   * A plan given inline is registered in the request's transaction (content-versioned like
+   * `POST /v1/plans`, so the same workflow sent again is the same version), and the request
+   * refers to it by id and version like any other.
+   */
+  private async namePlan(tx: EntityManager, emit: Emit, command: CreateRequestCommand, actor: string): Promise<NamedPlanCommand> {
+    const { plan } = command;
+    if (typeof plan === 'string') return { ...command, plan };
+    if (command.version !== undefined) {
+      throw new DomainError('VALIDATION_FAILED', 'A plan given inline has no version to choose', [{ path: 'version', message: 'must be absent when the plan is given inline' }]);
+    }
+    const registered = await this.plans.registerIn(tx, emit, inlinePlanOf(plan), actor).catch((error: unknown) => {
+      throw underPlan(error);
+    });
+    return { ...command, plan: registered.id, version: registered.version };
   }
 
   /**
@@ -151,11 +186,12 @@ export class RequestsService {
     return this.outbox.transaction(async (tx, emit) => {
       const requestId = this.ids.next();
       if (!(await insertScheduleFire(tx, fire.plan, fire.fireAt, requestId, this.clock.now()))) return null;
-      const command: CreateRequestCommand = { plan: fire.plan, version: fire.version, payload: fire.payload, reference: scheduleReference(fire.plan, fire.fireAt) };
+      const command: NamedPlanCommand = { plan: fire.plan, version: fire.version, payload: fire.payload, reference: scheduleReference(fire.plan, fire.fireAt) };
       return this.createIn(
         tx,
         command,
         actor,
+        undefined,
         async (create) => {
           if ((await insertRequestsWithSteps(tx, [create.request], create.steps)).size === 0) return false;
           create.emitEvents(emit);
@@ -169,16 +205,18 @@ export class RequestsService {
   /**
    * Creates up to {@link FixedLimits.requestBatchItems} requests in one transaction, each item
    * decided as its own `create` would be (validation, idempotency key, plan, payload room) and
-   * answered in order; a bad item fails alone. The rows are written set-based: one statement for
+   * answered in order; a bad item fails alone. Idempotency keys are the caller's, as for a single
+   * create. A plan given inline is refused per item (register it with `POST /v1/plans` and name
+   * it): a batch writes plans by no path. The rows are written set-based: one statement for
    * the requests with their steps, one for all their events. An answer that could not travel
    * back over NATS is refused (PAYLOAD_TOO_LARGE) before anything commits.
    */
-  async createMany(command: CreateRequestsCommand, actor: string, wire: { requestBytes: number; maxPayload: number }): Promise<CreateRequestsResult> {
+  async createMany(command: CreateRequestsCommand, actor: string, wire: Wire): Promise<CreateRequestsResult> {
     const { results, events } = await this.dataSource.transaction(async (tx) => {
       const results: CreateRequestOutcome[] = new Array(command.items.length);
       const items = command.items.map((item, index) => this.parseItem(item, wire, index, results));
       const keys = [...new Set(items.flatMap((item) => (item?.key ? [item.key] : [])))];
-      const earlier = await findRequestsByIdempotencyKeys(tx, keys);
+      const earlier = await findRequestsByIdempotencyKeys(tx, actor, keys);
       const planned: Array<{ index: number; create: PlannedCreate }> = [];
       const plans = new Map<string, Promise<ResolvedPlan | null>>();
       for (const [index, item] of items.entries()) {
@@ -190,7 +228,7 @@ export class RequestsService {
           if (!plans.has(planKey)) plans.set(planKey, this.plans.resolve(tx, item.command.plan, item.command.version));
           const plan = await plans.get(planKey)!;
           if (!plan) throw this.plans.notFound(item.command.plan, item.command.version);
-          const create = this.plan(plan, item, actor, this.ids.next());
+          const create = this.plan(plan, item, actor, this.ids.next(), wire);
           const { emit, events } = this.outbox.collector();
           create.emitEvents(emit);
           planned.push({ index, create: { ...create, events } });
@@ -210,7 +248,7 @@ export class RequestsService {
       if (lost.size > 0) {
         // Lost races with concurrent creates under the same keys: those items, and the later
         // items of this batch that repeated them, are answered with the winners.
-        const winners = await findRequestsByIdempotencyKeys(tx, [...lost.values()].map((request) => request.idempotencyKey!));
+        const winners = await findRequestsByIdempotencyKeys(tx, actor, [...lost.values()].map((request) => request.idempotencyKey!));
         for (const [index, result] of results.entries()) {
           const request = result && 'request' in result && result.request ? lost.get(result.request.id) : undefined;
           if (!request) continue;
@@ -240,11 +278,17 @@ export class RequestsService {
   }
 
   /** One item of a batch, validated as a single create is; its error is its answer. */
-  private parseItem(item: Record<string, unknown>, wire: { requestBytes: number; maxPayload: number }, index: number, results: CreateRequestOutcome[]): ParsedCreate | null {
+  private parseItem(item: Record<string, unknown>, wire: Wire, index: number, results: CreateRequestOutcome[]): ParsedCreate | null {
     try {
       const command = validateMessage(CreateRequestCommand, item);
+      const { plan } = command;
+      if (typeof plan !== 'string') {
+        throw new DomainError('VALIDATION_FAILED', 'A batch item names its plan; register an inline plan with POST /v1/plans first', [
+          { path: 'plan', message: 'must be a plan id in a batch' },
+        ]);
+      }
       assertRoomFor(command.payload, wire, 'The payload', 'payload');
-      return parsedCreate(command);
+      return parsedCreate({ ...command, plan });
     } catch (error) {
       results[index] = { error: itemError(error, `items[${index}]`) };
       return null;
@@ -257,7 +301,7 @@ export class RequestsService {
       results[index] = await decide();
     } catch (error) {
       if (!(error instanceof DomainError)) throw error;
-      results[index] = { error: itemError(error) };
+      results[index] = { error: itemError(error, `items[${index}]`) };
     }
   }
 
@@ -268,19 +312,20 @@ export class RequestsService {
    */
   private async createIn(
     db: EntityManager,
-    command: CreateRequestCommand,
+    command: NamedPlanCommand,
     actor: string,
+    wire: Wire | undefined,
     store: (create: Omit<PlannedCreate, 'events'>) => Promise<boolean>,
     id: string = this.ids.next(),
   ): Promise<CreateRequestResult> {
     const item = parsedCreate(command);
-    const earlier = async () => (item.key ? repeatOf(await findRequestByIdempotencyKey(db, item.key), item) : null);
+    const earlier = async () => (item.key ? repeatOf(await findRequestByIdempotencyKey(db, actor, item.key), item) : null);
     const repeated = await earlier();
     if (repeated) return repeated;
 
     const plan = await this.plans.resolve(db, command.plan, command.version);
     if (!plan) throw this.plans.notFound(command.plan, command.version);
-    const create = this.plan(plan, item, actor, id);
+    const create = this.plan(plan, item, actor, id, wire);
     if (!(await store(create))) {
       // Lost a race with a concurrent create under the same key: answer with the winner.
       const winner = await earlier();
@@ -295,9 +340,13 @@ export class RequestsService {
    * them, and the events to emit once they are stored (`act.request.created`, then the first
    * steps' events).
    */
-  private plan(plan: ResolvedPlan, item: ParsedCreate, actor: string, id: string): Omit<PlannedCreate, 'events'> {
+  private plan(plan: ResolvedPlan, item: ParsedCreate, actor: string, id: string, wire: Wire | undefined): Omit<PlannedCreate, 'events'> {
     const { command } = item;
     const definition = plan.definition;
+    // A step without `input:` carries the payload a second time, inside its default input.
+    if (wire && command.payload && definition.steps.some((step) => step.input === undefined)) {
+      assertRoomFor([command.payload, command.payload], wire, "The payload (carried twice by a step without input:, as the payload and in the task's default input)", 'payload');
+    }
     const now = this.clock.now();
     const slaMinutes = command.slaMinutes ?? definition.slaMinutes;
     const request: RequestEntity = {
@@ -317,6 +366,8 @@ export class RequestsService {
       createdAt: now,
       updatedAt: now,
       completedAt: null,
+      result: null,
+      endDetails: null,
     };
     const steps: RequestStepEntity[] = definition.steps.map((step, position) => ({
       requestId: request.id,

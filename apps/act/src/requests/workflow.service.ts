@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EscalationSteps, systemActor, type AnyHmsEvent, type HmsEvent, type PlanDefinition, isUuid } from '@hms/contracts';
-import { CLOCK, LOGGER, type Clock, type Emit } from '@hms/platform';
+import { CLOCK, LOGGER, NatsBus, type Clock, type Emit } from '@hms/platform';
 import type { Logger } from 'pino';
 import type { EntityManager } from 'typeorm';
 import { PlansService } from '../plans/plans.service';
@@ -27,6 +27,26 @@ function isTaskEvent(event: AnyHmsEvent): event is TaskEvent {
   return event.type in STEP_EVENT_OF;
 }
 
+type EndEffect = Extract<WorkflowEffect, { kind: 'request-rejected' | 'request-failed' | 'request-cancelled' }>;
+
+const ENDED_STATUS: Record<EndEffect['kind'], RequestEntity['status']> = {
+  'request-rejected': 'rejected',
+  'request-failed': 'failed',
+  'request-cancelled': 'cancelled',
+};
+
+/** Why a request ended otherwise than completed, as stored in its `end_details`. */
+function endDetailsOf(effect: EndEffect): NonNullable<RequestEntity['endDetails']> {
+  switch (effect.kind) {
+    case 'request-rejected':
+      return { reason: `step '${effect.stepId}' rejected the request`, stepId: effect.stepId };
+    case 'request-failed':
+      return { reason: effect.reason, stepId: effect.stepId };
+    case 'request-cancelled':
+      return { reason: effect.reason, stepId: null };
+  }
+}
+
 /** Decisions of the engine are made by ACT itself, whoever caused the event that led to them. */
 const ENGINE_ACTOR = systemActor('act').id;
 
@@ -41,6 +61,7 @@ export class WorkflowService {
     private readonly plans: PlansService,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(LOGGER) private readonly logger: Logger,
+    private readonly bus: NatsBus,
   ) {}
 
   /** The engine over a request and its steps as stored. */
@@ -51,6 +72,7 @@ export class WorkflowService {
       plan,
       { id, plan: request.plan, status, reference, priority, payload },
       new Map(steps.map((step) => [step.stepId, { status: step.status, output: step.output }])),
+      this.bus.maxPayload,
     );
   }
 
@@ -61,12 +83,21 @@ export class WorkflowService {
    */
   begin(plan: PlanDefinition, request: RequestEntity, steps: RequestStepEntity[], actor: string): (emit: Emit) => void {
     const { id, status, reference, priority, payload } = request;
-    const workflow = new Workflow(plan, { id, plan: request.plan, status, reference, priority, payload }, new Map(steps.map((step) => [step.stepId, { status: step.status, output: step.output }])));
+    const workflow = new Workflow(
+      plan,
+      { id, plan: request.plan, status, reference, priority, payload },
+      new Map(steps.map((step) => [step.stepId, { status: step.status, output: step.output }])),
+      this.bus.maxPayload,
+    );
     const effects = workflow.start();
     const statuses = workflow.statuses();
     for (const step of steps) step.status = statuses.get(step.stepId) ?? step.status;
     request.status = workflow.requestStatus;
     if (isTerminalRequest(request.status)) request.completedAt = request.updatedAt;
+    for (const effect of effects) {
+      if (effect.kind === 'request-completed') request.result = effect.result;
+      else if (effect.kind === 'request-rejected' || effect.kind === 'request-failed' || effect.kind === 'request-cancelled') request.endDetails = endDetailsOf(effect);
+    }
     return (emit) => {
       for (const effect of effects) this.emitEffect(emit, request, effect, actor);
     };
@@ -78,9 +109,9 @@ export class WorkflowService {
     const now = this.clock.now();
     const requestId = request.id;
     let ended = false;
-    const endRequest = async (status: RequestEntity['status']) => {
-      await updateRequest(tx, requestId, { status, completedAt: now, updatedAt: now });
-      Object.assign(request, { status, completedAt: now, updatedAt: now });
+    const endRequest = async (status: RequestEntity['status'], outcome: Pick<RequestEntity, 'result' | 'endDetails'>) => {
+      await updateRequest(tx, requestId, { status, completedAt: now, updatedAt: now, ...outcome });
+      Object.assign(request, { status, completedAt: now, updatedAt: now, ...outcome });
       ended = true;
     };
     for (const effect of effects) {
@@ -102,16 +133,12 @@ export class WorkflowService {
           await updateStep(tx, requestId, effect.stepId, { status: 'cancelled', updatedAt: now });
           break;
         case 'request-completed':
-          await endRequest('completed');
+          await endRequest('completed', { result: effect.result, endDetails: null });
           break;
         case 'request-rejected':
-          await endRequest('rejected');
-          break;
         case 'request-failed':
-          await endRequest('failed');
-          break;
         case 'request-cancelled':
-          await endRequest('cancelled');
+          await endRequest(ENDED_STATUS[effect.kind], { result: null, endDetails: endDetailsOf(effect) });
           break;
       }
       this.emitEffect(emit, request, effect, actor);

@@ -1,11 +1,16 @@
 import { createParamDecorator, Injectable, SetMetadata, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { DomainError, type Actor, type Role } from '@hms/contracts';
-import { TokenVerifier } from '@hms/platform';
-import type { Request } from 'express';
+import { DomainError, mayUsePool, type Actor, type Role } from '@hms/contracts';
+import { TokenVerifier, type VerifiedToken } from '@hms/platform';
+import type { Request, Response } from 'express';
+import { RateLimits } from './rate-limits';
 
 const ROLES_KEY = 'hms:roles';
 const ACTOR = Symbol('actor');
+const EXPIRES_AT = Symbol('token-expires-at');
+
+/** Health probes are never limited: an orchestrator that cannot probe restarts a healthy gateway. */
+const UNLIMITED_PREFIX = '/health';
 
 /** The roles allowed to call a route (managers are always allowed). */
 export const AllowRoles = (...roles: Role[]) => SetMetadata(ROLES_KEY, roles);
@@ -17,33 +22,54 @@ export const CurrentActor = createParamDecorator((_: unknown, context: Execution
   return actor;
 });
 
+/** When the caller's token expires: an open stream ends then. */
+export const TokenExpiresAt = createParamDecorator((_: unknown, context: ExecutionContext): Date => {
+  const expiresAt = (context.switchToHttp().getRequest<Request>() as unknown as Record<symbol, Date>)[EXPIRES_AT];
+  if (!expiresAt) throw new DomainError('UNAUTHENTICATED', 'Not authenticated');
+  return expiresAt;
+});
+
 /** Throws FORBIDDEN unless a worker's token names the pool (managers may use every pool). */
 export function assertPoolAllowed(actor: Actor, pool: string): void {
-  if (actor.roles.includes('manager') || actor.roles.includes('service')) return;
-  if (!actor.pools?.includes(pool)) throw new DomainError('FORBIDDEN', `Your token does not allow pool '${pool}'`);
+  if (!mayUsePool(actor, pool)) throw new DomainError('FORBIDDEN', `Your token does not allow pool '${pool}'`);
 }
 
 /**
  * Verifies the bearer token on every `/v1` route and checks the route's roles. Routes outside
  * `/v1` (health, metrics, docs) are public; a `/v1` route without declared roles is managers-only,
- * so forgetting the decorator fails closed.
+ * so forgetting the decorator fails closed. Every call except health probes counts against a
+ * rate limit first: its token's subject's, or its address's when it has no valid token (so
+ * guessing tokens is limited too).
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly verifier: TokenVerifier,
+    private readonly limits: RateLimits,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<Request>();
+    const response = context.switchToHttp().getResponse<Response>();
+    if (request.path.startsWith(UNLIMITED_PREFIX)) return true;
+    const match = /^Bearer\s+(\S+)$/i.exec(request.header('authorization') ?? '');
+    let claims: VerifiedToken | undefined;
+    let refusal: unknown = new DomainError('UNAUTHENTICATED', 'Missing bearer token (Authorization: Bearer <JWT>)');
+    if (match) {
+      try {
+        claims = await this.verifier.verify(match[1]);
+      } catch (error) {
+        // Answered after the address's limit is counted, so failed guesses are limited too.
+        refusal = error;
+      }
+    }
+    await this.limits.hit(claims ? { subject: claims.sub } : { address: request.ip ?? 'unknown' }, response);
     if (!request.path.startsWith('/v1/')) return true;
-    const header = request.header('authorization') ?? '';
-    const match = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!match) throw new DomainError('UNAUTHENTICATED', 'Missing bearer token (Authorization: Bearer <JWT>)');
-    const claims = await this.verifier.verify(match[1]);
+    if (!claims) throw refusal;
     const actor: Actor = { id: claims.sub, roles: claims.roles, ...(claims.pools ? { pools: claims.pools } : {}) };
     (request as unknown as Record<symbol, Actor>)[ACTOR] = actor;
+    (request as unknown as Record<symbol, Date>)[EXPIRES_AT] = claims.expiresAt;
     const allowed = this.reflector.getAllAndOverride<Role[] | undefined>(ROLES_KEY, [context.getHandler(), context.getClass()]) ?? [];
     if (actor.roles.includes('manager') || actor.roles.some((role) => allowed.includes(role))) return true;
     throw new DomainError('FORBIDDEN', `This action needs one of the roles: ${['manager', ...allowed].join(', ')}`);

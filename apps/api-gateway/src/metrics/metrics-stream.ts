@@ -1,5 +1,5 @@
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
-import { systemActor, type PoolMetrics } from '@hms/contracts';
+import { DomainError, METRICS_STREAMS_PER_TOKEN, systemActor, type PoolMetrics } from '@hms/contracts';
 import { RpcGateway } from '../http/rpc-gateway';
 
 /** How often a snapshot is sent (API.md: one snapshot per pool per second). */
@@ -22,6 +22,8 @@ type Listener = (snapshot: { pools: PoolMetrics[] } | { error: unknown }) => voi
 @Injectable()
 export class MetricsStream implements OnModuleDestroy {
   private readonly listeners = new Map<Listener, () => void>();
+  /** Open streams per token subject, for the cap. */
+  private readonly openBy = new Map<string, number>();
   private timer?: NodeJS.Timeout;
   /** A poll is on its way; it schedules the next one itself. */
   private polling = false;
@@ -39,6 +41,26 @@ export class MetricsStream implements OnModuleDestroy {
     return () => {
       this.listeners.delete(listener);
       if (this.listeners.size === 0) this.halt();
+    };
+  }
+
+  /**
+   * Counts a stream of `owner` as open until the returned function is called (it may be called
+   * more than once); at METRICS_STREAMS_PER_TOKEN open streams, RATE_LIMITED instead.
+   */
+  admit(owner: string): () => void {
+    const open = this.openBy.get(owner) ?? 0;
+    if (open >= METRICS_STREAMS_PER_TOKEN) {
+      throw new DomainError('RATE_LIMITED', `At most ${METRICS_STREAMS_PER_TOKEN} metrics streams may be open per token; close one first`);
+    }
+    this.openBy.set(owner, open + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.openBy.get(owner) ?? 1) - 1;
+      if (left > 0) this.openBy.set(owner, left);
+      else this.openBy.delete(owner);
     };
   }
 

@@ -2,9 +2,11 @@ import { Controller, Get, Query, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { DomainError, RpcSubjects, type Actor, type PoolMetrics } from '@hms/contracts';
 import type { Request, Response } from 'express';
-import { AllowRoles, CurrentActor } from '../auth/auth.guard';
+import { AllowRoles, CurrentActor, TokenExpiresAt } from '../auth/auth.guard';
 import { RpcGateway } from '../http/rpc-gateway';
 import { requestIdOf } from '../http/request-id';
+import { ApiAnswer } from '../openapi/api-answer';
+import { schemaRef } from '../openapi/schemas';
 import { MetricsStream } from './metrics-stream';
 
 /** A comment line this often keeps proxies from closing a stream whose pool is idle. */
@@ -22,6 +24,7 @@ export class PoolMetricsController {
 
   @Get('pools')
   @ApiOperation({ summary: 'Snapshot per pool: depth, leased, waits, throughput, success rate, workers, desired replicas' })
+  @ApiAnswer(200, 'PoolMetricsList')
   pools(@Query() query: Record<string, string>, @CurrentActor() actor: Actor) {
     return this.rpc.call(RpcSubjects.metricsPools, query as never, actor);
   }
@@ -31,15 +34,44 @@ export class PoolMetricsController {
    * for every pool (or the one asked for) every second; `event: error` with API.md's error body
    * while OPS does not answer, after which the snapshots resume. The first snapshot is fetched
    * before the stream opens, so a bad query or an unreachable OPS is an ordinary error answer.
+   * A token holds at most METRICS_STREAMS_PER_TOKEN streams (then 429), and a stream ends with an
+   * `event: error` UNAUTHENTICATED when its token expires.
    */
   @Get('stream')
   @ApiOperation({ summary: 'Server-Sent Events: one `pool` event per pool per second, each a pool snapshot' })
   @ApiProduces('text/event-stream')
   @ApiQuery({ name: 'pool', required: false })
-  @ApiResponse({ status: 200, description: 'text/event-stream; `event: pool` data: {pool, depth, leased, …, desiredReplicas, updatedAt}; `event: error` data: {error, requestId}' })
-  async streamPools(@Query() query: Record<string, unknown>, @CurrentActor() actor: Actor, @Req() request: Request, @Res() response: Response): Promise<void> {
-    // OPS validates the query as for `GET /v1/metrics/pools` (a repeated `pool`, an unknown field: 400).
-    const first = await this.rpc.call(RpcSubjects.metricsPools, query as never, actor);
+  @ApiResponse({
+    status: 200,
+    description: '`event: pool` data: a PoolMetrics; `event: error` data: an ApiError',
+    // x-events: the schema of each event's data, by event name (checked by the e2e suite like any body).
+    content: { 'text/event-stream': { schema: { type: 'string' }, 'x-events': { pool: schemaRef('PoolMetrics'), error: schemaRef('ApiError') } } as never },
+  })
+  async streamPools(
+    @Query() query: Record<string, unknown>,
+    @CurrentActor() actor: Actor,
+    @TokenExpiresAt() expiresAt: Date,
+    @Req() request: Request,
+    @Res() response: Response,
+  ): Promise<void> {
+    const release = this.stream.admit(actor.id);
+    // Everything the stream holds is let go here, whenever the client leaves: also while the
+    // first snapshot is on its way, when nothing else is registered yet.
+    const cleanups: Array<() => void> = [release];
+    let closed = false;
+    response.on('close', () => {
+      closed = true;
+      for (const cleanup of cleanups) cleanup();
+    });
+    let first: { pools: PoolMetrics[] };
+    try {
+      // OPS validates the query as for `GET /v1/metrics/pools` (a repeated `pool`, an unknown field: 400).
+      first = await this.rpc.call(RpcSubjects.metricsPools, query as never, actor);
+    } catch (error) {
+      release();
+      throw error;
+    }
+    if (closed) return;
     const pool = query.pool as string | undefined;
     response.status(200);
     response.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
@@ -52,16 +84,21 @@ export class PoolMetricsController {
     const send = (pools: PoolMetrics[]) => {
       for (const snapshot of pools) if (pool === undefined || snapshot.pool === pool) response.write(`event: pool\ndata: ${JSON.stringify(snapshot)}\n\n`);
     };
-    send(first.pools);
-    const stop = this.stream.listen((snapshot) => {
-      if ('pools' in snapshot) return send(snapshot.pools);
-      const error = snapshot.error instanceof DomainError ? snapshot.error : new DomainError('UNAVAILABLE', 'Metrics are unavailable');
+    const sendError = (error: DomainError) =>
       response.write(`event: error\ndata: ${JSON.stringify({ error: { code: error.code, message: error.message }, requestId: requestIdOf(request) })}\n\n`);
-    }, () => response.end());
+    send(first.pools);
+    cleanups.push(
+      this.stream.listen((snapshot) => {
+        if ('pools' in snapshot) return send(snapshot.pools);
+        sendError(snapshot.error instanceof DomainError ? snapshot.error : new DomainError('UNAVAILABLE', 'Metrics are unavailable'));
+      }, () => response.end()),
+    );
     const keepAlive = setInterval(() => response.write(': keep-alive\n\n'), KEEP_ALIVE_MS);
-    response.on('close', () => {
-      clearInterval(keepAlive);
-      stop();
-    });
+    // The token's authority ends with it: the client must reconnect with a fresh one.
+    const expiry = setTimeout(() => {
+      sendError(new DomainError('UNAUTHENTICATED', 'The access token expired'));
+      response.end();
+    }, Math.max(0, expiresAt.getTime() - Date.now()));
+    cleanups.push(() => clearInterval(keepAlive), () => clearTimeout(expiry));
   }
 }

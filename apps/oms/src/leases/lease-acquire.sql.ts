@@ -1,5 +1,6 @@
 import { isoTimestampSql, outboxInsertSql, preparedQuery, type StatementTarget } from '@hms/platform';
 import { compareQueueOrder, QUEUE_ORDER_SQL } from '../tasks/queue-order';
+import { cappedLeaseSecondsSql } from './lease-cap.sql';
 
 export interface AcquireLeasesParams {
   pool: string;
@@ -7,7 +8,7 @@ export interface AcquireLeasesParams {
   /** The worker's tags; null offers every task, an array only tasks whose tags it covers. */
   workerTags: string[] | null;
   max: number;
-  /** Lease length asked for by the caller; null uses each task's own. */
+  /** Lease length asked for by the caller (cut to the pool's cap); null uses each task's own. */
   leaseSeconds: number | null;
   now: Date;
   /** One fresh secret token and lease id per task that may be granted (at least `max`). */
@@ -28,11 +29,13 @@ export interface AcquiredLeaseRow {
   title: string;
   tags: string[];
   payload: Record<string, unknown>;
+  input: Record<string, unknown>;
   priority: number;
   attempt: number;
   lease_token: string;
   lease_id: string;
   lease_expires_at: Date;
+  lease_seconds: number;
   pick_by: Date;
   available_at: Date;
   granted_at: Date;
@@ -45,12 +48,12 @@ export interface AcquireLeasesResult {
 }
 
 /**
- * What a task adds to a lease answer, as JSON, in bytes: its payload as measured when it was
- * queued (`payload_bytes`; `payload::text`, an overestimate, for tasks queued before it was
- * kept), its texts as JSON strings (escapes included), and 320 for the fixed fields (task id, token,
+ * What a task adds to a lease answer, as JSON, in bytes: its payload and input as measured when
+ * it was queued (`payload_bytes`; `payload::text`, an overestimate, for tasks queued before it was
+ * kept, whose input is `{}`), its texts as JSON strings (escapes included), and 320 for the fixed fields (task id, token,
  * expiry, attempt, the keys and the separating comma). An upper bound, never below the size.
  */
-export const leasedTaskBytesSql = `COALESCE(payload_bytes, octet_length(payload::text))
+export const leasedTaskBytesSql = `COALESCE(payload_bytes, octet_length(payload::text) + octet_length(input::text))
     + octet_length(to_json(title)::text) + octet_length(to_json(request_id)::text) + octet_length(to_json(step_id)::text)
     + octet_length(to_json(pool)::text) + octet_length(to_json(tags)::text) + 320`;
 
@@ -88,6 +91,8 @@ export const leasedTaskBytesSql = `COALESCE(payload_bytes, octet_length(payload:
  * statement, so the lease needs no transaction around it: one round trip instead of four
  * (BEGIN, lease, outbox insert, COMMIT), which is most of a lease call's time.
  *
+ * Lease length: the asked one cut to the pool's cap (lease-cap.sql.ts), read once by primary key.
+ *
  * Grant time: the statement's own execution time (never before the caller's clock). A task is
  * seen as queued only once the release, expiry or failure that queued it has committed, and
  * that change was stamped before its commit; a time read in Node before the statement could
@@ -97,6 +102,8 @@ export const leasedTaskBytesSql = `COALESCE(payload_bytes, octet_length(payload:
  * tags and limit, on an empty table as on a deep one (generic-plans.int-spec.ts), and the rest
  * reaches rows by primary key; planning it anew each time cost a third of a lease.
  */
+const CAPPED = cappedLeaseSecondsSql('asked.seconds', 'asked.pool_max', 't.lease_seconds');
+
 export const ACQUIRE_SQL = `
 WITH clock AS MATERIALIZED (
   SELECT date_trunc('milliseconds', GREATEST($2::timestamptz, clock_timestamp())) AS granted_at
@@ -124,6 +131,9 @@ fitting AS (
 too_large AS (
   SELECT id, reply_bytes FROM picked WHERE NOT EXISTS (SELECT 1 FROM fitting) ORDER BY ${QUEUE_ORDER_SQL} LIMIT 1
 ),
+asked AS MATERIALIZED (
+  SELECT $8::int AS seconds, (SELECT max_lease_seconds FROM oms.pools WHERE name = $3) AS pool_max
+),
 granted AS (
   SELECT numbered.id, g.lease_token, g.lease_id
   FROM (SELECT id, row_number() OVER () AS n FROM fitting) AS numbered
@@ -136,13 +146,13 @@ leased AS (
     worker = $1,
     lease_token = granted.lease_token,
     lease_id = granted.lease_id,
-    lease_duration_seconds = COALESCE($8::int, t.lease_seconds),
-    lease_expires_at = clock.granted_at + COALESCE($8::int, t.lease_seconds) * interval '1 second',
+    lease_duration_seconds = COALESCE(${CAPPED}, t.lease_seconds),
+    lease_expires_at = clock.granted_at + COALESCE(${CAPPED}, t.lease_seconds) * interval '1 second',
     updated_at = clock.granted_at
-  FROM granted CROSS JOIN clock
+  FROM granted CROSS JOIN clock CROSS JOIN asked
   WHERE t.id = granted.id
-  RETURNING t.id, t.request_id, t.step_id, t.pool, t.title, t.tags, t.payload, t.priority, t.attempt,
-            t.lease_token, t.lease_id, t.lease_expires_at, t.pick_by, t.available_at, clock.granted_at
+  RETURNING t.id, t.request_id, t.step_id, t.pool, t.title, t.tags, t.payload, t.input, t.priority, t.attempt,
+            t.lease_token, t.lease_id, t.lease_expires_at, t.lease_seconds, t.pick_by, t.available_at, clock.granted_at
 ),
 emitted AS (
   ${outboxInsertSql({

@@ -17,6 +17,8 @@ export interface CompletionInput {
   /** The output as JSON, serialized once by the caller (who measured it). */
   outputJson: string;
   outcome: EndedOutcome;
+  /** The worker that must hold the lease (a worker token's caller), or null when the token suffices. */
+  holder: string | null;
   /** Of the `oms.task.completed` event: who completed, and that call's trace headers (JSON) or null. */
   actor: string;
   traceHeaders: string | null;
@@ -24,7 +26,8 @@ export interface CompletionInput {
 
 /*
  * Completes every task of the batch whose token still holds its lease, in one statement and so
- * one round trip, with no transaction around it: store the output, end the lease and remember
+ * one round trip, with no transaction around it (a task whose required holder, see
+ * requiredLeaseHolder, is not its worker is left out like a stale token): store the output, end the lease and remember
  * its token with the answer (so a repeated complete is recognised), refresh each holder once,
  * and write each task's `oms.task.completed` event to the outbox.
  *
@@ -36,12 +39,12 @@ export interface CompletionInput {
  */
 export const COMPLETE_MANY_SQL = `
 WITH input AS (
-  SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::jsonb[], $5::text[], $6::jsonb[])
-    AS i(id, token, output, outcome, actor, headers)
+  SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::jsonb[], $5::text[], $6::jsonb[], $9::text[])
+    AS i(id, token, output, outcome, actor, headers, holder)
 ),
 held AS (
   SELECT t.id, t.worker FROM oms.tasks AS t JOIN input AS i ON t.id = i.id AND t.lease_token = i.token
-  WHERE t.status = 'leased'
+  WHERE t.status = 'leased' AND (i.holder IS NULL OR t.worker = i.holder)
   ORDER BY t.id
   FOR UPDATE OF t
 ),
@@ -102,5 +105,6 @@ export function completeLeases(db: StatementTarget, completions: CompletionInput
     completions.map((c) => c.traceHeaders),
     now,
     now.toISOString(),
+    completions.map((c) => c.holder),
   ]);
 }

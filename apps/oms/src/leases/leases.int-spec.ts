@@ -34,6 +34,7 @@ describe('OMS leases', () => {
     const expiresIn = Date.parse(leased.leaseExpiresAt) - Date.now();
     expect(expiresIn).toBeGreaterThan(290_000); // POOL_DEFAULTS.leaseSeconds = 300
     expect(expiresIn).toBeLessThanOrEqual(300_000);
+    expect(leased.leaseSeconds).toBe(300);
     expect(await oms.call('oms.task.get', { id: queued.id })).toMatchObject({ status: 'leased', worker: 'ana', attempt: 1 });
 
     const done = await oms.call('oms.task.complete', { taskId: queued.id, leaseToken: leased.leaseToken, output: { ok: true } });
@@ -65,6 +66,19 @@ describe('OMS leases', () => {
       data: { taskId: queued.id, stepId: queued.stepId, pool: p, worker: 'ana', leaseId: leasedEvent.data.leaseId, attempt: 1, output: { ok: true } },
     });
     expect(completed.id).not.toBe(leasedEvent.id);
+  });
+
+  it("shows the step's input in the lease answer and the task, and {} for a ready step emitted before inputs existed", async () => {
+    const p = pool('input');
+    const withInput = await oms.queueTask({ pool: p, payload: { ticket: 'T-1' }, input: { passportNo: '987654321', scores: [0.5, null] } });
+    expect(withInput.input).toEqual({ passportNo: '987654321', scores: [0.5, null] });
+    const leased = await leaseOne(p);
+    expect(leased).toMatchObject({ id: withInput.id, payload: { ticket: 'T-1' }, input: { passportNo: '987654321', scores: [0.5, null] } });
+
+    const { input: _absent, ...older } = { pool: p, payload: { n: 2 }, input: undefined };
+    const legacy = await oms.queueTask(older);
+    expect(legacy.input).toEqual({});
+    expect((await leaseOne(p)).input).toEqual({});
   });
 
   it('answers a repeated complete with the same result, and a stale token with LEASE_LOST', async () => {
@@ -174,6 +188,16 @@ describe('OMS leases', () => {
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     expect(await oms.call('oms.task.get', { id: task.id })).toMatchObject({ status: 'leased', leaseExpiresAt: longer.leaseExpiresAt });
     expect((await oms.failure('oms.task.heartbeat', { taskId: task.id, leaseToken: 'stale' })).code).toBe('LEASE_LOST');
+  });
+
+  it("tells a worker that claimed a task briefly the task's full lease length, to extend to when it starts", async () => {
+    const p = pool('claim');
+    const task = await oms.queueTask({ pool: p, leaseSeconds: 7200 });
+    const claimed = await leaseOne(p, { leaseSeconds: 60 });
+    expect(claimed.leaseSeconds).toBe(7200);
+    expect(Date.parse(claimed.leaseExpiresAt) - Date.now()).toBeLessThanOrEqual(60_000);
+    const started = await oms.call('oms.task.heartbeat', { taskId: task.id, leaseToken: claimed.leaseToken, extendSeconds: claimed.leaseSeconds });
+    expect(Date.parse(started.leaseExpiresAt) - Date.now()).toBeGreaterThan(7_000_000);
   });
 
   it('requeues an expired lease within a second of its deadline, counting the attempt', async () => {

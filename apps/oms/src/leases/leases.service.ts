@@ -14,7 +14,10 @@ import {
   type LeaseTasksResult,
   type ReleaseTaskCommand,
   type TaskActionResult,
+  actingWorker,
   isUuid,
+  mayForceRelease,
+  requiredLeaseHolder,
 } from '@hms/contracts';
 import { assertRoomFor, CLOCK, currentTraceHeaders, DERIVED_MESSAGE_RESERVE_BYTES, EventOutbox, fitsIn, GenericPlanPool, GroupCommit, payloadTooLarge, type Clock, type Settled } from '@hms/platform';
 import { DataSource } from 'typeorm';
@@ -29,7 +32,7 @@ import { acquireLeases, type AcquiredLeaseRow } from './lease-acquire.sql';
 import { completeLeases, type CompletionInput } from './lease-complete.sql';
 import { newLeaseCredentials } from './lease-credentials';
 import { applyFailure, lockTaskForFailure } from './lease-fail.sql';
-import { explainLeaseMiss, repeatedOutcome } from './lease-holder.sql';
+import { explainLeaseMiss, refuseForceRelease, refuseOtherHolder, repeatedOutcome } from './lease-holder.sql';
 import { completionBatchSize, leasesGranted, leasesHandedOff } from './lease-metrics';
 import { releaseLease } from './lease-release.sql';
 import { renewLease } from './lease-renew.sql';
@@ -37,6 +40,9 @@ import { TaskSignals } from './task-signals';
 
 /** What a lease answer adds around its tasks: `{"ok":true,"result":{"tasks":[…]}}`, with room to spare. */
 const LEASE_ANSWER_ENVELOPE_BYTES = 64;
+
+/** A lease call with the worker it acts as settled (see actingWorker). */
+type WorkerLease = LeaseTasksCommand & { worker: string };
 
 /** Most completions in one statement: bounds its size and the wait of the last caller. */
 const COMPLETE_BATCH_MAX = 200;
@@ -76,7 +82,8 @@ export class LeasesService {
    * Only as many as fit in an answer of `maxPayload` bytes (NATS's limit) are leased; if the
    * best one alone does not fit, PAYLOAD_TOO_LARGE, and it stays queued.
    */
-  async lease(command: LeaseTasksCommand, actor: Actor, maxPayload: number): Promise<LeaseTasksResult> {
+  async lease(asked: LeaseTasksCommand, actor: Actor, maxPayload: number): Promise<LeaseTasksResult> {
+    const command: WorkerLease = { ...asked, worker: actingWorker(actor, asked.worker) };
     await this.presence.seen(command.worker, command.pool, actor.id);
     const replyBudgetBytes = maxPayload - LEASE_ANSWER_ENVELOPE_BYTES;
     const waitMs = (command.waitSeconds ?? 0) * 1000;
@@ -114,7 +121,7 @@ export class LeasesService {
     }
   }
 
-  private async tryLease(command: LeaseTasksCommand, actor: Actor, replyBudgetBytes: number): Promise<LeasedTask[]> {
+  private async tryLease(command: WorkerLease, actor: Actor, replyBudgetBytes: number): Promise<LeasedTask[]> {
     const max = command.max ?? 1;
     const { leaseTokens, leaseIds } = newLeaseCredentials(max);
     const { rows, tooLarge } = await acquireLeases(this.genericPlans, {
@@ -145,7 +152,8 @@ export class LeasesService {
   }
 
   /** Extends a lease from now; one statement, no event. */
-  async heartbeat(command: HeartbeatTaskCommand): Promise<HeartbeatResult> {
+  async heartbeat(command: HeartbeatTaskCommand, actor: Actor): Promise<HeartbeatResult> {
+    const holder = requiredLeaseHolder(actor);
     if (!isUuid(command.taskId)) throw DomainError.notFound('Task', command.taskId);
     const db = this.dataSource.manager;
     const row = await renewLease(db, {
@@ -153,9 +161,10 @@ export class LeasesService {
       leaseToken: command.leaseToken,
       now: this.clock.now(),
       extendSeconds: command.extendSeconds ?? null,
+      holder,
     });
     if (!row) {
-      await explainLeaseMiss(db, command.taskId, command.leaseToken, 'heartbeat');
+      await explainLeaseMiss(db, command.taskId, command.leaseToken, 'heartbeat', holder);
       throw new DomainError('LEASE_LOST', `The lease on task '${command.taskId}' is not held with this token`);
     }
     return { id: row.id, leaseExpiresAt: row.lease_expires_at.toISOString() };
@@ -178,6 +187,7 @@ export class LeasesService {
       leaseToken: command.leaseToken,
       outputJson,
       outcome: { action: 'complete', result: { id: command.taskId, status: 'completed' } },
+      holder: requiredLeaseHolder(actor),
       actor: actor.id,
       traceHeaders: currentTraceHeaders(),
     });
@@ -208,7 +218,7 @@ export class LeasesService {
     const results: Array<Settled<TaskActionResult>> = [];
     for (const input of batch) {
       // A miss is explained from the row as it is now: a repeat of a call that succeeded, or LEASE_LOST.
-      results.push(completed.has(input.taskId) ? { ok: true, value: input.outcome.result } : await settle(explainLeaseMiss(this.dataSource.manager, input.taskId, input.leaseToken, 'complete')));
+      results.push(completed.has(input.taskId) ? { ok: true, value: input.outcome.result } : await settle(explainLeaseMiss(this.dataSource.manager, input.taskId, input.leaseToken, 'complete', input.holder)));
     }
     return results;
   }
@@ -223,9 +233,11 @@ export class LeasesService {
     // The error travels on: in `oms.task.failed` and `oms.task.dead`, then in OPS's alert and its escalation.
     assertRoomFor(command.error, wire, 'The error', 'error');
     const error = { message: command.error.message, ...(command.error.code !== undefined ? { code: command.error.code } : {}) };
+    const holder = requiredLeaseHolder(actor);
     return this.outbox.transaction(async (tx, emit) => {
       const task = await lockTaskForFailure(tx, command.taskId);
       if (!task) throw DomainError.notFound('Task', command.taskId);
+      refuseOtherHolder(task, command.leaseToken, holder);
       if (task.status !== 'leased' || task.lease_token !== command.leaseToken) {
         const repeated = repeatedOutcome(task, command.leaseToken, 'fail');
         if (repeated) return repeated;
@@ -262,13 +274,23 @@ export class LeasesService {
     });
   }
 
-  /** Back to the queue at once; the attempt is not counted. */
+  /**
+   * Back to the queue at once; the attempt is not counted. A manager may release any lease, with
+   * its token or without (force-release, e.g. for a worker that vanished); everyone else needs the token.
+   */
   async release(command: ReleaseTaskCommand, actor: Actor): Promise<TaskActionResult> {
+    const leaseToken = command.leaseToken ?? null;
+    if (leaseToken === null && !mayForceRelease(actor)) {
+      throw new DomainError('VALIDATION_FAILED', 'leaseToken is required: only a manager may release a task without its lease token', [
+        { path: 'leaseToken', message: 'leaseToken is required unless the caller is a manager' },
+      ]);
+    }
     if (!isUuid(command.taskId)) throw DomainError.notFound('Task', command.taskId);
     const outcome: EndedOutcome = { action: 'release', result: { id: command.taskId, status: 'queued' } };
+    const holder = requiredLeaseHolder(actor);
     return this.outbox.transaction(async (tx, emit) => {
-      const row = await releaseLease(tx, { taskId: command.taskId, leaseToken: command.leaseToken, now: this.clock.now(), outcome });
-      if (!row) return explainLeaseMiss(tx, command.taskId, command.leaseToken, 'release');
+      const row = await releaseLease(tx, { taskId: command.taskId, leaseToken, now: this.clock.now(), outcome, holder });
+      if (!row) return leaseToken === null ? refuseForceRelease(tx, command.taskId) : explainLeaseMiss(tx, command.taskId, leaseToken, 'release', holder);
       emit(
         'oms.task.requeued',
         row.request_id,
@@ -290,8 +312,10 @@ function toLeasedTask(row: AcquiredLeaseRow): LeasedTask {
     pool: row.pool,
     tags: row.tags,
     payload: row.payload,
+    input: row.input,
     attempt: row.attempt,
     leaseToken: row.lease_token,
     leaseExpiresAt: row.lease_expires_at.toISOString(),
+    leaseSeconds: row.lease_seconds,
   };
 }

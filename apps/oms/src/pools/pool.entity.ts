@@ -6,6 +6,7 @@ import type { AutoscalePolicy, EscalationPolicy, PoolKind } from '@hms/contracts
 @Check('pools_kind_check', `"kind" IN ('human', 'bot')`)
 @Check('pools_lease_seconds_check', `"lease_seconds" > 0`)
 @Check('pools_max_attempts_check', `"max_attempts" > 0`)
+@Check('pools_max_lease_seconds_check', `"max_lease_seconds" > 0`)
 @Check('pools_worker_liveness_seconds_check', `"worker_liveness_seconds" BETWEEN 10 AND 86400`)
 export class PoolEntity {
   @PrimaryColumn({ type: 'text', primaryKeyConstraintName: 'pools_pkey' })
@@ -16,6 +17,10 @@ export class PoolEntity {
 
   @Column('integer')
   leaseSeconds: number;
+
+  /** Null: DEFAULT_MAX_LEASE_SECONDS. See lease-cap.sql.ts. */
+  @Column('integer', { nullable: true })
+  maxLeaseSeconds: number | null;
 
   @Column('double precision', { nullable: true })
   slaMinutes: number | null;

@@ -22,12 +22,12 @@ export class PoolsService {
       const now = this.clock.now();
       const [row] = await queryRows<PoolRow>(
         tx,
-        `INSERT INTO oms.pools AS p (name, kind, lease_seconds, sla_minutes, max_attempts, autoscale, escalation, worker_liveness_seconds, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $9, $8, $8)
+        `INSERT INTO oms.pools AS p (name, kind, lease_seconds, sla_minutes, max_attempts, autoscale, escalation, worker_liveness_seconds, max_lease_seconds, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $9, $10, $8, $8)
          ON CONFLICT (name) DO UPDATE SET
            kind = EXCLUDED.kind, lease_seconds = EXCLUDED.lease_seconds, sla_minutes = EXCLUDED.sla_minutes,
            max_attempts = EXCLUDED.max_attempts, autoscale = EXCLUDED.autoscale, escalation = EXCLUDED.escalation,
-           worker_liveness_seconds = EXCLUDED.worker_liveness_seconds, updated_at = EXCLUDED.updated_at
+           worker_liveness_seconds = EXCLUDED.worker_liveness_seconds, max_lease_seconds = EXCLUDED.max_lease_seconds, updated_at = EXCLUDED.updated_at
          RETURNING ${POOL_COLUMNS}`,
         [
           command.pool,
@@ -39,6 +39,7 @@ export class PoolsService {
           command.escalation ? JSON.stringify(command.escalation) : null,
           now,
           command.workerLivenessSeconds ?? null,
+          command.maxLeaseSeconds ?? null,
         ],
       );
       emit('oms.pool.updated', null, { pool: row.name }, actor.id);

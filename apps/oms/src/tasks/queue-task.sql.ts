@@ -1,13 +1,14 @@
 import { claimProcessedEventSql, isoTimestampSql, outboxInsertSql, preparedQuery, type StatementTarget } from '@hms/platform';
 import type { EventDataMap, LeasedTask } from '@hms/contracts';
 import { effectiveRetryPolicy } from '../leases/backoff';
+import { cappedLeaseSecondsSql } from '../leases/lease-cap.sql';
 import type { WaiterLeaseTerms } from '../leases/task-signals';
 
 /**
  * A step's task as `act.step.ready` asks for it, with its request; unset settings come from the
  * pool, and the step's own retry policy is completed with the pool's attempts when queued.
  */
-export type StepTask = EventDataMap['act.step.ready'] & { requestId: string };
+export type StepTask = EventDataMap['act.step.ready'] & { requestId: string; input: Record<string, unknown> };
 
 export interface QueueLoneStepParams {
   step: StepTask;
@@ -66,7 +67,7 @@ WITH clock AS MATERIALIZED (
   SELECT date_trunc('milliseconds', GREATEST($13::timestamptz, clock_timestamp())) AS granted_at
 ),
 pool AS (
-  SELECT max_attempts, lease_seconds, sla_minutes FROM oms.pools WHERE name = $4::text
+  SELECT max_attempts, lease_seconds, max_lease_seconds, sla_minutes FROM oms.pools WHERE name = $4::text
 ),
 claimed AS (
   ${claimProcessedEventSql({ schema: 'oms', consumer: '$15::text', eventIds: 'unnest(ARRAY[$16::uuid])', onlyIf: 'EXISTS (SELECT 1 FROM pool)' })}
@@ -75,18 +76,18 @@ settings AS (
   SELECT COALESCE($8::int, p.max_attempts) AS attempts,
          COALESCE($11::int, p.lease_seconds) AS lease_seconds,
          $13::timestamptz + COALESCE($12::float8, p.sla_minutes) * interval '1 minute' AS sla_due_at,
-         COALESCE($22::int, $11::int, p.lease_seconds) AS lease_duration,
+         COALESCE(${cappedLeaseSecondsSql('$22::int', 'p.max_lease_seconds', 'COALESCE($11::int, p.lease_seconds)')}, $11::int, p.lease_seconds) AS lease_duration,
          c.granted_at
   FROM pool AS p CROSS JOIN clock AS c
   WHERE EXISTS (SELECT 1 FROM claimed)
 ),
 queued AS (
-  INSERT INTO oms.tasks (id, request_id, step_id, pool, title, tags, priority, status, attempt, max_attempts, retry, payload, payload_bytes,
+  INSERT INTO oms.tasks (id, request_id, step_id, pool, title, tags, priority, status, attempt, max_attempts, retry, payload, payload_bytes, input,
                          lease_seconds, sla_due_at, pick_by, available_at, queued_at, created_at, updated_at,
                          worker, lease_token, lease_id, lease_duration_seconds, lease_expires_at)
   SELECT $1::uuid, $2::text, $3::text, $4::text, $5::text, $6::text[], $7::int,
          CASE WHEN $19::text IS NULL THEN 'queued' ELSE 'leased' END, CASE WHEN $19::text IS NULL THEN 0 ELSE 1 END,
-         s.attempts, jsonb_set($9::jsonb, '{attempts}', to_jsonb(s.attempts)), $10::text::jsonb, octet_length($10::text),
+         s.attempts, jsonb_set($9::jsonb, '{attempts}', to_jsonb(s.attempts)), $10::text::jsonb, octet_length($10::text) + octet_length($25::text), $25::text::jsonb,
          s.lease_seconds, s.sla_due_at, COALESCE(s.sla_due_at, $13::timestamptz + $14::int * interval '1 minute'), $13, $13, $13,
          CASE WHEN $19::text IS NULL THEN $13::timestamptz ELSE s.granted_at END,
          $19::text, $20::text, $21::uuid,
@@ -94,7 +95,7 @@ queued AS (
          CASE WHEN $19::text IS NULL THEN NULL ELSE s.granted_at + s.lease_duration * interval '1 second' END
   FROM settings AS s
   ON CONFLICT ON CONSTRAINT tasks_request_step_key DO NOTHING
-  RETURNING id, request_id, step_id, pool, priority, tags, sla_due_at, attempt, worker, lease_id, lease_expires_at, available_at, updated_at
+  RETURNING id, request_id, step_id, pool, priority, tags, sla_due_at, attempt, worker, lease_id, lease_expires_at, lease_seconds, available_at, updated_at
 ),
 seen AS (
   INSERT INTO oms.workers AS w (id, first_seen_at, last_seen_at)
@@ -145,7 +146,7 @@ handed_off AS (
     },
   })}
 )
-SELECT EXISTS (SELECT 1 FROM pool) AS pool_found, EXISTS (SELECT 1 FROM claimed) AS claimed, q.id, q.tags, q.worker, q.lease_expires_at
+SELECT EXISTS (SELECT 1 FROM pool) AS pool_found, EXISTS (SELECT 1 FROM claimed) AS claimed, q.id, q.tags, q.worker, q.lease_expires_at, q.lease_seconds
 FROM (SELECT 1) AS one LEFT JOIN queued AS q ON true`;
 
 /** Queues a lone step's task, claiming its event, atomically on its own (one statement). */
@@ -176,11 +177,12 @@ export async function queueLoneStep(db: StatementTarget, params: QueueLoneStepPa
     handOff?.leaseSeconds ?? null,
     handOff?.actor ?? null,
     handOff?.traceHeaders ?? null,
+    JSON.stringify(step.input),
   ]);
-  const { pool_found: poolFound, claimed, id, tags, worker, lease_expires_at: leaseExpiresAt } = row!;
+  const { pool_found: poolFound, claimed, id, tags, worker, lease_expires_at: leaseExpiresAt, lease_seconds: leaseSeconds } = row!;
   const task = id ? { id, tags: tags ?? [] } : null;
   const leased: LeasedTask | null =
-    task && handOff && worker !== null && leaseExpiresAt !== null
+    task && handOff && worker !== null && leaseExpiresAt !== null && leaseSeconds !== null
       ? {
           id: task.id,
           requestId: step.requestId,
@@ -189,9 +191,11 @@ export async function queueLoneStep(db: StatementTarget, params: QueueLoneStepPa
           pool: step.pool,
           tags: task.tags,
           payload: step.payload,
+          input: step.input,
           attempt: 1,
           leaseToken: handOff.leaseToken,
           leaseExpiresAt: leaseExpiresAt.toISOString(),
+          leaseSeconds,
         }
       : null;
   return { poolFound, claimed, task, leased };
@@ -204,4 +208,5 @@ interface QueueLoneStepRow {
   tags: string[] | null;
   worker: string | null;
   lease_expires_at: Date | null;
+  lease_seconds: number | null;
 }

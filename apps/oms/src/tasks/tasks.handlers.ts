@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { RpcSubjects } from '@hms/contracts';
+import { requiredLeaseHolder, RpcSubjects } from '@hms/contracts';
 import type { RpcHandlers } from '@hms/platform';
 import { LeasesService } from '../leases/leases.service';
 import { WorkerPresence } from '../workers/worker-presence';
@@ -36,10 +36,10 @@ export class TasksHandlers {
       [RpcSubjects.taskComplete]: (command, { actor, maxPayload }) => this.leases.complete(command, actor, maxPayload),
       [RpcSubjects.taskCompleteMany]: (command, { actor, maxPayload }) => this.leases.completeMany(command, actor, maxPayload),
       [RpcSubjects.taskFail]: (command, { actor, requestBytes, maxPayload }) => this.leases.fail(command, actor, { requestBytes, maxPayload }),
-      [RpcSubjects.taskHeartbeat]: (command) => this.leases.heartbeat(command),
+      [RpcSubjects.taskHeartbeat]: (command, { actor }) => this.leases.heartbeat(command, actor),
       [RpcSubjects.taskRelease]: (command, { actor }) => this.leases.release(command, actor),
       [RpcSubjects.taskReroute]: (command, { actor }) => this.tasks.reroute(command, actor),
-      [RpcSubjects.taskGet]: (query) => this.tasks.get(query.id),
+      [RpcSubjects.taskGet]: (query, { actor }) => this.tasks.get(query.id, requiredLeaseHolder(actor)),
       [RpcSubjects.taskList]: (query, { maxPayload }) => this.tasks.list(query, maxPayload),
       [RpcSubjects.workerHeartbeat]: (command, { actor }) => this.presence.heartbeat(command, actor),
     };

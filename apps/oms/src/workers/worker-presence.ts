@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { systemActor, type Actor, type WorkerHeartbeatCommand, type WorkerHeartbeatResult } from '@hms/contracts';
+import { actingWorker, systemActor, type Actor, type WorkerHeartbeatCommand, type WorkerHeartbeatResult } from '@hms/contracts';
 import { CLOCK, EventOutbox, type Clock } from '@hms/platform';
 import { DataSource } from 'typeorm';
 import { queryRows } from '../database/query-rows';
@@ -51,10 +51,12 @@ export class WorkerPresence {
    * those pools, the one the worker must heartbeat within.
    */
   async heartbeat(command: WorkerHeartbeatCommand, actor: Actor): Promise<WorkerHeartbeatResult> {
+    // A worker heartbeats only itself: one token cannot keep many "workers" online.
+    const worker = actingWorker(actor, command.worker);
     const pools = [...new Set(command.pools)];
     const now = this.clock.now();
-    await this.markSeen(command.worker, pools, now, actor.id);
-    return { worker: command.worker, pools, lastSeenAt: now.toISOString(), livenessSeconds: await this.smallestWindow(pools) };
+    await this.markSeen(worker, pools, now, actor.id);
+    return { worker, pools, lastSeenAt: now.toISOString(), livenessSeconds: await this.smallestWindow(pools) };
   }
 
   /** A statement of its own rather than part of markSeen's, which the lease path shares and must not pay for. */

@@ -7,6 +7,8 @@ import { OpsConfig } from '../ops.config';
 import { escalates, WEBHOOK_MAX_ATTEMPTS, webhookRetryDelaySeconds } from './alert.state';
 import { toAlertView, type AlertRow } from './alert.view';
 import { OPS_ACTOR } from './alerts.service';
+import { postWebhook, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER, webhookSignature, type WebhookPolicy } from './webhook-delivery';
+import { parseAllowList } from './webhook-destination';
 
 /** Alerts escalated, and webhooks posted, per sweep at most. */
 const ESCALATION_BATCH = 50;
@@ -14,6 +16,14 @@ const WEBHOOK_BATCH = 20;
 
 /** While OMS cannot say what a pool's policy is, its due alerts are looked at again this much later (not every sweep). */
 const POLICY_RETRY_SECONDS = 5;
+
+/** The webhook as the ledger records it (see the `ops.alert.escalated` contract). */
+function webhookOrigin(url: string): string {
+  return URL.canParse(url) ? new URL(url).origin : 'invalid';
+}
+
+/** All an API caller learns of a failed attempt (see post). */
+const WEBHOOK_FAILED = 'failed';
 
 /** A claimed delivery not settled in this long (a replica died mid-post) is tried again. */
 const WEBHOOK_CLAIM_SECONDS = 60;
@@ -24,7 +34,8 @@ const WEBHOOK_CLAIM_SECONDS = 60;
  * - an alert nobody acknowledged within `afterMinutes` of being raised is escalated: an
  *   `ops.alert.escalated` event, from which OMS queues a task in the escalation pool;
  * - its webhook is posted `{alert}` until it answers 2xx, with backoff, at most
- *   WEBHOOK_MAX_ATTEMPTS times. Receivers de-duplicate on the `Hms-Alert-Id` header: a delivery
+ *   WEBHOOK_MAX_ATTEMPTS times, signed (`Hms-Signature`) and only to an allowed destination
+ *   (webhook-delivery.ts). Receivers de-duplicate on the `Hms-Alert-Id` header: a delivery
  *   whose answer was lost is posted again.
  *
  * Both sweeps claim rows with SKIP LOCKED, so OPS replicas share the work.
@@ -32,6 +43,7 @@ const WEBHOOK_CLAIM_SECONDS = 60;
 @Injectable()
 export class AlertEscalation implements BackgroundJob {
   private readonly job: PeriodicJob;
+  private readonly webhookPolicy: WebhookPolicy;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -41,6 +53,11 @@ export class AlertEscalation implements BackgroundJob {
     @Inject(CLOCK) private readonly clock: Clock,
     @InjectLogger() private readonly logger: Logger,
   ) {
+    this.webhookPolicy = {
+      allowHttp: config.OPS_WEBHOOK_ALLOW_HTTP,
+      allowed: parseAllowList(config.OPS_WEBHOOK_ALLOW_PRIVATE),
+      timeoutMs: config.OPS_WEBHOOK_TIMEOUT_MS,
+    };
     this.job = new PeriodicJob(
       'alert escalation',
       config.OPS_ESCALATION_SWEEP_MS,
@@ -118,7 +135,7 @@ export class AlertEscalation implements BackgroundJob {
         emit(
           'ops.alert.escalated',
           row.request_id,
-          { alertId: row.id, kind: row.kind, pool: row.pool, taskId: row.task_id, stepId: row.step_id, message: row.message, escalationPool: policy.pool ?? null, webhook: policy.webhook ?? null },
+          { alertId: row.id, kind: row.kind, pool: row.pool, taskId: row.task_id, stepId: row.step_id, message: row.message, escalationPool: policy.pool ?? null, webhook: policy.webhook ? webhookOrigin(policy.webhook) : null },
           OPS_ACTOR,
         );
       }
@@ -156,20 +173,26 @@ export class AlertEscalation implements BackgroundJob {
   }
 
   private async post(row: AlertRow): Promise<void> {
-    let failure: string | null = null;
-    try {
-      const response = await fetch(row.webhook_url!, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'user-agent': 'hms-ops', 'hms-alert-id': row.id, 'hms-delivery-attempt': String(row.webhook_attempts) },
-        body: JSON.stringify({ alert: toAlertView(row) }),
-        signal: AbortSignal.timeout(this.config.OPS_WEBHOOK_TIMEOUT_MS),
-        redirect: 'manual',
-      });
-      await response.body?.cancel();
-      if (response.status < 200 || response.status > 299) failure = `HTTP ${response.status}`;
-    } catch (error) {
-      failure = (error as Error).name === 'TimeoutError' ? `no answer within ${this.config.OPS_WEBHOOK_TIMEOUT_MS} ms` : (error as Error).message;
-    }
+    const body = JSON.stringify({ alert: toAlertView(row) });
+    const timestamp = String(Math.floor(this.clock.now().getTime() / 1000));
+    const secret = this.config.OPS_WEBHOOK_SECRET;
+    const outcome = secret
+      ? await postWebhook(
+          row.webhook_url!,
+          body,
+          {
+            'content-type': 'application/json',
+            'user-agent': 'hms-ops',
+            'hms-alert-id': row.id,
+            'hms-delivery-attempt': String(row.webhook_attempts),
+            [WEBHOOK_TIMESTAMP_HEADER]: timestamp,
+            [WEBHOOK_SIGNATURE_HEADER]: webhookSignature(secret, timestamp, body),
+          },
+          this.webhookPolicy,
+        )
+      : ({ ok: false, reason: 'OPS_WEBHOOK_SECRET is not set: webhooks are not posted unsigned', final: true } as const);
+    const failure = outcome.ok ? null : outcome.reason;
+    const final = !outcome.ok && outcome.final === true;
     const now = this.clock.now();
     if (failure === null) {
       await this.dataSource.query(
@@ -178,13 +201,15 @@ export class AlertEscalation implements BackgroundJob {
       );
       return;
     }
-    const givenUp = row.webhook_attempts >= WEBHOOK_MAX_ATTEMPTS;
-    this.logger.warn({ alertId: row.id, url: row.webhook_url, attempt: row.webhook_attempts, failure, givenUp }, 'alert webhook delivery failed');
+    const givenUp = final || row.webhook_attempts >= WEBHOOK_MAX_ATTEMPTS;
+    // The reason (a status code, a refused address) stays in the log: shown to API callers it
+    // would make the webhook a probe of what answers where inside the network.
+    this.logger.warn({ alertId: row.id, attempt: row.webhook_attempts, failure, givenUp }, 'alert webhook delivery failed');
     await this.dataSource.query(`UPDATE "ops"."alerts" SET "webhook_status" = $2, "webhook_next_at" = $3, "webhook_last_error" = $4 WHERE "id" = $1`, [
       row.id,
       givenUp ? 'failed' : 'pending',
       givenUp ? null : new Date(now.getTime() + webhookRetryDelaySeconds(row.webhook_attempts) * 1000),
-      failure.slice(0, 500),
+      WEBHOOK_FAILED,
     ]);
   }
 }

@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import pino from 'pino';
 import { PeriodicJob } from './periodic-job';
 
@@ -70,5 +71,35 @@ describe('PeriodicJob', () => {
     job.poke();
     await until(() => ticks === 2);
     await job.stop();
+  });
+
+  it('logs a Postgres outage once when it starts and once when it ends, not once per tick', async () => {
+    const messages: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        messages.push((JSON.parse(chunk.toString()) as { msg: string }).msg);
+        done();
+      },
+    });
+    let ticks = 0;
+    const job = new PeriodicJob(
+      'sweep',
+      LONG_PERIOD_MS,
+      async () => {
+        ticks += 1;
+        if (ticks <= 5) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+        return { full: ticks < 7 };
+      },
+      pino({ level: 'info' }, sink),
+    );
+    job.start();
+    for (let tick = 2; tick <= 6; tick += 1) {
+      await until(() => ticks === tick - 1);
+      job.poke();
+    }
+    await until(() => ticks === 7);
+    await job.stop();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(messages).toEqual(['Postgres is unavailable; retrying until it is back', 'Postgres is back; resumed']);
   });
 });

@@ -1,4 +1,7 @@
-import { DataSource, DefaultNamingStrategy, type EntityManager, type MixedList, type NamingStrategyInterface } from 'typeorm';
+import { Client, type ClientConfig } from 'pg';
+import type { Logger } from 'pino';
+import { DataSource, DefaultNamingStrategy, MigrationExecutor, type EntityManager, type MixedList, type NamingStrategyInterface } from 'typeorm';
+import { errorSummary, isDatabaseUnavailable } from './database-outage';
 
 function snakeCase(name: string): string {
   return name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/([A-Z])([A-Z][a-z])/g, '$1_$2').toLowerCase();
@@ -29,10 +32,70 @@ export interface DataSourceOptions {
   migrations: MixedList<Function>;
   poolSize?: number;
   applicationName?: string;
+  /** {@link DEFAULT_DATABASE_TIMEOUTS} when absent. */
+  timeouts?: DatabaseTimeouts;
+  /** Where broken idle connections are reported; unreported when absent (tools, tests). */
+  logger?: Logger;
+}
+
+/** How long the services wait on Postgres before they give up and answer UNAVAILABLE. */
+export interface DatabaseTimeouts {
+  /** `statement_timeout` of every connection: a statement running longer is cancelled. */
+  statementMs: number;
+  /** Waiting for a connection (a free one from the pool, or a new one to open) fails after this. */
+  acquireMs: number;
+}
+
+/**
+ * A statement is cancelled after 30 s: far past any request's wait (the gateway gives up after
+ * 10 s), yet above what a sweep over a large table takes. A connection is waited for 10 s, the
+ * gateway's wait: a caller that got no connection by then has already given up.
+ */
+export const DEFAULT_DATABASE_TIMEOUTS: DatabaseTimeouts = { statementMs: 30_000, acquireMs: 10_000 };
+
+/**
+ * A node-postgres client that always has an 'error' listener. node-postgres emits 'error' on a
+ * client whose connection breaks (a Postgres restart) even while a query of it is failing with
+ * the same error; the pool listens only while the client is idle, so a client that was checked
+ * out at that moment (a transaction, the outbox relay, a held generic-plan connection) would
+ * end the process. The error itself reaches the query, or the pool's 'error' event.
+ */
+export class ResilientClient extends Client {
+  constructor(config?: string | ClientConfig) {
+    super(config);
+    this.on('error', () => undefined);
+  }
+}
+
+/**
+ * Pool settings shared by every Postgres pool of a service: the resilient client, the timeouts,
+ * and TCP keep-alive (so a connection to a host that vanished is noticed).
+ */
+export function resilientPoolOptions(timeouts: DatabaseTimeouts): { Client: typeof Client; connectionTimeoutMillis: number; keepAlive: boolean; statementTimeoutOption: string } {
+  return {
+    Client: ResilientClient,
+    connectionTimeoutMillis: timeouts.acquireMs,
+    keepAlive: true,
+    statementTimeoutOption: `-c statement_timeout=${Math.trunc(timeouts.statementMs)}`,
+  };
+}
+
+/**
+ * Logs an idle pooled connection that broke. The pool drops it and the next statement opens a
+ * new one; the outage itself is reported by whatever fails next (OutageLog), so an expected
+ * loss is a debug line with the message only (never the client the pool hands over with it).
+ */
+export function idleConnectionErrorHandler(logger: Logger | undefined, pool: string): (error: Error) => void {
+  return (error) => {
+    if (!logger) return;
+    if (isDatabaseUnavailable(error)) logger.debug({ pool, reason: errorSummary(error) }, 'idle Postgres connection dropped');
+    else logger.warn({ pool, reason: errorSummary(error) }, 'idle Postgres connection failed; dropped');
+  };
 }
 
 /** A TypeORM data source for one service schema. Never `synchronize`: migrations own the schema. */
 export function createDataSource(options: DataSourceOptions): DataSource {
+  const { statementTimeoutOption, ...pool } = resilientPoolOptions(options.timeouts ?? DEFAULT_DATABASE_TIMEOUTS);
   return new DataSource({
     type: 'postgres',
     url: options.url,
@@ -44,29 +107,37 @@ export function createDataSource(options: DataSourceOptions): DataSource {
     synchronize: false,
     logging: false,
     applicationName: options.applicationName ?? `hms-${options.schema}`,
+    poolErrorHandler: idleConnectionErrorHandler(options.logger, 'main'),
     extra: {
+      ...pool,
       max: options.poolSize ?? 10,
       // The hot statements are prepared (preparedQuery). A generic plan chosen while a table is
       // still empty (a seq scan) would stay cached as the table grows; plan each run instead.
-      options: '-c plan_cache_mode=force_custom_plan',
+      options: `-c plan_cache_mode=force_custom_plan ${statementTimeoutOption}`,
     },
   });
 }
 
 /**
  * Applies pending migrations under a session advisory lock, so replicas that start together
- * migrate once and the others wait.
+ * migrate once and the others wait. On a connection without `statement_timeout`: waiting for
+ * another replica's migration, or building an index on a large table, may take longer than
+ * any request should.
  */
 export async function runMigrations(dataSource: DataSource, schema: string): Promise<void> {
   const runner = dataSource.createQueryRunner();
   await runner.connect();
   const lockKey = `hms.migrations.${schema}`;
   try {
+    await runner.query('SET statement_timeout = 0');
     await runner.query('SELECT pg_advisory_lock(hashtext($1))', [lockKey]);
     await runner.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-    await dataSource.runMigrations({ transaction: 'each' });
+    const executor = new MigrationExecutor(dataSource, runner);
+    executor.transaction = 'each';
+    await executor.executePendingMigrations();
   } finally {
     await runner.query('SELECT pg_advisory_unlock(hashtext($1))', [lockKey]).catch(() => undefined);
+    await runner.query('RESET statement_timeout').catch(() => undefined);
     await runner.release();
   }
 }
@@ -142,3 +213,39 @@ export function parkedEventsTableDownSql(schema: string): string[] {
 }
 
 export type { EntityManager };
+
+/** A Postgres identifier, quoted. */
+function quoteIdentifier(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/**
+ * Gives the role a service runs as (the user of its `DATABASE_URL`) what it needs on its schema,
+ * and no more: rows of every table, but not DDL (it owns nothing), and only SELECT and INSERT on
+ * `appendOnlyTables`. Run as the schema's owner after the migrations, on every start, so the
+ * grants follow the tables the migrations create. Nothing to do when the service runs as the owner.
+ */
+export async function grantServiceRole(owner: DataSource, schema: string, serviceRole: string, appendOnlyTables: string[] = []): Promise<void> {
+  const [{ current_user: ownerRole }] = (await owner.query('SELECT current_user')) as Array<{ current_user: string }>;
+  if (ownerRole === serviceRole) return;
+  const role = quoteIdentifier(serviceRole);
+  const s = quoteIdentifier(schema);
+  await owner.transaction(async (tx) => {
+    // Replicas starting together would GRANT on the same rows of the catalog at once, which
+    // Postgres refuses ("tuple concurrently updated"): take the migrations' lock.
+    await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`hms.migrations.${schema}`]);
+    await tx.query(`GRANT USAGE ON SCHEMA ${s} TO ${role}`);
+    await tx.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${s} TO ${role}`);
+    await tx.query(`GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA ${s} TO ${role}`);
+    await tx.query(`REVOKE ALL ON ${s}."migrations" FROM ${role}`);
+    for (const table of appendOnlyTables) {
+      await tx.query(`REVOKE ALL ON ${s}.${quoteIdentifier(table)} FROM ${role}`);
+      await tx.query(`GRANT SELECT, INSERT ON ${s}.${quoteIdentifier(table)} TO ${role}`);
+    }
+  });
+}
+
+/** The user a postgres:// URL connects as. */
+export function databaseUser(url: string): string {
+  return decodeURIComponent(new URL(url).username) || 'postgres';
+}

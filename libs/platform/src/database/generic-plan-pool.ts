@@ -1,5 +1,7 @@
 import { DatabaseError, Pool, type PoolClient } from 'pg';
 import type { Logger } from 'pino';
+import { isDatabaseUnavailable } from './database-outage';
+import { idleConnectionErrorHandler, resilientPoolOptions, type DatabaseTimeouts } from './data-source';
 
 /** Where a prepared statement of this pool runs: any connection of the pool, or one held. */
 export abstract class GenericPlanStatements {
@@ -24,6 +26,7 @@ export interface GenericPlanPoolOptions {
   url: string;
   size: number;
   applicationName: string;
+  timeouts: DatabaseTimeouts;
   logger: Logger;
 }
 
@@ -47,11 +50,13 @@ export class GenericPlanPool extends GenericPlanStatements {
 
   constructor(options: GenericPlanPoolOptions) {
     super();
+    const { statementTimeoutOption, ...resilient } = resilientPoolOptions(options.timeouts);
     this.pool = new Pool({
+      ...resilient,
       connectionString: options.url,
       max: options.size,
       application_name: options.applicationName,
-      options: '-c plan_cache_mode=force_generic_plan',
+      options: `-c plan_cache_mode=force_generic_plan ${statementTimeoutOption}`,
       // Postgres remakes a kept plan when the table is analyzed; a connection's plans also
       // last no longer than the connection, so one made while a table was small is gone
       // within a minute even if autovacuum has not come round yet.
@@ -59,7 +64,7 @@ export class GenericPlanPool extends GenericPlanStatements {
     });
     // An idle connection that breaks (a Postgres restart) is dropped from the pool; the next
     // statement opens a new one. Without a listener the error would end the process.
-    this.pool.on('error', (error) => options.logger.warn({ err: error }, 'idle generic-plan connection failed; dropped'));
+    this.pool.on('error', idleConnectionErrorHandler(options.logger, 'generic-plan'));
   }
 
   async run<T>(name: string, sql: string, values: unknown[]): Promise<T[]> {
@@ -76,8 +81,9 @@ export class GenericPlanPool extends GenericPlanStatements {
     try {
       return await work(new HeldGenericPlanConnection(client));
     } catch (error) {
-      // A statement Postgres refused leaves the connection usable; anything else may not.
-      if (!(error instanceof DatabaseError)) broken = error instanceof Error ? error : new Error(String(error));
+      // A statement Postgres refused leaves the connection usable; anything else may not, nor
+      // does a server ending the session (57P01…): its last words arrive as a DatabaseError.
+      if (!(error instanceof DatabaseError) || isDatabaseUnavailable(error)) broken = error instanceof Error ? error : new Error(String(error));
       throw error;
     } finally {
       client.release(broken);

@@ -2,6 +2,7 @@ import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@na
 import { EventDeliveryLimits, EventStream } from '@hms/contracts';
 import type { Logger } from 'pino';
 import type { NatsBus } from '../nats/nats-bus';
+import { OutageLog } from '../bootstrap/outage-log';
 
 /** At most this many messages are handed over together, and at most this many events committed together. */
 export const MAX_EVENT_BATCH = 100;
@@ -45,13 +46,16 @@ export class DurableBatches {
   private loop?: Promise<void>;
   private buffered: JsMsg[] = [];
   private draining?: Promise<void>;
+  private readonly outage: OutageLog;
 
   constructor(
     private readonly bus: NatsBus,
     private readonly options: DurableBatchesOptions,
     private readonly handleBatch: (messages: JsMsg[]) => Promise<void>,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.outage = new OutageLog(logger, `consumer ${options.durable} (pull)`);
+  }
 
   /** Creates the durable consumer if needed (errors surface here), then consumes in the background. */
   async start(): Promise<void> {
@@ -66,6 +70,11 @@ export class DurableBatches {
     await this.messages?.close();
     await this.loop;
     await this.draining;
+  }
+
+  /** Tells JetStream the messages waiting here are still being worked on (not to redeliver them yet). */
+  holdBuffered(): void {
+    for (const message of this.buffered) message.working();
   }
 
   private get durableName(): string {
@@ -98,7 +107,7 @@ export class DurableBatches {
         await this.consume();
       } catch (error) {
         if (!this.running) break;
-        this.logger.warn({ err: error, durable: this.options.durable }, 'event consumer stopped; restarting');
+        if (!this.outage.failed(error)) this.logger.warn({ err: error, durable: this.options.durable }, 'event consumer stopped; restarting');
         await new Promise((resolve) => setTimeout(resolve, 1000));
         await this.ensureConsumer().catch(() => undefined);
       }
@@ -108,6 +117,7 @@ export class DurableBatches {
   private async consume(): Promise<void> {
     const consumer = await this.bus.jetstream.consumers.get(this.bus.streamName, this.durableName);
     const messages = await consumer.consume({ max_messages: 256 });
+    this.outage.succeeded();
     this.messages = messages;
     if (!this.running) {
       await messages.close();

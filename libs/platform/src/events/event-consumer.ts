@@ -10,6 +10,12 @@ import type { Emit, EventOutbox } from './event-outbox';
 import type { ParkedEvents, ReplayableConsumer } from './parked-events';
 import { isTransientFailure } from './transient-failure';
 import { preparedQuery } from '../database/prepared-query';
+import { OutageLog } from '../bootstrap/outage-log';
+import { Backoff, type BackoffPolicy } from '../bootstrap/backoff';
+import { WakeableSleep } from '../bootstrap/wakeable-sleep';
+
+/** How often a consumer tries its batch again while Postgres is away. */
+const OUTAGE_RETRY: BackoffPolicy = { initialMs: 250, maxMs: 5000 };
 
 /** Handles one event inside the consumer's transaction; events it emits commit with it. */
 export type EventHandler = (event: AnyHmsEvent, tx: EntityManager, emit: Emit) => Promise<void>;
@@ -112,11 +118,18 @@ export function claimProcessedEventSql(spec: { schema: string; consumer: string;
  * consumer's `max_ack_pending`, never the events behind it. JetStream's own `max_deliver` stays
  * unlimited: it would drop the message without parking it, e.g. while Postgres is down and
  * parking fails too.
+ *
+ * While Postgres is away nothing is split or held back: the batch waits for it, keeping its
+ * messages and those buffered behind it in progress (so JetStream does not hand them to
+ * another replica, nor count another delivery), and goes through when it is back.
  */
 export class EventConsumer implements ReplayableConsumer {
   private readonly batches: DurableBatches;
   private readonly maxDeliveries: number;
   private readonly retryBaseMs: number;
+  private readonly outage: OutageLog;
+  private stopping = false;
+  private readonly outagePause = new WakeableSleep();
 
   constructor(
     private readonly bus: NatsBus,
@@ -129,6 +142,7 @@ export class EventConsumer implements ReplayableConsumer {
     this.batches = new DurableBatches(bus, subscription, (messages) => this.process(messages), logger);
     this.maxDeliveries = delivery.maxDeliveries ?? EventDeliveryLimits.maxDeliveries;
     this.retryBaseMs = delivery.retryBaseMs ?? EventDeliveryLimits.retryBaseMs;
+    this.outage = new OutageLog(logger, `consumer ${subscription.durable}`);
   }
 
   get durable(): string {
@@ -136,10 +150,13 @@ export class EventConsumer implements ReplayableConsumer {
   }
 
   start(): Promise<void> {
+    this.stopping = false;
     return this.batches.start();
   }
 
   stop(): Promise<void> {
+    this.stopping = true;
+    this.outagePause.wake();
     return this.batches.stop();
   }
 
@@ -174,7 +191,7 @@ export class EventConsumer implements ReplayableConsumer {
     }
     if (deliveries.length === 1 && (await this.handledAlone(deliveries[0]!, acks))) return;
     for (let start = 0; start < deliveries.length; start += MAX_EVENT_BATCH) {
-      await applyAllOrEachAlone(deliveries.slice(start, start + MAX_EVENT_BATCH), (batch) => this.apply(batch), {
+      await applyAllOrEachAlone(deliveries.slice(start, start + MAX_EVENT_BATCH), (batch) => this.applyOutlastingOutages(batch), {
         applied: (delivery) => acks.handled(delivery.message),
         putOff: (delivery, error) => this.putOff(delivery, error, acks),
       });
@@ -191,13 +208,34 @@ export class EventConsumer implements ReplayableConsumer {
     } catch (error) {
       // Nothing was written (one statement); the transactional path tries again and holds the
       // event back if it fails there too.
-      this.logger.warn({ err: error, eventId: event.id, type: event.type }, 'fast path failed; handling the event in a transaction');
+      if (!this.outage.failed(error)) this.logger.warn({ err: error, eventId: event.id, type: event.type }, 'fast path failed; handling the event in a transaction');
       return false;
     }
     if (outcome === 'declined') return false;
     acks.handled(message);
     if (outcome === 'handled') committed?.([event]);
     return true;
+  }
+
+  /**
+   * {@link apply}, tried again while Postgres is unavailable. Until stop(): then the batch fails
+   * and is put off like any other.
+   */
+  private async applyOutlastingOutages(deliveries: Delivery[]): Promise<void> {
+    const backoff = new Backoff(OUTAGE_RETRY);
+    for (;;) {
+      try {
+        await this.apply(deliveries);
+        this.outage.succeeded();
+        return;
+      } catch (error) {
+        if (this.stopping || this.outage.failed(error) !== 'Postgres') throw error;
+        // Still ours: without this JetStream hands them to another replica after ack_wait.
+        for (const { message } of deliveries) message.working();
+        this.batches.holdBuffered();
+        await this.outagePause.sleep(backoff.next());
+      }
+    }
   }
 
   /** Handles a parked event again (ParkedEvents.replay), in a transaction that first runs `within`. */

@@ -2,6 +2,16 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { EventStream } from '@hms/contracts';
 import { DEFAULT_MAX_PAYLOAD } from './wire-size';
+import { ActorTrust } from './actor-trust';
+import { inboxPrefixOf } from './nats-permissions';
+
+/** This process's identity on NATS: its user, and how it signs and checks actor headers. */
+export interface NatsIdentity {
+  user?: string;
+  password?: string;
+  /** Signs the actor headers this process sends, and decides whom to believe on the ones it receives. */
+  trust?: ActorTrust;
+}
 
 /**
  * One NATS connection per process, with the deployment's subject prefix applied in one place.
@@ -10,16 +20,37 @@ import { DEFAULT_MAX_PAYLOAD } from './wire-size';
 export class NatsBus {
   private jsClient?: JetStreamClient;
   private jsManager?: JetStreamManager;
+  private disconnected = false;
+  private readonly connectionListeners: Array<(connected: boolean) => void> = [];
 
   private constructor(
     readonly connection: NatsConnection,
     readonly prefix: string,
-  ) {}
+    readonly trust: ActorTrust,
+  ) {
+    void this.followStatus();
+  }
 
-  static async connect(url: string, prefix: string, name: string): Promise<NatsBus> {
+  /** Tracks disconnects and reconnects, for readiness: while reconnecting nothing can be sent. */
+  private async followStatus(): Promise<void> {
+    for await (const status of this.connection.status()) {
+      if (status.type !== 'disconnect' && status.type !== 'reconnect') continue;
+      this.disconnected = status.type === 'disconnect';
+      for (const listener of this.connectionListeners) listener(!this.disconnected);
+    }
+  }
+
+  /** Called when the connection is lost (false) and when it is back (true). */
+  onConnectionChange(listener: (connected: boolean) => void): void {
+    this.connectionListeners.push(listener);
+  }
+
+  static async connect(url: string, prefix: string, name: string, identity: NatsIdentity = {}): Promise<NatsBus> {
     const connection = await connect({
       servers: url.split(','),
       name,
+      // A user may only subscribe under its own inbox prefix (docs/security.md "NATS").
+      ...(identity.user ? { user: identity.user, pass: identity.password, inboxPrefix: inboxPrefixOf(identity.user) } : {}),
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       waitOnFirstConnect: true,
@@ -28,7 +59,7 @@ export class NatsBus {
       // are reported with the subject, which is what locates them.
       noAsyncTraces: true,
     });
-    return new NatsBus(connection, prefix);
+    return new NatsBus(connection, prefix, identity.trust ?? new ActorTrust([]));
   }
 
   /** The wire subject of a contract subject. */
@@ -84,8 +115,9 @@ export class NatsBus {
     }
   }
 
+  /** False while the connection is lost and being re-established, and once closed. */
   get isConnected(): boolean {
-    return !this.connection.isClosed();
+    return !this.disconnected && !this.connection.isClosed();
   }
 
   async close(): Promise<void> {

@@ -20,7 +20,10 @@ import {
   type ServiceName,
 } from '@hms/contracts';
 import type { Logger } from 'pino';
+import { isStatementTimeout } from '../database/database-outage';
+import { OutageLog } from '../bootstrap/outage-log';
 import { injectTraceContext, withConsumerSpan, withProducerSpan } from '../tracing/tracing';
+import { assertBotPools } from './actor-trust';
 import type { NatsBus } from './nats-bus';
 import { encodedHeaderBytes, fitsIn, HEADERS_RESERVE_BYTES, payloadTooLarge } from './wire-size';
 
@@ -44,6 +47,9 @@ export type RpcHandlers<N extends ServiceName> = {
 };
 
 type Reply = { ok: true; result: unknown } | { ok: false; error: RpcErrorBody };
+
+const DATABASE_UNAVAILABLE: RpcErrorBody = { code: 'UNAVAILABLE', message: 'The database is unavailable; try again shortly', retryable: true };
+const MESSAGING_UNAVAILABLE: RpcErrorBody = { code: 'UNAVAILABLE', message: 'The message bus is unavailable; try again shortly', retryable: true };
 
 /** Turns class-validator errors into contract error details with dotted paths. */
 export function validationDetails(errors: ValidationError[], parent = ''): ErrorDetail[] {
@@ -91,12 +97,15 @@ export function validateMessage<T extends object>(messageClass: new () => T, pay
 export class RpcServer {
   private readonly subscriptions: Subscription[] = [];
   private inFlight = 0;
+  private readonly outage: OutageLog;
 
   constructor(
     private readonly bus: NatsBus,
     private readonly service: ServiceName,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.outage = new OutageLog(logger, 'rpc');
+  }
 
   /** Resolves once the server has the subscriptions: a caller told "ready" must find a responder. */
   async serve<N extends ServiceName>(handlers: RpcHandlers<N>): Promise<void> {
@@ -121,14 +130,24 @@ export class RpcServer {
     this.inFlight += 1;
     const reply = await withConsumerSpan(`rpc ${subject}`, msg.headers, async (): Promise<Reply> => {
       try {
+        // Who is calling comes first: a caller that cannot say is told so, not how to fix its message.
+        const { actor, byToken } = await this.bus.trust.callerOf(subject, msg.subject, (name) => msg.headers?.get(name) || undefined);
         const payload = msg.data.length > 0 ? msg.json<unknown>() : {};
         const message = validateMessage(RpcRequestClasses[subject], payload);
-        const actorHeader = msg.headers?.get(NatsHeaders.actor);
-        const actor: Actor = actorHeader ? (JSON.parse(actorHeader) as Actor) : { id: 'anonymous', roles: [] };
+        // The gateway checks a worker's pools before it calls; a bot's call did not pass it.
+        if (byToken) assertBotPools(actor, message);
         const result = await handler(message as RpcRequest<RpcSubject>, { actor, requestBytes: msg.data.length, maxPayload: this.bus.maxPayload });
+        this.outage.succeeded();
         return { ok: true, result };
       } catch (error) {
         if (error instanceof DomainError) return { ok: false, error: error.toRpcBody() };
+        // Postgres (or NATS) down, restarting, out of connections or too slow: the call may work later.
+        const away = this.outage.failed(error);
+        if (away) return { ok: false, error: away === 'Postgres' ? DATABASE_UNAVAILABLE : MESSAGING_UNAVAILABLE };
+        if (isStatementTimeout(error)) {
+          this.logger.warn({ subject }, 'a statement ran past DATABASE_STATEMENT_TIMEOUT_MS; answered UNAVAILABLE');
+          return { ok: false, error: DATABASE_UNAVAILABLE };
+        }
         if (error instanceof SyntaxError) {
           return { ok: false, error: { code: 'VALIDATION_FAILED', message: 'The message is not valid JSON', retryable: false } };
         }
@@ -195,7 +214,11 @@ export class RpcClient {
   ): Promise<RpcResponse<S>> {
     return withProducerSpan(`rpc ${subject}`, async () => {
       const headers = natsHeaders();
-      headers.set(NatsHeaders.actor, JSON.stringify(options.actor));
+      const wireSubject = this.bus.subject(subject);
+      const actorHeader = JSON.stringify(options.actor);
+      headers.set(NatsHeaders.actor, actorHeader);
+      const signature = this.bus.trust.sign(wireSubject, actorHeader);
+      if (signature) headers.set(NatsHeaders.actorSignature, signature);
       injectTraceContext(headers);
       const body = JSON.stringify(message ?? {});
       // The client library would throw, and the catch below would call that a 503; it is the
@@ -207,11 +230,13 @@ export class RpcClient {
       }
       let response: Msg;
       try {
-        response = await this.bus.connection.request(this.bus.subject(subject), body, {
+        response = await this.bus.connection.request(wireSubject, body, {
           timeout: options.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS,
           headers,
         });
       } catch (error) {
+        // This process's NATS user may not publish there (docs/security.md "NATS").
+        if (/permission/i.test((error as Error).message)) throw new DomainError('FORBIDDEN', `This NATS user may not call ${subject}`);
         const reason = /no responders/i.test((error as Error).message) ? 'no replica is running' : 'timed out';
         throw new DomainError('UNAVAILABLE', `The ${serviceOf(subject)} service did not answer (${reason})`);
       }
