@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { HmsClient } from '@hms/client';
 import { buildCli } from '../../libs/client/src/cli';
 import { DEFAULT_LIMITS, FixedLimits } from '@hms/contracts';
+import { signToken } from '@hms/platform';
 import { startE2eStack } from './support/e2e-stack';
 
 const PLAN = 'batch_plan';
@@ -49,6 +50,31 @@ describe('POST /v1/requests/batch through the gateway', () => {
     const worker = new HmsClient({ baseUrl: env.stack.gatewayUrl, token: await env.stack.workerToken([POOL], 'batch-first') });
     const { tasks } = await worker.tasks.lease(POOL, { worker: 'batch-first', max: 1, waitSeconds: 20 });
     expect(tasks.map((task) => task.requestId)).toEqual([results[0]!.request!.id]);
+  });
+
+  it("keeps idempotency keys per caller: one caller's key repeats its own request, single or batch, and another caller's same key is its own", async () => {
+    const key = `e2e-${randomUUID()}`;
+    const first = await service.requests.create({ plan: PLAN, payload: { n: 1 } }, { idempotencyKey: key });
+    const other = new HmsClient({ baseUrl: env.stack.gatewayUrl, token: await signToken({ sub: 'other-service@hms', roles: ['service'] }, env.stack.jwtSecret) });
+    const mine = await service.requests.createMany([{ plan: PLAN, payload: { n: 1 }, idempotencyKey: key }]);
+    const theirs = await other.requests.createMany([
+      { plan: PLAN, payload: { n: 2 }, idempotencyKey: key },
+      { plan: PLAN, payload: { n: 2 }, idempotencyKey: key },
+    ]);
+    expect(mine.results.map((result) => [result.status, result.request?.id])).toEqual([[200, first.id]]);
+    expect(theirs.results.map((result) => result.status)).toEqual([201, 200]);
+    expect(theirs.results[0]!.request!.id).not.toBe(first.id);
+    expect(theirs.results[1]!.request!.id).toBe(theirs.results[0]!.request!.id);
+  });
+
+  it('refuses a plan given inline in a batch item at items[i].plan, registering nothing, while the other items are created', async () => {
+    const { results } = await service.requests.createMany([
+      { plan: PLAN, payload: {} },
+      { plan: { steps: [{ id: 'inline_step', pool: POOL }] }, payload: {} } as never,
+    ]);
+    expect(results.map((result) => result.status)).toEqual([201, 400]);
+    expect(results[1]!.error).toMatchObject({ code: 'VALIDATION_FAILED', details: [expect.objectContaining({ path: 'items[1].plan' })] });
+    expect((await env.manager.plans.list()).items.map((plan) => plan.id)).toEqual([PLAN]);
   });
 
   it('refuses what is not a batch, too many items, a body over the limit, and callers without the service role, as a whole', async () => {

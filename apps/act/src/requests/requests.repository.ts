@@ -64,7 +64,7 @@ export async function insertRequestsWithSteps(
   if (requests.length === 0) return new Set();
   const json = (value: unknown) => JSON.stringify(value);
   // The events, when given, are written by the same statement, and only if a request was inserted.
-  const events = withEvents?.outbox.insertWithin(withEvents.events, 26, 'EXISTS (SELECT 1 FROM "inserted")');
+  const events = withEvents?.outbox.insertWithin(withEvents.events, 28, 'EXISTS (SELECT 1 FROM "inserted")');
   const rows = await preparedQuery<{ id: string }>(
     db,
     events ? 'act_insert_requests_with_steps_and_events' : 'act_insert_requests_with_steps',
