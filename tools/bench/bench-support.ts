@@ -44,10 +44,15 @@ export async function benchInfra(): Promise<{ infra: Infra; freshDatabase(label:
   };
 }
 
+/** The bench's own service processes (pid → name); once set, CPU snapshots count only these of the services. */
+let stackProcesses: Map<number, string> | undefined;
+
 /** The four services as processes on a fresh database. */
 export async function benchStack(bench: Awaited<ReturnType<typeof benchInfra>>, label: string, env: Record<string, string> = {}): Promise<{ stack: Stack; databaseUrl: string; stop(): Promise<void> }> {
   const database = await bench.freshDatabase(label);
   const stack = await startStack({ databaseUrl: database.url, natsUrl: bench.infra.natsUrl, subjectPrefix: uniqueSubjectPrefix('b'), env: { LOG_LEVEL: 'warn', HMS_RATE_LIMIT_DISABLED: '1', ...env } });
+  // Other stacks on the machine (tests, other benches) run the same mains: count only ours.
+  stackProcesses = new Map(Object.values(stack.services).map((service) => [service.pid!, service.name]));
   return {
     stack,
     databaseUrl: database.url,
@@ -80,10 +85,10 @@ export function machineLine(): string {
 
 /**
  * CPU seconds used so far by each kind of process on this machine: the four services, Postgres
- * (all backends), nats-server and this bench. Linux only (reads /proc); empty elsewhere. The
+ * (all backends), nats-server and this bench (`services`: only the stack's own processes). Linux only (reads /proc); empty elsewhere. The
  * difference of two snapshots says where a run's CPU went — on 2 cores the total is the budget.
  */
-export function cpuSnapshot(): Map<string, number> {
+export function cpuSnapshot(services: Map<number, string> | undefined = stackProcesses): Map<string, number> {
   const totals = new Map<string, number>();
   let pids: string[];
   try {
@@ -99,7 +104,7 @@ export function cpuSnapshot(): Map<string, number> {
       // utime + stime, plus cutime + cstime: the CPU of children it has reaped, so Postgres
       // backends that ended during the run (closed connections) still count, via the postmaster.
       const seconds = (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / ticksPerSecond;
-      const label = processLabel(pid, stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')));
+      const label = processLabel(pid, stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), services);
       if (label) totals.set(label, (totals.get(label) ?? 0) + seconds);
     } catch {
       // the process ended while we looked
@@ -108,10 +113,15 @@ export function cpuSnapshot(): Map<string, number> {
   return totals;
 }
 
-function processLabel(pid: string, command: string): string | undefined {
+/**
+ * What a process counts as. With `services` (pid → name), only those service processes count, so
+ * other stacks running on the machine at the same time are not mixed in.
+ */
+function processLabel(pid: string, command: string, services?: Map<number, string>): string | undefined {
   if (command === 'postgres') return 'postgres';
   if (command === 'nats-server') return 'nats-server';
   if (Number(pid) === process.pid) return 'bench client';
+  if (services) return services.get(Number(pid));
   if (command !== 'node' && command !== 'MainThread') return undefined;
   const service = /dist\/apps\/([\w-]+)\/src\/main\.js/.exec(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
   return service ? service[1] : undefined;

@@ -18,7 +18,18 @@ function options(args: string[]): Record<string, string> {
 const BENCHES: Record<string, (o: Record<string, string>) => Promise<void>> = {
   act: (o) => actBench({ requests: Number(o.requests ?? 2000), clients: Number(o.clients ?? 16), samples: Number(o.samples ?? 200) }),
   relay: (o) => relayBench({ events: Number(o.events ?? 20_000) }),
-  gateway: (o) => gatewayBench({ requests: Number(o.requests ?? 2000), workers: Number(o.workers ?? 8) }),
+  gateway: (o) =>
+    gatewayBench({
+      requests: Number(o.requests ?? 2000),
+      inFlight: Number(o['in-flight'] ?? 32),
+      batchRequests: Number(o['batch-requests'] ?? 5000),
+      batchSize: Number(o['batch-size'] ?? 1000),
+      tasks: Number(o.tasks ?? 3000),
+      workers: Number(o.workers ?? 10),
+      pickups: Number(o.pickups ?? 1000),
+      rates: (o.rates ?? '200,1000').split(',').map(Number),
+      figures: (o.figures ?? '1,2,3,4').split(','),
+    }),
   oms: (o) =>
     omsBench({
       tasks: Number(o.tasks ?? 5000),

@@ -1,68 +1,439 @@
-import { HmsClient, type WorkItem } from '@hms/client';
-import { benchInfra, benchStack, formatNumber, mapConcurrent, printTable } from './bench-support';
+import { Agent, request as httpRequest } from 'node:http';
+import { loadavg } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { Client } from 'pg';
+import { NatsBus } from '@hms/platform';
+import { benchInfra, benchStack, cpuBreakdown, cpuSnapshot, formatNumber, mapConcurrent, percentile, printTable } from './bench-support';
+import { graphileThroughput, waitForQuiet, withGraphile, type BenchInfra, type GraphileSkipped } from './oms.bench';
 
-const PLAN = { id: 'bench_single', title: 'One-step bench plan', steps: [{ id: 'work', pool: 'bench_pool' }] };
+const POOL = 'bench_pool';
+const PLAN = { id: 'bench_single', title: 'One-step bench plan', steps: [{ id: 'work', pool: POOL }] };
+
+export interface GatewayBenchOptions {
+  /** Requests created one per call (figure 1). */
+  requests: number;
+  /** Calls in flight for figure 1. */
+  inFlight: number;
+  /** Requests created in batch calls (figure 2), in calls of `batchSize`. */
+  batchRequests: number;
+  batchSize: number;
+  /** Pre-queued tasks per lease+complete run (figure 3). */
+  tasks: number;
+  workers: number;
+  /** Requests per pickup run (figure 4), at each arrival rate. */
+  pickups: number;
+  rates: number[];
+  /** Which figures to run: 1 create, 2 batch, 3 process, 4 pickup. */
+  figures: string[];
+}
 
 /**
- * The first end-to-end figure: requests accepted and tasks completed per second through the REST
- * gateway, with the four services as processes, ledger and metrics consumers running.
+ * A keep-alive HTTP/1.1 client on node:http: Node's fetch costs several times the client CPU
+ * per call, which on a 2-core machine is taken from the system under test.
  */
-export async function gatewayBench(options: { requests: number; workers: number }): Promise<void> {
-  const bench = await benchInfra();
-  const { stack, stop } = await benchStack(bench, 'gateway');
-  try {
-    const manager = new HmsClient({ baseUrl: stack.gatewayUrl, token: stack.managerToken });
-    // A worker token is its own worker: one token per bench worker.
-    const workers = await Promise.all(
-      Array.from({ length: options.workers }, async (_, w) => new HmsClient({ baseUrl: stack.gatewayUrl, token: await stack.workerToken(['bench_pool'], `bench-${w}`) })),
-    );
-    await manager.plans.register(PLAN);
-    const rows: Array<Array<string | number>> = [];
+class BenchHttp {
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  private readonly url: URL;
 
-    let started = Date.now();
-    const ids = await mapConcurrent(Array.from({ length: options.requests }, (_, i) => i), 16, async (i) => (await manager.requests.create({ plan: PLAN.id, payload: { i } })).id);
-    const createSeconds = (Date.now() - started) / 1000;
-    rows.push(['POST /v1/requests (16 concurrent clients)', options.requests, formatNumber(createSeconds), options.requests / createSeconds]);
+  constructor(baseUrl: string) {
+    this.url = new URL(baseUrl);
+  }
 
-    for (const max of [1, 10]) {
-      if (max === 10) {
-        await mapConcurrent(Array.from({ length: options.requests }, (_, i) => i), 16, async (i) => manager.requests.create({ plan: PLAN.id, payload: { i, round: 2 } }));
-      }
-      // Wait until OMS has queued them all, so the figure is leasing, not queueing.
-      for (;;) {
-        const peek = await manager.pools.peek('bench_pool', 1);
-        if (peek.depth >= options.requests) break;
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
-      let completed = 0;
-      started = Date.now();
-      await Promise.all(
-        Array.from({ length: options.workers }, async (_, w) => {
-          while (completed < options.requests) {
-            const worker = workers[w]!;
-            const { tasks } = await worker.tasks.lease('bench_pool', { max, waitSeconds: 1 });
-            if (tasks.length === 0) continue;
-            await Promise.all(tasks.map((task) => worker.tasks.complete(task.id, task.leaseToken, { ok: true })));
-            completed += tasks.length;
-          }
-        }),
+  call<T>(method: string, path: string, token: string, body?: unknown): Promise<{ status: number; body: T }> {
+    const json = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const req = httpRequest(
+        {
+          agent: this.agent,
+          host: this.url.hostname,
+          port: this.url.port,
+          method,
+          path,
+          headers: { authorization: `Bearer ${token}`, ...(json === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) }) },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            resolve({ status: res.statusCode ?? 0, body: (text ? JSON.parse(text) : undefined) as T });
+          });
+          res.on('error', reject);
+        },
       );
-      const seconds = (Date.now() - started) / 1000;
-      rows.push([`lease+complete through the gateway, ${options.workers} workers, max ${max}`, completed, formatNumber(seconds), completed / seconds]);
+      req.on('error', reject);
+      if (json !== undefined) req.write(json);
+      req.end();
+    });
+  }
+
+  /** As `call`, but a status outside 2xx fails the run. */
+  async ok<T>(method: string, path: string, token: string, body?: unknown): Promise<T> {
+    const res = await this.call<T>(method, path, token, body);
+    if (res.status < 200 || res.status > 299) throw new Error(`${method} ${path} answered ${res.status}: ${JSON.stringify(res.body)}`);
+    return res.body;
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+interface LeasedTask {
+  id: string;
+  leaseToken: string;
+  payload: { i: number };
+}
+
+/** One figure: ours and the peer's rate, and CPU seconds per 1,000 by process of each. */
+interface Figure {
+  label: string;
+  count: number;
+  seconds: number;
+  perSecond: number;
+  cpu: Array<[string, number]>;
+  peer?: { label: string; perSecond: number; cpu: Array<[string, number]> } | GraphileSkipped;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Until `depth` tasks are queued in the pool, asked through the gateway as a client would. */
+async function waitForDepth(http: BenchHttp, token: string, depth: number): Promise<void> {
+  for (;;) {
+    const peek = await http.ok<{ depth: number }>('GET', `/v1/pools/${POOL}/queue?limit=1`, token);
+    if (peek.depth >= depth) return;
+    await sleep(5);
+  }
+}
+
+/**
+ * The system as its users meet it: the four services as processes, driven only through the REST
+ * gateway over HTTP, with graphile-worker run on the same Postgres in the same run as the
+ * reference for each figure. CPU per 1,000 is read from /proc for every process.
+ */
+export async function gatewayBench(options: GatewayBenchOptions): Promise<void> {
+  const benchStarted = performance.now();
+  // Everything else the machine runs takes from the same two cores, Postgres backends included.
+  process.stdout.write(`load average at start: ${loadAverage()}\n`);
+  const bench = await benchInfra();
+  // The trust issue's rate limits would measure the limiter, not the system.
+  const { stack, databaseUrl, stop } = await benchStack(bench, 'gateway', { HMS_RATE_LIMIT_DISABLED: '1' });
+  const bus = await NatsBus.connect(bench.infra.natsUrl, stack.subjectPrefix, 'gateway-bench');
+  const db = new Client({ connectionString: databaseUrl });
+  await db.connect();
+  const http = new BenchHttp(stack.gatewayUrl);
+  const manager = stack.managerToken;
+  const service = stack.serviceToken;
+  // A worker token is its own worker: one token per bench worker loop.
+  const workerTokens = (name: string) => Promise.all(Array.from({ length: options.workers }, (_, w) => stack.workerToken([POOL], `${name}-${w}`)));
+  const worker = await workerTokens('bench');
+  const idleWorker = await workerTokens('bench-idle');
+  const figures: Figure[] = [];
+  let sequence = 0;
+  const items = (count: number) => Array.from({ length: count }, () => ({ plan: PLAN.id, payload: { i: (sequence += 1) } }));
+  const createBatches = async (count: number, size: number, inFlight: number) => {
+    const all = items(count);
+    const calls = Array.from({ length: Math.ceil(count / size) }, (_, c) => all.slice(c * size, (c + 1) * size));
+    await mapConcurrent(calls, inFlight, async (batch) => {
+      const { results } = await http.ok<{ results: Array<{ status: number }> }>('POST', '/v1/requests/batch', service, { items: batch });
+      const failed = results.find((result) => result.status !== 201);
+      if (failed) throw new Error(`a batch item failed: ${JSON.stringify(failed)}`);
+    });
+  };
+  const quiet = () => waitForQuiet(db, bus);
+  try {
+    await http.ok('POST', '/v1/plans', manager, PLAN);
+    // Warm-up, untimed: every process's JIT and pools are warm for all figures alike.
+    await mapConcurrent(items(300), options.inFlight, (item) => http.ok('POST', '/v1/requests', service, item));
+    await drain(http, worker, 300, options.workers, 10, true);
+    await quiet();
+
+    if (options.figures.includes('1')) {
+      const cpuBefore = cpuSnapshot();
+      const started = performance.now();
+      await mapConcurrent(items(options.requests), options.inFlight, (item) => http.ok('POST', '/v1/requests', service, item));
+      const seconds = (performance.now() - started) / 1000;
+      // Counted until OMS has queued them and every event is consumed: the CPU of a whole request.
+      await waitForDepth(http, manager, options.requests);
+      await quiet();
+      const cpu = cpuBreakdown(cpuBefore, cpuSnapshot(), options.requests);
+      const peer = await graphileAddOneByOne(bench, options.requests, options.inFlight);
+      figures.push({ label: `1. POST /v1/requests, one per call, ${options.inFlight} in flight`, count: options.requests, seconds, perSecond: options.requests / seconds, cpu, peer });
+      await drain(http, worker, options.requests, options.workers, 10, true);
+      await quiet();
     }
-    started = Date.now();
-    for (;;) {
-      const page = await manager.requests.list({ status: 'running', limit: 1 });
-      if (page.items.length === 0) break;
-      await new Promise((resolve) => setTimeout(resolve, 200));
+
+    if (options.figures.includes('2')) {
+      const cpuBefore = cpuSnapshot();
+      const started = performance.now();
+      await createBatches(options.batchRequests, options.batchSize, 2);
+      const answered = (performance.now() - started) / 1000;
+      await waitForDepth(http, manager, options.batchRequests);
+      const seconds = (performance.now() - started) / 1000;
+      await quiet();
+      const cpu = cpuBreakdown(cpuBefore, cpuSnapshot(), options.batchRequests);
+      const peer = await graphileAddJobs(bench, options.batchRequests, options.batchSize);
+      figures.push({
+        label: `2. POST /v1/requests/batch, ${options.batchSize} per call, 2 in flight, until queued and leaseable (all calls answered after ${formatNumber(answered)} s)`,
+        count: options.batchRequests,
+        seconds,
+        perSecond: options.batchRequests / seconds,
+        cpu,
+        peer,
+      });
+      await drain(http, worker, options.batchRequests, options.workers, 10, true);
+      await quiet();
     }
-    void ids;
-    rows.push(['drain: last request completed after the last task', '-', formatNumber((Date.now() - started) / 1000), '-']);
-    printTable('Through the gateway (four service processes, real Postgres and NATS)', ['what', 'count', 'seconds', 'per second'], rows);
+
+    if (options.figures.includes('3')) {
+      const peerRun = await graphileThroughput(bench, options.tasks, 10);
+      const peer = 'skipped' in peerRun ? peerRun : { label: 'graphile-worker 0.16, concurrency 10', perSecond: peerRun.perSecond, cpu: peerRun.cpu };
+      for (const completeMany of [true, false]) {
+        await createBatches(options.tasks, Math.min(1000, options.batchSize), 2);
+        await waitForDepth(http, manager, options.tasks);
+        await quiet();
+        const cpuBefore = cpuSnapshot();
+        const { completed, seconds } = await drain(http, worker, options.tasks, options.workers, 10, completeMany);
+        await quiet();
+        const cpu = cpuBreakdown(cpuBefore, cpuSnapshot(), completed);
+        const how = completeMany ? 'one complete-many per lease' : 'one complete per task';
+        figures.push({ label: `3. lease max 10, ${how}, ${options.workers} workers`, count: completed, seconds, perSecond: completed / seconds, cpu, peer });
+      }
+    }
+
+    const pickups: Array<Array<string | number>> = [];
+    const pickupTargets: Array<Array<string | number>> = [];
+    if (options.figures.includes('4')) {
+      for (const rate of options.rates) {
+        const cpuBefore = cpuSnapshot();
+        const ours = await gatewayPickup(http, service, idleWorker, options.pickups, rate, options.workers);
+        await quiet();
+        const cpu = cpuBreakdown(cpuBefore, cpuSnapshot(), options.pickups);
+        const theirs = await graphilePickup(bench, options.pickups, rate, options.workers);
+        pickups.push([`${rate}/s arriving, ${options.workers} idle long-polling workers: POST → lease answer`, ms(percentile(ours, 0.5)), ms(percentile(ours, 0.99)), ms(Math.max(...ours))]);
+        pickups.push(
+          'skipped' in theirs
+            ? [theirs.skipped, '-', '-', '-']
+            : [`graphile-worker 0.16, ${rate}/s, concurrency ${options.workers}: add_job → task called`, ms(percentile(theirs, 0.5)), ms(percentile(theirs, 0.99)), ms(Math.max(...theirs))],
+        );
+        const p50 = percentile(ours, 0.5);
+        const p99 = percentile(ours, 0.99);
+        if (rate === 200) {
+          pickupTargets.push(['pickup at 200/s: p99 ≤ 50 ms', `${ms(p99)} ms`, yes(p99 <= 50)]);
+          pickupTargets.push(['pickup at 200/s: p50 ≤ 10 ms', `${ms(p50)} ms`, yes(p50 <= 10)]);
+        }
+        if (rate === 1000) pickupTargets.push(['pickup at 1,000/s: p99 ≤ 250 ms', `${ms(p99)} ms`, yes(p99 <= 250)]);
+        figures.push({ label: `4. pickup at ${rate}/s (CPU of the whole run)`, count: options.pickups, seconds: options.pickups / rate, perSecond: Number.NaN, cpu });
+      }
+    }
+
+    const peerRate = (figure: Figure) => (!figure.peer || 'skipped' in figure.peer ? undefined : figure.peer.perSecond);
+    printTable('Rates through the gateway, and graphile-worker on the same Postgres in the same run', ['figure', 'count', 'seconds', 'per second', 'graphile-worker per second', 'ratio'], [
+      ...figures
+        .filter((figure) => Number.isFinite(figure.perSecond))
+        .map((figure) => {
+          const peer = peerRate(figure);
+          return [figure.label, figure.count, formatNumber(figure.seconds), figure.perSecond, peer === undefined ? 'not run' : peer, peer === undefined ? 'n/a' : `${formatNumber(figure.perSecond / peer)}×`];
+        }),
+    ]);
+    if (pickups.length > 0) printTable(`4. pickup latency, ${options.pickups} requests per rate`, ['span', 'p50 ms', 'p99 ms', 'max ms'], pickups);
+    const columns = figures.map((figure) => figure.cpu);
+    const peerColumns = figures.map((figure) => (figure.peer && !('skipped' in figure.peer) ? figure.peer.cpu : undefined));
+    const labels = [...new Set(columns.flat().map(([label]) => label))];
+    const cell = (rows: Array<[string, number]> | undefined, label: string) => (rows ? formatNumber(rows.find(([l]) => l === label)?.[1] ?? 0) : '-');
+    const total = (rows: Array<[string, number]> | undefined) => (rows ? formatNumber(rows.reduce((sum, [, s]) => sum + s, 0)) : '-');
+    printTable(
+      'CPU seconds per 1,000 requests (figures 1, 2, 4) or tasks (3), by process, from /proc; each run counted until its events are consumed. graphile-worker runs inside the bench client',
+      ['process', ...figures.flatMap((figure, i) => [figure.label.split(',')[0]!, ...(peerColumns[i] ? ['  graphile-worker'] : [])])],
+      [
+        ...labels.map((label) => [label, ...figures.flatMap((_, i) => [cell(columns[i], label), ...(peerColumns[i] ? [cell(peerColumns[i], label)] : [])])]),
+        ['total', ...figures.flatMap((_, i) => [total(columns[i]), ...(peerColumns[i] ? [total(peerColumns[i])] : [])])],
+      ],
+    );
+    const ratioOf = (figure: Figure | undefined) => {
+      const peer = figure && peerRate(figure);
+      return figure && peer !== undefined ? figure.perSecond / peer : undefined;
+    };
+    const byPrefix = (prefix: string) => figures.find((figure) => figure.label.startsWith(prefix));
+    const targets: Array<Array<string | number>> = [];
+    const create = byPrefix('1.');
+    if (create) {
+      const cpu = create.cpu.reduce((sum, [, seconds]) => sum + seconds, 0);
+      targets.push(['POST /v1/requests ≥ 1,000/s (aim 2,000)', `${formatNumber(create.perSecond)}/s`, yes(create.perSecond >= 1000)]);
+      targets.push(['CPU per accepted request, all processes, ≤ 1.5 ms (aim 1)', `${formatNumber(cpu)} ms`, yes(cpu <= 1.5)]);
+    }
+    const target = (figure: Figure | undefined, text: string, min: number) => {
+      const ratio = ratioOf(figure);
+      if (figure) targets.push([text, ratio === undefined ? 'peer not run' : `${formatNumber(ratio)}×`, ratio === undefined ? 'n/a' : yes(ratio >= min)]);
+    };
+    target(byPrefix('2.'), 'batch create ≥ 0.5× graphile-worker add_jobs', 0.5);
+    target(figures.find((figure) => figure.label.includes('complete-many')), 'lease max 10 + complete-many ≥ 1.0× graphile-worker c=10', 1);
+    target(figures.find((figure) => figure.label.includes('one complete per task')), 'lease max 10 + one complete per task ≥ 0.5×', 0.5);
+    targets.push(...pickupTargets);
+    printTable('Targets (issue 22)', ['target', 'measured', 'met'], targets);
+    process.stdout.write(`\nbench wall time: ${formatNumber((performance.now() - benchStarted) / 1000)} s; load average now ${loadAverage()}\n`);
   } finally {
+    http.close();
+    await db.end().catch(() => undefined);
+    await bus.close();
     await stop();
     await bench.stop();
   }
 }
 
-export type { WorkItem };
+const ms = (value: number) => formatNumber(value);
+const yes = (met: boolean) => (met ? 'yes' : 'no');
+const loadAverage = () => loadavg().map((load) => load.toFixed(2)).join(' ');
+
+/** `workers` loops of lease (max) and complete (one complete-many, or one call per task) until `total` are done. */
+async function drain(http: BenchHttp, tokens: string[], total: number, workers: number, max: number, completeMany: boolean): Promise<{ completed: number; seconds: number }> {
+  let leased = 0;
+  let completed = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: workers }, async (_, w) => {
+      const token = tokens[w]!;
+      while (leased < total) {
+        const { tasks } = await http.ok<{ tasks: LeasedTask[] }>('POST', `/v1/pools/${POOL}/lease`, token, { max, waitSeconds: 0 });
+        if (tasks.length === 0) {
+          await sleep(1);
+          continue;
+        }
+        leased += tasks.length;
+        if (completeMany) {
+          const { results } = await http.ok<{ results: Array<{ error?: unknown }> }>('POST', '/v1/tasks/complete', token, {
+            items: tasks.map((task) => ({ taskId: task.id, leaseToken: task.leaseToken, output: { ok: true } })),
+          });
+          if (results.some((result) => result.error)) throw new Error(`complete-many failed: ${JSON.stringify(results)}`);
+        } else {
+          await Promise.all(tasks.map((task) => http.ok('POST', `/v1/tasks/${task.id}/complete`, token, { leaseToken: task.leaseToken, output: { ok: true } })));
+        }
+        completed += tasks.length;
+      }
+    }),
+  );
+  return { completed, seconds: (performance.now() - started) / 1000 };
+}
+
+/**
+ * Pickup through the gateway: `workers` idle workers long-poll (max 1, waitSeconds 10); `count`
+ * requests are created at `rate` per second (open loop: each is sent at its time, whether or not
+ * the earlier ones were answered). Latency of each: from just before its POST to the lease
+ * answer that carries its task (matched by the payload's sequence number). Milliseconds.
+ */
+async function gatewayPickup(http: BenchHttp, service: string, tokens: string[], count: number, rate: number, workers: number): Promise<number[]> {
+  const sentAt = new Map<number, number>();
+  const latencies: number[] = [];
+  const base = 10_000_000 * rate;
+  let done = false;
+  const loops = Array.from({ length: workers }, async (_, w) => {
+    const token = tokens[w]!;
+    while (!done) {
+      const { tasks } = await http.ok<{ tasks: LeasedTask[] }>('POST', `/v1/pools/${POOL}/lease`, token, { max: 1, waitSeconds: 10 });
+      const at = performance.now();
+      for (const task of tasks) {
+        const sent = sentAt.get(task.payload.i);
+        if (sent !== undefined) latencies.push(at - sent);
+        await http.ok('POST', `/v1/tasks/${task.id}/complete`, token, { leaseToken: task.leaseToken, output: {} });
+      }
+      if (latencies.length >= count) done = true;
+    }
+  });
+  await sleep(200); // let the workers park in their long polls
+  const started = performance.now();
+  const posts: Array<Promise<unknown>> = [];
+  for (let n = 0; n < count; n += 1) {
+    const due = started + (n * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await sleep(wait);
+    const i = base + n;
+    sentAt.set(i, performance.now());
+    posts.push(http.ok('POST', '/v1/requests', service, { plan: PLAN.id, payload: { i } }));
+  }
+  await Promise.all(posts);
+  while (latencies.length < count) await sleep(5);
+  done = true;
+  // The workers' last long polls end within their wait; a request per worker releases them now.
+  await Promise.all(Array.from({ length: workers }, (_, n) => http.ok('POST', '/v1/requests', service, { plan: PLAN.id, payload: { i: base + count + n } })));
+  await Promise.all(loops);
+  return latencies;
+}
+
+/** graphile-worker's enqueue one job per call (`add_job`), `inFlight` at once: the peer of figure 1. */
+async function graphileAddOneByOne(bench: BenchInfra, count: number, inFlight: number): Promise<Figure['peer']> {
+  return withGraphile(bench, inFlight, async (_gw, pgPool) => {
+    const cpuBefore = cpuSnapshot();
+    const started = performance.now();
+    await mapConcurrent(
+      Array.from({ length: count }, (_, i) => i),
+      inFlight,
+      (i) => pgPool.query(`SELECT graphile_worker.add_job('bench', json_build_object('i', $1::int))`, [i]),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    return { label: `graphile-worker add_job, ${inFlight} in flight`, perSecond: count / seconds, cpu: cpuBreakdown(cpuBefore, cpuSnapshot(), count) };
+  });
+}
+
+/**
+ * graphile-worker's bulk enqueue, `add_jobs` (what `addJobs` of later versions calls), `size`
+ * jobs per call, 2 in flight: the peer of figure 2. Its jobs are leaseable once it returns.
+ */
+async function graphileAddJobs(bench: BenchInfra, count: number, size: number): Promise<Figure['peer']> {
+  return withGraphile(bench, 2, async (_gw, pgPool) => {
+    const calls = Array.from({ length: Math.ceil(count / size) }, (_, c) => Array.from({ length: Math.min(size, count - c * size) }, (_, i) => ({ i: c * size + i })));
+    const cpuBefore = cpuSnapshot();
+    const started = performance.now();
+    await mapConcurrent(calls, 2, (payloads) =>
+      pgPool.query(
+        `SELECT count(*) FROM graphile_worker.add_jobs(
+           (SELECT array_agg(ROW('bench', p, NULL, NULL, NULL, NULL, NULL, NULL)::graphile_worker.job_spec) FROM json_array_elements($1::json) AS p))`,
+        [JSON.stringify(payloads)],
+      ),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    return { label: `graphile-worker add_jobs, ${size} per call`, perSecond: count / seconds, cpu: cpuBreakdown(cpuBefore, cpuSnapshot(), count) };
+  });
+}
+
+/**
+ * graphile-worker's pickup, measured like ours: `count` jobs added at `rate` per second (open
+ * loop) to an idle runner of concurrency `concurrency`; from before `add_job` to the task
+ * function being called. Milliseconds.
+ */
+async function graphilePickup(bench: BenchInfra, count: number, rate: number, concurrency: number): Promise<number[] | GraphileSkipped> {
+  return withGraphile(bench, concurrency + 4, async (gw, pgPool, _db, logger) => {
+    const sentAt = new Map<number, number>();
+    const latencies: number[] = [];
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    const runner = await gw.run({
+      pgPool,
+      concurrency,
+      noHandleSignals: true,
+      pollInterval: 10_000,
+      logger,
+      taskList: {
+        bench: async (payload: { i: number }) => {
+          latencies.push(performance.now() - sentAt.get(payload.i)!);
+          if (latencies.length === count) finish();
+        },
+      },
+    });
+    try {
+      await sleep(200);
+      const started = performance.now();
+      const adds: Array<Promise<unknown>> = [];
+      for (let i = 0; i < count; i += 1) {
+        const wait = started + (i * 1000) / rate - performance.now();
+        if (wait > 1) await sleep(wait);
+        sentAt.set(i, performance.now());
+        adds.push(pgPool.query(`SELECT graphile_worker.add_job('bench', json_build_object('i', $1::int))`, [i]));
+      }
+      await Promise.all(adds);
+      await finished;
+      return latencies;
+    } finally {
+      await runner.stop();
+    }
+  });
+}

@@ -36,7 +36,7 @@ const THROUGHPUT_RUNS = {
 type ThroughputRun = (typeof THROUGHPUT_RUNS)[keyof typeof THROUGHPUT_RUNS];
 
 /** One throughput run: tasks (or jobs) per second, its length, and CPU seconds per 1,000 by process. */
-interface ThroughputFigures {
+export interface ThroughputFigures {
   perSecond: number;
   seconds: number;
   cpu: Array<[string, number]>;
@@ -145,7 +145,7 @@ async function drainPool(
  * Waits until the run's events have all been relayed and consumed: outboxes empty and every
  * JetStream consumer of the stream caught up (at most a minute).
  */
-async function waitForQuiet(db: Client, bus: NatsBus): Promise<void> {
+export async function waitForQuiet(db: Client, bus: NatsBus): Promise<void> {
   const jsm = await bus.manager();
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
@@ -203,15 +203,15 @@ function loadGraphileWorker(): any | null {
   }
 }
 
-type BenchInfra = Awaited<ReturnType<typeof benchInfra>>;
-type GraphileSkipped = { skipped: string };
+export type BenchInfra = Awaited<ReturnType<typeof benchInfra>>;
+export type GraphileSkipped = { skipped: string };
 const GRAPHILE_MISSING: GraphileSkipped = { skipped: 'graphile-worker reference not run: not installed (npm install -D graphile-worker@0.16.6)' };
 
 /**
  * Runs `work` against graphile-worker on a fresh database of the same Postgres, migrated; the
  * database is dropped afterwards.
  */
-async function withGraphile<T>(bench: BenchInfra, poolSize: number, work: (gw: any, pgPool: Pool, db: Client, logger: unknown) => Promise<T>): Promise<T | GraphileSkipped> {
+export async function withGraphile<T>(bench: BenchInfra, poolSize: number, work: (gw: any, pgPool: Pool, db: Client, logger: unknown) => Promise<T>): Promise<T | GraphileSkipped> {
   const gw = loadGraphileWorker();
   if (!gw) return GRAPHILE_MISSING;
   const database = await bench.freshDatabase('graphile');
@@ -236,7 +236,7 @@ async function withGraphile<T>(bench: BenchInfra, poolSize: number, work: (gw: a
  * The throughput reference: `jobs` pre-queued jobs run to completion by graphile-worker
  * in-process (concurrency `concurrency`, no-op task).
  */
-function graphileThroughput(bench: BenchInfra, jobs: number, concurrency: number) {
+export function graphileThroughput(bench: BenchInfra, jobs: number, concurrency: number) {
   return withGraphile(bench, concurrency + 2, async (gw, pgPool, db, logger) => {
     await db.query(`SELECT graphile_worker.add_job('bench', json_build_object('i', i)) FROM generate_series(1, $1::int) AS i`, [jobs]);
     let done = 0;

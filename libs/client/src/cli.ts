@@ -6,7 +6,7 @@ import type { AlertStatus, PlanDefinition, RequestStatus, Role, ServiceName, Tas
 import { forPeople } from './cli-format';
 import { HmsApiError } from './hms-api-error';
 import { HmsClient } from './hms-client';
-import { TERMINAL_REQUEST_STATUSES, type ListAlertsFilter, type ListRequestsFilter, type ListTasksFilter, type PoolSettings } from './types';
+import { TERMINAL_REQUEST_STATUSES, type CreateRequestItem, type CreateRequestsItemAnswer, type ListAlertsFilter, type ListRequestsFilter, type ListTasksFilter, type PoolSettings } from './types';
 import { Pool } from './worker';
 
 /** The gateway `hms` talks to when neither `--url` nor `HMS_URL` says otherwise. */
@@ -88,6 +88,41 @@ function parseJsonOption(label: string): (value: string) => Record<string, unkno
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InvalidArgumentError(`${label} must be a JSON object`);
     return parsed as Record<string, unknown>;
   };
+}
+
+/** Items per batch call, and the body bytes a call stays under (the gateway's default limit is 512 KiB). */
+const CREATE_BATCH_ITEMS = 1000;
+const CREATE_BATCH_BYTES = 256 * 1024;
+
+/**
+ * `request create --file`: each non-empty line of `text` is one create body, sent with
+ * `requests.createMany` in calls of at most {@link CREATE_BATCH_ITEMS} items and
+ * {@link CREATE_BATCH_BYTES} bytes; the answers, one per line in order, with their line numbers.
+ */
+async function createFromFile(client: HmsClient, text: string): Promise<{ results: Array<{ line: number } & CreateRequestsItemAnswer> }> {
+  const lines = text.split('\n').map((content, index) => ({ content: content.trim(), line: index + 1 })).filter(({ content }) => content.length > 0);
+  const items = lines.map(({ content, line }) => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(content);
+    } catch (error) {
+      throw new InvalidArgumentError(`line ${line} of --file is not valid JSON (${(error as Error).message})`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InvalidArgumentError(`line ${line} of --file must be a JSON object`);
+    return { item: parsed as CreateRequestItem, line, bytes: Buffer.byteLength(content) + 1 };
+  });
+  if (items.length === 0) throw new InvalidArgumentError('--file holds no requests');
+  const results: Array<{ line: number } & CreateRequestsItemAnswer> = [];
+  for (let start = 0; start < items.length; ) {
+    let end = start;
+    let bytes = 0;
+    while (end < items.length && end - start < CREATE_BATCH_ITEMS && (end === start || bytes + items[end].bytes <= CREATE_BATCH_BYTES)) bytes += items[end++].bytes;
+    const batch = items.slice(start, end);
+    const answer = await client.requests.createMany(batch.map(({ item }) => item));
+    answer.results.forEach((result, i) => results.push({ line: batch[i].line, ...result }));
+    start = end;
+  }
+  return { results };
 }
 
 function parsePositiveInt(value: string): number {
@@ -271,8 +306,8 @@ export function buildCli(overrides: Partial<CliIo> = {}): Command {
   const request = program.command('request').description('requests (instances of plans)');
   request
     .command('create')
-    .description('start a request of a plan')
-    .argument('<plan>', 'plan id')
+    .description('start a request of a plan, or with --file one per line of an NDJSON file (in batch calls of up to 1,000)')
+    .argument('[plan]', 'plan id (not with --file)')
     .option('--payload <json>', 'the request payload (JSON object)', parseJsonOption('--payload'))
     .option('--reference <ref>', 'your own id for the ticket')
     .option('--version <n>', 'plan version (default latest)', parsePositiveInt)
@@ -283,14 +318,23 @@ export function buildCli(overrides: Partial<CliIo> = {}): Command {
     })
     .option('--sla-minutes <n>', 'overrides the plan SLA', parsePositiveInt)
     .option('--idempotency-key <key>', 'repeat-safe key (same key + body returns the same request)')
+    .option('--file <path>', 'NDJSON: one create body per line ({plan, payload, reference, version, priority, slaMinutes, idempotencyKey}); prints one answer per line')
     .action(
       action(
         async (
-          planId: string,
-          opts: { payload?: Record<string, unknown>; reference?: string; version?: number; priority?: number; slaMinutes?: number; idempotencyKey?: string },
+          planId: string | undefined,
+          opts: { payload?: Record<string, unknown>; reference?: string; version?: number; priority?: number; slaMinutes?: number; idempotencyKey?: string; file?: string },
           command: Command,
-        ) =>
-          client(command).requests.create(
+        ) => {
+          if (opts.file !== undefined) {
+            if (planId !== undefined) throw new InvalidArgumentError('give the plan in each line of --file, not as an argument');
+            const answer = await createFromFile(client(command), await io.readFile(opts.file));
+            // Scripts see a partly failed file in the exit code; the answers say which lines.
+            if (answer.results.some((result) => result.error)) io.setExitCode(1);
+            return answer;
+          }
+          if (planId === undefined) throw new InvalidArgumentError('a plan id (or --file) is required');
+          return client(command).requests.create(
             {
               plan: planId,
               payload: opts.payload ?? {},
@@ -300,7 +344,8 @@ export function buildCli(overrides: Partial<CliIo> = {}): Command {
               ...(opts.slaMinutes !== undefined ? { slaMinutes: opts.slaMinutes } : {}),
             },
             opts.idempotencyKey ? { idempotencyKey: opts.idempotencyKey } : {},
-          ),
+          );
+        },
       ),
     );
   request

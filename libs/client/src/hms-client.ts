@@ -34,6 +34,8 @@ import {
   TERMINAL_REQUEST_STATUSES,
   type CreatedRequest,
   type CreateRequestInput,
+  type CreateRequestItem,
+  type CreateRequestsAnswer,
   type CreateRequestOptions,
   type ItemList,
   type ListAlertsFilter,
@@ -143,6 +145,15 @@ export class RequestsApi {
       ...options,
     });
     return { ...res.body, created: res.status === 201 };
+  }
+
+  /**
+   * Starts up to 1,000 requests in one call (`POST /v1/requests/batch`). Never throws for one
+   * item: each answer is `{status: 201 | 200, request}` or `{status, error}`, in the order of the
+   * items; an item's `idempotencyKey` makes it repeat-safe as the header does for `create`.
+   */
+  async createMany(items: CreateRequestItem[], options?: CallOptions): Promise<CreateRequestsAnswer> {
+    return (await this.http.send<CreateRequestsAnswer>({ method: 'POST', path: '/v1/requests/batch', json: { items }, ...options })).body;
   }
 
   /** A request with its payload and steps. */

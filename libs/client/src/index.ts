@@ -16,6 +16,9 @@ export type { AlertStatus, AlertView, AlertKind, HistoryVerifyResult, PoolMetric
 export type {
   CreatedRequest,
   CreateRequestInput,
+  CreateRequestItem,
+  CreateRequestsAnswer,
+  CreateRequestsItemAnswer,
   CreateRequestOptions,
   ItemList,
   LeaseOptions,

@@ -1,6 +1,8 @@
 import type {
   CreateRequestCommand,
   ApiErrorBody,
+  ErrorCode,
+  ErrorDetail,
   ListScalingDecisionsQuery,
   PoolMetrics,
   ScalingDecisionView,
@@ -38,6 +40,19 @@ export interface CreateRequestOptions {
 /** Answer of `POST /v1/requests` plus whether it created the request (201) or repeated one (200). */
 export type CreatedRequest = Pick<RequestSummary, 'id' | 'plan' | 'version' | 'status' | 'createdAt' | 'slaDueAt'> &
   Partial<RequestSummary> & { created: boolean };
+
+/** One item of `requests.createMany`: a create body with its own idempotency key. */
+export type CreateRequestItem = CreateRequestCommand;
+
+/** One item's answer of `POST /v1/requests/batch`: the request (201 created, 200 repeated), or the error its own create would have got. */
+export type CreateRequestsItemAnswer =
+  | { status: 200 | 201; request: Omit<CreatedRequest, 'created'>; error?: never }
+  | { status: number; error: { code: ErrorCode; message: string; details?: ErrorDetail[] }; request?: never };
+
+/** Answer of `POST /v1/requests/batch`: one per item, in order. */
+export interface CreateRequestsAnswer {
+  results: CreateRequestsItemAnswer[];
+}
 
 /** Filter of `GET /v1/requests`. */
 export type ListRequestsFilter = Partial<Pick<ListRequestsQuery, 'plan' | 'status' | 'reference' | 'cursor' | 'limit'>>;

@@ -31,6 +31,11 @@ export const FixedLimits = {
   reasonLength: 2000,
   /** A failed task's error message. */
   errorMessageLength: 4000,
+  /**
+   * Requests of one batch create: its body is also held within the gateway's body limit, and
+   * its answer (one created view or error per item) within NATS `max_payload`.
+   */
+  requestBatchItems: 1000,
   /** A list cursor (ours are well under 100 characters). */
   cursorLength: 200,
   /** Cron expressions and time-zone names of a plan's schedule. */

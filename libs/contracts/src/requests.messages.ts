@@ -1,4 +1,5 @@
-import { IsIn, IsInt, IsNumber, IsObject, IsOptional, IsPositive, Max, Min, registerDecorator } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsInt, IsNumber, IsObject, IsOptional, IsPositive, Max, Min, registerDecorator } from 'class-validator';
+import type { ErrorCode, ErrorDetail } from './errors';
 import { FixedLimits, INT4_MAX, IsBoundedJson, isSafeText, IsText } from './limits';
 import { PageQuery } from './pagination';
 import { RequestStatus, RequestStatuses, StepStatus } from './statuses';
@@ -127,6 +128,27 @@ export interface RequestView extends RequestSummary {
 export interface CreateRequestResult {
   request: RequestSummary;
   created: boolean;
+}
+
+/**
+ * Start many requests in one call (`POST /v1/requests/batch`). Each item is a
+ * {@link CreateRequestCommand} (its idempotency key in the item) and is validated and answered on
+ * its own, so the items are only required to be objects here: a bad item fails alone.
+ */
+export class CreateRequestsCommand {
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(FixedLimits.requestBatchItems)
+  @IsObject({ each: true })
+  items: Array<Record<string, unknown>>;
+}
+
+/** One item's answer: the request (created, or an idempotent repeat), or the error its own create would have got. */
+export type CreateRequestOutcome = (CreateRequestResult & { error?: never }) | { request?: never; created?: never; error: { code: ErrorCode; message: string; details?: ErrorDetail[] } };
+
+/** The answers of a batch create, one per item, in the order of the items. */
+export interface CreateRequestsResult {
+  results: CreateRequestOutcome[];
 }
 
 export class GetRequestQuery {

@@ -2,6 +2,7 @@ import { GetPlanQuery, ListPlansQuery, RegisterPlanCommand } from './plans.messa
 import {
   CancelRequestCommand,
   CreateRequestCommand,
+  CreateRequestsCommand,
   GetRequestQuery,
   ListRequestsQuery,
   RequestHistoryQuery,
@@ -38,6 +39,7 @@ export const RpcRequestClasses: { [S in RpcSubject]: new () => object } = {
   'act.plan.get': GetPlanQuery,
   'act.plan.list': ListPlansQuery,
   'act.request.create': CreateRequestCommand,
+  'act.request.create-many': CreateRequestsCommand,
   'act.request.get': GetRequestQuery,
   'act.request.list': ListRequestsQuery,
   'act.request.cancel': CancelRequestCommand,

@@ -4,6 +4,8 @@ import type {
   CancelRequestCommand,
   CreateRequestCommand,
   CreateRequestResult,
+  CreateRequestsCommand,
+  CreateRequestsResult,
   GetRequestQuery,
   HistoryVerifyResult,
   LedgerEntryView,
@@ -51,6 +53,7 @@ export const RpcSubjects = {
   planGet: 'act.plan.get',
   planList: 'act.plan.list',
   requestCreate: 'act.request.create',
+  requestCreateMany: 'act.request.create-many',
   requestGet: 'act.request.get',
   requestList: 'act.request.list',
   requestCancel: 'act.request.cancel',
@@ -102,6 +105,7 @@ export interface RpcContract {
   'act.plan.get': { request: GetPlanQuery; response: PlanView };
   'act.plan.list': { request: ListPlansQuery; response: { items: PlanSummary[] } };
   'act.request.create': { request: CreateRequestCommand; response: CreateRequestResult };
+  'act.request.create-many': { request: CreateRequestsCommand; response: CreateRequestsResult };
   'act.request.get': { request: GetRequestQuery; response: RequestView };
   'act.request.list': { request: ListRequestsQuery; response: Page<RequestSummary> };
   'act.request.cancel': { request: CancelRequestCommand; response: RequestSummary };

@@ -1,10 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DomainError, type PlanDefinition, type PlanSummary, type PlanView, type RegisterPlanResult } from '@hms/contracts';
-import { CLOCK, EventOutbox, type Clock, type Emit } from '@hms/platform';
+import { CLOCK, EventOutbox, preparedQuery, type Clock, type Emit } from '@hms/platform';
 import { DataSource, type EntityManager, type QueryDeepPartialEntity } from 'typeorm';
 import { contentHash } from '../common/canonical-json';
 import { PlanEntity } from './plan.entity';
 import { validatePlan } from './plan.validator';
+
+/** A plan version as a create uses it. */
+export type ResolvedPlan = Pick<PlanEntity, 'id' | 'version' | 'definition'>;
 
 function toView(plan: PlanEntity): PlanView {
   return {
@@ -84,6 +87,26 @@ export class PlansService {
   async find(tx: EntityManager, id: string, version?: number): Promise<PlanEntity | null> {
     if (version === undefined) return this.latest(tx, id);
     return tx.getRepository(PlanEntity).findOne({ where: { id, version } });
+  }
+
+  /**
+   * The version a create names (the latest when absent) with its definition, or null when there
+   * is none. Versions are immutable, so only "which is latest" is asked of the database each
+   * time (one prepared index lookup); a definition is read and parsed once per process.
+   */
+  async resolve(tx: EntityManager, id: string, version?: number): Promise<ResolvedPlan | null> {
+    let resolved = version;
+    if (resolved === undefined || !this.definitions.has(`${id}@${resolved}`)) {
+      const rows = await preparedQuery<{ version: number }>(
+        tx,
+        'act_plan_version',
+        `SELECT "version" FROM "act"."plans" WHERE "id" = $1 AND ($2::int IS NULL OR "version" = $2) ORDER BY "version" DESC LIMIT 1`,
+        [id, version ?? null],
+      );
+      if (rows.length === 0) return null;
+      resolved = rows[0]!.version;
+    }
+    return { id, version: resolved, definition: await this.definitionOf(tx, id, resolved) };
   }
 
   /** The definition of a version that is known to exist (a request refers to it). */

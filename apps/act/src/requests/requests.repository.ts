@@ -1,6 +1,6 @@
 import type { RequestStatus } from '@hms/contracts';
-import { preparedQuery } from '@hms/platform';
-import { type EntityManager, type QueryDeepPartialEntity } from 'typeorm';
+import { preparedQuery, type EventOutbox, type PendingEvent } from '@hms/platform';
+import { In, type EntityManager, type QueryDeepPartialEntity } from 'typeorm';
 import { RequestStepEntity } from './request-step.entity';
 import { RequestEntity } from './request.entity';
 
@@ -22,10 +22,7 @@ export async function lockRequests(tx: EntityManager, ids: string[]): Promise<Ma
   if (ids.length === 0) return new Map();
   // A prepared statement with the ids as one array: every consumed batch of task events runs
   // it, and TypeORM's find() builds, and Postgres plans, a new IN list for each batch size.
-  lockRequestsSql ??= `SELECT ${tx.connection
-    .getMetadata(RequestEntity)
-    .columns.map((column) => `"${column.databaseName}" AS "${column.propertyName}"`)
-    .join(', ')} FROM "act"."requests" WHERE "id" = ANY($1::uuid[]) ORDER BY "id" FOR UPDATE`;
+  lockRequestsSql ??= `SELECT ${columnList(tx, RequestEntity)} FROM "act"."requests" WHERE "id" = ANY($1::uuid[]) ORDER BY "id" FOR UPDATE`;
   const rows = await preparedQuery<RequestEntity>(tx, 'act_lock_requests', lockRequestsSql, [ids]);
   return new Map(rows.map((row) => [row.id, Object.assign(new RequestEntity(), row)]));
 }
@@ -42,40 +39,146 @@ export function findRequestByIdempotencyKey(tx: EntityManager, createdBy: string
   return tx.getRepository(RequestEntity).findOne({ where: { createdBy, idempotencyKey: key } });
 }
 
+/** The caller's idempotency keys to its requests that hold them (one statement, on the unique index). */
+export async function findRequestsByIdempotencyKeys(tx: EntityManager, createdBy: string, keys: string[]): Promise<Map<string, RequestEntity>> {
+  if (keys.length === 0) return new Map();
+  const rows = await tx.getRepository(RequestEntity).find({ where: { createdBy, idempotencyKey: In(keys) } });
+  return new Map(rows.map((row) => [row.idempotencyKey!, row]));
+}
+
 /**
- * Inserts a request unless its caller's idempotency key is taken. A concurrent create with the same key
- * waits on the unique index until the first commits, then inserts nothing: the caller then reads
- * the winner instead of failing on a unique violation.
+ * Inserts new requests with their steps in one prepared statement, each request unless its
+ * idempotency key is taken by its caller (then neither it nor its steps), and returns the ids inserted. A
+ * concurrent create with the same key waits on the unique index until the first commits, then
+ * inserts nothing: the caller then reads the winner instead of failing on a unique violation.
+ * Rows are inserted in the order given (callers order them by key, so two batches sharing keys
+ * wait on each other rather than deadlock). Every column is an array parameter, so one statement
+ * and one plan serve one request or a thousand.
  */
-export async function insertRequest(tx: EntityManager, request: RequestEntity): Promise<boolean> {
-  const result = await tx
-    .createQueryBuilder()
-    .insert()
-    .into(RequestEntity)
-    .values(request as QueryDeepPartialEntity<RequestEntity>)
-    .orIgnore()
-    .returning(['id'])
-    .execute();
-  return (result.raw as unknown[]).length > 0;
+export async function insertRequestsWithSteps(
+  db: EntityManager,
+  requests: RequestEntity[],
+  steps: RequestStepEntity[],
+  withEvents?: { outbox: EventOutbox; events: PendingEvent[] },
+): Promise<Set<string>> {
+  if (requests.length === 0) return new Set();
+  const json = (value: unknown) => JSON.stringify(value);
+  // The events, when given, are written by the same statement, and only if a request was inserted.
+  const events = withEvents?.outbox.insertWithin(withEvents.events, 28, 'EXISTS (SELECT 1 FROM "inserted")');
+  const rows = await preparedQuery<{ id: string }>(
+    db,
+    events ? 'act_insert_requests_with_steps_and_events' : 'act_insert_requests_with_steps',
+    `WITH "inserted" AS (
+       INSERT INTO "act"."requests" ("id", "plan", "plan_version", "status", "payload", "reference", "priority", "sla_due_at", "sla_breached_at",
+                                     "idempotency_key", "request_hash", "escalations", "created_by", "created_at", "updated_at", "completed_at",
+                                     "result", "end_details")
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::jsonb[], $6::text[], $7::int[], $8::timestamptz[], $9::timestamptz[],
+                            $10::text[], $11::text[], $12::jsonb[], $13::text[], $14::timestamptz[], $15::timestamptz[], $16::timestamptz[],
+                            $26::jsonb[], $27::jsonb[])
+       ON CONFLICT DO NOTHING
+       RETURNING "id"
+     ), "steps" AS (
+       INSERT INTO "act"."request_steps" ("request_id", "step_id", "position", "status", "pool", "task_id", "attempts", "output", "updated_at")
+       SELECT "s".* FROM unnest($17::uuid[], $18::text[], $19::int[], $20::text[], $21::text[], $22::text[], $23::int[], $24::jsonb[], $25::timestamptz[])
+                    AS "s"("request_id", "step_id", "position", "status", "pool", "task_id", "attempts", "output", "updated_at")
+       WHERE "s"."request_id" IN (SELECT "id" FROM "inserted")
+     )${events ? `, "events" AS (${events.sql})` : ''}
+     SELECT "id" FROM "inserted"`,
+    [
+      requests.map((r) => r.id),
+      requests.map((r) => r.plan),
+      requests.map((r) => r.planVersion),
+      requests.map((r) => r.status),
+      requests.map((r) => json(r.payload)),
+      requests.map((r) => r.reference),
+      requests.map((r) => r.priority),
+      requests.map((r) => r.slaDueAt),
+      requests.map((r) => r.slaBreachedAt),
+      requests.map((r) => r.idempotencyKey),
+      requests.map((r) => r.requestHash),
+      requests.map((r) => json(r.escalations)),
+      requests.map((r) => r.createdBy),
+      requests.map((r) => r.createdAt),
+      requests.map((r) => r.updatedAt),
+      requests.map((r) => r.completedAt),
+      steps.map((s) => s.requestId),
+      steps.map((s) => s.stepId),
+      steps.map((s) => s.position),
+      steps.map((s) => s.status),
+      steps.map((s) => s.pool),
+      steps.map((s) => s.taskId),
+      steps.map((s) => s.attempts),
+      steps.map((s) => (s.output === null ? null : json(s.output))),
+      steps.map((s) => s.updatedAt),
+      requests.map((r) => (r.result === null || r.result === undefined ? null : json(r.result))),
+      requests.map((r) => (r.endDetails === null ? null : json(r.endDetails))),
+      ...(events?.parameters ?? []),
+    ],
+  );
+  return new Set(rows.map((row) => row.id));
 }
 
-export async function insertSteps(tx: EntityManager, steps: RequestStepEntity[]): Promise<void> {
-  await tx.getRepository(RequestStepEntity).insert(steps as QueryDeepPartialEntity<RequestStepEntity>[]);
+/** The steps of a request in plan order (primary key prefix scan; prepared: every task event of a request reads them). */
+export async function loadSteps(tx: EntityManager, requestId: string): Promise<RequestStepEntity[]> {
+  loadStepsSql ??= `SELECT ${columnList(tx, RequestStepEntity)} FROM "act"."request_steps" WHERE "request_id" = $1 ORDER BY "position"`;
+  const rows = await preparedQuery<RequestStepEntity>(tx, 'act_load_steps', loadStepsSql, [requestId]);
+  return rows.map((row) => Object.assign(new RequestStepEntity(), row));
 }
 
-/** The steps of a request in plan order (primary key prefix scan). */
-export function loadSteps(tx: EntityManager, requestId: string): Promise<RequestStepEntity[]> {
-  return tx.getRepository(RequestStepEntity).find({ where: { requestId }, order: { position: 'ASC' } });
+let loadStepsSql: string | undefined;
+
+/** The entity's columns as find() would select them (`"column" AS "property"`). */
+function columnList(tx: EntityManager, entity: typeof RequestStepEntity | typeof RequestEntity): string {
+  return tx.connection
+    .getMetadata(entity)
+    .columns.map((column) => `"${column.databaseName}" AS "${column.propertyName}"`)
+    .join(', ');
 }
 
+/**
+ * Records a step's task if the step exists and is in one of `statuses` (one prepared statement,
+ * no read first); false when it is not.
+ */
+export async function recordStepTask(tx: EntityManager, requestId: string, stepId: string, taskId: string, statuses: string[], now: Date): Promise<boolean> {
+  const rows = await preparedQuery(
+    tx,
+    'act_record_step_task',
+    `UPDATE "act"."request_steps" SET "task_id" = $3, "updated_at" = $5
+      WHERE "request_id" = $1 AND "step_id" = $2 AND "status" = ANY($4::text[])
+  RETURNING 1`,
+    [requestId, stepId, taskId, statuses, now],
+  );
+  return rows.length > 0;
+}
+
+/**
+ * Changes a step (one prepared statement whatever changes: an absent change keeps the column, as
+ * no change ever sets one of these columns back to null).
+ */
 export async function updateStep(
   tx: EntityManager,
   requestId: string,
   stepId: string,
   changes: Partial<Pick<RequestStepEntity, 'status' | 'taskId' | 'attempts' | 'output' | 'pool'>> & { updatedAt: Date },
 ): Promise<void> {
-  // TypeORM's deep-partial type cannot see through jsonb columns typed as records.
-  await tx.getRepository(RequestStepEntity).update({ requestId, stepId }, changes as QueryDeepPartialEntity<RequestStepEntity>);
+  await preparedQuery(
+    tx,
+    'act_update_step',
+    `UPDATE "act"."request_steps"
+        SET "status" = COALESCE($3, "status"), "task_id" = COALESCE($4, "task_id"), "attempts" = COALESCE($5, "attempts"),
+            "output" = COALESCE($6::jsonb, "output"), "pool" = COALESCE($7, "pool"), "updated_at" = $8
+      WHERE "request_id" = $1 AND "step_id" = $2`,
+    [
+      requestId,
+      stepId,
+      changes.status ?? null,
+      changes.taskId ?? null,
+      changes.attempts ?? null,
+      changes.output === undefined || changes.output === null ? null : JSON.stringify(changes.output),
+      changes.pool ?? null,
+      changes.updatedAt,
+    ],
+  );
 }
 
 export async function updateRequest(

@@ -1,32 +1,54 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
+  CreateRequestCommand,
   DEFAULT_PAGE_SIZE,
   DomainError,
-  type CreateRequestCommand,
+  jsonByteLength,
+  type CreateRequestOutcome,
   type CreateRequestResult,
+  type CreateRequestsCommand,
+  type CreateRequestsResult,
+  type ErrorCode,
+  type ErrorDetail,
   type ListRequestsQuery,
   type Page,
   type RequestSummary,
   type RequestView,
   isUuid,
 } from '@hms/contracts';
-import { assertRoomFor, CLOCK, pageThatFits, decodeTimeIdCursor, encodeTimeIdCursor, EventOutbox, type Clock, type Emit, type IdGenerator } from '@hms/platform';
+import {
+  assertRoomFor,
+  CLOCK,
+  pageThatFits,
+  payloadTooLarge,
+  decodeTimeIdCursor,
+  encodeTimeIdCursor,
+  EventOutbox,
+  validateMessage,
+  type Clock,
+  type Emit,
+  type IdGenerator,
+  type PendingEvent,
+} from '@hms/platform';
 import { DataSource, type EntityManager } from 'typeorm';
 import { ID_GENERATOR } from '../act.tokens';
 import { contentHash } from '../common/canonical-json';
 import { inlinePlanOf, underPlan } from '../plans/plan-source';
-import { PlansService } from '../plans/plans.service';
+import { PlansService, type ResolvedPlan } from '../plans/plans.service';
 import { RequestStepEntity } from './request-step.entity';
 import { RequestEntity } from './request.entity';
 import { isTerminalRequest } from './request.state';
 import { toRequestSummary, toRequestView } from './request.views';
-import { findRequest, findRequestByIdempotencyKey, insertRequest, insertSteps, listRequests, loadSteps, lockRequest } from './requests.repository';
+import { findRequest, findRequestByIdempotencyKey, findRequestsByIdempotencyKeys, insertRequestsWithSteps, listRequests, loadSteps, lockRequest } from './requests.repository';
 import { WorkflowService } from './workflow.service';
 import { scheduleReference } from '../schedules/fire-times';
 import { insertScheduleFire } from '../schedules/schedules.repository';
 
 /** A create command whose plan is named (an inline plan has been registered by then). */
 type NamedPlanCommand = Omit<CreateRequestCommand, 'plan'> & { plan: string };
+
+/** NATS's limit and the size of the message a command came in. */
+type Wire = { requestBytes: number; maxPayload: number };
 
 /** The body that an idempotency key stands for, with defaults filled in so omitted and default values match. */
 function requestHashOf(command: NamedPlanCommand): string {
@@ -38,6 +60,56 @@ function requestHashOf(command: NamedPlanCommand): string {
     priority: command.priority ?? 0,
     slaMinutes: command.slaMinutes ?? null,
   });
+}
+
+/** A create command with the idempotency key it carries and the hash of the body the key stands for. */
+interface ParsedCreate {
+  command: NamedPlanCommand;
+  key: string | null;
+  hash: string | null;
+}
+
+function parsedCreate(command: NamedPlanCommand): ParsedCreate {
+  const key = command.idempotencyKey ?? null;
+  return { command, key, hash: key ? requestHashOf(command) : null };
+}
+
+/** A new request decided in memory: its rows, and its events (emitted once the rows are stored). */
+interface PlannedCreate {
+  request: RequestEntity;
+  steps: RequestStepEntity[];
+  emitEvents: (emit: Emit) => void;
+  events: PendingEvent[];
+}
+
+/**
+ * The answer to a create whose key an earlier request holds: that request when the bodies match,
+ * IDEMPOTENCY_MISMATCH when they differ; null when no request holds the key.
+ */
+function repeatOf(existing: RequestEntity | null | undefined, item: Pick<ParsedCreate, 'key' | 'hash'>): CreateRequestResult | null {
+  if (!existing) return null;
+  if (existing.requestHash !== item.hash) {
+    throw new DomainError('IDEMPOTENCY_MISMATCH', `Idempotency key '${item.key}' was already used with a different request body`);
+  }
+  return { request: toRequestSummary(existing), created: false };
+}
+
+/** Keys in one order, requests without a key last. */
+function compareKeys(a: string | null, b: string | null): number {
+  if (a === b) return 0;
+  if (a === null) return 1;
+  if (b === null) return -1;
+  return a < b ? -1 : 1;
+}
+
+/** What a batch answer adds around its results: the RPC envelope and headers. */
+const BATCH_ANSWER_ENVELOPE_BYTES = 4 * 1024;
+
+/** An item's error as its answer; detail paths are prefixed with the item's place in the batch. */
+function itemError(error: unknown, prefix?: string): { code: ErrorCode; message: string; details?: ErrorDetail[] } {
+  if (!(error instanceof DomainError)) throw error;
+  const details = prefix ? error.details?.map((detail) => ({ path: detail.path ? `${prefix}.${detail.path}` : prefix, message: detail.message })) : error.details;
+  return { code: error.code, message: error.message, ...(details ? { details } : {}) };
 }
 
 /** Requests: create (and start), read, list, cancel. */
@@ -53,15 +125,35 @@ export class RequestsService {
   ) {}
 
   /**
-   * Creates a request of a plan version and starts it, in one transaction: the request, its steps,
-   * `act.request.created` and the first `act.step.ready` events commit together or not at all.
-   * A payload that would leave too little of NATS's `max_payload` for those is PAYLOAD_TOO_LARGE.
+   * Creates a request of a plan version and starts it: the request, its steps,
+   * `act.request.created` and the first `act.step.ready` events are written by one statement, so
+   * they commit together or not at all without a transaction around them (two round trips with
+   * the plan lookup, where BEGIN and COMMIT made five). A plan given inline is registered first,
+   * in one transaction with the request. A payload that would leave too little of NATS's
+   * `max_payload` for those is PAYLOAD_TOO_LARGE.
    */
-  async create(command: CreateRequestCommand, actor: string, wire: { requestBytes: number; maxPayload: number }): Promise<CreateRequestResult> {
+  async create(command: CreateRequestCommand, actor: string, wire: Wire): Promise<CreateRequestResult> {
     // The payload travels on in every step's `act.step.ready` and in each lease of its tasks;
     // those are built later, by consumers, where a payload too large to carry could only fail.
     assertRoomFor(command.payload, wire, 'The payload', 'payload');
-    return this.outbox.transaction(async (tx, emit) => this.createIn(tx, emit, await this.namePlan(tx, emit, command, actor), actor, undefined, wire));
+    const { plan } = command;
+    if (typeof plan !== 'string') {
+      return this.outbox.transaction(async (tx, emit) =>
+        this.createIn(tx, await this.namePlan(tx, emit, command, actor), actor, wire, async (create) => {
+          if ((await insertRequestsWithSteps(tx, [create.request], create.steps)).size === 0) return false;
+          create.emitEvents(emit);
+          return true;
+        }),
+      );
+    }
+    const db = this.dataSource.manager;
+    return this.createIn(db, { ...command, plan }, actor, wire, async (create) => {
+      const { emit, events } = this.outbox.collector();
+      create.emitEvents(emit);
+      const inserted = (await insertRequestsWithSteps(db, [create.request], create.steps, { outbox: this.outbox, events })).size > 0;
+      if (inserted) this.outbox.kick();
+      return inserted;
+    });
   }
 
   /**
@@ -95,34 +187,161 @@ export class RequestsService {
       const requestId = this.ids.next();
       if (!(await insertScheduleFire(tx, fire.plan, fire.fireAt, requestId, this.clock.now()))) return null;
       const command: NamedPlanCommand = { plan: fire.plan, version: fire.version, payload: fire.payload, reference: scheduleReference(fire.plan, fire.fireAt) };
-      return this.createIn(tx, emit, command, actor, requestId);
+      return this.createIn(
+        tx,
+        command,
+        actor,
+        undefined,
+        async (create) => {
+          if ((await insertRequestsWithSteps(tx, [create.request], create.steps)).size === 0) return false;
+          create.emitEvents(emit);
+          return true;
+        },
+        requestId,
+      );
     });
   }
 
-  /** The body of `create`, inside the caller's transaction (so events go through its outbox). */
+  /**
+   * Creates up to {@link FixedLimits.requestBatchItems} requests in one transaction, each item
+   * decided as its own `create` would be (validation, idempotency key, plan, payload room) and
+   * answered in order; a bad item fails alone. Idempotency keys are the caller's, as for a single
+   * create. A plan given inline is refused per item (register it with `POST /v1/plans` and name
+   * it): a batch writes plans by no path. The rows are written set-based: one statement for
+   * the requests with their steps, one for all their events. An answer that could not travel
+   * back over NATS is refused (PAYLOAD_TOO_LARGE) before anything commits.
+   */
+  async createMany(command: CreateRequestsCommand, actor: string, wire: Wire): Promise<CreateRequestsResult> {
+    const { results, events } = await this.dataSource.transaction(async (tx) => {
+      const results: CreateRequestOutcome[] = new Array(command.items.length);
+      const items = command.items.map((item, index) => this.parseItem(item, wire, index, results));
+      const keys = [...new Set(items.flatMap((item) => (item?.key ? [item.key] : [])))];
+      const earlier = await findRequestsByIdempotencyKeys(tx, actor, keys);
+      const planned: Array<{ index: number; create: PlannedCreate }> = [];
+      const plans = new Map<string, Promise<ResolvedPlan | null>>();
+      for (const [index, item] of items.entries()) {
+        if (!item) continue;
+        await this.settle(results, index, async () => {
+          const repeated = repeatOf(earlier.get(item.key ?? ''), item);
+          if (repeated) return repeated;
+          const planKey = `${item.command.plan}@${item.command.version ?? ''}`;
+          if (!plans.has(planKey)) plans.set(planKey, this.plans.resolve(tx, item.command.plan, item.command.version));
+          const plan = await plans.get(planKey)!;
+          if (!plan) throw this.plans.notFound(item.command.plan, item.command.version);
+          const create = this.plan(plan, item, actor, this.ids.next(), wire);
+          const { emit, events } = this.outbox.collector();
+          create.emitEvents(emit);
+          planned.push({ index, create: { ...create, events } });
+          // A later item with the same key is a repeat of this one.
+          if (item.key) earlier.set(item.key, create.request);
+          return { request: toRequestSummary(create.request), created: true };
+        });
+      }
+      // Rows in key order, so concurrent batches sharing keys take the key locks in one order.
+      const byKey = [...planned].sort((a, b) => compareKeys(a.create.request.idempotencyKey, b.create.request.idempotencyKey));
+      const inserted = await insertRequestsWithSteps(
+        tx,
+        byKey.map(({ create }) => create.request),
+        byKey.flatMap(({ create }) => create.steps),
+      );
+      const lost = new Map(planned.filter(({ create }) => !inserted.has(create.request.id)).map(({ create }) => [create.request.id, create.request]));
+      if (lost.size > 0) {
+        // Lost races with concurrent creates under the same keys: those items, and the later
+        // items of this batch that repeated them, are answered with the winners.
+        const winners = await findRequestsByIdempotencyKeys(tx, actor, [...lost.values()].map((request) => request.idempotencyKey!));
+        for (const [index, result] of results.entries()) {
+          const request = result && 'request' in result && result.request ? lost.get(result.request.id) : undefined;
+          if (!request) continue;
+          await this.settle(results, index, async () => {
+            const winner = repeatOf(winners.get(request.idempotencyKey!), { key: request.idempotencyKey, hash: request.requestHash });
+            if (winner) return winner;
+            throw new DomainError('CONFLICT', 'The request could not be created; try again');
+          });
+        }
+      }
+      const kept = planned.filter(({ create }) => inserted.has(create.request.id));
+      // Every act.request.created first, then the rest in item order: each request's own events
+      // keep their order, and the relay, which packs runs of one type into one message, sends a
+      // batch in a few messages rather than alternating types two per request.
+      const all = kept.flatMap(({ create }) => create.events);
+      const events = [...all.filter(({ event }) => event.type === 'act.request.created'), ...all.filter(({ event }) => event.type !== 'act.request.created')];
+      await this.outbox.append(tx, events);
+      const answer = { results };
+      const bytes = jsonByteLength(answer);
+      if (bytes > wire.maxPayload - BATCH_ANSWER_ENVELOPE_BYTES) {
+        throw payloadTooLarge('The answer of this batch', bytes, wire.maxPayload - BATCH_ANSWER_ENVELOPE_BYTES, 'items');
+      }
+      return { results, events };
+    });
+    if (events.length > 0) this.outbox.kick();
+    return { results };
+  }
+
+  /** One item of a batch, validated as a single create is; its error is its answer. */
+  private parseItem(item: Record<string, unknown>, wire: Wire, index: number, results: CreateRequestOutcome[]): ParsedCreate | null {
+    try {
+      const command = validateMessage(CreateRequestCommand, item);
+      const { plan } = command;
+      if (typeof plan !== 'string') {
+        throw new DomainError('VALIDATION_FAILED', 'A batch item names its plan; register an inline plan with POST /v1/plans first', [
+          { path: 'plan', message: 'must be a plan id in a batch' },
+        ]);
+      }
+      assertRoomFor(command.payload, wire, 'The payload', 'payload');
+      return parsedCreate({ ...command, plan });
+    } catch (error) {
+      results[index] = { error: itemError(error, `items[${index}]`) };
+      return null;
+    }
+  }
+
+  /** Runs one item's decision; a DomainError becomes its answer, anything else fails the batch. */
+  private async settle(results: CreateRequestOutcome[], index: number, decide: () => Promise<CreateRequestOutcome>): Promise<void> {
+    try {
+      results[index] = await decide();
+    } catch (error) {
+      if (!(error instanceof DomainError)) throw error;
+      results[index] = { error: itemError(error, `items[${index}]`) };
+    }
+  }
+
+  /**
+   * The body of one create: the idempotent repeat, the plan, the request decided in memory, and
+   * `store`, which writes it with its events and says whether it was inserted (false: its
+   * idempotency key was taken concurrently).
+   */
   private async createIn(
-    tx: EntityManager,
-    emit: Emit,
+    db: EntityManager,
     command: NamedPlanCommand,
     actor: string,
+    wire: Wire | undefined,
+    store: (create: Omit<PlannedCreate, 'events'>) => Promise<boolean>,
     id: string = this.ids.next(),
-    wire?: { requestBytes: number; maxPayload: number },
   ): Promise<CreateRequestResult> {
-    const key = command.idempotencyKey ?? null;
-    const hash = key ? requestHashOf(command) : null;
-    const earlier = async (): Promise<CreateRequestResult | null> => {
-      const existing = key ? await findRequestByIdempotencyKey(tx, actor, key) : null;
-      if (!existing) return null;
-      if (existing.requestHash !== hash) {
-        throw new DomainError('IDEMPOTENCY_MISMATCH', `Idempotency key '${key}' was already used with a different request body`);
-      }
-      return { request: toRequestSummary(existing), created: false };
-    };
+    const item = parsedCreate(command);
+    const earlier = async () => (item.key ? repeatOf(await findRequestByIdempotencyKey(db, actor, item.key), item) : null);
     const repeated = await earlier();
     if (repeated) return repeated;
 
-    const plan = await this.plans.find(tx, command.plan, command.version);
+    const plan = await this.plans.resolve(db, command.plan, command.version);
     if (!plan) throw this.plans.notFound(command.plan, command.version);
+    const create = this.plan(plan, item, actor, id, wire);
+    if (!(await store(create))) {
+      // Lost a race with a concurrent create under the same key: answer with the winner.
+      const winner = await earlier();
+      if (winner) return winner;
+      throw new DomainError('CONFLICT', 'The request could not be created; try again');
+    }
+    return { request: toRequestSummary(create.request), created: true };
+  }
+
+  /**
+   * A new request of `plan`, decided in memory: the request and its steps as the engine starts
+   * them, and the events to emit once they are stored (`act.request.created`, then the first
+   * steps' events).
+   */
+  private plan(plan: ResolvedPlan, item: ParsedCreate, actor: string, id: string, wire: Wire | undefined): Omit<PlannedCreate, 'events'> {
+    const { command } = item;
     const definition = plan.definition;
     // A step without `input:` carries the payload a second time, inside its default input.
     if (wire && command.payload && definition.steps.some((step) => step.input === undefined)) {
@@ -140,8 +359,8 @@ export class RequestsService {
       priority: command.priority ?? 0,
       slaDueAt: slaMinutes === undefined ? null : new Date(now.getTime() + slaMinutes * 60_000),
       slaBreachedAt: null,
-      idempotencyKey: key,
-      requestHash: hash,
+      idempotencyKey: item.key,
+      requestHash: item.hash,
       escalations: [],
       createdBy: actor,
       createdAt: now,
@@ -150,12 +369,6 @@ export class RequestsService {
       result: null,
       endDetails: null,
     };
-    if (!(await insertRequest(tx, request))) {
-      // Lost a race with a concurrent create under the same key: answer with the winner.
-      const winner = await earlier();
-      if (winner) return winner;
-      throw new DomainError('CONFLICT', 'The request could not be created; try again');
-    }
     const steps: RequestStepEntity[] = definition.steps.map((step, position) => ({
       requestId: request.id,
       stepId: step.id,
@@ -167,16 +380,20 @@ export class RequestsService {
       output: null,
       updatedAt: now,
     }));
-    await insertSteps(tx, steps);
-    emit(
-      'act.request.created',
-      request.id,
-      { plan: plan.id, version: plan.version, reference: request.reference, priority: request.priority, slaDueAt: request.slaDueAt?.toISOString() ?? null },
-      actor,
-    );
-    const workflow = await this.workflow.workflowOf(tx, request, steps);
-    await this.workflow.apply(tx, emit, request, workflow.start(), actor);
-    return { request: toRequestSummary(request), created: true };
+    const emitStart = this.workflow.begin(definition, request, steps, actor);
+    return {
+      request,
+      steps,
+      emitEvents: (emit) => {
+        emit(
+          'act.request.created',
+          request.id,
+          { plan: plan.id, version: plan.version, reference: request.reference, priority: request.priority, slaDueAt: request.slaDueAt?.toISOString() ?? null },
+          actor,
+        );
+        emitStart(emit);
+      },
+    };
   }
 
   async get(id: string): Promise<RequestView> {

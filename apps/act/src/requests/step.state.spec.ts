@@ -1,5 +1,5 @@
 import { DomainError, StepStatuses, type StepStatus } from '@hms/contracts';
-import { canTransitionStep, isOpenStep, isSettledStep, StepEvents, TerminalStepStatuses, transitionStep, type StepEvent } from './step.state';
+import { canTransitionStep, stepStatusesAllowing, isOpenStep, isSettledStep, StepEvents, TerminalStepStatuses, transitionStep, type StepEvent } from './step.state';
 
 const none = { activate: null, skip: null, taskQueued: null, attemptFailed: null, taskRerouted: null, complete: null, fail: null, waive: null, cancel: null };
 
@@ -44,5 +44,11 @@ describe('transitionStep', () => {
     expect([...TerminalStepStatuses].sort()).toEqual(['cancelled', 'done', 'failed', 'skipped']);
     expect(StepStatuses.filter(isOpenStep)).toEqual(['pending', 'ready']);
     expect(StepStatuses.filter(isSettledStep)).toEqual(['done', 'skipped']);
+  });
+
+  it('lists the statuses that can take an event, as the statements that check it in SQL need', () => {
+    expect(stepStatusesAllowing('taskQueued')).toEqual(['ready']);
+    expect(stepStatusesAllowing('cancel')).toEqual(['pending', 'ready']);
+    for (const event of StepEvents) expect(stepStatusesAllowing(event)).toEqual(StepStatuses.filter((status) => canTransitionStep(status, event)));
   });
 });

@@ -45,6 +45,11 @@ export function canTransitionStep(status: StepStatus, event: StepEvent): boolean
   return TRANSITIONS[status][event] !== undefined;
 }
 
+/** The statuses a step may take `event` in (for statements that check the status themselves). */
+export function stepStatusesAllowing(event: StepEvent): StepStatus[] {
+  return StepStatuses.filter((status) => canTransitionStep(status, event));
+}
+
 /** The status after `event`; an illegal event throws (CONFLICT). */
 export function transitionStep(status: StepStatus, event: StepEvent): StepStatus {
   const next = TRANSITIONS[status][event];

@@ -55,6 +55,17 @@ describe('ACT within NATS max_payload', () => {
     expect(ready.forRequest(request.id)).toEqual([]);
   });
 
+  it('refuses a batch whose answer could not travel back over NATS, creating none of it', async () => {
+    const reference = 'batch-answer-too-big';
+    // About 100 bytes per item asked for; each answer (a request summary) is several times that.
+    const items = Array.from({ length: 300 }, (_, i) => ({ plan: 'three_at_once', payload: { i }, reference }));
+    const refused = await rpcError(act.call('act.request.create-many', { items }));
+    expect(refused).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', details: [{ path: 'items' }] });
+    expect((await act.call('act.request.list', { reference })).items).toEqual([]);
+    const { results } = await act.call('act.request.create-many', { items: items.slice(0, 20) });
+    expect(results.every((result) => result.created)).toBe(true);
+  });
+
   it('shortens a history page of large entries and continues it with its cursor', async () => {
     // Under the ledger's inline limit (larger values are kept as digests), so each entry carries it.
     const { request } = await act.call('act.request.create', { plan: 'twenty_at_once', payload: payloadOf(3_500) });

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { EscalationSteps, systemActor, type AnyHmsEvent, type HmsEvent, isUuid } from '@hms/contracts';
+import { EscalationSteps, systemActor, type AnyHmsEvent, type HmsEvent, type PlanDefinition, isUuid } from '@hms/contracts';
 import { CLOCK, LOGGER, NatsBus, type Clock, type Emit } from '@hms/platform';
 import type { Logger } from 'pino';
 import type { EntityManager } from 'typeorm';
@@ -7,8 +7,8 @@ import { PlansService } from '../plans/plans.service';
 import type { RequestStepEntity } from './request-step.entity';
 import type { RequestEntity } from './request.entity';
 import { isTerminalRequest } from './request.state';
-import { appendEscalations, loadSteps, lockRequests, updateRequest, updateStep } from './requests.repository';
-import { canTransitionStep, type StepEvent } from './step.state';
+import { appendEscalations, loadSteps, lockRequests, recordStepTask, updateRequest, updateStep } from './requests.repository';
+import { canTransitionStep, stepStatusesAllowing, type StepEvent } from './step.state';
 import { Workflow, type WorkflowEffect } from './workflow';
 
 /** The OMS events that move a step. */
@@ -25,6 +25,26 @@ const STEP_EVENT_OF: Record<TaskEvent['type'], StepEvent> = {
 
 function isTaskEvent(event: AnyHmsEvent): event is TaskEvent {
   return event.type in STEP_EVENT_OF;
+}
+
+type EndEffect = Extract<WorkflowEffect, { kind: 'request-rejected' | 'request-failed' | 'request-cancelled' }>;
+
+const ENDED_STATUS: Record<EndEffect['kind'], RequestEntity['status']> = {
+  'request-rejected': 'rejected',
+  'request-failed': 'failed',
+  'request-cancelled': 'cancelled',
+};
+
+/** Why a request ended otherwise than completed, as stored in its `end_details`. */
+function endDetailsOf(effect: EndEffect): NonNullable<RequestEntity['endDetails']> {
+  switch (effect.kind) {
+    case 'request-rejected':
+      return { reason: `step '${effect.stepId}' rejected the request`, stepId: effect.stepId };
+    case 'request-failed':
+      return { reason: effect.reason, stepId: effect.stepId };
+    case 'request-cancelled':
+      return { reason: effect.reason, stepId: null };
+  }
 }
 
 /** Decisions of the engine are made by ACT itself, whoever caused the event that led to them. */
@@ -56,12 +76,38 @@ export class WorkflowService {
     );
   }
 
+  /**
+   * Starts a request that is not stored yet: its steps and the request take the statuses the
+   * engine's first decisions give them (in memory, so they are inserted as they end up, not
+   * inserted and then updated), and the returned function emits those decisions' events.
+   */
+  begin(plan: PlanDefinition, request: RequestEntity, steps: RequestStepEntity[], actor: string): (emit: Emit) => void {
+    const { id, status, reference, priority, payload } = request;
+    const workflow = new Workflow(
+      plan,
+      { id, plan: request.plan, status, reference, priority, payload },
+      new Map(steps.map((step) => [step.stepId, { status: step.status, output: step.output }])),
+      this.bus.maxPayload,
+    );
+    const effects = workflow.start();
+    const statuses = workflow.statuses();
+    for (const step of steps) step.status = statuses.get(step.stepId) ?? step.status;
+    request.status = workflow.requestStatus;
+    if (isTerminalRequest(request.status)) request.completedAt = request.updatedAt;
+    for (const effect of effects) {
+      if (effect.kind === 'request-completed') request.result = effect.result;
+      else if (effect.kind === 'request-rejected' || effect.kind === 'request-failed' || effect.kind === 'request-cancelled') request.endDetails = endDetailsOf(effect);
+    }
+    return (emit) => {
+      for (const effect of effects) this.emitEffect(emit, request, effect, actor);
+    };
+  }
+
   /** Stores the engine's decisions and emits their events, in the caller's transaction. */
   async apply(tx: EntityManager, emit: Emit, request: RequestEntity, effects: WorkflowEffect[], actor: string): Promise<void> {
     if (effects.length === 0) return;
     const now = this.clock.now();
     const requestId = request.id;
-    const plan = request.plan;
     let ended = false;
     const endRequest = async (status: RequestEntity['status'], outcome: Pick<RequestEntity, 'result' | 'endDetails'>) => {
       await updateRequest(tx, requestId, { status, completedAt: now, updatedAt: now, ...outcome });
@@ -72,12 +118,10 @@ export class WorkflowService {
       switch (effect.kind) {
         case 'step-ready':
           await updateStep(tx, requestId, effect.stepId, { status: 'ready', updatedAt: now });
-          emit('act.step.ready', requestId, effect.data, actor);
           break;
         case 'step-skipped':
         case 'step-waived':
           await updateStep(tx, requestId, effect.stepId, { status: 'skipped', updatedAt: now });
-          emit('act.step.skipped', requestId, { stepId: effect.stepId, reason: effect.reason }, actor);
           break;
         case 'step-done':
           await updateStep(tx, requestId, effect.stepId, { status: 'done', output: effect.output, updatedAt: now });
@@ -90,26 +134,47 @@ export class WorkflowService {
           break;
         case 'request-completed':
           await endRequest('completed', { result: effect.result, endDetails: null });
-          emit('act.request.completed', requestId, { plan }, actor);
           break;
         case 'request-rejected':
-          await endRequest('rejected', { result: null, endDetails: { reason: `step '${effect.stepId}' rejected the request`, stepId: effect.stepId } });
-          emit('act.request.rejected', requestId, { plan, stepId: effect.stepId }, actor);
-          break;
         case 'request-failed':
-          await endRequest('failed', { result: null, endDetails: { reason: effect.reason, stepId: effect.stepId } });
-          emit('act.request.failed', requestId, { plan, stepId: effect.stepId, reason: effect.reason }, actor);
-          break;
         case 'request-cancelled':
-          await endRequest('cancelled', { result: null, endDetails: { reason: effect.reason, stepId: null } });
-          emit('act.request.cancelled', requestId, { plan, reason: effect.reason }, actor);
+          await endRequest(ENDED_STATUS[effect.kind], { result: null, endDetails: endDetailsOf(effect) });
           break;
       }
+      this.emitEffect(emit, request, effect, actor);
     }
     if (!ended) {
       // A step moved: the request's updated_at says so, so lists and pollers see the change.
       await updateRequest(tx, requestId, { updatedAt: now });
       request.updatedAt = now;
+    }
+  }
+
+  /** The event of one decision, if it has one. */
+  private emitEffect(emit: Emit, request: RequestEntity, effect: WorkflowEffect, actor: string): void {
+    const { id: requestId, plan } = request;
+    switch (effect.kind) {
+      case 'step-ready':
+        emit('act.step.ready', requestId, effect.data, actor);
+        return;
+      case 'step-skipped':
+      case 'step-waived':
+        emit('act.step.skipped', requestId, { stepId: effect.stepId, reason: effect.reason }, actor);
+        return;
+      case 'request-completed':
+        emit('act.request.completed', requestId, { plan }, actor);
+        return;
+      case 'request-rejected':
+        emit('act.request.rejected', requestId, { plan, stepId: effect.stepId }, actor);
+        return;
+      case 'request-failed':
+        emit('act.request.failed', requestId, { plan, stepId: effect.stepId, reason: effect.reason }, actor);
+        return;
+      case 'request-cancelled':
+        emit('act.request.cancelled', requestId, { plan, reason: effect.reason }, actor);
+        return;
+      default:
+        return;
     }
   }
 
@@ -141,19 +206,27 @@ export class WorkflowService {
     }
   }
 
+  private ignore(event: TaskEvent, request: RequestEntity, stepStatus?: string): void {
+    this.logger.warn({ eventId: event.id, type: event.type, requestId: request.id, stepId: event.data.stepId, stepStatus }, 'ignoring a task event the step cannot take');
+  }
+
   private async onTaskEvent(event: TaskEvent, request: RequestEntity, tx: EntityManager, emit: Emit): Promise<void> {
+    if (event.type === 'oms.task.queued') {
+      // The commonest task event decides nothing: the step records its task in one statement,
+      // if its status can take the event (the request is locked, so it cannot change meanwhile).
+      const recorded = await recordStepTask(tx, request.id, event.data.stepId, event.data.taskId, stepStatusesAllowing('taskQueued'), this.clock.now());
+      if (!recorded) this.ignore(event, request);
+      return;
+    }
     const steps = await loadSteps(tx, request.id);
     const step = steps.find((s) => s.stepId === event.data.stepId);
     if (!step || !canTransitionStep(step.status, STEP_EVENT_OF[event.type])) {
-      this.logger.warn({ eventId: event.id, type: event.type, requestId: request.id, stepId: event.data.stepId, stepStatus: step?.status }, 'ignoring a task event the step cannot take');
+      this.ignore(event, request, step?.status);
       return;
     }
     const now = this.clock.now();
     const taskId = event.data.taskId;
     switch (event.type) {
-      case 'oms.task.queued':
-        await updateStep(tx, request.id, step.stepId, { taskId, updatedAt: now });
-        return;
       case 'oms.task.failed':
         await updateStep(tx, request.id, step.stepId, { taskId, attempts: Math.max(step.attempts, event.data.attempt), updatedAt: now });
         return;

@@ -84,6 +84,14 @@ export const RESPONSE_SCHEMAS = {
   PlanList: itemList('PlanSummary'),
   PlanView: object({ id: string, version: integer, title: nullable(string), definition: ref('PlanDefinition'), contentHash: string, createdAt: time, createdBy: string }),
   RequestCreated: object({ id: string, plan: string, version: integer, status: oneOf(RequestStatuses), createdAt: time, slaDueAt: nullable(time), reference: nullable(string) }),
+  CreateRequestsResult: object({
+    results: arrayOf({
+      oneOf: [
+        object({ status: { type: 'integer', enum: [200, 201] }, request: ref('RequestCreated') }),
+        object({ status: integer, error: object({ code: oneOf(ErrorCodes), message: string, details: arrayOf(object({ path: string, message: string })) }, ['details']) }),
+      ],
+    }),
+  }),
   RequestSummary: object(requestSummary),
   RequestPage: page('RequestSummary'),
   StepView: object({ stepId: string, status: oneOf(StepStatuses), pool: string, taskId: nullable(string), attempts: integer, output: nullable(json), updatedAt: time }),

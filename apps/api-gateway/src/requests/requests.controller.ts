@@ -4,6 +4,7 @@ import { RpcSubjects, type Actor, type RequestSummary } from '@hms/contracts';
 import type { Response } from 'express';
 import { AllowRoles, CurrentActor } from '../auth/auth.guard';
 import { bodyWith, RpcGateway } from '../http/rpc-gateway';
+import { HTTP_STATUS_OF } from '../http/error-status';
 import { ApiAnswer } from '../openapi/api-answer';
 import { schemaRef } from '../openapi/schemas';
 
@@ -35,6 +36,21 @@ export class RequestsController {
     const result = await this.rpc.call(RpcSubjects.requestCreate, command as never, actor);
     response.status(result.created ? 201 : 200);
     return createdView(result.request);
+  }
+
+  @Post('batch')
+  @ApiOperation({
+    summary: 'Start up to 1,000 requests in one call; each item is answered as its own POST /v1/requests would be, in order, and a bad item fails alone',
+  })
+  @ApiBody({ schema: schemaRef('CreateRequestsCommand') })
+  @ApiAnswer(200, 'CreateRequestsResult', '{results: [{status: 201 | 200, request: {id, plan, version, status, createdAt, slaDueAt, reference}} | {status: 4xx, error: {code, message, details}}]}, one per item in the order of the items; an item\'s idempotency key is its `idempotencyKey` field')
+  async createMany(@Body() body: unknown, @CurrentActor() actor: Actor) {
+    const { results } = await this.rpc.call(RpcSubjects.requestCreateMany, bodyWith(body, {}) as never, actor);
+    return {
+      results: results.map((result) =>
+        result.error ? { status: HTTP_STATUS_OF[result.error.code], error: result.error } : { status: result.created ? 201 : 200, request: createdView(result.request) },
+      ),
+    };
   }
 
   @Get()

@@ -67,3 +67,31 @@ describe(TokenVerifier.name, () => {
     expect(() => new TokenVerifier({ jwksUrl: 'https://idp.example/.well-known/jwks.json' })).not.toThrow();
   });
 });
+
+describe('TokenVerifier remembering verified tokens', () => {
+  it('verifies a token, and again from what it remembers, with the same claims', async () => {
+    const verifier = new TokenVerifier({ secret: SECRET });
+    const token = await forge(valid);
+    const expected = { sub: 'ana', roles: ['worker'], pools: ['desk'], expiresAt: new Date((nowSeconds + 3600) * 1000) };
+    expect(await verifier.verify(token, NOW)).toEqual(expected);
+    expect(await verifier.verify(token, NOW)).toEqual(expected);
+  });
+
+  it('remembers only the exact text that verified: another signature or another secret is refused', async () => {
+    const verifier = new TokenVerifier({ secret: SECRET });
+    const token = await forge(valid);
+    await verifier.verify(token, NOW);
+    const [header, payload, signature] = token.split('.');
+    const forged = `${header}.${Buffer.from(JSON.stringify({ ...valid, sub: 'boss', roles: ['manager'] })).toString('base64url')}.${signature}`;
+    await expect(verifier.verify(forged, NOW)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    await expect(verifier.verify(`${header}.${payload}.${signature!.slice(0, -2)}AA`, NOW)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    await expect(verifier.verify(await forge(valid, 'another-secret-entirely'), NOW)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+  });
+
+  it('refuses a remembered token once it has expired', async () => {
+    const verifier = new TokenVerifier({ secret: SECRET });
+    const token = await forge(valid);
+    await verifier.verify(token, NOW);
+    await expect(verifier.verify(token, new Date((nowSeconds + 7200) * 1000))).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+  });
+});

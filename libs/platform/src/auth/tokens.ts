@@ -1,3 +1,4 @@
+import { webcrypto } from 'node:crypto';
 import { createRemoteJWKSet, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import { DEFAULT_TOKEN_MAX_LIFETIME_SECONDS, DomainError, Roles, TOKEN_CLOCK_SKEW_SECONDS, type Role, type TokenClaims } from '@hms/contracts';
 
@@ -57,12 +58,22 @@ export function acceptedClaims(payload: JWTPayload, nowSeconds: number, maxLifet
   return { sub: payload.sub, roles: [...new Set(roles as Role[])], ...(pools ? { pools: pools as string[] } : {}), expiresAt: new Date(payload.exp * 1000) };
 }
 
+/** How long a verified token is taken on trust without checking its signature again. */
+const VERIFIED_TOKEN_TTL_MS = 60_000;
+/** Verified tokens remembered at once (the oldest is forgotten first). */
+const VERIFIED_TOKENS_MAX = 10_000;
+
 /**
  * Verifies bearer tokens: HS256 with a shared secret, or RS256/ES256 against a JWKS URL in
  * production. Any failure is UNAUTHENTICATED with a short reason (never the token itself).
  */
 export class TokenVerifier {
   private readonly jwks?: ReturnType<typeof createRemoteJWKSet>;
+  /**
+   * The HS256 secret imported once: given the secret's bytes, jose imports a WebCrypto key on
+   * every verification, which cost more CPU than the HMAC itself on each gateway call.
+   */
+  private secretKey?: Promise<webcrypto.CryptoKey>;
   private readonly maxLifetimeSeconds: number;
 
   constructor(private readonly options: TokenVerifierOptions) {
@@ -76,7 +87,27 @@ export class TokenVerifier {
     this.maxLifetimeSeconds = options.maxLifetimeSeconds ?? DEFAULT_TOKEN_MAX_LIFETIME_SECONDS;
   }
 
+  /**
+   * Tokens verified lately, by their exact text: a client sends the same token with every call,
+   * and the signature check (WebCrypto's HMAC job, and jose's parsing around it) was about a
+   * fifth of the gateway's CPU per call. Only a token that verified is kept, until it expires
+   * but at most {@link VERIFIED_TOKEN_TTL_MS} (so a key withdrawn from a JWKS stops working
+   * within that), and at most {@link VERIFIED_TOKENS_MAX} of them.
+   */
+  private readonly verified = new Map<string, { token: VerifiedToken; until: number }>();
+
   async verify(token: string, now: Date = new Date()): Promise<VerifiedToken> {
+    const at = now.getTime();
+    const known = this.verified.get(token);
+    if (known && at < known.until) return known.token;
+    if (known) this.verified.delete(token);
+    const verified = await this.verifySignature(token, now);
+    if (this.verified.size >= VERIFIED_TOKENS_MAX) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(token, { token: verified, until: Math.min(verified.expiresAt.getTime(), at + VERIFIED_TOKEN_TTL_MS) });
+    return verified;
+  }
+
+  private async verifySignature(token: string, now: Date): Promise<VerifiedToken> {
     const checks = {
       currentDate: now,
       clockTolerance: TOKEN_CLOCK_SKEW_SECONDS,
@@ -87,10 +118,15 @@ export class TokenVerifier {
     try {
       ({ payload } = this.jwks
         ? await jwtVerify(token, this.jwks, { ...checks, algorithms: ['RS256', 'ES256'] })
-        : await jwtVerify(token, encoder.encode(this.options.secret), { ...checks, algorithms: ['HS256'] }));
+        : await jwtVerify(token, await this.hs256Key(), { ...checks, algorithms: ['HS256'] }));
     } catch {
       throw new DomainError('UNAUTHENTICATED', 'The access token is invalid or expired');
     }
     return acceptedClaims(payload, Math.floor(now.getTime() / 1000), this.maxLifetimeSeconds);
+  }
+
+  private hs256Key(): Promise<webcrypto.CryptoKey> {
+    this.secretKey ??= webcrypto.subtle.importKey('raw', encoder.encode(this.options.secret ?? ''), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
+    return this.secretKey;
   }
 }

@@ -97,13 +97,23 @@ export class EventOutbox {
   /** Inserts events into the outbox inside the caller's transaction (one statement, prepared). */
   async append(tx: EntityManager, events: PendingEvent[]): Promise<void> {
     if (events.length === 0) return;
-    await preparedQuery(
-      tx,
-      `${this.schema}_outbox_append`,
-      `INSERT INTO "${this.schema}"."outbox" ("event_id", "type", "payload", "headers")
-       SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::jsonb[])`,
-      [events.map(({ event }) => event.id), events.map(({ event }) => event.type), events.map(({ json }) => json), events.map(({ traceHeaders }) => traceHeaders)],
-    );
+    const insert = this.insertWithin(events, 1, 'TRUE');
+    await preparedQuery(tx, `${this.schema}_outbox_append`, insert.sql, insert.parameters);
+  }
+
+  /**
+   * The outbox insert as one part of a caller's own statement (a data-modifying CTE), so that a
+   * change and its events are written in one round trip, atomically, with no transaction around
+   * them: its SQL takes parameters `$first` to `$first+3`, and writes the events only where
+   * `condition` (SQL) holds, e.g. when the change itself inserted a row. The caller then
+   * {@link kick}s the relay.
+   */
+  insertWithin(events: PendingEvent[], first: number, condition: string): { sql: string; parameters: unknown[] } {
+    return {
+      sql: `INSERT INTO "${this.schema}"."outbox" ("event_id", "type", "payload", "headers")
+       SELECT * FROM unnest($${first}::uuid[], $${first + 1}::text[], $${first + 2}::jsonb[], $${first + 3}::jsonb[]) WHERE ${condition}`,
+      parameters: [events.map(({ event }) => event.id), events.map(({ event }) => event.type), events.map(({ json }) => json), events.map(({ traceHeaders }) => traceHeaders)],
+    };
   }
 
   /** Asks the relay to run now instead of at its next poll. */
