@@ -1,14 +1,14 @@
-import { Injectable } from '@nestjs/common';
-import type { RpcHandlers } from '@hms/platform';
+import { PoolMetricsQuery, RpcSubjects } from '@hms/contracts';
+import { MessagePattern, Payload } from '@nestjs/microservices';
+import { RpcController } from '@hms/platform';
 import { PoolMetricsService } from './pool-metrics.service';
 
-@Injectable()
+@RpcController()
 export class MetricsHandlers {
   constructor(private readonly metrics: PoolMetricsService) {}
 
-  handlers(): Pick<RpcHandlers<'ops'>, 'ops.metrics.pools'> {
-    return {
-      'ops.metrics.pools': async (query) => ({ pools: await this.metrics.snapshot(query.pool) }),
-    };
+  @MessagePattern(RpcSubjects.metricsPools)
+  async metricsPools(@Payload() query: PoolMetricsQuery) {
+    return { pools: await this.metrics.snapshot(query.pool) };
   }
 }

@@ -11,7 +11,7 @@ import { ParkedEvents } from '../events/parked-events';
 import { createLogger } from '../logging/logger';
 import { initDefaultMetrics, metricsRegistry } from '../metrics/metrics';
 import { NatsBus } from '../nats/nats-bus';
-import { RpcClient } from '../nats/rpc';
+import { RpcClient, RpcErrors } from '../nats/rpc';
 import { Backoff, type BackoffPolicy } from './backoff';
 import { CLOCK, LOGGER, PLATFORM_OPTIONS } from './tokens';
 
@@ -142,6 +142,7 @@ export class PlatformModule {
         },
       },
       { provide: RpcClient, useFactory: (bus: NatsBus) => new RpcClient(bus), inject: [NatsBus] },
+      { provide: RpcErrors, useValue: new RpcErrors(logger) },
       ...(database
         ? [
             {

@@ -1,4 +1,5 @@
-import { headers as natsHeaders, type Msg, type Subscription } from '@nats-io/transport-node';
+import { headers as natsHeaders, type Msg, type MsgHdrs, type Subscription } from '@nats-io/transport-node';
+import { BaseRpcContext, RpcException } from '@nestjs/microservices';
 import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
 import {
@@ -35,6 +36,30 @@ export interface RpcContext {
   maxPayload: number;
 }
 
+/**
+ * The context of one call, as a handler receives it (`@Ctx() call: RpcCall` on a `@MessagePattern`
+ * method); the NATS message itself is its Nest argument.
+ */
+export class RpcCall extends BaseRpcContext<[Msg]> implements RpcContext {
+  constructor(
+    readonly subject: RpcSubject,
+    readonly actor: Actor,
+    readonly requestBytes: number,
+    readonly maxPayload: number,
+    msg: Msg,
+  ) {
+    super([msg]);
+  }
+}
+
+const ANONYMOUS: Actor = { id: 'anonymous', roles: [] };
+
+/** Who a message acts for, from its headers: the one place the actor header is read. */
+export function actorFromHeaders(headers: MsgHdrs | undefined): Actor {
+  const actorHeader = headers?.get(NatsHeaders.actor);
+  return actorHeader ? (JSON.parse(actorHeader) as Actor) : ANONYMOUS;
+}
+
 export type RpcHandler<S extends RpcSubject> = (message: RpcRequest<S>, context: RpcContext) => Promise<RpcResponse<S>>;
 
 /**
@@ -49,6 +74,37 @@ type Reply = { ok: true; result: unknown } | { ok: false; error: RpcErrorBody };
 
 const DATABASE_UNAVAILABLE: RpcErrorBody = { code: 'UNAVAILABLE', message: 'The database is unavailable; try again shortly', retryable: true };
 const MESSAGING_UNAVAILABLE: RpcErrorBody = { code: 'UNAVAILABLE', message: 'The message bus is unavailable; try again shortly', retryable: true };
+
+/**
+ * What a caller is told when a call fails: domain errors as `{code, message, retryable, details}`,
+ * an outage of Postgres or NATS as UNAVAILABLE (logged once per outage), anything else as INTERNAL
+ * with the cause only logged. One per server, shared with its Nest exception filter.
+ */
+export class RpcErrors {
+  private readonly outage: OutageLog;
+
+  constructor(private readonly logger: Logger) {
+    this.outage = new OutageLog(logger, 'rpc');
+  }
+
+  succeeded(): void {
+    this.outage.succeeded();
+  }
+
+  bodyOf(error: unknown, subject: string): RpcErrorBody {
+    if (error instanceof DomainError) return error.toRpcBody();
+    // Postgres (or NATS) down, restarting, out of connections or too slow: the call may work later.
+    const away = this.outage.failed(error);
+    if (away) return away === 'Postgres' ? DATABASE_UNAVAILABLE : MESSAGING_UNAVAILABLE;
+    if (isStatementTimeout(error)) {
+      this.logger.warn({ subject }, 'a statement ran past DATABASE_STATEMENT_TIMEOUT_MS; answered UNAVAILABLE');
+      return DATABASE_UNAVAILABLE;
+    }
+    if (error instanceof SyntaxError) return { code: 'VALIDATION_FAILED', message: 'The message is not valid JSON', retryable: false };
+    this.logger.error({ err: error, subject }, 'rpc handler failed');
+    return { code: 'INTERNAL', message: 'Internal error', retryable: true };
+  }
+}
 
 /** Turns class-validator errors into contract error details with dotted paths. */
 export function validationDetails(errors: ValidationError[], parent = ''): ErrorDetail[] {
@@ -88,27 +144,38 @@ export function validateMessage<T extends object>(messageClass: new () => T, pay
   return instance;
 }
 
+/** Runs one call: the message as it arrived (parsed, not yet validated) to its result. */
+export type RpcDispatch = (subject: RpcSubject, payload: unknown, call: RpcCall) => Promise<unknown>;
+
 /**
- * Serves a service's request/reply subjects with its queue group, so replicas share the load.
- * Each message is validated against its contract class; domain errors travel as
- * `{code, message, retryable, details}`, anything else as INTERNAL with the cause only logged.
+ * Serves a service's request/reply subjects with its queue group, so replicas share the load:
+ * the wire under the Nest transport (`NatsRpcTransport`). It parses each message, reads the actor
+ * and the trace context from its headers, runs the call, and answers `{ok, result|error}` within
+ * `max_payload`. `serve` takes a plain handler map (validated here); the services' handlers are
+ * `@MessagePattern` methods, dispatched by the transport through Nest's pipes and filters.
  */
 export class RpcServer {
-  private readonly subscriptions: Subscription[] = [];
+  private subscriptions: Subscription[] = [];
   private inFlight = 0;
-  private readonly outage: OutageLog;
 
   constructor(
     private readonly bus: NatsBus,
     private readonly service: ServiceName,
     private readonly logger: Logger,
-  ) {
-    this.outage = new OutageLog(logger, 'rpc');
+    private readonly errors = new RpcErrors(logger),
+  ) {}
+
+  /** Serves a handler map, each message validated against its contract class first. */
+  async serve<N extends ServiceName>(handlers: RpcHandlers<N>): Promise<void> {
+    const bySubject = handlers as unknown as Record<RpcSubject, RpcHandler<RpcSubject>>;
+    await this.subscribe(Object.keys(bySubject) as RpcSubject[], (subject, payload, call) =>
+      bySubject[subject](validateMessage(RpcRequestClasses[subject], payload) as RpcRequest<RpcSubject>, call),
+    );
   }
 
   /** Resolves once the server has the subscriptions: a caller told "ready" must find a responder. */
-  async serve<N extends ServiceName>(handlers: RpcHandlers<N>): Promise<void> {
-    for (const [subject, handler] of Object.entries(handlers) as Array<[RpcSubject, RpcHandler<RpcSubject>]>) {
+  async subscribe(subjects: readonly RpcSubject[], dispatch: RpcDispatch): Promise<void> {
+    for (const subject of subjects) {
       const subscription = this.bus.connection.subscribe(this.bus.subject(subject), {
         queue: this.service,
         callback: (error, msg) => {
@@ -117,7 +184,7 @@ export class RpcServer {
             return;
           }
           // Detached from the callback: a rejection here would be unhandled, and end the process.
-          this.handle(subject, handler, msg).catch((failure: unknown) => this.logger.error({ err: failure, subject }, 'rpc message could not be handled'));
+          this.handle(subject, dispatch, msg).catch((failure: unknown) => this.logger.error({ err: failure, subject }, 'rpc message could not be handled'));
         },
       });
       this.subscriptions.push(subscription);
@@ -125,31 +192,19 @@ export class RpcServer {
     await this.bus.connection.flush();
   }
 
-  private async handle(subject: RpcSubject, handler: RpcHandler<RpcSubject>, msg: Msg): Promise<void> {
+  private async handle(subject: RpcSubject, dispatch: RpcDispatch, msg: Msg): Promise<void> {
     this.inFlight += 1;
     const reply = await withConsumerSpan(`rpc ${subject}`, msg.headers, async (): Promise<Reply> => {
       try {
         const payload = msg.data.length > 0 ? msg.json<unknown>() : {};
-        const message = validateMessage(RpcRequestClasses[subject], payload);
-        const actorHeader = msg.headers?.get(NatsHeaders.actor);
-        const actor: Actor = actorHeader ? (JSON.parse(actorHeader) as Actor) : { id: 'anonymous', roles: [] };
-        const result = await handler(message as RpcRequest<RpcSubject>, { actor, requestBytes: msg.data.length, maxPayload: this.bus.maxPayload });
-        this.outage.succeeded();
+        const call = new RpcCall(subject, actorFromHeaders(msg.headers), msg.data.length, this.bus.maxPayload, msg);
+        const result = await dispatch(subject, payload, call);
+        this.errors.succeeded();
         return { ok: true, result };
       } catch (error) {
-        if (error instanceof DomainError) return { ok: false, error: error.toRpcBody() };
-        // Postgres (or NATS) down, restarting, out of connections or too slow: the call may work later.
-        const away = this.outage.failed(error);
-        if (away) return { ok: false, error: away === 'Postgres' ? DATABASE_UNAVAILABLE : MESSAGING_UNAVAILABLE };
-        if (isStatementTimeout(error)) {
-          this.logger.warn({ subject }, 'a statement ran past DATABASE_STATEMENT_TIMEOUT_MS; answered UNAVAILABLE');
-          return { ok: false, error: DATABASE_UNAVAILABLE };
-        }
-        if (error instanceof SyntaxError) {
-          return { ok: false, error: { code: 'VALIDATION_FAILED', message: 'The message is not valid JSON', retryable: false } };
-        }
-        this.logger.error({ err: error, subject }, 'rpc handler failed');
-        return { ok: false, error: { code: 'INTERNAL', message: 'Internal error', retryable: true } };
+        // Already mapped by the handler's exception filter.
+        if (error instanceof RpcException && isRpcErrorBody(error.getError())) return { ok: false, error: error.getError() as RpcErrorBody };
+        return { ok: false, error: this.errors.bodyOf(error, subject) };
       }
     }).finally(() => {
       this.inFlight -= 1;
@@ -189,6 +244,7 @@ export class RpcServer {
   /** Stops taking new messages and waits (bounded) for the ones being handled. */
   async stop(timeoutMs = 5000): Promise<void> {
     for (const subscription of this.subscriptions) subscription.unsubscribe();
+    this.subscriptions = [];
     const deadline = Date.now() + timeoutMs;
     while (this.inFlight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
   }
