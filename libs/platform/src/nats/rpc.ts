@@ -63,8 +63,9 @@ export function actorFromHeaders(headers: MsgHdrs | undefined): Actor {
 export type RpcHandler<S extends RpcSubject> = (message: RpcRequest<S>, context: RpcContext) => Promise<RpcResponse<S>>;
 
 /**
- * The handlers of one service: exactly one for each of its subjects, checked by the compiler
- * (a missing or extra handler does not type-check).
+ * A plain handler map for `RpcServer.serve` (tests, tools): exactly one for each subject of a
+ * service, checked by the compiler. The services route `@MessagePattern` methods instead
+ * (`RpcRoutes`, rpc-transport.ts).
  */
 export type RpcHandlers<N extends ServiceName> = {
   [S in RpcSubject as S extends `${N}.${string}` ? S : never]: RpcHandler<S>;
