@@ -47,6 +47,9 @@ RUN groupadd --system --gid 10001 hms \
 COPY --from=prod-deps /app/ ./
 COPY --from=build /app/libs ./libs
 COPY --from=build /app/dist ./dist
+# ACT's ledger checkpoint folder (ACT_LEDGER_CHECKPOINT_DIR in compose): a named volume mounted
+# here starts with this owner, so the service user can write to it.
+RUN mkdir -p /var/lib/hms/checkpoints && chown 10001:10001 /var/lib/hms/checkpoints
 # Declared only in this last stage so the build stages above are shared by all four apps.
 ARG APP
 ENV APP=${APP}

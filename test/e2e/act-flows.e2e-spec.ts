@@ -1,5 +1,5 @@
 import { parse } from 'yaml';
-import { HmsClient, Pool, type PoolWorker, type WorkItem } from '@hms/client';
+import { HmsApiError, HmsClient, Pool, type PoolWorker, type WorkItem } from '@hms/client';
 import type { LedgerEntryView, PlanDefinition, RequestView } from '@hms/contracts';
 import { examplePlan, ledgerThrough, startE2eStack } from './support/e2e-stack';
 
@@ -62,6 +62,7 @@ describe('ACT flows through the gateway', () => {
     let ai: PoolWorker;
     let verifier: PoolWorker;
     let printer: PoolWorker;
+    let vera: HmsClient;
 
     beforeAll(async () => {
       const { stack, manager } = env;
@@ -77,7 +78,8 @@ describe('ACT flows through the gateway', () => {
 
       const client = async (pools: string[], sub: string) => new HmsClient({ baseUrl: stack.gatewayUrl, token: await stack.workerToken(pools, sub) });
       ai = new Pool('ai_extract', await client(['ai_extract'], 'ocr-bot')).login('ocr-bot', { tags: ['ocr'] });
-      verifier = new Pool('human_verify', await client(['human_verify'], 'vera@state.gov')).login('vera@state.gov');
+      vera = await client(['human_verify'], 'vera@state.gov');
+      verifier = new Pool('human_verify', vera).login('vera@state.gov');
       printer = new Pool('external_print', await client(['external_print'], 'print-shop')).login('print-shop');
     });
 
@@ -94,6 +96,12 @@ describe('ACT flows through the gateway', () => {
       // confidence < 0.9: the `when` holds, so a person gets the check.
       const verify = await leaseOne(verifier);
       expect(verify).toMatchObject({ requestId: created.id, stepId: 'human_verify' });
+      // The clerk's task carries what the bot extracted (the plan's input:), to check it against the application.
+      expect(verify.input).toEqual({ extracted: { confidence: 0.42, surname: 'Lovelace' }, application: { passport: 'X1234567', name: 'Ada' } });
+      // The clerk may read the task it holds, and only that one.
+      expect(await vera.tasks.get(verify.id)).toMatchObject({ id: verify.id, worker: 'vera@state.gov', input: verify.input });
+      expect(await vera.tasks.get(extract.id).catch((e: unknown) => e)).toMatchObject({ status: 403, code: 'FORBIDDEN' });
+      expect((await manager.requests.get(created.id)).result).toBeNull();
       const midway = await manager.requests.get(created.id);
       expect(midway.steps.find((s) => s.stepId === 'ai_extract')).toMatchObject({ status: 'done', output: { confidence: 0.42 } });
       expect(midway.steps.find((s) => s.stepId === 'human_verify')?.status).toBe('ready');
@@ -117,6 +125,9 @@ describe('ACT flows through the gateway', () => {
       ]);
       expect(finished.steps.find((s) => s.stepId === 'human_verify')?.output).toEqual({ approved: true });
       expect(finished.steps.find((s) => s.stepId === 'external_print')?.output).toEqual({ tracking: 'PRN-1' });
+      // The clerk's approval and the print end the request with the plan's output as its result.
+      expect(finished.result).toEqual({ passport: { confidence: 0.42, surname: 'Lovelace' }, checkedByClerk: true, printed: true });
+      expect(finished.details).toEqual({ reason: null, stepId: null, escalations: [] });
 
       const history = await expectValidHistory(manager, created.id, 'act.request.completed');
       const types = history.map((e) => e.type);
@@ -152,6 +163,7 @@ describe('ACT flows through the gateway', () => {
         ['human_verify', 'skipped'],
         ['external_print', 'done'],
       ]);
+      expect(finished.result).toEqual({ passport: { confidence: 0.97 }, checkedByClerk: false, printed: true });
 
       const history = await expectValidHistory(manager, created.id, 'act.request.completed');
       const types = history.map((e) => e.type);
@@ -159,6 +171,58 @@ describe('ACT flows through the gateway', () => {
       expect(history.find((e) => e.type === 'act.step.skipped')?.data).toMatchObject({ stepId: 'human_verify' });
       expect(types.filter((t) => t === 'oms.task.completed')).toHaveLength(2);
       expect(history.filter((e) => e.type === 'oms.task.completed').map((e) => e.actor)).not.toContain('vera@state.gov');
+    });
+  });
+
+  describe('data between steps', () => {
+    it('joins two branches into a task that sees both outputs, and ends with the outputs of the last step', async () => {
+      const { stack, manager } = env;
+      await manager.plans.register({
+        id: 'join_flow',
+        steps: [
+          { id: 'photos', pool: 'join_clerks', after: [] },
+          { id: 'records', pool: 'join_clerks', after: [] },
+          { id: 'decide', pool: 'join_clerks', after: ['photos', 'records'] },
+        ],
+      });
+      const clerk = new Pool('join_clerks', new HmsClient({ baseUrl: stack.gatewayUrl, token: await stack.workerToken(['join_clerks'], 'jo') })).login('jo');
+      const created = await manager.requests.create({ plan: 'join_flow', payload: { file: 'F-9' } });
+      const first = await leaseOne(clerk);
+      const second = await leaseOne(clerk);
+      const outputs: Record<string, Record<string, unknown>> = { photos: { shots: 3 }, records: { found: true } };
+      await first.complete(outputs[first.stepId]);
+      await second.complete(outputs[second.stepId]);
+
+      const decide = await leaseOne(clerk);
+      expect(decide).toMatchObject({ requestId: created.id, stepId: 'decide' });
+      expect(decide.input).toEqual({ payload: { file: 'F-9' }, steps: { photos: { output: { shots: 3 } }, records: { output: { found: true } } } });
+      await decide.complete({ granted: true });
+      const finished = await manager.requests.waitFor(created.id, { timeoutMs: 30_000, intervalMs: 200 });
+      expect(finished).toMatchObject({ status: 'completed', result: { decide: { granted: true } } });
+    });
+
+    it('answers 400 with the path for bad input and output expressions', async () => {
+      const error = await env.manager.plans
+        .register({
+          id: 'bad_data_flow',
+          output: 'steps.ghost.output',
+          steps: [
+            { id: 'a', pool: 'clerks', input: { later: 'steps.b.output' } },
+            { id: 'b', pool: 'clerks', input: { broken: 'steps.a.output.', n: 5 as unknown as string } },
+          ],
+        })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(HmsApiError);
+      expect(error).toMatchObject({ status: 400, code: 'VALIDATION_FAILED' });
+      expect((error as HmsApiError).details).toEqual(
+        expect.arrayContaining([
+          { path: 'steps[1].input.n', message: 'must be a string' },
+          { path: 'steps[0].input.later', message: "refers to step 'b', which does not run before this step (add it to after)" },
+          { path: 'steps[1].input.broken', message: expect.stringMatching(/^is not a valid CEL expression/) },
+          { path: 'output', message: "refers to unknown step 'ghost'" },
+        ]),
+      );
+      expect((error as HmsApiError).details).toHaveLength(4);
     });
   });
 

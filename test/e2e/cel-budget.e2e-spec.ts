@@ -50,8 +50,8 @@ describe('CEL budget through the gateway', () => {
       manager.requests.create({ plan: 'cel_plain', payload: {} }),
     ]);
 
-    const worker = new Pool('clerks', new HmsClient({ baseUrl: stack.gatewayUrl, token: await stack.workerToken(['clerks'], 'clerk') })).login('clerk-1');
-    const task = await waitUntil(() => worker.nextTask({ waitSeconds: 2 }));
+    const worker = new Pool('clerks', new HmsClient({ baseUrl: stack.gatewayUrl, token: await stack.workerToken(['clerks'], 'clerk') })).login('clerk');
+    const task = await waitUntil(async () => (await worker.nextTask({ waitSeconds: 2 })) ?? undefined);
     expect(task.requestId).toBe(plain.id);
     await task.complete({ done: true });
     await waitUntil(async () => (await manager.requests.get(plain.id)).status === 'completed');

@@ -22,10 +22,11 @@ describe('An oversized lease through the gateway', () => {
     env = await startE2eStack('e2e_oversize_lease', { NATS_URL: nats.url });
     await env.manager.plans.register({
       id: 'scans',
+      // A named input, so each task carries the payload once (a default input would hold it again).
       steps: [
-        { id: 'front', pool: 'scanning' },
-        { id: 'back', pool: 'scanning', after: [] },
-        { id: 'cover', pool: 'scanning', after: [] },
+        { id: 'front', pool: 'scanning', input: { side: '"front"' } },
+        { id: 'back', pool: 'scanning', after: [], input: { side: '"back"' } },
+        { id: 'cover', pool: 'scanning', after: [], input: { side: '"cover"' } },
       ],
     });
   });

@@ -57,16 +57,17 @@ describe('Postgres outage under load', () => {
     for (const pool of ['hud_case_workers', 'fema_inspectors', 'payments']) {
       await manager.pools.put(pool, { kind: pool === 'payments' ? 'bot' : 'human', leaseSeconds: 3 });
     }
-    const crew = new HmsClient({ baseUrl: stack.gatewayUrl, token: await stack.workerToken(['hud_case_workers', 'fema_inspectors', 'payments'], 'crew@gov') });
+    // A worker token is its own worker (its sub): one token per worker.
+    const crew = async (worker: string, pool: string) => new HmsClient({ baseUrl: stack.gatewayUrl, token: await stack.workerToken([pool], worker) });
     const pids = Object.values(stack.services).map((service) => service.pid);
     const backends = [stack.services.act, stack.services.oms, stack.services.ops];
 
     let done = false;
     let filing = true;
     const workers = [
-      workPool({ client: crew, pool: 'hud_case_workers', worker: 'w1', tags: ['income_check'], output: () => ({ eligible: true }), until: () => done }),
-      workPool({ client: crew, pool: 'fema_inspectors', worker: 'w2', output: () => ({ ok: true }), until: () => done }),
-      workPool({ client: crew, pool: 'payments', worker: 'w3', output: () => ({ paid: true }), until: () => done }),
+      workPool({ client: await crew('w1', 'hud_case_workers'), pool: 'hud_case_workers', worker: 'w1', tags: ['income_check'], output: () => ({ eligible: true }), until: () => done }),
+      workPool({ client: await crew('w2', 'fema_inspectors'), pool: 'fema_inspectors', worker: 'w2', output: () => ({ ok: true }), until: () => done }),
+      workPool({ client: await crew('w3', 'payments'), pool: 'payments', worker: 'w3', output: () => ({ paid: true }), until: () => done }),
     ];
     const accepted: string[] = [];
     const refused: string[] = [];

@@ -127,6 +127,13 @@ describe('Trust edge through the gateway', () => {
       expect([action, refused.status, refused.body.error?.code]).toEqual([action, 403, 'FORBIDDEN']);
     }
     expect(await send('POST', `/v1/tasks/${task.id}/complete`, ana, { leaseToken: task.leaseToken, output: { ok: true } })).toMatchObject({ status: 200 });
+
+    // Ana walks off with the other task: only a manager takes it back without her lease token.
+    const [stuck] = (await send('POST', '/v1/pools/desk/lease', ana, {})).body.tasks;
+    const tokenless = await send('POST', `/v1/tasks/${stuck.id}/release`, eve, {});
+    expect([tokenless.status, tokenless.body.error.code, tokenless.body.error.details]).toEqual([400, 'VALIDATION_FAILED', [expect.objectContaining({ path: 'leaseToken' })]]);
+    await expect(manager.tasks.release(stuck.id)).resolves.toEqual({ id: stuck.id, status: 'queued' });
+    expect(await manager.tasks.get(stuck.id)).toMatchObject({ status: 'queued', worker: null, attempt: 0 });
   });
 
   it("keeps idempotency keys to their caller: another service's same key neither collides nor leaks", async () => {

@@ -1,6 +1,7 @@
 import { HmsClient, HmsApiError } from '@hms/client';
 import type { RequestView } from '@hms/contracts';
-import { examplePlan, ledgerThrough, startE2eStack, workPool, type WorkLog } from './support/e2e-stack';
+import { examplePlan, ledgerThrough, startE2eStack, waitUntil, workPool, type WorkLog } from './support/e2e-stack';
+import { answerChecks, openApiContract } from './support/openapi-check';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const json = (response: Response): Promise<any> => response.json();
@@ -136,6 +137,8 @@ describe('Disaster voucher flow through the gateway', () => {
     const docs = await fetch(`${stack.gatewayUrl}/docs/openapi.json`);
     expect(docs.status).toBe(200);
     const document = await json(docs);
+    // docs/openapi.json is what every answer of the e2e suite is checked against.
+    expect(document).toEqual(openApiContract.document);
     expect(Object.keys(document.paths)).toEqual(
       expect.arrayContaining(['/v1/requests', '/v1/pools/{pool}/lease', '/v1/tasks/{id}/complete', '/v1/pools/{pool}/reroute', '/v1/workers/{worker}/heartbeat', '/v1/tasks/complete', '/v1/alerts', '/v1/alerts/{id}/ack', '/v1/alerts/{id}/resolve', '/v1/scaling/decisions', '/v1/metrics/stream']),
     );
@@ -148,5 +151,29 @@ describe('Disaster voucher flow through the gateway', () => {
     for (const service of Object.values(stack.services)) {
       expect((await fetch(`${service.url}/health/live`)).status).toBe(200);
     }
+  });
+
+  it("serves the per-pool series from OPS beside its own process metrics at the gateway's /metrics", async () => {
+    const { stack } = env;
+    const pools = ['hud_case_workers', 'fema_inspectors', 'payments'];
+    // OPS counts the tasks of the first test from the event stream, a moment after they ended.
+    const text = await waitUntil(async () => {
+      const response = await fetch(`${stack.gatewayUrl}/metrics`);
+      expect(response.status).toBe(200);
+      const body = await response.text();
+      return pools.every((pool) => new RegExp(`^hms_task_completed_total\\{pool="${pool}",service="ops"\\} [1-9]`, 'm').test(body)) && body;
+    });
+    expect(text).toMatch(/^process_cpu_user_seconds_total\{service="api-gateway"\} /m);
+    for (const pool of pools) expect(text).toMatch(new RegExp(`^hms_tasks_queued\\{pool="${pool}",service="ops"\\} 0$`, 'm'));
+    // The users' tip, `curl /metrics | grep task_`, shows the depth of each queue.
+    const grepped = text.split('\n').filter((line) => line.includes('task_'));
+    for (const pool of pools) expect(grepped).toContain(`hms_task_queue_depth{pool="${pool}",service="ops"} 0`);
+    expect(text).toMatch(/^# TYPE hms_task_wait_seconds histogram$/m);
+  });
+
+  it('checks every answer against the OpenAPI document', async () => {
+    const { stack } = env;
+    await fetch(`${stack.gatewayUrl}/v1/no-such-route`, { headers: { authorization: `Bearer ${stack.managerToken}` } });
+    expect(answerChecks.takeDrift()).toEqual([expect.stringMatching(/^GET \/v1\/no-such-route: no such operation/)]);
   });
 });

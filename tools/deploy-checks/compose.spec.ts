@@ -2,9 +2,11 @@
  * Policy tests for docker-compose.yml, the Dockerfile and the config files they mount.
  * Docker is not available here, so the files are parsed and checked rather than run.
  */
+import { createPrivateKey } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parse } from 'yaml';
+import { GATEWAY_NATS_USER, generatedNatsAuthSpec, natsAuthorizationConfig, natsPasswordVariable } from '@hms/platform';
 
 const ROOT = resolve(__dirname, '..', '..');
 const APPS = ['act', 'oms', 'ops', 'api-gateway'];
@@ -21,11 +23,13 @@ interface ComposeService {
   healthcheck?: { test?: string | string[]; disable?: boolean };
   volumes?: (string | { type?: string; source?: string; target?: string })[];
   ports?: (string | number | { target?: number; published?: number | string })[];
+  secrets?: (string | { source: string; target?: string })[];
 }
 
 interface ComposeFile {
   services: Record<string, ComposeService>;
   volumes?: Record<string, unknown>;
+  secrets?: Record<string, { file?: string; environment?: string }>;
 }
 
 function loadCompose(): ComposeFile {
@@ -115,6 +119,28 @@ function natsSetting(block: string, key: string): string | undefined {
   return m ? (m[3] ?? m[4] ?? m[2]) : undefined;
 }
 
+/** What compose makes of `${VAR:-default}` (and `${VAR-default}`) when VAR is unset. */
+function withDefaults(value: string): string {
+  return value.replace(/\$\{[A-Z0-9_]+:?-([^}]*)\}/g, '$1');
+}
+
+/** User, password and host of a postgres:// URL as written (no percent-decoding of `${…}`). */
+function pgCredentials(url: string): { user: string; password: string; host: string } {
+  const match = /^postgres(?:ql)?:\/\/([^:@/]+):(.*)@([^@/:]+)(?::\d+)?\//.exec(url);
+  if (!match) throw new Error(`not a postgres URL with user and password: ${url}`);
+  return { user: match[1]!, password: match[2]!, host: match[3]! };
+}
+
+/** The path a service sees a compose secret at, for each secret it is given. */
+function secretPaths(service: ComposeService): Record<string, string> {
+  return Object.fromEntries(
+    (service.secrets ?? []).map((entry) => {
+      const { source, target } = typeof entry === 'string' ? { source: entry, target: undefined } : entry;
+      return [source, target?.startsWith('/') ? target : `/run/secrets/${target ?? source}`];
+    }),
+  );
+}
+
 function hostOf(url: string): string {
   return new URL(url).hostname;
 }
@@ -160,12 +186,76 @@ describe('docker-compose.yml', () => {
     if (DATABASE_APPS.includes(app)) expect(deps.postgres).toBe('service_healthy');
   });
 
-  it('gives only the gateway the JWT secret and publishes it on host port 3000', () => {
-    for (const app of APPS) {
-      expect({ app, jwt: 'HMS_JWT_SECRET' in environment(services[app]) }).toEqual({ app, jwt: app === 'api-gateway' });
-    }
+  it('gives every app the JWT secret (services verify the token a bot sends over NATS) and publishes the gateway on host port 3000', () => {
+    for (const app of APPS) expect({ app, jwt: 'HMS_JWT_SECRET' in environment(services[app]) }).toEqual({ app, jwt: true });
     const ports = (services['api-gateway'].ports ?? []).map(String);
     expect(ports).toContain('3000:3000');
+  });
+
+  it('runs NATS with the generated users, and each app as its own user with the shared actor key', () => {
+    const natsEnv = environment(services.nats);
+    const mounted = (services.nats.volumes ?? []).map(String);
+    expect(mounted).toContain('./deploy/nats/auth.conf:/etc/nats/auth.conf:ro');
+    expect(readFileSync(join(ROOT, 'deploy', 'nats', 'nats-server.conf'), 'utf8')).toMatch(/^include \.\/auth\.conf$/m);
+    // The generator's output for the users in the file: the four apps, and any bots an operator added.
+    const authConf = readFileSync(join(ROOT, 'deploy', 'nats', 'auth.conf'), 'utf8');
+    const users = [...authConf.matchAll(/"user": "([^"]+)"/g)].map((match) => match[1]!);
+    const bots = users.filter((user) => !['act', 'oms', 'ops', GATEWAY_NATS_USER].includes(user));
+    expect(authConf).toBe(natsAuthorizationConfig(generatedNatsAuthSpec('', bots), { passwordsFromEnv: true }));
+    const actorKeys = new Set<string>();
+    for (const app of APPS) {
+      const env = environment(services[app]);
+      const user = app === 'api-gateway' ? GATEWAY_NATS_USER : app;
+      expect({ app, user: env.NATS_USER, password: env.NATS_PASSWORD }).toEqual({ app, user, password: natsEnv[natsPasswordVariable(user)] });
+      actorKeys.add(env.HMS_ACTOR_KEY);
+    }
+    expect([...actorKeys]).toHaveLength(1);
+    expect([...actorKeys][0]!.length).toBeGreaterThan(32);
+  });
+
+  it('runs the schema owners as a role that owns nothing, made at Postgres init, and migrates as the owner', () => {
+    const pgEnv = environment(services.postgres);
+    const initDir = bindMounts(services.postgres)['/docker-entrypoint-initdb.d'];
+    expect(initDir).toBe('./deploy/compose/postgres-init');
+    const initScripts = readdirSync(join(ROOT, initDir!)).map((name) => readFileSync(join(ROOT, initDir!, name), 'utf8'));
+    const serviceUsers = new Set<string>();
+    for (const app of DATABASE_APPS) {
+      const env = environment(services[app]);
+      const owner = pgCredentials(env.DATABASE_MIGRATION_URL ?? '');
+      const service = pgCredentials(env.DATABASE_URL);
+      expect({ app, owner }).toEqual({ app, owner: { user: pgEnv.POSTGRES_USER, password: pgEnv.POSTGRES_PASSWORD, host: 'postgres' } });
+      expect({ app, same: service.user === owner.user }).toEqual({ app, same: false });
+      // The password the role is made with is the one the service logs in with.
+      expect({ app, password: service.password }).toEqual({ app, password: pgEnv.HMS_DB_SERVICE_PASSWORD });
+      serviceUsers.add(service.user);
+    }
+    expect(serviceUsers.size).toBe(1);
+    const [serviceUser] = [...serviceUsers];
+    expect(initScripts.some((script) => new RegExp(`CREATE ROLE "?${serviceUser}"? LOGIN PASSWORD :'password'`).test(script))).toBe(true);
+    expect(initScripts.join('\n')).toMatch(/-v password="\$\{HMS_DB_SERVICE_PASSWORD/);
+    // The gateway owns no schema: it must not hold the owner's credentials.
+    expect(environment(services['api-gateway']).DATABASE_MIGRATION_URL).toBeUndefined();
+  });
+
+  it('gives ACT its ledger checkpoint key as a compose secret and its checkpoint folder on a named volume the service user may write', () => {
+    const env = environment(services.act);
+    const [keySecret, keyPath] = Object.entries(secretPaths(services.act)).find(([, path]) => path === env.ACT_LEDGER_CHECKPOINT_KEY) ?? [];
+    expect(keyPath).toBe(env.ACT_LEDGER_CHECKPOINT_KEY);
+    const keyFile = withDefaults(compose.secrets?.[keySecret ?? '']?.file ?? '');
+    expect(keyFile).toMatch(/\.pem$/);
+    expect(createPrivateKey(readFileSync(join(ROOT, keyFile), 'utf8')).asymmetricKeyType).toBe('ed25519');
+    expect(namedVolumeTargets(services.act)).toContain(env.ACT_LEDGER_CHECKPOINT_DIR);
+    // A named volume starts with the image's folder's owner: the image makes it the service user's.
+    const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+    expect(dockerfile).toContain(`mkdir -p ${env.ACT_LEDGER_CHECKPOINT_DIR} && chown 10001:10001 ${env.ACT_LEDGER_CHECKPOINT_DIR}`);
+    for (const app of APPS.filter((name) => name !== 'act')) {
+      expect({ app, key: environment(services[app]).ACT_LEDGER_CHECKPOINT_KEY, secrets: services[app].secrets }).toEqual({ app, key: undefined, secrets: undefined });
+    }
+  });
+
+  it('gives OPS, and only OPS, a webhook signing secret of at least 16 characters', () => {
+    expect(withDefaults(environment(services.ops).OPS_WEBHOOK_SECRET ?? '').length).toBeGreaterThanOrEqual(16);
+    for (const app of APPS.filter((name) => name !== 'ops')) expect({ app, secret: environment(services[app]).OPS_WEBHOOK_SECRET }).toEqual({ app, secret: undefined });
   });
 
   it('runs postgres:17 with a pg_isready healthcheck and a named data volume', () => {

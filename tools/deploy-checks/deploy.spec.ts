@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, w
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
+import { GATEWAY_NATS_USER, generatedNatsAuthSpec, natsPasswordVariable, natsUserEntries } from '@hms/platform';
 
 const ROOT = resolve(__dirname, '..', '..');
 const DEPLOY = join(ROOT, 'deploy');
@@ -25,17 +26,27 @@ const RUN_AS_USER = 10001;
  * The four services, their HTTP port (health and /metrics) and the Secret keys each may
  * receive. The gateway owns no data, so it gets no database credentials.
  */
-const SERVICES: Record<string, { port: number; secretKeys: string[] }> = {
-  act: { port: 3001, secretKeys: ['DATABASE_URL'] },
-  oms: { port: 3002, secretKeys: ['DATABASE_URL'] },
-  ops: { port: 3003, secretKeys: ['DATABASE_URL'] },
-  'api-gateway': { port: 3000, secretKeys: ['HMS_JWT_SECRET'] },
+const DATABASE_KEYS = ['DATABASE_URL', 'DATABASE_MIGRATION_URL'];
+const SERVICES: Record<string, { port: number; secretKeys: string[]; natsUser: string }> = {
+  act: { port: 3001, secretKeys: [...DATABASE_KEYS, 'HMS_JWT_SECRET', 'HMS_ACTOR_KEY', 'ACT_LEDGER_CHECKPOINT_KEY'], natsUser: 'act' },
+  oms: { port: 3002, secretKeys: [...DATABASE_KEYS, 'HMS_JWT_SECRET', 'HMS_ACTOR_KEY'], natsUser: 'oms' },
+  ops: { port: 3003, secretKeys: [...DATABASE_KEYS, 'HMS_JWT_SECRET', 'HMS_ACTOR_KEY', 'OPS_WEBHOOK_SECRET'], natsUser: 'ops' },
+  'api-gateway': { port: 3000, secretKeys: ['HMS_JWT_SECRET', 'HMS_ACTOR_KEY'], natsUser: GATEWAY_NATS_USER },
 };
 const SERVICE_NAMES = Object.keys(SERVICES);
 /** Keys every service needs from the shared ConfigMap. */
 const CONFIG_KEYS = ['NATS_URL', 'LOG_LEVEL', 'OTEL_EXPORTER_OTLP_ENDPOINT'];
 /** Values that must only ever come from a Secret. */
-const SECRET_ENV = ['DATABASE_URL', 'HMS_JWT_SECRET'];
+const SECRET_ENV = [...DATABASE_KEYS, 'HMS_JWT_SECRET', 'HMS_ACTOR_KEY', 'ACT_LEDGER_CHECKPOINT_KEY', 'OPS_WEBHOOK_SECRET', 'NATS_PASSWORD'];
+/** The keys of hms-secrets: the secrets above, with a NATS password per service user. */
+const SECRET_KEYS = [
+  ...DATABASE_KEYS,
+  'HMS_JWT_SECRET',
+  'HMS_ACTOR_KEY',
+  'ACT_LEDGER_CHECKPOINT_KEY',
+  'OPS_WEBHOOK_SECRET',
+  ...Object.values(SERVICES).map((service) => natsPasswordVariable(service.natsUser)),
+];
 
 // ---------------------------------------------------------------------------
 // Types: only the fields these policies read.
@@ -105,7 +116,7 @@ interface PodSpec {
   hostNetwork?: boolean;
   hostPID?: boolean;
   hostIPC?: boolean;
-  volumes?: { name: string; emptyDir?: object }[];
+  volumes?: { name: string; emptyDir?: object; persistentVolumeClaim?: { claimName: string } }[];
 }
 
 interface Deployment extends K8sObject {
@@ -647,7 +658,12 @@ function wiringViolations(objects: K8sObject[], secrets: DataObject[]): string[]
         out.push(`${where}: ${key} does not come from Secret ${SECRET_NAME}`);
       }
     }
-    for (const key of SECRET_ENV.filter((k) => !spec.secretKeys.includes(k))) {
+    if (envValue(c, 'NATS_USER') !== spec.natsUser) out.push(`${where}: NATS_USER is ${String(envValue(c, 'NATS_USER'))}, expected ${spec.natsUser}`);
+    const natsPassword = c.env?.find((e) => e.name === 'NATS_PASSWORD')?.valueFrom?.secretKeyRef;
+    if (natsPassword?.name !== SECRET_NAME || natsPassword.key !== natsPasswordVariable(spec.natsUser)) {
+      out.push(`${where}: NATS_PASSWORD does not come from ${SECRET_NAME} key ${natsPasswordVariable(spec.natsUser)}`);
+    }
+    for (const key of SECRET_ENV.filter((k) => !spec.secretKeys.includes(k) && k !== 'NATS_PASSWORD')) {
       if (c.env?.some((e) => e.name === key)) out.push(`${where}: gets ${key} although it does not need it`);
     }
 
@@ -722,6 +738,34 @@ function rbacViolations(objects: K8sObject[]): string[] {
   return out;
 }
 
+interface PersistentVolumeClaim extends K8sObject {
+  spec: { accessModes?: string[]; resources?: { requests?: { storage?: string } } };
+}
+
+/**
+ * ACT's ledger checkpoints: ACT_LEDGER_CHECKPOINT_DIR is the mount of a PersistentVolumeClaim in
+ * the render (an emptyDir would lose them with the pod), ReadWriteMany when ACT runs more than one
+ * replica (verify on any replica must read the latest checkpoint whichever replica wrote it).
+ */
+function checkpointViolations(objects: K8sObject[]): string[] {
+  const out: string[] = [];
+  const act = deploymentsOf(objects).find((d) => d.metadata.name === 'act');
+  const c = act && appContainer(act);
+  if (!act || !c) return ['no act Deployment'];
+  const dir = envValue(c, 'ACT_LEDGER_CHECKPOINT_DIR');
+  if (!dir) return ['Deployment/act: no ACT_LEDGER_CHECKPOINT_DIR'];
+  const mount = c.volumeMounts?.find((m) => m.mountPath === dir);
+  const volume = act.spec.template.spec.volumes?.find((v) => v.name === mount?.name);
+  const claimName = volume?.persistentVolumeClaim?.claimName;
+  if (!claimName) return [`Deployment/act: ACT_LEDGER_CHECKPOINT_DIR ${dir} is not on a PersistentVolumeClaim`];
+  const claim = ofKind<PersistentVolumeClaim>(objects, 'PersistentVolumeClaim').find((pvc) => pvc.metadata.name === claimName);
+  if (!claim) return [`Deployment/act: PersistentVolumeClaim ${claimName} is not part of the render`];
+  if ((act.spec.replicas ?? 1) > 1 && !claim.spec.accessModes?.includes('ReadWriteMany')) {
+    out.push(`PersistentVolumeClaim/${claimName}: ${act.spec.replicas} act replicas share it, but it is not ReadWriteMany`);
+  }
+  return out;
+}
+
 function allViolations(objects: K8sObject[], secrets: DataObject[]): string[] {
   return [
     ...probeViolations(objects),
@@ -732,6 +776,7 @@ function allViolations(objects: K8sObject[], secrets: DataObject[]): string[] {
     ...wiringViolations(objects, secrets),
     ...namespaceViolations(objects),
     ...rbacViolations(objects),
+    ...checkpointViolations(objects),
   ];
 }
 
@@ -863,6 +908,10 @@ describe('Kubernetes manifests', () => {
       expect(rbacViolations(objects)).toEqual([]);
     });
 
+    it("keeps ACT's ledger checkpoints on a claim every ACT replica shares", () => {
+      expect(checkpointViolations(objects)).toEqual([]);
+    });
+
     (KUBECTL ? it : it.skip)('finds the same objects and no violations when kubectl kustomize renders it', () => {
       const fromKubectl = kubectlRender(dir);
       expect(fromKubectl).toBeDefined();
@@ -897,7 +946,7 @@ describe('Kubernetes manifests', () => {
       const secret = exampleSecret();
       expect(secret.kind).toBe('Secret');
       expect(secret.metadata.name).toBe(SECRET_NAME);
-      expect(Object.keys(secret.stringData ?? {}).sort()).toEqual([...SECRET_ENV].sort());
+      expect(Object.keys(secret.stringData ?? {}).sort()).toEqual([...SECRET_KEYS].sort());
       for (const value of Object.values(secret.stringData ?? {})) expect(value).toMatch(/replace/i);
     });
   });
@@ -923,7 +972,7 @@ describe('Kubernetes manifests', () => {
     it('generates a throwaway hms-secrets when rendering dev', () => {
       const dev = render(join(OVERLAYS, 'dev'));
       const secret = ofKind<DataObject>(dev.objects, 'Secret').find((s) => s.metadata.name === SECRET_NAME);
-      expect(Object.keys(secret?.data ?? {}).sort()).toEqual([...SECRET_ENV].sort());
+      expect(Object.keys(secret?.data ?? {}).sort()).toEqual([...SECRET_KEYS].sort());
     });
   });
 
@@ -985,13 +1034,47 @@ describe('Kubernetes manifests', () => {
       expect(serviceViolations(objects)).toHaveLength(2);
     });
 
-    it('reports a violation when the JWT secret reaches a service that does not need it', () => {
+    it('reports a violation when the database credentials reach the gateway, which does not need them', () => {
       const objects = fresh();
-      deployment(objects, 'act').spec.template.spec.containers[0].env?.push({
-        name: 'HMS_JWT_SECRET',
-        valueFrom: { secretKeyRef: { name: SECRET_NAME, key: 'HMS_JWT_SECRET' } },
+      deployment(objects, 'api-gateway').spec.template.spec.containers[0].env?.push({
+        name: 'DATABASE_URL',
+        valueFrom: { secretKeyRef: { name: SECRET_NAME, key: 'DATABASE_URL' } },
       });
-      expect(wiringViolations(objects, runtimeSecrets(objects))).toEqual(['Deployment/act: gets HMS_JWT_SECRET although it does not need it']);
+      expect(wiringViolations(objects, runtimeSecrets(objects))).toEqual(['Deployment/api-gateway: gets DATABASE_URL although it does not need it']);
+    });
+
+    it('reports a violation when the schema owner, the checkpoint key or the webhook secret reaches a service that does not need it, or is set inline', () => {
+      const objects = fresh();
+      const env = (name: string) => deployment(objects, name).spec.template.spec.containers[0].env!;
+      env('api-gateway').push({ name: 'DATABASE_MIGRATION_URL', valueFrom: { secretKeyRef: { name: SECRET_NAME, key: 'DATABASE_MIGRATION_URL' } } });
+      env('oms').push({ name: 'ACT_LEDGER_CHECKPOINT_KEY', valueFrom: { secretKeyRef: { name: SECRET_NAME, key: 'ACT_LEDGER_CHECKPOINT_KEY' } } });
+      const webhook = env('ops').find((e) => e.name === 'OPS_WEBHOOK_SECRET')!;
+      delete webhook.valueFrom;
+      webhook.value = 'inline-webhook-secret';
+      expect(wiringViolations(objects, runtimeSecrets(objects))).toEqual([
+        'Deployment/oms: gets ACT_LEDGER_CHECKPOINT_KEY although it does not need it',
+        'Deployment/ops: OPS_WEBHOOK_SECRET is set inline, not from a Secret',
+        `Deployment/ops: OPS_WEBHOOK_SECRET does not come from Secret ${SECRET_NAME}`,
+        'Deployment/api-gateway: gets DATABASE_MIGRATION_URL although it does not need it',
+      ]);
+    });
+
+    it('reports a violation when the checkpoint folder is an emptyDir, or a claim the replicas cannot share', () => {
+      const objects = fresh();
+      const pvc = ofKind<PersistentVolumeClaim>(objects, 'PersistentVolumeClaim')[0]!;
+      pvc.spec.accessModes = ['ReadWriteOnce'];
+      expect(checkpointViolations(objects)).toEqual(['PersistentVolumeClaim/act-ledger-checkpoints: 2 act replicas share it, but it is not ReadWriteMany']);
+      const volume = deployment(objects, 'act').spec.template.spec.volumes!.find((v) => v.name === 'checkpoints')!;
+      delete volume.persistentVolumeClaim;
+      volume.emptyDir = {};
+      expect(checkpointViolations(objects)).toEqual(['Deployment/act: ACT_LEDGER_CHECKPOINT_DIR /var/lib/hms/checkpoints is not on a PersistentVolumeClaim']);
+    });
+
+    it("reports a violation when a service connects to NATS with another service's password", () => {
+      const objects = fresh();
+      const password = deployment(objects, 'ops').spec.template.spec.containers[0].env?.find((e) => e.name === 'NATS_PASSWORD');
+      if (password?.valueFrom?.secretKeyRef) password.valueFrom.secretKeyRef.key = natsPasswordVariable('oms');
+      expect(wiringViolations(objects, runtimeSecrets(objects))).toEqual([`Deployment/ops: NATS_PASSWORD does not come from ${SECRET_NAME} key ${natsPasswordVariable('ops')}`]);
     });
 
     it('reports a violation when the ops Role is widened to a wildcard', () => {
@@ -1039,6 +1122,18 @@ describe('Kubernetes examples', () => {
     const external = spec.metrics.find((m) => m.type === 'External')?.external?.metric;
     expect(external?.name).toBe('hms_tasks_queued');
     expect(external?.selector?.matchLabels?.pool).toBeTruthy();
+  });
+
+  it('gives the NATS Helm chart the generated users, each password from the nats Secret', () => {
+    const values = readYamlFile(join(examples, 'nats-values.yaml')) as {
+      config: { merge?: { authorization?: { users?: unknown[] } } };
+      container: { env?: Record<string, { valueFrom?: { secretKeyRef?: { key?: string } } }> };
+    };
+    const expected = natsUserEntries(generatedNatsAuthSpec('')).map((user) => ({ ...user, password: `<< $${natsPasswordVariable(user.user)} >>` }));
+    expect(values.config.merge?.authorization?.users).toEqual(expected);
+    for (const user of expected) {
+      expect(values.container.env?.[natsPasswordVariable(user.user)]?.valueFrom?.secretKeyRef?.key).toBe(natsPasswordVariable(user.user));
+    }
   });
 
   it('asks the NATS Helm chart for 3 JetStream servers that fsync before acknowledging', () => {

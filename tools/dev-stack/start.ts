@@ -4,9 +4,14 @@
  * child with JetStream); then act, oms, ops and the gateway start as four processes, each
  * restarted with backoff if it exits (ServiceSupervisor).
  */
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { NatsServerMissingError, repoRoot, startInfra, startStack, type Infra, type Stack } from '@hms/testing';
+import { generatedNatsAuthSpec, inboxPrefixOf } from '@hms/platform';
+import { ensureServiceRole, NatsServerMissingError, repoRoot, startInfra, startStack, type Infra, type Stack } from '@hms/testing';
+
+/** The NATS user of the dev stack for trying a bot over NATS (docs/security.md "NATS"). */
+const DEV_BOT_USER = 'bot';
 
 const EXAMPLE_WORKER_POOLS = ['hud_case_workers', 'fema_inspectors', 'payments'];
 
@@ -15,6 +20,10 @@ async function main(): Promise<void> {
   const started = Date.now();
   const jwtSecret = process.env.HMS_JWT_SECRET;
   const secret = jwtSecret ?? randomBytes(32).toString('hex');
+  const subjectPrefix = process.env.HMS_SUBJECT_PREFIX ?? '';
+  // The nats-server started here has a user per service and one bot, as a deployment has; a
+  // NATS_URL server is taken as it is configured.
+  const natsAuth = process.env.NATS_URL ? undefined : generatedNatsAuthSpec(subjectPrefix, [DEV_BOT_USER]);
   log('starting Postgres and NATS…');
   let infra: Infra;
   try {
@@ -24,6 +33,7 @@ async function main(): Promise<void> {
       databaseUrl: process.env.DATABASE_URL,
       natsUrl: process.env.NATS_URL,
       databaseName: 'hms',
+      natsAuth,
     });
   } catch (error) {
     if (error instanceof NatsServerMissingError) {
@@ -47,13 +57,23 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop(0));
   try {
     log('starting act, oms, ops and api-gateway…');
+    // On the embedded server the services work as a role of their own and migrate as the owner,
+    // as production must; servers named by DATABASE_URL are used as given (DATABASE_MIGRATION_URL too).
+    const serviceDatabaseUrl = infra.embedded.postgres ? await ensureServiceRole(infra.databaseUrl, 'hms') : infra.databaseUrl;
     stack = await startStack({
-      databaseUrl: infra.databaseUrl,
+      databaseUrl: serviceDatabaseUrl,
+      ...(infra.embedded.postgres ? { migrationDatabaseUrl: infra.databaseUrl } : {}),
       natsUrl: infra.natsUrl,
-      subjectPrefix: process.env.HMS_SUBJECT_PREFIX ?? '',
+      subjectPrefix,
       jwtSecret: secret,
+      natsAuth,
       gatewayPort: Number(process.env.PORT ?? 3000),
-      env: { HMS_PLANS_DIR: process.env.HMS_PLANS_DIR ?? join(root, 'examples', 'plans'), LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' },
+      env: {
+        HMS_PLANS_DIR: process.env.HMS_PLANS_DIR ?? join(root, 'examples', 'plans'),
+        LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+        ACT_LEDGER_CHECKPOINT_DIR: process.env.ACT_LEDGER_CHECKPOINT_DIR ?? join(root, '.hms', 'checkpoints'),
+        ACT_LEDGER_CHECKPOINT_KEY: process.env.ACT_LEDGER_CHECKPOINT_KEY ?? devCheckpointKey(join(root, '.hms', 'ledger-checkpoint-key.pem')),
+      },
       onOutput: (name, text) => {
         for (const line of text.split('\n').filter(Boolean)) process.stdout.write(`[${name}] ${line}\n`);
       },
@@ -75,6 +95,9 @@ async function main(): Promise<void> {
       `  API docs:   ${stack.gatewayUrl}/docs`,
       `  Postgres:   ${redact(infra.databaseUrl)}${infra.postgresDataDir ? ` (embedded, data in ${infra.postgresDataDir})` : ''}`,
       `  NATS:       ${infra.natsUrl}${infra.embedded.nats ? ' (nats-server child process, JetStream)' : ''}`,
+      ...(natsAuth
+        ? [`  NATS bot:   user ${natsAuth.bots[0]!.user}, password ${natsAuth.bots[0]!.password}, inbox prefix ${inboxPrefixOf(DEV_BOT_USER)} (send its token in the hms-token header)`]
+        : []),
       `  Services:   ${Object.values(stack.services).map((s) => `${s.name} ${s.url}`).join(', ')}`,
       jwtSecret ? '  JWT secret: from HMS_JWT_SECRET' : `  JWT secret: none was set (HMS_JWT_SECRET), so a random one was made for this run: ${secret}`,
       '',
@@ -86,6 +109,15 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   );
+}
+
+/** The dev stack's checkpoint signing key: made once, kept with the dev data (so its checkpoints keep verifying). */
+function devCheckpointKey(path: string): string {
+  if (!existsSync(path)) {
+    mkdirSync(join(path, '..'), { recursive: true });
+    writeFileSync(path, generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), { mode: 0o600 });
+  }
+  return path;
 }
 
 function redact(url: string): string {

@@ -39,4 +39,37 @@ export class ActConfig extends InfraConfig {
   @Min(0)
   @Max(3_600_000)
   ACT_SLA_SWEEP_MS: number = 1000;
+
+  /**
+   * The folder signed ledger checkpoints are written to and verified from (a volume every ACT
+   * replica mounts; docs/security.md). Unset: no checkpoints, and verify holds chains against
+   * the heads table only.
+   */
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  ACT_LEDGER_CHECKPOINT_DIR?: string;
+
+  /**
+   * The Ed25519 private key that signs checkpoints, as PEM or the path of a PEM file. The
+   * database never sees it, so whoever owns the database cannot sign a checkpoint for a rewritten
+   * ledger. Unset: this replica writes no checkpoints (it still verifies against them).
+   */
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  ACT_LEDGER_CHECKPOINT_KEY?: string;
+
+  /** Retired checkpoint public keys (PEM files, comma-separated) that older checkpoints still verify with. */
+  @IsOptional()
+  @IsString()
+  ACT_LEDGER_CHECKPOINT_TRUSTED_KEYS?: string;
+
+  /** How often a checkpoint of the changed chain heads is written; 0 turns it off on this replica. */
+  @EnvNumber()
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(86_400_000)
+  ACT_LEDGER_CHECKPOINT_MS: number = 60_000;
 }

@@ -16,6 +16,8 @@ import { uuidV7Generator } from './common/ids';
 import { ACT_ENTITIES } from './database/entities';
 import { ACT_MIGRATIONS } from './database/migrations';
 import { actEventsSubscription } from './act-events.subscription';
+import { LedgerCheckpointJob } from './ledger/ledger-checkpoint.job';
+import { LedgerCheckpoints } from './ledger/ledger-checkpoints';
 import { LedgerService } from './ledger/ledger.service';
 import { PlansLoader } from './plans/plans.loader';
 import { PlansService } from './plans/plans.service';
@@ -35,7 +37,7 @@ export function createActModule(config: ActConfig): DynamicModule {
       PlatformModule.forService({
         service: 'act',
         config,
-        database: { schema: 'act', entities: ACT_ENTITIES, migrations: ACT_MIGRATIONS, poolSize: config.ACT_DB_POOL_SIZE },
+        database: { schema: 'act', entities: ACT_ENTITIES, migrations: ACT_MIGRATIONS, poolSize: config.ACT_DB_POOL_SIZE, appendOnlyTables: ['ledger_entries'] },
       }),
     ],
     controllers: rpcControllers(ACT_RPC_ROUTES),
@@ -46,6 +48,8 @@ export function createActModule(config: ActConfig): DynamicModule {
       PlansLoader,
       WorkflowService,
       RequestsService,
+      LedgerCheckpoints,
+      LedgerCheckpointJob,
       LedgerService,
       ScheduleRunner,
       RequestSlaJob,
@@ -58,8 +62,8 @@ export function createActModule(config: ActConfig): DynamicModule {
       },
       {
         provide: BACKGROUND_JOBS,
-        inject: [ScheduleRunner, RequestSlaJob],
-        useFactory: (schedules: ScheduleRunner, sla: RequestSlaJob): BackgroundJob[] => [schedules, sla],
+        inject: [ScheduleRunner, RequestSlaJob, LedgerCheckpointJob],
+        useFactory: (schedules: ScheduleRunner, sla: RequestSlaJob, checkpoints: LedgerCheckpointJob): BackgroundJob[] => [schedules, sla, checkpoints],
       },
     ],
   };

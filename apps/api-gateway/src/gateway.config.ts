@@ -1,5 +1,5 @@
-import { IsBoolean, IsInt, IsOptional, IsString, IsUrl, Max, Min, MinLength } from 'class-validator';
-import { DEFAULT_LIMITS, DEFAULT_TOKEN_MAX_LIFETIME_SECONDS, type LimitSettings } from '@hms/contracts';
+import { IsBoolean, IsInt, IsOptional, Max, Min } from 'class-validator';
+import { DEFAULT_LIMITS, type LimitSettings } from '@hms/contracts';
 import { EnvBoolean, EnvNumber, InfraConfig } from '@hms/platform';
 
 export class GatewayConfig extends InfraConfig {
@@ -7,35 +7,6 @@ export class GatewayConfig extends InfraConfig {
   @IsOptional()
   @IsInt()
   override PORT: number = 3000;
-
-  /** HS256 secret of access tokens. Required unless HMS_JWT_JWKS_URL is set. */
-  @IsOptional()
-  @IsString()
-  @MinLength(16, { message: 'HMS_JWT_SECRET must be at least 16 characters' })
-  HMS_JWT_SECRET?: string;
-
-  /** JWKS of an identity provider (RS256/ES256) for production; https only, so the keys cannot be swapped on the wire. */
-  @IsOptional()
-  @IsUrl({ require_tld: false, protocols: ['https'], require_protocol: true }, { message: 'HMS_JWT_JWKS_URL must be an https URL' })
-  HMS_JWT_JWKS_URL?: string;
-
-  /** Longest accepted token lifetime (`exp` - `iat`): a stolen token is worth at most this long. */
-  @EnvNumber()
-  @IsOptional()
-  @IsInt()
-  @Min(60)
-  @Max(7 * 24 * 3600)
-  HMS_JWT_MAX_LIFETIME_SECONDS: number = DEFAULT_TOKEN_MAX_LIFETIME_SECONDS;
-
-  /** When set, a token's `iss` must equal it (set it with an identity provider that issues for several systems). */
-  @IsOptional()
-  @IsString()
-  HMS_JWT_ISSUER?: string;
-
-  /** When set, a token's `aud` must contain it (so a token issued for another system is refused here). */
-  @IsOptional()
-  @IsString()
-  HMS_JWT_AUDIENCE?: string;
 
   /**
    * Calls one token subject may make per rate-limit window (then 429 RATE_LIMITED with

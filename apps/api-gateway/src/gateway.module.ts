@@ -1,6 +1,6 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationBootstrap } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
-import { LOGGER, PlatformModule, Readiness, TokenVerifier } from '@hms/platform';
+import { LOGGER, PlatformModule, Readiness, TokenVerifier, tokenVerifierOf } from '@hms/platform';
 import type { Logger } from 'pino';
 import { AuthGuard } from './auth/auth.guard';
 import { RateLimits } from './auth/rate-limits';
@@ -8,6 +8,7 @@ import { GatewayConfig } from './gateway.config';
 import { ApiErrorFilter } from './http/api-error.filter';
 import { RpcGateway } from './http/rpc-gateway';
 import { PoolMetricsController } from './metrics/metrics.controller';
+import { PrometheusController } from './metrics/prometheus.controller';
 import { AlertsController } from './alerts/alerts.controller';
 import { MetricsStream } from './metrics/metrics-stream';
 import { ScalingController } from './scaling/scaling.controller';
@@ -36,23 +37,29 @@ class GatewayReadiness implements OnApplicationBootstrap {
 @Module({})
 export class GatewayModule {}
 
+/** Every HTTP route of the gateway (also what the OpenAPI document is built from). */
+export const GATEWAY_CONTROLLERS = [
+  PlansController,
+  RequestsController,
+  PoolsController,
+  TasksController,
+  WorkersController,
+  PoolMetricsController,
+  AlertsController,
+  ScalingController,
+  ParkedEventsController,
+  DashboardController,
+  PrometheusController,
+];
+
 export function createGatewayModule(config: GatewayConfig): DynamicModule {
   return {
     module: GatewayModule,
-    imports: [PlatformModule.forService({ service: 'api-gateway', config })],
-    controllers: [PlansController, RequestsController, PoolsController, TasksController, WorkersController, PoolMetricsController, AlertsController, ScalingController, ParkedEventsController, DashboardController],
+    imports: [PlatformModule.forService({ service: 'api-gateway', config, serveMetrics: false })],
+    controllers: GATEWAY_CONTROLLERS,
     providers: [
       { provide: GatewayConfig, useValue: config },
-      {
-        provide: TokenVerifier,
-        useValue: new TokenVerifier({
-          secret: config.HMS_JWT_SECRET,
-          jwksUrl: config.HMS_JWT_JWKS_URL,
-          maxLifetimeSeconds: config.HMS_JWT_MAX_LIFETIME_SECONDS,
-          issuer: config.HMS_JWT_ISSUER,
-          audience: config.HMS_JWT_AUDIENCE,
-        }),
-      },
+      { provide: TokenVerifier, useValue: tokenVerifierOf(config) },
       RateLimits,
       RpcGateway,
       MetricsStream,

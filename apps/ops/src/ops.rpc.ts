@@ -9,6 +9,7 @@ const parked = parkedEventHandlers('ops');
 /** The handler method of each OPS subject: exactly one each, or this does not compile. */
 export const OPS_RPC_ROUTES: RpcRoutes<'ops'> = {
   [RpcSubjects.metricsPools]: answeredBy(MetricsHandlers, 'metricsPools'),
+  [RpcSubjects.metricsPrometheus]: answeredBy(MetricsHandlers, 'metricsPrometheus'),
   [RpcSubjects.alertList]: answeredBy(AlertsHandlers, 'alertList'),
   [RpcSubjects.alertAcknowledge]: answeredBy(AlertsHandlers, 'alertAcknowledge'),
   [RpcSubjects.alertResolve]: answeredBy(AlertsHandlers, 'alertResolve'),

@@ -36,6 +36,8 @@ class Task:
         self.pool = leased.get("pool")
         self.tags = leased.get("tags") or []
         self.payload = leased.get("payload") or {}
+        #: What the step gives the task to work on: its ``input:``, else the payload and the outputs of the steps before it.
+        self.input = leased.get("input") or {}
         self.attempt = leased["attempt"]
         self.lease_token = leased["leaseToken"]
         self.lease_expires_at = leased["leaseExpiresAt"]

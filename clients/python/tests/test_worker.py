@@ -54,6 +54,7 @@ def test_next_task_long_polls_until_a_task_is_queued(scene):
     waiting.join()
     task = got["task"]
     assert (task.request_id, task.step_id, task.payload, task.attempt) == (request["id"], "work", {"n": 1}, 1)
+    assert task.input == {"payload": {"n": 1}, "steps": {}}
     task.complete(result={"ok": True})
     assert scene.wait_for_status(request["id"])["status"] == "completed"
 

@@ -1,10 +1,9 @@
 #!/usr/bin/env node
-// The `hms` launcher that npm links into node_modules/.bin. npm strips `../` from "bin" paths,
-// so the package cannot point at the root dist/ directly; this file bridges to the build.
+// The `hms` launcher that npm links into node_modules/.bin.
 'use strict';
 const { join } = require('node:path');
 
-const cli = join(__dirname, '..', '..', '..', 'dist', 'libs', 'client', 'src', 'cli.js');
+const cli = join(__dirname, '..', 'dist', 'cjs', 'cli.js');
 let main;
 try {
   ({ main } = require(cli));

@@ -5,7 +5,7 @@ import type { FakeRoute } from './testing/fake-fetch';
 describe(buildCli.name, () => {
   it('returns a commander program with the documented commands when built', () => {
     const names = buildCli().commands.map((c) => c.name());
-    expect(names).toEqual(expect.arrayContaining(['token', 'plan', 'request', 'pool', 'work', 'metrics', 'scaling', 'alert', 'parked']));
+    expect(names).toEqual(expect.arrayContaining(['token', 'plan', 'request', 'pool', 'task', 'work', 'metrics', 'scaling', 'alert', 'parked']));
   });
 
   describe('alert', () => {
@@ -94,6 +94,22 @@ describe(buildCli.name, () => {
       expect(run.fake.calls[0]).toMatchObject({ method: 'GET', url: 'http://gw:8080/v1/requests/r1' });
       expect(run.fake.calls[0].headers.authorization).toBe('Bearer jwt-1');
       expect(run.stdout).toBe(`${JSON.stringify({ id: 'r1', status: 'running' }, null, 2)}\n`);
+    });
+
+    it('shows a task with its input', async () => {
+      const body = { id: 't1', payload: { ticket: 'T-1' }, input: { passportNo: '987654321' } };
+      const run = await hms(['task', 'get', 't1'], { route: () => ({ body }) });
+      expect(run.fake.calls[0]).toMatchObject({ method: 'GET', url: 'http://localhost:3000/v1/tasks/t1' });
+      expect(JSON.parse(run.stdout)).toEqual(body);
+    });
+
+    it('releases a task with its lease token, or force-releases it without one', async () => {
+      const route: FakeRoute = () => ({ body: { id: 't1', status: 'queued' } });
+      const withToken = await hms(['task', 'release', 't1', '--lease-token', 'lt'], { route });
+      expect(withToken.fake.calls[0]).toMatchObject({ method: 'POST', path: '/v1/tasks/t1/release', json: { leaseToken: 'lt' } });
+      const forced = await hms(['task', 'release', 't1'], { route });
+      expect(forced.fake.calls[0]).toMatchObject({ method: 'POST', path: '/v1/tasks/t1/release', json: {} });
+      expect(JSON.parse(forced.stdout)).toEqual({ id: 't1', status: 'queued' });
     });
 
     it('falls back to HMS_URL and HMS_TOKEN, then to localhost:3000, when no options are given', async () => {
@@ -207,6 +223,8 @@ describe(buildCli.name, () => {
         ['/v1/tasks/t2/complete', { leaseToken: 'l2', output: { approved: true } }],
       ]);
       expect(run.stdout.match(/"result"/g)).toHaveLength(2);
+      const person = await hms(['work', 'ocr', '--worker', 'bot-1', '--count', '1'], { route, isTTY: true });
+      expect(person.stdout).toBe('completed task t3 (s: T) of request r\n');
     });
 
     it('stops with a note on stderr when no task arrives within --wait', async () => {

@@ -2,10 +2,11 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import type { AlertStatus, PlanDefinition, RequestStatus, Role, ServiceName } from '@hms/contracts';
+import type { AlertStatus, PlanDefinition, RequestStatus, Role, ServiceName, TaskStatus } from '@hms/contracts';
+import { forPeople } from './cli-format';
 import { HmsApiError } from './hms-api-error';
 import { HmsClient } from './hms-client';
-import { TERMINAL_REQUEST_STATUSES, type ListAlertsFilter, type ListRequestsFilter } from './types';
+import { TERMINAL_REQUEST_STATUSES, type ListAlertsFilter, type ListRequestsFilter, type ListTasksFilter, type PoolSettings } from './types';
 import { Pool } from './worker';
 
 /** The gateway `hms` talks to when neither `--url` nor `HMS_URL` says otherwise. */
@@ -21,6 +22,8 @@ export interface CliIo {
   readFile: (path: string) => Promise<string>;
   /** Records the process exit code (tests must not touch the real one). */
   setExitCode: (code: number) => void;
+  /** Whether stdout is a terminal: then answers are shown as tables, unless `--json`. */
+  isTTY: boolean;
 }
 
 /** A mistake in the command line itself, reported with code USAGE. */
@@ -31,13 +34,44 @@ export class CliUsageError extends Error {
 interface GlobalOptions {
   url?: string;
   token?: string;
+  json?: boolean;
 }
+
+// The package's own manifest (exported as `@hms/client/package.json`), wherever the CLI runs from.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const VERSION = (require('@hms/client/package.json') as { version: string }).version;
+
+/** The columns a person sees for each kind of list (the JSON has every field). */
+const COLUMNS = {
+  plans: ['id', 'latestVersion', 'title', 'updatedAt'],
+  requests: ['id', 'plan', 'version', 'status', 'reference', 'createdAt', 'slaDueAt'],
+  ledger: ['seq', 'at', 'type', 'actor'],
+  pools: ['pool', 'kind', 'leaseSeconds', 'maxLeaseSeconds', 'slaMinutes', 'maxAttempts', 'workerLivenessSeconds', 'autoscale', 'escalation'],
+  queue: ['id', 'requestId', 'stepId', 'title', 'priority', 'slaDueAt', 'queuedAt'],
+  tasks: ['id', 'pool', 'stepId', 'status', 'attempt', 'worker', 'slaDueAt', 'updatedAt'],
+  metrics: ['pool', 'depth', 'leased', 'oldestWaitSeconds', 'waitP50Seconds', 'waitP95Seconds', 'throughputPerMinute', 'successRate', 'workersOnline', 'desiredReplicas'],
+  scaling: ['at', 'pool', 'queued', 'current', 'desired', 'applied', 'reason'],
+  alerts: ['id', 'kind', 'status', 'pool', 'requestId', 'raisedAt', 'message'],
+  parked: ['id', 'consumer', 'type', 'requestId', 'deliveryCount', 'parkedAt', 'lastError'],
+} as const;
 
 const ROLES: readonly Role[] = ['manager', 'worker', 'service'];
 const REQUEST_STATUSES: readonly RequestStatus[] = ['running', ...TERMINAL_REQUEST_STATUSES];
 // Spelled out: the contracts' AlertStatuses is a value, and the CLI takes only types from there.
 const ALERT_STATUSES: readonly AlertStatus[] = ['open', 'acknowledged', 'resolved'];
 const SERVICES: readonly ServiceName[] = ['act', 'oms', 'ops'];
+const TASK_STATUSES: readonly TaskStatus[] = ['queued', 'leased', 'completed', 'dead', 'cancelled'];
+
+interface PoolSetOptions {
+  kind?: 'human' | 'bot';
+  leaseSeconds?: number;
+  maxLeaseSeconds?: number;
+  slaMinutes?: number;
+  maxAttempts?: number;
+  workerLivenessSeconds?: number;
+  autoscale?: Record<string, unknown>;
+  escalation?: Record<string, unknown>;
+}
 
 function json(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`;
@@ -75,6 +109,32 @@ function parseList(value: string): string[] {
     .filter((item) => item.length > 0);
 }
 
+/**
+ * `hms token` signs with the repository's @hms/platform, loaded only then: it brings Nest, NATS
+ * and TypeORM, which no other command needs, and it is not part of the published package.
+ */
+function loadPlatform(): typeof import('@hms/platform') {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require('@hms/platform') as typeof import('@hms/platform');
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'MODULE_NOT_FOUND') throw error;
+    throw new CliUsageError('hms token signs with the HMS repository (@hms/platform): run it from a checkout, or use a token your identity provider issued');
+  }
+}
+
+function parseInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError('must be a whole number');
+  return n;
+}
+
+function parsePositiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a number above 0');
+  return n;
+}
+
 /** One line, as the contract promises scripts: `CODE message` plus any per-field details. */
 function describeError(error: unknown): string {
   if (error instanceof HmsApiError) {
@@ -100,6 +160,7 @@ export function buildCli(overrides: Partial<CliIo> = {}): Command {
     setExitCode: (code) => {
       process.exitCode = code;
     },
+    isTTY: process.stdout.isTTY === true,
     ...overrides,
   };
 
@@ -109,6 +170,8 @@ export function buildCli(overrides: Partial<CliIo> = {}): Command {
     .description('HMS Management Layer command line: plans, requests, pools, work and tokens')
     .option('--url <url>', `gateway URL (env HMS_URL, default ${DEFAULT_URL})`)
     .option('--token <jwt>', 'bearer token (env HMS_TOKEN)')
+    .option('--json', 'print answers as JSON (the default when stdout is not a terminal)')
+    .version(VERSION, '-V, --version', 'print the version of hms')
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
@@ -123,13 +186,21 @@ export function buildCli(overrides: Partial<CliIo> = {}): Command {
     });
   };
 
-  /** Runs an action, printing its result as JSON, or its error as one line with exit code 1. */
+  /** Whether answers go to a person (a terminal, no `--json`) rather than to a script. */
+  const forPerson = (command: Command): boolean => io.isTTY && !command.optsWithGlobals<GlobalOptions>().json;
+
+  /**
+   * Runs an action, printing its result (a table with `columns` for a person, JSON for a script),
+   * or its error as one line with exit code 1.
+   */
   const action =
-    <A extends unknown[]>(run: (...args: A) => Promise<unknown>) =>
+    <A extends unknown[]>(run: (...args: A) => Promise<unknown>, columns?: readonly string[]) =>
     async (...args: A): Promise<void> => {
       try {
         const result = await run(...args);
-        if (result !== undefined) io.stdout(typeof result === 'string' ? `${result}\n` : json(result));
+        // Commander passes the command last.
+        const person = forPerson(args[args.length - 1] as Command);
+        if (result !== undefined) io.stdout(typeof result === 'string' ? `${result}\n` : person ? forPeople(result, columns) : json(result));
       } catch (error) {
         io.stderr(`error: ${describeError(error).replace(/\s*\n\s*/g, ' ')}\n`);
         io.setExitCode(1);
@@ -150,9 +221,7 @@ export function buildCli(overrides: Partial<CliIo> = {}): Command {
         if (!secret) throw new CliUsageError('no signing secret: pass --secret or set HMS_JWT_SECRET');
         // jose reads a bare number as an absolute expiry timestamp, so plain seconds get a unit.
         const ttl = /^\d+$/.test(opts.ttl.trim()) ? `${opts.ttl.trim()}s` : opts.ttl;
-        // Loaded only here: @hms/platform brings Nest, NATS and TypeORM, which no other command needs.
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const { signToken } = require('@hms/platform') as typeof import('@hms/platform');
+        const { signToken } = loadPlatform();
         try {
           return await signToken(
             { sub: opts.sub ?? `cli-${opts.role}`, roles: [opts.role], ...(opts.pools?.length ? { pools: opts.pools } : {}) },
@@ -191,7 +260,7 @@ export function buildCli(overrides: Partial<CliIo> = {}): Command {
   plan
     .command('list')
     .description('list plans with their latest version')
-    .action(action(async (_opts: unknown, command: Command) => client(command).plans.list()));
+    .action(action(async (_opts: unknown, command: Command) => client(command).plans.list(), COLUMNS.plans));
   plan
     .command('get')
     .description('show a plan (latest version unless --version)')
@@ -248,7 +317,7 @@ export function buildCli(overrides: Partial<CliIo> = {}): Command {
     .option('--cursor <cursor>')
     .option('--limit <n>', 'page size', parsePositiveInt)
     .action(
-      action(async (opts: ListRequestsFilter, command: Command) => client(command).requests.list(opts)),
+      action(async (opts: ListRequestsFilter, command: Command) => client(command).requests.list(opts), COLUMNS.requests),
     );
   request
     .command('history')
@@ -259,7 +328,7 @@ export function buildCli(overrides: Partial<CliIo> = {}): Command {
         const entries: unknown[] = [];
         for await (const entry of client(command).requests.historyAll(id)) entries.push(entry);
         return entries;
-      }),
+      }, COLUMNS.ledger),
     );
   request
     .command('verify')
@@ -279,16 +348,116 @@ export function buildCli(overrides: Partial<CliIo> = {}): Command {
     .description('show the head of a queue without leasing')
     .argument('<pool>')
     .option('--limit <n>', 'tasks to show', parsePositiveInt)
-    .action(action(async (name: string, opts: { limit?: number }, command: Command) => client(command).pools.peek(name, opts.limit)));
+    .action(action(async (name: string, opts: { limit?: number }, command: Command) => client(command).pools.peek(name, opts.limit), COLUMNS.queue));
   pool
     .command('list')
     .description('list pools')
-    .action(action(async (_opts: unknown, command: Command) => client(command).pools.list()));
+    .action(action(async (_opts: unknown, command: Command) => client(command).pools.list(), COLUMNS.pools));
   pool
     .command('get')
     .description('show a pool')
     .argument('<pool>')
     .action(action(async (name: string, _opts: unknown, command: Command) => client(command).pools.get(name)));
+  pool
+    .command('set')
+    .description('create a pool or change its settings; settings not given keep their value (a new pool needs --kind)')
+    .argument('<pool>')
+    .addOption(new Option('--kind <kind>', 'who works it').choices(['human', 'bot']))
+    .option('--lease-seconds <n>', 'default lease length', parsePositiveInt)
+    .option('--max-lease-seconds <n>', 'the longest lease or heartbeat extension a caller may ask for', parsePositiveInt)
+    .option('--sla-minutes <n>', 'SLA of tasks queued from now on', parsePositiveNumber)
+    .option('--max-attempts <n>', 'attempts before a task is dead', parsePositiveInt)
+    .option('--worker-liveness-seconds <n>', 'a silent worker is gone after this long', parsePositiveInt)
+    .option('--autoscale <json>', 'autoscale policy {tasksPerReplica, minReplicas, maxReplicas, cooldownSeconds?, target?}', parseJsonOption('--autoscale'))
+    .option('--escalation <json>', 'escalation policy {webhook?, pool?, afterMinutes?}', parseJsonOption('--escalation'))
+    .action(
+      action(async (name: string, opts: PoolSetOptions, command: Command) => {
+        const hms = client(command);
+        const current = await hms.pools.get(name).catch((error: unknown) => {
+          if (error instanceof HmsApiError && error.code === 'NOT_FOUND') return undefined;
+          throw error;
+        });
+        const kind = opts.kind ?? current?.kind;
+        if (!kind) throw new CliUsageError(`pool ${name} does not exist yet: give its --kind (human or bot)`);
+        // PUT replaces the settings, so the current ones are sent again unless changed here.
+        const settings: PoolSettings = {
+          kind,
+          // maxLeaseSeconds shows its effective value, and its default is a constant: sending it back changes nothing.
+          ...(current ? { leaseSeconds: current.leaseSeconds, maxLeaseSeconds: current.maxLeaseSeconds, maxAttempts: current.maxAttempts } : {}),
+          ...(current?.slaMinutes != null ? { slaMinutes: current.slaMinutes } : {}),
+          ...(current?.autoscale ? { autoscale: current.autoscale } : {}),
+          ...(current?.escalation ? { escalation: current.escalation } : {}),
+          ...(opts.leaseSeconds !== undefined ? { leaseSeconds: opts.leaseSeconds } : {}),
+          ...(opts.maxLeaseSeconds !== undefined ? { maxLeaseSeconds: opts.maxLeaseSeconds } : {}),
+          ...(opts.slaMinutes !== undefined ? { slaMinutes: opts.slaMinutes } : {}),
+          ...(opts.maxAttempts !== undefined ? { maxAttempts: opts.maxAttempts } : {}),
+          ...(opts.workerLivenessSeconds !== undefined ? { workerLivenessSeconds: opts.workerLivenessSeconds } : {}),
+          ...(opts.autoscale !== undefined ? { autoscale: opts.autoscale as unknown as PoolSettings['autoscale'] } : {}),
+          ...(opts.escalation !== undefined ? { escalation: opts.escalation as PoolSettings['escalation'] } : {}),
+        };
+        return hms.pools.put(name, settings);
+      }),
+    );
+  pool
+    .command('sla')
+    .description('change the SLA of the tasks queued in a pool from now on')
+    .argument('<pool>')
+    .argument('<minutes>', 'the SLA in minutes', parsePositiveNumber)
+    .action(action(async (name: string, minutes: number, _opts: unknown, command: Command) => client(command).pools.setSla(name, minutes)));
+  pool
+    .command('reroute')
+    .description('move the queued tasks of a pool that match the filters to another pool (at most --limit; repeat while `more`)')
+    .argument('<pool>')
+    .requiredOption('--to <pool>', 'the pool the tasks move to')
+    .option('--tags <list>', 'only tasks with all these tags', parseList)
+    .option('--step <id>', 'only tasks of this step')
+    .option('--min-priority <n>', 'only tasks of at least this priority', parseInteger)
+    .option('--max-priority <n>', 'only tasks of at most this priority', parseInteger)
+    .option('--limit <n>', 'most tasks moved by this call', parsePositiveInt)
+    .option('--reason <text>', 'recorded with each move')
+    .action(
+      action(async (name: string, opts: { to: string; tags?: string[]; step?: string; minPriority?: number; maxPriority?: number; limit?: number; reason?: string }, command: Command) =>
+        client(command).pools.reroute(name, {
+          toPool: opts.to,
+          ...(opts.tags ? { tags: opts.tags } : {}),
+          ...(opts.step !== undefined ? { stepId: opts.step } : {}),
+          ...(opts.minPriority !== undefined ? { minPriority: opts.minPriority } : {}),
+          ...(opts.maxPriority !== undefined ? { maxPriority: opts.maxPriority } : {}),
+          ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
+          ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
+        }),
+      ),
+    );
+
+  const task = program.command('task').description('tasks (one step of one request, queued in a pool)');
+  task
+    .command('get')
+    .description('show a task with its payload and input (a worker: only a task it holds the lease of)')
+    .argument('<id>')
+    .action(action(async (id: string, _opts: unknown, command: Command) => client(command).tasks.get(id)));
+  task
+    .command('list')
+    .description('list tasks (one page)')
+    .option('--pool <pool>')
+    .addOption(new Option('--status <status>').choices(TASK_STATUSES))
+    .option('--request-id <id>')
+    .option('--worker <id>')
+    .option('--cursor <cursor>')
+    .option('--limit <n>', 'page size', parsePositiveInt)
+    .action(action(async (opts: ListTasksFilter, command: Command) => client(command).tasks.list(opts), COLUMNS.tasks));
+  task
+    .command('reroute')
+    .description('move one task to another pool (its lease, if any, is revoked)')
+    .argument('<id>')
+    .argument('<pool>', 'the pool it moves to')
+    .option('--reason <text>', 'recorded with the move')
+    .action(action(async (id: string, toPool: string, opts: { reason?: string }, command: Command) => client(command).tasks.reroute(id, toPool, opts.reason)));
+  task
+    .command('release')
+    .description('give a leased task back to its queue, attempt not counted (without --lease-token: a force-release, managers only)')
+    .argument('<id>')
+    .option('--lease-token <token>', 'the lease token of the task')
+    .action(action(async (id: string, opts: { leaseToken?: string }, command: Command) => client(command).tasks.release(id, opts.leaseToken)));
 
   program
     .command('work')
@@ -314,12 +483,8 @@ export function buildCli(overrides: Partial<CliIo> = {}): Command {
               return undefined;
             }
             const result = await item.complete(opts.output ?? {});
-            io.stdout(
-              json({
-                task: { id: item.id, requestId: item.requestId, stepId: item.stepId, title: item.title, attempt: item.attempt, payload: item.payload },
-                result,
-              }),
-            );
+            const task = { id: item.id, requestId: item.requestId, stepId: item.stepId, title: item.title, attempt: item.attempt, payload: item.payload };
+            io.stdout(forPerson(command) ? `${result.status} task ${item.id} (${item.stepId}: ${item.title}) of request ${item.requestId}\n` : json({ task, result }));
           }
           return undefined;
         },
@@ -344,7 +509,7 @@ export function buildCli(overrides: Partial<CliIo> = {}): Command {
           if (item.event === 'pool' && opts.count !== undefined && ++seen >= opts.count) break;
         }
         return undefined;
-      }),
+      }, COLUMNS.metrics),
     );
 
   program
@@ -353,7 +518,7 @@ export function buildCli(overrides: Partial<CliIo> = {}): Command {
     .option('--pool <pool>')
     .option('--cursor <cursor>')
     .option('--limit <n>', 'page size', parsePositiveInt)
-    .action(action(async (opts: { pool?: string; cursor?: string; limit?: number }, command: Command) => client(command).scaling.decisions(opts)));
+    .action(action(async (opts: { pool?: string; cursor?: string; limit?: number }, command: Command) => client(command).scaling.decisions(opts), COLUMNS.scaling));
 
   const alert = program.command('alert').description('SLA and dead-task alerts');
   alert
@@ -364,7 +529,7 @@ export function buildCli(overrides: Partial<CliIo> = {}): Command {
     .option('--request-id <id>')
     .option('--cursor <cursor>')
     .option('--limit <n>', 'page size', parsePositiveInt)
-    .action(action(async (opts: ListAlertsFilter, command: Command) => client(command).alerts.list(opts)));
+    .action(action(async (opts: ListAlertsFilter, command: Command) => client(command).alerts.list(opts), COLUMNS.alerts));
   alert
     .command('ack')
     .description('acknowledge an alert (its escalation, if not yet run, no longer runs)')
@@ -384,7 +549,7 @@ export function buildCli(overrides: Partial<CliIo> = {}): Command {
     .addArgument(new Argument('<service>').choices(SERVICES))
     .option('--cursor <cursor>')
     .option('--limit <n>', 'page size', parsePositiveInt)
-    .action(action(async (service: ServiceName, opts: { cursor?: string; limit?: number }, command: Command) => client(command).parkedEvents.list(service, opts)));
+    .action(action(async (service: ServiceName, opts: { cursor?: string; limit?: number }, command: Command) => client(command).parkedEvents.list(service, opts), COLUMNS.parked));
   parked
     .command('replay')
     .description("run a parked event through its consumer again (once its cause is fixed); exit code 1 if it failed again")

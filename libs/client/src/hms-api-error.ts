@@ -13,14 +13,17 @@ export class HmsApiError extends Error {
   readonly details: ErrorDetail[];
   /** The gateway's id of the HTTP request, for the logs; absent when no answer arrived. */
   readonly requestId?: string;
+  /** How long the server asked to wait before trying again (its `Retry-After`), when it said. */
+  readonly retryAfterMs?: number;
 
-  constructor(init: { status: number; code: ErrorCode; message: string; details?: ErrorDetail[]; requestId?: string; cause?: unknown }) {
+  constructor(init: { status: number; code: ErrorCode; message: string; details?: ErrorDetail[]; requestId?: string; retryAfterMs?: number; cause?: unknown }) {
     super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
     this.name = 'HmsApiError';
     this.status = init.status;
     this.code = init.code;
     this.details = init.details ?? [];
     if (init.requestId !== undefined) this.requestId = init.requestId;
+    if (init.retryAfterMs !== undefined) this.retryAfterMs = init.retryAfterMs;
   }
 
   /** True when the same call may succeed if repeated later unchanged. */
@@ -65,7 +68,7 @@ export function codeForStatus(status: number): ErrorCode {
 }
 
 /** Builds the error for a non-2xx answer from its (already parsed, possibly absent) body. */
-export function errorFromResponse(status: number, body: unknown, headerRequestId: string | null): HmsApiError {
+export function errorFromResponse(status: number, body: unknown, headerRequestId: string | null, retryAfter: string | null = null): HmsApiError {
   const envelope = typeof body === 'object' && body !== null ? (body as { error?: unknown; requestId?: unknown }) : undefined;
   const error = typeof envelope?.error === 'object' && envelope.error !== null ? (envelope.error as Record<string, unknown>) : undefined;
   // An unknown code from a newer server still beats a guess from the status, so keep it.
@@ -73,5 +76,16 @@ export function errorFromResponse(status: number, body: unknown, headerRequestId
   const message = typeof error?.message === 'string' ? error.message : `HTTP ${status}`;
   const details = Array.isArray(error?.details) ? (error.details as ErrorDetail[]) : [];
   const requestId = typeof envelope?.requestId === 'string' ? envelope.requestId : (headerRequestId ?? undefined);
-  return new HmsApiError({ status, code, message, details, ...(requestId ? { requestId } : {}) });
+  const retryAfterMs = parseRetryAfter(retryAfter, Date.now());
+  return new HmsApiError({ status, code, message, details, ...(requestId ? { requestId } : {}), ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
+}
+
+/** A `Retry-After` header (seconds, or an HTTP date) in milliseconds from `now`; undefined when absent or unreadable. */
+export function parseRetryAfter(header: string | null, now: number): number | undefined {
+  const value = header?.trim();
+  if (!value) return undefined;
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  // An HTTP date names its month ("Sun, 06 Dec 2026 12:00:05 GMT"); Date.parse alone also takes "-1".
+  const at = /[a-z]{3}/i.test(value) ? Date.parse(value) : Number.NaN;
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }

@@ -28,6 +28,8 @@ function requestView(status: RequestView['status']): RequestView {
     payload: {},
     createdBy: 'svc',
     steps: [],
+    result: null,
+    details: { reason: null, stepId: null, escalations: [] },
   };
 }
 
@@ -324,7 +326,7 @@ describe(HmsClient.name, () => {
       await expect(hms.tasks.lease('ocr', { worker: 'w' })).rejects.toMatchObject({ code: 'UNAVAILABLE' });
     });
 
-    it('sends the lease token when heartbeating, completing, failing, releasing and rerouting', async () => {
+    it('sends the lease token when heartbeating, completing, failing, releasing and rerouting, and none for a force-release', async () => {
       const { hms, fake } = setup();
       await hms.tasks.heartbeat('t1', 'lt');
       await hms.tasks.heartbeat('t1', 'lt', 120);
@@ -332,6 +334,7 @@ describe(HmsClient.name, () => {
       await hms.tasks.fail('t1', 'lt', { message: 'bad scan', code: 'OCR_FAILED' }, false);
       await hms.tasks.fail('t1', 'lt', { message: 'flaky' });
       await hms.tasks.release('t1', 'lt');
+      await hms.tasks.release('t1');
       await hms.tasks.reroute('t1', 'supervisors', 'needs a second look');
       expect(fake.calls.map((c) => [c.method, c.path, c.json])).toEqual([
         ['POST', '/v1/tasks/t1/heartbeat', { leaseToken: 'lt' }],
@@ -340,6 +343,7 @@ describe(HmsClient.name, () => {
         ['POST', '/v1/tasks/t1/fail', { leaseToken: 'lt', error: { message: 'bad scan', code: 'OCR_FAILED' }, retryable: false }],
         ['POST', '/v1/tasks/t1/fail', { leaseToken: 'lt', error: { message: 'flaky' } }],
         ['POST', '/v1/tasks/t1/release', { leaseToken: 'lt' }],
+        ['POST', '/v1/tasks/t1/release', {}],
         ['POST', '/v1/tasks/t1/reroute', { pool: 'supervisors', reason: 'needs a second look' }],
       ]);
     });

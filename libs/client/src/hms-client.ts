@@ -28,7 +28,7 @@ import type {
   ServiceName,
 } from '@hms/contracts';
 import { HmsApiError } from './hms-api-error';
-import { HttpTransport, readEventStream, type CallOptions, type HttpTransportOptions } from './http-transport';
+import { HttpTransport, readEventStream, type CallOptions, type HttpTransportOptions, type RetryOptions } from './http-transport';
 import { sleep } from './sleep';
 import {
   TERMINAL_REQUEST_STATUSES,
@@ -61,6 +61,8 @@ export interface HmsClientOptions extends HttpTransportOptions {
   fetch?: typeof fetch;
   /** Per-call timeout; default 30 s. Long-poll leases add their wait on top. */
   timeoutMs?: number;
+  /** Repeats of calls answered 429/503 with `Retry-After`; default `{ maxRetries: 2, maxDelayMs: 30_000 }`. */
+  retry?: RetryOptions;
 }
 
 /** Thrown by `requests.waitFor` when the request did not reach a wanted status in time. */
@@ -304,9 +306,13 @@ export class TasksApi {
     return (await this.http.send<TaskActionResult>({ method: 'POST', path: `/v1/tasks/${seg(id)}/fail`, json, ...options })).body;
   }
 
-  /** Hands the task back to the queue at once without counting the attempt. */
-  async release(id: string, leaseToken: string, options?: CallOptions): Promise<TaskActionResult> {
-    return (await this.http.send<TaskActionResult>({ method: 'POST', path: `/v1/tasks/${seg(id)}/release`, json: { leaseToken }, ...options })).body;
+  /**
+   * Hands the task back to the queue at once without counting the attempt. Without `leaseToken`
+   * it is a force-release, which only a manager's token may make.
+   */
+  async release(id: string, leaseToken?: string, options?: CallOptions): Promise<TaskActionResult> {
+    const json = leaseToken === undefined ? {} : { leaseToken };
+    return (await this.http.send<TaskActionResult>({ method: 'POST', path: `/v1/tasks/${seg(id)}/release`, json, ...options })).body;
   }
 
   /** Moves a task to another pool, revoking any lease (managers). */

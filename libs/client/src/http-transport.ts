@@ -1,4 +1,5 @@
 import { errorFromResponse, HmsApiError } from './hms-api-error';
+import { sleep } from './sleep';
 
 /** Per-call options every SDK method accepts last. */
 export interface CallOptions {
@@ -30,13 +31,30 @@ export interface HttpResult<T> {
   headers: Headers;
 }
 
+/**
+ * How calls answered `429` or `503` with a `Retry-After` header are repeated. Only such answers
+ * are: the server said the call may succeed after that wait. A `503` is repeated only for calls
+ * that are safe to repeat (GET, PUT, DELETE, or a POST with an `Idempotency-Key`), since the
+ * service may have done the work before the gateway gave up waiting; a `429` was refused before
+ * any work, so every call is repeated.
+ */
+export interface RetryOptions {
+  /** Repeats after the first answer; default 2. 0 turns retrying off. */
+  maxRetries?: number;
+  /** A `Retry-After` longer than this is not waited for: the error is thrown at once (its `retryAfterMs` says how long). Default 30 s. */
+  maxDelayMs?: number;
+}
+
 /** Settings of {@link HttpTransport}; see HmsClientOptions. */
 export interface HttpTransportOptions {
   baseUrl: string;
   token?: string;
   fetch?: typeof fetch;
   timeoutMs?: number;
+  retry?: RetryOptions;
 }
+
+export const DEFAULT_RETRY: Required<RetryOptions> = { maxRetries: 2, maxDelayMs: 30_000 };
 
 /** Default client-side timeout: above the gateway's own upstream timeout, so its 503 wins. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -45,6 +63,7 @@ export const DEFAULT_TIMEOUT_MS = 30_000;
 export class HttpTransport {
   readonly baseUrl: string;
   readonly timeoutMs: number;
+  readonly retry: Required<RetryOptions>;
   private readonly token?: string;
   private readonly fetchImpl: typeof fetch;
 
@@ -53,6 +72,7 @@ export class HttpTransport {
     // Keeps a path prefix (a gateway behind /hms) while avoiding `//v1/...`.
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.retry = { ...DEFAULT_RETRY, ...options.retry };
     if (options.token) this.token = options.token;
     const custom = options.fetch;
     // Resolved at call time and never called as a method: some fetch implementations reject a
@@ -75,7 +95,21 @@ export class HttpTransport {
     return this.token ? { Authorization: `Bearer ${this.token}` } : {};
   }
 
+  /** One call, repeated as {@link RetryOptions} says while the answer asks to retry later. */
   async send<T>(call: HttpCall): Promise<HttpResult<T>> {
+    for (let retries = 0; ; retries++) {
+      try {
+        return await this.sendOnce<T>(call);
+      } catch (error) {
+        const delayMs = error instanceof HmsApiError ? error.retryAfterMs : undefined;
+        if (delayMs === undefined || retries >= this.retry.maxRetries || delayMs > this.retry.maxDelayMs || !mayRepeat(call, error as HmsApiError)) throw error;
+        await sleep(delayMs, call.signal);
+        if (call.signal?.aborted) throw call.signal.reason;
+      }
+    }
+  }
+
+  private async sendOnce<T>(call: HttpCall): Promise<HttpResult<T>> {
     const headers: Record<string, string> = { Accept: 'application/json', ...this.authorization() };
     let body: string | undefined;
     if (call.text) {
@@ -99,7 +133,7 @@ export class HttpTransport {
         throw exchange.failure(cause);
       }
       const parsed = parseBody(text);
-      if (!response.ok) throw errorFromResponse(response.status, parsed, response.headers.get('x-request-id'));
+      if (!response.ok) throw errorFromResponse(response.status, parsed, response.headers.get('x-request-id'), response.headers.get('retry-after'));
       return { status: response.status, body: parsed as T, headers: response.headers };
     } finally {
       exchange.stopTimer();
@@ -204,6 +238,13 @@ export function parseServerSentEvent(block: string): ServerSentEvent | null {
     else if (field === 'data') data.push(value);
   }
   return data.length === 0 ? null : { event, data: data.join('\n') };
+}
+
+/** Whether a call answered `error` may be sent again unchanged (see {@link RetryOptions}). */
+function mayRepeat(call: HttpCall, error: HmsApiError): boolean {
+  if (error.status === 429) return true;
+  if (error.status !== 503) return false;
+  return call.method !== 'POST' || Object.keys(call.headers ?? {}).some((name) => name.toLowerCase() === 'idempotency-key');
 }
 
 /** JSON when it parses, the raw text otherwise (so error pages still surface), undefined when empty. */

@@ -7,12 +7,12 @@ export type { HmsClientOptions } from './hms-client';
 export { HmsApiError, isHmsApiError } from './hms-api-error';
 export { clientFromEnvironment, tokenSubject, DEFAULT_HMS_URL } from './env-client';
 export type { EnvironmentClientOptions } from './env-client';
-export { DEFAULT_TIMEOUT_MS } from './http-transport';
-export type { CallOptions, HttpCall, HttpResult, HttpTransport, QueryParams } from './http-transport';
+export { DEFAULT_RETRY, DEFAULT_TIMEOUT_MS } from './http-transport';
+export type { CallOptions, HttpCall, HttpResult, HttpTransport, QueryParams, RetryOptions } from './http-transport';
 export { Pool, PoolWorker, WorkItem, TaskError, toTaskFailure } from './worker';
 export type { HandlerContext, LoginOptions, NextTaskOptions, RunOptions, RunSummary, TaskHandler } from './worker';
 export { TERMINAL_REQUEST_STATUSES } from './types';
-export type { AlertStatus, AlertView, AlertKind, PoolMetrics, ParkedEventView, ReplayParkedEventResult, ServiceName } from '@hms/contracts';
+export type { AlertStatus, AlertView, AlertKind, HistoryVerifyResult, PoolMetrics, ParkedEventView, QueuedTaskView, ReplayParkedEventResult, ServiceName, TaskStatus } from '@hms/contracts';
 export type {
   CreatedRequest,
   CreateRequestInput,

@@ -12,6 +12,7 @@ function leased(id: string, overrides: Partial<LeasedTask> = {}): LeasedTask {
     pool: 'human_verify',
     tags: [],
     payload: { name: 'Ada' },
+    input: {},
     attempt: 1,
     leaseToken: `lease-${id}`,
     leaseExpiresAt: new Date(Date.now() + 60_000).toISOString(),
@@ -41,7 +42,7 @@ const taskCalls = (fake: FakeFetch): Array<[string, unknown]> => fake.callsTo('/
 
 describe(PoolWorker.name, () => {
   it('leases one task with a 20 s long-poll when nextTask is called without options', async () => {
-    const { fake, worker } = gateway([leased('t1')]);
+    const { fake, worker } = gateway([leased('t1', { input: { passportNo: '987654321' } })]);
     const item = await worker.nextTask();
     expect(fake.calls[0]).toMatchObject({
       method: 'POST',
@@ -49,7 +50,7 @@ describe(PoolWorker.name, () => {
       json: { worker: 'alice', tags: ['de', 'passport'], max: 1, waitSeconds: 20 },
     });
     expect(item).toBeInstanceOf(WorkItem);
-    expect(item).toMatchObject({ id: 't1', requestId: 'req-t1', stepId: 'verify', title: 'Verify passport', payload: { name: 'Ada' }, attempt: 1, leaseToken: 'lease-t1' });
+    expect(item).toMatchObject({ id: 't1', requestId: 'req-t1', stepId: 'verify', title: 'Verify passport', payload: { name: 'Ada' }, input: { passportNo: '987654321' }, attempt: 1, leaseToken: 'lease-t1' });
   });
 
   it('returns null when the long-poll ends without a task', async () => {

@@ -59,6 +59,8 @@ export class WorkItem {
   readonly pool: string;
   readonly tags: string[];
   readonly payload: Record<string, unknown>;
+  /** What the step gives this task to work on: its `input:`, else the payload and the outputs of the steps before it. */
+  readonly input: Record<string, unknown>;
   /** 1 on the first attempt. */
   readonly attempt: number;
   /** Proves this worker holds the lease; sent with every call below. */
@@ -77,6 +79,7 @@ export class WorkItem {
     this.pool = task.pool ?? pool;
     this.tags = task.tags ?? [];
     this.payload = task.payload ?? {};
+    this.input = task.input ?? {};
     this.attempt = task.attempt;
     this.leaseToken = task.leaseToken;
     this.expiresAt = task.leaseExpiresAt;

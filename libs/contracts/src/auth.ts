@@ -54,3 +54,13 @@ export function actingWorker(actor: Actor, named: string | undefined): string {
 export function requiredLeaseHolder(actor: Actor): string | null {
   return actsOnlyAsItself(actor) ? actor.id : null;
 }
+
+/** Whether an actor may take a lease back without its lease token: managers only. */
+export function mayForceRelease(actor: Actor): boolean {
+  return actor.roles.includes('manager');
+}
+
+/** Whether an actor may use a pool: managers and services every pool, a worker those its token lists. */
+export function mayUsePool(actor: Actor, pool: string): boolean {
+  return actor.roles.includes('manager') || actor.roles.includes('service') || (actor.pools?.includes(pool) ?? false);
+}

@@ -25,6 +25,8 @@ export interface EventDataMap {
     tags: string[];
     priority: number;
     payload: Record<string, unknown>;
+    /** What the step's task works on (its `input:`, else the payload and its dependencies' outputs); absent in events older than it. */
+    input?: Record<string, unknown>;
     leaseSeconds: number | null;
     slaMinutes: number | null;
     retry: RetryPolicy | null;

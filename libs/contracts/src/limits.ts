@@ -1,4 +1,4 @@
-import { IsString, Length, Matches, MaxLength, registerDecorator, type ValidationArguments, type ValidationOptions } from 'class-validator';
+import { IsString, Length, Matches, MaxLength, registerDecorator, type ValidationArguments } from 'class-validator';
 
 /**
  * Every limit on input, stated once (docs/limits.md is the table, with the reason for each value).
@@ -53,6 +53,13 @@ export const FixedLimits = {
    */
   earliestTime: Date.parse('0001-01-01T00:00:00.000Z'),
   latestTime: Date.parse('9999-12-31T23:59:59.999Z'),
+  /**
+   * A value in an event's data (a payload, an output) larger than this, as canonical JSON in
+   * UTF-8, is kept in the ledger as its sha-256 digest rather than copied: the chain then does not
+   * hold a citizen's documents, which can be erased from the request without breaking it
+   * (docs/security.md, "The ledger").
+   */
+  ledgerInlineValueBytes: 4096,
 } as const;
 
 /** Pattern of plan, step and pool ids. */
@@ -208,8 +215,17 @@ function pathOf(node: JsonNode): string {
  */
 export const SIZE_CONSTRAINTS: ReadonlySet<string> = new Set(['jsonWithinSize', 'textWithinBytes']);
 
+/**
+ * The class-validator options the rules here take. Spelled out rather than class-validator's
+ * ValidationOptions: these signatures reach the declarations @hms/client publishes (through the
+ * contract types it re-exports), which may not need class-validator to compile.
+ */
+export interface RuleOptions {
+  each?: boolean;
+}
+
 /** The string (or each string of an array) has no NUL character and no unpaired surrogate. */
-export function IsSafeText(options?: ValidationOptions) {
+export function IsSafeText(options?: RuleOptions) {
   return (object: object, propertyName: string) =>
     registerDecorator({
       name: 'isSafeText',
@@ -223,7 +239,7 @@ export function IsSafeText(options?: ValidationOptions) {
 }
 
 /** The string's UTF-8 length is within a limit read when validating (so a deployment may change it). */
-export function TextWithinBytes(maxBytes: () => number, options?: ValidationOptions) {
+export function TextWithinBytes(maxBytes: () => number, options?: RuleOptions) {
   return (object: object, propertyName: string) =>
     registerDecorator({
       name: 'textWithinBytes',

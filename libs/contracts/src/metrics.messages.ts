@@ -25,3 +25,11 @@ export class PoolMetricsQuery {
 export interface PoolMetricsResult {
   pools: PoolMetrics[];
 }
+
+/** `ops.metrics.prometheus` takes no fields: OPS answers with all its per-pool series. */
+export class PrometheusMetricsQuery {}
+
+/** The per-pool series (`hms_*`) in the Prometheus text exposition format, as OPS's `/metrics` has them. */
+export interface PrometheusMetricsResult {
+  text: string;
+}

@@ -39,6 +39,12 @@ export interface PlanStep {
   approval?: boolean;
   /** A dead task here does not fail the request. */
   optional?: boolean;
+  /**
+   * The task's input: names to CEL expressions over `payload`, `request` and `steps.<id>.output`
+   * (of steps this one comes after). Absent: `{payload, steps: {<dep>: {output}}}` of the steps it
+   * directly depends on.
+   */
+  input?: Record<string, string>;
 }
 
 /** Values every step inherits unless it sets its own. */
@@ -74,6 +80,11 @@ export interface PlanDefinition {
    */
   annotations?: Record<string, string>;
   steps: PlanStep[];
+  /**
+   * CEL expression over `payload`, `request` and `steps.<id>.output`: the request's result once it
+   * completes. Absent: `{<id>: output}` of its last steps (those no other step comes after).
+   */
+  output?: string;
 }
 
 
@@ -136,6 +147,7 @@ export const PLAN_JSON_SCHEMA = {
       },
     },
     annotations: { type: 'object', additionalProperties: { type: 'string' } },
+    output: { type: 'string' },
     steps: {
       type: 'array',
       minItems: 1,
@@ -156,6 +168,7 @@ export const PLAN_JSON_SCHEMA = {
           when: { type: 'string' },
           approval: { type: 'boolean' },
           optional: { type: 'boolean' },
+          input: { type: 'object', additionalProperties: { type: 'string' } },
         },
       },
     },

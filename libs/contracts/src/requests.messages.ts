@@ -100,11 +100,27 @@ export interface StepView {
   updatedAt: string;
 }
 
+/** Why a request ended the way it did; both null while it runs and once it completed. */
+export interface RequestEndDetails {
+  /** The reason of a failure or cancel, or which step rejected it. */
+  reason: string | null;
+  /** The step that failed or rejected the request. */
+  stepId: string | null;
+}
+
+/** What a caller reads of a request's outcome: the end's reason with the escalations raised on the way. */
+export interface RequestDetails extends RequestEndDetails {
+  escalations: RequestSummary['escalations'];
+}
+
 /** A request with its payload and steps. */
 export interface RequestView extends RequestSummary {
   payload: Record<string, unknown>;
   createdBy: string;
   steps: StepView[];
+  /** The plan's `output` (or `{<id>: output}` of its last steps) once the request completed; null until then and for any other end. */
+  result: unknown;
+  details: RequestDetails;
 }
 
 /** Answer to create: `created` is false when an idempotent repeat returned the earlier request. */
@@ -163,11 +179,17 @@ export class VerifyHistoryQuery {
   id: string;
 }
 
-/** Result of re-computing a request's hash chain. */
+/**
+ * Result of re-computing a request's hash chain and holding it against the chain head and the
+ * latest signed checkpoint.
+ */
 export interface HistoryVerifyResult {
   valid: boolean;
+  /** Entries found in the ledger. */
   entries: number;
-  /** The first entry whose hash or link does not match, when invalid. */
+  /** The first entry that does not match (its hash, its link, the head or the checkpoint), when invalid. */
   brokenAt?: { seq: number; reason: string };
+  /** What was found, in words (the same as `brokenAt.reason`), when invalid. */
+  reason?: string;
 }
 

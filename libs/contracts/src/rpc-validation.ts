@@ -22,7 +22,7 @@ import {
   CompleteTasksCommand,
   RerouteTaskCommand,
 } from './tasks.messages';
-import { PoolMetricsQuery } from './metrics.messages';
+import { PoolMetricsQuery, PrometheusMetricsQuery } from './metrics.messages';
 import { AcknowledgeAlertCommand, ListAlertsQuery, ResolveAlertCommand } from './alerts.messages';
 import { ListScalingDecisionsQuery } from './scaling.messages';
 import { ListParkedEventsQuery, ReplayParkedEventCommand } from './parked-events.messages';
@@ -60,6 +60,7 @@ export const RpcRequestClasses: { [S in RpcSubject]: new () => object } = {
   'oms.task.get': GetTaskQuery,
   'oms.task.list': ListTasksQuery,
   'ops.metrics.pools': PoolMetricsQuery,
+  'ops.metrics.prometheus': PrometheusMetricsQuery,
   'ops.alert.list': ListAlertsQuery,
   'ops.alert.acknowledge': AcknowledgeAlertCommand,
   'ops.alert.resolve': ResolveAlertCommand,

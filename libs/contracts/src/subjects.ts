@@ -1,3 +1,4 @@
+import type { Role } from './auth';
 import type { ListPlansQuery, GetPlanQuery, PlanSummary, PlanView, RegisterPlanCommand, RegisterPlanResult } from './plans.messages';
 import type {
   CancelRequestCommand,
@@ -35,7 +36,7 @@ import type {
   TaskActionResult,
   TaskView,
 } from './tasks.messages';
-import type { PoolMetricsQuery, PoolMetricsResult } from './metrics.messages';
+import type { PoolMetricsQuery, PoolMetricsResult, PrometheusMetricsQuery, PrometheusMetricsResult } from './metrics.messages';
 import type { AcknowledgeAlertCommand, AlertView, ListAlertsQuery, ResolveAlertCommand } from './alerts.messages';
 import type { ListScalingDecisionsQuery, ScalingDecisionView } from './scaling.messages';
 import type { Page } from './pagination';
@@ -72,6 +73,7 @@ export const RpcSubjects = {
   taskList: 'oms.task.list',
   workerHeartbeat: 'oms.worker.heartbeat',
   metricsPools: 'ops.metrics.pools',
+  metricsPrometheus: 'ops.metrics.prometheus',
   alertList: 'ops.alert.list',
   alertAcknowledge: 'ops.alert.acknowledge',
   alertResolve: 'ops.alert.resolve',
@@ -122,6 +124,7 @@ export interface RpcContract {
   'oms.task.list': { request: ListTasksQuery; response: Page<TaskView> };
   'oms.worker.heartbeat': { request: WorkerHeartbeatCommand; response: WorkerHeartbeatResult };
   'ops.metrics.pools': { request: PoolMetricsQuery; response: PoolMetricsResult };
+  'ops.metrics.prometheus': { request: PrometheusMetricsQuery; response: PrometheusMetricsResult };
   'ops.alert.list': { request: ListAlertsQuery; response: Page<AlertView> };
   'ops.alert.acknowledge': { request: AcknowledgeAlertCommand; response: AlertView };
   'ops.alert.resolve': { request: ResolveAlertCommand; response: AlertView };
@@ -173,7 +176,51 @@ export const SignalSubjects = {
 /** NATS header names used by the RPC layer. */
 export const NatsHeaders = {
   actor: 'hms-actor',
+  /**
+   * HMAC of the subject and the `hms-actor` header with the deployment's actor key: only the
+   * services and the gateway hold the key, so only their actor headers are believed.
+   */
+  actorSignature: 'hms-actor-sig',
+  /** A bot's own HMS access token (the JWT it would send the gateway): its identity on NATS. */
+  token: 'hms-token',
   traceparent: 'traceparent',
   tracestate: 'tracestate',
   messageId: 'Nats-Msg-Id',
 } as const;
+
+/**
+ * The RPC subjects a bot may call straight over NATS, with the roles its token needs for each:
+ * what the REST API grants a worker or a service token (a manager's token may call them all).
+ * The NATS user of a bot may publish to these and nothing else (docs/security.md "NATS").
+ */
+export const BotRpcRoles = {
+  [RpcSubjects.planGet]: ['service'],
+  [RpcSubjects.planList]: ['service'],
+  [RpcSubjects.requestCreate]: ['service'],
+  [RpcSubjects.requestGet]: ['service'],
+  [RpcSubjects.requestList]: ['service'],
+  [RpcSubjects.requestHistory]: ['service'],
+  [RpcSubjects.requestVerify]: ['service'],
+  [RpcSubjects.poolGet]: ['worker'],
+  [RpcSubjects.queuePeek]: ['worker'],
+  [RpcSubjects.taskLease]: ['worker', 'service'],
+  [RpcSubjects.taskComplete]: ['worker', 'service'],
+  [RpcSubjects.taskCompleteMany]: ['worker', 'service'],
+  [RpcSubjects.taskFail]: ['worker', 'service'],
+  [RpcSubjects.taskHeartbeat]: ['worker', 'service'],
+  [RpcSubjects.taskRelease]: ['worker', 'service'],
+  [RpcSubjects.workerHeartbeat]: ['worker', 'service'],
+  [RpcSubjects.metricsPools]: ['service'],
+  [RpcSubjects.alertList]: ['service'],
+  [RpcSubjects.scalingDecisions]: ['service'],
+} as const satisfies { [S in RpcSubject]?: readonly Role[] };
+
+/** The subjects of {@link BotRpcRoles}. */
+export const BotRpcSubjects = Object.keys(BotRpcRoles) as Array<keyof typeof BotRpcRoles>;
+
+/** The RPC subjects each service calls on another one (its NATS user may publish to these). */
+export const ServiceRpcCalls: { [N in ServiceName]: readonly RpcSubject[] } = {
+  act: [],
+  oms: [],
+  ops: [RpcSubjects.poolGet, RpcSubjects.poolList],
+};

@@ -69,6 +69,8 @@ export interface LeasedTask {
   pool: string;
   tags: string[];
   payload: Record<string, unknown>;
+  /** What the step gives its task to work on (see the plan's `input:`); `{}` for tasks queued before inputs existed. */
+  input: Record<string, unknown>;
   /** 1 for the first attempt. */
   attempt: number;
   /** Opaque; required to heartbeat, complete, fail or release. */
@@ -155,7 +157,18 @@ export class HeartbeatTaskCommand extends LeaseHolderCommand {
   extendSeconds?: number;
 }
 
-export class ReleaseTaskCommand extends LeaseHolderCommand {}
+/**
+ * Without `leaseToken` it is a force-release, which only a manager may make (OMS decides by the
+ * caller, see mayForceRelease): a worker or a service gives back only a lease it holds the token of.
+ */
+export class ReleaseTaskCommand {
+  @IsText(FixedLimits.idLength)
+  taskId: string;
+
+  @IsOptional()
+  @IsText(FixedLimits.nameLength)
+  leaseToken?: string;
+}
 
 /** Answer to complete, fail and release. */
 export interface TaskActionResult {
@@ -309,6 +322,7 @@ export interface TaskView {
   attempt: number;
   maxAttempts: number;
   payload: Record<string, unknown>;
+  input: Record<string, unknown>;
   output: Record<string, unknown> | null;
   lastError: { message: string; code?: string } | null;
   worker: string | null;

@@ -1,5 +1,4 @@
-import { clientFromEnvironment } from '@hms/client';
-import type { QueuedTaskView, TaskStatus } from '@hms/contracts';
+import { clientFromEnvironment, type QueuedTaskView, type TaskStatus } from '@hms/client';
 
 /** One job waiting in a queue, as `OmsClient.peek` shows it. */
 export interface QueuedJob {

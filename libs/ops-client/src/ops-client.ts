@@ -1,5 +1,4 @@
-import { clientFromEnvironment, HmsApiError } from '@hms/client';
-import type { PoolMetrics } from '@hms/contracts';
+import { clientFromEnvironment, HmsApiError, type PoolMetrics } from '@hms/client';
 
 /** One reading, as the guides print it: `metric.name`, `metric.value`. */
 export interface Metric {

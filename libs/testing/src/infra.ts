@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { EmbeddedPostgres } from './embedded-postgres';
+import { natsAuthorizationConfig, type NatsAuthSpec } from '@hms/platform';
 
 /** A free TCP port on loopback, from the OS. */
 export function freePort(): Promise<number> {
@@ -56,6 +57,8 @@ export interface InfraOptions {
   natsUrl?: string;
   /** Database created on the embedded server for the caller. */
   databaseName?: string;
+  /** Users and permissions of the embedded nats-server (ignored when `natsUrl` names a server). */
+  natsAuth?: NatsAuthSpec;
   log?: (line: string) => void;
 }
 
@@ -83,16 +86,27 @@ function findNatsServer(bin: string): string {
 
 /** Starts `nats-server` with JetStream in a temporary store, on `port` or a free one. */
 export async function startNatsServer(
-  options: { bin?: string; log?: (line: string) => void; port?: number; /** The server's `max_payload` in bytes (NATS's default is 1 MiB). */ maxPayload?: number } = {},
+  options: {
+    bin?: string;
+    log?: (line: string) => void;
+    port?: number;
+    /** The server's `max_payload` in bytes (NATS's default is 1 MiB). */ maxPayload?: number;
+    /** Users and permissions, as a deployment configures them (docs/security.md "NATS"); none lets anyone in. */
+    auth?: NatsAuthSpec;
+  } = {},
 ): Promise<{ url: string; stop(): Promise<void> }> {
   const bin = findNatsServer(options.bin ?? 'nats-server');
   const port = options.port ?? (await freePort());
   const storeDir = mkdtempSync(join(tmpdir(), 'hms-nats-'));
   const args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir];
-  if (options.maxPayload !== undefined) {
-    // No command-line flag sets it: a config file does.
+  // No command-line flag sets these: a config file does.
+  const config = [
+    ...(options.maxPayload !== undefined ? [`max_payload: ${options.maxPayload}\n`] : []),
+    ...(options.auth ? [natsAuthorizationConfig(options.auth)] : []),
+  ];
+  if (config.length > 0) {
     const configFile = join(storeDir, 'nats.conf');
-    writeFileSync(configFile, `max_payload: ${options.maxPayload}\n`);
+    writeFileSync(configFile, config.join(''), { mode: 0o600 });
     args.push('-c', configFile);
   }
   const child: ChildProcess = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -182,7 +196,7 @@ export async function startInfra(options: InfraOptions): Promise<Infra> {
     }
     let natsUrl = options.natsUrl;
     if (!natsUrl) {
-      const nats = await startNatsServer({ bin: process.env.NATS_SERVER_BIN, log: options.log });
+      const nats = await startNatsServer({ bin: process.env.NATS_SERVER_BIN, log: options.log, auth: options.natsAuth });
       stops.unshift(nats.stop);
       natsUrl = nats.url;
     }
@@ -199,4 +213,29 @@ export async function startInfra(options: InfraOptions): Promise<Infra> {
     for (const stop of stops) await stop().catch(() => undefined);
     throw error;
   }
+}
+
+/** The role services run as in tests and the dev stack: it owns nothing, so it cannot alter the schema. */
+export const SERVICE_ROLE = { user: 'hms_service', password: 'hms_service' } as const;
+
+/**
+ * Creates the service role on the server (once; roles are server-wide) and returns the URL of
+ * `database` as that role. The services migrate as the server's user (the owner) and work as
+ * this one, as production must (docs/operations.md).
+ */
+export async function ensureServiceRole(serverUrl: string, database: string): Promise<string> {
+  const client = new Client({ connectionString: databaseUrlFor(serverUrl, 'postgres') });
+  await client.connect();
+  try {
+    await client.query(`CREATE ROLE "${SERVICE_ROLE.user}" LOGIN PASSWORD '${SERVICE_ROLE.password}'`);
+  } catch (error) {
+    // Another test file made it first (duplicate_object, or the catalog's unique index in a race).
+    if (!['42710', '23505'].includes((error as { code?: string }).code ?? '')) throw error;
+  } finally {
+    await client.end();
+  }
+  const url = new URL(databaseUrlFor(serverUrl, database));
+  url.username = SERVICE_ROLE.user;
+  url.password = SERVICE_ROLE.password;
+  return url.toString();
 }

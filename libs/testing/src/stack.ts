@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { signToken, type BackoffPolicy } from '@hms/platform';
+import { signToken, type BackoffPolicy, type NatsAuthSpec } from '@hms/platform';
 import { freePort } from './infra';
 import { ServiceSupervisor } from './supervisor';
 
@@ -168,13 +169,24 @@ export class ServiceProcess {
 }
 
 export interface StackOptions {
+  /** The role the services work as. */
   databaseUrl: string;
+  /** The schema owner's, for migrations; `databaseUrl` when absent. */
+  migrationDatabaseUrl?: string;
   natsUrl: string;
   subjectPrefix?: string;
   jwtSecret?: string;
   /** Port of the gateway; a free one when absent. */
   gatewayPort?: number;
-  /** Extra environment for every service (e.g. OMS_LEASE_SWEEP_MS). */
+  /**
+   * The users of a NATS server started with these users and permissions: each service then
+   * connects as its own user and signs actor headers with a key made for the stack.
+   */
+  natsAuth?: NatsAuthSpec;
+  /**
+   * Extra environment for every service (e.g. OMS_LEASE_SWEEP_MS). Without
+   * ACT_LEDGER_CHECKPOINT_DIR / _KEY, a temporary folder (removed at stop) and a fresh key are used.
+   */
   env?: Record<string, string>;
   onOutput?: (name: string, line: string) => void;
   /** Restart a service whose process ends unasked ({@link ServiceSupervisor}), saying why in `log`. */
@@ -189,9 +201,13 @@ export interface Stack {
   services: Record<ServiceProcessName, ServiceProcess>;
   /** Present when started with `supervise`. */
   supervisors?: Record<ServiceProcessName, ServiceSupervisor>;
+  /** The environment every service runs with (without PORT), e.g. to start another replica. */
+  serviceEnv: Record<string, string>;
   managerToken: string;
   workerToken(pools: string[], sub?: string): Promise<string>;
   serviceToken: string;
+  /** The key the services sign actor headers with, when their NATS has users. */
+  actorKey?: string;
   stop(): Promise<void>;
 }
 
@@ -199,23 +215,29 @@ export interface Stack {
 export async function startStack(options: StackOptions): Promise<Stack> {
   const jwtSecret = options.jwtSecret ?? randomBytes(24).toString('hex');
   const subjectPrefix = options.subjectPrefix ?? uniqueSubjectPrefix();
+  const checkpointDir = options.env?.ACT_LEDGER_CHECKPOINT_DIR ? undefined : mkdtempSync(join(tmpdir(), 'hms-checkpoints-'));
   const env: Record<string, string> = {
     DATABASE_URL: options.databaseUrl,
+    ...(options.migrationDatabaseUrl ? { DATABASE_MIGRATION_URL: options.migrationDatabaseUrl } : {}),
+    ...(checkpointDir ? { ACT_LEDGER_CHECKPOINT_DIR: checkpointDir } : {}),
+    ...(options.env?.ACT_LEDGER_CHECKPOINT_KEY ? {} : { ACT_LEDGER_CHECKPOINT_KEY: generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() }),
     NATS_URL: options.natsUrl,
     HMS_SUBJECT_PREFIX: subjectPrefix,
     HMS_JWT_SECRET: jwtSecret,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     ...options.env,
   };
+  const actorKey = options.natsAuth ? randomBytes(32).toString('base64url') : undefined;
   const services = {} as Record<ServiceProcessName, ServiceProcess>;
   for (const name of SERVICE_NAMES) {
     const port = name === 'api-gateway' && options.gatewayPort !== undefined ? options.gatewayPort : await freePort();
-    services[name] = new ServiceProcess(name, port, env, options.onOutput);
+    services[name] = new ServiceProcess(name, port, { ...natsUserEnv(options.natsAuth, name, actorKey), ...env }, options.onOutput);
   }
   let supervisors: Record<ServiceProcessName, ServiceSupervisor> | undefined;
   const stopAll = async () => {
     for (const supervisor of Object.values(supervisors ?? {})) supervisor.halt();
     for (const name of [...SERVICE_NAMES].reverse()) await (supervisors?.[name] ?? services[name]).stop();
+    if (checkpointDir) rmSync(checkpointDir, { recursive: true, force: true });
   };
   try {
     // The three back-end services migrate their own schemas; they can start side by side.
@@ -235,9 +257,18 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     subjectPrefix,
     services,
     supervisors,
+    serviceEnv: env,
     managerToken: await signToken({ sub: 'manager@hms', roles: ['manager'] }, jwtSecret),
     serviceToken: await signToken({ sub: 'service@hms', roles: ['service'] }, jwtSecret),
     workerToken: (pools, sub = 'worker@hms') => signToken({ sub, roles: ['worker'], pools }, jwtSecret),
+    ...(actorKey ? { actorKey } : {}),
     stop: stopAll,
   };
+}
+
+/** The NATS user and actor key of one service of a stack whose NATS has users. */
+export function natsUserEnv(auth: NatsAuthSpec | undefined, name: ServiceProcessName, actorKey: string | undefined): Record<string, string> {
+  if (!auth || !actorKey) return {};
+  const { user, password } = auth.services[name === 'api-gateway' ? 'gateway' : name];
+  return { NATS_USER: user, NATS_PASSWORD: password, HMS_ACTOR_KEY: actorKey };
 }

@@ -1,4 +1,4 @@
-import { Backoff, CONFIG_ERROR_EXIT_CODE, type BackoffPolicy } from '@hms/platform';
+import { Backoff, CONFIG_ERROR_EXIT_CODE, WakeableSleep, type BackoffPolicy } from '@hms/platform';
 import type { ServiceExit, ServiceProcess } from './stack';
 
 /**
@@ -22,7 +22,7 @@ export class ServiceSupervisor {
   private readonly backoff: Backoff;
   private stopped = false;
   private restarting = false;
-  private wake?: () => void;
+  private readonly pause = new WakeableSleep();
   private restartLoop?: Promise<void>;
   /** The last exit nobody asked for. */
   private lastExit?: ServiceExit;
@@ -53,7 +53,7 @@ export class ServiceSupervisor {
         }
         const delayMs = this.backoff.next(exit.ranForMs);
         this.log(`${this.service.name} exited (${describeExit(exit)}); restarting in ${delayMs} ms (attempt ${this.backoff.failures})`);
-        await this.sleep(delayMs);
+        await this.pause.sleep(delayMs);
         if (this.stopped) return;
         const startedAt = Date.now();
         this.lastExit = undefined;
@@ -74,22 +74,10 @@ export class ServiceSupervisor {
     }
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wake = done;
-    });
-  }
-
   /** No more restarts from now on (the stack calls it on every supervisor before stopping any service). */
   halt(): void {
     this.stopped = true;
-    this.wake?.();
+    this.pause.wake();
   }
 
   /** Stops watching (no more restarts) and stops the service. */

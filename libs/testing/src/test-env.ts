@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createDatabase, dropDatabase } from './infra';
+import { createDatabase, dropDatabase, ensureServiceRole } from './infra';
 import { uniqueSubjectPrefix } from './stack';
 
 /**
@@ -15,9 +15,14 @@ export function testInfra(): { serverUrl: string; natsUrl: string } {
   return { serverUrl, natsUrl };
 }
 
-/** A fresh, empty database for one test file, and a subject prefix of its own. */
+/**
+ * A fresh, empty database for one test file, and a subject prefix of its own. `databaseUrl` is
+ * the owner's (migrations, and tests that play an attacker with superuser rights);
+ * `serviceDatabaseUrl` is the role services work as.
+ */
 export async function freshTestEnvironment(label: string): Promise<{
   databaseUrl: string;
+  serviceDatabaseUrl: string;
   natsUrl: string;
   subjectPrefix: string;
   serverUrl: string;
@@ -28,6 +33,7 @@ export async function freshTestEnvironment(label: string): Promise<{
   const databaseUrl = await createDatabase(serverUrl, name);
   return {
     databaseUrl,
+    serviceDatabaseUrl: await ensureServiceRole(serverUrl, name),
     natsUrl,
     serverUrl,
     subjectPrefix: uniqueSubjectPrefix(),

@@ -2,12 +2,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HmsClient, Pool, type WorkItem } from '@hms/client';
 import type { LedgerEntryView } from '@hms/contracts';
+import type { NatsAuthSpec } from '@hms/platform';
 import { freshTestEnvironment, repoRoot, startStack, type Stack } from '@hms/testing';
 
 /** A stack of four real service processes on a fresh database, for one e2e file. */
 export async function startE2eStack(
   label: string,
   env: Record<string, string> = {},
+  /** The users of the test's own NATS server (`env.NATS_URL`), when it has them. */
+  options: { natsAuth?: NatsAuthSpec } = {},
 ): Promise<{
   stack: Stack;
   manager: HmsClient;
@@ -22,10 +25,12 @@ export async function startE2eStack(
   // on their own (trust-edge.e2e-spec.ts), so here they are set far above what a suite makes.
   const extraEnv = { OMS_LEASE_SWEEP_MS: '200', GATEWAY_RATE_LIMIT_PER_TOKEN: '1000000', GATEWAY_RATE_LIMIT_PER_ADDRESS: '1000000', ...env };
   const stack = await startStack({
-    databaseUrl: environment.databaseUrl,
+    databaseUrl: environment.serviceDatabaseUrl,
+    migrationDatabaseUrl: environment.databaseUrl,
     natsUrl: environment.natsUrl,
     subjectPrefix: environment.subjectPrefix,
     env: extraEnv,
+    natsAuth: options.natsAuth,
   }).catch(async (error) => {
     await environment.dispose();
     throw error;
@@ -35,15 +40,7 @@ export async function startE2eStack(
     manager: new HmsClient({ baseUrl: stack.gatewayUrl, token: stack.managerToken }),
     databaseUrl: environment.databaseUrl,
     natsUrl: environment.natsUrl,
-    // Built the same way as startStack builds it.
-    serviceEnv: {
-      DATABASE_URL: environment.databaseUrl,
-      NATS_URL: environment.natsUrl,
-      HMS_SUBJECT_PREFIX: stack.subjectPrefix,
-      HMS_JWT_SECRET: stack.jwtSecret,
-      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-      ...extraEnv,
-    },
+    serviceEnv: stack.serviceEnv,
     async dispose() {
       await stack.stop();
       await environment.dispose();

@@ -29,26 +29,35 @@ FROM (SELECT DISTINCT id FROM unnest($1::uuid[]) AS r(id) ORDER BY id) AS sorted
 /** Events already recorded (redeliveries), by the unique index on event_id. */
 const RECORDED_SQL = `SELECT "event_id" FROM "act"."ledger_entries" WHERE "event_id" = ANY($1::uuid[])`;
 
-/** Each chain's last entry: a one-row backward scan of the primary key (request_id, seq) per request. */
+/**
+ * Each chain's head, from `ledger_heads` (its primary key) rather than the last entry: an entry
+ * slipped in around the ledger then collides with the next append's seq (the append fails
+ * loudly) instead of being linked to and so vouched for.
+ */
 const CHAIN_HEADS_SQL = `
-SELECT r.id AS request_id, last.seq, last.hash
-FROM unnest($1::uuid[]) AS r(id)
-CROSS JOIN LATERAL (
-  SELECT "seq", "hash" FROM "act"."ledger_entries" WHERE "request_id" = r.id ORDER BY "seq" DESC LIMIT 1
-) AS last`;
+SELECT "request_id", "entries" AS "seq", "hash" FROM "act"."ledger_heads" WHERE "request_id" = ANY($1::uuid[])`;
 
 /*
  * The new entries come as one JSON array of rows rather than an array parameter per column: a
  * text or jsonb array is escaped element by element in Node and parsed again by Postgres's
  * array_in, while JSON.stringify is native and each entry's data goes in as the canonical JSON
- * text it was hashed over (docs/performance.md has the figures).
+ * text it was hashed over (docs/performance.md has the figures). The same statement moves each
+ * chain's head to its last entry inserted, set-based, so the head can never lag its entries and
+ * the hot path keeps its statement count.
  */
 const INSERT_ENTRIES_SQL = `
-INSERT INTO "act"."ledger_entries" ("request_id", "seq", "event_id", "at", "type", "actor", "data", "prev_hash", "hash")
-SELECT * FROM jsonb_to_recordset($1::jsonb)
-  AS e("request_id" uuid, "seq" int, "event_id" uuid, "at" timestamptz, "type" text, "actor" text, "data" jsonb, "prev_hash" text, "hash" text)
-ON CONFLICT ON CONSTRAINT "ledger_entries_event_id_key" DO NOTHING
-RETURNING "event_id"`;
+WITH "inserted" AS (
+  INSERT INTO "act"."ledger_entries" ("request_id", "seq", "event_id", "at", "type", "actor", "data", "prev_hash", "hash")
+  SELECT * FROM jsonb_to_recordset($1::jsonb)
+    AS e("request_id" uuid, "seq" int, "event_id" uuid, "at" timestamptz, "type" text, "actor" text, "data" jsonb, "prev_hash" text, "hash" text)
+  ON CONFLICT ON CONSTRAINT "ledger_entries_event_id_key" DO NOTHING
+  RETURNING "request_id", "seq", "event_id", "hash"
+), "heads" AS (
+  INSERT INTO "act"."ledger_heads" ("request_id", "entries", "hash")
+  SELECT DISTINCT ON ("request_id") "request_id", "seq", "hash" FROM "inserted" ORDER BY "request_id", "seq" DESC
+  ON CONFLICT ON CONSTRAINT "ledger_heads_pkey" DO UPDATE SET "entries" = EXCLUDED."entries", "hash" = EXCLUDED."hash"
+)
+SELECT "event_id" FROM "inserted"`;
 
 /** The rows of {@link INSERT_ENTRIES_SQL}, each entry's data embedded as its canonical JSON. */
 function entryRowsJson(entries: LinkedEntry[]): string {
@@ -63,7 +72,7 @@ function entryRowsJson(entries: LinkedEntry[]): string {
  * Appends events to their requests' hash chains, each at most once, in the given order within
  * each request. Returns, per event, its entry, or null when it was already recorded (a
  * redelivery). A constant number of statements per call, whatever the number of events: lock the
- * chains, find the ones already recorded, read the chain heads, insert all new entries.
+ * chains, find the ones already recorded, read the chain heads, insert all new entries and move the heads.
  */
 export async function appendLedgerEntries(tx: EntityManager, events: LedgerEvent[]): Promise<Array<ChainEntry | null>> {
   if (events.length === 0) return [];

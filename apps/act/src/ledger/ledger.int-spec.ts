@@ -1,10 +1,14 @@
-import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventStream, type AnyHmsEvent, type LedgerEntryView } from '@hms/contracts';
 import { DataSource } from 'typeorm';
+import { CheckpointSigner, type SignedCheckpoint } from './checkpoint-format';
 import { eventually, rpcError, startAct, type ActHarness } from '../testing/act-harness';
-import { GENESIS_HASH } from './hash-chain';
+import { Client } from 'pg';
+import { canonicalJson, sha256Hex } from '../common/canonical-json';
+import { chainNext, GENESIS_HASH, type ChainEntry } from './hash-chain';
+import { LedgerCheckpointJob } from './ledger-checkpoint.job';
 import { appendLedgerEntries, type LedgerEvent } from './ledger-append';
 import { LedgerService } from './ledger.service';
 
@@ -183,6 +187,7 @@ describe('ACT ledger', () => {
       valid: false,
       entries: 8,
       brokenAt: { seq: 5, reason: 'hash does not match the entry content: the entry was altered' },
+      reason: 'hash does not match the entry content: the entry was altered',
     });
   });
 
@@ -199,6 +204,7 @@ describe('ACT ledger', () => {
       valid: false,
       entries: 7,
       brokenAt: { seq: 4, reason: 'entry 4 is missing (the next entry is 5)' },
+      reason: 'entry 4 is missing (the next entry is 5)',
     });
   });
 
@@ -212,7 +218,191 @@ describe('ACT ledger', () => {
       valid: false,
       entries: 8,
       brokenAt: { seq: 6, reason: 'prevHash is not the hash of entry 5: an entry before it was removed, reordered or rewritten' },
+      reason: 'prevHash is not the hash of entry 5: an entry before it was removed, reordered or rewritten',
     });
+  });
+
+  /** SQL as the role ACT works as. */
+  const asService = async (query: string, params: unknown[] = []) => {
+    const client = new Client({ connectionString: act.serviceDatabaseUrl });
+    await client.connect();
+    try {
+      return (await client.query(query, params)).rows as Array<Record<string, unknown>>;
+    } finally {
+      await client.end();
+    }
+  };
+
+  it('refuses the service role UPDATE, DELETE, TRUNCATE, ALTER and DROP TRIGGER on the ledger', async () => {
+    const id = await completedVoucher();
+    const attempts = [
+      [`UPDATE act.ledger_entries SET actor = 'mallory' WHERE request_id = '${id}'`, /permission denied for table ledger_entries/],
+      [`DELETE FROM act.ledger_entries WHERE request_id = '${id}'`, /permission denied for table ledger_entries/],
+      ['TRUNCATE act.ledger_entries', /permission denied for table ledger_entries/],
+      ['ALTER TABLE act.ledger_entries DISABLE TRIGGER ledger_entries_append_only', /must be owner of table ledger_entries/],
+      ['DROP TRIGGER ledger_entries_append_only ON act.ledger_entries', /must be owner of (table|relation) ledger_entries/],
+      ['ALTER TABLE act.ledger_heads DROP COLUMN hash', /must be owner of table ledger_heads/],
+      ['DROP TABLE act.ledger_entries', /must be owner of table ledger_entries/],
+    ] as const;
+    for (const [query, refusal] of attempts) await expect(asService(query)).rejects.toThrow(refusal);
+    expect(await asService('SELECT current_user AS role')).toEqual([{ role: 'hms_service' }]);
+    expect(await act.call('act.request.verify', { id })).toEqual({ valid: true, entries: 8 });
+  });
+
+  const checkpoint = () => act.app.get(LedgerCheckpointJob).tick();
+
+  const storedChain = async (id: string): Promise<ChainEntry[]> =>
+    (
+      await act.sql<{ seq: number; event_id: string; at: Date; type: string; actor: string; data: unknown; prev_hash: string; hash: string }>(
+        'SELECT * FROM act.ledger_entries WHERE request_id = $1 ORDER BY seq',
+        [id],
+      )
+    ).map((r) => ({ requestId: id, seq: r.seq, eventId: r.event_id, at: r.at.toISOString(), type: r.type, actor: r.actor, data: r.data, prevHash: r.prev_hash, hash: r.hash }));
+
+  /** Rewrites a chain from `fromSeq` on with every hash recomputed, and moves the head to match: all an owner of the database can do. */
+  const rewrite = async (id: string, fromSeq: number, change: (entry: ChainEntry) => ChainEntry) => {
+    const chain = await storedChain(id);
+    let previous = chain[fromSeq - 2];
+    for (const entry of chain.slice(fromSeq - 1)) {
+      const next = chainNext(previous, entry.seq === fromSeq ? change(entry) : entry);
+      await tamper('UPDATE act.ledger_entries SET data = $3::jsonb, actor = $4, prev_hash = $5, hash = $6 WHERE request_id = $1 AND seq = $2', [
+        id,
+        next.seq,
+        next.dataJson,
+        next.actor,
+        next.prevHash,
+        next.hash,
+      ]);
+      previous = next;
+    }
+    await act.sql('UPDATE act.ledger_heads SET hash = $2 WHERE request_id = $1', [id, previous.hash]);
+  };
+
+  it('writes signed checkpoints of the changed heads only, outside the database', async () => {
+    const id = await completedVoucher();
+    expect(await checkpoint()).toBeGreaterThan(0);
+    expect(await checkpoint()).toBe(0);
+    const [head] = await act.sql<{ entries: number; checkpointed_entries: number }>('SELECT entries, checkpointed_entries FROM act.ledger_heads WHERE request_id = $1', [id]);
+    expect(head).toEqual({ entries: 8, checkpointed_entries: 8 });
+    const latest = readFileSync(join(act.checkpointDir, 'latest'), 'utf8').trim();
+    const signed = JSON.parse(readFileSync(join(act.checkpointDir, 'checkpoints', latest.padStart(12, '0') + '.json'), 'utf8')) as { keyId: string; signature: string; manifest: { heads: number } };
+    expect(signed).toMatchObject({ keyId: expect.stringMatching(/^[0-9a-f]{16}$/), signature: expect.any(String) });
+  });
+
+  it('skips its turn while another replica is writing a checkpoint', async () => {
+    await completedVoucher();
+    await checkpoint();
+    await completedVoucher();
+    const before = readFileSync(join(act.checkpointDir, 'latest'), 'utf8');
+    await act.sql('BEGIN');
+    try {
+      await act.sql(`SELECT pg_advisory_xact_lock(hashtext('act.ledger-checkpoint'))`);
+      expect(await checkpoint()).toBe(0);
+      expect(readFileSync(join(act.checkpointDir, 'latest'), 'utf8')).toBe(before);
+    } finally {
+      await act.sql('COMMIT');
+    }
+    expect(await checkpoint()).toBeGreaterThan(0);
+    expect(Number(readFileSync(join(act.checkpointDir, 'latest'), 'utf8'))).toBe(Number(before) + 1);
+  });
+
+  it('names an entry rewritten with every later hash recomputed and the head moved, by the checkpoint', async () => {
+    const id = await completedVoucher();
+    await checkpoint();
+    await rewrite(id, 3, (entry) => ({ ...entry, data: { ...(entry.data as object), worker: 'mallory' } }));
+    const result = await act.call('act.request.verify', { id });
+    expect(result).toMatchObject({ valid: false, entries: 8, brokenAt: { seq: 8 } });
+    expect(result.reason).toMatch(/^entry 8 is not the one checkpoint \d+ \(.+\) signed: an entry up to 8 was rewritten and the hashes after it recomputed/);
+  });
+
+  it('finds a deleted tail even when the head was moved back with it, by the checkpoint', async () => {
+    const id = await completedVoucher();
+    await checkpoint();
+    const chain = await storedChain(id);
+    await tamper('DELETE FROM act.ledger_entries WHERE request_id = $1 AND seq > 5', [id]);
+    await act.sql('UPDATE act.ledger_heads SET entries = 5, hash = $2, checkpointed_entries = 5 WHERE request_id = $1', [id, chain[4].hash]);
+    const result = await act.call('act.request.verify', { id });
+    expect(result).toMatchObject({ valid: false, entries: 5, brokenAt: { seq: 6 } });
+    expect(result.reason).toMatch(/^entries 6–8 are missing: checkpoint \d+ \(.+\) signed 8 entries$/);
+  });
+
+  it('finds a tail deleted since the latest checkpoint, by the head', async () => {
+    const id = await completedVoucher();
+    await tamper('DELETE FROM act.ledger_entries WHERE request_id = $1 AND seq = 8', [id]);
+    expect(await act.call('act.request.verify', { id })).toMatchObject({ valid: false, entries: 7, reason: 'entry 8 is missing: the chain head records 8 entries' });
+  });
+
+  it('finds a forged entry appended with a correct link by the service role, by the head', async () => {
+    const id = await completedVoucher();
+    const [last] = (await storedChain(id)).slice(-1);
+    const forged = chainNext(last, { requestId: id, eventId: randomUUID(), at: new Date().toISOString(), type: 'act.request.completed', actor: 'system:act', data: { approved: 5000 } });
+    await asService('INSERT INTO act.ledger_entries (request_id, seq, event_id, at, type, actor, data, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)', [
+      id,
+      forged.seq,
+      forged.eventId,
+      forged.at,
+      forged.type,
+      forged.actor,
+      forged.dataJson,
+      forged.prevHash,
+      forged.hash,
+    ]);
+    expect(await act.call('act.request.verify', { id })).toMatchObject({
+      valid: false,
+      entries: 9,
+      brokenAt: { seq: 9, reason: 'entry 9 is beyond the chain head (8 entries): it was appended around the ledger' },
+    });
+  });
+
+  it('finds a forged tail in place of the signed one, by the checkpoint', async () => {
+    const id = await completedVoucher();
+    await checkpoint();
+    await tamper('DELETE FROM act.ledger_entries WHERE request_id = $1 AND seq = 8', [id]);
+    const [last] = (await storedChain(id)).slice(-1);
+    const forged = chainNext(last, { requestId: id, eventId: randomUUID(), at: new Date().toISOString(), type: 'act.request.rejected', actor: 'system:act', data: {} });
+    await act.sql('INSERT INTO act.ledger_entries (request_id, seq, event_id, at, type, actor, data, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)', [
+      id,
+      forged.seq,
+      forged.eventId,
+      forged.at,
+      forged.type,
+      forged.actor,
+      forged.dataJson,
+      forged.prevHash,
+      forged.hash,
+    ]);
+    await act.sql('UPDATE act.ledger_heads SET hash = $2 WHERE request_id = $1', [id, forged.hash]);
+    expect(await act.call('act.request.verify', { id })).toMatchObject({ valid: false, entries: 8, brokenAt: { seq: 8 } });
+  });
+
+  it('refuses a checkpoint its keys did not sign', async () => {
+    const id = await completedVoucher();
+    await checkpoint();
+    const latestFile = join(act.checkpointDir, 'latest');
+    const latest = Number(readFileSync(latestFile, 'utf8'));
+    const genuine = JSON.parse(readFileSync(join(act.checkpointDir, 'checkpoints', `${String(latest).padStart(12, '0')}.json`), 'utf8')) as SignedCheckpoint;
+    const forger = new CheckpointSigner(generateKeyPairSync('ed25519').privateKey);
+    writeFileSync(join(act.checkpointDir, 'checkpoints', `${String(latest + 1).padStart(12, '0')}.json`), JSON.stringify(forger.sign({ ...genuine.manifest, checkpoint: latest + 1, shards: {} })));
+    writeFileSync(latestFile, `${latest + 1}\n`);
+    try {
+      expect(await act.call('act.request.verify', { id })).toEqual({
+        valid: false,
+        entries: 8,
+        reason: `the latest checkpoint cannot be trusted: checkpoint ${latest + 1} is signed by key ${forger.keyId}, which is not trusted`,
+      });
+    } finally {
+      writeFileSync(latestFile, `${latest}\n`);
+    }
+  });
+
+  it('records a large payload as its digest, so it can be erased from the request with the chain intact', async () => {
+    const payload = { household: 2, scannedLease: 'x'.repeat(6000) };
+    const { request } = await act.call('act.request.create', { plan: 'disaster_voucher', payload });
+    const entries = await historyOfLength(request.id, 2);
+    expect(entries[1].data).toMatchObject({ stepId: 'verify_income', payload: { digest: `sha256:${sha256Hex(canonicalJson(payload))}`, bytes: canonicalJson(payload).length } });
+    expect(JSON.stringify(entries)).not.toContain('xxxxxxxx');
+    await act.sql(`UPDATE act.requests SET payload = '{"erased": true}' WHERE id = $1`, [request.id]);
+    expect(await act.call('act.request.verify', { id: request.id })).toEqual({ valid: true, entries: 2 });
   });
 
   it('answers NOT_FOUND for the history of an unknown request', async () => {

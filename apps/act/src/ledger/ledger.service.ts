@@ -6,7 +6,10 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { findRequest } from '../requests/requests.repository';
 import { appendLedgerEntries, type LedgerEvent } from './ledger-append';
 import { LedgerEntryEntity } from './ledger-entry.entity';
-import { ChainVerifier, type ChainEntry } from './hash-chain';
+import { CheckpointError } from './checkpoint-format';
+import { ChainVerifier, GENESIS_HASH, type ChainEntry, type ChainExpectations } from './hash-chain';
+import { LedgerCheckpoints } from './ledger-checkpoints';
+import { LedgerHeadEntity } from './ledger-head.entity';
 
 const VERIFY_BATCH = 1000;
 
@@ -29,6 +32,7 @@ function toChainEntry(row: LedgerEntryEntity): ChainEntry {
 export class LedgerService {
   constructor(
     private readonly dataSource: DataSource,
+    private readonly checkpoints: LedgerCheckpoints,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
@@ -61,7 +65,7 @@ export class LedgerService {
     if (!/^\d{1,10}$/.test(cursor ?? '0') || afterSeq > INT4_MAX) {
       throw new DomainError('VALIDATION_FAILED', 'The cursor is not valid', [{ path: 'cursor', message: 'pass back the nextCursor of the previous page' }]);
     }
-    const rows = await this.page(id, afterSeq, limit + 1);
+    const rows = await this.page(this.dataSource.manager, id, afterSeq, limit + 1);
     // Entries carry their events' data (payloads, outputs): a page holds as many as fit in one NATS answer.
     return pageThatFits(
       rows,
@@ -72,22 +76,43 @@ export class LedgerService {
     );
   }
 
-  /** Recomputes the request's chain from the stored entries, page by page. */
+  /**
+   * Recomputes the request's chain from the stored entries, page by page, and holds it against
+   * the latest signed checkpoint and the chain head. The checkpoint is read first and the head
+   * and entries in one snapshot after it, so appends running meanwhile are never taken for
+   * tampering.
+   */
   async verify(id: string): Promise<HistoryVerifyResult> {
     await this.requireRequest(id);
-    const verifier = new ChainVerifier();
-    for (let afterSeq = 0; ; ) {
-      const rows = await this.page(id, afterSeq, VERIFY_BATCH);
-      for (const row of rows) verifier.push(toChainEntry(row));
-      if (rows.length < VERIFY_BATCH) break;
-      afterSeq = rows[rows.length - 1].seq;
+    let checkpoint: ChainExpectations['checkpoint'];
+    try {
+      checkpoint = await this.checkpoints.headOf(id);
+    } catch (error) {
+      if (!(error instanceof CheckpointError)) throw error;
+      this.logger.error({ err: error, requestId: id }, 'ledger: the latest checkpoint cannot be trusted');
+      const entries = await this.dataSource.getRepository(LedgerEntryEntity).countBy({ requestId: id });
+      return { valid: false, entries, reason: `the latest checkpoint cannot be trusted: ${error.message}` };
     }
-    return verifier.result();
+    return this.dataSource.transaction('REPEATABLE READ', async (tx) => {
+      const verifier = new ChainVerifier({ checkpoint, head: await this.head(tx, id) });
+      for (let afterSeq = 0; ; ) {
+        const rows = await this.page(tx, id, afterSeq, VERIFY_BATCH);
+        for (const row of rows) verifier.push(toChainEntry(row));
+        if (rows.length < VERIFY_BATCH) break;
+        afterSeq = rows[rows.length - 1].seq;
+      }
+      return verifier.result();
+    });
+  }
+
+  private async head(manager: EntityManager, requestId: string): Promise<{ entries: number; hash: string }> {
+    const row = await manager.getRepository(LedgerHeadEntity).findOneBy({ requestId });
+    return row ? { entries: row.entries, hash: row.hash } : { entries: 0, hash: GENESIS_HASH };
   }
 
   /** A range of the primary key (request_id, seq). */
-  private page(requestId: string, afterSeq: number, limit: number): Promise<LedgerEntryEntity[]> {
-    return this.dataSource
+  private page(manager: EntityManager, requestId: string, afterSeq: number, limit: number): Promise<LedgerEntryEntity[]> {
+    return manager
       .getRepository(LedgerEntryEntity)
       .createQueryBuilder('e')
       .where('e.requestId = :requestId AND e.seq > :afterSeq', { requestId, afterSeq })

@@ -56,7 +56,7 @@ describe('examples/plans', () => {
   it('gives the passport renewal a conditional approval and an optional print with retries', async () => {
     const plan = (await readPlanFile(join(examples, 'passport-renewal.plan.yaml'))) as { steps: Array<Record<string, unknown>> };
     expect(plan.steps.map((s) => s.id)).toEqual(['ai_extract', 'human_verify', 'external_print']);
-    expect(plan.steps[1]).toMatchObject({ when: expect.stringContaining('confidence'), approval: true });
+    expect(plan.steps[1]).toMatchObject({ when: expect.stringContaining('confidence'), approval: true, input: { extracted: 'steps.ai_extract.output' } });
     expect(plan.steps[2]).toMatchObject({ optional: true, retry: { attempts: expect.any(Number) } });
   });
 });

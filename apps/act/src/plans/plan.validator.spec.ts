@@ -192,6 +192,55 @@ describe('validatePlan', () => {
     ]);
   });
 
+  it('accepts step inputs and a plan output over earlier steps', () => {
+    const plan = aPlan({ output: '{"verified": steps.human_verify.output.approved, "printed": steps.external_print.status == "done"}' });
+    const withInput = step(1, { input: { passportNo: 'steps.ai_extract.output.passport_no', ticket: 'payload.ticket', id: 'request.id' } }, plan);
+    expect(validatePlan(withInput)).toEqual({ ok: true, plan: withInput });
+  });
+
+  it('reports each bad input expression at its name: syntax, unknown steps, steps that do not run before, unknown variables, CEL limits', () => {
+    expect(
+      problemsOf(
+        step(1, {
+          input: {
+            broken: 'steps.ai_extract.output.',
+            ghost: 'steps.ocr.output',
+            later: 'steps.external_print.output',
+            self: 'steps.human_verify.output',
+            who: 'citizen.name',
+            deep: 'payload.a.all(x, payload.b.all(y, payload.c.exists(z, x + y == z)))',
+          },
+        }),
+      ),
+    ).toEqual([
+      { path: 'steps[1].input.broken', message: expect.stringMatching(/^is not a valid CEL expression/) },
+      { path: 'steps[1].input.ghost', message: "refers to unknown step 'ocr'" },
+      { path: 'steps[1].input.later', message: "refers to step 'external_print', which does not run before this step (add it to after)" },
+      { path: 'steps[1].input.self', message: "refers to its own step 'human_verify', whose output does not exist yet" },
+      { path: 'steps[1].input.who', message: "unknown variable 'citizen' (use payload, request, steps)" },
+      { path: 'steps[1].input.deep', message: expect.stringMatching(/^nests iterating macros 3 deep/) },
+    ]);
+  });
+
+  it('reports input values that are not expressions, and an input that is not a map', () => {
+    expect(problemsOf(step(1, { input: { n: 5 } }))).toEqual([{ path: 'steps[1].input.n', message: 'must be a string' }]);
+    expect(problemsOf(step(1, { input: ['payload'] }))).toEqual([{ path: 'steps[1].input', message: 'must be an object' }]);
+  });
+
+  it('reports a bad plan output: syntax, unknown steps, not a string', () => {
+    expect(problemsOf(aPlan({ output: 'steps.ghost.output' }))).toEqual([{ path: 'output', message: "refers to unknown step 'ghost'" }]);
+    expect(problemsOf(aPlan({ output: '{' }))[0]).toEqual({ path: 'output', message: expect.stringMatching(/^is not a valid CEL expression/) });
+    expect(problemsOf(aPlan({ output: { a: 1 } }))).toEqual([{ path: 'output', message: 'must be a string' }]);
+  });
+
+  it("counts input expressions in the plan's CEL characters", () => {
+    const long = `payload.note + '${'x'.repeat(2000)}'`;
+    const input = Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`v${i}`, long]));
+    expect(problemsOf(step(1, { input }))).toEqual([
+      { path: 'steps[1].input.v8', message: expect.stringMatching(/^brings the plan's CEL expressions to \d+ characters/) },
+    ]);
+  });
+
   it('bounds the CEL characters of a whole plan', () => {
     const when = `payload.note != '${'x'.repeat(2000)}'`;
     const steps = Array.from({ length: 10 }, (_, i) => ({ id: `s${i}`, pool: 'p', when }));

@@ -183,32 +183,44 @@ function checkSemantics(plan: Record<string, unknown>, problems: ErrorDetail[]):
     problems.push({ path: `steps[${index}].after`, message: cycle.length === 1 ? `step '${cycle[0]}' comes after itself` : `cycle: ${loop}` });
   }
 
+  // Every CEL expression of the plan: a step's `when` and `input:` values (which may read only the
+  // steps that finish before it), and the plan's `output` (read when every step has settled).
+  const expressions: Array<{ source: string; path: string; stepId: string | null }> = [];
+  for (const { step, index } of steps) {
+    if (typeof step.when === 'string') expressions.push({ source: step.when, path: `steps[${index}].when`, stepId: step.id as string });
+    if (isPlainObject(step.input)) {
+      for (const [name, source] of Object.entries(step.input)) {
+        if (typeof source === 'string') expressions.push({ source, path: `steps[${index}].input.${name}`, stepId: step.id as string });
+      }
+    }
+  }
+  if (typeof plan.output === 'string') expressions.push({ source: plan.output, path: 'output', stepId: null });
+
   // Registration parses every expression: the total is bounded so one plan cannot hold ACT for long.
   let celCharacters = 0;
-  for (const { step, index } of steps) {
-    if (typeof step.when !== 'string') continue;
-    const path = `steps[${index}].when`;
-    celCharacters += step.when.length;
+  for (const { source, path, stepId } of expressions) {
+    celCharacters += source.length;
     if (celCharacters > CEL_LIMITS.planExpressionsLength) {
       problems.push({ path, message: `brings the plan's CEL expressions to ${celCharacters} characters; a plan may have at most ${CEL_LIMITS.planExpressionsLength}` });
       break;
     }
-    const limitProblems = celLimitProblems(step.when);
+    const limitProblems = celLimitProblems(source);
     if (limitProblems.length > 0) {
       for (const problem of limitProblems) problems.push({ path, message: problem });
       continue;
     }
-    const analysis = analyzeWhen(step.when);
+    const analysis = analyzeWhen(source);
     if (analysis.parseError) {
       problems.push({ path, message: `is not a valid CEL expression: ${analysis.parseError}` });
       continue;
     }
     for (const problem of analysis.problems) problems.push({ path, message: problem });
-    const ancestors = ancestorsOf(deps, step.id as string);
+    const ancestors = stepId === null ? null : ancestorsOf(deps, stepId);
     for (const ref of analysis.stepRefs) {
       if (!firstIndex.has(ref)) problems.push({ path, message: `refers to unknown step '${ref}'` });
-      else if (ref === step.id) problems.push({ path, message: `refers to its own step '${ref}', whose output does not exist yet` });
-      // Only a step that must finish first has an output when this condition is evaluated.
+      else if (ancestors === null) continue;
+      else if (ref === stepId) problems.push({ path, message: `refers to its own step '${ref}', whose output does not exist yet` });
+      // Only a step that must finish first has an output when this expression is evaluated.
       else if (!ancestors.has(ref)) problems.push({ path, message: `refers to step '${ref}', which does not run before this step (add it to after)` });
     }
   }

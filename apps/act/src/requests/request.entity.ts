@@ -1,5 +1,5 @@
 import { Check, Column, Entity, Index, PrimaryColumn, Unique } from 'typeorm';
-import type { RequestStatus } from '@hms/contracts';
+import type { RequestEndDetails, RequestStatus } from '@hms/contracts';
 
 /** One instance of a plan version. */
 @Entity({ name: 'requests', schema: 'act' })
@@ -63,4 +63,12 @@ export class RequestEntity {
 
   @Column('timestamptz', { nullable: true })
   completedAt: Date | null;
+
+  /** The plan's `output` (or its last steps' outputs) once the request completed. */
+  @Column('jsonb', { nullable: true })
+  result: unknown;
+
+  /** Why the request ended otherwise: a failure's or cancel's reason, the step that failed or rejected it. */
+  @Column('jsonb', { nullable: true })
+  endDetails: RequestEndDetails | null;
 }

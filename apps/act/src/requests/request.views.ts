@@ -31,5 +31,12 @@ export function toStepView(step: RequestStepEntity): StepView {
 }
 
 export function toRequestView(request: RequestEntity, steps: RequestStepEntity[]): RequestView {
-  return { ...toRequestSummary(request), payload: request.payload, createdBy: request.createdBy, steps: steps.map(toStepView) };
+  return {
+    ...toRequestSummary(request),
+    payload: request.payload,
+    createdBy: request.createdBy,
+    steps: steps.map(toStepView),
+    result: request.status === 'completed' ? (request.result ?? null) : null,
+    details: { reason: request.endDetails?.reason ?? null, stepId: request.endDetails?.stepId ?? null, escalations: request.escalations },
+  };
 }

@@ -29,6 +29,17 @@ describe('ACT requests and their workflow', () => {
         ],
       },
     });
+    await act.call('act.plan.register', {
+      definition: {
+        id: 'data_flow',
+        output: '{"passportNo": steps.verify.output.passportNo, "approved": steps.verify.output.approved, "ticket": payload.ticket}',
+        steps: [
+          { id: 'extract', pool: 'ai' },
+          { id: 'verify', pool: 'clerks', input: { passportNo: 'steps.extract.output.passport_no', ticket: 'payload.ticket' } },
+          { id: 'audit', pool: 'bots', input: { bad: 'steps.extract.output.passport_no + 1' }, when: 'payload.audit' },
+        ],
+      },
+    });
   });
 
   afterAll(async () => {
@@ -85,6 +96,7 @@ describe('ACT requests and their workflow', () => {
       tags: ['income_check'],
       priority: 7,
       payload: { household: 4 },
+      input: { payload: { household: 4 }, steps: {} },
       leaseSeconds: null,
       slaMinutes: 1440,
       retry: { attempts: 3, backoffSeconds: 60, backoffFactor: 2 },
@@ -125,6 +137,10 @@ describe('ACT requests and their workflow', () => {
     ]);
     expect(await completed.waitFor((e) => e.requestId === request.id)).toMatchObject({ actor: 'system:act', data: { plan: 'disaster_voucher' } });
     expect(ready.forRequest(request.id).map((e) => e.data.stepId)).toEqual(['verify_income', 'inspect', 'pay']);
+    // Each step's task carries the payload and what the step before it produced.
+    expect(ready.forRequest(request.id).find((e) => e.data.stepId === 'pay')?.data.input).toEqual({ payload: { citizen: 'c-1' }, steps: { inspect: { output: { damage: 'severe' } } } });
+    // Without an output: in the plan, the result is the output of its last step.
+    expect(done).toMatchObject({ result: { pay: { paymentId: 'P-77' } }, details: { reason: null, stepId: null, escalations: [] } });
   });
 
   it('rejects the request when an approval step answers approved: false', async () => {
@@ -135,6 +151,7 @@ describe('ACT requests and their workflow', () => {
     await complete(request.id, 'approve_repair', { approved: false, note: 'scheduled for resurfacing' });
     const view = await waitForStatus(request.id, 'rejected');
     expect(view.steps.map((s) => s.status)).toEqual(['done', 'done', 'cancelled', 'cancelled']);
+    expect(view).toMatchObject({ result: null, details: { reason: "step 'approve_repair' rejected the request", stepId: 'approve_repair' } });
     expect(await rejected.waitFor((e) => e.requestId === request.id)).toMatchObject({ data: { plan: 'pothole_repair', stepId: 'approve_repair' } });
   });
 
@@ -207,8 +224,13 @@ describe('ACT requests and their workflow', () => {
     await complete(request.id, 'records', {});
     await waitForStep(request.id, 'records', (s) => s.status === 'done');
     expect((await get(request.id)).steps.find((s) => s.stepId === 'decide')?.status).toBe('pending');
-    await complete(request.id, 'photos', {});
+    await complete(request.id, 'photos', { shots: 3 });
     await waitForStep(request.id, 'decide', (s) => s.status === 'ready');
+    // The join sees both branches' outputs.
+    expect((await ready.waitFor((e) => e.requestId === request.id && e.data.stepId === 'decide')).data.input).toEqual({
+      payload: { kind: 'full' },
+      steps: { photos: { output: { shots: 3 } }, records: { output: {} } },
+    });
     await complete(request.id, 'decide', {});
     await waitForStep(request.id, 'archive', (s) => s.status === 'ready');
   });
@@ -244,6 +266,33 @@ describe('ACT requests and their workflow', () => {
     await complete(request.id, 'records', {});
     const view = await waitForStatus(request.id, 'failed');
     expect(view.steps.map((s) => s.status)).toEqual(['done', 'done', 'failed', 'cancelled']);
+    expect(view.details).toMatchObject({ stepId: 'decide', reason: expect.stringMatching(/^the when of step 'decide' could not be evaluated/) });
+  });
+
+  it("passes an earlier step's output to the next task through input:, and ends with the plan's output as the result", async () => {
+    const ready = act.collect('act.step.ready');
+    const request = await create('data_flow', { payload: { ticket: 'T-1', audit: false } });
+    expect((await get(request.id)).result).toBeNull();
+    await complete(request.id, 'extract', { confidence: 0.5, passport_no: '987654321' });
+    const verify = await ready.waitFor((e) => e.requestId === request.id && e.data.stepId === 'verify');
+    expect(verify.data.input).toEqual({ passportNo: '987654321', ticket: 'T-1' });
+    await complete(request.id, 'verify', { approved: true, passportNo: '987654321' });
+    const done = await waitForStatus(request.id, 'completed');
+    expect(done.result).toEqual({ passportNo: '987654321', approved: true, ticket: 'T-1' });
+  });
+
+  it('fails the step and the request with the reason when an input cannot be evaluated, emitting no ready step', async () => {
+    const ready = act.collect('act.step.ready');
+    const failed = act.collect('act.request.failed');
+    const request = await create('data_flow', { payload: { ticket: 'T-2', audit: true } });
+    await complete(request.id, 'extract', { passport_no: '1' });
+    await waitForStep(request.id, 'verify', (s) => s.status === 'ready');
+    await complete(request.id, 'verify', { approved: true, passportNo: '1' });
+    const view = await waitForStatus(request.id, 'failed');
+    expect(view.steps.map((s) => s.status)).toEqual(['done', 'done', 'failed']);
+    expect(view.details.reason).toMatch(/^the input of step 'audit' 'bad' could not be evaluated: /);
+    expect(await failed.waitFor((e) => e.requestId === request.id)).toMatchObject({ data: { stepId: 'audit', reason: view.details.reason } });
+    expect(ready.forRequest(request.id).map((e) => e.data.stepId)).toEqual(['extract', 'verify']);
   });
 
   it('handles a redelivered event once', async () => {

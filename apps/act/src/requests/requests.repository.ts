@@ -81,9 +81,10 @@ export async function updateStep(
 export async function updateRequest(
   tx: EntityManager,
   id: string,
-  changes: Partial<Pick<RequestEntity, 'status' | 'completedAt'>> & { updatedAt: Date },
+  changes: Partial<Pick<RequestEntity, 'status' | 'completedAt' | 'result' | 'endDetails'>> & { updatedAt: Date },
 ): Promise<void> {
-  await tx.getRepository(RequestEntity).update({ id }, changes);
+  // TypeORM's deep-partial type has no room for a JSON column of any shape (`result`).
+  await tx.getRepository(RequestEntity).update({ id }, changes as QueryDeepPartialEntity<RequestEntity>);
 }
 
 /** Appends entries to requests' `escalations` (rows the caller has locked), in the given order per request. */

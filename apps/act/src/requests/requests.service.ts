@@ -61,7 +61,7 @@ export class RequestsService {
     // The payload travels on in every step's `act.step.ready` and in each lease of its tasks;
     // those are built later, by consumers, where a payload too large to carry could only fail.
     assertRoomFor(command.payload, wire, 'The payload', 'payload');
-    return this.outbox.transaction(async (tx, emit) => this.createIn(tx, emit, await this.namePlan(tx, emit, command, actor), actor));
+    return this.outbox.transaction(async (tx, emit) => this.createIn(tx, emit, await this.namePlan(tx, emit, command, actor), actor, undefined, wire));
   }
 
   /**
@@ -100,7 +100,14 @@ export class RequestsService {
   }
 
   /** The body of `create`, inside the caller's transaction (so events go through its outbox). */
-  private async createIn(tx: EntityManager, emit: Emit, command: NamedPlanCommand, actor: string, id: string = this.ids.next()): Promise<CreateRequestResult> {
+  private async createIn(
+    tx: EntityManager,
+    emit: Emit,
+    command: NamedPlanCommand,
+    actor: string,
+    id: string = this.ids.next(),
+    wire?: { requestBytes: number; maxPayload: number },
+  ): Promise<CreateRequestResult> {
     const key = command.idempotencyKey ?? null;
     const hash = key ? requestHashOf(command) : null;
     const earlier = async (): Promise<CreateRequestResult | null> => {
@@ -117,6 +124,10 @@ export class RequestsService {
     const plan = await this.plans.find(tx, command.plan, command.version);
     if (!plan) throw this.plans.notFound(command.plan, command.version);
     const definition = plan.definition;
+    // A step without `input:` carries the payload a second time, inside its default input.
+    if (wire && command.payload && definition.steps.some((step) => step.input === undefined)) {
+      assertRoomFor([command.payload, command.payload], wire, "The payload (carried twice by a step without input:, as the payload and in the task's default input)", 'payload');
+    }
     const now = this.clock.now();
     const slaMinutes = command.slaMinutes ?? definition.slaMinutes;
     const request: RequestEntity = {
@@ -136,6 +147,8 @@ export class RequestsService {
       createdAt: now,
       updatedAt: now,
       completedAt: null,
+      result: null,
+      endDetails: null,
     };
     if (!(await insertRequest(tx, request))) {
       // Lost a race with a concurrent create under the same key: answer with the winner.

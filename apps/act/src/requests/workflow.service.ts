@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EscalationSteps, systemActor, type AnyHmsEvent, type HmsEvent, isUuid } from '@hms/contracts';
-import { CLOCK, LOGGER, type Clock, type Emit } from '@hms/platform';
+import { CLOCK, LOGGER, NatsBus, type Clock, type Emit } from '@hms/platform';
 import type { Logger } from 'pino';
 import type { EntityManager } from 'typeorm';
 import { PlansService } from '../plans/plans.service';
@@ -41,6 +41,7 @@ export class WorkflowService {
     private readonly plans: PlansService,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(LOGGER) private readonly logger: Logger,
+    private readonly bus: NatsBus,
   ) {}
 
   /** The engine over a request and its steps as stored. */
@@ -51,6 +52,7 @@ export class WorkflowService {
       plan,
       { id, plan: request.plan, status, reference, priority, payload },
       new Map(steps.map((step) => [step.stepId, { status: step.status, output: step.output }])),
+      this.bus.maxPayload,
     );
   }
 
@@ -61,9 +63,9 @@ export class WorkflowService {
     const requestId = request.id;
     const plan = request.plan;
     let ended = false;
-    const endRequest = async (status: RequestEntity['status']) => {
-      await updateRequest(tx, requestId, { status, completedAt: now, updatedAt: now });
-      Object.assign(request, { status, completedAt: now, updatedAt: now });
+    const endRequest = async (status: RequestEntity['status'], outcome: Pick<RequestEntity, 'result' | 'endDetails'>) => {
+      await updateRequest(tx, requestId, { status, completedAt: now, updatedAt: now, ...outcome });
+      Object.assign(request, { status, completedAt: now, updatedAt: now, ...outcome });
       ended = true;
     };
     for (const effect of effects) {
@@ -87,19 +89,19 @@ export class WorkflowService {
           await updateStep(tx, requestId, effect.stepId, { status: 'cancelled', updatedAt: now });
           break;
         case 'request-completed':
-          await endRequest('completed');
+          await endRequest('completed', { result: effect.result, endDetails: null });
           emit('act.request.completed', requestId, { plan }, actor);
           break;
         case 'request-rejected':
-          await endRequest('rejected');
+          await endRequest('rejected', { result: null, endDetails: { reason: `step '${effect.stepId}' rejected the request`, stepId: effect.stepId } });
           emit('act.request.rejected', requestId, { plan, stepId: effect.stepId }, actor);
           break;
         case 'request-failed':
-          await endRequest('failed');
+          await endRequest('failed', { result: null, endDetails: { reason: effect.reason, stepId: effect.stepId } });
           emit('act.request.failed', requestId, { plan, stepId: effect.stepId, reason: effect.reason }, actor);
           break;
         case 'request-cancelled':
-          await endRequest('cancelled');
+          await endRequest('cancelled', { result: null, endDetails: { reason: effect.reason, stepId: null } });
           emit('act.request.cancelled', requestId, { plan, reason: effect.reason }, actor);
           break;
       }

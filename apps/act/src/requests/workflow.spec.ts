@@ -21,18 +21,19 @@ const kinds = (effects: Array<{ kind: string; stepId?: string }>) => effects.map
 
 describe('stepReadyData', () => {
   it('merges the step over the plan defaults and adds the request priority', () => {
-    expect(stepReadyData(passport, passport.steps[0], { priority: 10, payload: { a: 1 } })).toEqual({
+    expect(stepReadyData(passport, passport.steps[0], { priority: 10, payload: { a: 1 } }, { b: 2 })).toEqual({
       stepId: 'ai_extract',
       pool: 'ai_extract',
       title: 'Extract',
       tags: ['ocr'],
       priority: 11,
       payload: { a: 1 },
+      input: { b: 2 },
       leaseSeconds: 7200,
       slaMinutes: 10,
       retry: { attempts: 3, backoffSeconds: 30 },
     });
-    expect(stepReadyData(passport, passport.steps[2], { priority: -2, payload: {} })).toMatchObject({
+    expect(stepReadyData(passport, passport.steps[2], { priority: -2, payload: {} }, {})).toMatchObject({
       title: 'external_print',
       tags: ['default-tag'],
       priority: 3,
@@ -42,13 +43,14 @@ describe('stepReadyData', () => {
   });
 
   it('uses nulls and zero when neither step nor defaults say', () => {
-    expect(stepReadyData({ id: 'p', steps: [{ id: 's', pool: 'q' }] }, { id: 's', pool: 'q' }, { priority: 0, payload: {} })).toEqual({
+    expect(stepReadyData({ id: 'p', steps: [{ id: 's', pool: 'q' }] }, { id: 's', pool: 'q' }, { priority: 0, payload: {} }, {})).toEqual({
       stepId: 's',
       pool: 'q',
       title: 's',
       tags: [],
       priority: 0,
       payload: {},
+      input: {},
       leaseSeconds: null,
       slaMinutes: null,
       retry: null,
@@ -182,5 +184,128 @@ describe(Workflow.name, () => {
 
   it('refuses steps the plan does not have', () => {
     expect(() => workflowOf(passport).completeStep('ghost', {})).toThrow("step 'ghost' is not part of request r1");
+  });
+});
+
+describe('Workflow data flow', () => {
+  const readyData = (effects: ReturnType<Workflow['start']>, stepId: string) => {
+    const effect = effects.find((e) => e.kind === 'step-ready' && e.stepId === stepId);
+    if (effect?.kind !== 'step-ready') throw new Error(`no step-ready for ${stepId}`);
+    return effect.data;
+  };
+
+  it('gives a step without input: the payload and the outputs of the steps it directly depends on', () => {
+    const plan: PlanDefinition = { id: 'p', steps: [{ id: 'a', pool: 'q' }, { id: 'b', pool: 'q' }, { id: 'c', pool: 'q' }] };
+    const workflow = workflowOf(plan, { a: 'done', b: 'ready' }, { a: { x: 1 } });
+    expect(readyData(workflowOf(plan).start(), 'a').input).toEqual({ payload: { citizen: 'c-1' }, steps: {} });
+    // c depends on b only: a's output is not copied along.
+    expect(readyData(workflow.completeStep('b', { y: 2 }), 'c').input).toEqual({ payload: { citizen: 'c-1' }, steps: { b: { output: { y: 2 } } } });
+  });
+
+  it('lets a join see both branches, and a skipped dependency reads as a null output', () => {
+    const plan: PlanDefinition = {
+      id: 'p',
+      steps: [
+        { id: 'left', pool: 'q', after: [] },
+        { id: 'right', pool: 'q', after: [], when: 'payload.right' },
+        { id: 'join', pool: 'q', after: ['left', 'right'] },
+      ],
+    };
+    const both = workflowOf(plan, { left: 'ready', right: 'done' }, { right: { r: true } });
+    expect(readyData(both.completeStep('left', { l: 1 }), 'join').input).toEqual({
+      payload: { citizen: 'c-1' },
+      steps: { left: { output: { l: 1 } }, right: { output: { r: true } } },
+    });
+    const skipped = workflowOf(plan, { left: 'ready', right: 'skipped' });
+    expect(readyData(skipped.completeStep('left', { l: 1 }), 'join').input?.steps).toEqual({ left: { output: { l: 1 } }, right: { output: null } });
+  });
+
+  it('evaluates input: expressions over payload, request and earlier outputs, as JSON', () => {
+    const plan: PlanDefinition = {
+      id: 'p',
+      steps: [
+        { id: 'extract', pool: 'ai' },
+        {
+          id: 'verify',
+          pool: 'clerks',
+          input: {
+            passportNo: 'steps.extract.output.passport_no',
+            ticket: 'payload.ticket',
+            requestId: 'request.id',
+            checks: '[steps.extract.output.confidence > 0.4, 3u, b"ok", timestamp("2024-01-01T00:00:00Z")]',
+          },
+        },
+      ],
+    };
+    const workflow = workflowOf(plan, { extract: 'ready' }, {}, { payload: { ticket: 'T-1' } });
+    expect(readyData(workflow.completeStep('extract', { confidence: 0.5, passport_no: '987654321' }), 'verify').input).toEqual({
+      passportNo: '987654321',
+      ticket: 'T-1',
+      requestId: 'r1',
+      checks: [true, 3, 'b2s=', '2024-01-01T00:00:00.000Z'],
+    });
+  });
+
+  it('fails the step and the request with the reason when an input expression fails', () => {
+    const plan: PlanDefinition = { id: 'p', steps: [{ id: 'a', pool: 'q' }, { id: 'b', pool: 'q', input: { no: 'steps.a.output.passport_no' } }] };
+    const effects = workflowOf(plan, { a: 'ready' }).completeStep('a', { confidence: 0.2 });
+    expect(kinds(effects)).toEqual(['step-done:a', 'step-failed:b', 'request-failed:b']);
+    expect(effects.at(-1)).toEqual({ kind: 'request-failed', stepId: 'b', reason: expect.stringMatching(/^the input of step 'b' 'no' could not be evaluated: .*passport_no/) });
+  });
+
+  it('fails the step when an input spends past the CEL budget', () => {
+    const items = Array.from({ length: CEL_LIMITS.costBudget }, (_, i) => i);
+    const plan: PlanDefinition = { id: 'p', steps: [{ id: 'a', pool: 'q', input: { all: 'payload.items.map(x, x * 2)' } }] };
+    const effects = workflowOf(plan, {}, {}, { payload: { items } }).start();
+    expect(effects.at(-1)).toEqual({ kind: 'request-failed', stepId: 'a', reason: expect.stringContaining('exceeded the CEL cost budget') });
+  });
+
+  it('charges copying data into an input to the budget: naming a large payload many times fails rather than holding ACT', () => {
+    const payload = { text: 'x'.repeat(200_000) };
+    const input = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`copy${i}`, 'payload']));
+    const plan: PlanDefinition = { id: 'p', steps: [{ id: 'a', pool: 'q', input }] };
+    expect(workflowOf(plan, {}, {}, { payload }).start().at(-1)).toEqual({
+      kind: 'request-failed',
+      stepId: 'a',
+      reason: expect.stringMatching(/^the input of step 'a' 'copy\d+' could not be evaluated: exceeded the CEL cost budget/),
+    });
+  });
+
+  it('fails the step when the input would be too large to carry, or holds a NUL Postgres cannot store, never emitting it', () => {
+    const big = 'x'.repeat(200_000);
+    const plan: PlanDefinition = { id: 'p', steps: [{ id: 'a', pool: 'q', input: { twice: 'payload.big + payload.big' } }] };
+    const effects = workflowOf(plan, {}, {}, { payload: { big } }).start();
+    expect(kinds(effects)).toEqual(['step-failed:a', 'request-failed:a']);
+    expect(effects.at(-1)).toMatchObject({ reason: expect.stringMatching(/^the input of step 'a' is \d+ bytes of JSON; at most \d+ are allowed/) });
+
+    const nul: PlanDefinition = { id: 'p', steps: [{ id: 'a', pool: 'q', input: { text: '"a\\x00b"' } }] };
+    expect(workflowOf(nul).start().at(-1)).toMatchObject({ kind: 'request-failed', reason: expect.stringContaining('NUL') });
+  });
+
+  it('holds the input to what NATS max_payload carries beside the payload', () => {
+    const plan: PlanDefinition = { id: 'p', steps: [{ id: 'a', pool: 'q' }] };
+    const payload = { text: 'x'.repeat(30_000) };
+    const steps = new Map<string, WorkflowStep>([['a', { status: 'pending', output: null }]]);
+    const small = new Workflow(plan, { id: 'r1', plan: 'p', status: 'running', reference: null, priority: 0, payload }, steps, 64 * 1024);
+    expect(kinds(small.start())).toEqual(['step-failed:a', 'request-failed:a']);
+  });
+
+  it('completes with the outputs of the last steps by default', () => {
+    const plan: PlanDefinition = { id: 'p', steps: [{ id: 'a', pool: 'q' }, { id: 'b', pool: 'q', after: ['a'] }, { id: 'c', pool: 'q', after: ['a'] }] };
+    const workflow = workflowOf(plan, { a: 'done', b: 'done', c: 'ready' }, { a: { x: 1 }, b: { y: 2 } });
+    expect(workflow.completeStep('c', { z: 3 }).at(-1)).toEqual({ kind: 'request-completed', result: { b: { y: 2 }, c: { z: 3 } } });
+  });
+
+  it('completes with the plan output evaluated over the steps', () => {
+    const plan: PlanDefinition = { id: 'p', output: '{"no": steps.a.output.no, "ticket": payload.ticket}', steps: [{ id: 'a', pool: 'q' }] };
+    const workflow = workflowOf(plan, { a: 'ready' }, {}, { payload: { ticket: 'T-1' } });
+    expect(workflow.completeStep('a', { no: '123' }).at(-1)).toEqual({ kind: 'request-completed', result: { no: '123', ticket: 'T-1' } });
+  });
+
+  it('fails the request with the reason when the plan output fails', () => {
+    const plan: PlanDefinition = { id: 'p', output: 'steps.a.output.missing', steps: [{ id: 'a', pool: 'q' }] };
+    const workflow = workflowOf(plan, { a: 'ready' });
+    expect(workflow.completeStep('a', {}).at(-1)).toEqual({ kind: 'request-failed', stepId: 'a', reason: expect.stringMatching(/^the output of plan 'p' could not be evaluated: .*missing/) });
+    expect(workflow.requestStatus).toBe('failed');
   });
 });

@@ -1,5 +1,8 @@
-import type { EventDataMap, PlanDefinition, PlanStep, RequestStatus, StepStatus } from '@hms/contracts';
-import { CelBudget } from '../plans/cel-program';
+import { findJsonProblem, limits, type EventDataMap, type PlanDefinition, type PlanStep, type RequestStatus, type StepStatus } from '@hms/contracts';
+import { DEFAULT_MAX_PAYLOAD, DERIVED_MESSAGE_RESERVE_BYTES } from '@hms/platform';
+import { CelBudget, evaluateCel } from '../plans/cel-program';
+import { celToJson } from '../plans/cel-json';
+import { dependenciesOf } from '../plans/plan-graph';
 import { evaluateWhen, type WhenContext } from '../plans/when-expression';
 import { allStepsSettled, readySteps } from './dag';
 import { transitionRequest } from './request.state';
@@ -29,13 +32,18 @@ export type WorkflowEffect =
   | { kind: 'step-waived'; stepId: string; reason: string }
   | { kind: 'step-failed'; stepId: string; reason: string }
   | { kind: 'step-cancelled'; stepId: string }
-  | { kind: 'request-completed' }
+  | { kind: 'request-completed'; result: unknown }
   | { kind: 'request-cancelled'; reason: string }
   | { kind: 'request-rejected'; stepId: string }
   | { kind: 'request-failed'; stepId: string; reason: string };
 
-/** The `act.step.ready` data of a step: its own settings over the plan's defaults. */
-export function stepReadyData(plan: PlanDefinition, step: PlanStep, request: Pick<WorkflowRequest, 'priority' | 'payload'>): EventDataMap['act.step.ready'] {
+/** The `act.step.ready` data of a step: its own settings over the plan's defaults, and its task's input. */
+export function stepReadyData(
+  plan: PlanDefinition,
+  step: PlanStep,
+  request: Pick<WorkflowRequest, 'priority' | 'payload'>,
+  input: Record<string, unknown>,
+): EventDataMap['act.step.ready'] {
   const defaults = plan.defaults ?? {};
   return {
     stepId: step.id,
@@ -44,6 +52,7 @@ export function stepReadyData(plan: PlanDefinition, step: PlanStep, request: Pic
     tags: step.tags ?? defaults.tags ?? [],
     priority: (step.priority ?? defaults.priority ?? 0) + request.priority,
     payload: request.payload,
+    input,
     leaseSeconds: step.leaseSeconds ?? defaults.leaseSeconds ?? null,
     slaMinutes: step.slaMinutes ?? defaults.slaMinutes ?? null,
     retry: step.retry ?? defaults.retry ?? null,
@@ -58,13 +67,23 @@ export function stepReadyData(plan: PlanDefinition, step: PlanStep, request: Pic
  */
 export class Workflow {
   private readonly stepsById: Map<string, PlanStep>;
+  private readonly deps: Map<string, string[]>;
+  /** The step whose event led to this decision: named when the request's `output` fails it. */
+  private decidingStep: string;
 
+  /**
+   * `maxPayload` is NATS's: a task's input travels with the payload in `act.step.ready` and in a
+   * lease answer, so an input is held to what both can carry, never emitted too large to relay.
+   */
   constructor(
     private readonly plan: PlanDefinition,
     private readonly request: WorkflowRequest,
     private readonly steps: Map<string, WorkflowStep>,
+    private readonly maxPayload: number = DEFAULT_MAX_PAYLOAD,
   ) {
     this.stepsById = new Map(plan.steps.map((step) => [step.id, step]));
+    this.deps = dependenciesOf(plan.steps);
+    this.decidingStep = plan.steps[plan.steps.length - 1].id;
   }
 
   /** The steps that can run at once when the request is created. */
@@ -74,6 +93,7 @@ export class Workflow {
 
   /** The task of a step completed with `output`. */
   completeStep(stepId: string, output: Record<string, unknown>): WorkflowEffect[] {
+    this.decidingStep = stepId;
     this.moveStep(stepId, 'complete', output);
     const effects: WorkflowEffect[] = [{ kind: 'step-done', stepId, output }];
     if (this.planStep(stepId).approval) {
@@ -90,6 +110,7 @@ export class Workflow {
 
   /** The task of a step is dead (attempts spent). */
   stepDead(stepId: string, error: { message: string } | null, attempts: number): WorkflowEffect[] {
+    this.decidingStep = stepId;
     const cause = `its task is dead after ${attempts} attempt${attempts === 1 ? '' : 's'}${error?.message ? `: ${error.message}` : ''}`;
     if (this.planStep(stepId).optional) {
       this.moveStep(stepId, 'waive');
@@ -142,15 +163,76 @@ export class Workflow {
             continue;
           }
         }
+        const input = this.inputOf(step, budget);
+        if (!input.ok) {
+          this.moveStep(stepId, 'fail');
+          const reason = `the input of step '${stepId}' ${input.error}`;
+          return this.endRequest([...effects, { kind: 'step-failed', stepId, reason }], 'fail', { kind: 'request-failed', stepId, reason });
+        }
         this.moveStep(stepId, 'activate');
-        effects.push({ kind: 'step-ready', stepId, data: stepReadyData(this.plan, step, this.request) });
+        effects.push({ kind: 'step-ready', stepId, data: stepReadyData(this.plan, step, this.request, input.value) });
       }
       if (!skipped) break;
     }
     if (allStepsSettled(this.plan.steps, this.statuses())) {
-      return this.endRequest(effects, 'complete', { kind: 'request-completed' });
+      const result = this.resultOf(budget);
+      if (!result.ok) {
+        const reason = `the output of plan '${this.plan.id}' ${result.error}`;
+        return this.endRequest(effects, 'fail', { kind: 'request-failed', stepId: this.decidingStep, reason });
+      }
+      return this.endRequest(effects, 'complete', { kind: 'request-completed', result: result.value });
     }
     return effects;
+  }
+
+  /**
+   * The task's input: each `input:` expression evaluated (under the decision's budget) and made
+   * JSON, or by default the payload and the outputs of the steps it directly depends on. Held to
+   * the payload limit and to what NATS carries beside the payload, so a too-large input fails the
+   * step with its reason rather than making an event no one could relay.
+   */
+  private inputOf(step: PlanStep, budget: CelBudget): DataOutcome<Record<string, unknown>> {
+    let input: Record<string, unknown>;
+    if (step.input === undefined) {
+      const steps: Record<string, { output: Record<string, unknown> | null }> = {};
+      for (const dep of this.deps.get(step.id) ?? []) steps[dep] = { output: this.steps.get(dep)?.output ?? null };
+      input = { payload: this.request.payload, steps };
+    } else {
+      input = {};
+      const context = this.whenContext();
+      for (const [name, source] of Object.entries(step.input)) {
+        const value = this.evaluateData(source, context, budget);
+        if (!value.ok) return { ok: false, error: `'${name}' could not be evaluated: ${value.error}` };
+        Object.defineProperty(input, name, { value: value.value, enumerable: true, writable: true, configurable: true });
+      }
+    }
+    const payloadBytes = Buffer.byteLength(JSON.stringify(this.request.payload));
+    const room = Math.min(limits().payloadBytes, this.maxPayload - DERIVED_MESSAGE_RESERVE_BYTES - payloadBytes);
+    const problem = dataProblem(input, room);
+    return problem ? { ok: false, error: problem } : { ok: true, value: input };
+  }
+
+  /** The request's result: the plan's `output:`, or `{<id>: output}` of the steps no other step comes after. */
+  private resultOf(budget: CelBudget): DataOutcome<unknown> {
+    let result: unknown;
+    if (this.plan.output === undefined) {
+      const followed = new Set([...this.deps.values()].flat());
+      const last: Record<string, unknown> = {};
+      for (const step of this.plan.steps) if (!followed.has(step.id)) last[step.id] = this.steps.get(step.id)?.output ?? null;
+      result = last;
+    } else {
+      const value = this.evaluateData(this.plan.output, this.whenContext(), budget);
+      if (!value.ok) return { ok: false, error: `could not be evaluated: ${value.error}` };
+      result = value.value;
+    }
+    const problem = dataProblem(result, limits().payloadBytes);
+    return problem ? { ok: false, error: problem } : { ok: true, value: result };
+  }
+
+  private evaluateData(source: string, context: WhenContext, budget: CelBudget): DataOutcome<unknown> {
+    const evaluation = evaluateCel(source, { payload: context.payload, request: context.request, steps: context.steps }, budget);
+    if (!evaluation.ok) return evaluation;
+    return celToJson(evaluation.value, limits().jsonDepth, (units) => budget.spend(units), budget.error);
   }
 
   /** Ends the request; steps still open (parallel branches) can no longer matter, so they are cancelled. */
@@ -186,4 +268,14 @@ export class Workflow {
     if (!step) throw new Error(`step '${stepId}' is not in plan '${this.plan.id}'`);
     return step;
   }
+}
+
+type DataOutcome<T> = { ok: true; value: T } | { ok: false; error: string };
+
+/** Why data made by the engine cannot be stored and carried (depth, NUL characters Postgres refuses, size), or null. */
+function dataProblem(value: unknown, maxBytes: number): string | null {
+  const problem = findJsonProblem(value, { maxDepth: limits().jsonDepth, maxBytes: Math.max(0, maxBytes) });
+  if (!problem) return null;
+  if (problem.kind === 'size') return `${problem.message} (the payload limit HMS_LIMIT_PAYLOAD_KB, and NATS max_payload beside the request's payload)`;
+  return `${problem.path ? `at ${problem.path} ` : ''}${problem.message}`;
 }

@@ -1,5 +1,8 @@
 import type { DomainError } from '@hms/contracts';
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import type { Subscription } from '@nats-io/transport-node';
 import {
@@ -12,7 +15,7 @@ import {
   type RpcResponse,
   type RpcSubject,
 } from '@hms/contracts';
-import { bootstrapService, loadConfig, NatsBus, RpcClient, unpackReceivedMessage } from '@hms/platform';
+import { bootstrapService, loadConfig, NatsBus, RpcClient, unpackReceivedMessage, type NatsIdentity } from '@hms/platform';
 import { freshTestEnvironment } from '@hms/testing';
 import { Client } from 'pg';
 import { ActConfig } from '../act.config';
@@ -80,15 +83,32 @@ export interface ActHarness {
   collect<T extends EventType>(type: T): EventCollector<T>;
   /** SQL as the database owner (superuser on the test server). */
   sql<R = Record<string, unknown>>(query: string, params?: unknown[]): Promise<R[]>;
+  /** The URL of the role ACT works as (not the owner). */
+  serviceDatabaseUrl: string;
+  /** The folder ACT writes its signed ledger checkpoints to. */
+  checkpointDir: string;
   close(): Promise<void>;
 }
 
-/** `env.NATS_URL` points ACT, and the harness with it, at a NATS server of the test's own (e.g. one with a small `max_payload`). */
-export async function startAct(label: string, env: Record<string, string> = {}): Promise<ActHarness> {
+/**
+ * ACT as deployed: it migrates as the owner and works as the service role, and signs ledger
+ * checkpoints with a key made for this run (written only when a test calls for one).
+ * `env.NATS_URL` points ACT, and the harness with it, at a NATS server of the test's own (e.g. one
+ * with a small `max_payload`, or users); `harnessNats` is the harness's own NATS user there.
+ */
+export async function startAct(label: string, env: Record<string, string> = {}, harnessNats: NatsIdentity = {}): Promise<ActHarness> {
   const testEnv = await freshTestEnvironment(label);
   if (env.NATS_URL) testEnv.natsUrl = env.NATS_URL;
+  // A NATS server with users grants permissions for one prefix: ACT and the harness both use it.
+  if (env.HMS_SUBJECT_PREFIX !== undefined) testEnv.subjectPrefix = env.HMS_SUBJECT_PREFIX;
+  const checkpointDir = mkdtempSync(join(tmpdir(), 'hms-checkpoints-'));
+  const { privateKey } = generateKeyPairSync('ed25519');
   const config = loadConfig(ActConfig, {
-    DATABASE_URL: testEnv.databaseUrl,
+    DATABASE_URL: testEnv.serviceDatabaseUrl,
+    DATABASE_MIGRATION_URL: testEnv.databaseUrl,
+    ACT_LEDGER_CHECKPOINT_DIR: checkpointDir,
+    ACT_LEDGER_CHECKPOINT_KEY: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    ACT_LEDGER_CHECKPOINT_MS: '0',
     NATS_URL: testEnv.natsUrl,
     HMS_SUBJECT_PREFIX: testEnv.subjectPrefix,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
@@ -99,9 +119,10 @@ export async function startAct(label: string, env: Record<string, string> = {}):
     app = await bootstrapService(createActModule(config), { port: 0 });
   } catch (error) {
     await testEnv.dispose();
+    rmSync(checkpointDir, { recursive: true, force: true });
     throw error;
   }
-  const bus = await NatsBus.connect(testEnv.natsUrl, testEnv.subjectPrefix, `test-${label}`);
+  const bus = await NatsBus.connect(testEnv.natsUrl, testEnv.subjectPrefix, `test-${label}`, harnessNats);
   const rpc = new RpcClient(bus);
   const pg = new Client({ connectionString: testEnv.databaseUrl });
   await pg.connect();
@@ -111,6 +132,8 @@ export async function startAct(label: string, env: Record<string, string> = {}):
     app,
     bus,
     databaseUrl: testEnv.databaseUrl,
+    serviceDatabaseUrl: testEnv.serviceDatabaseUrl,
+    checkpointDir,
     call: (subject, message, actor = TEST_ACTOR) => rpc.call(subject, message, { actor }),
     async publish(type, requestId, data, options = {}) {
       const event = {
@@ -138,10 +161,14 @@ export async function startAct(label: string, env: Record<string, string> = {}):
       await app.close();
       await pg.end();
       // The stream of this prefix is only this test's; leaving it would pile up on a shared server.
-      const jsm = await bus.manager();
-      await jsm.streams.delete(bus.streamName).catch(() => undefined);
+      // (A harness user without JetStream rights, on a server of the test's own, leaves it to the server's end.)
+      await bus
+        .manager()
+        .then((jsm) => jsm.streams.delete(bus.streamName))
+        .catch(() => undefined);
       await bus.close();
       await testEnv.dispose();
+      rmSync(checkpointDir, { recursive: true, force: true });
     },
   };
 }

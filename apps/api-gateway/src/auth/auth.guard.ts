@@ -1,6 +1,6 @@
 import { createParamDecorator, Injectable, SetMetadata, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { DomainError, type Actor, type Role } from '@hms/contracts';
+import { DomainError, mayUsePool, type Actor, type Role } from '@hms/contracts';
 import { TokenVerifier, type VerifiedToken } from '@hms/platform';
 import type { Request, Response } from 'express';
 import { RateLimits } from './rate-limits';
@@ -31,8 +31,7 @@ export const TokenExpiresAt = createParamDecorator((_: unknown, context: Executi
 
 /** Throws FORBIDDEN unless a worker's token names the pool (managers may use every pool). */
 export function assertPoolAllowed(actor: Actor, pool: string): void {
-  if (actor.roles.includes('manager') || actor.roles.includes('service')) return;
-  if (!actor.pools?.includes(pool)) throw new DomainError('FORBIDDEN', `Your token does not allow pool '${pool}'`);
+  if (!mayUsePool(actor, pool)) throw new DomainError('FORBIDDEN', `Your token does not allow pool '${pool}'`);
 }
 
 /**

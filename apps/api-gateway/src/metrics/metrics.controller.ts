@@ -5,6 +5,8 @@ import type { Request, Response } from 'express';
 import { AllowRoles, CurrentActor, TokenExpiresAt } from '../auth/auth.guard';
 import { RpcGateway } from '../http/rpc-gateway';
 import { requestIdOf } from '../http/request-id';
+import { ApiAnswer } from '../openapi/api-answer';
+import { schemaRef } from '../openapi/schemas';
 import { MetricsStream } from './metrics-stream';
 
 /** A comment line this often keeps proxies from closing a stream whose pool is idle. */
@@ -22,6 +24,7 @@ export class PoolMetricsController {
 
   @Get('pools')
   @ApiOperation({ summary: 'Snapshot per pool: depth, leased, waits, throughput, success rate, workers, desired replicas' })
+  @ApiAnswer(200, 'PoolMetricsList')
   pools(@Query() query: Record<string, string>, @CurrentActor() actor: Actor) {
     return this.rpc.call(RpcSubjects.metricsPools, query as never, actor);
   }
@@ -38,7 +41,12 @@ export class PoolMetricsController {
   @ApiOperation({ summary: 'Server-Sent Events: one `pool` event per pool per second, each a pool snapshot' })
   @ApiProduces('text/event-stream')
   @ApiQuery({ name: 'pool', required: false })
-  @ApiResponse({ status: 200, description: 'text/event-stream; `event: pool` data: {pool, depth, leased, …, desiredReplicas, updatedAt}; `event: error` data: {error, requestId}' })
+  @ApiResponse({
+    status: 200,
+    description: '`event: pool` data: a PoolMetrics; `event: error` data: an ApiError',
+    // x-events: the schema of each event's data, by event name (checked by the e2e suite like any body).
+    content: { 'text/event-stream': { schema: { type: 'string' }, 'x-events': { pool: schemaRef('PoolMetrics'), error: schemaRef('ApiError') } } as never },
+  })
   async streamPools(
     @Query() query: Record<string, unknown>,
     @CurrentActor() actor: Actor,

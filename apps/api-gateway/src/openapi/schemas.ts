@@ -1,6 +1,7 @@
 import { PLAN_JSON_SCHEMA } from '@hms/contracts';
 import { getMetadataStorage } from 'class-validator';
 import { validationMetadatasToSchemas } from 'class-validator-jsonschema';
+import { RESPONSE_SCHEMAS } from './response-schemas';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { defaultMetadataStorage } = require('class-transformer/cjs/storage') as typeof import('class-transformer/types/storage');
 
@@ -11,7 +12,8 @@ export function schemaRef(name: string) {
 
 /**
  * Component schemas generated from the contract classes' class-validator decorators, so the
- * OpenAPI document cannot drift from what the services validate; plus the plan JSON Schema.
+ * OpenAPI document cannot drift from what the services validate; plus the plan JSON Schema and
+ * the answer bodies (./response-schemas.ts).
  */
 export function contractSchemas(): Record<string, object> {
   const schemas = validationMetadatasToSchemas({
@@ -26,21 +28,6 @@ export function contractSchemas(): Record<string, object> {
   return {
     ...schemas,
     PlanDefinition: plan,
-    ApiError: {
-      type: 'object',
-      required: ['error', 'requestId'],
-      properties: {
-        error: {
-          type: 'object',
-          required: ['code', 'message'],
-          properties: {
-            code: { type: 'string', example: 'VALIDATION_FAILED' },
-            message: { type: 'string' },
-            details: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } } },
-          },
-        },
-        requestId: { type: 'string' },
-      },
-    },
+    ...RESPONSE_SCHEMAS,
   };
 }

@@ -1,11 +1,9 @@
-import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Param, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { DomainError, ParkedEventSubjects, ServiceNames, type Actor, type ServiceName } from '@hms/contracts';
 import { CurrentActor } from '../auth/auth.guard';
 import { RpcGateway } from '../http/rpc-gateway';
-
-const PARKED_EVENT_SHAPE =
-  '{id, service, consumer, eventId, type, subject, requestId, at, data, lastError, deliveryCount, parkedAt}';
+import { ApiAnswer } from '../openapi/api-answer';
 
 /** The service named in a path or query: one of act, oms, ops, else VALIDATION_FAILED on `service`. */
 export function serviceNamed(value: unknown): ServiceName {
@@ -30,20 +28,19 @@ export class ParkedEventsController {
   @ApiQuery({ name: 'service', required: true, enum: ServiceNames })
   @ApiQuery({ name: 'cursor', required: false })
   @ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: 500 } })
-  @ApiResponse({ status: 200, description: `{items, nextCursor}; each item: ${PARKED_EVENT_SHAPE}` })
+  @ApiAnswer(200, 'ParkedEventPage')
   list(@Query() query: Record<string, unknown>, @CurrentActor() actor: Actor) {
     const { service, ...page } = query;
     return this.rpc.call(ParkedEventSubjects[serviceNamed(service)].list, page as never, actor);
   }
 
   @Post(':service/:id/replay')
-  @HttpCode(200)
   @ApiOperation({
     summary:
       "Run a parked event through its consumer's handler again: replayed true and the row is gone (its alert resolves), or replayed false with the new error in parkedEvent (the row stays)",
   })
   @ApiParam({ name: 'service', enum: ServiceNames })
-  @ApiResponse({ status: 200, description: `{replayed, parkedEvent: ${PARKED_EVENT_SHAPE} | null}` })
+  @ApiAnswer(200, 'ParkedEventReplay', 'replayed true with parkedEvent null, or replayed false with the parked event and its new error')
   replay(@Param('service') service: string, @Param('id') id: string, @CurrentActor() actor: Actor) {
     return this.rpc.call(ParkedEventSubjects[serviceNamed(service)].replay, { id }, actor);
   }

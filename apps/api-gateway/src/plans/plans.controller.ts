@@ -1,9 +1,10 @@
 import { Body, Controller, Get, Headers, Param, ParseIntPipe, Post, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { DomainError, RpcSubjects, type Actor } from '@hms/contracts';
+import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { DomainError, FixedLimits, RpcSubjects, SLUG_PATTERN, type Actor } from '@hms/contracts';
 import type { Response } from 'express';
 import { AllowRoles, CurrentActor } from '../auth/auth.guard';
 import { RpcGateway } from '../http/rpc-gateway';
+import { ApiAnswer } from '../openapi/api-answer';
 import { schemaRef } from '../openapi/schemas';
 
 const YAML_TYPES = /^(application|text)\/(x-)?yaml/i;
@@ -22,10 +23,15 @@ export class PlansController {
     description: 'Plans in a seed dialect (lanes/sequence, task steps, job files) are translated to the canonical form first (docs/plans.md "Dialects").',
   })
   @ApiConsumes('application/json', 'application/yaml')
-  @ApiQuery({ name: 'id', required: false, description: 'The plan id, for a plan file that has none; must equal the file\'s id when both are given' })
-  @ApiBody({ schema: { $ref: '#/components/schemas/PlanDefinition' } })
-  @ApiResponse({ status: 201, description: 'A new plan or version: {id, version}' })
-  @ApiResponse({ status: 200, description: 'Identical content was registered before: the existing {id, version}' })
+  @ApiQuery({
+    name: 'id',
+    required: false,
+    description: 'The plan id, for a plan file that has none; must equal the file\'s id when both are given',
+    schema: { type: 'string', pattern: SLUG_PATTERN.source, maxLength: FixedLimits.idLength },
+  })
+  @ApiBody({ schema: schemaRef('PlanDefinition') })
+  @ApiAnswer(201, 'PlanRegistered', 'A new plan or version: {id, version}', { setStatus: false })
+  @ApiAnswer(200, 'PlanRegistered', 'Identical content was registered before: the existing {id, version}', { setStatus: false })
   async register(
     @Body() body: unknown,
     @Query() query: Record<string, unknown>,
@@ -50,19 +56,21 @@ export class PlansController {
 
   @Get()
   @ApiOperation({ summary: 'List plans (latest version of each)' })
+  @ApiAnswer(200, 'PlanList')
   list(@CurrentActor() actor: Actor) {
     return this.rpc.call(RpcSubjects.planList, {}, actor);
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'The latest version of a plan' })
-  @ApiResponse({ status: 200, schema: schemaRef('PlanView') })
+  @ApiAnswer(200, 'PlanView')
   get(@Param('id') id: string, @CurrentActor() actor: Actor) {
     return this.rpc.call(RpcSubjects.planGet, { id }, actor);
   }
 
   @Get(':id/versions/:version')
   @ApiOperation({ summary: 'One version of a plan' })
+  @ApiAnswer(200, 'PlanView')
   getVersion(
     @Param('id') id: string,
     @Param('version', new ParseIntPipe({ exceptionFactory: () => new DomainError('VALIDATION_FAILED', 'version must be a whole number') })) version: number,

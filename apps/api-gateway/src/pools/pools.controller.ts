@@ -1,8 +1,9 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Put, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, Param, Post, Put, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { actingWorker, RpcSubjects, type Actor, type LeaseTasksCommand } from '@hms/contracts';
 import { AllowRoles, assertPoolAllowed, CurrentActor } from '../auth/auth.guard';
 import { bodyWith, RpcGateway } from '../http/rpc-gateway';
+import { ApiAnswer } from '../openapi/api-answer';
 import { schemaRef } from '../openapi/schemas';
 
 const POOL_VIEW =
@@ -16,6 +17,7 @@ export class PoolsController {
 
   @Get()
   @ApiOperation({ summary: 'List pools' })
+  @ApiAnswer(200, 'PoolList')
   list(@CurrentActor() actor: Actor) {
     return this.rpc.call(RpcSubjects.poolList, {}, actor);
   }
@@ -23,7 +25,7 @@ export class PoolsController {
   @Get(':pool')
   @AllowRoles('worker')
   @ApiOperation({ summary: 'One pool (a worker does not see `escalation.webhook`)' })
-  @ApiResponse({ status: 200, description: POOL_VIEW })
+  @ApiAnswer(200, 'PoolView', POOL_VIEW)
   get(@Param('pool') pool: string, @CurrentActor() actor: Actor) {
     assertPoolAllowed(actor, pool);
     return this.rpc.call(RpcSubjects.poolGet, { pool }, actor);
@@ -32,14 +34,15 @@ export class PoolsController {
   @Put(':pool')
   @ApiOperation({ summary: 'Create or change a pool' })
   @ApiBody({ schema: schemaRef('UpsertPoolCommand') })
-  @ApiResponse({ status: 200, description: POOL_VIEW })
+  @ApiAnswer(200, 'PoolView', POOL_VIEW)
   upsert(@Param('pool') pool: string, @Body() body: unknown, @CurrentActor() actor: Actor) {
     return this.rpc.call(RpcSubjects.poolUpsert, bodyWith(body, { pool }) as never, actor);
   }
 
   @Put(':pool/sla')
   @ApiOperation({ summary: 'Change the SLA of tasks queued from now on' })
-  @ApiBody({ schema: { type: 'object', required: ['minutes'], properties: { minutes: { type: 'number', minimum: 0 } } } })
+  @ApiBody({ schema: schemaRef('SetPoolSlaCommand') })
+  @ApiAnswer(200, 'PoolView', POOL_VIEW)
   setSla(@Param('pool') pool: string, @Body() body: unknown, @CurrentActor() actor: Actor) {
     return this.rpc.call(RpcSubjects.poolSetSla, bodyWith(body, { pool }) as never, actor);
   }
@@ -47,31 +50,27 @@ export class PoolsController {
   @Get(':pool/queue')
   @AllowRoles('worker')
   @ApiOperation({ summary: 'Peek at the queue, highest priority and oldest first, without leasing' })
+  @ApiAnswer(200, 'QueuePeek')
   peek(@Param('pool') pool: string, @Query() query: Record<string, string>, @CurrentActor() actor: Actor) {
     assertPoolAllowed(actor, pool);
     return this.rpc.call(RpcSubjects.queuePeek, { ...query, pool } as never, actor);
   }
 
   @Post(':pool/reroute')
-  @HttpCode(200)
   @ApiOperation({ summary: 'Move the queued tasks matching a filter to another pool (at most `limit` per call; `more` says if others match)' })
   @ApiBody({ schema: schemaRef('RerouteQueueCommand') })
-  @ApiResponse({ status: 200, description: '{fromPool, toPool, moved, taskIds, more}' })
+  @ApiAnswer(200, 'QueueRerouted')
   rerouteQueue(@Param('pool') pool: string, @Body() body: unknown, @CurrentActor() actor: Actor) {
     return this.rpc.call(RpcSubjects.queueReroute, bodyWith(body, { pool }) as never, actor);
   }
 
   @Post(':pool/lease')
-  @HttpCode(200)
   @AllowRoles('worker', 'service')
   @ApiOperation({
     summary: 'Lease up to `max` tasks; with `waitSeconds`, long-polls until one is available. A worker token leases as itself (`worker` absent or its `sub`, else 403)',
   })
   @ApiBody({ schema: schemaRef('LeaseTasksCommand') })
-  @ApiResponse({
-    status: 200,
-    description: '{tasks: [{id, requestId, stepId, title, tags, payload, attempt, leaseToken, leaseExpiresAt}]}: at most `max`, and only as many as fit in one NATS message; the rest stay queued',
-  })
+  @ApiAnswer(200, 'LeaseResult', 'The leased tasks: at most `max`, and only as many as fit in one NATS message (the rest stay queued); none when nothing was available (within waitSeconds)')
   lease(@Param('pool') pool: string, @Body() body: unknown, @CurrentActor() actor: Actor) {
     assertPoolAllowed(actor, pool);
     const command = bodyWith(body, { pool }) as unknown as LeaseTasksCommand;

@@ -1,9 +1,10 @@
 import { Body, Controller, Get, Headers, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { RpcSubjects, type Actor, type RequestSummary } from '@hms/contracts';
 import type { Response } from 'express';
 import { AllowRoles, CurrentActor } from '../auth/auth.guard';
 import { bodyWith, RpcGateway } from '../http/rpc-gateway';
+import { ApiAnswer } from '../openapi/api-answer';
 import { schemaRef } from '../openapi/schemas';
 
 /** The public shape of a created request (API.md). */
@@ -22,7 +23,8 @@ export class RequestsController {
   @ApiOperation({ summary: 'Start a request of a plan', description: '`plan` is a plan id, or a whole plan inline without `id` (registered as by POST /v1/plans, under `inline.<content hash>`).' })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Same key and body: the same request (200); same key, other body: 409' })
   @ApiBody({ schema: schemaRef('CreateRequestCommand') })
-  @ApiResponse({ status: 201, description: '{id, plan, version, status, createdAt, slaDueAt}' })
+  @ApiAnswer(201, 'RequestCreated', 'A new request', { setStatus: false })
+  @ApiAnswer(200, 'RequestCreated', 'The request made before with the same Idempotency-Key and body', { setStatus: false })
   async create(
     @Body() body: unknown,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
@@ -37,13 +39,14 @@ export class RequestsController {
 
   @Get()
   @ApiOperation({ summary: 'List requests, newest first (cursor pagination)' })
+  @ApiAnswer(200, 'RequestPage')
   list(@Query() query: Record<string, string>, @CurrentActor() actor: Actor) {
     return this.rpc.call(RpcSubjects.requestList, query as never, actor);
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'A request with its steps' })
-  @ApiResponse({ status: 200, schema: schemaRef('RequestView') })
+  @ApiAnswer(200, 'RequestView')
   get(@Param('id') id: string, @CurrentActor() actor: Actor) {
     return this.rpc.call(RpcSubjects.requestGet, { id }, actor);
   }
@@ -51,18 +54,22 @@ export class RequestsController {
   @Post(':id/cancel')
   @AllowRoles()
   @ApiOperation({ summary: 'Cancel a running request; open tasks are cancelled, leases revoked' })
+  @ApiBody({ schema: schemaRef('CancelRequestCommand') })
+  @ApiAnswer(200, 'RequestSummary')
   cancel(@Param('id') id: string, @Body() body: unknown, @CurrentActor() actor: Actor) {
     return this.rpc.call(RpcSubjects.requestCancel, bodyWith(body, { id }) as never, actor);
   }
 
   @Get(':id/history')
   @ApiOperation({ summary: 'Ledger entries of the request, oldest first (cursor pagination)' })
+  @ApiAnswer(200, 'LedgerPage')
   history(@Param('id') id: string, @Query() query: Record<string, string>, @CurrentActor() actor: Actor) {
     return this.rpc.call(RpcSubjects.requestHistory, { ...query, id } as never, actor);
   }
 
   @Get(':id/history/verify')
-  @ApiOperation({ summary: 'Re-compute the hash chain of the request ledger' })
+  @ApiOperation({ summary: 'Re-compute the hash chain of the request ledger and hold it against its head and the latest signed checkpoint' })
+  @ApiAnswer(200, 'HistoryVerification')
   verify(@Param('id') id: string, @CurrentActor() actor: Actor) {
     return this.rpc.call(RpcSubjects.requestVerify, { id }, actor);
   }

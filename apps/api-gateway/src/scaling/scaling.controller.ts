@@ -1,8 +1,9 @@
 import { Controller, Get, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { RpcSubjects, type Actor } from '@hms/contracts';
 import { AllowRoles, CurrentActor } from '../auth/auth.guard';
 import { RpcGateway } from '../http/rpc-gateway';
+import { ApiAnswer } from '../openapi/api-answer';
 
 /** Read by operators' dashboards and by services; OPS alone makes the decisions. */
 @ApiTags('scaling')
@@ -17,7 +18,7 @@ export class ScalingController {
     summary:
       'Autoscaling decisions, newest first (filter pool; cursor pagination): desired = clamp(ceil(queued / tasksPerReplica), min, max), held back by the cooldown, written to the target Deployment',
   })
-  @ApiResponse({ status: 200, description: '{items, nextCursor}; each item: {id, pool, at, queued, current, desired, reason, applied}' })
+  @ApiAnswer(200, 'ScalingDecisionPage')
   decisions(@Query() query: Record<string, string>, @CurrentActor() actor: Actor) {
     return this.rpc.call(RpcSubjects.scalingDecisions, query as never, actor);
   }

@@ -1,8 +1,9 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, Param, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { RpcSubjects, type Actor } from '@hms/contracts';
 import { AllowRoles, CurrentActor } from '../auth/auth.guard';
 import { bodyWith, RpcGateway } from '../http/rpc-gateway';
+import { ApiAnswer } from '../openapi/api-answer';
 import { schemaRef } from '../openapi/schemas';
 
 /**
@@ -18,65 +19,68 @@ export class TasksController {
 
   @Get()
   @ApiOperation({ summary: 'List tasks (filters pool, status, requestId, worker; cursor pagination)' })
+  @ApiAnswer(200, 'TaskPage')
   list(@Query() query: Record<string, string>, @CurrentActor() actor: Actor) {
     return this.rpc.call(RpcSubjects.taskList, query as never, actor);
   }
 
   @Get(':id')
-  @ApiOperation({ summary: 'One task' })
+  @AllowRoles('worker', 'service')
+  @ApiOperation({ summary: 'One task (a worker sees only a task it holds the lease of)' })
+  @ApiAnswer(200, 'TaskView')
   get(@Param('id') id: string, @CurrentActor() actor: Actor) {
     return this.rpc.call(RpcSubjects.taskGet, { id }, actor);
   }
 
   @Post(':id/heartbeat')
-  @HttpCode(200)
   @AllowRoles('worker', 'service')
   @ApiOperation({ summary: 'Extend a lease' })
   @ApiBody({ schema: schemaRef('HeartbeatTaskCommand') })
+  @ApiAnswer(200, 'LeaseExtended')
   heartbeat(@Param('id') id: string, @Body() body: unknown, @CurrentActor() actor: Actor) {
     return this.rpc.call(RpcSubjects.taskHeartbeat, bodyWith(body, { taskId: id }) as never, actor);
   }
 
   @Post('complete')
-  @HttpCode(200)
   @AllowRoles('worker', 'service')
   @ApiOperation({ summary: 'Complete several leased tasks in one call; each item is answered as its own complete would be' })
   @ApiBody({ schema: schemaRef('CompleteTasksCommand') })
-  @ApiResponse({ status: 200, description: '{results: [{id, status} | {id, error: {code, message}}]}, in the order of the items' })
+  @ApiAnswer(200, 'CompleteManyResult', '{results: [{id, status} | {id, error: {code, message}}]}, in the order of the items')
   completeMany(@Body() body: unknown, @CurrentActor() actor: Actor) {
     return this.rpc.call(RpcSubjects.taskCompleteMany, bodyWith(body, {}) as never, actor);
   }
 
   @Post(':id/complete')
-  @HttpCode(200)
   @AllowRoles('worker', 'service')
   @ApiOperation({ summary: 'Complete a leased task (repeating the same call is a no-op 200)' })
   @ApiBody({ schema: schemaRef('CompleteTaskCommand') })
+  @ApiAnswer(200, 'TaskActionResult')
   complete(@Param('id') id: string, @Body() body: unknown, @CurrentActor() actor: Actor) {
     return this.rpc.call(RpcSubjects.taskComplete, bodyWith(body, { taskId: id }) as never, actor);
   }
 
   @Post(':id/fail')
-  @HttpCode(200)
   @AllowRoles('worker', 'service')
   @ApiOperation({ summary: 'Fail a leased task: retried with backoff until attempts are spent' })
   @ApiBody({ schema: schemaRef('FailTaskCommand') })
+  @ApiAnswer(200, 'TaskActionResult', 'The task: queued again (retryAt says when it is offered) or dead')
   fail(@Param('id') id: string, @Body() body: unknown, @CurrentActor() actor: Actor) {
     return this.rpc.call(RpcSubjects.taskFail, bodyWith(body, { taskId: id }) as never, actor);
   }
 
   @Post(':id/release')
-  @HttpCode(200)
   @AllowRoles('worker', 'service')
-  @ApiOperation({ summary: 'Give a leased task back to the queue (attempt not counted)' })
+  @ApiOperation({ summary: 'Give a leased task back to the queue (attempt not counted); a manager may omit leaseToken to force-release' })
+  @ApiBody({ schema: schemaRef('ReleaseTaskCommand') })
+  @ApiAnswer(200, 'TaskActionResult')
   release(@Param('id') id: string, @Body() body: unknown, @CurrentActor() actor: Actor) {
     return this.rpc.call(RpcSubjects.taskRelease, bodyWith(body, { taskId: id }) as never, actor);
   }
 
   @Post(':id/reroute')
-  @HttpCode(200)
   @ApiOperation({ summary: 'Move a task to another pool (lease revoked)' })
   @ApiBody({ schema: schemaRef('RerouteTaskCommand') })
+  @ApiAnswer(200, 'TaskView')
   reroute(@Param('id') id: string, @Body() body: unknown, @CurrentActor() actor: Actor) {
     return this.rpc.call(RpcSubjects.taskReroute, bodyWith(body, { taskId: id }) as never, actor);
   }

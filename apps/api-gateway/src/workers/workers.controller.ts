@@ -1,8 +1,9 @@
-import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Param, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { actingWorker, RpcSubjects, type Actor, type WorkerHeartbeatCommand } from '@hms/contracts';
 import { AllowRoles, assertPoolAllowed, CurrentActor } from '../auth/auth.guard';
 import { bodyWith, RpcGateway } from '../http/rpc-gateway';
+import { ApiAnswer } from '../openapi/api-answer';
 import { schemaRef } from '../openapi/schemas';
 
 @ApiTags('workers')
@@ -12,11 +13,10 @@ export class WorkersController {
   constructor(private readonly rpc: RpcGateway) {}
 
   @Post(':worker/heartbeat')
-  @HttpCode(200)
   @AllowRoles('worker', 'service')
   @ApiOperation({ summary: 'Keep a worker online in its pools (and its leases safe from the gone-worker sweep) while it makes no other call' })
   @ApiBody({ schema: schemaRef('WorkerHeartbeatCommand') })
-  @ApiResponse({ status: 200, description: '{worker, pools, lastSeenAt, livenessSeconds}' })
+  @ApiAnswer(200, 'WorkerPresence')
   heartbeat(@Param('worker') worker: string, @Body() body: unknown, @CurrentActor() actor: Actor) {
     // A worker heartbeats only itself (OMS checks it again for callers that reach it over NATS).
     const command = bodyWith(body, { worker: actingWorker(actor, worker) }) as unknown as WorkerHeartbeatCommand;

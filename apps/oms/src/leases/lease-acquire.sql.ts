@@ -29,6 +29,7 @@ export interface AcquiredLeaseRow {
   title: string;
   tags: string[];
   payload: Record<string, unknown>;
+  input: Record<string, unknown>;
   priority: number;
   attempt: number;
   lease_token: string;
@@ -47,12 +48,12 @@ export interface AcquireLeasesResult {
 }
 
 /**
- * What a task adds to a lease answer, as JSON, in bytes: its payload as measured when it was
- * queued (`payload_bytes`; `payload::text`, an overestimate, for tasks queued before it was
- * kept), its texts as JSON strings (escapes included), and 320 for the fixed fields (task id, token,
+ * What a task adds to a lease answer, as JSON, in bytes: its payload and input as measured when
+ * it was queued (`payload_bytes`; `payload::text`, an overestimate, for tasks queued before it was
+ * kept, whose input is `{}`), its texts as JSON strings (escapes included), and 320 for the fixed fields (task id, token,
  * expiry, attempt, the keys and the separating comma). An upper bound, never below the size.
  */
-export const leasedTaskBytesSql = `COALESCE(payload_bytes, octet_length(payload::text))
+export const leasedTaskBytesSql = `COALESCE(payload_bytes, octet_length(payload::text) + octet_length(input::text))
     + octet_length(to_json(title)::text) + octet_length(to_json(request_id)::text) + octet_length(to_json(step_id)::text)
     + octet_length(to_json(pool)::text) + octet_length(to_json(tags)::text) + 320`;
 
@@ -150,7 +151,7 @@ leased AS (
     updated_at = clock.granted_at
   FROM granted CROSS JOIN clock CROSS JOIN asked
   WHERE t.id = granted.id
-  RETURNING t.id, t.request_id, t.step_id, t.pool, t.title, t.tags, t.payload, t.priority, t.attempt,
+  RETURNING t.id, t.request_id, t.step_id, t.pool, t.title, t.tags, t.payload, t.input, t.priority, t.attempt,
             t.lease_token, t.lease_id, t.lease_expires_at, t.lease_seconds, t.pick_by, t.available_at, clock.granted_at
 ),
 emitted AS (

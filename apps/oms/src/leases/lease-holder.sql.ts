@@ -14,18 +14,23 @@ import type { EndedOutcome } from '../tasks/task.entity';
  * complete) serialise here; the second is re-checked after the first commits, matches nothing
  * and is then answered from `ended_outcome`.
  */
-export const HELD_LEASE_CTE = `
+export const HELD_LEASE_CTE = heldLease('lease_token = $2');
+
+/** HELD_LEASE_CTE whose lease is matched by `tokenCondition` over $2 (a manager's force-release matches any lease). */
+export function heldLease(tokenCondition: string): string {
+  return `
 held AS (
   SELECT id, worker FROM oms.tasks
-  WHERE id = $1 AND lease_token = $2 AND status = 'leased' AND ($5::text IS NULL OR worker = $5::text)
+  WHERE id = $1 AND ${tokenCondition} AND status = 'leased' AND ($5::text IS NULL OR worker = $5::text)
   FOR UPDATE
 )`;
+}
 
 /** Refreshes the holder's last-seen time; the tail of every lease-holder statement. */
-export const TOUCH_HOLDER_CTE = (changed: string, now: string) => `
+export const TOUCH_HOLDER_CTE = (changed: string, now: string, when = 'TRUE') => `
 seen AS (
   UPDATE oms.workers AS w SET last_seen_at = GREATEST(w.last_seen_at, ${now}::timestamptz)
-  FROM ${changed} WHERE w.id = ${changed}.holder
+  FROM ${changed} WHERE w.id = ${changed}.holder AND ${when}
 )`;
 
 interface LeaseMissRow {
@@ -83,4 +88,14 @@ export async function explainLeaseMiss(
   const repeated = action === 'heartbeat' ? null : repeatedOutcome(row, leaseToken, action);
   if (repeated) return repeated;
   throw new DomainError('LEASE_LOST', `The lease on task '${taskId}' is not held with this token (it expired, was revoked or ended)`);
+}
+
+/**
+ * A force-release matched no lease: the task is unknown (NOT_FOUND) or not leased (CONFLICT, also
+ * when the same force-release is repeated: without a token there is no call to recognise).
+ */
+export async function refuseForceRelease(db: EntityManager, taskId: string): Promise<never> {
+  const [row] = await queryRows<{ status: string }>(db, `SELECT status FROM oms.tasks WHERE id = $1`, [taskId]);
+  if (!row) throw DomainError.notFound('Task', taskId);
+  throw new DomainError('CONFLICT', `Task '${taskId}' is not leased (it is ${row.status}): there is no lease to release`);
 }

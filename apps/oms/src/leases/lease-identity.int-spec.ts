@@ -41,6 +41,24 @@ describe('OMS lease identity', () => {
     expect(await as(ana, 'oms.task.lease', { pool: p, worker: 'ana' })).toEqual({ tasks: [] });
   });
 
+  it('lets a worker read a task only while it holds its lease; a manager and a service read any', async () => {
+    const p = pool('read');
+    const ana = workerActor('ana', [p]);
+    const eve = workerActor('eve', [p]);
+    const queued = await oms.queueTask({ pool: p, title: 'T', input: { passportNo: '987654321' } });
+    expect(await refusal(as(ana, 'oms.task.get', { id: queued.id }))).toEqual({ code: 'FORBIDDEN' });
+    const { tasks } = await as(ana, 'oms.task.lease', { pool: p });
+    expect(await as(ana, 'oms.task.get', { id: queued.id })).toMatchObject({ id: queued.id, worker: 'ana', input: { passportNo: '987654321' } });
+    expect(await refusal(as(eve, 'oms.task.get', { id: queued.id }))).toEqual({ code: 'FORBIDDEN' });
+    expect(await refusal(as(ana, 'oms.task.get', { id: randomUUID() }))).toEqual({ code: 'NOT_FOUND' });
+    expect(await as(manager, 'oms.task.get', { id: queued.id })).toMatchObject({ worker: 'ana' });
+    expect(await as({ id: 'bots', roles: ['service'] }, 'oms.task.get', { id: queued.id })).toMatchObject({ worker: 'ana' });
+
+    await as(ana, 'oms.task.complete', { taskId: queued.id, leaseToken: tasks[0]!.leaseToken, output: {} });
+    // Its work is done: the task is no longer its to read.
+    expect(await refusal(as(ana, 'oms.task.get', { id: queued.id }))).toEqual({ code: 'FORBIDDEN' });
+  });
+
   it('lets a worker heartbeat only itself, so one token cannot keep many workers online', async () => {
     const p = pool('beat');
     const ana = workerActor('ana', [p]);
@@ -70,6 +88,30 @@ describe('OMS lease identity', () => {
     expect(await as(ana, 'oms.task.complete', { ...lease, output: { ok: true } })).toEqual({ id: first!.id, status: 'completed' });
     // A manager may take a lease back (force-release) with its token, whoever holds it.
     expect(await as(manager, 'oms.task.release', { taskId: second!.id, leaseToken: second!.leaseToken })).toEqual({ id: second!.id, status: 'queued' });
+  });
+
+  it('lets a manager force-release a lease without its token, and refuses a worker or a service that tries', async () => {
+    const p = pool('force');
+    const ana = workerActor('ana', [p]);
+    const queued = await oms.queueTask({ pool: p, title: 'T' });
+    const [task] = (await as(ana, 'oms.task.lease', { pool: p })).tasks;
+
+    for (const caller of [ana, { id: 'bots', roles: ['service'] } as Actor]) {
+      const refused = await oms.rpc.call('oms.task.release', { taskId: task!.id }, { actor: caller, timeoutMs: 5000 }).catch((error: { code: string; details?: unknown }) => error);
+      expect(refused).toMatchObject({ code: 'VALIDATION_FAILED', details: [expect.objectContaining({ path: 'leaseToken' })] });
+    }
+    expect(await oms.call('oms.task.get', { id: task!.id })).toMatchObject({ status: 'leased', worker: 'ana', attempt: 1 });
+
+    expect(await as(manager, 'oms.task.release', { taskId: task!.id })).toEqual({ id: task!.id, status: 'queued' });
+    expect(await oms.call('oms.task.get', { id: task!.id })).toMatchObject({ status: 'queued', worker: null, attempt: 0 });
+    const requeued = await oms.waitForEvent('oms.task.requeued', (event) => event.data.taskId === task!.id);
+    expect(requeued).toMatchObject({ actor: 'boss', data: { reason: 'released', attempt: 0, pool: p } });
+    // The holder's old token is dead, and there is no lease left to force-release.
+    expect(await refusal(as(ana, 'oms.task.complete', { taskId: task!.id, leaseToken: task!.leaseToken, output: {} }))).toEqual({ code: 'LEASE_LOST' });
+    expect(await refusal(as(manager, 'oms.task.release', { taskId: task!.id }))).toEqual({ code: 'CONFLICT' });
+    expect(await refusal(as(manager, 'oms.task.release', { taskId: randomUUID() }))).toEqual({ code: 'NOT_FOUND' });
+    // Offered again at once: the next lease is attempt 1, not 2.
+    expect((await as(ana, 'oms.task.lease', { pool: p })).tasks).toEqual([expect.objectContaining({ id: queued.id, attempt: 1 })]);
   });
 
   it("caps an asked lease and heartbeat extension at the pool's maxLeaseSeconds", async () => {

@@ -68,6 +68,19 @@ describe('OMS leases', () => {
     expect(completed.id).not.toBe(leasedEvent.id);
   });
 
+  it("shows the step's input in the lease answer and the task, and {} for a ready step emitted before inputs existed", async () => {
+    const p = pool('input');
+    const withInput = await oms.queueTask({ pool: p, payload: { ticket: 'T-1' }, input: { passportNo: '987654321', scores: [0.5, null] } });
+    expect(withInput.input).toEqual({ passportNo: '987654321', scores: [0.5, null] });
+    const leased = await leaseOne(p);
+    expect(leased).toMatchObject({ id: withInput.id, payload: { ticket: 'T-1' }, input: { passportNo: '987654321', scores: [0.5, null] } });
+
+    const { input: _absent, ...older } = { pool: p, payload: { n: 2 }, input: undefined };
+    const legacy = await oms.queueTask(older);
+    expect(legacy.input).toEqual({});
+    expect((await leaseOne(p)).input).toEqual({});
+  });
+
   it('answers a repeated complete with the same result, and a stale token with LEASE_LOST', async () => {
     const p = pool('repeat');
     const task = await oms.queueTask({ pool: p });

@@ -16,6 +16,7 @@ import {
   type TaskActionResult,
   actingWorker,
   isUuid,
+  mayForceRelease,
   requiredLeaseHolder,
 } from '@hms/contracts';
 import { assertRoomFor, CLOCK, currentTraceHeaders, DERIVED_MESSAGE_RESERVE_BYTES, EventOutbox, fitsIn, GenericPlanPool, GroupCommit, payloadTooLarge, type Clock, type Settled } from '@hms/platform';
@@ -31,7 +32,7 @@ import { acquireLeases, type AcquiredLeaseRow } from './lease-acquire.sql';
 import { completeLeases, type CompletionInput } from './lease-complete.sql';
 import { newLeaseCredentials } from './lease-credentials';
 import { applyFailure, lockTaskForFailure } from './lease-fail.sql';
-import { explainLeaseMiss, refuseOtherHolder, repeatedOutcome } from './lease-holder.sql';
+import { explainLeaseMiss, refuseForceRelease, refuseOtherHolder, repeatedOutcome } from './lease-holder.sql';
 import { completionBatchSize, leasesGranted, leasesHandedOff } from './lease-metrics';
 import { releaseLease } from './lease-release.sql';
 import { renewLease } from './lease-renew.sql';
@@ -273,14 +274,23 @@ export class LeasesService {
     });
   }
 
-  /** Back to the queue at once; the attempt is not counted. A manager may release any lease it has the token of. */
+  /**
+   * Back to the queue at once; the attempt is not counted. A manager may release any lease, with
+   * its token or without (force-release, e.g. for a worker that vanished); everyone else needs the token.
+   */
   async release(command: ReleaseTaskCommand, actor: Actor): Promise<TaskActionResult> {
+    const leaseToken = command.leaseToken ?? null;
+    if (leaseToken === null && !mayForceRelease(actor)) {
+      throw new DomainError('VALIDATION_FAILED', 'leaseToken is required: only a manager may release a task without its lease token', [
+        { path: 'leaseToken', message: 'leaseToken is required unless the caller is a manager' },
+      ]);
+    }
     if (!isUuid(command.taskId)) throw DomainError.notFound('Task', command.taskId);
     const outcome: EndedOutcome = { action: 'release', result: { id: command.taskId, status: 'queued' } };
     const holder = requiredLeaseHolder(actor);
     return this.outbox.transaction(async (tx, emit) => {
-      const row = await releaseLease(tx, { taskId: command.taskId, leaseToken: command.leaseToken, now: this.clock.now(), outcome, holder });
-      if (!row) return explainLeaseMiss(tx, command.taskId, command.leaseToken, 'release', holder);
+      const row = await releaseLease(tx, { taskId: command.taskId, leaseToken, now: this.clock.now(), outcome, holder });
+      if (!row) return leaseToken === null ? refuseForceRelease(tx, command.taskId) : explainLeaseMiss(tx, command.taskId, leaseToken, 'release', holder);
       emit(
         'oms.task.requeued',
         row.request_id,
@@ -302,6 +312,7 @@ function toLeasedTask(row: AcquiredLeaseRow): LeasedTask {
     pool: row.pool,
     tags: row.tags,
     payload: row.payload,
+    input: row.input,
     attempt: row.attempt,
     leaseToken: row.lease_token,
     leaseExpiresAt: row.lease_expires_at.toISOString(),

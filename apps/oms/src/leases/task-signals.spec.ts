@@ -81,7 +81,7 @@ describe(TaskSignals.name, () => {
   // join/leave work in memory only; the bus is not touched.
   const signals = () => new TaskSignals({} as NatsBus, {} as Logger);
   const terms = (worker: string): WaiterLeaseTerms => ({ worker, leaseSeconds: null, actor: 'svc', traceHeaders: null });
-  const leased = (id: string) => ({ id, requestId: 'r', stepId: 's', title: 't', pool: 'p', tags: [], payload: {}, attempt: 1, leaseToken: 'tok', leaseExpiresAt: new Date(0).toISOString(), leaseSeconds: 60 });
+  const leased = (id: string) => ({ id, requestId: 'r', stepId: 's', title: 't', pool: 'p', tags: [], payload: {}, input: {}, attempt: 1, leaseToken: 'tok', leaseExpiresAt: new Date(0).toISOString(), leaseSeconds: 60 });
   /** Parks a waiter in wait(); resolves with how its wait ended. */
   const park = (w: LeaseWaiter, ms: number) => w.wait(ms).then(() => (w.handedOver ? 'handed' : w.isSignalled ? 'signalled' : 'timeout'));
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { LeasedTask } from '@hms/contracts';
+import type { LeasedTask, TaskView } from '@hms/contracts';
 import { startNatsServer } from '@hms/testing';
 import { OmsHarness } from '../testing/oms-harness';
 import { leasedTaskBytesSql } from './lease-acquire.sql';
@@ -30,7 +30,7 @@ describe('OMS within NATS max_payload', () => {
   it('leases only the tasks that fit in one answer, leaves the rest queued for the next call, and keeps serving', async () => {
     expect(oms.bus.maxPayload).toBe(MAX_PAYLOAD);
     const p = pool('fit');
-    const queued = [];
+    const queued: TaskView[] = [];
     for (let i = 0; i < 3; i += 1) queued.push(await oms.queueTask({ pool: p, title: `big ${i}`, payload: payloadOf(25_000) }));
 
     const first = await oms.call('oms.task.lease', { pool: p, worker: 'w1', max: 3 });

@@ -19,6 +19,8 @@ interface TaskRow {
   max_attempts: number;
   retry: unknown;
   payload: unknown;
+  input: unknown;
+  payload_bytes: number;
   lease_seconds: number;
   sla_ms: number | null;
   pick_by_ms: number;
@@ -53,12 +55,12 @@ describe('queueing a step alone and in the consumer transaction', () => {
     actor: 'system:act',
     requestId: randomUUID(),
     source: 'act',
-    data: { stepId: 'check', pool, title: 'Check', tags: ['ocr', 'ocr', 'de'], priority: 3, payload: { doc: 1 }, leaseSeconds: null, slaMinutes: null, retry: null, ...data },
+    data: { stepId: 'check', pool, title: 'Check', tags: ['ocr', 'ocr', 'de'], priority: 3, payload: { doc: 1 }, input: { extracted: 'P-1' }, leaseSeconds: null, slaMinutes: null, retry: null, ...data },
   });
 
   async function taskOf(event: HmsEvent<'act.step.ready'>): Promise<TaskRow | undefined> {
     const [row] = await oms.sql<TaskRow>(
-      `SELECT id, pool, title, tags, priority, status, attempt, max_attempts, retry, payload, lease_seconds,
+      `SELECT id, pool, title, tags, priority, status, attempt, max_attempts, retry, payload, input, payload_bytes, lease_seconds,
               (extract(epoch FROM sla_due_at - queued_at) * 1000)::int AS sla_ms,
               (extract(epoch FROM pick_by - queued_at) * 1000)::int AS pick_by_ms,
               (extract(epoch FROM available_at - queued_at) * 1000)::int AS available_ms,
@@ -104,6 +106,8 @@ describe('queueing a step alone and in the consumer transaction', () => {
     expect(viaStatement.eventAtMs).toBe(0);
     expect(viaTransaction.eventAtMs).toBeGreaterThanOrEqual(0);
     expect(viaStatement.task).toMatchObject({ tags: ['ocr', 'de'], status: 'queued', attempt: 0, available_ms: 0, created_ms: 0 });
+    // Both travel in the lease answer, so both are counted.
+    expect(viaStatement.task).toMatchObject({ input: { extracted: 'P-1' }, payload_bytes: '{"doc":1}'.length + '{"extracted":"P-1"}'.length });
   });
 
   it('claims the event: the same event again queues nothing and is reported as seen', async () => {
@@ -141,7 +145,7 @@ describe('queueing a step alone and in the consumer transaction', () => {
     const { tasks: got } = await poll.answer;
     expect(got).toHaveLength(1);
     const [task] = got;
-    expect(task).toMatchObject({ requestId: event.requestId, stepId: 'check', title: 'Check', pool, tags: ['ocr', 'de'], payload: { doc: 1 }, attempt: 1, leaseSeconds: 40 });
+    expect(task).toMatchObject({ requestId: event.requestId, stepId: 'check', title: 'Check', pool, tags: ['ocr', 'de'], payload: { doc: 1 }, input: { extracted: 'P-1' }, attempt: 1, leaseSeconds: 40 });
     expect(await handedOff(pool)).toBe(1);
 
     const [row] = await oms.sql<{ status: string; worker: string; attempt: number; lease_token: string; lease_id: string; lease_duration_seconds: number; expires: Date; granted: Date; queued_at: Date }>(

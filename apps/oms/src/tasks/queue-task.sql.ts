@@ -8,7 +8,7 @@ import type { WaiterLeaseTerms } from '../leases/task-signals';
  * A step's task as `act.step.ready` asks for it, with its request; unset settings come from the
  * pool, and the step's own retry policy is completed with the pool's attempts when queued.
  */
-export type StepTask = EventDataMap['act.step.ready'] & { requestId: string };
+export type StepTask = EventDataMap['act.step.ready'] & { requestId: string; input: Record<string, unknown> };
 
 export interface QueueLoneStepParams {
   step: StepTask;
@@ -82,12 +82,12 @@ settings AS (
   WHERE EXISTS (SELECT 1 FROM claimed)
 ),
 queued AS (
-  INSERT INTO oms.tasks (id, request_id, step_id, pool, title, tags, priority, status, attempt, max_attempts, retry, payload, payload_bytes,
+  INSERT INTO oms.tasks (id, request_id, step_id, pool, title, tags, priority, status, attempt, max_attempts, retry, payload, payload_bytes, input,
                          lease_seconds, sla_due_at, pick_by, available_at, queued_at, created_at, updated_at,
                          worker, lease_token, lease_id, lease_duration_seconds, lease_expires_at)
   SELECT $1::uuid, $2::text, $3::text, $4::text, $5::text, $6::text[], $7::int,
          CASE WHEN $19::text IS NULL THEN 'queued' ELSE 'leased' END, CASE WHEN $19::text IS NULL THEN 0 ELSE 1 END,
-         s.attempts, jsonb_set($9::jsonb, '{attempts}', to_jsonb(s.attempts)), $10::text::jsonb, octet_length($10::text),
+         s.attempts, jsonb_set($9::jsonb, '{attempts}', to_jsonb(s.attempts)), $10::text::jsonb, octet_length($10::text) + octet_length($25::text), $25::text::jsonb,
          s.lease_seconds, s.sla_due_at, COALESCE(s.sla_due_at, $13::timestamptz + $14::int * interval '1 minute'), $13, $13, $13,
          CASE WHEN $19::text IS NULL THEN $13::timestamptz ELSE s.granted_at END,
          $19::text, $20::text, $21::uuid,
@@ -177,6 +177,7 @@ export async function queueLoneStep(db: StatementTarget, params: QueueLoneStepPa
     handOff?.leaseSeconds ?? null,
     handOff?.actor ?? null,
     handOff?.traceHeaders ?? null,
+    JSON.stringify(step.input),
   ]);
   const { pool_found: poolFound, claimed, id, tags, worker, lease_expires_at: leaseExpiresAt, lease_seconds: leaseSeconds } = row!;
   const task = id ? { id, tags: tags ?? [] } : null;
@@ -190,6 +191,7 @@ export async function queueLoneStep(db: StatementTarget, params: QueueLoneStepPa
           pool: step.pool,
           tags: task.tags,
           payload: step.payload,
+          input: step.input,
           attempt: 1,
           leaseToken: handOff.leaseToken,
           leaseExpiresAt: leaseExpiresAt.toISOString(),

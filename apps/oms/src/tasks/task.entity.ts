@@ -71,7 +71,11 @@ export class TaskEntity {
   @Column('jsonb')
   payload: Record<string, unknown>;
 
-  /** `payload` serialized as JSON, in bytes, as it travels in a lease answer; null on tasks older than the column. */
+  /** What the step gives the task to work on (see the plan's `input:`). */
+  @Column('jsonb', { default: () => "'{}'" })
+  input: Record<string, unknown>;
+
+  /** `payload` and `input` serialized as JSON, in bytes, as they travel in a lease answer; null on tasks older than the column. */
   @Column('integer', { nullable: true })
   payloadBytes: number | null;
 

@@ -1,7 +1,7 @@
 import type { QueuedTaskView, TaskStatus, TaskView } from '@hms/contracts';
 
 /** The columns a task is shown with (never the lease token). */
-export const TASK_VIEW_COLUMNS = `id, request_id, step_id, pool, title, tags, priority, status, attempt, max_attempts, payload, output,
+export const TASK_VIEW_COLUMNS = `id, request_id, step_id, pool, title, tags, priority, status, attempt, max_attempts, payload, input, output,
   last_error, worker, lease_expires_at, sla_due_at, available_at, queued_at, created_at, updated_at`;
 
 /** A row of `oms.tasks` as selected with {@link TASK_VIEW_COLUMNS}. */
@@ -17,6 +17,7 @@ export interface TaskViewRow {
   attempt: number;
   max_attempts: number;
   payload: Record<string, unknown>;
+  input: Record<string, unknown>;
   output: Record<string, unknown> | null;
   last_error: { message: string; code?: string } | null;
   worker: string | null;
@@ -43,6 +44,7 @@ export function toTaskView(row: TaskViewRow): TaskView {
     attempt: row.attempt,
     maxAttempts: row.max_attempts,
     payload: row.payload,
+    input: row.input,
     output: row.output,
     lastError: row.last_error,
     worker: row.worker,

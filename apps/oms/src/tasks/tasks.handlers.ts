@@ -10,6 +10,7 @@ import {
   ReleaseTaskCommand,
   RerouteQueueCommand,
   RerouteTaskCommand,
+  requiredLeaseHolder,
   RpcSubjects,
   WorkerHeartbeatCommand,
 } from '@hms/contracts';
@@ -74,8 +75,8 @@ export class TasksHandlers {
   }
 
   @MessagePattern(RpcSubjects.taskGet)
-  taskGet(@Payload() query: GetTaskQuery) {
-    return this.tasks.get(query.id);
+  taskGet(@Payload() query: GetTaskQuery, @Ctx() { actor }: RpcCall) {
+    return this.tasks.get(query.id, requiredLeaseHolder(actor));
   }
 
   @MessagePattern(RpcSubjects.taskList)

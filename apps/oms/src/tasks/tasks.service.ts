@@ -85,6 +85,7 @@ export class TasksService {
         priority: 0,
         retry: null,
         payload: { alertId, kind, pool, taskId, stepId, message },
+        input: {},
         leaseSeconds: null,
         slaMinutes: null,
       },
@@ -109,9 +110,10 @@ export class TasksService {
     const [task] = await preparedQuery<{ id: string; priority: number; sla_due_at: Date | null }>(
       tx,
       'oms_queue_task',
-      `INSERT INTO oms.tasks (id, request_id, step_id, pool, title, tags, priority, status, attempt, max_attempts, retry, payload, payload_bytes,
+      `INSERT INTO oms.tasks (id, request_id, step_id, pool, title, tags, priority, status, attempt, max_attempts, retry, payload, payload_bytes, input,
                               lease_seconds, sla_due_at, pick_by, available_at, queued_at, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6::text[], $7, 'queued', 0, $8, $9::jsonb, $10::text::jsonb, octet_length($10::text), $11, $12, $14, $13, $13, $13, $13)
+       VALUES ($1, $2, $3, $4, $5, $6::text[], $7, 'queued', 0, $8, $9::jsonb, $10::text::jsonb, octet_length($10::text) + octet_length($15::text), $15::text::jsonb,
+               $11, $12, $14, $13, $13, $13, $13)
        ON CONFLICT ON CONSTRAINT tasks_request_step_key DO NOTHING
        RETURNING id, priority, sla_due_at`,
       [
@@ -129,6 +131,7 @@ export class TasksService {
         slaDueAt,
         now,
         slaDueAt ?? new Date(now.getTime() + this.config.OMS_UNTIMED_TASK_DEADLINE_MINUTES * 60_000),
+        JSON.stringify(step.input),
       ],
     );
     if (!task) return; // already queued for this (request, step): a duplicate ready is a no-op
@@ -197,6 +200,8 @@ export class TasksService {
       priority: Math.trunc(step.priority ?? 0),
       retry: step.retry ?? null,
       payload: step.payload ?? {},
+      // Absent in events emitted before inputs existed.
+      input: typeof step.input === 'object' && step.input !== null && !Array.isArray(step.input) ? step.input : {},
       leaseSeconds: step.leaseSeconds ?? null,
       slaMinutes: step.slaMinutes ?? null,
     };
@@ -333,10 +338,17 @@ export class TasksService {
     });
   }
 
-  async get(id: string): Promise<TaskView> {
+  /**
+   * One task. `holder` (a worker token's caller, see requiredLeaseHolder) may read only a task it
+   * holds the lease of: the worker needs its input, not the rest of the queue's data.
+   */
+  async get(id: string, holder: string | null = null): Promise<TaskView> {
     if (!isUuid(id)) throw DomainError.notFound('Task', id);
     const [row] = await queryRows<TaskViewRow>(this.dataSource.manager, `SELECT ${TASK_VIEW_COLUMNS} FROM oms.tasks WHERE id = $1`, [id]);
     if (!row) throw DomainError.notFound('Task', id);
+    if (holder !== null && !(row.status === 'leased' && row.worker === holder)) {
+      throw new DomainError('FORBIDDEN', `Task '${id}' is not leased to you; a worker may read only the tasks it holds`);
+    }
     return toTaskView(row);
   }
 

@@ -56,8 +56,10 @@ export class OmsHarness {
   static async start(label: string, settings: Record<string, string> = {}, options: { natsUrl?: string } = {}): Promise<OmsHarness> {
     const environment = await freshTestEnvironment(label);
     if (options.natsUrl) environment.natsUrl = options.natsUrl;
+    // As deployed: OMS migrates as the owner and works as a role that cannot change the schema.
     const env = {
-      DATABASE_URL: environment.databaseUrl,
+      DATABASE_URL: environment.serviceDatabaseUrl,
+      DATABASE_MIGRATION_URL: environment.databaseUrl,
       NATS_URL: environment.natsUrl,
       HMS_SUBJECT_PREFIX: environment.subjectPrefix,
       LOG_LEVEL: 'warn',
@@ -154,10 +156,10 @@ export class OmsHarness {
     );
   }
 
-  /** Direct SQL on OMS's database, for assertions the API does not expose. */
+  /** Direct SQL on OMS's database as its owner, for assertions the API does not expose. */
   async sql<T = Record<string, unknown>>(text: string, params: unknown[] = []): Promise<T[]> {
     if (!this.sqlClient) {
-      this.sqlClient = new Client({ connectionString: this.env.DATABASE_URL });
+      this.sqlClient = new Client({ connectionString: this.env.DATABASE_MIGRATION_URL });
       await this.sqlClient.connect();
     }
     return (await this.sqlClient.query(text, params)).rows as T[];

@@ -34,6 +34,8 @@ export class PoolGauges {
         },
       });
     gauge('hms_tasks_queued', 'Tasks waiting in the pool', (m) => m.depth);
+    // The same depth under a name the users' own tip finds: `watch "curl /metrics | grep task_"`.
+    gauge('hms_task_queue_depth', 'Tasks waiting in the pool (hms_tasks_queued, named for grep task_)', (m) => m.depth);
     gauge('hms_tasks_leased', 'Tasks leased by a worker', (m) => m.leased);
     gauge('hms_oldest_task_wait_seconds', 'Age of the oldest queued task', (m) => m.oldestWaitSeconds);
     gauge('hms_workers_online', 'Workers online in the pool (leasing there and not declared gone)', (m) => m.workersOnline);

@@ -235,6 +235,20 @@ describe('OPS pool metrics from OMS events', () => {
     }
   });
 
+  it('lends its hms_* series, not its process metrics, to the gateway over ops.metrics.prometheus', async () => {
+    if (!ops) await startOps();
+    const pool = `metrics-prom-${randomUUID().slice(0, 8)}`;
+    await queued(pool, task(pool).taskId, t(0));
+    await expectPool(pool, { depth: 1 });
+    const actor = { actor: { id: 'system:api-gateway', roles: ['service' as const] } };
+    const { text } = await rpc.call('ops.metrics.prometheus', {}, actor);
+    expect(text).toMatch(new RegExp(`^hms_tasks_queued\\{pool="${pool}",service="ops"\\} 1$`, 'm'));
+    expect(text).toMatch(new RegExp(`^hms_task_queue_depth\\{pool="${pool}",service="ops"\\} 1$`, 'm'));
+    expect(text).toMatch(/^# TYPE hms_task_wait_seconds histogram$/m);
+    expect(text).not.toMatch(/^(process|nodejs)_/m);
+    await expect(rpc.call('ops.metrics.prometheus', { pool } as never, actor)).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+  });
+
   it("keeps every pool's counts equal to its open tasks, through all the stories above", async () => {
     if (!ops) await startOps();
     const db = new Client({ connectionString: env.databaseUrl });

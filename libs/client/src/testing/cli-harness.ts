@@ -15,6 +15,8 @@ export interface CliRunOptions {
   env?: Record<string, string>;
   route?: FakeRoute;
   files?: Record<string, string>;
+  /** Run as if stdout were a terminal (tables for people); default false, as in a pipe. */
+  isTTY?: boolean;
 }
 
 /** Runs `hms <args>` in-process against a fake gateway, capturing output and the exit code. */
@@ -27,6 +29,7 @@ export async function runHms(args: string[], options: CliRunOptions = {}): Promi
     stderr: (text) => (stderr += text),
     env: options.env ?? {},
     fetch: fake.fetch,
+    isTTY: options.isTTY ?? false,
     readFile: async (path) => {
       const content = options.files?.[path];
       if (content === undefined) throw Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: 'ENOENT' });

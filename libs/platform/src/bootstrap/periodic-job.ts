@@ -1,6 +1,7 @@
 import type { BackgroundJob } from './service-runtime';
 import type { Logger } from 'pino';
 import { OutageLog } from './outage-log';
+import { WakeableSleep } from './wakeable-sleep';
 
 /**
  * Runs `tick` every `intervalMs`, and again at once while it reports a full batch (a backlog is
@@ -11,7 +12,7 @@ import { OutageLog } from './outage-log';
 export class PeriodicJob implements BackgroundJob {
   private running = false;
   private loop?: Promise<void>;
-  private wake?: () => void;
+  private readonly pause = new WakeableSleep();
   private poked = false;
   private readonly outage: OutageLog;
 
@@ -33,12 +34,12 @@ export class PeriodicJob implements BackgroundJob {
   /** Runs the next tick now instead of after the period (or right after the one running). */
   poke(): void {
     this.poked = true;
-    this.wake?.();
+    this.pause.wake();
   }
 
   async stop(): Promise<void> {
     this.running = false;
-    this.wake?.();
+    this.pause.wake();
     await this.loop;
   }
 
@@ -52,19 +53,7 @@ export class PeriodicJob implements BackgroundJob {
       } catch (error) {
         if (!this.outage.failed(error)) this.logger.warn({ err: error, job: this.name }, 'background job failed; retrying next period');
       }
-      if (!full && !this.poked && this.running) await this.sleep(this.intervalMs);
+      if (!full && !this.poked && this.running) await this.pause.sleep(this.intervalMs);
     }
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wake = done;
-    });
   }
 }

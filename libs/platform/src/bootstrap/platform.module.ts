@@ -1,18 +1,20 @@
-import { Controller, Get, Global, Header, HttpCode, HttpException, Inject, Injectable, Module, Optional, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import { Controller, Get, Global, Header, HttpCode, Inject, Injectable, Module, Optional, Res, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import type { ServiceName } from '@hms/contracts';
 import { DataSource, type MixedList } from 'typeorm';
 import type { Logger } from 'pino';
 import { systemClock } from '../clock';
 import { ConfigError, type InfraConfig } from '../config/load-config';
-import { createDataSource, runMigrations } from '../database/data-source';
+import { createDataSource, databaseUser, grantServiceRole, runMigrations } from '../database/data-source';
 import { GenericPlanPool } from '../database/generic-plan-pool';
 import { EventOutbox } from '../events/event-outbox';
 import { ParkedEvents } from '../events/parked-events';
 import { createLogger } from '../logging/logger';
 import { initDefaultMetrics, metricsRegistry } from '../metrics/metrics';
-import { NatsBus } from '../nats/nats-bus';
+import { NatsBus, type NatsIdentity } from '../nats/nats-bus';
+import { ActorTrust } from '../nats/actor-trust';
 import { RpcClient, RpcErrors } from '../nats/rpc';
 import { Backoff, type BackoffPolicy } from './backoff';
+import { TokenVerifier } from '../auth/tokens';
 import { CLOCK, LOGGER, PLATFORM_OPTIONS } from './tokens';
 
 export interface PlatformOptions {
@@ -28,7 +30,11 @@ export interface PlatformOptions {
     poolSize?: number;
     /** Most connections of the service's {@link GenericPlanPool} (opened as needed); 4 if absent. */
     genericPlanPoolSize?: number;
+    /** Tables the service's database role may only read and append to (see {@link grantServiceRole}). */
+    appendOnlyTables?: string[];
   };
+  /** False when the service serves its own `/metrics` (the gateway adds OPS's per-pool series). */
+  serveMetrics?: boolean;
 }
 
 /** Whether the service has finished starting (readiness) and is not shutting down. */
@@ -68,9 +74,14 @@ export class HealthController {
     return { status: 'ok' };
   }
 
-  /** Ready when started, NATS is connected and Postgres answers. */
+  /**
+   * Ready when started, NATS is connected and Postgres answers; else 503 with the same
+   * `{status, checks}` body, so a probe's reader sees which check failed. Set as the status rather
+   * than thrown: a thrown error would become the gateway's ApiError body there and this body
+   * elsewhere, where every service is to answer alike (docs/operations.md "Probes").
+   */
   @Get('ready')
-  async ready() {
+  async ready(@Res({ passthrough: true }) response: { status(code: number): unknown }) {
     const checks: Record<string, 'up' | 'down'> = { started: this.readiness.ready ? 'up' : 'down', nats: this.bus.isConnected ? 'up' : 'down' };
     if (this.dataSource) {
       checks.postgres = await this.dataSource.query('SELECT 1').then(
@@ -79,7 +90,7 @@ export class HealthController {
       );
     }
     const status = Object.values(checks).every((c) => c === 'up') ? 'ok' : 'unavailable';
-    if (status !== 'ok') throw new HttpException({ status, checks }, 503);
+    if (status !== 'ok') response.status(503);
     return { status, checks };
   }
 }
@@ -92,6 +103,27 @@ export class MetricsController {
   metrics(): Promise<string> {
     return metricsRegistry.metrics();
   }
+}
+
+/**
+ * The NATS user and actor trust of a process from its config: it signs its actor headers with
+ * HMS_ACTOR_KEY and believes a bot's own access token, verified like the gateway verifies one.
+ */
+export function natsIdentityOf(config: InfraConfig): NatsIdentity {
+  const keys = [config.HMS_ACTOR_KEY, config.HMS_ACTOR_KEY_ACCEPTED].filter((key): key is string => key !== undefined);
+  const verifier = config.HMS_JWT_SECRET || config.HMS_JWT_JWKS_URL ? tokenVerifierOf(config) : undefined;
+  return { user: config.NATS_USER, password: config.NATS_PASSWORD, trust: new ActorTrust(keys, verifier) };
+}
+
+/** The access-token checks of a deployment: the gateway's for bearer tokens, the services' for a bot's token over NATS. */
+export function tokenVerifierOf(config: InfraConfig): TokenVerifier {
+  return new TokenVerifier({
+    secret: config.HMS_JWT_SECRET,
+    jwksUrl: config.HMS_JWT_JWKS_URL,
+    maxLifetimeSeconds: config.HMS_JWT_MAX_LIFETIME_SECONDS,
+    issuer: config.HMS_JWT_ISSUER,
+    audience: config.HMS_JWT_AUDIENCE,
+  });
 }
 
 /** Closes Postgres and NATS after everything else has stopped. */
@@ -133,11 +165,13 @@ export class PlatformModule {
       {
         provide: NatsBus,
         useFactory: async () => {
-          const bus = await NatsBus.connect(options.config.NATS_URL, options.config.HMS_SUBJECT_PREFIX, options.service);
+          const bus = await NatsBus.connect(options.config.NATS_URL, options.config.HMS_SUBJECT_PREFIX, options.service, natsIdentityOf(options.config));
+          if (!options.config.HMS_ACTOR_KEY) logger.warn('HMS_ACTOR_KEY is not set: the actor header of any NATS message is believed (development only)');
           bus.onConnectionChange((connected) =>
             connected ? logger.info('NATS connection is back') : logger.warn('NATS connection lost; reconnecting (not ready meanwhile)'),
           );
-          await withRetries('JetStream', logger, () => bus.ensureEventStream(options.config.HMS_JETSTREAM_REPLICAS));
+          // The gateway neither publishes nor consumes events, and its NATS user may not touch the stream.
+          if (database) await withRetries('JetStream', logger, () => bus.ensureEventStream(options.config.HMS_JETSTREAM_REPLICAS));
           return bus;
         },
       },
@@ -148,9 +182,25 @@ export class PlatformModule {
             {
               provide: DataSource,
               useFactory: async () => {
+                const migrationUrl = options.config.DATABASE_MIGRATION_URL;
                 const dataSource = createDataSource({ url: databaseUrl!, ...database, timeouts, logger });
-                await withRetries('Postgres', logger, () => dataSource.initialize());
-                await runMigrations(dataSource, database.schema);
+                if (migrationUrl && migrationUrl !== databaseUrl) {
+                  // The schema's owner migrates and grants, on connections of its own (runMigrations
+                  // holds its lock on one while migrating on another); the
+                  // service then works as a role that cannot change the schema.
+                  const owner = createDataSource({ url: migrationUrl, ...database, timeouts, logger, poolSize: 2, applicationName: `hms-${database.schema}-migrations` });
+                  await withRetries('Postgres', logger, () => owner.initialize());
+                  try {
+                    await runMigrations(owner, database.schema);
+                    await grantServiceRole(owner, database.schema, databaseUser(databaseUrl!), database.appendOnlyTables);
+                  } finally {
+                    await owner.destroy();
+                  }
+                  await withRetries('Postgres', logger, () => dataSource.initialize());
+                } else {
+                  await withRetries('Postgres', logger, () => dataSource.initialize());
+                  await runMigrations(dataSource, database.schema);
+                }
                 return dataSource;
               },
             },
@@ -184,7 +234,7 @@ export class PlatformModule {
     return {
       module: PlatformModule,
       global: true,
-      controllers: [HealthController, MetricsController],
+      controllers: options.serveMetrics === false ? [HealthController] : [HealthController, MetricsController],
       providers,
       exports: providers.map((p) => ('provide' in p ? p.provide : p)),
     };

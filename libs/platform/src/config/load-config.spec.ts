@@ -38,6 +38,13 @@ describe(loadConfig.name, () => {
     expect(() => loadConfig(ExampleConfig, { DATABASE_URL: valid.DATABASE_URL })).toThrow(/NATS_URL/);
   });
 
+  it('refuses a NATS user without its password or the actor key, which would leave actor headers unsigned', () => {
+    expect(() => loadConfig(ExampleConfig, { ...valid, NATS_USER: 'act', HMS_ACTOR_KEY: 'k'.repeat(32) })).toThrow(/NATS_PASSWORD is required/);
+    expect(() => loadConfig(ExampleConfig, { ...valid, NATS_USER: 'act', NATS_PASSWORD: 'pw' })).toThrow(/HMS_ACTOR_KEY is required/);
+    expect(() => loadConfig(ExampleConfig, { ...valid, NATS_USER: 'act', NATS_PASSWORD: 'pw', HMS_ACTOR_KEY: 'short' })).toThrow(/at least 32/);
+    expect(loadConfig(ExampleConfig, { ...valid, NATS_USER: 'act', NATS_PASSWORD: 'pw', HMS_ACTOR_KEY: 'k'.repeat(32) }).NATS_USER).toBe('act');
+  });
+
   describe('limits', () => {
     afterEach(() => configureLimits({}));
 

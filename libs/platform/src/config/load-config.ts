@@ -1,6 +1,6 @@
 import { plainToInstance, Transform } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, validateSync, ValidationError } from 'class-validator';
-import { configureLimits, DEFAULT_LIMITS, EventDeliveryLimits, type LimitSettings } from '@hms/contracts';
+import { IsIn, IsInt, IsOptional, IsString, IsUrl, Matches, Max, Min, MinLength, ValidateIf, validateSync, ValidationError } from 'class-validator';
+import { configureLimits, DEFAULT_LIMITS, DEFAULT_TOKEN_MAX_LIFETIME_SECONDS, EventDeliveryLimits, type LimitSettings } from '@hms/contracts';
 import { DEFAULT_DATABASE_TIMEOUTS } from '../database/data-source';
 
 /**
@@ -13,8 +13,79 @@ export class InfraConfig {
   @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// URL' })
   DATABASE_URL?: string;
 
+  /**
+   * The schema owner's URL, for migrations (and the grants that follow them); the service then
+   * works as the `DATABASE_URL` role, which cannot alter the schema or rewrite the ledger.
+   * Unset: `DATABASE_URL` does both (the dev default; production must separate them).
+   */
+  @IsOptional()
+  @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_MIGRATION_URL must be a postgres:// URL' })
+  DATABASE_MIGRATION_URL?: string;
+
   @Matches(/^(nats|tls|ws|wss):\/\/|^[^:/]+:\d+$/, { message: 'NATS_URL must be a nats:// URL' })
   NATS_URL: string;
+
+  /**
+   * This service's NATS user and password (docs/security.md "NATS"). Unset only against a NATS
+   * without authentication (a developer's own server): every deployment sets them.
+   */
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9_-]+$/, { message: 'NATS_USER must be letters, digits, "-" or "_"' })
+  NATS_USER?: string;
+
+  @ValidateIf((config: InfraConfig) => config.NATS_USER !== undefined)
+  @IsString({ message: 'NATS_PASSWORD is required with NATS_USER' })
+  NATS_PASSWORD?: string;
+
+  /**
+   * The deployment's key for signing the `hms-actor` header between the services and the
+   * gateway; only they hold it. Required with NATS_USER: without it any NATS client's actor
+   * header is believed.
+   */
+  @ValidateIf((config: InfraConfig) => config.NATS_USER !== undefined || config.HMS_ACTOR_KEY !== undefined)
+  @IsString({ message: 'HMS_ACTOR_KEY is required with NATS_USER' })
+  @MinLength(32, { message: 'HMS_ACTOR_KEY must be at least 32 characters' })
+  HMS_ACTOR_KEY?: string;
+
+  /**
+   * Another key whose signatures are believed, never used to sign: the next key while a rotation
+   * reaches every replica, then the previous one (docs/security.md "NATS").
+   */
+  @IsOptional()
+  @MinLength(32, { message: 'HMS_ACTOR_KEY_ACCEPTED must be at least 32 characters' })
+  HMS_ACTOR_KEY_ACCEPTED?: string;
+
+  /**
+   * HS256 secret of access tokens: the gateway verifies bearer tokens with it, and the services
+   * the token a bot sends over NATS. The gateway needs it unless HMS_JWT_JWKS_URL is set.
+   */
+  @IsOptional()
+  @IsString()
+  @MinLength(16, { message: 'HMS_JWT_SECRET must be at least 16 characters' })
+  HMS_JWT_SECRET?: string;
+
+  /** JWKS of an identity provider (RS256/ES256) for production; https only, so the keys cannot be swapped on the wire. */
+  @IsOptional()
+  @IsUrl({ require_tld: false, protocols: ['https'], require_protocol: true }, { message: 'HMS_JWT_JWKS_URL must be an https URL' })
+  HMS_JWT_JWKS_URL?: string;
+
+  /** Longest accepted token lifetime (`exp` - `iat`): a stolen token is worth at most this long. */
+  @Transform(({ value }) => (value === undefined || value === '' ? undefined : Number(value)))
+  @IsOptional()
+  @IsInt()
+  @Min(60)
+  @Max(7 * 24 * 3600)
+  HMS_JWT_MAX_LIFETIME_SECONDS: number = DEFAULT_TOKEN_MAX_LIFETIME_SECONDS;
+
+  /** When set, a token's `iss` must equal it (set it with an identity provider that issues for several systems). */
+  @IsOptional()
+  @IsString()
+  HMS_JWT_ISSUER?: string;
+
+  /** When set, a token's `aud` must contain it (so a token issued for another system is refused here). */
+  @IsOptional()
+  @IsString()
+  HMS_JWT_AUDIENCE?: string;
 
   /** Prepended to every NATS subject and stream name, so several deployments (or test runs) share one NATS. */
   @IsOptional()

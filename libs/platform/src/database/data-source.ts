@@ -213,3 +213,39 @@ export function parkedEventsTableDownSql(schema: string): string[] {
 }
 
 export type { EntityManager };
+
+/** A Postgres identifier, quoted. */
+function quoteIdentifier(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/**
+ * Gives the role a service runs as (the user of its `DATABASE_URL`) what it needs on its schema,
+ * and no more: rows of every table, but not DDL (it owns nothing), and only SELECT and INSERT on
+ * `appendOnlyTables`. Run as the schema's owner after the migrations, on every start, so the
+ * grants follow the tables the migrations create. Nothing to do when the service runs as the owner.
+ */
+export async function grantServiceRole(owner: DataSource, schema: string, serviceRole: string, appendOnlyTables: string[] = []): Promise<void> {
+  const [{ current_user: ownerRole }] = (await owner.query('SELECT current_user')) as Array<{ current_user: string }>;
+  if (ownerRole === serviceRole) return;
+  const role = quoteIdentifier(serviceRole);
+  const s = quoteIdentifier(schema);
+  await owner.transaction(async (tx) => {
+    // Replicas starting together would GRANT on the same rows of the catalog at once, which
+    // Postgres refuses ("tuple concurrently updated"): take the migrations' lock.
+    await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`hms.migrations.${schema}`]);
+    await tx.query(`GRANT USAGE ON SCHEMA ${s} TO ${role}`);
+    await tx.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${s} TO ${role}`);
+    await tx.query(`GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA ${s} TO ${role}`);
+    await tx.query(`REVOKE ALL ON ${s}."migrations" FROM ${role}`);
+    for (const table of appendOnlyTables) {
+      await tx.query(`REVOKE ALL ON ${s}.${quoteIdentifier(table)} FROM ${role}`);
+      await tx.query(`GRANT SELECT, INSERT ON ${s}.${quoteIdentifier(table)} TO ${role}`);
+    }
+  });
+}
+
+/** The user a postgres:// URL connects as. */
+export function databaseUser(url: string): string {
+  return decodeURIComponent(new URL(url).username) || 'postgres';
+}

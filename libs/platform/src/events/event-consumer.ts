@@ -12,6 +12,7 @@ import { isTransientFailure } from './transient-failure';
 import { preparedQuery } from '../database/prepared-query';
 import { OutageLog } from '../bootstrap/outage-log';
 import { Backoff, type BackoffPolicy } from '../bootstrap/backoff';
+import { WakeableSleep } from '../bootstrap/wakeable-sleep';
 
 /** How often a consumer tries its batch again while Postgres is away. */
 const OUTAGE_RETRY: BackoffPolicy = { initialMs: 250, maxMs: 5000 };
@@ -128,7 +129,7 @@ export class EventConsumer implements ReplayableConsumer {
   private readonly retryBaseMs: number;
   private readonly outage: OutageLog;
   private stopping = false;
-  private wakeFromPause?: () => void;
+  private readonly outagePause = new WakeableSleep();
 
   constructor(
     private readonly bus: NatsBus,
@@ -155,7 +156,7 @@ export class EventConsumer implements ReplayableConsumer {
 
   stop(): Promise<void> {
     this.stopping = true;
-    this.wakeFromPause?.();
+    this.outagePause.wake();
     return this.batches.stop();
   }
 
@@ -232,21 +233,9 @@ export class EventConsumer implements ReplayableConsumer {
         // Still ours: without this JetStream hands them to another replica after ack_wait.
         for (const { message } of deliveries) message.working();
         this.batches.holdBuffered();
-        await this.pause(backoff.next());
+        await this.outagePause.sleep(backoff.next());
       }
     }
-  }
-
-  private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.wakeFromPause = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wakeFromPause = done;
-    });
   }
 
   /** Handles a parked event again (ParkedEvents.replay), in a transaction that first runs `within`. */

@@ -451,6 +451,7 @@ describe(RpcServer.name, () => {
         return { pools: [{ pool: `${query.pool}:${context.actor.id}` } as never] };
       },
       // Only the subject above is called here.
+      'ops.metrics.prometheus': () => Promise.reject(new Error('not called')),
       'ops.alert.list': () => Promise.reject(new Error('not called')),
       'ops.alert.acknowledge': () => Promise.reject(new Error('not called')),
       'ops.scaling.decisions': () => Promise.reject(new Error('not called')),

@@ -2,6 +2,16 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { EventStream } from '@hms/contracts';
 import { DEFAULT_MAX_PAYLOAD } from './wire-size';
+import { ActorTrust } from './actor-trust';
+import { inboxPrefixOf } from './nats-permissions';
+
+/** This process's identity on NATS: its user, and how it signs and checks actor headers. */
+export interface NatsIdentity {
+  user?: string;
+  password?: string;
+  /** Signs the actor headers this process sends, and decides whom to believe on the ones it receives. */
+  trust?: ActorTrust;
+}
 
 /**
  * One NATS connection per process, with the deployment's subject prefix applied in one place.
@@ -16,6 +26,7 @@ export class NatsBus {
   private constructor(
     readonly connection: NatsConnection,
     readonly prefix: string,
+    readonly trust: ActorTrust,
   ) {
     void this.followStatus();
   }
@@ -34,10 +45,12 @@ export class NatsBus {
     this.connectionListeners.push(listener);
   }
 
-  static async connect(url: string, prefix: string, name: string): Promise<NatsBus> {
+  static async connect(url: string, prefix: string, name: string, identity: NatsIdentity = {}): Promise<NatsBus> {
     const connection = await connect({
       servers: url.split(','),
       name,
+      // A user may only subscribe under its own inbox prefix (docs/security.md "NATS").
+      ...(identity.user ? { user: identity.user, pass: identity.password, inboxPrefix: inboxPrefixOf(identity.user) } : {}),
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       waitOnFirstConnect: true,
@@ -46,7 +59,7 @@ export class NatsBus {
       // are reported with the subject, which is what locates them.
       noAsyncTraces: true,
     });
-    return new NatsBus(connection, prefix);
+    return new NatsBus(connection, prefix, identity.trust ?? new ActorTrust([]));
   }
 
   /** The wire subject of a contract subject. */

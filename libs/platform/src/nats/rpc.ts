@@ -1,4 +1,4 @@
-import { headers as natsHeaders, type Msg, type MsgHdrs, type Subscription } from '@nats-io/transport-node';
+import { headers as natsHeaders, type Msg, type Subscription } from '@nats-io/transport-node';
 import { BaseRpcContext, RpcException } from '@nestjs/microservices';
 import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
@@ -24,6 +24,7 @@ import type { Logger } from 'pino';
 import { isStatementTimeout } from '../database/database-outage';
 import { OutageLog } from '../bootstrap/outage-log';
 import { injectTraceContext, withConsumerSpan, withProducerSpan } from '../tracing/tracing';
+import { assertBotPools } from './actor-trust';
 import type { NatsBus } from './nats-bus';
 import { encodedHeaderBytes, fitsIn, HEADERS_RESERVE_BYTES, payloadTooLarge } from './wire-size';
 
@@ -50,14 +51,6 @@ export class RpcCall extends BaseRpcContext<[Msg]> implements RpcContext {
   ) {
     super([msg]);
   }
-}
-
-const ANONYMOUS: Actor = { id: 'anonymous', roles: [] };
-
-/** Who a message acts for, from its headers: the one place the actor header is read. */
-export function actorFromHeaders(headers: MsgHdrs | undefined): Actor {
-  const actorHeader = headers?.get(NatsHeaders.actor);
-  return actorHeader ? (JSON.parse(actorHeader) as Actor) : ANONYMOUS;
 }
 
 export type RpcHandler<S extends RpcSubject> = (message: RpcRequest<S>, context: RpcContext) => Promise<RpcResponse<S>>;
@@ -150,8 +143,9 @@ export type RpcDispatch = (subject: RpcSubject, payload: unknown, call: RpcCall)
 
 /**
  * Serves a service's request/reply subjects with its queue group, so replicas share the load:
- * the wire under the Nest transport (`NatsRpcTransport`). It parses each message, reads the actor
- * and the trace context from its headers, runs the call, and answers `{ok, result|error}` within
+ * the wire under the Nest transport (`NatsRpcTransport`). It establishes the caller (the bus's
+ * `ActorTrust`: a signed actor header or the caller's own token), parses each message, reads the
+ * trace context from its headers, runs the call, and answers `{ok, result|error}` within
  * `max_payload`. `serve` takes a plain handler map (validated here); the services' handlers are
  * `@MessagePattern` methods, dispatched by the transport through Nest's pipes and filters.
  */
@@ -197,8 +191,13 @@ export class RpcServer {
     this.inFlight += 1;
     const reply = await withConsumerSpan(`rpc ${subject}`, msg.headers, async (): Promise<Reply> => {
       try {
+        // Who is calling comes first: a caller that cannot say is told so, not how to fix its message.
+        const { actor, byToken } = await this.bus.trust.callerOf(subject, msg.subject, (name) => msg.headers?.get(name) || undefined);
         const payload = msg.data.length > 0 ? msg.json<unknown>() : {};
-        const call = new RpcCall(subject, actorFromHeaders(msg.headers), msg.data.length, this.bus.maxPayload, msg);
+        // The gateway checks a worker's pools before it calls; a bot's call did not pass it. On the
+        // validated message (as the handler will see it), so a malformed one is still a 400 first.
+        if (byToken) assertBotPools(actor, validateMessage(RpcRequestClasses[subject], payload));
+        const call = new RpcCall(subject, actor, msg.data.length, this.bus.maxPayload, msg);
         const result = await dispatch(subject, payload, call);
         this.errors.succeeded();
         return { ok: true, result };
@@ -268,7 +267,11 @@ export class RpcClient {
   ): Promise<RpcResponse<S>> {
     return withProducerSpan(`rpc ${subject}`, async () => {
       const headers = natsHeaders();
-      headers.set(NatsHeaders.actor, JSON.stringify(options.actor));
+      const wireSubject = this.bus.subject(subject);
+      const actorHeader = JSON.stringify(options.actor);
+      headers.set(NatsHeaders.actor, actorHeader);
+      const signature = this.bus.trust.sign(wireSubject, actorHeader);
+      if (signature) headers.set(NatsHeaders.actorSignature, signature);
       injectTraceContext(headers);
       const body = JSON.stringify(message ?? {});
       // The client library would throw, and the catch below would call that a 503; it is the
@@ -280,11 +283,13 @@ export class RpcClient {
       }
       let response: Msg;
       try {
-        response = await this.bus.connection.request(this.bus.subject(subject), body, {
+        response = await this.bus.connection.request(wireSubject, body, {
           timeout: options.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS,
           headers,
         });
       } catch (error) {
+        // This process's NATS user may not publish there (docs/security.md "NATS").
+        if (/permission/i.test((error as Error).message)) throw new DomainError('FORBIDDEN', `This NATS user may not call ${subject}`);
         const reason = /no responders/i.test((error as Error).message) ? 'no replica is running' : 'timed out';
         throw new DomainError('UNAVAILABLE', `The ${serviceOf(subject)} service did not answer (${reason})`);
       }

@@ -6,6 +6,7 @@ import { PoolWorkerLiveness1795240000010 } from './1795240000010-PoolWorkerLiven
 import { TaskPayloadBytes1795240000031 } from './1795240000031-TaskPayloadBytes';
 import { PoolMaxLeaseSeconds1795250000000 } from './1795250000000-PoolMaxLeaseSeconds';
 import { ParkedEvents1795300000101 } from './1795300000101-ParkedEvents';
+import { TaskInput1795400000101 } from './1795400000101-TaskInput';
 
 /** In order; merged migrations are never edited. */
 export const OMS_MIGRATIONS = [
@@ -17,4 +18,5 @@ export const OMS_MIGRATIONS = [
   TaskPayloadBytes1795240000031,
   PoolMaxLeaseSeconds1795250000000,
   ParkedEvents1795300000101,
+  TaskInput1795400000101,
 ];
