@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { CEL_LIMITS, type LedgerEntryView, type RequestStatus } from '@hms/contracts';
-import { eventually, rpcError, startAct, type ActHarness } from '../testing/act-harness';
+import { eventually, requestInStatus, rpcError, startAct, type ActHarness } from '../testing/act-harness';
 
 // Booting the service and waiting for consumers takes seconds on a busy CI machine.
 jest.setTimeout(30_000);
@@ -48,12 +48,7 @@ describe('ACT CEL budget', () => {
 
   const get = (id: string) => act.call('act.request.get', { id });
 
-  const waitForStatus = (id: string, status: RequestStatus) =>
-    eventually(async () => {
-      const request = await get(id);
-      if (request.status !== status) throw new Error(`request is ${request.status}, not ${status}`);
-      return request;
-    });
+  const waitForStatus = (id: string, status: RequestStatus) => requestInStatus(act, id, status);
 
   const history = async (id: string): Promise<LedgerEntryView[]> => (await act.call('act.request.history', { id, limit: 500 })).items;
 

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventStream, type RequestStatus, type RequestView } from '@hms/contracts';
 import { EventOutbox } from '@hms/platform';
-import { eventually, rpcError, startAct, type ActHarness } from '../testing/act-harness';
+import { eventually, requestInStatus, rpcError, startAct, type ActHarness } from '../testing/act-harness';
 import { WorkflowService } from './workflow.service';
 
 // Booting the service and waiting for consumers takes seconds on a busy CI machine.
@@ -50,12 +50,7 @@ describe('ACT requests and their workflow', () => {
 
   const get = (id: string) => act.call('act.request.get', { id });
 
-  const waitForStatus = (id: string, status: RequestStatus) =>
-    eventually(async () => {
-      const request = await get(id);
-      if (request.status !== status) throw new Error(`request is ${request.status}, not ${status}`);
-      return request;
-    });
+  const waitForStatus = (id: string, status: RequestStatus) => requestInStatus(act, id, status);
 
   const waitForStep = (id: string, stepId: string, predicate: (step: RequestView['steps'][number]) => boolean) =>
     eventually(async () => {

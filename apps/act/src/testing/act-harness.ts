@@ -1,4 +1,4 @@
-import type { DomainError } from '@hms/contracts';
+import type { DomainError, RequestStatus, RequestView } from '@hms/contracts';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -174,6 +174,15 @@ export async function startAct(label: string, env: Record<string, string> = {}, 
 }
 
 /** The error a call that must fail was rejected with. */
+/** The request once it has `status` (its view), read again until it has. */
+export function requestInStatus(act: Pick<ActHarness, 'call'>, id: string, status: RequestStatus): Promise<RequestView> {
+  return eventually(async () => {
+    const request = await act.call('act.request.get', { id });
+    if (request.status !== status) throw new Error(`request is ${request.status}, not ${status}`);
+    return request;
+  });
+}
+
 export async function rpcError(call: Promise<unknown>): Promise<DomainError> {
   try {
     await call;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { DEFAULT_MAX_LEASE_SECONDS, type Actor, type HmsEvent, type RpcRequest, type RpcSubject } from '@hms/contracts';
+import { DEFAULT_MAX_LEASE_SECONDS, type Actor, type RpcRequest, type RpcSubject } from '@hms/contracts';
 import { TasksService } from '../tasks/tasks.service';
-import { eventually, OmsHarness } from '../testing/oms-harness';
+import { eventually, OmsHarness, stepReadyEvent } from '../testing/oms-harness';
 import { leasesHandedOff } from './lease-metrics';
 import { TaskSignals } from './task-signals';
 
@@ -144,15 +144,7 @@ describe('OMS lease identity', () => {
     // Parked: past its first empty look, waiting for a signal (so the queueing statement hands the task over).
     const parkedWaiter = () => [...(signals['waiters'].get(p) ?? [])].find((waiter) => waiter.isParked);
     await eventually(async () => (parkedWaiter() ? true : undefined), 5_000, 'the long poll to park');
-    const event: HmsEvent<'act.step.ready'> = {
-      id: randomUUID(),
-      type: 'act.step.ready',
-      at: new Date().toISOString(),
-      actor: 'system:act',
-      requestId: randomUUID(),
-      source: 'act',
-      data: { stepId: 'check', pool: p, title: 'Check', tags: [], priority: 0, payload: {}, leaseSeconds: null, slaMinutes: null, retry: null },
-    };
+    const event = stepReadyEvent(p);
     expect(await oms.replicas[0]!.get(TasksService).queueLoneStep(event, 'oms')).toBe('handled');
     const [task] = (await parked).tasks;
     const [row] = await oms.sql<{ worker: string; lease_duration_seconds: number }>(`SELECT worker, lease_duration_seconds FROM oms.tasks WHERE id = $1`, [task!.id]);

@@ -3,7 +3,7 @@ import type { EventDataMap, HmsEvent } from '@hms/contracts';
 import { EventOutbox } from '@hms/platform';
 import { leasesHandedOff } from '../leases/lease-metrics';
 import { TaskSignals } from '../leases/task-signals';
-import { eventually, OmsHarness } from '../testing/oms-harness';
+import { eventually, OmsHarness, stepReadyEvent } from '../testing/oms-harness';
 import { TasksService } from './tasks.service';
 
 jest.setTimeout(60_000);
@@ -48,15 +48,8 @@ describe('queueing a step alone and in the consumer transaction', () => {
     await oms?.close();
   });
 
-  const stepReady = (pool: string, data: Partial<EventDataMap['act.step.ready']> = {}): HmsEvent<'act.step.ready'> => ({
-    id: randomUUID(),
-    type: 'act.step.ready',
-    at: new Date().toISOString(),
-    actor: 'system:act',
-    requestId: randomUUID(),
-    source: 'act',
-    data: { stepId: 'check', pool, title: 'Check', tags: ['ocr', 'ocr', 'de'], priority: 3, payload: { doc: 1 }, input: { extracted: 'P-1' }, leaseSeconds: null, slaMinutes: null, retry: null, ...data },
-  });
+  const stepReady = (pool: string, data: Partial<EventDataMap['act.step.ready']> = {}) =>
+    stepReadyEvent(pool, { tags: ['ocr', 'ocr', 'de'], priority: 3, payload: { doc: 1 }, input: { extracted: 'P-1' }, ...data });
 
   async function taskOf(event: HmsEvent<'act.step.ready'>): Promise<TaskRow | undefined> {
     const [row] = await oms.sql<TaskRow>(

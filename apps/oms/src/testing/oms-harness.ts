@@ -38,6 +38,19 @@ export async function eventually<T>(probe: () => Promise<T | undefined>, timeout
  * real NATS like ACT and the gateway would: RPC through RpcClient, ACT's events published to
  * JetStream, OMS's events observed on their subjects.
  */
+/** An `act.step.ready` as ACT emits it, for a test to hand to OMS directly (a step with no settings of its own unless `data` gives them). */
+export function stepReadyEvent(pool: string, data: Partial<EventDataMap['act.step.ready']> = {}): HmsEvent<'act.step.ready'> {
+  return {
+    id: randomUUID(),
+    type: 'act.step.ready',
+    at: new Date().toISOString(),
+    actor: 'system:act',
+    requestId: randomUUID(),
+    source: 'act',
+    data: { stepId: 'check', pool, title: 'Check', tags: [], priority: 0, payload: {}, leaseSeconds: null, slaMinutes: null, retry: null, ...data },
+  };
+}
+
 export class OmsHarness {
   /** Every OMS event published since start, in arrival order. */
   readonly events: HmsEvent[] = [];
