@@ -48,9 +48,11 @@ describe('examples/plans', () => {
     expect(plan.steps.some((s) => s.approval === true)).toBe(true);
   });
 
-  it('schedules the nightly re-score at midnight New York time', async () => {
-    const plan = (await readPlanFile(join(examples, 'nightly-rescore.plan.yaml'))) as { schedule: unknown };
+  it('schedules the nightly re-score at midnight New York time, fanned out over its files', async () => {
+    const plan = (await readPlanFile(join(examples, 'nightly-rescore.plan.yaml'))) as { schedule: unknown; steps: Array<Record<string, unknown>> };
     expect(plan.schedule).toMatchObject({ cron: '0 0 * * *', tz: 'America/New_York' });
+    expect(plan.steps[0]).toMatchObject({ forEach: 'lists.range(payload.files)', onItemFailure: 'continue' });
+    expect(plan.steps[1]).toMatchObject({ input: { unscored: 'steps.rescore.failed' } });
   });
 
   it('gives the passport renewal a conditional approval and an optional print with retries', async () => {

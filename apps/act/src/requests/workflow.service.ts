@@ -194,9 +194,12 @@ export class WorkflowService {
   async onEvents(events: AnyHmsEvent[], tx: EntityManager, emit: Emit): Promise<void> {
     // An escalation task is its alert's, not a step's: its events are in the ledger, nothing more.
     const taskEvents = events.filter((event): event is TaskEvent => isTaskEvent(event) && isUuid(event.requestId) && !EscalationSteps.alertIdOf(event.data.stepId));
-    // A request's own breach is flagged when ACT marks it; a task's alert is flagged here.
+    // A request's own breach is flagged when ACT marks it; a task's alert is flagged here. A
+    // fan-out item's alert is not: 100,000 items could raise as many, past what a request row
+    // and its view can hold (the alert is OPS's and in the ledger all the same).
     const taskAlerts = events.filter(
-      (event): event is HmsEvent<'ops.alert.raised'> => event.type === 'ops.alert.raised' && event.data.kind !== 'request-sla-breached' && isUuid(event.requestId),
+      (event): event is HmsEvent<'ops.alert.raised'> =>
+        event.type === 'ops.alert.raised' && event.data.kind !== 'request-sla-breached' && isUuid(event.requestId) && !(event.data.stepId && ItemSteps.parse(event.data.stepId)),
     );
     const fanOuts = events.filter((event): event is HmsEvent<'act.step.fanned-out'> => event.type === 'act.step.fanned-out' && isUuid(event.requestId));
     if (taskEvents.length === 0 && taskAlerts.length === 0 && fanOuts.length === 0) return;
