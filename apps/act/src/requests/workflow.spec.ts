@@ -1,5 +1,5 @@
 import { CEL_LIMITS, type PlanDefinition, type StepStatus } from '@hms/contracts';
-import { stepReadyData, Workflow, type WorkflowRequest, type WorkflowStep } from './workflow';
+import { fanOutOutput, stepReadyData, Workflow, type WorkflowRequest, type WorkflowStep } from './workflow';
 
 const passport: PlanDefinition = {
   id: 'passport_renewal',
@@ -307,5 +307,71 @@ describe('Workflow data flow', () => {
     const workflow = workflowOf(plan, { a: 'ready' });
     expect(workflow.completeStep('a', {}).at(-1)).toEqual({ kind: 'request-failed', stepId: 'a', reason: expect.stringMatching(/^the output of plan 'p' could not be evaluated: .*missing/) });
     expect(workflow.requestStatus).toBe('failed');
+  });
+});
+
+describe('Workflow fan-out', () => {
+  const rescore: PlanDefinition = {
+    id: 'rescore',
+    steps: [
+      { id: 'score', pool: 'bots', title: 'Score', forEach: 'lists.range(payload.count)', onItemFailure: 'continue', input: { file: '"f-" + string(item)' } },
+      { id: 'report', pool: 'clerks' },
+    ],
+  };
+
+  it('starts a forEach step as a fan-out of its list, not a task', () => {
+    const workflow = workflowOf(rescore, {}, {}, { payload: { count: 3 } });
+    expect(workflow.start()).toEqual([{ kind: 'step-fanned-out', stepId: 'score', items: 3 }]);
+    expect(workflow.fanOutItems('score')).toEqual({ ok: true, value: [0, 1, 2] });
+  });
+
+  it("makes each item's act.step.ready with its own step id, title and input", () => {
+    const workflow = workflowOf(rescore, { score: 'ready' }, {}, { payload: { count: 3 } });
+    expect(workflow.itemReady('score', 2, 2)).toEqual({
+      ok: true,
+      value: expect.objectContaining({ stepId: 'score[2]', title: 'Score [2]', pool: 'bots', input: { item: 2, index: 2, file: 'f-2' } }),
+    });
+  });
+
+  it('completes an empty fan-out at once and goes on', () => {
+    const workflow = workflowOf(rescore, {}, {}, { payload: { count: 0 } });
+    expect(kinds(workflow.start())).toEqual(['step-fanned-out:score', 'step-done:score', 'step-ready:report']);
+  });
+
+  it('fails the request when the list is not a list, or too wide', () => {
+    const notList = workflowOf({ id: 'p', steps: [{ id: 's', pool: 'q', forEach: 'payload.files' }] }, {}, {}, { payload: { files: 'a' } });
+    expect(notList.start()).toContainEqual({ kind: 'request-failed', stepId: 's', reason: "the forEach of step 's' did not give a list" });
+    const wide = workflowOf(rescore, {}, {}, { payload: { count: 100_001 } });
+    expect(wide.start()).toContainEqual(expect.objectContaining({ kind: 'request-failed', reason: expect.stringMatching(/is wider than a fan-out may be \(100000 items/) }));
+  });
+
+  it('completes the step with the outputs by index and the dead indexes, which the next step reads', () => {
+    const workflow = workflowOf(rescore, { score: 'ready' }, {}, { payload: { count: 3 } });
+    const effects = workflow.completeFanOut('score', { outputs: [{ s: 0 }, null, { s: 2 }], failed: [1] });
+    expect(effects[0]).toEqual({ kind: 'step-done', stepId: 'score', output: [{ s: 0 }, null, { s: 2 }], failedItems: [1] });
+    const ready = effects.find((effect) => effect.kind === 'step-ready');
+    expect(ready && 'data' in ready && ready.data.input).toEqual({ payload: { count: 3 }, steps: { score: { output: [{ s: 0 }, null, { s: 2 }], failed: [1] } } });
+  });
+
+  it('gives a summary instead of an output list over the payload limit', () => {
+    const big = { text: 'x'.repeat(100_000) };
+    expect(fanOutOutput({ outputs: [big, big, big], failed: [] })).toEqual({
+      items: 3,
+      completed: 3,
+      failed: 0,
+      outputsOmitted: expect.stringMatching(/^the 3 items' outputs take 3000\d+ bytes, over the payload limit of 262144/),
+    });
+    expect(fanOutOutput({ outputs: [{ a: 1 }, null], failed: [1] })).toEqual([{ a: 1 }, null]);
+  });
+
+  it('fails the step and the request on a dead item under fail', () => {
+    const strict: PlanDefinition = { id: 'strict', steps: [{ id: 'files', pool: 'bots', forEach: 'payload.files' }, { id: 'join', pool: 'q' }] };
+    const workflow = workflowOf(strict, { files: 'ready' }, {}, { payload: { files: ['a'] } });
+    expect(workflow.itemFailurePolicy('files')).toBe('fail');
+    expect(workflow.itemDead('files', 4, { message: 'unreadable' }, 3)).toEqual([
+      { kind: 'step-failed', stepId: 'files', reason: "step 'files' failed: the task of item 4 is dead after 3 attempts: unreadable" },
+      { kind: 'step-cancelled', stepId: 'join' },
+      { kind: 'request-failed', stepId: 'files', reason: "step 'files' failed: the task of item 4 is dead after 3 attempts: unreadable" },
+    ]);
   });
 });

@@ -154,10 +154,7 @@ export class Workflow {
 
   /** An item's task is dead and its step fails on one (`onItemFailure: fail`, the default): the step and the request fail. */
   itemDead(stepId: string, index: number, error: { message: string } | null, attempts: number): WorkflowEffect[] {
-    this.decidingStep = stepId;
-    this.moveStep(stepId, 'fail');
-    const reason = `step '${stepId}' failed: the task of item ${index} is dead after ${attempts} attempt${attempts === 1 ? '' : 's'}${error?.message ? `: ${error.message}` : ''}`;
-    return this.endRequest([{ kind: 'step-failed', stepId, reason }], 'fail', { kind: 'request-failed', stepId, reason });
+    return this.failStep(stepId, `step '${stepId}' failed: the task of item ${index} is dead after ${attempts} attempt${attempts === 1 ? '' : 's'}${error?.message ? `: ${error.message}` : ''}`);
   }
 
   /**
