@@ -193,7 +193,15 @@ export class WorkflowService {
    */
   async onEvents(events: AnyHmsEvent[], tx: EntityManager, emit: Emit): Promise<void> {
     // An escalation task is its alert's, not a step's: its events are in the ledger, nothing more.
-    const taskEvents = events.filter((event): event is TaskEvent => isTaskEvent(event) && isUuid(event.requestId) && !EscalationSteps.alertIdOf(event.data.stepId));
+    // A fan-out item's task matters to its step only when it ends: its queueing, retries and
+    // reroutes are in the ledger and OMS, and take no request lock here.
+    const taskEvents = events.filter(
+      (event): event is TaskEvent =>
+        isTaskEvent(event) &&
+        isUuid(event.requestId) &&
+        !EscalationSteps.alertIdOf(event.data.stepId) &&
+        (event.type === 'oms.task.completed' || event.type === 'oms.task.dead' || !ItemSteps.parse(event.data.stepId)),
+    );
     // A request's own breach is flagged when ACT marks it; a task's alert is flagged here. A
     // fan-out item's alert is not: 100,000 items could raise as many, past what a request row
     // and its view can hold (the alert is OPS's and in the ledger all the same).
