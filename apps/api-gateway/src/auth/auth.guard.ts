@@ -55,7 +55,8 @@ export class AuthGuard implements CanActivate {
     if (request.path.startsWith(UNLIMITED_PREFIX)) return true;
     const match = /^Bearer\s+(\S+)$/i.exec(request.header('authorization') ?? '');
     let claims: VerifiedToken | undefined;
-    let refusal: unknown = new DomainError('UNAUTHENTICATED', 'Missing bearer token (Authorization: Bearer <JWT>)');
+    // Built only when refused: an Error captures a stack, which every accepted call would pay for.
+    let refusal: unknown;
     if (match) {
       try {
         claims = await this.verifier.verify(match[1]);
@@ -66,7 +67,7 @@ export class AuthGuard implements CanActivate {
     }
     await this.limits.hit(claims ? { subject: claims.sub } : { address: request.ip ?? 'unknown' }, response);
     if (!request.path.startsWith('/v1/')) return true;
-    if (!claims) throw refusal;
+    if (!claims) throw refusal ?? new DomainError('UNAUTHENTICATED', 'Missing bearer token (Authorization: Bearer <JWT>)');
     const actor: Actor = { id: claims.sub, roles: claims.roles, ...(claims.pools ? { pools: claims.pools } : {}) };
     (request as unknown as Record<symbol, Actor>)[ACTOR] = actor;
     (request as unknown as Record<symbol, Date>)[EXPIRES_AT] = claims.expiresAt;

@@ -14,6 +14,9 @@ export function configureHttp(app: INestApplication, config: GatewayConfig): voi
   const express = app as NestExpressApplication;
   const limit = `${config.GATEWAY_BODY_LIMIT_KB}kb`;
   express.disable('x-powered-by');
+  // Express hashes every answer's body for a weak ETag by default: a hash per call for a
+  // conditional GET no client of this API makes (its answers change with every task event).
+  express.set('etag', false);
   // Only X-Forwarded-For hops added by our own proxies count; without any, the socket address.
   express.set('trust proxy', config.GATEWAY_TRUSTED_PROXIES === 0 ? false : config.GATEWAY_TRUSTED_PROXIES);
   express.use(helmet());

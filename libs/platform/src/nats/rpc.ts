@@ -66,6 +66,18 @@ function failsOnSize(errors: ValidationError[]): boolean {
 }
 
 /**
+ * Throws VALIDATION_FAILED when a message nests deeper than its JSON values may (plus the
+ * message's own levels). What recurses over a message (class-transformer, `JSON.stringify`)
+ * would overflow the stack on one nested 50,000 deep.
+ */
+export function assertMessageDepth(payload: unknown): void {
+  const tooDeep = findJsonProblem(payload, { maxDepth: limits().jsonDepth + MESSAGE_ENVELOPE_DEPTH, checkText: false });
+  if (tooDeep) {
+    throw new DomainError('VALIDATION_FAILED', 'The request nests too deeply', [{ path: tooDeep.path.replace(/^([^.[]+).*$/, '$1'), message: `nests deeper than ${limits().jsonDepth} levels` }]);
+  }
+}
+
+/**
  * Validates a plain message against its contract class; throws VALIDATION_FAILED with every
  * problem (PAYLOAD_TOO_LARGE when a size limit is what failed). Synchronous: the contracts have no
  * async constraints, and every RPC (a complete per task) pays for class-validator's promise per
@@ -76,10 +88,7 @@ export function validateMessage<T extends object>(messageClass: new () => T, pay
     throw new DomainError('VALIDATION_FAILED', 'The message must be a JSON object', [{ path: '', message: 'expected an object' }]);
   }
   // Before class-transformer, which recurses: a message nested 50,000 deep must be a 400, not a stack overflow.
-  const tooDeep = findJsonProblem(payload, { maxDepth: limits().jsonDepth + MESSAGE_ENVELOPE_DEPTH, checkText: false });
-  if (tooDeep) {
-    throw new DomainError('VALIDATION_FAILED', 'The request nests too deeply', [{ path: tooDeep.path.replace(/^([^.[]+).*$/, '$1'), message: `nests deeper than ${limits().jsonDepth} levels` }]);
-  }
+  assertMessageDepth(payload);
   const instance = plainToInstance(messageClass, payload);
   const errors = validateSync(instance, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: false });
   if (errors.length > 0) {
