@@ -1,5 +1,6 @@
 import { OFF_PATH_LINGER_MS, type EventSubscription } from '@hms/platform';
 import { LedgerService } from './ledger/ledger.service';
+import type { FanOutJob } from './requests/fan-out.job';
 import { WorkflowService } from './requests/workflow.service';
 
 /**
@@ -21,7 +22,7 @@ const ACT_EVENTS_DURABLE = 'act-ledger';
  * batch; the workflow then locks the request rows it moves, in one statement and the same order,
  * so two replicas' batches cannot deadlock.
  */
-export function actEventsSubscription(ledger: LedgerService, workflow: WorkflowService): EventSubscription {
+export function actEventsSubscription(ledger: LedgerService, workflow: WorkflowService, fanOuts: Pick<FanOutJob, 'wake'>): EventSubscription {
   return {
     durable: ACT_EVENTS_DURABLE,
     filter: '>',
@@ -29,5 +30,9 @@ export function actEventsSubscription(ledger: LedgerService, workflow: WorkflowS
     lingerMs: OFF_PATH_LINGER_MS,
     claim: (events, tx) => ledger.record(events, tx),
     handleAll: (events, tx, emit) => workflow.onEvents(events, tx, emit),
+    // A fan-out stored by this batch is emitted from now on, not at the emitter's next period.
+    committed: (events) => {
+      if (events.some((event) => event.type === 'act.step.fanned-out')) fanOuts.wake();
+    },
   };
 }

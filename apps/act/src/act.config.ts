@@ -41,6 +41,17 @@ export class ActConfig extends InfraConfig {
   ACT_SLA_SWEEP_MS: number = 1000;
 
   /**
+   * How often the fan-out emitter looks for fan-outs with items left to queue when nothing woke
+   * it (a fan-out started on this replica wakes it at once); 0 turns it off on this replica.
+   */
+  @EnvNumber()
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
+  ACT_FAN_OUT_TICK_MS: number = 1000;
+
+  /**
    * The folder signed ledger checkpoints are written to and verified from (a volume every ACT
    * replica mounts; docs/security.md). Unset: no checkpoints, and verify holds chains against
    * the heads table only.

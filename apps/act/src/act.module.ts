@@ -24,6 +24,7 @@ import { PlansHandlers } from './plans/plans.handlers';
 import { PlansLoader } from './plans/plans.loader';
 import { PlansService } from './plans/plans.service';
 import { RequestSlaJob } from './requests/request-sla.job';
+import { FanOutJob } from './requests/fan-out.job';
 import { RequestsHandlers } from './requests/requests.handlers';
 import { RequestsService } from './requests/requests.service';
 import { WorkflowService } from './requests/workflow.service';
@@ -58,6 +59,7 @@ export function createActModule(config: ActConfig): DynamicModule {
       LedgerHandlers,
       ScheduleRunner,
       RequestSlaJob,
+      FanOutJob,
       ServiceRuntime,
       {
         provide: RPC_HANDLERS,
@@ -71,13 +73,13 @@ export function createActModule(config: ActConfig): DynamicModule {
       },
       {
         provide: EVENT_SUBSCRIPTIONS,
-        inject: [LedgerService, WorkflowService],
-        useFactory: (ledger: LedgerService, workflow: WorkflowService): EventSubscription[] => [actEventsSubscription(ledger, workflow)],
+        inject: [LedgerService, WorkflowService, FanOutJob],
+        useFactory: (ledger: LedgerService, workflow: WorkflowService, fanOuts: FanOutJob): EventSubscription[] => [actEventsSubscription(ledger, workflow, fanOuts)],
       },
       {
         provide: BACKGROUND_JOBS,
-        inject: [ScheduleRunner, RequestSlaJob, LedgerCheckpointJob],
-        useFactory: (schedules: ScheduleRunner, sla: RequestSlaJob, checkpoints: LedgerCheckpointJob): BackgroundJob[] => [schedules, sla, checkpoints],
+        inject: [ScheduleRunner, RequestSlaJob, LedgerCheckpointJob, FanOutJob],
+        useFactory: (schedules: ScheduleRunner, sla: RequestSlaJob, checkpoints: LedgerCheckpointJob, fanOuts: FanOutJob): BackgroundJob[] => [schedules, sla, checkpoints, fanOuts],
       },
     ],
   };

@@ -31,6 +31,11 @@ export interface EventDataMap {
     slaMinutes: number | null;
     retry: RetryPolicy | null;
   };
+  /**
+   * A `forEach` step started: its list has `items` items, each to be queued as a task by an
+   * `act.step.ready` of step `ItemSteps.stepIdOf(stepId, index)`, emitted in chunks after this.
+   */
+  'act.step.fanned-out': { stepId: string; items: number };
   'act.step.skipped': { stepId: string; reason: string };
   'act.request.completed': { plan: string };
   'act.request.rejected': { plan: string; stepId: string };

@@ -65,6 +65,12 @@ export const FixedLimits = {
    * (docs/security.md, "The ledger").
    */
   ledgerInlineValueBytes: 4096,
+  /**
+   * Items of one fan-out (`forEach:`), and the longest list `lists.range(n)` makes: the width of
+   * one request's fan-out. A wider list fails its step (and request) with the reason; a literal
+   * `lists.range(n)` over it is refused at registration. Wider work is several requests.
+   */
+  fanOutItems: 100_000,
 } as const;
 
 /** Pattern of plan, step and pool ids. */

@@ -45,7 +45,35 @@ export interface PlanStep {
    * directly depends on.
    */
   input?: Record<string, string>;
+  /**
+   * Fan-out: a CEL list expression over `payload`, `request` and `steps.<id>.output` (of steps this
+   * one comes after, like `input:`). The step becomes one task per item, whose input holds `item`
+   * and `index` (and its `input:`, evaluated per item with `item` and `index` in scope); at most
+   * {@link FixedLimits.fanOutItems} items. The steps after it see `steps.<id>.output` as the
+   * items' outputs in order (see docs/plans.md "Fan-out").
+   */
+  forEach?: string;
+  /** What a dead item does (fan-out only): `fail` (default) fails the step; `continue` leaves its slot null and goes on. */
+  onItemFailure?: OnItemFailure;
 }
+
+/** What a dead item of a fan-out does to its step. */
+export const OnItemFailures = ['fail', 'continue'] as const;
+export type OnItemFailure = (typeof OnItemFailures)[number];
+
+/**
+ * The step id of a fan-out item's task: `<step>[<index>]`. Plan step ids are slugs, which have no
+ * `[`, so OMS keeps one task per (request, item) under its unique (request, step) key unchanged,
+ * and every task event names its item.
+ */
+export const ItemSteps = {
+  stepIdOf: (stepId: string, index: number): string => `${stepId}[${index}]`,
+  /** The fan-out step and index of an item's task, or null for a step's own task. */
+  parse: (taskStepId: string): { stepId: string; index: number } | null => {
+    const match = /^(.+)\[(0|[1-9][0-9]{0,8})\]$/.exec(taskStepId);
+    return match ? { stepId: match[1]!, index: Number(match[2]) } : null;
+  },
+} as const;
 
 /** Values every step inherits unless it sets its own. */
 export interface PlanDefaults {
@@ -169,6 +197,8 @@ export const PLAN_JSON_SCHEMA = {
           approval: { type: 'boolean' },
           optional: { type: 'boolean' },
           input: { type: 'object', additionalProperties: { type: 'string' } },
+          forEach: { type: 'string' },
+          onItemFailure: { enum: OnItemFailures },
         },
       },
     },

@@ -97,7 +97,13 @@ export interface StepView {
   pool: string;
   taskId: string | null;
   attempts: number;
-  output: Record<string, unknown> | null;
+  /**
+   * The task's output; a fan-out's (`forEach`): its items' outputs as a list by index, null where
+   * an item died, or a summary object when that list is over the payload limit (docs/plans.md).
+   */
+  output: unknown;
+  /** A fan-out's items: how many, how many completed and died so far; null for a step without `forEach` or not started. */
+  items: { total: number; completed: number; failed: number } | null;
   updatedAt: string;
 }
 

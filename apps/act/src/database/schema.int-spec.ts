@@ -33,7 +33,7 @@ describe('ACT schema', () => {
     const rows: Array<{ table_name: string }> = await dataSource.query(
       `SELECT table_name FROM information_schema.tables WHERE table_schema = 'act' ORDER BY table_name`,
     );
-    expect(rows.map((r) => r.table_name)).toEqual(['ledger_entries', 'ledger_heads', 'migrations', 'outbox', 'parked_events', 'plans', 'processed_events', 'request_steps', 'requests', 'schedule_fires']);
+    expect(rows.map((r) => r.table_name)).toEqual(['fan_out_items', 'fan_outs', 'ledger_entries', 'ledger_heads', 'migrations', 'outbox', 'parked_events', 'plans', 'processed_events', 'request_steps', 'requests', 'schedule_fires']);
   });
 
   it('names every index and constraint itself', async () => {

@@ -1,4 +1,4 @@
-import { CEL_LIMITS } from '@hms/contracts';
+import { CEL_LIMITS, FixedLimits } from '@hms/contracts';
 import { CelBudget, bracketNesting, celLimitProblems, evaluateCel, regexProblem } from './cel-program';
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -146,5 +146,35 @@ describe('evaluateCel', () => {
 
   it('refuses a stored expression past the pre-parse limits instead of parsing it', () => {
     expect(evaluateCel('('.repeat(1000) + '1', {})).toMatchObject({ ok: false, budgetExceeded: false, error: expect.stringMatching(/nests brackets 1000 deep/) });
+  });
+});
+
+describe('lists.range', () => {
+  const items = (source: string, payload: Record<string, unknown> = {}) => {
+    const result = evaluateCel(source, { payload });
+    return result.ok ? [...(result.value as Iterable<unknown>)].map(Number) : result.error;
+  };
+
+  it('makes [0..n-1] from an int, a uint or a whole double (JSON numbers are doubles)', () => {
+    expect(items('lists.range(3)')).toEqual([0, 1, 2]);
+    expect(items('lists.range(2u)')).toEqual([0, 1]);
+    expect(items('lists.range(payload.count)', { count: 4 })).toEqual([0, 1, 2, 3]);
+    expect(items('lists.range(0)')).toEqual([]);
+    expect(items('lists.range(4).map(i, i * 2)')).toEqual([0, 2, 4, 6]);
+  });
+
+  it('refuses a negative, fractional or too wide count with a reason', () => {
+    expect(items('lists.range(-1)')).toMatch(/cannot be negative/);
+    expect(items('lists.range(payload.n)', { n: 2.5 })).toMatch(/must be a whole number/);
+    expect(items(`lists.range(${FixedLimits.fanOutItems + 1})`)).toMatch(/wider than a fan-out may be \(100000 items/);
+    expect(items('lists.range("3")')).toMatch(/no matching overload/);
+  });
+
+  it('makes a list at the width limit within the budget, charged by its size', () => {
+    const budget = new CelBudget();
+    const result = evaluateCel(`lists.range(${FixedLimits.fanOutItems})`, {}, budget);
+    expect(result.ok && [...(result.value as Iterable<unknown>)].length).toBe(FixedLimits.fanOutItems);
+    expect(budget.used).toBeGreaterThan(FixedLimits.fanOutItems / 16);
+    expect(evaluateCel('lists.range(1000)', {}, new CelBudget(10))).toMatchObject({ ok: false, budgetExceeded: true });
   });
 });

@@ -1,6 +1,6 @@
-import { CelScalar, celEnv, celError, celFunc, celList, celMap, isCelError, isCelList, isCelMap, parse, plan as planCel, type CelFunc, type CelList, type CelValue } from '@bufbuild/cel';
+import { CelScalar, celEnv, celError, celFunc, celList, celMap, isCelError, isCelList, isCelMap, isCelUint, parse, plan as planCel, type CelFunc, type CelList, type CelValue } from '@bufbuild/cel';
 import { RE2JS } from '@bufbuild/re2';
-import { CEL_LIMITS } from '@hms/contracts';
+import { CEL_LIMITS, FixedLimits } from '@hms/contracts';
 
 /** A parsed CEL expression (the parser's protobuf shape). */
 export type CelExpr = ReturnType<typeof parse>['expr'] & object;
@@ -370,10 +370,44 @@ function meteredFunc(func: CelFunc): CelFunc {
   return metered(func);
 }
 
+/** One overload of `lists.range`; the library's function wrapper gives no call id, so the body reads it from the call. */
+function rangeOverload(type: typeof CelScalar.INT | typeof CelScalar.UINT | typeof CelScalar.DOUBLE, countOf: (value: unknown) => number): CelFunc {
+  const func = celFunc(LISTS_RANGE_NAME, [type], CelScalar.DYN, () => null as never);
+  const wrapped = Object.create(func) as CelFunc & { call: CelFunc['call'] };
+  wrapped.call = (id, target, args) => {
+    if (target !== undefined || args.length !== 1) return undefined;
+    const value = args[0];
+    const fits = type === CelScalar.INT ? typeof value === 'bigint' : type === CelScalar.DOUBLE ? typeof value === 'number' : isCelUint(value);
+    return fits ? listsRange(id, countOf(value)) : undefined;
+  };
+  return wrapped;
+}
+
 /** Spends one item of an iterating macro: the nodes of its body, which run once per item. */
 const TICK = '@hms_tick';
 /** Spends the size of the range an iterating macro copies before its first item. */
 const RANGE = '@hms_range';
+
+/**
+ * `lists.range(n)`, cel-go's name (its `lists` extension): the list `[0, 1, …, n-1]`. It is what a
+ * fan-out over many items iterates when the items are too many to come in a payload. JSON numbers
+ * are CEL doubles here, so a whole double is taken too (`lists.range(payload.count)`). Charged a
+ * unit per 16 items before the list is made (ints are cheaper to make than to scan characters),
+ * and never wider than a fan-out may be, so no expression can make a list that fills memory.
+ */
+function listsRange(id: number, count: number): CelValue {
+  if (!Number.isInteger(count)) return celError(`${LISTS_RANGE_NAME}(${count}): the count must be a whole number`, id) as unknown as CelValue;
+  if (count < 0) return celError(`${LISTS_RANGE_NAME}(${count}): the count cannot be negative`, id) as unknown as CelValue;
+  if (count > FixedLimits.fanOutItems) {
+    return celError(`${LISTS_RANGE_NAME}(${count}) is wider than a fan-out may be (${FixedLimits.fanOutItems} items, see docs/limits.md)`, id) as unknown as CelValue;
+  }
+  if (meter && !meter.spend(1 + Math.ceil(count / CHARS_PER_UNIT))) return budgetError(id);
+  const items: CelValue[] = new Array(count);
+  for (let i = 0; i < count; i++) items[i] = BigInt(i);
+  return new AppendList(items, count) as unknown as CelValue;
+}
+
+const LISTS_RANGE_NAME = 'lists.range';
 
 const meteredEnv = celEnv({
   funcs: [
@@ -384,6 +418,9 @@ const meteredEnv = celEnv({
     }),
     // Generic over the argument: the metered call wrapper spends its size.
     metered(celFunc(RANGE, [CelScalar.DYN], CelScalar.DYN, (range) => range)),
+    rangeOverload(CelScalar.INT, (count) => Number(count as bigint)),
+    rangeOverload(CelScalar.UINT, (count) => Number((count as { value: bigint }).value)),
+    rangeOverload(CelScalar.DOUBLE, (count) => count as number),
   ],
 });
 

@@ -173,7 +173,7 @@ describe('validatePlan', () => {
     expect(problemsOf(step(1, { when: 'citizen.age > 18 && request.owner == "x" && steps.ai_extract.result.ok' }))).toEqual([
       { path: 'steps[1].when', message: "unknown variable 'citizen' (use payload, request, steps)" },
       { path: 'steps[1].when', message: "request has no field 'owner' (use id, plan, reference, priority)" },
-      { path: 'steps[1].when', message: "steps.ai_extract has no field 'result' (use output, status)" },
+      { path: 'steps[1].when', message: "steps.ai_extract has no field 'result' (use output, status, failed)" },
     ]);
   });
 
@@ -231,6 +231,57 @@ describe('validatePlan', () => {
     expect(problemsOf(aPlan({ output: 'steps.ghost.output' }))).toEqual([{ path: 'output', message: "refers to unknown step 'ghost'" }]);
     expect(problemsOf(aPlan({ output: '{' }))[0]).toEqual({ path: 'output', message: expect.stringMatching(/^is not a valid CEL expression/) });
     expect(problemsOf(aPlan({ output: { a: 1 } }))).toEqual([{ path: 'output', message: 'must be a string' }]);
+  });
+
+  it('accepts a fan-out over a range or earlier outputs, with per-item inputs and an item failure policy', () => {
+    const plan = {
+      id: 'nightly_rescore',
+      steps: [
+        { id: 'list', pool: 'bots' },
+        { id: 'score', pool: 'bots', forEach: 'lists.range(payload.count)', input: { file: 'steps.list.output.files[index]', n: 'item + 1' }, onItemFailure: 'continue' },
+        { id: 'check', pool: 'bots', forEach: 'steps.score.output.filter(o, o != null)' },
+        { id: 'report', pool: 'clerks', input: { failed: 'steps.score.failed', scores: 'steps.score.output' } },
+      ],
+    };
+    expect(validatePlan(plan)).toEqual({ ok: true, plan });
+  });
+
+  it('reports bad forEach expressions at steps[i].forEach: syntax, unknown and later steps, unknown variables and functions, a literal range too wide', () => {
+    const plan = (forEach: string, extra: Record<string, unknown> = {}) => ({
+      id: 'p',
+      steps: [
+        { id: 'a', pool: 'bots' },
+        { id: 'b', pool: 'bots', forEach, ...extra },
+        { id: 'c', pool: 'bots' },
+      ],
+    });
+    expect(problemsOf(plan('payload.files['))).toEqual([{ path: 'steps[1].forEach', message: expect.stringMatching(/^is not a valid CEL expression/) }]);
+    expect(problemsOf(plan('steps.ghost.output'))).toEqual([{ path: 'steps[1].forEach', message: "refers to unknown step 'ghost'" }]);
+    expect(problemsOf(plan('steps.c.output.files'))).toEqual([{ path: 'steps[1].forEach', message: "refers to step 'c', which does not run before this step (add it to after)" }]);
+    expect(problemsOf(plan('item.files'))).toEqual([{ path: 'steps[1].forEach', message: "unknown variable 'item' (use payload, request, steps)" }]);
+    expect(problemsOf(plan('lists.flatten(payload.l)'))).toEqual([{ path: 'steps[1].forEach', message: "unknown function 'lists.flatten' with 1 argument (use lists.range(n))" }]);
+    expect(problemsOf(plan('lists.range(100001)'))).toEqual([{ path: 'steps[1].forEach', message: 'makes a list of 100001 items; a fan-out has at most 100000' }]);
+    expect(problemsOf(plan('lists.range(100000)'))).toEqual([]);
+    expect(problemsOf(plan(5 as unknown as string))).toEqual([{ path: 'steps[1].forEach', message: 'must be a string' }]);
+  });
+
+  it('reports fan-out settings that cannot go together', () => {
+    const plan = (changes: Record<string, unknown>) => ({ id: 'p', steps: [{ id: 'a', pool: 'bots', ...changes }] });
+    expect(problemsOf(plan({ onItemFailure: 'continue' }))).toEqual([{ path: 'steps[0].onItemFailure', message: 'applies only to a step with forEach' }]);
+    expect(problemsOf(plan({ forEach: 'payload.l', onItemFailure: 'skip' }))).toEqual([{ path: 'steps[0].onItemFailure', message: 'must be one of fail, continue' }]);
+    expect(problemsOf(plan({ forEach: 'payload.l', approval: true }))).toEqual([
+      { path: 'steps[0].approval', message: 'a step with forEach cannot be an approval (approve its outputs in a step after it)' },
+    ]);
+    expect(problemsOf(plan({ forEach: 'payload.l', optional: true }))).toEqual([
+      { path: 'steps[0].optional', message: 'a step with forEach is not optional; use onItemFailure: continue to go on past dead items' },
+    ]);
+    expect(problemsOf(plan({ forEach: 'payload.l', input: { item: 'payload.x' } }))).toEqual([
+      { path: 'steps[0].input.item', message: "is the item's own item in a fan-out's input; choose another name" },
+    ]);
+    // item and index exist only in a fan-out's own input.
+    expect(problemsOf({ id: 'p', steps: [{ id: 'a', pool: 'bots', input: { i: 'index' } }] })).toEqual([
+      { path: 'steps[0].input.i', message: "unknown variable 'index' (use payload, request, steps)" },
+    ]);
   });
 
   it("counts input expressions in the plan's CEL characters", () => {

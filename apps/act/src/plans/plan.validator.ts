@@ -1,8 +1,8 @@
 import { Cron } from 'croner';
-import { CEL_LIMITS, findJsonProblem, limits, PLAN_JSON_SCHEMA, type ErrorDetail, type PlanDefinition } from '@hms/contracts';
+import { CEL_LIMITS, FixedLimits, findJsonProblem, limits, PLAN_JSON_SCHEMA, type ErrorDetail, type PlanDefinition } from '@hms/contracts';
 import { celLimitProblems } from './cel-program';
 import { ancestorsOf, dependenciesOf, findCycles } from './plan-graph';
-import { analyzeWhen } from './when-expression';
+import { analyzeWhen, ITEM_VARIABLES } from './when-expression';
 
 /** A JSON Schema node, as far as PLAN_JSON_SCHEMA uses the vocabulary. */
 interface SchemaNode {
@@ -21,6 +21,7 @@ interface SchemaNode {
   minimum?: number;
   maximum?: number;
   exclusiveMinimum?: number;
+  enum?: readonly string[];
 }
 
 /** The result of validating a plan: the typed definition, or every problem found. */
@@ -66,6 +67,10 @@ function join(path: string, key: string): string {
  * after a problem, so an author sees every mistake in one answer.
  */
 function checkAgainstSchema(value: unknown, schema: SchemaNode, path: string, problems: ErrorDetail[]): void {
+  if (schema.enum && !schema.enum.includes(value as string)) {
+    problems.push({ path, message: `must be one of ${schema.enum.join(', ')}` });
+    return;
+  }
   if (schema.type && !hasType(value, schema.type)) {
     problems.push({ path, message: `must be ${TYPE_NAMES[schema.type]}` });
     return;
@@ -185,12 +190,21 @@ function checkSemantics(plan: Record<string, unknown>, problems: ErrorDetail[]):
 
   // Every CEL expression of the plan: a step's `when` and `input:` values (which may read only the
   // steps that finish before it), and the plan's `output` (read when every step has settled).
-  const expressions: Array<{ source: string; path: string; stepId: string | null }> = [];
+  const expressions: Array<{ source: string; path: string; stepId: string | null; itemVariables?: boolean; forEach?: boolean }> = [];
   for (const { step, index } of steps) {
     if (typeof step.when === 'string') expressions.push({ source: step.when, path: `steps[${index}].when`, stepId: step.id as string });
+    const fansOut = typeof step.forEach === 'string';
+    if (fansOut) expressions.push({ source: step.forEach as string, path: `steps[${index}].forEach`, stepId: step.id as string, forEach: true });
+    else if (step.onItemFailure !== undefined) problems.push({ path: `steps[${index}].onItemFailure`, message: 'applies only to a step with forEach' });
+    // An approval decides on one output; a fan-out has a list of them.
+    if (fansOut && step.optional === true) problems.push({ path: `steps[${index}].optional`, message: 'a step with forEach is not optional; use onItemFailure: continue to go on past dead items' });
+    if (fansOut && step.approval === true) problems.push({ path: `steps[${index}].approval`, message: 'a step with forEach cannot be an approval (approve its outputs in a step after it)' });
     if (isPlainObject(step.input)) {
       for (const [name, source] of Object.entries(step.input)) {
-        if (typeof source === 'string') expressions.push({ source, path: `steps[${index}].input.${name}`, stepId: step.id as string });
+        if (fansOut && (ITEM_VARIABLES as readonly string[]).includes(name)) {
+          problems.push({ path: `steps[${index}].input.${name}`, message: `is the item's own ${name} in a fan-out's input; choose another name` });
+        }
+        if (typeof source === 'string') expressions.push({ source, path: `steps[${index}].input.${name}`, stepId: step.id as string, itemVariables: fansOut });
       }
     }
   }
@@ -198,7 +212,7 @@ function checkSemantics(plan: Record<string, unknown>, problems: ErrorDetail[]):
 
   // Registration parses every expression: the total is bounded so one plan cannot hold ACT for long.
   let celCharacters = 0;
-  for (const { source, path, stepId } of expressions) {
+  for (const { source, path, stepId, itemVariables, forEach } of expressions) {
     celCharacters += source.length;
     if (celCharacters > CEL_LIMITS.planExpressionsLength) {
       problems.push({ path, message: `brings the plan's CEL expressions to ${celCharacters} characters; a plan may have at most ${CEL_LIMITS.planExpressionsLength}` });
@@ -209,12 +223,18 @@ function checkSemantics(plan: Record<string, unknown>, problems: ErrorDetail[]):
       for (const problem of limitProblems) problems.push({ path, message: problem });
       continue;
     }
-    const analysis = analyzeWhen(source);
+    const analysis = analyzeWhen(source, itemVariables ? ITEM_VARIABLES : []);
     if (analysis.parseError) {
       problems.push({ path, message: `is not a valid CEL expression: ${analysis.parseError}` });
       continue;
     }
     for (const problem of analysis.problems) problems.push({ path, message: problem });
+    if (forEach) {
+      for (const width of analysis.rangeLiterals) {
+        if (width > FixedLimits.fanOutItems) problems.push({ path, message: `makes a list of ${width} items; a fan-out has at most ${FixedLimits.fanOutItems}` });
+        else if (width < 0) problems.push({ path, message: `calls lists.range(${width}); the count cannot be negative` });
+      }
+    }
     const ancestors = stepId === null ? null : ancestorsOf(deps, stepId);
     for (const ref of analysis.stepRefs) {
       if (!firstIndex.has(ref)) problems.push({ path, message: `refers to unknown step '${ref}'` });

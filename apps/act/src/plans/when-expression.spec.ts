@@ -5,8 +5,8 @@ function context(overrides: Partial<WhenContext> = {}): WhenContext {
     payload: { applicant: { age: 34, country: 'US' }, docs: [{ kind: 'photo' }, { kind: 'form' }], amount: 1200 },
     request: { id: 'r-1', plan: 'passport_renewal', reference: 'T-9', priority: 2 },
     steps: {
-      ai_extract: { status: 'done', output: { confidence: 0.72, fields: { name: 'Ada' } } },
-      human_verify: { status: 'pending', output: {} },
+      ai_extract: { status: 'done', output: { confidence: 0.72, fields: { name: 'Ada' } }, failed: [] },
+      human_verify: { status: 'pending', output: {}, failed: [] },
     },
     ...overrides,
   };
@@ -17,11 +17,12 @@ describe('analyzeWhen', () => {
     expect(analyzeWhen("steps.ai_extract.output.confidence < 0.9 && steps['scan'].status == 'done'")).toEqual({
       stepRefs: ['ai_extract', 'scan'],
       problems: [],
+      rangeLiterals: [],
     });
   });
 
   it('reports a parse error with its position', () => {
-    expect(analyzeWhen('payload.amount >')).toEqual({ parseError: expect.stringMatching(/^1:\d+: found /), stepRefs: [], problems: [] });
+    expect(analyzeWhen('payload.amount >')).toEqual({ parseError: expect.stringMatching(/^1:\d+: found /), stepRefs: [], problems: [], rangeLiterals: [] });
   });
 
   it('reports unknown variables but not macro variables', () => {
@@ -29,15 +30,21 @@ describe('analyzeWhen', () => {
     expect(analyzeWhen('payload.docs.map(d, d.kind).size() > 0').problems).toEqual([]);
   });
 
+  it('reads lists.range as a function, not a variable, and lists its literal counts', () => {
+    expect(analyzeWhen('lists.range(payload.n).size() > lists.range(3).size()')).toEqual({ stepRefs: [], problems: [], rangeLiterals: [3] });
+    expect(analyzeWhen('lists.sort(payload.l)').problems).toEqual(["unknown function 'lists.sort' with 1 argument (use lists.range(n))"]);
+    expect(analyzeWhen('item + index', ['item', 'index']).problems).toEqual([]);
+  });
+
   it('reports unknown request and step fields', () => {
     expect(analyzeWhen('request.owner == "a" || steps.a.outputs.x').problems).toEqual([
       "request has no field 'owner' (use id, plan, reference, priority)",
-      "steps.a has no field 'outputs' (use output, status)",
+      "steps.a has no field 'outputs' (use output, status, failed)",
     ]);
   });
 
   it('does not mistake a macro variable named steps for the steps of the plan', () => {
-    expect(analyzeWhen('payload.docs.exists(steps, steps.kind == "photo")')).toEqual({ stepRefs: [], problems: [] });
+    expect(analyzeWhen('payload.docs.exists(steps, steps.kind == "photo")')).toEqual({ stepRefs: [], problems: [], rangeLiterals: [] });
   });
 });
 

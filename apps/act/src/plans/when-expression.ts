@@ -9,14 +9,21 @@ export const WHEN_VARIABLES = ['payload', 'request', 'steps'] as const;
 /** The fields of `request` in a `when` expression. */
 export const WHEN_REQUEST_FIELDS = ['id', 'plan', 'reference', 'priority'] as const;
 /** The fields of `steps.<id>` in a `when` expression. */
-export const WHEN_STEP_FIELDS = ['output', 'status'] as const;
+export const WHEN_STEP_FIELDS = ['output', 'status', 'failed'] as const;
+/** The variables a fan-out's `input:` expressions read beside those: the item and its index in the `forEach` list. */
+export const ITEM_VARIABLES = ['item', 'index'] as const;
+/** The one function of CEL's `lists` extension we offer (cel-go's name): `lists.range(n)` is `[0, 1, …, n-1]`. */
+export const LISTS_RANGE = 'lists.range';
 
 /** What a `when` expression sees at run time. */
 export interface WhenContext {
   payload: Record<string, unknown>;
   request: { id: string; plan: string; reference: string | null; priority: number };
-  /** Every step of the request; `output` is `{}` until the step is done. */
-  steps: Record<string, { status: StepStatus; output: Record<string, unknown> }>;
+  /**
+   * Every step of the request; `output` is `{}` until the step is done (a fan-out's: the list of
+   * its items' outputs), `failed` the indexes of a fan-out's dead items (`[]` otherwise).
+   */
+  steps: Record<string, { status: StepStatus; output: unknown; failed: number[] }>;
 }
 
 /** The outcome of checking a `when` expression at registration. */
@@ -27,6 +34,8 @@ export interface WhenAnalysis {
   stepRefs: string[];
   /** Reads of unknown variables or fields. */
   problems: string[];
+  /** The literal counts of `lists.range(n)` calls, so registration can refuse a fan-out too wide. */
+  rangeLiterals: number[];
 }
 
 /**
@@ -34,15 +43,17 @@ export interface WhenAnalysis {
  * would fail at run time (unknown variables, fields or steps). Variables bound by macros such as
  * `exists(x, …)` are tracked so they are not mistaken for unknown variables.
  */
-export function analyzeWhen(source: string): WhenAnalysis {
+export function analyzeWhen(source: string, extraVariables: readonly string[] = []): WhenAnalysis {
   let root: CelExpr;
   try {
     root = parse(source).expr;
   } catch (error) {
-    return { parseError: firstLine((error as Error).message), stepRefs: [], problems: [] };
+    return { parseError: firstLine((error as Error).message), stepRefs: [], problems: [], rangeLiterals: [] };
   }
   const stepRefs = new Set<string>();
   const problems = new Set<string>();
+  const rangeLiterals: number[] = [];
+  const variables: readonly string[] = [...WHEN_VARIABLES, ...extraVariables];
 
   const isGlobal = (expr: CelExpr | undefined, name: string, bound: ReadonlySet<string>): boolean =>
     expr?.exprKind.case === 'identExpr' && expr.exprKind.value.name === name && !bound.has(name);
@@ -52,8 +63,8 @@ export function analyzeWhen(source: string): WhenAnalysis {
     const kind = expr.exprKind;
     switch (kind.case) {
       case 'identExpr':
-        if (!bound.has(kind.value.name) && !(WHEN_VARIABLES as readonly string[]).includes(kind.value.name)) {
-          problems.add(`unknown variable '${kind.value.name}' (use ${WHEN_VARIABLES.join(', ')})`);
+        if (!bound.has(kind.value.name) && !variables.includes(kind.value.name)) {
+          problems.add(`unknown variable '${kind.value.name}' (use ${variables.join(', ')})`);
         }
         return;
       case 'selectExpr': {
@@ -79,6 +90,17 @@ export function analyzeWhen(source: string): WhenAnalysis {
       }
       case 'callExpr': {
         const { target, args, function: fn } = kind.value;
+        // `lists.<fn>(…)` parses as a call on the identifier `lists`, which is a namespace, not a variable.
+        if (isGlobal(target, 'lists', bound)) {
+          if (`lists.${fn}` !== LISTS_RANGE || args.length !== 1) problems.add(`unknown function 'lists.${fn}' with ${args.length} argument${args.length === 1 ? '' : 's'} (use ${LISTS_RANGE}(n))`);
+          const count = args[0]?.exprKind;
+          if (count?.case === 'constExpr') {
+            const constant = count.value.constantKind;
+            if (constant.case === 'int64Value' || constant.case === 'uint64Value' || constant.case === 'doubleValue') rangeLiterals.push(Number(constant.value));
+          }
+          for (const arg of args) walk(arg, bound);
+          return;
+        }
         const key = args[1]?.exprKind;
         if (fn === '_[_]' && isGlobal(args[0], 'steps', bound) && key?.case === 'constExpr' && key.value.constantKind.case === 'stringValue') {
           stepRefs.add(key.value.constantKind.value);
@@ -113,7 +135,7 @@ export function analyzeWhen(source: string): WhenAnalysis {
   };
 
   walk(root, new Set());
-  return { stepRefs: [...stepRefs], problems: [...problems] };
+  return { stepRefs: [...stepRefs], problems: [...problems], rangeLiterals };
 }
 
 /** The result of evaluating a `when` expression: a boolean, or why there is none. */

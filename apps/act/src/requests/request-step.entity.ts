@@ -33,8 +33,13 @@ export class RequestStepEntity {
   @Column('integer')
   attempts: number;
 
+  /** The task's output; a fan-out's: its items' outputs in order (see Workflow), or their summary. */
   @Column('jsonb', { nullable: true })
-  output: Record<string, unknown> | null;
+  output: unknown;
+
+  /** A finished fan-out's dead items (indexes, ascending); null for other steps. */
+  @Column('integer', { array: true, nullable: true })
+  failedItems: number[] | null;
 
   @Column('timestamptz')
   updatedAt: Date;

@@ -159,14 +159,15 @@ export async function updateStep(
   tx: EntityManager,
   requestId: string,
   stepId: string,
-  changes: Partial<Pick<RequestStepEntity, 'status' | 'taskId' | 'attempts' | 'output' | 'pool'>> & { updatedAt: Date },
+  changes: Partial<Pick<RequestStepEntity, 'status' | 'taskId' | 'attempts' | 'output' | 'pool' | 'failedItems'>> & { updatedAt: Date },
 ): Promise<void> {
   await preparedQuery(
     tx,
     'act_update_step',
     `UPDATE "act"."request_steps"
         SET "status" = COALESCE($3, "status"), "task_id" = COALESCE($4, "task_id"), "attempts" = COALESCE($5, "attempts"),
-            "output" = COALESCE($6::jsonb, "output"), "pool" = COALESCE($7, "pool"), "updated_at" = $8
+            "output" = COALESCE($6::jsonb, "output"), "pool" = COALESCE($7, "pool"), "updated_at" = $8,
+            "failed_items" = COALESCE($9::int[], "failed_items")
       WHERE "request_id" = $1 AND "step_id" = $2`,
     [
       requestId,
@@ -177,6 +178,7 @@ export async function updateStep(
       changes.output === undefined || changes.output === null ? null : JSON.stringify(changes.output),
       changes.pool ?? null,
       changes.updatedAt,
+      changes.failedItems ?? null,
     ],
   );
 }

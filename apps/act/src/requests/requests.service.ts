@@ -39,6 +39,7 @@ import { RequestStepEntity } from './request-step.entity';
 import { RequestEntity } from './request.entity';
 import { isTerminalRequest } from './request.state';
 import { toRequestSummary, toRequestView } from './request.views';
+import { fanOutCounts } from './fan-out.repository';
 import { findRequest, findRequestByIdempotencyKey, findRequestsByIdempotencyKeys, insertRequestsWithSteps, listRequests, loadSteps, lockRequest } from './requests.repository';
 import { WorkflowService } from './workflow.service';
 import { scheduleReference } from '../schedules/fire-times';
@@ -378,6 +379,7 @@ export class RequestsService {
       taskId: null,
       attempts: 0,
       output: null,
+      failedItems: null,
       updatedAt: now,
     }));
     const emitStart = this.workflow.begin(definition, request, steps, actor);
@@ -400,7 +402,7 @@ export class RequestsService {
     const manager = this.dataSource.manager;
     const request = isUuid(id) ? await findRequest(manager, id) : null;
     if (!request) throw DomainError.notFound('Request', id);
-    return toRequestView(request, await loadSteps(manager, id));
+    return toRequestView(request, await loadSteps(manager, id), await fanOutCounts(manager, id));
   }
 
   async list(query: ListRequestsQuery, maxPayload: number): Promise<Page<RequestSummary>> {

@@ -1,13 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { EscalationSteps, systemActor, type AnyHmsEvent, type HmsEvent, type PlanDefinition, isUuid } from '@hms/contracts';
-import { CLOCK, LOGGER, NatsBus, type Clock, type Emit } from '@hms/platform';
+import { EscalationSteps, ItemSteps, systemActor, type AnyHmsEvent, type EventDataMap, type HmsEvent, type PlanDefinition, isUuid } from '@hms/contracts';
+import { CLOCK, EventOutbox, LOGGER, NatsBus, type Clock, type Emit } from '@hms/platform';
 import type { Logger } from 'pino';
 import type { EntityManager } from 'typeorm';
 import { PlansService } from '../plans/plans.service';
 import type { RequestStepEntity } from './request-step.entity';
 import type { RequestEntity } from './request.entity';
 import { isTerminalRequest } from './request.state';
-import { appendEscalations, loadSteps, lockRequests, recordStepTask, updateRequest, updateStep } from './requests.repository';
+import { fanOutOutcome, insertFanOut, lockNextChunk, markEmitted, recordItemEnds, type ItemEnd } from './fan-out.repository';
+import { appendEscalations, loadSteps, lockRequest, lockRequests, recordStepTask, updateRequest, updateStep } from './requests.repository';
 import { canTransitionStep, stepStatusesAllowing, type StepEvent } from './step.state';
 import { Workflow, type WorkflowEffect } from './workflow';
 
@@ -62,6 +63,7 @@ export class WorkflowService {
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly bus: NatsBus,
+    private readonly outbox: EventOutbox,
   ) {}
 
   /** The engine over a request and its steps as stored. */
@@ -71,7 +73,7 @@ export class WorkflowService {
     return new Workflow(
       plan,
       { id, plan: request.plan, status, reference, priority, payload },
-      new Map(steps.map((step) => [step.stepId, { status: step.status, output: step.output }])),
+      new Map(steps.map((step) => [step.stepId, { status: step.status, output: step.output, failedItems: step.failedItems }])),
       this.bus.maxPayload,
     );
   }
@@ -117,6 +119,7 @@ export class WorkflowService {
     for (const effect of effects) {
       switch (effect.kind) {
         case 'step-ready':
+        case 'step-fanned-out':
           await updateStep(tx, requestId, effect.stepId, { status: 'ready', updatedAt: now });
           break;
         case 'step-skipped':
@@ -124,7 +127,7 @@ export class WorkflowService {
           await updateStep(tx, requestId, effect.stepId, { status: 'skipped', updatedAt: now });
           break;
         case 'step-done':
-          await updateStep(tx, requestId, effect.stepId, { status: 'done', output: effect.output, updatedAt: now });
+          await updateStep(tx, requestId, effect.stepId, { status: 'done', output: effect.output, failedItems: effect.failedItems, updatedAt: now });
           break;
         case 'step-failed':
           await updateStep(tx, requestId, effect.stepId, { status: 'failed', updatedAt: now });
@@ -156,6 +159,9 @@ export class WorkflowService {
     switch (effect.kind) {
       case 'step-ready':
         emit('act.step.ready', requestId, effect.data, actor);
+        return;
+      case 'step-fanned-out':
+        emit('act.step.fanned-out', requestId, { stepId: effect.stepId, items: effect.items }, actor);
         return;
       case 'step-skipped':
       case 'step-waived':
@@ -192,18 +198,121 @@ export class WorkflowService {
     const taskAlerts = events.filter(
       (event): event is HmsEvent<'ops.alert.raised'> => event.type === 'ops.alert.raised' && event.data.kind !== 'request-sla-breached' && isUuid(event.requestId),
     );
-    if (taskEvents.length === 0 && taskAlerts.length === 0) return;
-    const requests = await lockRequests(tx, [...new Set([...taskEvents, ...taskAlerts].map((event) => event.requestId!.toLowerCase()))]);
+    const fanOuts = events.filter((event): event is HmsEvent<'act.step.fanned-out'> => event.type === 'act.step.fanned-out' && isUuid(event.requestId));
+    if (taskEvents.length === 0 && taskAlerts.length === 0 && fanOuts.length === 0) return;
+    const requests = await lockRequests(tx, [...new Set([...taskEvents, ...taskAlerts, ...fanOuts].map((event) => event.requestId!.toLowerCase()))]);
     await appendEscalations(
       tx,
       taskAlerts.filter((event) => requests.has(event.requestId!.toLowerCase())).map((event) => ({ requestId: event.requestId!, at: event.at, reason: event.data.kind, alertId: event.data.alertId })),
       this.clock.now(),
     );
+    const itemEvents: TaskEvent[] = [];
     for (const event of taskEvents) {
+      if (ItemSteps.parse(event.data.stepId)) {
+        itemEvents.push(event);
+        continue;
+      }
       const request = requests.get(event.requestId!.toLowerCase());
       // A request ended by an earlier event of this batch is terminal here too (apply() updates it in place).
       if (request && !isTerminalRequest(request.status)) await this.onTaskEvent(event, request, tx, emit);
     }
+    for (const event of fanOuts) {
+      const request = requests.get(event.requestId!.toLowerCase());
+      if (request && !isTerminalRequest(request.status)) await this.storeFanOut(event, request, tx, emit);
+    }
+    await this.onItemEvents(itemEvents, requests, tx, emit);
+  }
+
+  /**
+   * A fan-out started (ACT's own `act.step.fanned-out`, back from the stream): its list is
+   * evaluated again (the same payload and outputs give the same list) and stored for the
+   * emitter (FanOutJob), which queues its items in chunks once this commits.
+   */
+  private async storeFanOut(event: HmsEvent<'act.step.fanned-out'>, request: RequestEntity, tx: EntityManager, emit: Emit): Promise<void> {
+    const steps = await loadSteps(tx, request.id);
+    const step = steps.find((s) => s.stepId === event.data.stepId);
+    if (!step || step.status !== 'ready') return;
+    const workflow = await this.workflowOf(tx, request, steps);
+    const items = workflow.fanOutItems(step.stepId);
+    if (!items.ok) {
+      await this.apply(tx, emit, request, workflow.failStep(step.stepId, `the forEach of step '${step.stepId}' ${items.error}`), ENGINE_ACTOR);
+      return;
+    }
+    await insertFanOut(tx, request.id, step.stepId, items.value);
+  }
+
+  /**
+   * The task events of fan-out items. Only an item's end matters to its step (its queueing,
+   * retries and reroutes are in the ledger and in OMS): the batch's ends are recorded in one
+   * statement, which also moves each fan-out's counters. A fan-out that now has a dead item
+   * under `onItemFailure: fail` fails its step and request (OMS then cancels the other items'
+   * tasks); one whose items have all ended completes its step with their outputs in order.
+   */
+  private async onItemEvents(events: TaskEvent[], requests: Map<string, RequestEntity>, tx: EntityManager, emit: Emit): Promise<void> {
+    const ends: ItemEnd[] = [];
+    const firstDead = new Map<string, { index: number; error: { message: string } | null; attempts: number }>();
+    for (const event of events) {
+      const request = requests.get(event.requestId!.toLowerCase());
+      if (!request || isTerminalRequest(request.status)) continue;
+      const item = ItemSteps.parse(event.data.stepId)!;
+      const key = `${request.id}/${item.stepId}`;
+      if (event.type === 'oms.task.completed') ends.push({ requestId: request.id, stepId: item.stepId, index: item.index, status: 'completed', output: event.data.output ?? {} });
+      else if (event.type === 'oms.task.dead') {
+        ends.push({ requestId: request.id, stepId: item.stepId, index: item.index, status: 'dead', output: null });
+        if (!firstDead.has(key)) firstDead.set(key, { index: item.index, error: event.data.error, attempts: event.data.attempts });
+      }
+    }
+    const counts = await recordItemEnds(tx, ends);
+    for (const count of counts.sort((a, b) => a.requestId.localeCompare(b.requestId) || a.stepId.localeCompare(b.stepId))) {
+      const request = requests.get(count.requestId.toLowerCase());
+      if (!request || isTerminalRequest(request.status)) continue;
+      const dead = firstDead.get(`${request.id}/${count.stepId}`);
+      const ended = count.completed + count.failed === count.total;
+      if (!ended && !dead) continue;
+      const workflow = await this.workflowOf(tx, request, await loadSteps(tx, request.id));
+      if (dead && workflow.itemFailurePolicy(count.stepId) === 'fail') {
+        await this.apply(tx, emit, request, workflow.itemDead(count.stepId, dead.index, dead.error, dead.attempts), ENGINE_ACTOR);
+      } else if (ended) {
+        await this.apply(tx, emit, request, workflow.completeFanOut(count.stepId, await fanOutOutcome(tx, request.id, count.stepId, count.total)), ENGINE_ACTOR);
+      }
+    }
+  }
+
+  /**
+   * Emits the next chunk of one fan-out's items as `act.step.ready` events (one per item, its
+   * task's step id `ItemSteps.stepIdOf`), in one transaction under the request's lock, so a
+   * cancel or a failure is either before it (nothing more is emitted) or after it (OMS then
+   * cancels the tasks it queued). Returns the items emitted: 0 when there was nothing to do.
+   * An item whose input cannot be made fails the step and the request, and nothing of the
+   * chunk is emitted.
+   */
+  async emitFanOutChunk(requestId: string, stepId: string, chunkSize: number): Promise<number> {
+    return this.outbox.transaction(async (tx, emit) => {
+      const request = await lockRequest(tx, requestId);
+      const chunk = await lockNextChunk(tx, requestId, stepId, chunkSize);
+      if (!chunk) return 0;
+      const steps = request ? await loadSteps(tx, requestId) : [];
+      if (!request || isTerminalRequest(request.status) || steps.find((s) => s.stepId === stepId)?.status !== 'ready') {
+        // The step ended (its request failed or was cancelled): its remaining items are not wanted.
+        await markEmitted(tx, requestId, stepId, chunk.from, false);
+        return 0;
+      }
+      const workflow = await this.workflowOf(tx, request, steps);
+      const ready: Array<EventDataMap['act.step.ready']> = [];
+      for (const [offset, item] of chunk.items.entries()) {
+        const data = workflow.itemReady(stepId, item, chunk.from + offset);
+        if (!data.ok) {
+          await markEmitted(tx, requestId, stepId, chunk.from, false);
+          await this.apply(tx, emit, request, workflow.failStep(stepId, data.error), ENGINE_ACTOR);
+          return 0;
+        }
+        ready.push(data.value);
+      }
+      for (const data of ready) emit('act.step.ready', requestId, data, ENGINE_ACTOR);
+      const emitted = chunk.from + ready.length;
+      await markEmitted(tx, requestId, stepId, emitted, emitted < chunk.total);
+      return ready.length;
+    });
   }
 
   private ignore(event: TaskEvent, request: RequestEntity, stepStatus?: string): void {

@@ -1,5 +1,6 @@
-import { findJsonProblem, limits, type EventDataMap, type PlanDefinition, type PlanStep, type RequestStatus, type StepStatus } from '@hms/contracts';
+import { CEL_LIMITS, FixedLimits, findJsonProblem, ItemSteps, jsonByteLength, limits, type EventDataMap, type PlanDefinition, type PlanStep, type RequestStatus, type StepStatus } from '@hms/contracts';
 import { DEFAULT_MAX_PAYLOAD, DERIVED_MESSAGE_RESERVE_BYTES } from '@hms/platform';
+import { isCelList } from '@bufbuild/cel';
 import { CelBudget, evaluateCel } from '../plans/cel-program';
 import { celToJson } from '../plans/cel-json';
 import { dependenciesOf } from '../plans/plan-graph';
@@ -21,14 +22,26 @@ export interface WorkflowRequest {
 /** What the workflow knows of one step. */
 export interface WorkflowStep {
   status: StepStatus;
-  output: Record<string, unknown> | null;
+  /** The task's output; a fan-out's: its items' outputs in order, or their summary. */
+  output: unknown;
+  /** A finished fan-out's dead items; null (no fan-out, or not finished). */
+  failedItems?: number[] | null;
+}
+
+/** How a fan-out's items ended, as the consumer read them once the last one did. */
+export interface FanOutOutcome {
+  /** By index: the item's output, or null for a dead item. */
+  outputs: Array<Record<string, unknown> | null>;
+  /** The dead items' indexes, ascending. */
+  failed: number[];
 }
 
 /** A decision of the engine; the service stores it and emits its event in the same transaction. */
 export type WorkflowEffect =
   | { kind: 'step-ready'; stepId: string; data: EventDataMap['act.step.ready'] }
   | { kind: 'step-skipped'; stepId: string; reason: string }
-  | { kind: 'step-done'; stepId: string; output: Record<string, unknown> }
+  | { kind: 'step-fanned-out'; stepId: string; items: number }
+  | { kind: 'step-done'; stepId: string; output: unknown; failedItems?: number[] }
   | { kind: 'step-waived'; stepId: string; reason: string }
   | { kind: 'step-failed'; stepId: string; reason: string }
   | { kind: 'step-cancelled'; stepId: string }
@@ -121,6 +134,60 @@ export class Workflow {
     return this.endRequest([{ kind: 'step-failed', stepId, reason }], 'fail', { kind: 'request-failed', stepId, reason });
   }
 
+  /**
+   * Every item of a fan-out ended (under `onItemFailure: continue`, some dead): the step is done,
+   * its output the items' outputs in order with null for the dead ones, or, when that list is
+   * larger than the payload limit, a summary saying so (never a list cut short).
+   */
+  completeFanOut(stepId: string, outcome: FanOutOutcome): WorkflowEffect[] {
+    this.decidingStep = stepId;
+    const output = fanOutOutput(outcome);
+    this.moveStep(stepId, 'complete', output);
+    this.steps.get(stepId)!.failedItems = outcome.failed;
+    return this.advance([{ kind: 'step-done', stepId, output, failedItems: outcome.failed }]);
+  }
+
+  /** What a dead item of a fan-out step does. */
+  itemFailurePolicy(stepId: string): 'fail' | 'continue' {
+    return this.planStep(stepId).onItemFailure ?? 'fail';
+  }
+
+  /** An item's task is dead and its step fails on one (`onItemFailure: fail`, the default): the step and the request fail. */
+  itemDead(stepId: string, index: number, error: { message: string } | null, attempts: number): WorkflowEffect[] {
+    this.decidingStep = stepId;
+    this.moveStep(stepId, 'fail');
+    const reason = `step '${stepId}' failed: the task of item ${index} is dead after ${attempts} attempt${attempts === 1 ? '' : 's'}${error?.message ? `: ${error.message}` : ''}`;
+    return this.endRequest([{ kind: 'step-failed', stepId, reason }], 'fail', { kind: 'request-failed', stepId, reason });
+  }
+
+  /**
+   * A fan-out step's list, evaluated again when its items are emitted (the payload and the
+   * outputs it reads never change, so it is the list its activation counted).
+   */
+  fanOutItems(stepId: string): DataOutcome<unknown[]> {
+    return this.forEachList(this.planStep(stepId));
+  }
+
+  /**
+   * The `act.step.ready` of one item: the step's settings, the item's task step id and its
+   * input (`item`, `index`, and the step's `input:` evaluated with them in scope, else the
+   * default input), each item with its own CEL budget, as each is its own task.
+   */
+  itemReady(stepId: string, item: unknown, index: number): DataOutcome<EventDataMap['act.step.ready']> {
+    const step = this.planStep(stepId);
+    const input = this.inputOf(step, new CelBudget(), { item, index });
+    if (!input.ok) return { ok: false, error: `the input of item ${index} of step '${stepId}' ${input.error}` };
+    const data = stepReadyData(this.plan, step, this.request, input.value);
+    return { ok: true, value: { ...data, stepId: ItemSteps.stepIdOf(stepId, index), title: `${data.title} [${index}]`.slice(0, FixedLimits.titleLength) } };
+  }
+
+  /** An item could not be emitted (its input failed): the step and the request fail with the reason. */
+  failStep(stepId: string, reason: string): WorkflowEffect[] {
+    this.decidingStep = stepId;
+    this.moveStep(stepId, 'fail');
+    return this.endRequest([{ kind: 'step-failed', stepId, reason }], 'fail', { kind: 'request-failed', stepId, reason });
+  }
+
   /** The request is cancelled: its open steps are cancelled with it (OMS cancels their tasks). */
   cancel(reason: string): WorkflowEffect[] {
     return this.endRequest([], 'cancel', { kind: 'request-cancelled', reason });
@@ -163,6 +230,24 @@ export class Workflow {
             continue;
           }
         }
+        if (step.forEach !== undefined) {
+          const list = this.forEachList(step, budget);
+          if (!list.ok) {
+            this.moveStep(stepId, 'fail');
+            const reason = `the forEach of step '${stepId}' ${list.error}`;
+            return this.endRequest([...effects, { kind: 'step-failed', stepId, reason }], 'fail', { kind: 'request-failed', stepId, reason });
+          }
+          this.moveStep(stepId, 'activate');
+          effects.push({ kind: 'step-fanned-out', stepId, items: list.value.length });
+          if (list.value.length === 0) {
+            // Nothing to do: done at once with an empty list, which may release further steps.
+            this.moveStep(stepId, 'complete', []);
+            this.steps.get(stepId)!.failedItems = [];
+            effects.push({ kind: 'step-done', stepId, output: [], failedItems: [] });
+            skipped = true;
+          }
+          continue;
+        }
         const input = this.inputOf(step, budget);
         if (!input.ok) {
           this.moveStep(stepId, 'fail');
@@ -191,17 +276,21 @@ export class Workflow {
    * the payload limit and to what NATS carries beside the payload, so a too-large input fails the
    * step with its reason rather than making an event no one could relay.
    */
-  private inputOf(step: PlanStep, budget: CelBudget): DataOutcome<Record<string, unknown>> {
+  private inputOf(step: PlanStep, budget: CelBudget, item?: { item: unknown; index: number }): DataOutcome<Record<string, unknown>> {
     let input: Record<string, unknown>;
     if (step.input === undefined) {
-      const steps: Record<string, { output: Record<string, unknown> | null }> = {};
-      for (const dep of this.deps.get(step.id) ?? []) steps[dep] = { output: this.steps.get(dep)?.output ?? null };
-      input = { payload: this.request.payload, steps };
+      const steps: Record<string, { output: unknown; failed?: number[] }> = {};
+      for (const dep of this.deps.get(step.id) ?? []) {
+        const state = this.steps.get(dep);
+        // A fan-out's dead items travel beside its list, where their slots are null.
+        steps[dep] = state?.failedItems ? { output: state.output ?? null, failed: state.failedItems } : { output: state?.output ?? null };
+      }
+      input = { ...item, payload: this.request.payload, steps };
     } else {
-      input = {};
+      input = { ...item };
       const context = this.whenContext();
       for (const [name, source] of Object.entries(step.input)) {
-        const value = this.evaluateData(source, context, budget);
+        const value = this.evaluateData(source, context, budget, item);
         if (!value.ok) return { ok: false, error: `'${name}' could not be evaluated: ${value.error}` };
         Object.defineProperty(input, name, { value: value.value, enumerable: true, writable: true, configurable: true });
       }
@@ -229,8 +318,33 @@ export class Workflow {
     return problem ? { ok: false, error: problem } : { ok: true, value: result };
   }
 
-  private evaluateData(source: string, context: WhenContext, budget: CelBudget): DataOutcome<unknown> {
-    const evaluation = evaluateCel(source, { payload: context.payload, request: context.request, steps: context.steps }, budget);
+  /**
+   * A `forEach` list: evaluated under a budget of its own, the CEL budget plus a unit per item a
+   * fan-out may have (making the list JSON costs a unit per item, so a list at the width limit
+   * fits), and refused, with the reason, when it is not a list or is wider than the limit.
+   */
+  private forEachList(step: PlanStep, shared?: CelBudget): DataOutcome<unknown[]> {
+    const budget = new CelBudget(CEL_LIMITS.costBudget + FixedLimits.fanOutItems);
+    if (shared?.exceeded) return { ok: false, error: `could not be evaluated: ${shared.error}` };
+    const evaluation = evaluateCel(step.forEach!, { ...this.bindings() }, budget);
+    if (!evaluation.ok) return { ok: false, error: `could not be evaluated: ${evaluation.error}` };
+    const value = evaluation.value;
+    if (!isCelList(value)) return { ok: false, error: 'did not give a list' };
+    if (value.size > FixedLimits.fanOutItems) {
+      return { ok: false, error: `gave ${value.size} items; a fan-out has at most ${FixedLimits.fanOutItems} (see docs/limits.md)` };
+    }
+    const json = celToJson(value, limits().jsonDepth, (units) => budget.spend(units), budget.error);
+    if (!json.ok) return { ok: false, error: `could not be evaluated: ${json.error}` };
+    return { ok: true, value: json.value as unknown[] };
+  }
+
+  private bindings(): Record<string, unknown> {
+    const { payload, request, steps } = this.whenContext();
+    return { payload, request, steps };
+  }
+
+  private evaluateData(source: string, context: WhenContext, budget: CelBudget, item?: { item: unknown; index: number }): DataOutcome<unknown> {
+    const evaluation = evaluateCel(source, { payload: context.payload, request: context.request, steps: context.steps, ...item }, budget);
     if (!evaluation.ok) return evaluation;
     return celToJson(evaluation.value, limits().jsonDepth, (units) => budget.spend(units), budget.error);
   }
@@ -251,12 +365,12 @@ export class Workflow {
 
   private whenContext(): WhenContext {
     const steps: WhenContext['steps'] = {};
-    for (const [id, step] of this.steps) steps[id] = { status: step.status, output: step.output ?? {} };
+    for (const [id, step] of this.steps) steps[id] = { status: step.status, output: step.output ?? {}, failed: step.failedItems ?? [] };
     const { id, plan, reference, priority, payload } = this.request;
     return { payload, request: { id, plan, reference, priority }, steps };
   }
 
-  private moveStep(stepId: string, event: StepEvent, output?: Record<string, unknown>): void {
+  private moveStep(stepId: string, event: StepEvent, output?: unknown): void {
     const step = this.steps.get(stepId);
     if (!step) throw new Error(`step '${stepId}' is not part of request ${this.request.id}`);
     step.status = transitionStep(step.status, event);
@@ -270,7 +384,23 @@ export class Workflow {
   }
 }
 
-type DataOutcome<T> = { ok: true; value: T } | { ok: false; error: string };
+/**
+ * What the steps after a fan-out read as its output: the list of its items' outputs by index
+ * (null for a dead item), or, when that list is over the payload limit, a summary that says so
+ * (the list as a whole could not be given to a task, stored as a request's result, or shown).
+ */
+export function fanOutOutput(outcome: FanOutOutcome): unknown {
+  const bytes = jsonByteLength(outcome.outputs);
+  if (bytes <= limits().payloadBytes) return outcome.outputs;
+  return {
+    items: outcome.outputs.length,
+    completed: outcome.outputs.length - outcome.failed.length,
+    failed: outcome.failed.length,
+    outputsOmitted: `the ${outcome.outputs.length} items' outputs take ${bytes} bytes, over the payload limit of ${limits().payloadBytes} (HMS_LIMIT_PAYLOAD_KB); each item's output is on its task`,
+  };
+}
+
+export type DataOutcome<T> = { ok: true; value: T } | { ok: false; error: string };
 
 /** Why data made by the engine cannot be stored and carried (depth, NUL characters Postgres refuses, size), or null. */
 function dataProblem(value: unknown, maxBytes: number): string | null {

@@ -94,7 +94,17 @@ export const RESPONSE_SCHEMAS = {
   }),
   RequestSummary: object(requestSummary),
   RequestPage: page('RequestSummary'),
-  StepView: object({ stepId: string, status: oneOf(StepStatuses), pool: string, taskId: nullable(string), attempts: integer, output: nullable(json), updatedAt: time }),
+  StepView: object({
+    stepId: string,
+    status: oneOf(StepStatuses),
+    pool: string,
+    taskId: nullable(string),
+    attempts: integer,
+    // A fan-out's output is a list (or its summary object); any other step's an object.
+    output: anyJson,
+    items: nullable(object({ total: integer, completed: integer, failed: integer })),
+    updatedAt: time,
+  }),
   RequestView: object({
     ...requestSummary,
     payload: json,

@@ -7,6 +7,7 @@ import { IdempotencyKeyPerCaller1795250000000 } from './1795250000000-Idempotenc
 import { LedgerHeads1795300000000 } from './1795300000000-LedgerHeads';
 import { ParkedEvents1795300000100 } from './1795300000100-ParkedEvents';
 import { RequestResult1795400000100 } from './1795400000100-RequestResult';
+import { FanOuts1795500000000 } from './1795500000000-FanOuts';
 
 /** In order; merged migrations are never edited. */
 export const ACT_MIGRATIONS = [
@@ -19,4 +20,5 @@ export const ACT_MIGRATIONS = [
   LedgerHeads1795300000000,
   ParkedEvents1795300000100,
   RequestResult1795400000100,
+  FanOuts1795500000000,
 ];
