@@ -38,6 +38,7 @@ export async function benchInfra(): Promise<{ infra: Infra; freshDatabase(label:
     async freshDatabase(label) {
       const name = `hms_bench_${label}_${Date.now().toString(36)}`;
       const url = await createDatabase(infra.databaseUrl, name);
+      benchDatabases.add(name);
       return { url, drop: () => dropDatabase(infra.databaseUrl, name) };
     },
     async stop() {
@@ -46,6 +47,13 @@ export async function benchInfra(): Promise<{ infra: Infra; freshDatabase(label:
     },
   };
 }
+
+/** The databases this bench created: their Postgres backends are counted apart from the rest of the machine's. */
+const benchDatabases = new Set<string>();
+
+/** CPU labels of Postgres: the backends serving this bench's databases, and everything else (other databases, the postmaster and its reaped children, WAL writer, checkpointer, autovacuum). */
+export const POSTGRES_BENCH = 'postgres, bench databases';
+export const POSTGRES_REST = 'postgres, rest of the machine';
 
 /** The bench's own service processes (pid → name); once set, CPU snapshots count only these of the services. */
 let stackProcesses: Map<number, string> | undefined;
@@ -120,7 +128,7 @@ export function machineLine(): string {
 
 /**
  * CPU seconds used so far by each kind of process on this machine: the four services, Postgres
- * (all backends), nats-server and this bench (`services`: only the stack's own processes). Linux only (reads /proc); empty elsewhere. The
+ * (this bench's databases' backends, and the rest), nats-server and this bench (`services`: only the stack's own processes). Linux only (reads /proc); empty elsewhere. The
  * difference of two snapshots says where a run's CPU went — on 2 cores the total is the budget.
  */
 export function cpuSnapshot(services: Map<number, string> | undefined = stackProcesses): Map<string, number> {
@@ -153,7 +161,12 @@ export function cpuSnapshot(services: Map<number, string> | undefined = stackPro
  * other stacks running on the machine at the same time are not mixed in.
  */
 function processLabel(pid: string, command: string, services?: Map<number, string>): string | undefined {
-  if (command === 'postgres') return 'postgres';
+  if (command === 'postgres') {
+    // A backend's title is `postgres: [cluster: ]user database host(port) state`. One that exits
+    // during a run (a pool closing an idle connection) takes its CPU to the postmaster's, in the rest.
+    const title = /^postgres: (?:\S+: )?\S+ (\S+) /.exec(readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '));
+    return title && benchDatabases.has(title[1]!) ? POSTGRES_BENCH : POSTGRES_REST;
+  }
   if (command === 'nats-server') return 'nats-server';
   if (Number(pid) === process.pid) return 'bench client';
   if (services) return services.get(Number(pid));
