@@ -23,6 +23,8 @@ const WARMUP_ITEMS = 1000;
 const POLL_MS = 250;
 /** How many of the busiest statements per service the statements table shows. */
 const TOP_STATEMENTS = 6;
+/** How often a bot retries a call answered 503 before the run fails. */
+const BOT_RETRIES = 20;
 
 export interface FanoutBenchOptions {
   /** Items of the measured request (the `forEach` width), and jobs of the peer. */
@@ -56,6 +58,8 @@ type RunFigures = ThroughputFigures;
 interface FanoutRun extends RunFigures {
   requestId: string;
   phases: Array<[string, number]>;
+  /** Calls answered 503 and retried, and items answered as failed by a retried complete-many. */
+  retried: { unavailable: number; itemErrors: number };
   ledger: Array<{ type: string; entries: number; tasks: number }>;
   statements?: Map<string, Array<[string, number]>>;
 }
@@ -145,7 +149,7 @@ export async function fanoutBench(options: FanoutBenchOptions): Promise<void> {
         `${formatNumber(ratioOf(pair))}×`,
       ]));
     }
-    printTable('Phases of our run (seconds from before the POST; OMS and ACT times are their database clocks, to the millisecond)', ['phase', 'seconds'], run.phases.map(([phase, seconds]) => [phase, formatNumber(seconds)]));
+    printTable(`Phases of our run (seconds from before the POST; OMS's and ACT's times are their services' clocks, to the millisecond)`, ['phase', 'seconds'], run.phases.map(([phase, seconds]) => [phase, formatNumber(seconds)]));
     const labels = [...new Set([...run.cpu, ...('skipped' in peer ? [] : peer.cpu)].map(([label]) => label))];
     const cell = (rows: Array<[string, number]>, label: string) => formatNumber(rows.find(([l]) => l === label)?.[1] ?? 0);
     const total = (rows: Array<[string, number]>) => formatNumber(ownCpu(rows));
@@ -173,7 +177,8 @@ export async function fanoutBench(options: FanoutBenchOptions): Promise<void> {
       ['fan-out items/s ≥ 0.5× graphile-worker add + process', Number.isNaN(ratio) ? 'peer not run' : `${formatNumber(ratio)}×`, Number.isNaN(ratio) ? 'n/a' : yes(ratio >= 0.5)],
       [`every item in the ledger (completed entries for ${n} distinct tasks)`, (run.ledger.find((row) => row.type === 'oms.task.completed')?.tasks ?? 0).toLocaleString('en-US'), yes((run.ledger.find((row) => row.type === 'oms.task.completed')?.tasks ?? 0) === options.items)],
     ]);
-    process.stdout.write(`\nrequest ${run.requestId}; bench wall time: ${formatNumber((performance.now() - benchStarted) / 1000)} s; load average now ${loadAverage()}\n`);
+    process.stdout.write(`\ncalls answered 503 and retried: ${run.retried.unavailable}; items a retried complete-many answered as failed: ${run.retried.itemErrors}\n`);
+    process.stdout.write(`request ${run.requestId}; bench wall time: ${formatNumber((performance.now() - benchStarted) / 1000)} s; load average now ${loadAverage()}\n`);
   } finally {
     await session.close();
     await bench.stop();
@@ -230,21 +235,43 @@ async function fanoutRun(
   let leased = 0;
   let firstLeaseAt: number | undefined;
   let ended = false;
+  let botFailure: Error | undefined;
+  const retried = { unavailable: 0, itemErrors: 0 };
+  /** A bot's call: a 503 ("try again shortly", a busy database) is retried after a pause, as a real bot would; anything else stops the run. */
+  const botCall = async <T>(path: string, token: string, body: unknown): Promise<{ body: T; retried: boolean }> => {
+    for (let attempt = 0; ; attempt += 1) {
+      const res = await http.call<T>('POST', path, token, body);
+      if (res.status >= 200 && res.status <= 299) return { body: res.body, retried: attempt > 0 };
+      if (res.status !== 503 || attempt >= BOT_RETRIES) throw new Error(`POST ${path} answered ${res.status}: ${JSON.stringify(res.body)}`);
+      retried.unavailable += 1;
+      await sleep(250 * (attempt + 1));
+    }
+  };
   const wallStart = Date.now();
   const started = performance.now();
   const loops = bots.map(async (token) => {
-    while (!ended && leased < items) {
-      const { tasks } = await http.ok<{ tasks: LeasedItem[] }>('POST', `/v1/pools/${POOL}/lease`, token, { max: options.max, waitSeconds: options.waitSeconds });
-      if (tasks.length === 0) continue;
+    // Until the request ended, not until `items` were leased: an item whose complete was lost
+    // comes back when its lease expires.
+    while (!ended) {
+      const { body } = await botCall<{ tasks: LeasedItem[] }>(`/v1/pools/${POOL}/lease`, token, { max: options.max, waitSeconds: options.waitSeconds });
+      if (body.tasks.length === 0) continue;
       firstLeaseAt ??= performance.now();
-      leased += tasks.length;
-      const { results } = await http.ok<{ results: Array<{ error?: unknown }> }>('POST', '/v1/tasks/complete', token, {
-        items: tasks.map((task) => ({ taskId: task.id, leaseToken: task.leaseToken, output: { ok: true } })),
+      leased += body.tasks.length;
+      const completed = await botCall<{ results: Array<{ error?: unknown }> }>('/v1/tasks/complete', token, {
+        items: body.tasks.map((task) => ({ taskId: task.id, leaseToken: task.leaseToken, output: { ok: true } })),
       });
-      const failed = results.find((result) => result.error);
-      if (failed) throw new Error(`complete-many failed for an item: ${JSON.stringify(failed)}`);
+      const failed = completed.body.results.filter((result) => result.error);
+      // After a retried call the first may have committed: its items then answer as already
+      // done, which the ledger check at the end confirms or refutes.
+      if (failed.length > 0 && !completed.retried) throw new Error(`complete-many failed for an item: ${JSON.stringify(failed[0])}`);
+      retried.itemErrors += failed.length;
     }
-  });
+  }).map((loop) =>
+    loop.catch((error: Error) => {
+      botFailure ??= error;
+      ended = true;
+    }),
+  );
   // The bots are parked (or about to be) before the POST: a fan-out's first items are then
   // taken as soon as they are queued, as by a fleet that is already running.
   await sleep(50);
@@ -253,7 +280,11 @@ async function fanoutRun(
   let status = 'running';
   try {
     for (;;) {
-      ({ status } = await http.ok<{ status: string }>('GET', `/v1/requests/${created.id}`, serviceToken));
+      const res = await http.call<{ status: string }>('GET', `/v1/requests/${created.id}`, serviceToken);
+      if (botFailure) throw new Error(`a bot stopped: ${botFailure.message}`);
+      if (res.status === 503) retried.unavailable += 1;
+      else if (res.status !== 200) throw new Error(`GET /v1/requests/${created.id} answered ${res.status}: ${JSON.stringify(res.body)}`);
+      else ({ status } = res.body);
       if (status !== 'running') break;
       await sleep(POLL_MS);
     }
@@ -288,6 +319,7 @@ async function fanoutRun(
   }
   return {
     requestId: created.id,
+    retried,
     perSecond: items / seconds,
     seconds,
     cpu,
