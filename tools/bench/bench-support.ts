@@ -1,6 +1,9 @@
+import { Agent, request as httpRequest } from 'node:http';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from 'pg';
+import { NatsBus } from '@hms/platform';
 import { createDatabase, dropDatabase, startInfra, startStack, uniqueSubjectPrefix, type Infra, type Stack } from '@hms/testing';
 
 /** Value at quantile q (0..1) of unsorted samples, by nearest rank. */
@@ -35,6 +38,7 @@ export async function benchInfra(): Promise<{ infra: Infra; freshDatabase(label:
     async freshDatabase(label) {
       const name = `hms_bench_${label}_${Date.now().toString(36)}`;
       const url = await createDatabase(infra.databaseUrl, name);
+      benchDatabases.add(name);
       return { url, drop: () => dropDatabase(infra.databaseUrl, name) };
     },
     async stop() {
@@ -43,6 +47,13 @@ export async function benchInfra(): Promise<{ infra: Infra; freshDatabase(label:
     },
   };
 }
+
+/** The databases this bench created: their Postgres backends are counted apart from the rest of the machine's. */
+const benchDatabases = new Set<string>();
+
+/** CPU labels of Postgres: the backends serving this bench's databases, and everything else (other databases, the postmaster and its reaped children, WAL writer, checkpointer, autovacuum). */
+export const POSTGRES_BENCH = 'postgres, bench databases';
+export const POSTGRES_REST = 'postgres, rest of the machine';
 
 /** The bench's own service processes (pid → name); once set, CPU snapshots count only these of the services. */
 let stackProcesses: Map<number, string> | undefined;
@@ -61,6 +72,38 @@ export async function benchStack(bench: Awaited<ReturnType<typeof benchInfra>>, 
       await database.drop();
     },
   };
+}
+
+/**
+ * The stack as its users meet it: {@link benchStack}, a keep-alive HTTP client on its gateway,
+ * and (for waiting until events are consumed, and reading what was written) a bus connection and a
+ * database client. `close` stops all of it but the infra.
+ */
+export async function gatewayStack(bench: Awaited<ReturnType<typeof benchInfra>>, label: string, env: Record<string, string> = {}) {
+  const { stack, databaseUrl, stop } = await benchStack(bench, label, env);
+  const bus = await NatsBus.connect(bench.infra.natsUrl, stack.subjectPrefix, `${label}-bench`);
+  const db = new Client({ connectionString: databaseUrl });
+  await db.connect();
+  const http = new BenchHttp(stack.gatewayUrl);
+  return {
+    stack,
+    bus,
+    db,
+    http,
+    async close(): Promise<void> {
+      http.close();
+      await db.end().catch(() => undefined);
+      await bus.close();
+      await stop();
+    },
+  };
+}
+
+/** The machine's load averages (1, 5, 15 min): everything else it runs takes from the same cores, Postgres backends included. */
+export function loadAverage(): string {
+  return loadavg()
+    .map((load) => load.toFixed(2))
+    .join(' ');
 }
 
 /** Runs `task` over `items` with at most `concurrency` in flight. */
@@ -85,7 +128,7 @@ export function machineLine(): string {
 
 /**
  * CPU seconds used so far by each kind of process on this machine: the four services, Postgres
- * (all backends), nats-server and this bench (`services`: only the stack's own processes). Linux only (reads /proc); empty elsewhere. The
+ * (this bench's databases' backends, and the rest), nats-server and this bench (`services`: only the stack's own processes). Linux only (reads /proc); empty elsewhere. The
  * difference of two snapshots says where a run's CPU went — on 2 cores the total is the budget.
  */
 export function cpuSnapshot(services: Map<number, string> | undefined = stackProcesses): Map<string, number> {
@@ -118,7 +161,12 @@ export function cpuSnapshot(services: Map<number, string> | undefined = stackPro
  * other stacks running on the machine at the same time are not mixed in.
  */
 function processLabel(pid: string, command: string, services?: Map<number, string>): string | undefined {
-  if (command === 'postgres') return 'postgres';
+  if (command === 'postgres') {
+    // A backend's title is `postgres: [cluster: ]user database host(port) state`. One that exits
+    // during a run (a pool closing an idle connection) takes its CPU to the postmaster's, in the rest.
+    const title = /^postgres: (?:\S+: )?\S+ (\S+) /.exec(readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '));
+    return title && benchDatabases.has(title[1]!) ? POSTGRES_BENCH : POSTGRES_REST;
+  }
   if (command === 'nats-server') return 'nats-server';
   if (Number(pid) === process.pid) return 'bench client';
   if (services) return services.get(Number(pid));
@@ -133,4 +181,56 @@ export function cpuBreakdown(before: Map<string, number>, after: Map<string, num
     .map(([label, seconds]): [string, number] => [label, ((seconds - (before.get(label) ?? 0)) * per) / units])
     .filter(([, seconds]) => seconds > 0)
     .sort((a, b) => b[1] - a[1]);
+}
+
+/**
+ * A keep-alive HTTP/1.1 client on node:http: Node's fetch costs several times the client CPU
+ * per call, which on a 2-core machine is taken from the system under test.
+ */
+export class BenchHttp {
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  private readonly url: URL;
+
+  constructor(baseUrl: string) {
+    this.url = new URL(baseUrl);
+  }
+
+  call<T>(method: string, path: string, token: string, body?: unknown): Promise<{ status: number; body: T }> {
+    const json = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const req = httpRequest(
+        {
+          agent: this.agent,
+          host: this.url.hostname,
+          port: this.url.port,
+          method,
+          path,
+          headers: { authorization: `Bearer ${token}`, ...(json === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) }) },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            resolve({ status: res.statusCode ?? 0, body: (text ? JSON.parse(text) : undefined) as T });
+          });
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      if (json !== undefined) req.write(json);
+      req.end();
+    });
+  }
+
+  /** As `call`, but a status outside 2xx fails the run. */
+  async ok<T>(method: string, path: string, token: string, body?: unknown): Promise<T> {
+    const res = await this.call<T>(method, path, token, body);
+    if (res.status < 200 || res.status > 299) throw new Error(`${method} ${path} answered ${res.status}: ${JSON.stringify(res.body)}`);
+    return res.body;
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
 }

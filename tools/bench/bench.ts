@@ -8,10 +8,16 @@ import { gatewayBench } from './gateway.bench';
 import { actBench } from './act.bench';
 import { omsBench } from './oms.bench';
 import { relayBench } from './relay.bench';
+import { fanoutBench } from './fanout.bench';
 
 function options(args: string[]): Record<string, string> {
   const parsed: Record<string, string> = {};
-  for (let i = 0; i < args.length; i += 1) if (args[i].startsWith('--')) parsed[args[i].slice(2)] = args[i + 1] ?? 'true';
+  for (let i = 0; i < args.length; i += 1) {
+    if (!args[i].startsWith('--')) continue;
+    // A flag followed by another option (or by nothing) is a switch: `--statements --items 2000`.
+    const value = args[i + 1];
+    parsed[args[i].slice(2)] = value === undefined || value.startsWith('--') ? 'true' : value;
+  }
   return parsed;
 }
 
@@ -42,6 +48,17 @@ const BENCHES: Record<string, (o: Record<string, string>) => Promise<void>> = {
       graphileConcurrency: Number(o['graphile-concurrency'] ?? 10),
       runs: (o.runs ?? 'max1,max10,batch').split(','),
       pairs: Number(o.pairs ?? 3),
+    }),
+  fanout: (o) =>
+    fanoutBench({
+      items: Number(o.items ?? 100_000),
+      bots: Number(o.bots ?? 10),
+      max: Number(o.max ?? 100),
+      waitSeconds: Number(o['wait-seconds'] ?? 5),
+      addChunk: Number(o['add-chunk'] ?? 1000),
+      pairs: Number(o.pairs ?? 1),
+      statements: o.statements === 'true',
+      peerOnly: o['peer-only'] === 'true',
     }),
 };
 

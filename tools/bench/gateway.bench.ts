@@ -1,10 +1,6 @@
-import { Agent, request as httpRequest } from 'node:http';
-import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { Client } from 'pg';
-import { NatsBus } from '@hms/platform';
-import { benchInfra, benchStack, cpuBreakdown, cpuSnapshot, formatNumber, mapConcurrent, percentile, printTable } from './bench-support';
-import { graphileThroughput, waitForQuiet, withGraphile, type BenchInfra, type GraphileSkipped } from './oms.bench';
+import { benchInfra, cpuBreakdown, cpuSnapshot, formatNumber, gatewayStack, loadAverage, mapConcurrent, percentile, printTable, type BenchHttp } from './bench-support';
+import { addGraphileJobs, graphileThroughput, startGraphileRunner, waitForQuiet, withGraphile, type BenchInfra, type GraphileSkipped } from './oms.bench';
 
 const POOL = 'bench_pool';
 const PLAN = { id: 'bench_single', title: 'One-step bench plan', steps: [{ id: 'work', pool: POOL }] };
@@ -25,58 +21,6 @@ export interface GatewayBenchOptions {
   rates: number[];
   /** Which figures to run: 1 create, 2 batch, 3 process, 4 pickup. */
   figures: string[];
-}
-
-/**
- * A keep-alive HTTP/1.1 client on node:http: Node's fetch costs several times the client CPU
- * per call, which on a 2-core machine is taken from the system under test.
- */
-class BenchHttp {
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 256 });
-  private readonly url: URL;
-
-  constructor(baseUrl: string) {
-    this.url = new URL(baseUrl);
-  }
-
-  call<T>(method: string, path: string, token: string, body?: unknown): Promise<{ status: number; body: T }> {
-    const json = body === undefined ? undefined : JSON.stringify(body);
-    return new Promise((resolve, reject) => {
-      const req = httpRequest(
-        {
-          agent: this.agent,
-          host: this.url.hostname,
-          port: this.url.port,
-          method,
-          path,
-          headers: { authorization: `Bearer ${token}`, ...(json === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) }) },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            resolve({ status: res.statusCode ?? 0, body: (text ? JSON.parse(text) : undefined) as T });
-          });
-          res.on('error', reject);
-        },
-      );
-      req.on('error', reject);
-      if (json !== undefined) req.write(json);
-      req.end();
-    });
-  }
-
-  /** As `call`, but a status outside 2xx fails the run. */
-  async ok<T>(method: string, path: string, token: string, body?: unknown): Promise<T> {
-    const res = await this.call<T>(method, path, token, body);
-    if (res.status < 200 || res.status > 299) throw new Error(`${method} ${path} answered ${res.status}: ${JSON.stringify(res.body)}`);
-    return res.body;
-  }
-
-  close(): void {
-    this.agent.destroy();
-  }
 }
 
 interface LeasedTask {
@@ -117,11 +61,8 @@ export async function gatewayBench(options: GatewayBenchOptions): Promise<void> 
   process.stdout.write(`load average at start: ${loadAverage()}\n`);
   const bench = await benchInfra();
   // The trust issue's rate limits would measure the limiter, not the system.
-  const { stack, databaseUrl, stop } = await benchStack(bench, 'gateway', { HMS_RATE_LIMIT_DISABLED: '1' });
-  const bus = await NatsBus.connect(bench.infra.natsUrl, stack.subjectPrefix, 'gateway-bench');
-  const db = new Client({ connectionString: databaseUrl });
-  await db.connect();
-  const http = new BenchHttp(stack.gatewayUrl);
+  const session = await gatewayStack(bench, 'gateway', { HMS_RATE_LIMIT_DISABLED: '1' });
+  const { stack, bus, db, http } = session;
   const manager = stack.managerToken;
   const service = stack.serviceToken;
   // A worker token is its own worker: one token per bench worker loop.
@@ -273,17 +214,13 @@ export async function gatewayBench(options: GatewayBenchOptions): Promise<void> 
     printTable('Targets (issue 22)', ['target', 'measured', 'met'], targets);
     process.stdout.write(`\nbench wall time: ${formatNumber((performance.now() - benchStarted) / 1000)} s; load average now ${loadAverage()}\n`);
   } finally {
-    http.close();
-    await db.end().catch(() => undefined);
-    await bus.close();
-    await stop();
+    await session.close();
     await bench.stop();
   }
 }
 
 const ms = (value: number) => formatNumber(value);
 const yes = (met: boolean) => (met ? 'yes' : 'no');
-const loadAverage = () => loadavg().map((load) => load.toFixed(2)).join(' ');
 
 /** `workers` loops of lease (max) and complete (one complete-many, or one call per task) until `total` are done. */
 async function drain(http: BenchHttp, tokens: string[], total: number, workers: number, max: number, completeMany: boolean): Promise<{ completed: number; seconds: number }> {
@@ -383,13 +320,7 @@ async function graphileAddJobs(bench: BenchInfra, count: number, size: number): 
     const calls = Array.from({ length: Math.ceil(count / size) }, (_, c) => Array.from({ length: Math.min(size, count - c * size) }, (_, i) => ({ i: c * size + i })));
     const cpuBefore = cpuSnapshot();
     const started = performance.now();
-    await mapConcurrent(calls, 2, (payloads) =>
-      pgPool.query(
-        `SELECT count(*) FROM graphile_worker.add_jobs(
-           (SELECT array_agg(ROW('bench', p, NULL, NULL, NULL, NULL, NULL, NULL)::graphile_worker.job_spec) FROM json_array_elements($1::json) AS p))`,
-        [JSON.stringify(payloads)],
-      ),
-    );
+    await mapConcurrent(calls, 2, (payloads) => addGraphileJobs(pgPool, payloads));
     const seconds = (performance.now() - started) / 1000;
     return { label: `graphile-worker add_jobs, ${size} per call`, perSecond: count / seconds, cpu: cpuBreakdown(cpuBefore, cpuSnapshot(), count) };
   });
@@ -406,18 +337,9 @@ async function graphilePickup(bench: BenchInfra, count: number, rate: number, co
     const latencies: number[] = [];
     let finish!: () => void;
     const finished = new Promise<void>((resolve) => (finish = resolve));
-    const runner = await gw.run({
-      pgPool,
-      concurrency,
-      noHandleSignals: true,
-      pollInterval: 10_000,
-      logger,
-      taskList: {
-        bench: async (payload: { i: number }) => {
-          latencies.push(performance.now() - sentAt.get(payload.i)!);
-          if (latencies.length === count) finish();
-        },
-      },
+    const runner = await startGraphileRunner(gw, pgPool, logger, concurrency, 10_000, async (payload: { i: number }) => {
+      latencies.push(performance.now() - sentAt.get(payload.i)!);
+      if (latencies.length === count) finish();
     });
     try {
       await sleep(200);

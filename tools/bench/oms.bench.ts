@@ -46,7 +46,7 @@ export interface ThroughputFigures {
 type OmsRunFigures = ThroughputFigures & { seeded: number };
 
 /** The item whose `value` is the median of an odd count: a whole pair, so the figures shown belong together. */
-function medianBy<T>(items: T[], value: (item: T) => number): T {
+export function medianBy<T>(items: T[], value: (item: T) => number): T {
   return [...items].sort((a, b) => value(a) - value(b))[Math.floor(items.length / 2)]!;
 }
 
@@ -233,6 +233,26 @@ export async function withGraphile<T>(bench: BenchInfra, poolSize: number, work:
 }
 
 /**
+ * graphile-worker's runner in this process on `pgPool`, running `bench` for every job of task
+ * `bench`; woken by LISTEN/NOTIFY, else every `pollInterval` ms.
+ */
+export function startGraphileRunner(gw: any, pgPool: Pool, logger: unknown, concurrency: number, pollInterval: number, bench: (payload: any) => Promise<void>): Promise<{ stop(): Promise<void> }> {
+  return gw.run({ pgPool, concurrency, noHandleSignals: true, pollInterval, logger, taskList: { bench } });
+}
+
+/**
+ * One `add_jobs` call (graphile-worker's bulk enqueue, what `addJobs` of later versions calls):
+ * a job of task `bench` per payload, in one statement.
+ */
+export function addGraphileJobs(pgPool: Pool, payloads: unknown[]): Promise<unknown> {
+  return pgPool.query(
+    `SELECT count(*) FROM graphile_worker.add_jobs(
+       (SELECT array_agg(ROW('bench', p, NULL, NULL, NULL, NULL, NULL, NULL)::graphile_worker.job_spec) FROM json_array_elements($1::json) AS p))`,
+    [JSON.stringify(payloads)],
+  );
+}
+
+/**
  * The throughput reference: `jobs` pre-queued jobs run to completion by graphile-worker
  * in-process (concurrency `concurrency`, no-op task).
  */
@@ -244,18 +264,9 @@ export function graphileThroughput(bench: BenchInfra, jobs: number, concurrency:
     const finished = new Promise<void>((resolve) => (finish = resolve));
     const cpuBefore = cpuSnapshot();
     const started = performance.now();
-    const runner = await gw.run({
-      pgPool,
-      concurrency,
-      noHandleSignals: true,
-      pollInterval: 1000,
-      logger,
-      taskList: {
-        bench: async () => {
-          done += 1;
-          if (done === jobs) finish();
-        },
-      },
+    const runner = await startGraphileRunner(gw, pgPool, logger, concurrency, 1000, async () => {
+      done += 1;
+      if (done === jobs) finish();
     });
     await finished;
     // The last completions are batched; wait until the table is empty so the figure is whole jobs.
@@ -304,14 +315,7 @@ async function omsPickup(rpc: RpcClient, bus: NatsBus, pool: string, i: number):
  */
 async function startGraphilePickup(gw: any, pgPool: Pool, db: Client, logger: unknown): Promise<{ pickup(i: number): Promise<number>; stop(): Promise<void> }> {
   let picked: ((at: number) => void) | undefined;
-  const runner = await gw.run({
-    pgPool,
-    concurrency: 1,
-    noHandleSignals: true,
-    pollInterval: 10_000,
-    logger,
-    taskList: { bench: async () => picked?.(performance.now()) },
-  });
+  const runner = await startGraphileRunner(gw, pgPool, logger, 1, 10_000, async () => picked?.(performance.now()));
   await sleep(200); // let the worker LISTEN and go idle
   return {
     async pickup(i: number): Promise<number> {
