@@ -26,6 +26,10 @@ import { injectTraceContext, withConsumerSpan, withProducerSpan } from '../traci
 import { assertBotPools } from './actor-trust';
 import type { NatsBus } from './nats-bus';
 import { encodedHeaderBytes, fitsIn, HEADERS_RESERVE_BYTES, payloadTooLarge } from './wire-size';
+import { memoizeValidationMetadata } from './validation-metadata';
+
+// Every process that validates messages (services, the gateway) looks constraints up once per class.
+memoizeValidationMetadata();
 
 /** What a handler knows about the call besides its message. */
 export interface RpcContext {
