@@ -195,7 +195,7 @@ export class BenchHttp {
     this.url = new URL(baseUrl);
   }
 
-  call<T>(method: string, path: string, token: string, body?: unknown): Promise<{ status: number; body: T }> {
+  call<T>(method: string, path: string, token: string, body?: unknown, retried = false): Promise<{ status: number; body: T }> {
     const json = body === undefined ? undefined : JSON.stringify(body);
     return new Promise((resolve, reject) => {
       const req = httpRequest(
@@ -217,7 +217,13 @@ export class BenchHttp {
           res.on('error', reject);
         },
       );
-      req.on('error', reject);
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        // The gateway closed a kept-alive socket as the request went out on it (on a loaded
+        // machine a socket can sit idle past the server's keep-alive timeout): nothing reached
+        // the gateway, so it is sent again once, on a fresh socket (Node's documented remedy).
+        if (!retried && req.reusedSocket && error.code === 'ECONNRESET') resolve(this.call<T>(method, path, token, body, true));
+        else reject(error);
+      });
       if (json !== undefined) req.write(json);
       req.end();
     });
