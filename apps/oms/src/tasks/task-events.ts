@@ -22,6 +22,8 @@ export class TaskEvents {
       filter: 'act.>',
       accepts: (type) => HANDLED.has(type),
       handle: (event, tx, emit) => this.handle(event, tx, emit),
+      // A batch's step.ready run is queued set-based: a statement per run, not two per event.
+      handleMany: { 'act.step.ready': (events, tx, emit) => this.tasks.queueFromSteps(events, tx, emit) },
       // A lone step.ready is what an idle worker waits for: queue it in one round trip.
       handleAlone: async (event) => (event.type === 'act.step.ready' ? this.tasks.queueLoneStep(event, durable) : 'declined'),
     };
@@ -44,9 +46,8 @@ export class TaskEvents {
   }
 
   private async handle(event: AnyHmsEvent, tx: EntityManager, emit: Emit): Promise<void> {
+    // act.step.ready goes to handleMany.
     switch (event.type) {
-      case 'act.step.ready':
-        return this.tasks.queueFromStep(event, tx, emit);
       case 'act.request.cancelled':
       case 'act.request.rejected':
       case 'act.request.failed':

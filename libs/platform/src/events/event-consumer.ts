@@ -1,12 +1,12 @@
 import type { JsMsg } from '@nats-io/jetstream';
-import { EventDeliveryLimits, isUuid, type AnyHmsEvent } from '@hms/contracts';
+import { EventDeliveryLimits, isUuid, type AnyHmsEvent, type EventType, type HmsEvent } from '@hms/contracts';
 import type { EntityManager } from 'typeorm';
 import type { Logger } from 'pino';
 import { withConsumerSpan } from '../tracing/tracing';
 import type { NatsBus } from '../nats/nats-bus';
 import { applyAllOrEachAlone, DurableBatches, MAX_EVENT_BATCH, redeliveryDelayMs } from './durable-batches';
 import { unpackReceivedMessage, type TraceCarrier, type UnpackedEvent } from './event-messages';
-import type { Emit, EventOutbox } from './event-outbox';
+import { currentTraceHeaders, type Emit, type EventOutbox } from './event-outbox';
 import type { ParkedEvents, ReplayableConsumer } from './parked-events';
 import { isTransientFailure } from './transient-failure';
 import { preparedQuery } from '../database/prepared-query';
@@ -26,6 +26,22 @@ export type EventHandler = (event: AnyHmsEvent, tx: EntityManager, emit: Emit) =
  */
 export type BatchEventHandler = (events: AnyHmsEvent[], tx: EntityManager, emit: Emit) => Promise<void>;
 
+/** An event handed to a {@link ManyEventHandlers} handler, with the trace context to emit what it causes in. */
+export interface ManyEvent<T extends EventType> {
+  event: HmsEvent<T>;
+  /** This event's consumer span as the outbox stores trace context (pass it to `emit`), or null outside a trace. */
+  traceHeaders: string | null;
+}
+
+/**
+ * Set-based handlers by event type, beside a subscription's `handle`: each run of consecutive
+ * fresh events of one of these types in a batch (which is in request-id order, each request's
+ * events in stream order) is handed over together, in that order, in the consumer's
+ * transaction; the events around the run go to `handle` before and after it. For handlers that
+ * write a run of events in a few statements instead of a few per event.
+ */
+export type ManyEventHandlers = { [T in EventType]?: (events: ManyEvent<T>[], tx: EntityManager, emit: Emit) => Promise<void> };
+
 /**
  * What became of an event offered to {@link SubscriptionOptions.handleAlone}: handled now,
  * seen before (already handled), or declined (it then takes the transactional path).
@@ -33,7 +49,8 @@ export type BatchEventHandler = (events: AnyHmsEvent[], tx: EntityManager, emit:
 export type LoneEventOutcome = 'handled' | 'seen' | 'declined';
 
 /** A durable subscription of one service to part of the event stream. */
-export type EventSubscription = SubscriptionOptions & ({ handle: EventHandler; handleAll?: never } | { handleAll: BatchEventHandler; handle?: never });
+export type EventSubscription = SubscriptionOptions &
+  ({ handle: EventHandler; handleMany?: ManyEventHandlers; handleAll?: never } | { handleAll: BatchEventHandler; handle?: never; handleMany?: never });
 
 interface SubscriptionOptions {
   /** Durable consumer name, shared by the service's replicas so they split the work. */
@@ -255,16 +272,37 @@ export class EventConsumer implements ReplayableConsumer {
   /** Claims the events and hands the fresh ones to the handler, in the caller's transaction; returns those handled. */
   private async applyIn(deliveries: Carried[], tx: EntityManager, emit: Emit): Promise<AnyHmsEvent[]> {
     const handled: AnyHmsEvent[] = [];
-    const { handle, handleAll, claim } = this.subscription;
+    const { handle, handleAll, handleMany, claim } = this.subscription;
     const events = deliveries.map((d) => d.event);
     const fresh = claim ? await claim(events, tx) : await this.recordProcessed(events, tx);
+    // A run of events for one of the handleMany handlers, handed over when the run ends.
+    const run: { type: EventType | null; events: ManyEvent<EventType>[] } = { type: null, events: [] };
+    const endRun = async () => {
+      if (run.type === null) return;
+      const handler = handleMany![run.type] as (events: ManyEvent<EventType>[], tx: EntityManager, emit: Emit) => Promise<void>;
+      const many = run.events;
+      run.type = null;
+      run.events = [];
+      await handler(many, tx, emit);
+    };
     for (const { event, trace } of deliveries) {
       // delete(): an event delivered twice within one batch is handled once.
       if (!fresh.delete(event.id.toLowerCase())) continue;
-      // A batch handler's work is shared; each event's trace still records that it arrived here.
-      await withConsumerSpan(`event ${event.type}`, trace, async () => (handle ? handle(event, tx, emit) : undefined));
+      if (handleMany?.[event.type]) {
+        if (run.type !== event.type) await endRun();
+        // The work is shared by the run; each event's trace still records that it arrived here,
+        // and what the handler emits for it continues that trace.
+        const traceHeaders = await withConsumerSpan(`event ${event.type}`, trace, async () => currentTraceHeaders());
+        run.type = event.type;
+        run.events.push({ event: event as HmsEvent<EventType>, traceHeaders });
+      } else {
+        await endRun();
+        // A batch handler's work is shared; each event's trace still records that it arrived here.
+        await withConsumerSpan(`event ${event.type}`, trace, async () => (handle ? handle(event, tx, emit) : undefined));
+      }
       handled.push(event);
     }
+    await endRun();
     if (handleAll && handled.length > 0) await handleAll(handled, tx, emit);
     return handled;
   }
