@@ -63,6 +63,13 @@ interface SubscriptionOptions {
    * this is where a consumer narrows it).
    */
   accepts?: (type: AnyHmsEvent['type']) => boolean;
+  /**
+   * At most this many events are handled in one transaction ({@link MAX_EVENT_BATCH} if absent).
+   * More suits a subscription whose events fold into set-based statements (`handleMany`): a
+   * transaction's round trips are then paid once per this many events. If a batch fails, its
+   * events are retried one per transaction, so a larger batch costs more then.
+   */
+  maxEventsPerTransaction?: number;
   /** Wait this long before handling events that arrive on an idle stream: for subscriptions off the latency path (see OFF_PATH_LINGER_MS). */
   lingerMs?: number;
   /**
@@ -207,8 +214,9 @@ export class EventConsumer implements ReplayableConsumer {
       else acks.expect(message, accepted);
     }
     if (deliveries.length === 1 && (await this.handledAlone(deliveries[0]!, acks))) return;
-    for (let start = 0; start < deliveries.length; start += MAX_EVENT_BATCH) {
-      await applyAllOrEachAlone(deliveries.slice(start, start + MAX_EVENT_BATCH), (batch) => this.applyOutlastingOutages(batch), {
+    const perTransaction = this.subscription.maxEventsPerTransaction ?? MAX_EVENT_BATCH;
+    for (let start = 0; start < deliveries.length; start += perTransaction) {
+      await applyAllOrEachAlone(deliveries.slice(start, start + perTransaction), (batch) => this.applyOutlastingOutages(batch), {
         applied: (delivery) => acks.handled(delivery.message),
         putOff: (delivery, error) => this.putOff(delivery, error, acks),
       });
