@@ -279,40 +279,28 @@ export class EventConsumer implements ReplayableConsumer {
 
   /** Claims the events and hands the fresh ones to the handler, in the caller's transaction; returns those handled. */
   private async applyIn(deliveries: Carried[], tx: EntityManager, emit: Emit): Promise<AnyHmsEvent[]> {
-    const handled: AnyHmsEvent[] = [];
     const { handle, handleAll, handleMany, claim } = this.subscription;
     const events = deliveries.map((d) => d.event);
     const fresh = claim ? await claim(events, tx) : await this.recordProcessed(events, tx);
-    // A run of events for one of the handleMany handlers, handed over when the run ends.
-    const run: { type: EventType | null; events: ManyEvent<EventType>[] } = { type: null, events: [] };
-    const endRun = async () => {
-      if (run.type === null) return;
-      const handler = handleMany![run.type] as (events: ManyEvent<EventType>[], tx: EntityManager, emit: Emit) => Promise<void>;
-      const many = run.events;
-      run.type = null;
-      run.events = [];
-      await handler(many, tx, emit);
-    };
-    for (const { event, trace } of deliveries) {
-      // delete(): an event delivered twice within one batch is handled once.
-      if (!fresh.delete(event.id.toLowerCase())) continue;
-      if (handleMany?.[event.type]) {
-        if (run.type !== event.type) await endRun();
-        // The work is shared by the run; each event's trace still records that it arrived here,
-        // and what the handler emits for it continues that trace.
-        const traceHeaders = await withConsumerSpan(`event ${event.type}`, trace, async () => currentTraceHeaders());
-        run.type = event.type;
-        run.events.push({ event: event as HmsEvent<EventType>, traceHeaders });
-      } else {
-        await endRun();
+    // delete(): an event delivered twice within one batch is handled once.
+    const handled = deliveries.filter(({ event }) => fresh.delete(event.id.toLowerCase()));
+    for (const { key: type, items } of consecutiveRuns(handled, ({ event }) => (handleMany?.[event.type] ? event.type : null))) {
+      if (type === null) {
         // A batch handler's work is shared; each event's trace still records that it arrived here.
-        await withConsumerSpan(`event ${event.type}`, trace, async () => (handle ? handle(event, tx, emit) : undefined));
+        for (const { event, trace } of items) await withConsumerSpan(`event ${event.type}`, trace, async () => (handle ? handle(event, tx, emit) : undefined));
+        continue;
       }
-      handled.push(event);
+      // The work is shared by the run; each event's trace still records that it arrived here,
+      // and what the handler emits for it continues that trace.
+      const many: ManyEvent<EventType>[] = [];
+      for (const { event, trace } of items) {
+        many.push({ event: event as HmsEvent<EventType>, traceHeaders: await withConsumerSpan(`event ${event.type}`, trace, async () => currentTraceHeaders()) });
+      }
+      await (handleMany![type] as (events: ManyEvent<EventType>[], tx: EntityManager, emit: Emit) => Promise<void>)(many, tx, emit);
     }
-    await endRun();
-    if (handleAll && handled.length > 0) await handleAll(handled, tx, emit);
-    return handled;
+    const handledEvents = handled.map(({ event }) => event);
+    if (handleAll && handledEvents.length > 0) await handleAll(handledEvents, tx, emit);
+    return handledEvents;
   }
 
   private async recordProcessed(events: AnyHmsEvent[], tx: EntityManager): Promise<Set<string>> {
@@ -350,6 +338,21 @@ export class EventConsumer implements ReplayableConsumer {
     this.logger.error({ err: error, eventId: event.id, type: event.type, deliveries, delayMs }, 'event handling failed; will retry');
     acks.putOff(message, delayMs);
   }
+}
+
+/**
+ * Splits `items` into maximal runs of consecutive items with the same key, in order: how a
+ * batch is handed to `handleMany` (key: the event type it handles, null for `handle`).
+ */
+export function consecutiveRuns<T, K>(items: T[], keyOf: (item: T) => K): Array<{ key: K; items: T[] }> {
+  const runs: Array<{ key: K; items: T[] }> = [];
+  for (const item of items) {
+    const key = keyOf(item);
+    const last = runs[runs.length - 1];
+    if (last && last.key === key) last.items.push(item);
+    else runs.push({ key, items: [item] });
+  }
+  return runs;
 }
 
 /**
