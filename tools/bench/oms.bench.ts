@@ -64,7 +64,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Seeds `count` queued tasks into a pool with INSERT … SELECT generate_series, every NOT NULL
- * column filled as TasksService.queueFromStep fills it (pool defaults: 3 attempts, 300 s lease,
+ * column filled as TasksService.queueFromSteps fills it (pool defaults: 3 attempts, 300 s lease,
  * the default backoff). available_at rises by 1 ms per task, so the queue has a FIFO order.
  * Returns the seconds it took.
  */

@@ -138,6 +138,32 @@ describe('ACT requests and their workflow', () => {
     expect(done).toMatchObject({ result: { pay: { paymentId: 'P-77' } }, details: { reason: null, stepId: null, escalations: [] } });
   });
 
+  it('records a batch of queued tasks on their steps together, in the order OMS reported them', async () => {
+    const first = await create('fan_out');
+    const second = await create('fan_out');
+    const queued = (requestId: string, stepId: string) => ({
+      id: randomUUID(),
+      type: 'oms.task.queued' as const,
+      at: new Date().toISOString(),
+      actor: 'system:oms',
+      requestId,
+      source: 'oms' as const,
+      data: { taskId: randomUUID(), stepId, pool: 'clerks', priority: 0, tags: [], attempt: 0, slaDueAt: null },
+    });
+    // photos and records are ready; decide waits for them, so it cannot take a task yet.
+    const run = [queued(first.id, 'photos'), queued(first.id, 'records'), queued(second.id, 'photos'), queued(second.id, 'photos'), queued(second.id, 'decide')];
+    // One message, as OMS's relay sends a run of one type: the consumer handles it as one batch.
+    await act.bus.jetstream.publish(act.bus.subject(EventStream.subjectOf('oms.task.queued')), JSON.stringify(run), { msgID: `${run[0]!.id}+${run.length}` });
+
+    const taskOf = (view: RequestView, stepId: string) => view.steps.find((step) => step.stepId === stepId)!.taskId;
+    await waitForStep(second.id, 'photos', (step) => step.taskId === run[3]!.data.taskId);
+    const [one, two] = [await get(first.id), await get(second.id)];
+    expect([taskOf(one, 'photos'), taskOf(one, 'records')]).toEqual([run[0]!.data.taskId, run[1]!.data.taskId]);
+    // The later of two tasks of a step is the one recorded; a step that cannot take one keeps none.
+    expect([taskOf(two, 'photos'), taskOf(two, 'decide')]).toEqual([run[3]!.data.taskId, null]);
+    expect(two.steps.find((step) => step.stepId === 'decide')!.status).toBe('pending');
+  });
+
   it('rejects the request when an approval step answers approved: false', async () => {
     const rejected = act.collect('act.request.rejected');
     const request = await create('pothole_repair');

@@ -136,19 +136,27 @@ function columnList(tx: EntityManager, entity: typeof RequestStepEntity | typeof
 }
 
 /**
- * Records a step's task if the step exists and is in one of `statuses` (one prepared statement,
- * no read first); false when it is not.
+ * Records the steps' tasks, for the steps that exist and are in one of `statuses` (one prepared
+ * statement for them all, no read first); returns the keys (`requestId stepId`, request id in
+ * lower case) of the steps recorded. One entry per step: the caller keeps the last of a step's.
  */
-export async function recordStepTask(tx: EntityManager, requestId: string, stepId: string, taskId: string, statuses: string[], now: Date): Promise<boolean> {
-  const rows = await preparedQuery(
+export async function recordStepTasks(tx: EntityManager, tasks: Array<{ requestId: string; stepId: string; taskId: string }>, statuses: string[], now: Date): Promise<Set<string>> {
+  if (tasks.length === 0) return new Set();
+  const rows = await preparedQuery<{ request_id: string; step_id: string }>(
     tx,
-    'act_record_step_task',
-    `UPDATE "act"."request_steps" SET "task_id" = $3, "updated_at" = $5
-      WHERE "request_id" = $1 AND "step_id" = $2 AND "status" = ANY($4::text[])
-  RETURNING 1`,
-    [requestId, stepId, taskId, statuses, now],
+    'act_record_step_tasks',
+    `UPDATE "act"."request_steps" AS s SET "task_id" = t.task_id, "updated_at" = $5
+       FROM unnest($1::uuid[], $2::text[], $3::text[]) AS t(request_id, step_id, task_id)
+      WHERE s."request_id" = t.request_id AND s."step_id" = t.step_id AND s."status" = ANY($4::text[])
+  RETURNING s."request_id", s."step_id"`,
+    [tasks.map((task) => task.requestId), tasks.map((task) => task.stepId), tasks.map((task) => task.taskId), statuses, now],
   );
-  return rows.length > 0;
+  return new Set(rows.map((row) => stepKey(row.request_id, row.step_id)));
+}
+
+/** A step's key in {@link recordStepTasks}' answer. */
+export function stepKey(requestId: string, stepId: string): string {
+  return `${requestId.toLowerCase()} ${stepId}`;
 }
 
 /**

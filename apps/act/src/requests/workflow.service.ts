@@ -8,7 +8,7 @@ import type { RequestStepEntity } from './request-step.entity';
 import type { RequestEntity } from './request.entity';
 import { isTerminalRequest } from './request.state';
 import { fanOutOutcome, insertFanOut, lockNextChunk, markEmitted, recordItemEnds, type ItemEnd } from './fan-out.repository';
-import { appendEscalations, loadSteps, lockRequest, lockRequests, recordStepTask, updateRequest, updateStep } from './requests.repository';
+import { appendEscalations, loadSteps, lockRequest, lockRequests, recordStepTasks, stepKey, updateRequest, updateStep } from './requests.repository';
 import { canTransitionStep, stepStatusesAllowing, type StepEvent } from './step.state';
 import { Workflow, type WorkflowEffect } from './workflow';
 
@@ -218,6 +218,9 @@ export class WorkflowService {
       this.clock.now(),
     );
     const itemEvents: TaskEvent[] = [];
+    // `oms.task.queued` decides nothing: a run of them (a batch of new tasks) is recorded on the
+    // steps in one statement, at its place in the batch's order.
+    const queued: Array<{ event: HmsEvent<'oms.task.queued'>; request: RequestEntity }> = [];
     for (const event of taskEvents) {
       if (ItemSteps.parse(event.data.stepId)) {
         itemEvents.push(event);
@@ -225,8 +228,15 @@ export class WorkflowService {
       }
       const request = requests.get(event.requestId!.toLowerCase());
       // A request ended by an earlier event of this batch is terminal here too (apply() updates it in place).
-      if (request && !isTerminalRequest(request.status)) await this.onTaskEvent(event, request, tx, emit);
+      if (!request || isTerminalRequest(request.status)) continue;
+      if (event.type === 'oms.task.queued') {
+        queued.push({ event, request });
+        continue;
+      }
+      await this.recordQueued(queued.splice(0), tx);
+      await this.onTaskEvent(event, request, tx, emit);
     }
+    await this.recordQueued(queued, tx);
     for (const event of fanOuts) {
       const request = requests.get(event.requestId!.toLowerCase());
       if (request && !isTerminalRequest(request.status)) await this.storeFanOut(event, request, tx, emit);
@@ -326,18 +336,29 @@ export class WorkflowService {
     });
   }
 
+  /**
+   * Each step records its task if its status can take the event (the request is locked, so it
+   * cannot change meanwhile); one statement for the run. Of two events for one step, the later
+   * task is recorded, as one statement per event would leave it.
+   */
+  private async recordQueued(run: Array<{ event: HmsEvent<'oms.task.queued'>; request: RequestEntity }>, tx: EntityManager): Promise<void> {
+    if (run.length === 0) return;
+    const lastOfStep = new Map(run.map((item) => [stepKey(item.request.id, item.event.data.stepId), item]));
+    const recorded = await recordStepTasks(
+      tx,
+      [...lastOfStep.values()].map(({ event, request }) => ({ requestId: request.id, stepId: event.data.stepId, taskId: event.data.taskId })),
+      stepStatusesAllowing('taskQueued'),
+      this.clock.now(),
+    );
+    for (const [key, { event, request }] of lastOfStep) if (!recorded.has(key)) this.ignore(event, request);
+  }
+
   private ignore(event: TaskEvent, request: RequestEntity, stepStatus?: string): void {
     this.logger.warn({ eventId: event.id, type: event.type, requestId: request.id, stepId: event.data.stepId, stepStatus }, 'ignoring a task event the step cannot take');
   }
 
-  private async onTaskEvent(event: TaskEvent, request: RequestEntity, tx: EntityManager, emit: Emit): Promise<void> {
-    if (event.type === 'oms.task.queued') {
-      // The commonest task event decides nothing: the step records its task in one statement,
-      // if its status can take the event (the request is locked, so it cannot change meanwhile).
-      const recorded = await recordStepTask(tx, request.id, event.data.stepId, event.data.taskId, stepStatusesAllowing('taskQueued'), this.clock.now());
-      if (!recorded) this.ignore(event, request);
-      return;
-    }
+  /** A task event other than `oms.task.queued` (see recordQueued). */
+  private async onTaskEvent(event: Exclude<TaskEvent, HmsEvent<'oms.task.queued'>>, request: RequestEntity, tx: EntityManager, emit: Emit): Promise<void> {
     const steps = await loadSteps(tx, request.id);
     const step = steps.find((s) => s.stepId === event.data.stepId);
     if (!step || !canTransitionStep(step.status, STEP_EVENT_OF[event.type])) {

@@ -39,25 +39,63 @@ export interface QueueLoneStepResult {
   leased: LeasedTask | null;
 }
 
+/**
+ * The one place a step's task is written: both queueing statements insert it with this.
+ * `steps` is a relation of the tasks to queue, one row each, with the columns
+ *
+ *   id uuid, request_id, step_id, pool, title text, tags text[], priority int,
+ *   step_attempts int, retry text (JSON, the policy without its attempts), payload text,
+ *   input text (JSON), step_lease_seconds int, step_sla_minutes float8: the step's own (or null);
+ *   worker text, lease_token text, lease_id uuid, lease_asked int, granted_at timestamptz:
+ *   the hand-off (worker null: queued, not leased);
+ *
+ * and each row's pool must exist (`oms.pools`, joined here). Unset settings are the pool's:
+ * attempts (effectiveRetryPolicy's rule, completed here because the pool is read here), lease
+ * length and SLA; `pick_by` is the SLA deadline or, untimed, `untimedMinutes` after `now`. A
+ * second task for a (request, step) is not inserted (tasks_request_step_key). A hand-off row is
+ * inserted already leased to its worker, as lease-acquire.sql.ts would lease it (attempt 1,
+ * token, expiry from the grant time). `payload_bytes` is the length of the JSON the service
+ * wrote (see docs/architecture.md "Sizes").
+ */
+function insertQueuedTasksSql(steps: string, now: string, untimedMinutes: string): string {
+  return `INSERT INTO oms.tasks (id, request_id, step_id, pool, title, tags, priority, status, attempt, max_attempts, retry, payload, payload_bytes, input,
+                         lease_seconds, sla_due_at, pick_by, available_at, queued_at, created_at, updated_at,
+                         worker, lease_token, lease_id, lease_duration_seconds, lease_expires_at)
+  SELECT s.id, s.request_id, s.step_id, s.pool, s.title, s.tags, s.priority,
+         CASE WHEN s.worker IS NULL THEN 'queued' ELSE 'leased' END, CASE WHEN s.worker IS NULL THEN 0 ELSE 1 END,
+         s.attempts, jsonb_set(s.retry::jsonb, '{attempts}', to_jsonb(s.attempts)), s.payload::jsonb, octet_length(s.payload) + octet_length(s.input), s.input::jsonb,
+         s.lease_seconds, s.sla_due_at, COALESCE(s.sla_due_at, ${now} + ${untimedMinutes} * interval '1 minute'), ${now}, ${now}, ${now},
+         CASE WHEN s.worker IS NULL THEN ${now} ELSE s.granted_at END,
+         s.worker, s.lease_token, s.lease_id,
+         CASE WHEN s.worker IS NULL THEN NULL ELSE s.lease_duration END,
+         CASE WHEN s.worker IS NULL THEN NULL ELSE s.granted_at + s.lease_duration * interval '1 second' END
+  FROM (
+    SELECT s.*, COALESCE(s.step_attempts, p.max_attempts) AS attempts,
+           COALESCE(s.step_lease_seconds, p.lease_seconds) AS lease_seconds,
+           ${now} + COALESCE(s.step_sla_minutes, p.sla_minutes) * interval '1 minute' AS sla_due_at,
+           COALESCE(${cappedLeaseSecondsSql('s.lease_asked', 'p.max_lease_seconds', 'COALESCE(s.step_lease_seconds, p.lease_seconds)')}, s.step_lease_seconds, p.lease_seconds) AS lease_duration
+    FROM ${steps} AS s JOIN oms.pools AS p ON p.name = s.pool
+  ) AS s
+  ON CONFLICT ON CONSTRAINT tasks_request_step_key DO NOTHING
+  RETURNING id, request_id, step_id, pool, priority, tags, sla_due_at, attempt, worker, lease_id, lease_expires_at, lease_seconds, available_at, updated_at`;
+}
+
 /*
  * `act.step.ready` in one statement and so one round trip, with no transaction around it: claim
- * the event, read the pool's defaults, insert the task and its `oms.task.queued` event. It does
- * what TasksService.queueFromStep does in the consumer's transaction, for an existing pool:
- * attempts, lease length and SLA are the step's own or else the pool's (for attempts that is
- * effectiveRetryPolicy's rule, applied here because the pool is read here); `pick_by` is the SLA
- * deadline or, untimed, the untimed deadline. Nothing is written when the pool is missing (the
+ * the event, read the pool's defaults, insert the task ({@link insertQueuedTasksSql}) and its
+ * `oms.task.queued` event. It does what {@link QUEUE_STEPS_SQL} does in the consumer's
+ * transaction, for an existing pool. Nothing is written when the pool is missing (the
  * transactional path creates it) or the event was claimed before; a second ready for a step
  * that has a task claims the event and queues nothing (tasks_request_step_key).
  *
- * Hand-off ($19 worker not null): the task is inserted already leased to that worker, as
- * lease-acquire.sql.ts would lease it (attempt 1, token, expiry from the grant time, which is
- * the statement's own clock), and `oms.task.leased` follows `oms.task.queued` in the outbox.
- * The leased event's insert reads the queued event's RETURNING, so the queued event's row (and
- * its outbox id) is made first and the relay publishes them in that order. The worker is seen at
- * the grant, as lease-acquire.sql.ts sees the workers it leases to: its call lasted until now,
- * and the liveness window it must next call within starts here, not at its parked call's last
- * look (up to half a window before). Lock order: the new task, then the worker row, as every
- * lease-holder statement takes them.
+ * Hand-off ($19 worker not null): the task is inserted already leased to that worker, with the
+ * grant time the statement's own clock, and `oms.task.leased` follows `oms.task.queued` in the
+ * outbox. The leased event's insert reads the queued event's RETURNING, so the queued event's
+ * row (and its outbox id) is made first and the relay publishes them in that order. The worker
+ * is seen at the grant, as lease-acquire.sql.ts sees the workers it leases to: its call lasted
+ * until now, and the liveness window it must next call within starts here, not at its parked
+ * call's last look (up to half a window before). Lock order: the new task, then the worker row,
+ * as every lease-holder statement takes them.
  *
  * Every row it reads or writes is reached by key, so it runs on the GenericPlanPool: planned
  * once per connection, which saves a third of the statement on the idle pickup path.
@@ -67,35 +105,20 @@ WITH clock AS MATERIALIZED (
   SELECT date_trunc('milliseconds', GREATEST($13::timestamptz, clock_timestamp())) AS granted_at
 ),
 pool AS (
-  SELECT max_attempts, lease_seconds, max_lease_seconds, sla_minutes FROM oms.pools WHERE name = $4::text
+  SELECT 1 FROM oms.pools WHERE name = $4::text
 ),
 claimed AS (
   ${claimProcessedEventSql({ schema: 'oms', consumer: '$15::text', eventIds: 'unnest(ARRAY[$16::uuid])', onlyIf: 'EXISTS (SELECT 1 FROM pool)' })}
 ),
-settings AS (
-  SELECT COALESCE($8::int, p.max_attempts) AS attempts,
-         COALESCE($11::int, p.lease_seconds) AS lease_seconds,
-         $13::timestamptz + COALESCE($12::float8, p.sla_minutes) * interval '1 minute' AS sla_due_at,
-         COALESCE(${cappedLeaseSecondsSql('$22::int', 'p.max_lease_seconds', 'COALESCE($11::int, p.lease_seconds)')}, $11::int, p.lease_seconds) AS lease_duration,
-         c.granted_at
-  FROM pool AS p CROSS JOIN clock AS c
+step AS (
+  SELECT $1::uuid AS id, $2::text AS request_id, $3::text AS step_id, $4::text AS pool, $5::text AS title, $6::text[] AS tags, $7::int AS priority,
+         $8::int AS step_attempts, $9::text AS retry, $10::text AS payload, $25::text AS input, $11::int AS step_lease_seconds, $12::float8 AS step_sla_minutes,
+         $19::text AS worker, $20::text AS lease_token, $21::uuid AS lease_id, $22::int AS lease_asked, c.granted_at
+  FROM clock AS c
   WHERE EXISTS (SELECT 1 FROM claimed)
 ),
 queued AS (
-  INSERT INTO oms.tasks (id, request_id, step_id, pool, title, tags, priority, status, attempt, max_attempts, retry, payload, payload_bytes, input,
-                         lease_seconds, sla_due_at, pick_by, available_at, queued_at, created_at, updated_at,
-                         worker, lease_token, lease_id, lease_duration_seconds, lease_expires_at)
-  SELECT $1::uuid, $2::text, $3::text, $4::text, $5::text, $6::text[], $7::int,
-         CASE WHEN $19::text IS NULL THEN 'queued' ELSE 'leased' END, CASE WHEN $19::text IS NULL THEN 0 ELSE 1 END,
-         s.attempts, jsonb_set($9::jsonb, '{attempts}', to_jsonb(s.attempts)), $10::text::jsonb, octet_length($10::text) + octet_length($25::text), $25::text::jsonb,
-         s.lease_seconds, s.sla_due_at, COALESCE(s.sla_due_at, $13::timestamptz + $14::int * interval '1 minute'), $13, $13, $13,
-         CASE WHEN $19::text IS NULL THEN $13::timestamptz ELSE s.granted_at END,
-         $19::text, $20::text, $21::uuid,
-         CASE WHEN $19::text IS NULL THEN NULL ELSE s.lease_duration END,
-         CASE WHEN $19::text IS NULL THEN NULL ELSE s.granted_at + s.lease_duration * interval '1 second' END
-  FROM settings AS s
-  ON CONFLICT ON CONSTRAINT tasks_request_step_key DO NOTHING
-  RETURNING id, request_id, step_id, pool, priority, tags, sla_due_at, attempt, worker, lease_id, lease_expires_at, lease_seconds, available_at, updated_at
+  ${insertQueuedTasksSql('step', '$13::timestamptz', '$14::int')}
 ),
 seen AS (
   INSERT INTO oms.workers AS w (id, first_seen_at, last_seen_at)
@@ -149,6 +172,30 @@ handed_off AS (
 SELECT EXISTS (SELECT 1 FROM pool) AS pool_found, EXISTS (SELECT 1 FROM claimed) AS claimed, q.id, q.tags, q.worker, q.lease_expires_at, q.lease_seconds
 FROM (SELECT 1) AS one LEFT JOIN queued AS q ON true`;
 
+/*
+ * Many `act.step.ready` in the consumer's transaction, in one statement: the steps come as
+ * arrays (one element per task; tags as JSON, since an SQL array of arrays must be
+ * rectangular), are inserted by {@link insertQueuedTasksSql} as the lone statement inserts one,
+ * and the statement returns the tasks it queued and the pools it found missing (their steps are
+ * not queued; the caller creates the pools and queues those steps again). The consumer has
+ * claimed the events; the caller emits `oms.task.queued` for what was queued.
+ */
+export const QUEUE_STEPS_SQL = `
+WITH step AS (
+  SELECT s.id, s.request_id, s.step_id, s.pool, s.title,
+         ARRAY(SELECT tag FROM jsonb_array_elements_text(s.tags::jsonb) WITH ORDINALITY AS t(tag, n) ORDER BY n) AS tags,
+         s.priority, s.step_attempts, s.retry, s.payload, s.input, s.step_lease_seconds, s.step_sla_minutes,
+         NULL::text AS worker, NULL::text AS lease_token, NULL::uuid AS lease_id, NULL::int AS lease_asked, NULL::timestamptz AS granted_at
+  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[], $9::text[], $10::text[], $11::text[], $12::int[], $13::float8[])
+    AS s(id, request_id, step_id, pool, title, tags, priority, step_attempts, retry, payload, input, step_lease_seconds, step_sla_minutes)
+),
+queued AS (
+  ${insertQueuedTasksSql('step', '$14::timestamptz', '$15::int')}
+)
+SELECT m.missing_pools, q.id, q.request_id, q.step_id, q.priority, q.sla_due_at
+FROM (SELECT array_agg(DISTINCT s.pool) FILTER (WHERE NOT EXISTS (SELECT 1 FROM oms.pools AS p WHERE p.name = s.pool)) AS missing_pools FROM step AS s) AS m
+LEFT JOIN queued AS q ON true`;
+
 /** Queues a lone step's task, claiming its event, atomically on its own (one statement). */
 export async function queueLoneStep(db: StatementTarget, params: QueueLoneStepParams): Promise<QueueLoneStepResult> {
   const { step, handOff } = params;
@@ -161,7 +208,7 @@ export async function queueLoneStep(db: StatementTarget, params: QueueLoneStepPa
     step.tags,
     step.priority,
     step.retry?.attempts ?? null,
-    JSON.stringify(effectiveRetryPolicy(step.retry, 0)),
+    retryWithoutAttempts(step),
     JSON.stringify(step.payload),
     step.leaseSeconds,
     step.slaMinutes,
@@ -209,4 +256,68 @@ interface QueueLoneStepRow {
   worker: string | null;
   lease_expires_at: Date | null;
   lease_seconds: number | null;
+}
+
+/** The step's retry policy as both statements take it: attempts are set from the step or the pool there. */
+function retryWithoutAttempts(step: StepTask): string {
+  return JSON.stringify(effectiveRetryPolicy(step.retry, 0));
+}
+
+export interface QueueStepsParams {
+  /** At most one per (request, step): a second would be a conflict within the statement. */
+  steps: Array<{ step: StepTask; taskId: string }>;
+  now: Date;
+  untimedDeadlineMinutes: number;
+}
+
+/** A task {@link queueSteps} queued. */
+export interface QueuedStepTask {
+  id: string;
+  requestId: string;
+  stepId: string;
+  priority: number;
+  slaDueAt: Date | null;
+}
+
+export interface QueueStepsResult {
+  queued: QueuedStepTask[];
+  /** Pools that do not exist: their steps were not queued. */
+  missingPools: string[];
+}
+
+/** Queues the steps' tasks in one statement ({@link QUEUE_STEPS_SQL}), in the caller's transaction. */
+export async function queueSteps(db: StatementTarget, params: QueueStepsParams): Promise<QueueStepsResult> {
+  const steps = params.steps.map(({ step }) => step);
+  const rows = await preparedQuery<QueueStepsRow>(db, 'oms_queue_steps', QUEUE_STEPS_SQL, [
+    params.steps.map(({ taskId }) => taskId),
+    steps.map((step) => step.requestId),
+    steps.map((step) => step.stepId),
+    steps.map((step) => step.pool),
+    steps.map((step) => step.title),
+    steps.map((step) => JSON.stringify(step.tags)),
+    steps.map((step) => step.priority),
+    steps.map((step) => step.retry?.attempts ?? null),
+    steps.map(retryWithoutAttempts),
+    steps.map((step) => JSON.stringify(step.payload)),
+    steps.map((step) => JSON.stringify(step.input)),
+    steps.map((step) => step.leaseSeconds),
+    steps.map((step) => step.slaMinutes),
+    params.now,
+    params.untimedDeadlineMinutes,
+  ]);
+  return {
+    missingPools: rows[0]?.missing_pools ?? [],
+    queued: rows.flatMap((row) =>
+      row.id === null ? [] : [{ id: row.id, requestId: row.request_id!, stepId: row.step_id!, priority: row.priority!, slaDueAt: row.sla_due_at }],
+    ),
+  };
+}
+
+interface QueueStepsRow {
+  missing_pools: string[] | null;
+  id: string | null;
+  request_id: string | null;
+  step_id: string | null;
+  priority: number | null;
+  sla_due_at: Date | null;
 }

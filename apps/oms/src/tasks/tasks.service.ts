@@ -16,20 +16,19 @@ import {
   type TaskView,
   isUuid,
 } from '@hms/contracts';
-import { CLOCK, currentTraceHeaders, decodeTimeIdCursor, encodeTimeIdCursor, EventOutbox, GenericPlanPool, InjectLogger, pageThatFits, preparedQuery, type Clock, type Emit, type LoneEventOutcome } from '@hms/platform';
+import { CLOCK, currentTraceHeaders, decodeTimeIdCursor, encodeTimeIdCursor, EventOutbox, GenericPlanPool, InjectLogger, pageThatFits, type Clock, type Emit, type LoneEventOutcome, type ManyEvent } from '@hms/platform';
 import type { Logger } from 'pino';
 import { DataSource, type EntityManager } from 'typeorm';
 import { randomUUID } from 'node:crypto';
 import { AfterCommit } from '../database/after-commit';
 import { queryRows } from '../database/query-rows';
-import { effectiveRetryPolicy } from '../leases/backoff';
 import { TaskSignals } from '../leases/task-signals';
 import { OmsConfig } from '../oms.config';
 import { PoolsService } from '../pools/pools.service';
 import { compareQueueOrder, QUEUE_ORDER_SQL } from './queue-order';
 import { newLeaseCredentials } from '../leases/lease-credentials';
 import type { WaiterLeaseTerms } from '../leases/task-signals';
-import { queueLoneStep, type HandOffLease, type QueueLoneStepResult, type StepTask } from './queue-task.sql';
+import { queueLoneStep, queueSteps, type HandOffLease, type QueueLoneStepResult, type StepTask } from './queue-task.sql';
 import { statesAccepting, transitionTask } from './task.state';
 import { TASK_VIEW_COLUMNS, toQueuedTaskView, toTaskView, type TaskViewRow } from './task.view';
 
@@ -53,13 +52,25 @@ export class TasksService {
    * Runs inside the consumer's transaction; waiters are woken once it commits.
    */
   async queueFromStep(event: HmsEvent<'act.step.ready'>, tx: EntityManager, emit: Emit): Promise<void> {
-    const step = this.stepTask(event);
-    if (!step) {
+    await this.queueFromSteps([{ event, traceHeaders: currentTraceHeaders() }], tx, emit);
+  }
+
+  /**
+   * A run of `act.step.ready` from the consumer's batch, queued together: the tasks in one
+   * statement (two when a pool has to be created first), their `oms.task.queued` events in the
+   * transaction's one outbox insert, and one wake-up per pool after the commit. The same effect
+   * as queueing each alone, in order: the first ready of a (request, step) queues its task, a
+   * later one (in this run or before it) queues nothing.
+   */
+  async queueFromSteps(events: ManyEvent<'act.step.ready'>[], tx: EntityManager, emit: Emit): Promise<void> {
+    const items: QueueItem[] = [];
+    for (const { event, traceHeaders } of events) {
+      const step = this.stepTask(event);
+      if (step) items.push({ step, actor: event.actor, traceHeaders });
       // Redelivering a malformed event would fail the same way forever.
-      this.logger.error({ eventId: event.id, requestId: event.requestId, data: event.data }, 'dropping an act.step.ready event that cannot be queued');
-      return;
+      else this.logger.error({ eventId: event.id, requestId: event.requestId, data: event.data }, 'dropping an act.step.ready event that cannot be queued');
     }
-    await this.queueTask(step, event.actor, tx, emit);
+    await this.queueTasks(items, tx, emit);
   }
 
   /**
@@ -75,24 +86,20 @@ export class TasksService {
       this.logger.error({ eventId: event.id, requestId: event.requestId, data: event.data }, 'dropping an ops.alert.escalated event that cannot be queued');
       return;
     }
-    await this.queueTask(
-      {
-        requestId: event.requestId,
-        stepId: EscalationSteps.stepIdOf(alertId),
-        pool: escalationPool,
-        title: `Escalation: ${message}`.slice(0, 500),
-        tags: [],
-        priority: 0,
-        retry: null,
-        payload: { alertId, kind, pool, taskId, stepId, message },
-        input: {},
-        leaseSeconds: null,
-        slaMinutes: null,
-      },
-      event.actor,
-      tx,
-      emit,
-    );
+    const step: StepTask = {
+      requestId: event.requestId,
+      stepId: EscalationSteps.stepIdOf(alertId),
+      pool: escalationPool,
+      title: `Escalation: ${message}`.slice(0, 500),
+      tags: [],
+      priority: 0,
+      retry: null,
+      payload: { alertId, kind, pool, taskId, stepId, message },
+      input: {},
+      leaseSeconds: null,
+      slaMinutes: null,
+    };
+    await this.queueTasks([{ step, actor: event.actor }], tx, emit);
   }
 
   /** An alert was resolved (its task finished, or a manager closed it): its escalation task, if still open, is no longer needed. */
@@ -101,47 +108,46 @@ export class TasksService {
     await this.cancelOpen(tx, emit, event.requestId, EscalationSteps.stepIdOf(event.data.alertId), `alert resolved: ${event.data.resolution}`, event.actor);
   }
 
-  private async queueTask(step: StepTask, actor: string, tx: EntityManager, emit: Emit): Promise<void> {
-    const pool = await this.pools.resolveForQueueing(tx, step.pool, emit, actor);
+  /**
+   * Queues the items' tasks ({@link queueSteps}), creating the pools that do not exist yet, and
+   * emits `oms.task.queued` for each task queued, in the items' order. One task per (request,
+   * step): the first item of a step is the one queued, as if they had come one by one.
+   */
+  private async queueTasks(items: QueueItem[], tx: EntityManager, emit: Emit): Promise<void> {
+    const firstOfStep = new Map<string, QueueItem & { taskId: string }>();
+    for (const item of items) {
+      const key = `${item.step.requestId}\u0000${item.step.stepId}`;
+      if (!firstOfStep.has(key)) firstOfStep.set(key, { ...item, taskId: randomUUID() });
+    }
+    const steps = [...firstOfStep.values()];
+    if (steps.length === 0) return;
     const now = this.clock.now();
-    const retry = effectiveRetryPolicy(step.retry, pool.max_attempts);
-    const slaMinutes = step.slaMinutes ?? pool.sla_minutes;
-    const slaDueAt = slaMinutes != null ? new Date(now.getTime() + slaMinutes * 60_000) : null;
-    const [task] = await preparedQuery<{ id: string; priority: number; sla_due_at: Date | null }>(
-      tx,
-      'oms_queue_task',
-      `INSERT INTO oms.tasks (id, request_id, step_id, pool, title, tags, priority, status, attempt, max_attempts, retry, payload, payload_bytes, input,
-                              lease_seconds, sla_due_at, pick_by, available_at, queued_at, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6::text[], $7, 'queued', 0, $8, $9::jsonb, $10::text::jsonb, octet_length($10::text) + octet_length($15::text), $15::text::jsonb,
-               $11, $12, $14, $13, $13, $13, $13)
-       ON CONFLICT ON CONSTRAINT tasks_request_step_key DO NOTHING
-       RETURNING id, priority, sla_due_at`,
-      [
-        randomUUID(),
+    const untimedDeadlineMinutes = this.config.OMS_UNTIMED_TASK_DEADLINE_MINUTES;
+    const { queued, missingPools } = await queueSteps(tx, { steps, now, untimedDeadlineMinutes });
+    if (missingPools.length > 0) {
+      // A pool named by a plan is created on its first task (with the defaults), then its steps are queued.
+      const missing = new Set(missingPools);
+      const waiting = steps.filter(({ step }) => missing.has(step.pool));
+      for (const pool of missing) await this.pools.resolveForQueueing(tx, pool, emit, waiting.find(({ step }) => step.pool === pool)!.actor);
+      queued.push(...(await queueSteps(tx, { steps: waiting, now, untimedDeadlineMinutes })).queued);
+    }
+    const byId = new Map(queued.map((task) => [task.id, task]));
+    const announced = new Map<string, string[][]>();
+    for (const { step, taskId, actor, traceHeaders } of steps) {
+      const task = byId.get(taskId);
+      if (!task) continue; // already queued for this (request, step): a duplicate ready is a no-op
+      emit(
+        'oms.task.queued',
         step.requestId,
-        step.stepId,
-        pool.name,
-        step.title,
-        step.tags,
-        step.priority,
-        retry.attempts,
-        JSON.stringify(retry),
-        JSON.stringify(step.payload),
-        step.leaseSeconds ?? pool.lease_seconds,
-        slaDueAt,
-        now,
-        slaDueAt ?? new Date(now.getTime() + this.config.OMS_UNTIMED_TASK_DEADLINE_MINUTES * 60_000),
-        JSON.stringify(step.input),
-      ],
-    );
-    if (!task) return; // already queued for this (request, step): a duplicate ready is a no-op
-    emit(
-      'oms.task.queued',
-      step.requestId,
-      { taskId: task.id, stepId: step.stepId, pool: pool.name, priority: task.priority, tags: step.tags, attempt: 0, slaDueAt: task.sla_due_at?.toISOString() ?? null },
-      actor,
-    );
-    this.afterCommit.run(tx, () => this.signals.announce(pool.name, [step.tags]));
+        { taskId, stepId: step.stepId, pool: step.pool, priority: task.priority, tags: step.tags, attempt: 0, slaDueAt: task.slaDueAt?.toISOString() ?? null },
+        actor,
+        traceHeaders,
+      );
+      const tags = announced.get(step.pool);
+      if (tags) tags.push(step.tags);
+      else announced.set(step.pool, [step.tags]);
+    }
+    if (announced.size > 0) this.afterCommit.run(tx, () => announced.forEach((tags, pool) => this.signals.announce(pool, tags)));
   }
 
   /**
@@ -405,6 +411,13 @@ export class TasksService {
     ]);
     return { pool, depth: depth?.depth ?? 0, tasks: rows.map(toQueuedTaskView) };
   }
+}
+
+/** A task to queue, with who asked and the trace context its `oms.task.queued` continues (absent: the current one). */
+interface QueueItem {
+  step: StepTask;
+  actor: string;
+  traceHeaders?: string | null;
 }
 
 function handOffTo(terms: WaiterLeaseTerms): HandOffLease {

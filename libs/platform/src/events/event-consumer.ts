@@ -1,12 +1,12 @@
 import type { JsMsg } from '@nats-io/jetstream';
-import { EventDeliveryLimits, isUuid, type AnyHmsEvent } from '@hms/contracts';
+import { EventDeliveryLimits, isUuid, type AnyHmsEvent, type EventType, type HmsEvent } from '@hms/contracts';
 import type { EntityManager } from 'typeorm';
 import type { Logger } from 'pino';
 import { withConsumerSpan } from '../tracing/tracing';
 import type { NatsBus } from '../nats/nats-bus';
 import { applyAllOrEachAlone, DurableBatches, MAX_EVENT_BATCH, redeliveryDelayMs } from './durable-batches';
 import { unpackReceivedMessage, type TraceCarrier, type UnpackedEvent } from './event-messages';
-import type { Emit, EventOutbox } from './event-outbox';
+import { currentTraceHeaders, type Emit, type EventOutbox } from './event-outbox';
 import type { ParkedEvents, ReplayableConsumer } from './parked-events';
 import { isTransientFailure } from './transient-failure';
 import { preparedQuery } from '../database/prepared-query';
@@ -26,6 +26,22 @@ export type EventHandler = (event: AnyHmsEvent, tx: EntityManager, emit: Emit) =
  */
 export type BatchEventHandler = (events: AnyHmsEvent[], tx: EntityManager, emit: Emit) => Promise<void>;
 
+/** An event handed to a {@link ManyEventHandlers} handler, with the trace context to emit what it causes in. */
+export interface ManyEvent<T extends EventType> {
+  event: HmsEvent<T>;
+  /** This event's consumer span as the outbox stores trace context (pass it to `emit`), or null outside a trace. */
+  traceHeaders: string | null;
+}
+
+/**
+ * Set-based handlers by event type, beside a subscription's `handle`: each run of consecutive
+ * fresh events of one of these types in a batch (which is in request-id order, each request's
+ * events in stream order) is handed over together, in that order, in the consumer's
+ * transaction; the events around the run go to `handle` before and after it. For handlers that
+ * write a run of events in a few statements instead of a few per event.
+ */
+export type ManyEventHandlers = { [T in EventType]?: (events: ManyEvent<T>[], tx: EntityManager, emit: Emit) => Promise<void> };
+
 /**
  * What became of an event offered to {@link SubscriptionOptions.handleAlone}: handled now,
  * seen before (already handled), or declined (it then takes the transactional path).
@@ -33,7 +49,8 @@ export type BatchEventHandler = (events: AnyHmsEvent[], tx: EntityManager, emit:
 export type LoneEventOutcome = 'handled' | 'seen' | 'declined';
 
 /** A durable subscription of one service to part of the event stream. */
-export type EventSubscription = SubscriptionOptions & ({ handle: EventHandler; handleAll?: never } | { handleAll: BatchEventHandler; handle?: never });
+export type EventSubscription = SubscriptionOptions &
+  ({ handle: EventHandler; handleMany?: ManyEventHandlers; handleAll?: never } | { handleAll: BatchEventHandler; handle?: never; handleMany?: never });
 
 interface SubscriptionOptions {
   /** Durable consumer name, shared by the service's replicas so they split the work. */
@@ -46,6 +63,13 @@ interface SubscriptionOptions {
    * this is where a consumer narrows it).
    */
   accepts?: (type: AnyHmsEvent['type']) => boolean;
+  /**
+   * At most this many events are handled in one transaction ({@link MAX_EVENT_BATCH} if absent).
+   * More suits a subscription whose events fold into set-based statements (`handleMany`): a
+   * transaction's round trips are then paid once per this many events. If a batch fails, its
+   * events are retried one per transaction, so a larger batch costs more then.
+   */
+  maxEventsPerTransaction?: number;
   /** Wait this long before handling events that arrive on an idle stream: for subscriptions off the latency path (see OFF_PATH_LINGER_MS). */
   lingerMs?: number;
   /**
@@ -190,8 +214,9 @@ export class EventConsumer implements ReplayableConsumer {
       else acks.expect(message, accepted);
     }
     if (deliveries.length === 1 && (await this.handledAlone(deliveries[0]!, acks))) return;
-    for (let start = 0; start < deliveries.length; start += MAX_EVENT_BATCH) {
-      await applyAllOrEachAlone(deliveries.slice(start, start + MAX_EVENT_BATCH), (batch) => this.applyOutlastingOutages(batch), {
+    const perTransaction = this.subscription.maxEventsPerTransaction ?? MAX_EVENT_BATCH;
+    for (let start = 0; start < deliveries.length; start += perTransaction) {
+      await applyAllOrEachAlone(deliveries.slice(start, start + perTransaction), (batch) => this.applyOutlastingOutages(batch), {
         applied: (delivery) => acks.handled(delivery.message),
         putOff: (delivery, error) => this.putOff(delivery, error, acks),
       });
@@ -254,19 +279,28 @@ export class EventConsumer implements ReplayableConsumer {
 
   /** Claims the events and hands the fresh ones to the handler, in the caller's transaction; returns those handled. */
   private async applyIn(deliveries: Carried[], tx: EntityManager, emit: Emit): Promise<AnyHmsEvent[]> {
-    const handled: AnyHmsEvent[] = [];
-    const { handle, handleAll, claim } = this.subscription;
+    const { handle, handleAll, handleMany, claim } = this.subscription;
     const events = deliveries.map((d) => d.event);
     const fresh = claim ? await claim(events, tx) : await this.recordProcessed(events, tx);
-    for (const { event, trace } of deliveries) {
-      // delete(): an event delivered twice within one batch is handled once.
-      if (!fresh.delete(event.id.toLowerCase())) continue;
-      // A batch handler's work is shared; each event's trace still records that it arrived here.
-      await withConsumerSpan(`event ${event.type}`, trace, async () => (handle ? handle(event, tx, emit) : undefined));
-      handled.push(event);
+    // delete(): an event delivered twice within one batch is handled once.
+    const handled = deliveries.filter(({ event }) => fresh.delete(event.id.toLowerCase()));
+    for (const { key: type, items } of consecutiveRuns(handled, ({ event }) => (handleMany?.[event.type] ? event.type : null))) {
+      if (type === null) {
+        // A batch handler's work is shared; each event's trace still records that it arrived here.
+        for (const { event, trace } of items) await withConsumerSpan(`event ${event.type}`, trace, async () => (handle ? handle(event, tx, emit) : undefined));
+        continue;
+      }
+      // The work is shared by the run; each event's trace still records that it arrived here,
+      // and what the handler emits for it continues that trace.
+      const many: ManyEvent<EventType>[] = [];
+      for (const { event, trace } of items) {
+        many.push({ event: event as HmsEvent<EventType>, traceHeaders: await withConsumerSpan(`event ${event.type}`, trace, async () => currentTraceHeaders()) });
+      }
+      await (handleMany![type] as (events: ManyEvent<EventType>[], tx: EntityManager, emit: Emit) => Promise<void>)(many, tx, emit);
     }
-    if (handleAll && handled.length > 0) await handleAll(handled, tx, emit);
-    return handled;
+    const handledEvents = handled.map(({ event }) => event);
+    if (handleAll && handledEvents.length > 0) await handleAll(handledEvents, tx, emit);
+    return handledEvents;
   }
 
   private async recordProcessed(events: AnyHmsEvent[], tx: EntityManager): Promise<Set<string>> {
@@ -304,6 +338,21 @@ export class EventConsumer implements ReplayableConsumer {
     this.logger.error({ err: error, eventId: event.id, type: event.type, deliveries, delayMs }, 'event handling failed; will retry');
     acks.putOff(message, delayMs);
   }
+}
+
+/**
+ * Splits `items` into maximal runs of consecutive items with the same key, in order: how a
+ * batch is handed to `handleMany` (key: the event type it handles, null for `handle`).
+ */
+export function consecutiveRuns<T, K>(items: T[], keyOf: (item: T) => K): Array<{ key: K; items: T[] }> {
+  const runs: Array<{ key: K; items: T[] }> = [];
+  for (const item of items) {
+    const key = keyOf(item);
+    const last = runs[runs.length - 1];
+    if (last && last.key === key) last.items.push(item);
+    else runs.push({ key, items: [item] });
+  }
+  return runs;
 }
 
 /**

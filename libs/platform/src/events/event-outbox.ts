@@ -11,8 +11,12 @@ import { preparedQuery } from '../database/prepared-query';
 import { encodedHeaderBytes, fitsIn, HEADERS_RESERVE_BYTES, payloadTooLarge } from '../nats/wire-size';
 import { MAX_EVENT_MESSAGE_BYTES, packEventMessages, type OutboxRow } from './event-messages';
 
-/** Records an event to be published when the surrounding transaction commits. */
-export type Emit = <T extends EventType>(type: T, requestId: string | null, data: EventDataMap[T], actor: string) => HmsEvent<T>;
+/**
+ * Records an event to be published when the surrounding transaction commits. It continues the
+ * trace active when it is emitted, or the one `traceHeaders` names (a set-based handler emitting
+ * for each of several events, see ManyEvent).
+ */
+export type Emit = <T extends EventType>(type: T, requestId: string | null, data: EventDataMap[T], actor: string, traceHeaders?: string | null) => HmsEvent<T>;
 
 const RELAY_BATCH = 500;
 
@@ -83,12 +87,12 @@ export class EventOutbox {
    */
   collector(): { emit: Emit; events: PendingEvent[] } {
     const events: PendingEvent[] = [];
-    const emit: Emit = (type, requestId, data, actor) => {
+    const emit: Emit = (type, requestId, data, actor, traceHeaders) => {
       const event = { id: randomUUID(), type, at: this.clock.now().toISOString(), actor, requestId, source: this.source, data };
       const json = JSON.stringify(event);
       const maxPayload = this.bus.maxPayload;
       if (!fitsIn(json, HEADERS_RESERVE_BYTES, maxPayload)) throw payloadTooLarge(`The ${type} event`, Buffer.byteLength(json), maxPayload - HEADERS_RESERVE_BYTES);
-      events.push({ event: event as HmsEvent, json, traceHeaders: currentTraceHeaders() });
+      events.push({ event: event as HmsEvent, json, traceHeaders: traceHeaders === undefined ? currentTraceHeaders() : traceHeaders });
       return event;
     };
     return { emit, events };
