@@ -1,6 +1,6 @@
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import { INT4_MAX, NatsHeaders, RpcSubjects, type ErrorCode, type RpcSubject } from '@hms/contracts';
-import { NatsBus } from '@hms/platform';
+import type { NatsBus } from '@hms/platform';
 import { startE2eStack } from './support/e2e-stack';
 
 /** What a refusal looked like, the same shape whether it came through the gateway or over NATS. */
@@ -31,7 +31,7 @@ describe('Input limits through the gateway and over NATS', () => {
 
   beforeAll(async () => {
     env = await startE2eStack('e2e_limits');
-    bus = await NatsBus.connect(env.natsUrl, env.stack.subjectPrefix, 'e2e-limits');
+    bus = await env.connectAs('bot', 'e2e-limits');
     await env.manager.plans.register({ id: PLAN, steps: [{ id: 'only', pool: POOL }] });
     requestId = (await env.manager.requests.create({ plan: PLAN, payload: { ok: true } })).id;
   });
@@ -57,7 +57,8 @@ describe('Input limits through the gateway and over NATS', () => {
   /** A raw NATS request to a service, past the gateway: the text is the message as published. */
   async function nats(subject: RpcSubject, text: string): Promise<Refusal> {
     const headers = natsHeaders();
-    headers.set(NatsHeaders.actor, JSON.stringify({ id: 'bot@hms', roles: ['service'] }));
+    // The bot's own user and token: NATS lets it call this subject, the token makes it a caller.
+    headers.set(NatsHeaders.token, env.stack.serviceToken);
     const reply = await bus.connection.request(bus.subject(subject), text, { timeout: 10_000, headers });
     const body = reply.json<{ ok: boolean; error?: { code: ErrorCode; details?: Array<{ path: string; message: string }> } }>();
     expect(body.ok).toBe(false);
