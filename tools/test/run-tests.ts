@@ -1,7 +1,8 @@
 /**
- * `npm test`: starts Postgres and NATS once for the run (Postgres embedded unless DATABASE_URL names
- * a server; NATS always a nats-server with the deployment's users), then runs Jest: unit and integration tests in parallel workers, end-to-end tests
- * one file at a time (each starts the four services as processes). Ends with the plain line
+ * `npm test`: starts Postgres and NATS once for the run (Postgres embedded unless DATABASE_URL
+ * names a server; NATS always a nats-server with the deployment's users), then runs Jest: unit and
+ * integration tests in parallel workers, end-to-end tests one file at a time (each starts the four
+ * services as processes). Ends with the plain line
  * `N passed, N failed` so any CI can read the result.
  */
 import { spawn } from 'node:child_process';
