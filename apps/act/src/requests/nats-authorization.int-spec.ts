@@ -62,7 +62,7 @@ describe('NATS authorization', () => {
     await act?.close();
   });
 
-  it('refuses an anonymous client and a wrong password', async () => {
+  it("refuses an anonymous client and a wrong password: the run's shared server has no open door", async () => {
     await expect(connectAs(nats.url)).rejects.toThrow(/authorization/i);
     await expect(connectAs(nats.url, { user: 'act', password: 'guess' })).rejects.toThrow(/authorization/i);
   });
