@@ -32,16 +32,21 @@ export const TEST_ACTOR: Actor = { id: 'manager@hms', roles: ['manager'] };
 export class EventCollector<T extends EventType> {
   readonly events: Array<HmsEvent<T>> = [];
   private follower?: { stop(): void };
+  /** Why the consumer could not be made (e.g. no stream yet), said by {@link waitFor}. */
+  private failure?: Error;
 
   static start<T extends EventType>(bus: NatsBus, type: T): EventCollector<T> {
     const collector = new EventCollector<T>();
-    collector.follower = followEvents(bus, EventStream.subjectOf(type), (event) => collector.events.push(event as HmsEvent<T>));
+    const follower = followEvents(bus, EventStream.subjectOf(type), (event) => collector.events.push(event as HmsEvent<T>));
+    follower.ready.catch((error: Error) => (collector.failure = error));
+    collector.follower = follower;
     return collector;
   }
 
   /** Resolves with the first event (seen or to come) that matches. */
   async waitFor(predicate: (event: HmsEvent<T>) => boolean, timeoutMs = 10_000): Promise<HmsEvent<T>> {
     return eventually(() => {
+      if (this.failure) throw new Error(`cannot read the events: ${this.failure.message}`);
       const found = this.events.find(predicate);
       if (!found) throw new Error('no matching event yet');
       return found;
