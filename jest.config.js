@@ -26,11 +26,14 @@ const base = {
   modulePathIgnorePatterns: ['<rootDir>/dist/'],
 };
 
+// The integration and e2e projects run on a nats-server with the deployment's users (docs/testing.md).
+const natsHooks = { globalSetup: '<rootDir>/libs/testing/src/jest/nats-global-setup.ts', globalTeardown: '<rootDir>/libs/testing/src/jest/nats-global-teardown.ts' };
+
 /** @type {import('jest').Config} */
 module.exports = {
   projects: [
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs,tools}/**/*.spec.ts'] },
-    { ...base, displayName: 'integration', setupFilesAfterEnv: ['<rootDir>/libs/testing/src/jest/integration-setup.ts'], testMatch: ['<rootDir>/{apps,libs,tools}/**/*.int-spec.ts'] },
-    { ...base, displayName: 'e2e', setupFilesAfterEnv: ['<rootDir>/test/e2e/support/jest-setup.ts'], testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'] },
+    { ...base, ...natsHooks, displayName: 'integration', setupFilesAfterEnv: ['<rootDir>/libs/testing/src/jest/integration-setup.ts'], testMatch: ['<rootDir>/{apps,libs,tools}/**/*.int-spec.ts'] },
+    { ...base, ...natsHooks, displayName: 'e2e', setupFilesAfterEnv: ['<rootDir>/test/e2e/support/jest-setup.ts'], testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'] },
   ],
 };

@@ -21,7 +21,7 @@ describe('Scheduled requests with two ACT replicas', () => {
 
   beforeAll(async () => {
     env = await startE2eStack('e2e_act_schedule');
-    secondAct = new ServiceProcess('act', await freePort(), env.serviceEnv);
+    secondAct = new ServiceProcess('act', await freePort(), env.serviceEnv('act'));
     await secondAct.start();
   });
 

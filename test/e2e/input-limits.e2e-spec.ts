@@ -1,6 +1,6 @@
 import { headers as natsHeaders } from '@nats-io/transport-node';
-import { INT4_MAX, NatsHeaders, RpcSubjects, type ErrorCode, type RpcSubject } from '@hms/contracts';
-import { NatsBus } from '@hms/platform';
+import { BotRpcSubjects, INT4_MAX, NatsHeaders, RpcSubjects, type ErrorCode, type RpcSubject } from '@hms/contracts';
+import type { NatsBus } from '@hms/platform';
 import { startE2eStack } from './support/e2e-stack';
 
 /** What a refusal looked like, the same shape whether it came through the gateway or over NATS. */
@@ -26,18 +26,22 @@ function deepJson(depth: number): string {
  */
 describe('Input limits through the gateway and over NATS', () => {
   let env: Awaited<ReturnType<typeof startE2eStack>>;
-  let bus: NatsBus;
+  /** A bot's NATS user (its token in every call), and the gateway's for the calls no bot may make. */
+  let bot: NatsBus;
+  let gateway: NatsBus;
   let requestId: string;
 
   beforeAll(async () => {
     env = await startE2eStack('e2e_limits');
-    bus = await NatsBus.connect(env.natsUrl, env.stack.subjectPrefix, 'e2e-limits');
+    bot = await env.connectAs('bot', 'e2e-limits-bot');
+    gateway = await env.connectAs('gateway', 'e2e-limits-gateway');
     await env.manager.plans.register({ id: PLAN, steps: [{ id: 'only', pool: POOL }] });
     requestId = (await env.manager.requests.create({ plan: PLAN, payload: { ok: true } })).id;
   });
 
   afterAll(async () => {
-    await bus?.close();
+    await bot?.close();
+    await gateway?.close();
     await env?.dispose();
   });
 
@@ -54,10 +58,21 @@ describe('Input limits through the gateway and over NATS', () => {
     return { status: response.status, code: json.error!.code, paths: details.map((d) => d.path), messages: details.map((d) => d.message) };
   }
 
-  /** A raw NATS request to a service, past the gateway: the text is the message as published. */
+  /**
+   * A raw NATS request to a service, past the gateway's checks: the text is the message as
+   * published. By a bot with a service token where NATS lets a bot call; a manager's call (plan
+   * register, task list) as the gateway would send one, its actor header signed.
+   */
   async function nats(subject: RpcSubject, text: string): Promise<Refusal> {
     const headers = natsHeaders();
-    headers.set(NatsHeaders.actor, JSON.stringify({ id: 'bot@hms', roles: ['service'] }));
+    const byBot = (BotRpcSubjects as readonly string[]).includes(subject);
+    const bus = byBot ? bot : gateway;
+    if (byBot) headers.set(NatsHeaders.token, env.stack.serviceToken);
+    else {
+      const actor = JSON.stringify({ id: 'manager@hms', roles: ['manager'] });
+      headers.set(NatsHeaders.actor, actor);
+      headers.set(NatsHeaders.actorSignature, gateway.trust.sign(gateway.subject(subject), actor)!);
+    }
     const reply = await bus.connection.request(bus.subject(subject), text, { timeout: 10_000, headers });
     const body = reply.json<{ ok: boolean; error?: { code: ErrorCode; details?: Array<{ path: string; message: string }> } }>();
     expect(body.ok).toBe(false);

@@ -1,35 +1,29 @@
 import { HmsClient } from '@hms/client';
 import { NatsHeaders, type LeaseTasksResult } from '@hms/contracts';
-import { generatedNatsAuthSpec, inboxPrefixOf, signToken, type NatsAuthSpec } from '@hms/platform';
-import { startNatsServer } from '@hms/testing';
+import { inboxPrefixOf, signToken } from '@hms/platform';
+import { testInfra, testNatsUser } from '@hms/testing';
 import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { startE2eStack, waitUntil } from './support/e2e-stack';
 
 /**
- * The whole system on a NATS with users and permissions, as compose and the manifests run it:
- * every service and the gateway as its own user, events through JetStream, and a bot that
- * leases and completes over NATS as its own user with its own token.
+ * The whole system on the run's NATS, whose users and permissions are those compose and the
+ * manifests configure: every service and the gateway as its own user, events through JetStream,
+ * and a bot that leases and completes over NATS as its own user with its own token.
  */
 describe('The system on an authenticated NATS', () => {
-  let spec: NatsAuthSpec;
-  let nats: { url: string; stop(): Promise<void> };
   let env: Awaited<ReturnType<typeof startE2eStack>>;
   let bot: NatsConnection;
 
   beforeAll(async () => {
-    // Any one-token prefix: the stack picks its own.
-    spec = generatedNatsAuthSpec('*', ['scanner-bot']);
-    nats = await startNatsServer({ auth: spec });
-    env = await startE2eStack('e2e_nats_auth', { NATS_URL: nats.url }, { natsAuth: spec });
-    const { user, password } = spec.bots[0]!;
-    bot = await connect({ servers: nats.url, user, pass: password, inboxPrefix: inboxPrefixOf(user) });
+    env = await startE2eStack('e2e_nats_auth');
+    const { user, password } = testNatsUser('bot');
+    bot = await connect({ servers: testInfra().natsUrl, user, pass: password, inboxPrefix: inboxPrefixOf(user) });
     await env.manager.plans.register({ id: 'scans', steps: [{ id: 'front', pool: 'scanning' }, { id: 'back', pool: 'scanning', after: ['front'] }] });
   });
 
   afterAll(async () => {
     await bot?.close();
     await env?.dispose();
-    await nats?.stop();
   });
 
   it('runs a request to its end through the gateway and a bot over NATS, and records each as itself', async () => {

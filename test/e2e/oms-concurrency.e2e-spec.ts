@@ -1,5 +1,5 @@
 import { DomainError, type Actor, type LeasedTask, type LedgerEntryView, type RpcRequest, type RpcResponse, type RpcSubject } from '@hms/contracts';
-import { NatsBus, RpcClient } from '@hms/platform';
+import { RpcClient, type NatsBus } from '@hms/platform';
 import { freePort, ServiceProcess } from '@hms/testing';
 import { startE2eStack } from './support/e2e-stack';
 
@@ -126,9 +126,10 @@ describe('OMS under concurrent workers and a replica crash', () => {
 
   beforeAll(async () => {
     env = await startE2eStack('e2e_conc');
-    replica = new ServiceProcess('oms', await freePort(), env.serviceEnv);
+    replica = new ServiceProcess('oms', await freePort(), env.serviceEnv('oms'));
     await replica.start();
-    bus = await NatsBus.connect(env.natsUrl, env.stack.subjectPrefix, 'e2e-conc-workers');
+    // The workers' calls as the gateway forwards them: its user, actor headers signed with the stack's key.
+    bus = await env.connectAs('gateway', 'e2e-conc-workers');
   });
 
   afterAll(async () => {

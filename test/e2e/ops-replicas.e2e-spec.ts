@@ -16,7 +16,7 @@ describe('Queue counts with two OPS replicas', () => {
 
   beforeAll(async () => {
     env = await startE2eStack('e2e_ops_replicas');
-    secondOps = new ServiceProcess('ops', await freePort(), env.serviceEnv);
+    secondOps = new ServiceProcess('ops', await freePort(), env.serviceEnv('ops'));
     await secondOps.start();
     db = new Client({ connectionString: env.databaseUrl });
     await db.connect();

@@ -1,5 +1,5 @@
 import { HmsApiError, HmsClient } from '@hms/client';
-import { startNatsServer } from '@hms/testing';
+import { startNatsServer, testNatsAuth } from '@hms/testing';
 import { startE2eStack, waitUntil } from './support/e2e-stack';
 
 /** A small NATS `max_payload`: three ~25 KB tasks do not fit in one answer, as three ~400 KB ones do not under the default 1 MiB. */
@@ -18,7 +18,8 @@ describe('An oversized lease through the gateway', () => {
   let env: Awaited<ReturnType<typeof startE2eStack>>;
 
   beforeAll(async () => {
-    nats = await startNatsServer({ maxPayload: MAX_PAYLOAD });
+    // With the run's users, as every server of the suite.
+    nats = await startNatsServer({ maxPayload: MAX_PAYLOAD, auth: testNatsAuth() });
     env = await startE2eStack('e2e_oversize_lease', { NATS_URL: nats.url });
     await env.manager.plans.register({
       id: 'scans',

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventStream, type HmsEvent } from '@hms/contracts';
 import { HmsApiError, HmsClient } from '@hms/client';
-import { NatsBus } from '@hms/platform';
+import type { NatsBus } from '@hms/platform';
 import { startE2eStack, waitUntil } from './support/e2e-stack';
 
 async function failure(call: Promise<unknown>): Promise<HmsApiError> {
@@ -26,7 +26,8 @@ describe('Parked events through the gateway', () => {
   beforeAll(async () => {
     // Redeliveries 20, 40, 80, 160 ms apart instead of 0.5 to 4 s.
     env = await startE2eStack('e2e_parked', { HMS_EVENT_RETRY_BASE_MS: '10' });
-    bus = await NatsBus.connect(env.natsUrl, env.stack.subjectPrefix, 'e2e-poison-publisher');
+    // The poison comes as ACT's own event would: on ACT's user, the one allowed to publish it.
+    bus = await env.connectAs('act', 'e2e-poison-publisher');
   });
 
   afterAll(async () => {

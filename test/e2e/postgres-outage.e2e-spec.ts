@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HmsClient } from '@hms/client';
 import { DomainError } from '@hms/contracts';
-import { NatsBus, RpcClient } from '@hms/platform';
-import { createDatabase, startEmbeddedPostgres, startStack, testInfra, uniqueSubjectPrefix, type ServiceExit, type Stack } from '@hms/testing';
+import { RpcClient } from '@hms/platform';
+import { connectTestBus, createDatabase, startEmbeddedPostgres, startStack, testInfra, testNatsAuth, uniqueSubjectPrefix, type ServiceExit, type Stack } from '@hms/testing';
 import { examplePlan, waitUntil, workPool } from './support/e2e-stack';
 
 type EmbeddedServer = Awaited<ReturnType<typeof startEmbeddedPostgres>>;
@@ -34,6 +34,7 @@ describe('Postgres outage under load', () => {
     stack = await startStack({
       databaseUrl,
       natsUrl: testInfra().natsUrl,
+      natsAuth: testNatsAuth(),
       subjectPrefix: uniqueSubjectPrefix('outage'),
       env: { OMS_LEASE_SWEEP_MS: '200', LOG_LEVEL: 'info' },
       onOutput: (_, text) => {
@@ -113,7 +114,7 @@ describe('Postgres outage under load', () => {
       const read = await fetch(`${stack.gatewayUrl}/v1/pools/payments`, { headers: { authorization: `Bearer ${stack.managerToken}` } });
       expect([read.status, read.headers.get('retry-after')]).toEqual([503, '1']);
       // Straight over NATS, past the gateway: the same retryable answer, not INTERNAL.
-      const bus = await NatsBus.connect(testInfra().natsUrl, stack.subjectPrefix, 'e2e-outage-caller');
+      const bus = await connectTestBus(testInfra().natsUrl, stack.subjectPrefix, 'e2e-outage-caller', 'gateway', stack.actorKey);
       try {
         const direct = await new RpcClient(bus).call('oms.pool.get', { pool: 'payments' }, { actor: { id: 'service@hms', roles: ['service'] } }).catch((error: unknown) => error);
         expect(direct).toBeInstanceOf(DomainError);

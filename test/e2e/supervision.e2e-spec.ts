@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { HmsClient } from '@hms/client';
 import { CONFIG_ERROR_EXIT_CODE } from '@hms/platform';
-import { freshTestEnvironment, repoRoot, startStack, type Stack } from '@hms/testing';
+import { freshTestEnvironment, repoRoot, startStack, testNatsAuth, type Stack } from '@hms/testing';
 
 /** Resolves with the first line `lines` receives that matches `pattern`. */
 function lineMatching(lines: { listeners: Array<(line: string) => void> }, pattern: RegExp): Promise<string> {
@@ -27,6 +27,7 @@ describe('ServiceSupervisor', () => {
     stack = await startStack({
       databaseUrl: environment.databaseUrl,
       natsUrl: environment.natsUrl,
+      natsAuth: testNatsAuth(),
       subjectPrefix: environment.subjectPrefix,
       supervise: {
         // Short delays: the test waits for the restart, not for the policy of `npm start`.

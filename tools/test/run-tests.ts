@@ -1,14 +1,15 @@
 /**
- * `npm test`: starts Postgres and NATS once for the run (embedded, unless DATABASE_URL / NATS_URL
- * name servers), then runs Jest: unit and integration tests in parallel workers, end-to-end tests
- * one file at a time (each starts the four services as processes). Ends with the plain line
+ * `npm test`: starts Postgres and NATS once for the run (Postgres embedded unless DATABASE_URL
+ * names a server; NATS always a nats-server with the deployment's users), then runs Jest: unit and
+ * integration tests in parallel workers, end-to-end tests one file at a time (each starts the four
+ * services as processes). Ends with the plain line
  * `N passed, N failed` so any CI can read the result.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot, startInfra } from '@hms/testing';
+import { repoRoot, startInfra, TEST_NATS_AUTH_VARIABLE, testRunNatsAuth } from '@hms/testing';
 
 interface JestSummary {
   numPassedTests: number;
@@ -40,16 +41,26 @@ async function main(): Promise<number> {
   const passthrough = process.argv.slice(2);
   const scratch = mkdtempSync(join(tmpdir(), 'hms-test-'));
   const started = Date.now();
+  // NATS is always a nats-server of the run's own with the deployment's users and permissions:
+  // a NATS_URL server (the machine's, a CI service) has none, and every test would pass
+  // without NATS's door. Its users reach the test files in HMS_TEST_NATS_AUTH.
+  const natsAuth = testRunNatsAuth();
   const infra = await startInfra({
     dataDir: join(scratch, 'postgres'),
     persistent: false,
     databaseUrl: process.env.DATABASE_URL,
-    natsUrl: process.env.NATS_URL,
+    natsAuth,
   });
   process.stdout.write(
-    `[test] Postgres ${infra.embedded.postgres ? '(embedded)' : '(DATABASE_URL)'}, NATS ${infra.embedded.nats ? '(nats-server child)' : '(NATS_URL)'} ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+    `[test] Postgres ${infra.embedded.postgres ? '(embedded)' : '(DATABASE_URL)'}, NATS (nats-server child with users${process.env.NATS_URL ? '; NATS_URL is not used' : ''}) ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
   );
-  const env = { ...process.env, HMS_TEST_DATABASE_URL: infra.databaseUrl, HMS_TEST_NATS_URL: infra.natsUrl, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' };
+  const env = {
+    ...process.env,
+    HMS_TEST_DATABASE_URL: infra.databaseUrl,
+    HMS_TEST_NATS_URL: infra.natsUrl,
+    [TEST_NATS_AUTH_VARIABLE]: JSON.stringify(natsAuth),
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+  };
   const results: Array<{ code: number; summary?: JestSummary }> = [];
   try {
     results.push(await runJest(['--selectProjects', 'unit', 'integration', '--maxWorkers=2', ...passthrough], env, join(scratch, 'fast.json')));

@@ -3,3 +3,4 @@ export * from './stack';
 export * from './test-env';
 export * from './embedded-postgres';
 export * from './supervisor';
+export * from './test-nats';

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { signToken, type BackoffPolicy, type NatsAuthSpec } from '@hms/platform';
 import { freePort } from './infra';
 import { ServiceSupervisor } from './supervisor';
+import { newActorKey, serviceNatsEnv } from './test-nats';
 
 /** The four services, in start order. */
 export const SERVICE_NAMES = ['act', 'oms', 'ops', 'api-gateway'] as const;
@@ -201,8 +202,10 @@ export interface Stack {
   services: Record<ServiceProcessName, ServiceProcess>;
   /** Present when started with `supervise`. */
   supervisors?: Record<ServiceProcessName, ServiceSupervisor>;
-  /** The environment every service runs with (without PORT), e.g. to start another replica. */
+  /** The environment every service runs with (without PORT and NATS user). */
   serviceEnv: Record<string, string>;
+  /** The whole environment of one service (without PORT), e.g. to start another replica of it. */
+  serviceEnvOf(name: ServiceProcessName): Record<string, string>;
   managerToken: string;
   workerToken(pools: string[], sub?: string): Promise<string>;
   serviceToken: string;
@@ -227,11 +230,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     ...options.env,
   };
-  const actorKey = options.natsAuth ? randomBytes(32).toString('base64url') : undefined;
+  const actorKey = options.natsAuth ? newActorKey() : undefined;
+  const serviceEnvOf = (name: ServiceProcessName) => ({ ...natsUserEnv(options.natsAuth, name, actorKey), ...env });
   const services = {} as Record<ServiceProcessName, ServiceProcess>;
   for (const name of SERVICE_NAMES) {
     const port = name === 'api-gateway' && options.gatewayPort !== undefined ? options.gatewayPort : await freePort();
-    services[name] = new ServiceProcess(name, port, { ...natsUserEnv(options.natsAuth, name, actorKey), ...env }, options.onOutput);
+    services[name] = new ServiceProcess(name, port, serviceEnvOf(name), options.onOutput);
   }
   let supervisors: Record<ServiceProcessName, ServiceSupervisor> | undefined;
   const stopAll = async () => {
@@ -258,6 +262,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     services,
     supervisors,
     serviceEnv: env,
+    serviceEnvOf,
     managerToken: await signToken({ sub: 'manager@hms', roles: ['manager'] }, jwtSecret),
     serviceToken: await signToken({ sub: 'service@hms', roles: ['service'] }, jwtSecret),
     workerToken: (pools, sub = 'worker@hms') => signToken({ sub, roles: ['worker'], pools }, jwtSecret),
@@ -269,6 +274,5 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 /** The NATS user and actor key of one service of a stack whose NATS has users. */
 export function natsUserEnv(auth: NatsAuthSpec | undefined, name: ServiceProcessName, actorKey: string | undefined): Record<string, string> {
   if (!auth || !actorKey) return {};
-  const { user, password } = auth.services[name === 'api-gateway' ? 'gateway' : name];
-  return { NATS_USER: user, NATS_PASSWORD: password, HMS_ACTOR_KEY: actorKey };
+  return serviceNatsEnv(name === 'api-gateway' ? 'gateway' : name, actorKey, auth);
 }

@@ -4,13 +4,15 @@ import { uniqueSubjectPrefix } from './stack';
 
 /**
  * The Postgres and NATS of this test run. The test runner (tools/test) starts them once and
- * passes them in the environment; a test never starts its own.
+ * passes them in the environment; a test never starts its own. NATS is always the run's own
+ * nats-server with the deployment's users (the runner's, or Jest's global setup's), never
+ * NATS_URL: a server without users would let every test pass without its door.
  */
 export function testInfra(): { serverUrl: string; natsUrl: string } {
   const serverUrl = process.env.HMS_TEST_DATABASE_URL ?? process.env.DATABASE_URL;
-  const natsUrl = process.env.HMS_TEST_NATS_URL ?? process.env.NATS_URL;
+  const natsUrl = process.env.HMS_TEST_NATS_URL;
   if (!serverUrl || !natsUrl) {
-    throw new Error('No test infrastructure: run the suite with `npm test` (it starts Postgres and NATS), or set DATABASE_URL and NATS_URL.');
+    throw new Error('No test infrastructure: run the suite with `npm test` (it starts Postgres and NATS), or `npx jest` with DATABASE_URL set (its global setup starts NATS).');
   }
   return { serverUrl, natsUrl };
 }

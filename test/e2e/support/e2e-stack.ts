@@ -2,25 +2,34 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HmsClient, Pool, type WorkItem } from '@hms/client';
 import type { LedgerEntryView } from '@hms/contracts';
-import type { NatsAuthSpec } from '@hms/platform';
-import { freshTestEnvironment, repoRoot, startStack, type Stack } from '@hms/testing';
+import type { NatsBus } from '@hms/platform';
+import { connectTestBus, freshTestEnvironment, repoRoot, startStack, testNatsAuth, type ServiceProcessName, type Stack, type TestNatsUser } from '@hms/testing';
 
-/** A stack of four real service processes on a fresh database, for one e2e file. */
+/**
+ * A stack of four real service processes on a fresh database, for one e2e file. The services run
+ * as their own users of the run's NATS (or of `env.NATS_URL`, a server of the test's own started
+ * with `testNatsAuth()`), and sign actor headers with a key of this stack.
+ */
 export async function startE2eStack(
   label: string,
   env: Record<string, string> = {},
-  /** The users of the test's own NATS server (`env.NATS_URL`), when it has them. */
-  options: { natsAuth?: NatsAuthSpec } = {},
 ): Promise<{
   stack: Stack;
   manager: HmsClient;
   databaseUrl: string;
   natsUrl: string;
-  /** The environment the stack's services run with, e.g. to start another replica of one. */
-  serviceEnv: Record<string, string>;
+  /** The environment one of the stack's services runs with, e.g. to start another replica of it. */
+  serviceEnv(name: ServiceProcessName): Record<string, string>;
+  /**
+   * A bus on the stack's NATS and prefix as one of the run's users: an app (the gateway, a
+   * service) signs its actor headers with the stack's key; the bot does not, and is believed only
+   * as far as its `hms-token` says.
+   */
+  connectAs(who: TestNatsUser, name: string): Promise<NatsBus>;
   dispose(): Promise<void>;
 }> {
   const environment = await freshTestEnvironment(label);
+  if (env.NATS_URL) environment.natsUrl = env.NATS_URL;
   // The suites drive many workers from one token as fast as they can; the rate limits are tested
   // on their own (trust-edge.e2e-spec.ts), so here they are set far above what a suite makes.
   const extraEnv = { OMS_LEASE_SWEEP_MS: '200', GATEWAY_RATE_LIMIT_PER_TOKEN: '1000000', GATEWAY_RATE_LIMIT_PER_ADDRESS: '1000000', ...env };
@@ -30,7 +39,7 @@ export async function startE2eStack(
     natsUrl: environment.natsUrl,
     subjectPrefix: environment.subjectPrefix,
     env: extraEnv,
-    natsAuth: options.natsAuth,
+    natsAuth: testNatsAuth(),
   }).catch(async (error) => {
     await environment.dispose();
     throw error;
@@ -40,7 +49,8 @@ export async function startE2eStack(
     manager: new HmsClient({ baseUrl: stack.gatewayUrl, token: stack.managerToken }),
     databaseUrl: environment.databaseUrl,
     natsUrl: environment.natsUrl,
-    serviceEnv: stack.serviceEnv,
+    serviceEnv: (name) => stack.serviceEnvOf(name),
+    connectAs: (who, name) => connectTestBus(environment.natsUrl, stack.subjectPrefix, name, who, who === 'bot' ? undefined : stack.actorKey),
     async dispose() {
       await stack.stop();
       await environment.dispose();

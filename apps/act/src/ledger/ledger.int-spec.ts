@@ -109,7 +109,8 @@ describe('ACT ledger', () => {
       waitedMs: 5,
     });
     await historyOfLength(request.id, 3);
-    await act.bus.jetstream.publish(act.bus.subject(EventStream.subjectOf('oms.task.leased')), JSON.stringify(event), { msgID: randomUUID() });
+    const oms = await act.busOf('oms');
+    await oms.jetstream.publish(oms.subject(EventStream.subjectOf('oms.task.leased')), JSON.stringify(event), { msgID: randomUUID() });
     await act.publish('oms.pool.updated', null, { pool: 'hud_case_workers' });
     await act.publish('oms.task.leased', request.id, { ...event.data, leaseId: randomUUID() });
     const entries = await historyOfLength(request.id, 4);
@@ -122,7 +123,8 @@ describe('ACT ledger', () => {
     const { request } = await act.call('act.request.create', { plan: 'disaster_voucher' });
     await historyOfLength(request.id, 2);
     await act.publish('oms.task.requeued', 'not-a-request-id', { taskId: 't', stepId: 's', pool: 'q', leaseId: 'l', attempt: 1, reason: 'released' });
-    await act.bus.jetstream.publish(act.bus.subject(EventStream.subjectOf('oms.task.requeued')), 'not json', { msgID: randomUUID() });
+    const oms = await act.busOf('oms');
+    await oms.jetstream.publish(oms.subject(EventStream.subjectOf('oms.task.requeued')), 'not json', { msgID: randomUUID() });
     await act.publish('oms.task.requeued', request.id, { taskId: 't', stepId: 'verify_income', pool: 'q', leaseId: 'l', attempt: 1, reason: 'released' });
     const entries = await historyOfLength(request.id, 3);
     expect(entries[2].type).toBe('oms.task.requeued');

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { EventStream, NatsHeaders, type Actor } from '@hms/contracts';
-import { ActorTrust, generatedNatsAuthSpec, inboxPrefixOf, NatsBus, RpcClient, signToken, type NatsAuthSpec, type NatsUser } from '@hms/platform';
-import { startNatsServer, uniqueSubjectPrefix } from '@hms/testing';
+import { inboxPrefixOf, RpcClient, signToken, type NatsAuthSpec, type NatsUser } from '@hms/platform';
+import { connectTestBus, testInfra, testNatsAuth, testNatsUser } from '@hms/testing';
 import { eventually, rpcError, startAct, type ActHarness } from '../testing/act-harness';
 
 jest.setTimeout(30_000);
@@ -27,44 +27,42 @@ function subscriptionRefusal(connection: NatsConnection, subject: string, queue?
   });
 }
 
-/** NATS as `npm start`, compose and the manifests configure it: a user per service, the gateway and a bot. */
+/**
+ * The run's NATS, which every test shares, configured as `npm start`, compose and the manifests
+ * configure theirs: a user per service, the gateway and a bot, with the generated permissions.
+ */
 describe('NATS authorization', () => {
   let spec: NatsAuthSpec;
-  let nats: { url: string; stop(): Promise<void> };
+  const nats = { url: '' };
   let act: ActHarness;
   let prefix: string;
   let jwtSecret: string;
   const open: NatsConnection[] = [];
-  const bot = () => spec.bots[0]!;
+  const bot = () => testNatsUser('bot', spec);
   const asUser = async (user: NatsUser) => {
     const connection = await connectAs(nats.url, user);
     open.push(connection);
     return connection;
   };
   /** The bot's own bus: its user, but not the services' actor key. */
-  const botBus = () => NatsBus.connect(nats.url, prefix, 'test-bot', { user: bot().user, password: bot().password });
+  const botBus = () => connectTestBus(nats.url, prefix, 'test-bot', 'bot');
 
   beforeAll(async () => {
-    prefix = uniqueSubjectPrefix();
-    spec = generatedNatsAuthSpec(prefix, ['robot']);
-    nats = await startNatsServer({ auth: spec });
+    spec = testNatsAuth();
+    nats.url = testInfra().natsUrl;
     jwtSecret = randomBytes(24).toString('hex');
-    const actorKey = randomBytes(32).toString('base64url');
-    act = await startAct(
-      'act_nats_auth',
-      { NATS_URL: nats.url, HMS_SUBJECT_PREFIX: prefix, NATS_USER: 'act', NATS_PASSWORD: spec.services.act.password, HMS_ACTOR_KEY: actorKey, HMS_JWT_SECRET: jwtSecret },
-      { user: 'gateway', password: spec.services.gateway.password, trust: new ActorTrust([actorKey]) },
-    );
+    // ACT as its own user, the harness as the gateway (both from the harness).
+    act = await startAct('act_nats_auth', { HMS_JWT_SECRET: jwtSecret });
+    prefix = act.bus.prefix;
     await act.call('act.plan.register', { definition: { id: 'one_step', steps: [{ id: 'a', pool: 'clerks' }] } }, MANAGER);
   });
 
   afterAll(async () => {
     for (const connection of open) await connection.close();
     await act?.close();
-    await nats?.stop();
   });
 
-  it('refuses an anonymous client and a wrong password', async () => {
+  it("refuses an anonymous client and a wrong password: the run's shared server has no open door", async () => {
     await expect(connectAs(nats.url)).rejects.toThrow(/authorization/i);
     await expect(connectAs(nats.url, { user: 'act', password: 'guess' })).rejects.toThrow(/authorization/i);
   });

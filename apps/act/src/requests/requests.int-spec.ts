@@ -322,7 +322,8 @@ describe('ACT requests and their workflow', () => {
     const id = randomUUID();
     const event = await act.publish('oms.task.completed', request.id, { taskId: randomUUID(), stepId: 'verify_income', pool: 'q', worker: 'w', leaseId: 'l', attempt: 1, output: {} }, { id });
     // Same event id under another message id: past JetStream's de-duplication, so the consumer must catch it.
-    await act.bus.jetstream.publish(act.bus.subject(EventStream.subjectOf('oms.task.completed')), JSON.stringify(event), { msgID: randomUUID() });
+    const oms = await act.busOf('oms');
+    await oms.jetstream.publish(oms.subject(EventStream.subjectOf('oms.task.completed')), JSON.stringify(event), { msgID: randomUUID() });
     await waitForStep(request.id, 'inspect', (s) => s.status === 'ready');
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(ready.forRequest(request.id).map((e) => e.data.stepId)).toEqual(['verify_income', 'inspect']);

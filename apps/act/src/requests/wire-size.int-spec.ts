@@ -1,4 +1,4 @@
-import { startNatsServer } from '@hms/testing';
+import { startNatsServer, testNatsAuth } from '@hms/testing';
 import { rpcError, eventually, startAct, type ActHarness } from '../testing/act-harness';
 
 jest.setTimeout(30_000);
@@ -13,7 +13,8 @@ describe('ACT within NATS max_payload', () => {
   let act: ActHarness;
 
   beforeAll(async () => {
-    nats = await startNatsServer({ maxPayload: MAX_PAYLOAD });
+    // With the run's users, as every server of the suite.
+    nats = await startNatsServer({ maxPayload: MAX_PAYLOAD, auth: testNatsAuth() });
     act = await startAct('act_wire_size', { NATS_URL: nats.url });
     await act.call('act.plan.register', {
       definition: { id: 'three_at_once', steps: [{ id: 'a', pool: 'clerks' }, { id: 'b', pool: 'clerks', after: [] }, { id: 'c', pool: 'clerks', after: [] }] },

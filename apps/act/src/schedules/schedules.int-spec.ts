@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
-import { bootstrapService, CLOCK, loadConfig, NatsBus, RpcClient, type Clock } from '@hms/platform';
-import { freshTestEnvironment } from '@hms/testing';
+import { bootstrapService, CLOCK, loadConfig, RpcClient, type Clock, type NatsBus } from '@hms/platform';
+import { connectTestBus, freshTestEnvironment, newActorKey, serviceNatsEnv } from '@hms/testing';
 import { Client } from 'pg';
 import { ActConfig } from '../act.config';
 import { RequestsService } from '../requests/requests.service';
@@ -10,15 +10,17 @@ import { ScheduleRunner, SCHEDULER_ACTOR } from './schedule-runner';
 
 jest.setTimeout(60_000);
 
-type Env = Awaited<ReturnType<typeof freshTestEnvironment>>;
+/** A test's database and prefix, and the actor key its ACT replicas and callers share. */
+type Env = Awaited<ReturnType<typeof freshTestEnvironment>> & { actorKey: string };
 
-/** One ACT replica on a shared database and subject prefix, optionally on a fake clock. */
+/** One ACT replica (as ACT's NATS user) on a shared database and subject prefix, optionally on a fake clock. */
 async function startReplica(env: Env, settings: Record<string, string>, clock?: Clock): Promise<INestApplication> {
   const config = loadConfig(ActConfig, {
     DATABASE_URL: env.databaseUrl,
     NATS_URL: env.natsUrl,
     HMS_SUBJECT_PREFIX: env.subjectPrefix,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    ...serviceNatsEnv('act', env.actorKey),
     ...settings,
   });
   const module = createActModule(config);
@@ -30,26 +32,29 @@ async function startReplica(env: Env, settings: Record<string, string>, clock?: 
 interface Shared {
   env: Env;
   apps: INestApplication[];
+  /** Calls, as the gateway makes them. */
   bus: NatsBus;
+  /** ACT's own user: reads ACT's events from the stream. */
+  events: NatsBus;
   rpc: RpcClient;
   pg: Client;
 }
 
 async function shared(label: string): Promise<Shared> {
-  const env = await freshTestEnvironment(label);
-  const bus = await NatsBus.connect(env.natsUrl, env.subjectPrefix, `test-${label}`);
+  const env = { ...(await freshTestEnvironment(label)), actorKey: newActorKey() };
+  const bus = await connectTestBus(env.natsUrl, env.subjectPrefix, `test-${label}`, 'gateway', env.actorKey);
+  const events = await connectTestBus(env.natsUrl, env.subjectPrefix, `test-${label}-events`, 'act', env.actorKey);
   const pg = new Client({ connectionString: env.databaseUrl });
   await pg.connect();
-  return { env, apps: [], bus, rpc: new RpcClient(bus), pg };
+  return { env, apps: [], bus, events, rpc: new RpcClient(bus), pg };
 }
 
 async function dispose(s: Shared | undefined): Promise<void> {
   if (!s) return;
   for (const app of s.apps) await app.close();
   await s.pg.end();
-  const jsm = await s.bus.manager();
-  await jsm.streams.delete(s.bus.streamName).catch(() => undefined);
   await s.bus.close();
+  await s.events.close();
   await s.env.dispose();
 }
 
@@ -72,7 +77,7 @@ describe('schedules, two replicas', () => {
   afterAll(() => dispose(s));
 
   it('creates exactly one request per fire time of a per-second cron, none missing', async () => {
-    const created = EventCollector.start(s.bus, 'act.request.created');
+    const created = EventCollector.start(s.events, 'act.request.created');
     const registered = await s.rpc.call('act.plan.register', { definition: plan('every_second', { cron: '*/1 * * * * *', payload: { source: 'cron' } }) }, { actor: TEST_ACTOR });
     expect(registered).toEqual({ id: 'every_second', version: 1, created: true });
     const [{ created_at: registeredAt }] = (await s.pg.query(`SELECT "created_at" FROM "act"."plans" WHERE "id" = 'every_second'`)).rows as Array<{ created_at: Date }>;

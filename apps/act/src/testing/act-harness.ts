@@ -4,19 +4,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
-import type { Subscription } from '@nats-io/transport-node';
 import {
   EventStream,
   type Actor,
   type EventDataMap,
+  type EventSource,
   type EventType,
   type HmsEvent,
   type RpcRequest,
   type RpcResponse,
   type RpcSubject,
 } from '@hms/contracts';
-import { bootstrapService, loadConfig, NatsBus, RpcClient, unpackReceivedMessage, type NatsIdentity } from '@hms/platform';
-import { freshTestEnvironment } from '@hms/testing';
+import { bootstrapService, loadConfig, RpcClient, type NatsBus } from '@hms/platform';
+import { followEvents, freshTestEnvironment, TestNatsParts } from '@hms/testing';
 import { Client } from 'pg';
 import { ActConfig } from '../act.config';
 import { createActModule } from '../act.module';
@@ -24,26 +24,29 @@ import { createActModule } from '../act.module';
 /** The actor tests call ACT as. */
 export const TEST_ACTOR: Actor = { id: 'manager@hms', roles: ['manager'] };
 
-/** Events of one type seen on the bus (core NATS also delivers what JetStream stores). */
+/**
+ * Events of one type stored on the stream from the moment `start` is called, read through
+ * JetStream as a service reads them (no NATS user may subscribe to event subjects directly):
+ * `bus` must be a service's.
+ */
 export class EventCollector<T extends EventType> {
   readonly events: Array<HmsEvent<T>> = [];
-
-  constructor(private readonly subscription: Subscription) {}
+  private follower?: { stop(): void };
+  /** Why the consumer could not be made (e.g. no stream yet), said by {@link waitFor}. */
+  private failure?: Error;
 
   static start<T extends EventType>(bus: NatsBus, type: T): EventCollector<T> {
-    const collector: EventCollector<T> = new EventCollector(
-      bus.connection.subscribe(bus.subject(EventStream.subjectOf(type)), {
-        callback: (error, msg) => {
-          if (!error) collector.events.push(...unpackReceivedMessage(msg).map(({ event }) => event as HmsEvent<T>));
-        },
-      }),
-    );
+    const collector = new EventCollector<T>();
+    const follower = followEvents(bus, EventStream.subjectOf(type), (event) => collector.events.push(event as HmsEvent<T>));
+    follower.ready.catch((error: Error) => (collector.failure = error));
+    collector.follower = follower;
     return collector;
   }
 
   /** Resolves with the first event (seen or to come) that matches. */
   async waitFor(predicate: (event: HmsEvent<T>) => boolean, timeoutMs = 10_000): Promise<HmsEvent<T>> {
     return eventually(() => {
+      if (this.failure) throw new Error(`cannot read the events: ${this.failure.message}`);
       const found = this.events.find(predicate);
       if (!found) throw new Error('no matching event yet');
       return found;
@@ -55,7 +58,7 @@ export class EventCollector<T extends EventType> {
   }
 
   stop(): void {
-    this.subscription.unsubscribe();
+    this.follower?.stop();
   }
 }
 
@@ -75,7 +78,10 @@ export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 10_
 /** ACT running in-process on a fresh database and subject prefix, and what tests need to drive it. */
 export interface ActHarness {
   app: INestApplication;
+  /** The harness's calls: the gateway's NATS user, actor headers signed with ACT's actor key. */
   bus: NatsBus;
+  /** A connection as one of the services (its user, the harness's actor key), e.g. to publish its events. */
+  busOf(service: EventSource): Promise<NatsBus>;
   databaseUrl: string;
   call<S extends RpcSubject>(subject: S, message: RpcRequest<S>, actor?: Actor): Promise<RpcResponse<S>>;
   /** Publishes an event to JetStream as another service would (the relay's way: msgID = event id). */
@@ -91,16 +97,18 @@ export interface ActHarness {
 }
 
 /**
- * ACT as deployed: it migrates as the owner and works as the service role, and signs ledger
- * checkpoints with a key made for this run (written only when a test calls for one).
+ * ACT as deployed: it migrates as the owner and works as the service role, connects to NATS as
+ * its own user and believes only actor headers signed with a key made for this harness, and signs
+ * ledger checkpoints with a key made for this run (written only when a test calls for one).
  * `env.NATS_URL` points ACT, and the harness with it, at a NATS server of the test's own (e.g. one
- * with a small `max_payload`, or users); `harnessNats` is the harness's own NATS user there.
+ * with a small `max_payload`, started with the run's users).
  */
-export async function startAct(label: string, env: Record<string, string> = {}, harnessNats: NatsIdentity = {}): Promise<ActHarness> {
+export async function startAct(label: string, env: Record<string, string> = {}): Promise<ActHarness> {
   const testEnv = await freshTestEnvironment(label);
   if (env.NATS_URL) testEnv.natsUrl = env.NATS_URL;
-  // A NATS server with users grants permissions for one prefix: ACT and the harness both use it.
-  if (env.HMS_SUBJECT_PREFIX !== undefined) testEnv.subjectPrefix = env.HMS_SUBJECT_PREFIX;
+  // The harness plays the rest of the system, each part as its own NATS user: the gateway
+  // calls, a service publishes its events and reads the stream.
+  const parts = new TestNatsParts(testEnv.natsUrl, testEnv.subjectPrefix, `test-${label}`);
   const checkpointDir = mkdtempSync(join(tmpdir(), 'hms-checkpoints-'));
   const { privateKey } = generateKeyPairSync('ed25519');
   const config = loadConfig(ActConfig, {
@@ -112,6 +120,7 @@ export async function startAct(label: string, env: Record<string, string> = {}, 
     NATS_URL: testEnv.natsUrl,
     HMS_SUBJECT_PREFIX: testEnv.subjectPrefix,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    ...parts.serviceEnv('act'),
     ...env,
   });
   let app: INestApplication;
@@ -122,7 +131,8 @@ export async function startAct(label: string, env: Record<string, string> = {}, 
     rmSync(checkpointDir, { recursive: true, force: true });
     throw error;
   }
-  const bus = await NatsBus.connect(testEnv.natsUrl, testEnv.subjectPrefix, `test-${label}`, harnessNats);
+  const bus = await parts.as('gateway');
+  const observer = await parts.as('act');
   const rpc = new RpcClient(bus);
   const pg = new Client({ connectionString: testEnv.databaseUrl });
   await pg.connect();
@@ -134,6 +144,7 @@ export async function startAct(label: string, env: Record<string, string> = {}, 
     databaseUrl: testEnv.databaseUrl,
     serviceDatabaseUrl: testEnv.serviceDatabaseUrl,
     checkpointDir,
+    busOf: (service) => parts.as(service),
     call: (subject, message, actor = TEST_ACTOR) => rpc.call(subject, message, { actor }),
     async publish(type, requestId, data, options = {}) {
       const event = {
@@ -142,14 +153,15 @@ export async function startAct(label: string, env: Record<string, string> = {}, 
         at: new Date().toISOString(),
         actor: options.actor ?? 'worker@hms',
         requestId,
-        source: type.slice(0, type.indexOf('.')),
+        // Platform events (parking), which any service may publish: ACT's, here.
+        source: type.startsWith('platform.') ? 'act' : type.slice(0, type.indexOf('.')),
         data,
       } as HmsEvent<typeof type>;
-      await bus.jetstream.publish(bus.subject(EventStream.subjectOf(type)), JSON.stringify(event), { msgID: event.id });
+      await parts.publish(event);
       return event;
     },
     collect(type) {
-      const collector = EventCollector.start(bus, type);
+      const collector = EventCollector.start(observer, type);
       collectors.push(collector as unknown as EventCollector<EventType>);
       return collector;
     },
@@ -160,13 +172,9 @@ export async function startAct(label: string, env: Record<string, string> = {}, 
       for (const collector of collectors) collector.stop();
       await app.close();
       await pg.end();
-      // The stream of this prefix is only this test's; leaving it would pile up on a shared server.
-      // (A harness user without JetStream rights, on a server of the test's own, leaves it to the server's end.)
-      await bus
-        .manager()
-        .then((jsm) => jsm.streams.delete(bus.streamName))
-        .catch(() => undefined);
-      await bus.close();
+      // The stream of this prefix stays: no user of a deployment may delete it, and the run's
+      // nats-server (its store a temporary folder) goes with the run.
+      await parts.close();
       await testEnv.dispose();
       rmSync(checkpointDir, { recursive: true, force: true });
     },

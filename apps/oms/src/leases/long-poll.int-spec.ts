@@ -122,16 +122,17 @@ describe('OMS long-poll leasing on one replica', () => {
   it('serves waiters first come first served', async () => {
     const p = pool('fifo');
     const order: string[] = [];
-    const polls = ['first', 'second', 'third'].map(async (worker, i) => {
-      await sleep(i * 150);
-      const result = await longPoll(oms, p, 10, { worker });
-      order.push(`${worker}:${result.tasks.length}`);
-    });
-    await sleep(700);
+    const polls: Array<Promise<void>> = [];
+    for (const worker of ['first', 'second', 'third']) {
+      polls.push(longPoll(oms, p, 10, { worker }).then((result) => void order.push(`${worker}:${result.tasks.length}`)));
+      // The next caller comes once this one waits (a call writes its worker's presence just
+      // before it joins the waiters), not after a guessed delay a loaded machine can outlast.
+      await eventually(async () => ((await oms.sql(`SELECT 1 FROM oms.workers WHERE id = $1`, [worker])).length > 0 ? true : undefined), 5_000, `${worker} waiting`);
+    }
     // One at a time: each announcement goes to the longest waiting caller.
     for (let i = 0; i < 3; i++) {
       await oms.queueTask({ pool: p });
-      await sleep(200);
+      await eventually(async () => (order.length > i ? true : undefined), 5_000, `waiter ${i + 1} served`);
     }
     await Promise.all(polls);
     expect(order).toEqual(['first:1', 'second:1', 'third:1']);
@@ -139,10 +140,12 @@ describe('OMS long-poll leasing on one replica', () => {
 
   it('wakes one waiter per announced task, not every waiter', async () => {
     const p = pool('herd');
-    const polls = Array.from({ length: 5 }, async (_, i) => {
-      await sleep(i * 50);
-      return longPoll(oms, p, 4, { worker: `w${i}` });
-    });
+    const polls: Array<ReturnType<typeof longPoll>> = [];
+    for (let i = 0; i < 5; i++) {
+      polls.push(longPoll(oms, p, 4, { worker: `w${i}` }));
+      // In order: w0 waits longest (see "first come first served").
+      await eventually(async () => ((await oms.sql(`SELECT 1 FROM oms.workers WHERE id = $1`, [`w${i}`])).length > 0 ? true : undefined), 5_000, `w${i} waiting`);
+    }
     await sleep(1_000);
     const before = await oms.sql<{ n: number }>(`SELECT count(*)::int AS n FROM oms.workers WHERE id LIKE 'w_' AND last_seen_at > now() - interval '0.2 second'`);
     expect(before[0]!.n).toBe(0);

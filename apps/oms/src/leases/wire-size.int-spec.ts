@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { LeasedTask, TaskView } from '@hms/contracts';
-import { startNatsServer } from '@hms/testing';
+import { startNatsServer, testNatsAuth } from '@hms/testing';
 import { OmsHarness } from '../testing/oms-harness';
 import { leasedTaskBytesSql } from './lease-acquire.sql';
 
@@ -18,7 +18,8 @@ describe('OMS within NATS max_payload', () => {
   const pool = (label: string) => `${label}-${randomUUID().slice(0, 8)}`;
 
   beforeAll(async () => {
-    nats = await startNatsServer({ maxPayload: MAX_PAYLOAD });
+    // With the run's users, as every server of the suite.
+    nats = await startNatsServer({ maxPayload: MAX_PAYLOAD, auth: testNatsAuth() });
     oms = await OmsHarness.start('oms_wire_size', {}, { natsUrl: nats.url });
   });
 

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { INestApplication } from '@nestjs/common';
-import type { Subscription } from '@nats-io/transport-node';
 import {
   EventStream,
   type Actor,
@@ -13,8 +12,8 @@ import {
   type RpcSubject,
   type TaskView,
 } from '@hms/contracts';
-import { bootstrapService, loadConfig, NatsBus, RpcClient, unpackReceivedMessage } from '@hms/platform';
-import { freshTestEnvironment } from '@hms/testing';
+import { bootstrapService, loadConfig, RpcClient, type NatsBus } from '@hms/platform';
+import { followEvents, freshTestEnvironment, TestNatsParts } from '@hms/testing';
 import { Client } from 'pg';
 import { createOmsModule } from '../oms.module';
 import { OmsConfig } from '../oms.config';
@@ -55,13 +54,16 @@ export class OmsHarness {
   /** Every OMS event published since start, in arrival order. */
   readonly events: HmsEvent[] = [];
   private readonly apps: INestApplication[] = [];
-  private eventSubscription?: Subscription;
+  private eventFollower?: { stop(): void };
   private sqlClient?: Client;
 
   private constructor(
     readonly env: Record<string, string>,
+    /** The harness's calls: the gateway's NATS user, actor headers signed with OMS's actor key. */
     readonly bus: NatsBus,
     readonly rpc: RpcClient,
+    /** The other parts of the system, each as its NATS user (ACT's reads OMS's events from the stream). */
+    private readonly parts: TestNatsParts,
     private readonly dispose: () => Promise<void>,
   ) {}
 
@@ -69,7 +71,9 @@ export class OmsHarness {
   static async start(label: string, settings: Record<string, string> = {}, options: { natsUrl?: string } = {}): Promise<OmsHarness> {
     const environment = await freshTestEnvironment(label);
     if (options.natsUrl) environment.natsUrl = options.natsUrl;
-    // As deployed: OMS migrates as the owner and works as a role that cannot change the schema.
+    // As deployed: OMS migrates as the owner and works as a role that cannot change the schema,
+    // and is on NATS as its own user, believing actor headers signed with the harness's key.
+    const parts = new TestNatsParts(environment.natsUrl, environment.subjectPrefix, 'oms-test');
     const env = {
       DATABASE_URL: environment.serviceDatabaseUrl,
       DATABASE_MIGRATION_URL: environment.databaseUrl,
@@ -77,16 +81,17 @@ export class OmsHarness {
       HMS_SUBJECT_PREFIX: environment.subjectPrefix,
       LOG_LEVEL: 'warn',
       OMS_LEASE_SWEEP_MS: '200',
+      ...parts.serviceEnv('oms'),
       ...settings,
     };
-    const bus = await NatsBus.connect(environment.natsUrl, environment.subjectPrefix, 'oms-test');
-    const harness = new OmsHarness(env, bus, new RpcClient(bus), environment.dispose);
-    harness.eventSubscription = bus.connection.subscribe(bus.subject(`${EventStream.subjectOf('oms')}.>`), {
-      callback: (error, message) => {
-        if (!error) harness.events.push(...unpackReceivedMessage(message).map(({ event }) => event as HmsEvent));
-      },
-    });
-    await bus.connection.flush();
+    const bus = await parts.as('gateway');
+    const harness = new OmsHarness(env, bus, new RpcClient(bus), parts, environment.dispose);
+    // OMS's events as ACT reads them, from the stream (made here, so it is followed from OMS's first event).
+    const act = await parts.as('act');
+    await act.ensureEventStream();
+    const follower = followEvents(act, `${EventStream.subjectOf('oms')}.>`, (event) => harness.events.push(event));
+    harness.eventFollower = follower;
+    await follower.ready;
     await harness.startReplica();
     return harness;
   }
@@ -124,7 +129,7 @@ export class OmsHarness {
   /** Publishes another service's event to JetStream the way its outbox relay does. */
   async publishEvent<T extends EventType>(source: EventSource, type: T, requestId: string | null, data: EventDataMap[T], id: string = randomUUID()): Promise<HmsEvent<T>> {
     const event: HmsEvent<T> = { id, type, at: new Date().toISOString(), actor: `system:${source}`, requestId, source, data };
-    await this.bus.jetstream.publish(this.bus.subject(EventStream.subjectOf(type)), JSON.stringify(event), { msgID: event.id });
+    await this.parts.publish(event);
     return event;
   }
 
@@ -186,9 +191,9 @@ export class OmsHarness {
 
   async close(): Promise<void> {
     for (const app of this.apps.splice(0)) await app.close();
-    this.eventSubscription?.unsubscribe();
+    this.eventFollower?.stop();
     await this.sqlClient?.end();
-    await this.bus.close();
+    await this.parts.close();
     await this.dispose();
   }
 }

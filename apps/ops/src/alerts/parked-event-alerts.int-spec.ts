@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { INestApplication } from '@nestjs/common';
-import { EventStream, type Actor, type AlertView, type EventDataMap, type EventType, type HmsEvent } from '@hms/contracts';
-import { bootstrapService, loadConfig, NatsBus, RpcClient } from '@hms/platform';
-import { freshTestEnvironment } from '@hms/testing';
+import { type Actor, type AlertView, type EventDataMap, type EventType, type HmsEvent } from '@hms/contracts';
+import { bootstrapService, loadConfig, RpcClient } from '@hms/platform';
+import { freshTestEnvironment, TestNatsParts } from '@hms/testing';
 import { createOpsModule } from '../ops.module';
 import { OpsConfig } from '../ops.config';
 
@@ -17,14 +17,15 @@ const manager: Actor = { id: 'test-manager', roles: ['manager'] };
  */
 describe('OPS alerts of parked events', () => {
   let env: Awaited<ReturnType<typeof freshTestEnvironment>>;
-  let bus: NatsBus;
+  /** The gateway (calls) and OMS (its parking events), each as its NATS user. */
+  let parts: TestNatsParts;
   let rpc: RpcClient;
   let ops: INestApplication | undefined;
 
   beforeAll(async () => {
     env = await freshTestEnvironment('ops_parked_alerts');
-    bus = await NatsBus.connect(env.natsUrl, env.subjectPrefix, 'ops-parked-test');
-    rpc = new RpcClient(bus);
+    parts = new TestNatsParts(env.natsUrl, env.subjectPrefix, 'ops-parked-test');
+    rpc = new RpcClient(await parts.as('gateway'));
     const config = loadConfig(OpsConfig, {
       DATABASE_URL: env.databaseUrl,
       NATS_URL: env.natsUrl,
@@ -32,19 +33,20 @@ describe('OPS alerts of parked events', () => {
       HMS_EVENT_RETRY_BASE_MS: '5',
       LOG_LEVEL: 'silent',
       PORT: '0',
+      ...parts.serviceEnv('ops'),
     });
     ops = await bootstrapService(createOpsModule(config), { port: 0 });
   });
 
   afterAll(async () => {
     await ops?.close();
-    await bus?.close();
+    await parts?.close();
     await env?.dispose();
   });
 
   async function publish<T extends EventType>(type: T, requestId: string | null, data: EventDataMap[T]): Promise<void> {
     const event: HmsEvent<T> = { id: randomUUID(), type, at: new Date().toISOString(), actor: 'system:oms', requestId, source: 'oms', data };
-    await bus.jetstream.publish(bus.subject(EventStream.subjectOf(type)), JSON.stringify(event), { msgID: event.id });
+    await parts.publish(event);
   }
 
   async function alertOf(requestId: string, status: AlertView['status']): Promise<AlertView> {
@@ -57,7 +59,7 @@ describe('OPS alerts of parked events', () => {
 
   it('raises one alert per parked event, survives malformed ones, and resolves the alert when the event is replayed', async () => {
     // Hostile first: no data at all, a parkedId that is no uuid, and a huge error full of NULs.
-    await bus.jetstream.publish(bus.subject(EventStream.subjectOf('platform.event.parked')), JSON.stringify({ id: randomUUID(), type: 'platform.event.parked', at: new Date().toISOString(), actor: 'x', requestId: null, source: 'oms', data: null }), { msgID: randomUUID() });
+    await parts.publish({ id: randomUUID(), type: 'platform.event.parked', at: new Date().toISOString(), actor: 'x', requestId: null, source: 'oms', data: null } as unknown as HmsEvent);
     const hostileRequest = randomUUID();
     await publish('platform.event.parked', hostileRequest, { service: 'oms', consumer: 'oms', parkedId: 'nope', eventId: randomUUID(), eventType: 'act.step.ready', deliveries: 5, error: 'x' });
     const noisyRequest = randomUUID();

@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { bootstrapService, createDataSource, loadConfig, PROCESSED_EVENTS_DELETE_CHUNK, PROCESSED_EVENTS_RETENTION_SECONDS, runMigrations } from '@hms/platform';
-import { freshTestEnvironment } from '@hms/testing';
+import { freshTestEnvironment, serviceNatsEnv, newActorKey } from '@hms/testing';
 import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
 import { OPS_ENTITIES } from '../database/entities';
@@ -66,7 +66,7 @@ describe(OutcomeRetention.name, () => {
     const now = Date.now();
     await seed('retention-live', 3, new Date(now - RETENTION_MS - 60_000));
     await seed('retention-live', 2, new Date(now - DAY_MS));
-    const config = loadConfig(OpsConfig, { DATABASE_URL: env.databaseUrl, NATS_URL: env.natsUrl, HMS_SUBJECT_PREFIX: env.subjectPrefix, LOG_LEVEL: 'warn', PORT: '0' });
+    const config = loadConfig(OpsConfig, { DATABASE_URL: env.databaseUrl, NATS_URL: env.natsUrl, HMS_SUBJECT_PREFIX: env.subjectPrefix, LOG_LEVEL: 'warn', PORT: '0', ...serviceNatsEnv('ops', newActorKey()) });
     ops = await bootstrapService(createOpsModule(config), { port: 0 });
     const deadline = Date.now() + 10_000;
     while ((await countOf('retention-live')) !== 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { INestApplication } from '@nestjs/common';
-import { EventStream, type EventDataMap, type EventType, type HmsEvent, type PoolMetrics } from '@hms/contracts';
-import { bootstrapService, loadConfig, NatsBus, RpcClient } from '@hms/platform';
-import { freshTestEnvironment } from '@hms/testing';
+import { type EventDataMap, type EventType, type HmsEvent, type PoolMetrics } from '@hms/contracts';
+import { bootstrapService, loadConfig, RpcClient } from '@hms/platform';
+import { freshTestEnvironment, TestNatsParts } from '@hms/testing';
 import { Client } from 'pg';
 import { createOpsModule } from '../ops.module';
 import { OpsConfig } from '../ops.config';
@@ -20,7 +20,8 @@ type Env = Awaited<ReturnType<typeof freshTestEnvironment>>;
  */
 describe('OPS pool metrics from OMS events', () => {
   let env: Env;
-  let bus: NatsBus;
+  /** The gateway (calls) and OMS (its events), each as its NATS user. */
+  let parts: TestNatsParts;
   let rpc: RpcClient;
   let ops: INestApplication | undefined;
   // Ten minutes ago, on the real clock: the snapshot counts outcomes of the last
@@ -31,17 +32,15 @@ describe('OPS pool metrics from OMS events', () => {
 
   beforeAll(async () => {
     env = await freshTestEnvironment('ops_metrics');
-    bus = await NatsBus.connect(env.natsUrl, env.subjectPrefix, 'ops-test');
-    rpc = new RpcClient(bus);
+    parts = new TestNatsParts(env.natsUrl, env.subjectPrefix, 'ops-test');
+    rpc = new RpcClient(await parts.as('gateway'));
     // OPS is started later, on a backlog: the stream must exist before it does.
-    await bus.ensureEventStream();
+    await (await parts.as('oms')).ensureEventStream();
   });
 
   afterAll(async () => {
     await ops?.close();
-    const jsm = await bus?.manager();
-    await jsm?.streams.delete(bus.streamName).catch(() => undefined);
-    await bus?.close();
+    await parts?.close();
     await env?.dispose();
   });
 
@@ -53,11 +52,11 @@ describe('OPS pool metrics from OMS events', () => {
 
   /** Puts the event on the stream; a new message id each time, so JetStream keeps repeats (as after a relay crash). */
   async function deliver(event: HmsEvent<EventType>): Promise<void> {
-    await bus.jetstream.publish(bus.subject(EventStream.subjectOf(event.type)), JSON.stringify(event), { msgID: randomUUID() });
+    await parts.publish(event, { msgID: randomUUID() });
   }
 
   async function startOps(): Promise<void> {
-    const config = loadConfig(OpsConfig, { DATABASE_URL: env.databaseUrl, NATS_URL: env.natsUrl, HMS_SUBJECT_PREFIX: env.subjectPrefix, LOG_LEVEL: 'warn', PORT: '0' });
+    const config = loadConfig(OpsConfig, { DATABASE_URL: env.databaseUrl, NATS_URL: env.natsUrl, HMS_SUBJECT_PREFIX: env.subjectPrefix, LOG_LEVEL: 'warn', PORT: '0', ...parts.serviceEnv('ops') });
     ops = await bootstrapService(createOpsModule(config), { port: 0 });
   }
 

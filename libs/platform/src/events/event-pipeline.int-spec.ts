@@ -1,12 +1,12 @@
 import { DomainError, EventStream, type AnyHmsEvent } from '@hms/contracts';
-import { freshTestEnvironment } from '@hms/testing';
+import { connectTestBus, freshTestEnvironment, TestNatsParts, uniqueSubjectPrefix } from '@hms/testing';
 import { context, INVALID_TRACEID, propagation, ROOT_CONTEXT, trace, TraceFlags } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import pino from 'pino';
 import { systemClock } from '../clock';
 import { createDataSource, eventTablesUpSql, processedEventsRetentionIndexUpSql } from '../database/data-source';
-import { NatsBus } from '../nats/nats-bus';
+import type { NatsBus } from '../nats/nats-bus';
 import { RpcClient, RpcServer } from '../nats/rpc';
 import { claimProcessedEventSql, EventConsumer } from './event-consumer';
 import { EventOutbox } from './event-outbox';
@@ -22,10 +22,13 @@ async function eventually(check: () => boolean, timeoutMs = 10_000): Promise<voi
   }
 }
 
-/** A fresh database and subject prefix with the event tables of `schema` and a running outbox. */
+/**
+ * A fresh database and subject prefix with the event tables of `schema` and a running outbox, on
+ * OMS's NATS user (the events here are OMS's).
+ */
 async function eventsFixture(label: string, schema: string) {
   const env = await freshTestEnvironment(label);
-  const bus = await NatsBus.connect(env.natsUrl, env.subjectPrefix, 'platform-test');
+  const bus = await connectTestBus(env.natsUrl, env.subjectPrefix, 'platform-test', 'oms');
   await bus.ensureEventStream();
   const dataSource = createDataSource({ url: env.databaseUrl, schema, entities: [], migrations: [] });
   await dataSource.initialize();
@@ -124,7 +127,7 @@ describe(EventOutbox.name, () => {
 
   it('keeps the rows when publishing fails, and gives its connection back outside the transaction', async () => {
     // A bus whose subjects no stream captures: every publish is refused.
-    const streamless = await NatsBus.connect(fixture.env.natsUrl, `${fixture.env.subjectPrefix}none.`, 'platform-test-streamless');
+    const streamless = await connectTestBus(fixture.env.natsUrl, uniqueSubjectPrefix(), 'platform-test-streamless', 'oms');
     const failing = new EventOutbox(dataSource, streamless, 'plt', 'ops', systemClock, logger);
     try {
       await outbox.stop(); // the working relay must not take the rows first
@@ -384,7 +387,9 @@ describe(`${EventConsumer.name} with a fast path for lone events`, () => {
     const jsm = await fixture.bus.manager();
     for (let behind = 1; behind > 0; ) {
       behind = 0;
-      for await (const info of jsm.consumers.list(fixture.bus.streamName)) behind += info.num_pending + info.num_ack_pending;
+      // (Listing consumers is refused to a service: its own, by name.)
+      const info = await jsm.consumers.info(fixture.bus.streamName, `${fixture.bus.prefix.replace(/\W/g, '_')}pla`);
+      behind += info.num_pending + info.num_ack_pending;
       if (behind > 0) await new Promise((resolve) => setTimeout(resolve, 25));
     }
     await publishAlone('marker');
@@ -437,13 +442,16 @@ describe(ProcessedEventsRetention.name, () => {
 
 describe(RpcServer.name, () => {
   let env: Awaited<ReturnType<typeof freshTestEnvironment>>;
+  /** OPS serves, the gateway calls: each as its NATS user, sharing an actor key. */
+  let parts: TestNatsParts;
   let bus: NatsBus;
   let server: RpcServer;
 
   beforeAll(async () => {
     env = await freshTestEnvironment('platform_rpc');
-    bus = await NatsBus.connect(env.natsUrl, env.subjectPrefix, 'platform-test');
-    server = new RpcServer(bus, 'ops', logger);
+    parts = new TestNatsParts(env.natsUrl, env.subjectPrefix, 'platform-test');
+    bus = await parts.as('gateway');
+    server = new RpcServer(await parts.as('ops'), 'ops', logger);
     server.serve<'ops'>({
       'ops.metrics.pools': async (query, context) => {
         if (query.pool === 'explode') throw new Error('database on fire');
@@ -463,7 +471,7 @@ describe(RpcServer.name, () => {
 
   afterAll(async () => {
     await server?.stop();
-    await bus?.close();
+    await parts?.close();
     await env?.dispose();
   });
 
