@@ -19,7 +19,7 @@ describe('Fan-out (forEach) end to end', () => {
 
   beforeAll(async () => {
     env = await startE2eStack('e2e_fanout');
-    secondOms = new ServiceProcess('oms', await freePort(), env.serviceEnv);
+    secondOms = new ServiceProcess('oms', await freePort(), env.serviceEnv('oms'));
     await secondOms.start();
     bots = new HmsClient({ baseUrl: env.stack.gatewayUrl, token: env.stack.serviceToken });
     await env.manager.plans.register(`
