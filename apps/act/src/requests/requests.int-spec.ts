@@ -153,7 +153,8 @@ describe('ACT requests and their workflow', () => {
     // photos and records are ready; decide waits for them, so it cannot take a task yet.
     const run = [queued(first.id, 'photos'), queued(first.id, 'records'), queued(second.id, 'photos'), queued(second.id, 'photos'), queued(second.id, 'decide')];
     // One message, as OMS's relay sends a run of one type: the consumer handles it as one batch.
-    await act.bus.jetstream.publish(act.bus.subject(EventStream.subjectOf('oms.task.queued')), JSON.stringify(run), { msgID: `${run[0]!.id}+${run.length}` });
+    const oms = await act.busOf('oms');
+    await oms.jetstream.publish(oms.subject(EventStream.subjectOf('oms.task.queued')), JSON.stringify(run), { msgID: `${run[0]!.id}+${run.length}` });
 
     const taskOf = (view: RequestView, stepId: string) => view.steps.find((step) => step.stepId === stepId)!.taskId;
     await waitForStep(second.id, 'photos', (step) => step.taskId === run[3]!.data.taskId);

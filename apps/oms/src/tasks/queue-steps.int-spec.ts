@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { EventStream, type HmsEvent } from '@hms/contracts';
+import type { HmsEvent } from '@hms/contracts';
 import { TaskSignals } from '../leases/task-signals';
 import { eventually, OmsHarness, stepReadyEvent } from '../testing/oms-harness';
 
@@ -29,11 +29,6 @@ describe('queueing a batch of ready steps', () => {
   afterAll(async () => {
     await oms?.close();
   });
-
-  /** Publishes the events as one message, as the relay publishes a run. */
-  async function publishRun(events: HmsEvent<'act.step.ready'>[]): Promise<void> {
-    await oms.bus.jetstream.publish(oms.bus.subject(EventStream.subjectOf('act.step.ready')), JSON.stringify(events), { msgID: `${randomUUID()}+${events.length}` });
-  }
 
   const newPool = () => `batch-${randomUUID().slice(0, 8)}`;
 
@@ -77,7 +72,7 @@ describe('queueing a batch of ready steps', () => {
     const againForStep: HmsEvent<'act.step.ready'> = { ...a, id: randomUUID(), data: { ...a.data, title: 'Second' } };
     const requests = [a.requestId!, b.requestId!, c.requestId!];
 
-    await publishRun([a, b, againForStep, c, a]);
+    await oms.publishRun([a, b, againForStep, c, a]);
     await eventually(async () => ((await tasksOf(requests)).length === 3 ? true : undefined), 10_000, 'three tasks');
 
     const rows = await tasksOf(requests);
@@ -118,11 +113,11 @@ describe('queueing a batch of ready steps', () => {
     await oms.call('oms.pool.upsert', { pool, kind: 'bot' });
     const first = stepReadyEvent(pool, { stepId: 'x' });
     const second = stepReadyEvent(pool, { stepId: 'y' });
-    await publishRun([first, second]);
+    await oms.publishRun([first, second]);
     await eventually(async () => ((await tasksOf([first.requestId!, second.requestId!])).length === 2 ? true : undefined), 10_000, 'two tasks');
     // The same events again in a new message (as after a relay crash past JetStream's de-duplication window), with one new step behind them.
     const third = stepReadyEvent(pool, { stepId: 'z' });
-    await publishRun([first, second, third]);
+    await oms.publishRun([first, second, third]);
     await eventually(async () => ((await tasksOf([third.requestId!])).length === 1 ? true : undefined), 10_000, 'the third task');
     await eventually(async () => (queuedEventsOf([third.requestId!]).length === 1 ? true : undefined), 5_000, 'its queued event');
     expect(await tasksOf([first.requestId!, second.requestId!])).toHaveLength(2);
@@ -136,7 +131,7 @@ describe('queueing a batch of ready steps', () => {
     // A priority beyond Postgres's integer fails the batch's statement, and then this event alone.
     const poison = stepReadyEvent(pool, { stepId: 'poison', priority: 2 ** 40 });
     const after = stepReadyEvent(pool, { stepId: 'after' });
-    await publishRun([before, poison, after]);
+    await oms.publishRun([before, poison, after]);
 
     const parked = await eventually(
       async () => (await oms.sql<{ event_id: string; delivery_count: number; last_error: string }>('SELECT event_id, delivery_count, last_error FROM oms.parked_events WHERE consumer = $1 AND event_id = $2', ['oms', poison.id]))[0],
@@ -158,7 +153,7 @@ describe('queueing a batch of ready steps', () => {
     const signals = oms.replicas[0]!.get(TaskSignals);
     await eventually(async () => (pools.every((pool) => signals.waitingIn(pool) === 1) ? true : undefined), 5_000, 'both long polls to wait');
     const steps = pools.map((pool, index) => stepReadyEvent(pool, { stepId: `wake-${index}` }));
-    await publishRun(steps);
+    await oms.publishRun(steps);
     const answers = await Promise.all(polls);
     expect(answers.map(({ tasks }) => tasks.map((task) => [task.pool, task.requestId]))).toEqual(steps.map((step) => [[step.data.pool, step.requestId]]));
   });

@@ -133,6 +133,11 @@ export class OmsHarness {
     return event;
   }
 
+  /** Publishes events of one source as one message, as its outbox relay publishes a run of them. */
+  async publishRun(events: HmsEvent[]): Promise<void> {
+    await this.parts.publish(events[0]!, { msgID: `${randomUUID()}+${events.length}`, body: JSON.stringify(events) });
+  }
+
   /** ACT says a step is ready; returns its request and step ids. */
   async stepReady(step: Partial<EventDataMap['act.step.ready']> & { pool: string }, requestId: string = randomUUID()) {
     const data: EventDataMap['act.step.ready'] = {

@@ -452,7 +452,8 @@ describe(RpcServer.name, () => {
     parts = new TestNatsParts(env.natsUrl, env.subjectPrefix, 'platform-test');
     bus = await parts.as('gateway');
     server = new RpcServer(await parts.as('ops'), 'ops', logger);
-    server.serve<'ops'>({
+    // Awaited: serve() flushes its subscriptions, and the caller is another connection.
+    await server.serve<'ops'>({
       'ops.metrics.pools': async (query, context) => {
         if (query.pool === 'explode') throw new Error('database on fire');
         if (query.pool === 'missing') throw DomainError.notFound('Pool', 'missing');
