@@ -27,12 +27,12 @@ describe('OMS and fan-out items', () => {
       oms.stepReady({ pool, stepId: ItemSteps.stepIdOf('score', index), title: `Score [${index}]`, slaMinutes: 30, retry: { attempts: 2 }, input: { item: `f${index}`, index } }, requestId);
     for (const index of [0, 1, 2, 3]) await ready(index);
     await ready(1); // a redelivered ready of one item queues nothing twice
-    const tasks = await eventually(async () => {
-      const { items } = await oms.call('oms.task.list', { requestId });
-      return items.length >= 4 ? items : undefined;
-    });
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect((await oms.call('oms.task.list', { requestId })).items).toHaveLength(4);
+    // A marker published after it: once the marker is queued, the consumer has handled the
+    // redelivered ready too (one stream, handled in order).
+    const marker = await oms.stepReady({ pool: `${pool}-marker`, stepId: 'marker' });
+    await eventually(async () => ((await oms.call('oms.task.list', { requestId: marker.requestId })).items.length === 1 ? true : undefined));
+    const tasks = (await oms.call('oms.task.list', { requestId })).items;
+    expect(tasks).toHaveLength(4);
     expect(tasks.map((task) => task.stepId).sort()).toEqual(['score[0]', 'score[1]', 'score[2]', 'score[3]']);
     expect(tasks.every((task) => task.slaDueAt !== null && task.maxAttempts === 2)).toBe(true);
 
