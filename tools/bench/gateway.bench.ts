@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { censusSnapshot, printCensus, type CountedProcess } from './census';
 import { benchInfra, cpuBreakdown, cpuSnapshot, formatNumber, gatewayStack, loadAverage, mapConcurrent, percentile, printTable, type BenchHttp } from './bench-support';
 import { addGraphileJobs, graphileThroughput, startGraphileRunner, waitForQuiet, withGraphile, type BenchInfra, type GraphileSkipped } from './oms.bench';
 
@@ -21,6 +25,12 @@ export interface GatewayBenchOptions {
   rates: number[];
   /** Which figures to run: 1 create, 2 batch, 3 process, 4 pickup. */
   figures: string[];
+  /**
+   * Count, per request (figures 1, 2) or task (3), SQL statements and NATS messages by service,
+   * stream messages by event type and deliveries by consumer (tools/bench/census.ts). The
+   * services then carry the counter, so the CPU figures are not the run's.
+   */
+  census: boolean;
 }
 
 interface LeasedTask {
@@ -61,8 +71,19 @@ export async function gatewayBench(options: GatewayBenchOptions): Promise<void> 
   process.stdout.write(`load average at start: ${loadAverage()}\n`);
   const bench = await benchInfra();
   // The trust issue's rate limits would measure the limiter, not the system.
-  const session = await gatewayStack(bench, 'gateway', { HMS_RATE_LIMIT_DISABLED: '1' });
+  const censusDir = options.census ? mkdtempSync(join(tmpdir(), 'hms-census-')) : undefined;
+  const counterEnv: Record<string, string> = censusDir
+    ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${join(__dirname, 'statement-counter.js')}`.trim(), HMS_BENCH_STATEMENTS_DIR: censusDir }
+    : {};
+  const session = await gatewayStack(bench, 'gateway', { HMS_RATE_LIMIT_DISABLED: '1', ...counterEnv });
   const { stack, bus, db, http } = session;
+  const counted: CountedProcess[] = censusDir ? Object.values(stack.services).map((s) => ({ name: s.name, pid: s.pid!, dir: censusDir })) : [];
+  /** With --census, the counts so far (else nothing), and a function printing what changed since, per `units` `unit`s. */
+  const census = async () => {
+    if (!censusDir) return (): Promise<void> => Promise.resolve();
+    const before = await censusSnapshot(counted, bus, db);
+    return async (title: string, units: number, unit: string) => printCensus(title, before, await censusSnapshot(counted, bus, db), units, unit);
+  };
   const manager = stack.managerToken;
   const service = stack.serviceToken;
   // A worker token is its own worker: one token per bench worker loop.
@@ -90,6 +111,7 @@ export async function gatewayBench(options: GatewayBenchOptions): Promise<void> 
     await quiet();
 
     if (options.figures.includes('1')) {
+      const counts = await census();
       const cpuBefore = cpuSnapshot();
       const started = performance.now();
       await mapConcurrent(items(options.requests), options.inFlight, (item) => http.ok('POST', '/v1/requests', service, item));
@@ -98,6 +120,7 @@ export async function gatewayBench(options: GatewayBenchOptions): Promise<void> 
       await waitForDepth(http, manager, options.requests);
       await quiet();
       const cpu = cpuBreakdown(cpuBefore, cpuSnapshot(), options.requests);
+      await counts('Figure 1, create until queued', options.requests, 'request');
       const peer = await graphileAddOneByOne(bench, options.requests, options.inFlight);
       figures.push({ label: `1. POST /v1/requests, one per call, ${options.inFlight} in flight`, count: options.requests, seconds, perSecond: options.requests / seconds, cpu, peer });
       await drain(http, worker, options.requests, options.workers, 10, true);
@@ -133,11 +156,13 @@ export async function gatewayBench(options: GatewayBenchOptions): Promise<void> 
         await createBatches(options.tasks, Math.min(1000, options.batchSize), 2);
         await waitForDepth(http, manager, options.tasks);
         await quiet();
+        const counts = await census();
         const cpuBefore = cpuSnapshot();
         const { completed, seconds } = await drain(http, worker, options.tasks, options.workers, 10, completeMany);
         await quiet();
         const cpu = cpuBreakdown(cpuBefore, cpuSnapshot(), completed);
         const how = completeMany ? 'one complete-many per lease' : 'one complete per task';
+        await counts(`Figure 3, lease max 10, ${how}`, completed, 'task');
         figures.push({ label: `3. lease max 10, ${how}, ${options.workers} workers`, count: completed, seconds, perSecond: completed / seconds, cpu, peer });
       }
     }
@@ -216,6 +241,7 @@ export async function gatewayBench(options: GatewayBenchOptions): Promise<void> 
   } finally {
     await session.close();
     await bench.stop();
+    if (censusDir) rmSync(censusDir, { recursive: true, force: true });
   }
 }
 

@@ -24,7 +24,7 @@ import { OPS_MIGRATIONS } from './database/migrations';
 import { AlertEscalation } from './alerts/alert-escalation';
 import { AlertGauges } from './alerts/alert-gauges';
 import { AlertsHandlers } from './alerts/alerts.handlers';
-import { AlertsService, raisesAlerts } from './alerts/alerts.service';
+import { AlertsService, raisesAlerts, REQUEST_EVENTS_ALERTED } from './alerts/alerts.service';
 import { Autoscaler } from './scaling/autoscaler';
 
 /**
@@ -104,6 +104,8 @@ export function createOpsModule(config: OpsConfig): DynamicModule {
           {
             durable: OPS_REQUESTS_CONSUMER,
             filter: 'act.request.>',
+            // Above all every request's act.request.created: acknowledged unread, not claimed for nothing.
+            accepts: (type) => REQUEST_EVENTS_ALERTED.has(type),
             lingerMs: OFF_PATH_LINGER_MS,
             handleAll: (events, tx, emit) => alerts.onEvents(events, tx, emit),
             committed: (events) => {

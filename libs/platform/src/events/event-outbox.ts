@@ -142,7 +142,7 @@ export class EventOutbox {
    * the ids are the bigints just read), so nothing from outside reaches the SQL text. The relay
    * runs after nearly every transaction of every service, so its round trips are a large part
    * of theirs. The payload stays text end to end: it is published as stored, never parsed.
-   * Consecutive events of one type share a message ({@link packEventMessages}).
+   * Events of one type share a message where their requests' order allows ({@link packEventMessages}).
    */
   async relayBatch(): Promise<number> {
     const runner = this.dataSource.createQueryRunner();
@@ -153,7 +153,7 @@ export class EventOutbox {
       // the ledger, before an earlier one. One after the other, the stream keeps outbox order,
       // which for any one task is commit order (its transactions take turns on its row).
       const [, , selected] = await client.query(
-        `BEGIN; SELECT pg_advisory_xact_lock(hashtext('hms.outbox-relay.${this.schema}')); SELECT "id", "event_id", "type", "payload"::text AS "payload", "headers" FROM "${this.schema}"."outbox" ORDER BY "id" LIMIT ${RELAY_BATCH} FOR UPDATE SKIP LOCKED`,
+        `BEGIN; SELECT pg_advisory_xact_lock(hashtext('hms.outbox-relay.${this.schema}')); SELECT "id", "event_id", "type", "payload"->>'requestId' AS "request_id", "payload"::text AS "payload", "headers" FROM "${this.schema}"."outbox" ORDER BY "id" LIMIT ${RELAY_BATCH} FOR UPDATE SKIP LOCKED`,
       );
       const rows = selected!.rows as OutboxRow[];
       const maxPayload = this.bus.maxPayload;
