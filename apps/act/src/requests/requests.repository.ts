@@ -128,7 +128,7 @@ export async function loadSteps(tx: EntityManager, requestId: string): Promise<R
 let loadStepsSql: string | undefined;
 
 /** The entity's columns as find() would select them (`"column" AS "property"`). */
-function columnList(tx: EntityManager, entity: typeof RequestStepEntity | typeof RequestEntity): string {
+export function columnList(tx: EntityManager, entity: typeof RequestStepEntity | typeof RequestEntity): string {
   return tx.connection
     .getMetadata(entity)
     .columns.map((column) => `"${column.databaseName}" AS "${column.propertyName}"`)
