@@ -282,6 +282,50 @@ describe('ACT requests and their workflow', () => {
     }
   });
 
+  it('moves many requests in one batch of completions, joins and ends included, and ignores a second completion of a step done earlier in it', async () => {
+    // One consumer batch: the steps are read once and written set-based at its end, so an event
+    // later in the batch must see what an earlier one changed in memory.
+    await act.call('act.plan.register', { definition: { id: 'one_step', output: '{"done": steps.work.output.done}', steps: [{ id: 'work', pool: 'q' }] } });
+    const workflow = act.app.get(WorkflowService);
+    const outbox = act.app.get(EventOutbox);
+    const ready = act.collect('act.step.ready');
+    const completedEvents = act.collect('act.request.completed');
+    const joins = await Promise.all(Array.from({ length: 3 }, () => create('fan_out', { payload: { kind: 'full' } })));
+    const singles = await Promise.all(Array.from({ length: 3 }, () => create('one_step')));
+    const completion = (requestId: string, stepId: string, output: Record<string, unknown> = {}, attempt = 1) => ({
+      id: randomUUID(),
+      type: 'oms.task.completed' as const,
+      at: new Date().toISOString(),
+      actor: 'worker@hms',
+      requestId,
+      source: 'oms' as const,
+      data: { taskId: randomUUID(), stepId, pool: 'clerks', worker: 'w', leaseId: randomUUID(), attempt, output },
+    });
+    const batch = [
+      ...joins.flatMap((r) => [completion(r.id, 'photos'), completion(r.id, 'records', {}, 2)]),
+      ...singles.map((r, i) => completion(r.id, 'work', { done: i })),
+      // A late duplicate from OMS (another task of a step already done by this batch): ignored.
+      completion(joins[0]!.id, 'photos', { late: true }, 3),
+      completion(singles[0]!.id, 'work', { done: 'again' }),
+    ];
+    await outbox.transaction((tx, emit) => workflow.onEvents(batch, tx, emit));
+
+    for (const r of joins) {
+      const view = await waitForStep(r.id, 'decide', (s) => s.status === 'ready');
+      const step = (id: string) => view.steps.find((s) => s.stepId === id)!;
+      expect([step('photos').status, step('records').status, step('records').attempts]).toEqual(['done', 'done', 2]);
+      expect(step('photos').output).toEqual({});
+      expect(view.status).toBe('running');
+      await eventually(() => expect(ready.forRequest(r.id).map((e) => e.data.stepId).sort()).toEqual(['decide', 'photos', 'records']));
+    }
+    for (const [i, r] of singles.entries()) {
+      const view = await waitForStatus(r.id, 'completed');
+      expect(view.result).toEqual({ done: i });
+      expect(view.completedAt).not.toBeNull();
+      await eventually(() => expect(completedEvents.forRequest(r.id)).toHaveLength(1));
+    }
+  });
+
   it('fails a request whose when cannot be evaluated', async () => {
     const request = await create('fan_out', { payload: {} });
     await complete(request.id, 'photos', {});
