@@ -72,6 +72,9 @@ export class PlansService {
       createdBy: actor,
     } as QueryDeepPartialEntity<PlanEntity>);
     emit('act.plan.registered', null, { plan: definition.id, version }, actor);
+    // This replica's next create asks the database rather than try the old version first
+    // (forgetting is right whether or not this transaction commits).
+    this.forgetLatest(definition.id);
     return { id: definition.id, version, created: true };
   }
 
