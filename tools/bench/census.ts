@@ -1,8 +1,9 @@
-import { readFileSync, rmSync, unlinkSync } from 'node:fs';
+import { readFileSync, unlinkSync } from 'node:fs';
 import type { NatsBus } from '@hms/platform';
 import type { Client } from 'pg';
 import { formatNumber, printTable } from './bench-support';
-import { natsFile, statementDelta, statementFile, type NatsCounts, type StatementCounts } from './statements';
+import { statementCounts, type CountedProcess } from './statement-runs';
+import { natsFile, statementDelta, type NatsCounts, type StatementCounts } from './statements';
 
 /**
  * The load-independent side of a bench run (`--census`): what one unit of work costs in SQL
@@ -11,13 +12,6 @@ import { natsFile, statementDelta, statementFile, type NatsCounts, type Statemen
  * move 2× with the machine's load; these counts do not, so a change to the events and their
  * consumers is judged by them first.
  */
-
-/** A service process carrying `statement-counter` (it writes its counts on SIGUSR2). */
-export interface CountedProcess {
-  name: string;
-  pid: number;
-  dir: string;
-}
 
 interface ServiceCounts {
   statements: StatementCounts;
@@ -34,26 +28,15 @@ export interface CensusSnapshot {
   ledger: Map<string, number>;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
+/** Each process's statements and NATS messages so far: `statement-counter` writes its NATS counts before the statements it is asked for. */
 async function serviceCounts(processes: CountedProcess[]): Promise<Map<string, ServiceCounts>> {
+  const statements = await statementCounts(processes);
   const counts = new Map<string, ServiceCounts>();
   for (const { name, pid, dir } of processes) {
-    const file = statementFile(dir, pid);
-    rmSync(file, { force: true });
-    process.kill(pid, 'SIGUSR2');
-    for (let waited = 0; ; waited += 10) {
-      try {
-        const statements = JSON.parse(readFileSync(file, 'utf8')) as StatementCounts;
-        const nats = JSON.parse(readFileSync(natsFile(dir, pid), 'utf8')) as NatsCounts;
-        unlinkSync(file);
-        counts.set(name, { statements, nats });
-        break;
-      } catch {
-        if (waited > 5000) throw new Error(`${name} (pid ${pid}) wrote no counts within 5 s of SIGUSR2: is statement-counter preloaded?`);
-        await sleep(10);
-      }
-    }
+    const file = natsFile(dir, pid);
+    const nats = JSON.parse(readFileSync(file, 'utf8')) as NatsCounts;
+    unlinkSync(file);
+    counts.set(name, { statements: statements.get(name) ?? {}, nats });
   }
   return counts;
 }

@@ -417,6 +417,34 @@ describe('ACT requests and their workflow', () => {
     expect(items.map((r) => r.id)).toEqual([first.request.id]);
   });
 
+  it('refuses a key held by another body as IDEMPOTENCY_MISMATCH before anything else is wrong with the repeat (an unknown plan, an unknown version)', async () => {
+    // A create is written first and the key read only when it fails or inserts nothing: the
+    // answer is still the one a lookup first gave.
+    const key = `idem-first-${randomUUID()}`;
+    const first = await act.call('act.request.create', { plan: 'pothole_repair', payload: {}, idempotencyKey: key });
+    expect((await rpcError(act.call('act.request.create', { plan: 'no_such_plan', payload: {}, idempotencyKey: key }))).code).toBe('IDEMPOTENCY_MISMATCH');
+    expect((await rpcError(act.call('act.request.create', { plan: 'pothole_repair', version: 99, payload: {}, idempotencyKey: key }))).code).toBe('IDEMPOTENCY_MISMATCH');
+    expect(await act.call('act.request.create', { plan: 'pothole_repair', payload: {}, idempotencyKey: key })).toEqual({ request: first.request, created: false });
+  });
+
+  it('creates with the latest version even when another replica registered it after this one last resolved the plan', async () => {
+    const plan = `replicated_${randomUUID().slice(0, 8)}`;
+    await act.call('act.plan.register', { definition: { id: plan, steps: [{ id: 'old_step', pool: 'q' }] } });
+    expect((await create(plan)).version).toBe(1); // this replica now knows version 1 as the latest
+    // Version 2 as another replica registers it: a row in act.plans this process has not seen.
+    const v2 = { id: plan, steps: [{ id: 'new_step', pool: 'q' }] };
+    await act.sql(`INSERT INTO act.plans (id, version, title, definition, content_hash, created_at, created_by) VALUES ($1, 2, NULL, $2, 'other-replica', now(), 'manager@hms')`, [
+      plan,
+      JSON.stringify(v2),
+    ]);
+    const request = await create(plan);
+    expect(request.version).toBe(2);
+    expect((await get(request.id)).steps.map((step) => step.stepId)).toEqual(['new_step']);
+    // The stale try wrote nothing: one request of the plan per create, none of version 1 since.
+    const rows = await act.sql<{ version: number; n: number }>(`SELECT plan_version AS version, count(*)::int AS n FROM act.requests WHERE plan = $1 GROUP BY 1 ORDER BY 1`, [plan]);
+    expect(rows).toEqual([{ version: 1, n: 1 }, { version: 2, n: 1 }]);
+  });
+
   it("scopes idempotency keys by caller: another caller's same key makes its own request and learns nothing", async () => {
     const key = `shared-${randomUUID()}`;
     const alice = { id: 'alice-service', roles: ['service' as const] };
