@@ -184,10 +184,12 @@ export async function gatewayBench(options: GatewayBenchOptions): Promise<void> 
     const pickupTargets: Array<Array<string | number>> = [];
     if (options.figures.includes('4')) {
       for (const rate of options.rates) {
+        const counts = await census();
         const cpuBefore = cpuSnapshot();
-        const ours = await gatewayPickup(http, service, idleWorker, options.pickups, rate, options.workers);
+        const ours = await countStatements(`4. pickup at ${rate}/s`, options.pickups, () => gatewayPickup(http, service, idleWorker, options.pickups, rate, options.workers));
         await quiet();
         const cpu = cpuBreakdown(cpuBefore, cpuSnapshot(), options.pickups);
+        await counts(`Figure 4, pickup at ${rate}/s: create, lease max 1, complete`, options.pickups, 'request');
         const theirs = await graphilePickup(bench, options.pickups, rate, options.workers);
         pickups.push([`${rate}/s arriving, ${options.workers} idle long-polling workers: POST → lease answer`, ms(percentile(ours, 0.5)), ms(percentile(ours, 0.99)), ms(Math.max(...ours))]);
         pickups.push(
