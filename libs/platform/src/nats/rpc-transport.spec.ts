@@ -1,7 +1,7 @@
-import { GetPoolQuery, ListPoolsQuery } from '@hms/contracts';
+import { DomainError, GetPoolQuery, ListPoolsQuery } from '@hms/contracts';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import type { RpcServer } from './rpc';
-import { answeredBy, NatsRpcTransport, routeProblems, RpcController } from './rpc-transport';
+import { validateMessage, type RpcServer } from './rpc';
+import { answeredBy, NatsRpcTransport, routeProblems, RpcController, RpcMessagePipe } from './rpc-transport';
 
 @RpcController()
 class PoolReads {
@@ -59,5 +59,30 @@ describe(NatsRpcTransport.name, () => {
     server.addHandler('oms.pool.get', handler);
     const started = await new Promise<unknown>((resolve) => void server.listen(resolve));
     expect(String(started)).toContain('oms.pool.get: handled but not in the service');
+  });
+});
+
+describe(RpcMessagePipe.name, () => {
+  const pipe = new RpcMessagePipe();
+  const asMessage = { type: 'body', metatype: GetPoolQuery } as const;
+
+  it('validates a parsed message into an instance of its contract class', () => {
+    const message = pipe.transform({ pool: 'payments' }, asMessage);
+    expect(message).toBeInstanceOf(GetPoolQuery);
+    expect(message).toEqual({ pool: 'payments' });
+  });
+
+  it('refuses a parsed message that breaks its contract', () => {
+    expect(() => pipe.transform({ pool: 'payments', extra: 1 }, asMessage)).toThrow(DomainError);
+  });
+
+  it('passes on, as it is, a message the server has already validated (a bot\'s, to check its pools)', () => {
+    const validated = validateMessage(GetPoolQuery, { pool: 'payments' });
+    expect(pipe.transform(validated, asMessage)).toBe(validated);
+  });
+
+  it('passes the call context through', () => {
+    const call = { actor: { id: 'a', roles: [] } };
+    expect(pipe.transform(call, { type: 'custom', metatype: Object })).toBe(call);
   });
 });

@@ -40,12 +40,16 @@ const CONTRACT_CLASSES: ReadonlySet<unknown> = new Set(Object.values(RpcRequestC
 /**
  * Validates a handler's message (the parameter declared with its contract class) with
  * `validateMessage`; other parameters (the call context) pass through. The transport checks at
- * start-up that every handler declares its subject's class, so no message goes unvalidated.
+ * start-up that every handler declares its subject's class, so no message goes unvalidated. An
+ * instance of the class is a message `RpcServer` has validated already (a bot's, to check its
+ * pools): parsed JSON is never one, so only those pass without a second validation.
  */
 @Injectable()
 export class RpcMessagePipe implements PipeTransform {
   transform(value: unknown, metadata: ArgumentMetadata): unknown {
-    return CONTRACT_CLASSES.has(metadata.metatype) ? validateMessage(metadata.metatype as new () => object, value) : value;
+    if (!CONTRACT_CLASSES.has(metadata.metatype)) return value;
+    const messageClass = metadata.metatype as new () => object;
+    return value instanceof messageClass ? value : validateMessage(messageClass, value);
   }
 }
 

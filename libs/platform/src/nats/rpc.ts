@@ -151,7 +151,11 @@ export function validateMessage<T extends object>(messageClass: new () => T, pay
   return instance;
 }
 
-/** Runs one call: the message as it arrived (parsed, not yet validated) to its result. */
+/**
+ * Runs one call to its result: the message as parsed from JSON (a plain object, not yet validated),
+ * or, for a bot's call, already validated (an instance of its contract class), which a dispatch
+ * does not validate again.
+ */
 export type RpcDispatch = (subject: RpcSubject, payload: unknown, call: RpcCall) => Promise<unknown>;
 
 /**
@@ -176,9 +180,11 @@ export class RpcServer {
   /** Serves a handler map, each message validated against its contract class first. */
   async serve<N extends ServiceName>(handlers: RpcHandlers<N>): Promise<void> {
     const bySubject = handlers as unknown as Record<RpcSubject, RpcHandler<RpcSubject>>;
-    await this.subscribe(Object.keys(bySubject) as RpcSubject[], (subject, payload, call) =>
-      bySubject[subject](validateMessage(RpcRequestClasses[subject], payload) as RpcRequest<RpcSubject>, call),
-    );
+    await this.subscribe(Object.keys(bySubject) as RpcSubject[], (subject, payload, call) => {
+      const messageClass = RpcRequestClasses[subject];
+      const message = payload instanceof messageClass ? payload : validateMessage(messageClass, payload);
+      return bySubject[subject](message as RpcRequest<RpcSubject>, call);
+    });
   }
 
   /** Resolves once the server has the subscriptions: a caller told "ready" must find a responder. */
@@ -206,10 +212,15 @@ export class RpcServer {
       try {
         // Who is calling comes first: a caller that cannot say is told so, not how to fix its message.
         const { actor, byToken } = await this.bus.trust.callerOf(subject, msg.subject, (name) => msg.headers?.get(name) || undefined);
-        const payload = msg.data.length > 0 ? msg.json<unknown>() : {};
-        // The gateway checks a worker's pools before it calls; a bot's call did not pass it. On the
-        // validated message (as the handler will see it), so a malformed one is still a 400 first.
-        if (byToken) assertBotPools(actor, validateMessage(RpcRequestClasses[subject], payload));
+        let payload: unknown = msg.data.length > 0 ? msg.json<unknown>() : {};
+        if (byToken) {
+          // The gateway checks a worker's pools before it calls; a bot's call did not pass it. On the
+          // validated message (as the handler will see it), so a malformed one is still a 400 first;
+          // the instance travels on, and the dispatch does not validate it again.
+          const message = validateMessage(RpcRequestClasses[subject], payload);
+          assertBotPools(actor, message);
+          payload = message;
+        }
         const call = new RpcCall(subject, actor, msg.data.length, this.bus.maxPayload, msg);
         const result = await dispatch(subject, payload, call);
         this.errors.succeeded();
