@@ -2,15 +2,15 @@
  * Preloaded (`NODE_OPTIONS=--require …/process-counters.js`) into a bench's service processes
  * to compare two builds of one service on a loaded machine by what does not move with the load:
  * in the service named by `HMS_BENCH_COUNTERS_SERVICE` (say `oms`) it counts RPC calls by subject
- * (`RpcServer.handle`) and garbage collections by kind (scavenges track allocation), and takes the
- * process's CPU; on SIGTERM (the bench stopping its stack) it writes them to
- * `HMS_BENCH_COUNTERS_DIR/<service>.<pid>.json`. `HMS_BENCH_PROFILE=1` adds a CPU profile
+ * (`RpcServer.handle`), garbage collections by kind (scavenges track allocation), read and write
+ * system calls and context switches, and takes the process's CPU; on SIGTERM (the bench stopping
+ * its stack) it writes them to `HMS_BENCH_COUNTERS_DIR/<service>.<pid>.json`. `HMS_BENCH_PROFILE=1` adds a CPU profile
  * (`.cpuprofile`, sampled every 200 µs; on a loaded machine its times include descheduled time, so
  * read its shares, not its totals). Without the variables it does nothing. A bench instrument,
  * never loaded in production. Used for the RPC transport's A/B pairs (performance-history.md,
  * "The RPC transport, third attempt").
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const dir = process.env.HMS_BENCH_COUNTERS_DIR;
@@ -60,7 +60,18 @@ if (dir && service && process.argv[1]?.includes(`/apps/${service}/`)) {
   const file = join(dir, `${service}.${process.pid}`);
   const write = () => {
     const cpu = process.cpuUsage(start);
-    writeFileSync(`${file}.json`, JSON.stringify({ cpuSeconds: (cpu.user + cpu.system) / 1e6, calls, gc }, null, 1));
+    const usage = process.resourceUsage();
+    // Read and write system calls (socket writes included), and how often the process slept and woke:
+    // what a change in how replies are batched onto the sockets would move.
+    const io = Object.fromEntries(
+      readFileSync('/proc/self/io', 'utf8')
+        .split('\n')
+        .filter((line) => line.startsWith('sysc'))
+        .map((line) => line.split(': '))
+        .map(([name, value]) => [name, Number(value)]),
+    );
+    const switches = { voluntary: usage.voluntaryContextSwitches, involuntary: usage.involuntaryContextSwitches };
+    writeFileSync(`${file}.json`, JSON.stringify({ cpuSeconds: (cpu.user + cpu.system) / 1e6, calls, gc, io, switches }, null, 1));
     // The in-process inspector answers synchronously, so the profile is written before the process ends.
     profiler?.post('Profiler.stop', (error, result) => {
       if (!error) writeFileSync(`${file}.cpuprofile`, JSON.stringify(result.profile));
