@@ -1,6 +1,8 @@
 // Nest 12 and a few of its dependencies ship ESM only; Jest on Node 20 cannot require(esm), so
-// swc compiles those packages to CommonJS too (cached after the first run).
-const esmPackages = ['@nestjs', 'jose', 'file-type', 'strtok3', 'token-types', 'uint8array-extras', '@tokenizer', 'load-esm'];
+// swc compiles those packages to CommonJS too (cached after the first run). path-to-regexp 9 is
+// Fastify's middie's own copy, nested in its folder: a package is judged by its innermost
+// node_modules folder.
+const esmPackages = ['@nestjs', 'jose', 'file-type', 'strtok3', 'token-types', 'uint8array-extras', '@tokenizer', 'load-esm', 'path-to-regexp'];
 const swcTransform = [
   '@swc/jest',
   {
@@ -16,7 +18,7 @@ const swcTransform = [
 const base = {
   rootDir: __dirname,
   transform: { '^.+\\.(t|j|mj)s$': swcTransform },
-  transformIgnorePatterns: [`/node_modules/(?!(${esmPackages.join('|')})/)`],
+  transformIgnorePatterns: [`/node_modules/(?!(${esmPackages.join('|')})/)(?!.*/node_modules/)`],
   moduleNameMapper: {
     '^@hms/(contracts|platform|client|testing)$': '<rootDir>/libs/$1/src/index.ts',
     '^@hms-(act|oms|ops)/client$': '<rootDir>/libs/$1-client/src/index.ts',

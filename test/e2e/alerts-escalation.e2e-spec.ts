@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Client } from 'pg';
 import type { AlertView, LeasedTask } from '@hms/contracts';
 import { HmsApiError, HmsClient } from '@hms/client';
 import { startE2eStack, waitUntil } from './support/e2e-stack';
@@ -179,6 +180,36 @@ describe('Alerts and escalation through the gateway', () => {
     expect((conflict as HmsApiError).code).toBe('CONFLICT');
     const history = (await manager.requests.history(second.id)).items.map((entry) => entry.type);
     expect(history).toEqual(expect.arrayContaining(['oms.task.sla-breached', 'ops.alert.raised', 'ops.alert.escalated', 'ops.alert.resolved']));
+  });
+
+  it("resolves a late request's alert when the request completes; OPS never claims the request's act.request.created", async () => {
+    const { manager } = env;
+    await manager.plans.register({ id: 'late_filing', steps: [{ id: 'file', pool: 'filing_bots' }] });
+    const request = await manager.requests.create({ plan: 'late_filing', payload: {}, slaMinutes: 0.005 });
+    const alert = await waitUntil(async () => (await manager.alerts.list({ requestId: request.id, status: 'open' })).items.find((a) => a.kind === 'request-sla-breached'));
+    const bot = await workerClient(['filing_bots'], 'filer-1');
+    const task = await leaseOne(bot, 'filing_bots', 'filer-1');
+    await bot.tasks.complete(task.id, task.leaseToken, {});
+    const resolved = await waitUntil(async () => (await manager.alerts.list({ requestId: request.id, status: 'resolved' })).items.find((a) => a.id === alert.id));
+    expect(resolved.resolution).toBe('request completed');
+
+    // OPS's consumer of act.request.> acknowledges every other type unread: no claim, no transaction.
+    const db = new Client({ connectionString: env.databaseUrl });
+    await db.connect();
+    try {
+      const { rows } = await db.query<{ type: string; claimed: boolean }>(
+        `SELECT l.type, EXISTS (SELECT 1 FROM ops.processed_events p WHERE p.consumer = 'ops-requests' AND p.event_id = l.event_id) AS claimed
+           FROM act.ledger_entries l WHERE l.request_id = $1 AND l.type LIKE 'act.request.%' ORDER BY l.seq`,
+        [request.id],
+      );
+      expect(rows).toEqual([
+        { type: 'act.request.created', claimed: false },
+        { type: 'act.request.sla-breached', claimed: true },
+        { type: 'act.request.completed', claimed: true },
+      ]);
+    } finally {
+      await db.end();
+    }
   });
 
   it('raises a late request its own alert, which a manager resolves by hand; workers may not touch alerts', async () => {

@@ -51,6 +51,8 @@ describe('Trust edge through the gateway', () => {
       ['/v1/pools', env.stack.managerToken],
       ['/v1/pools', undefined],
       ['/no/such/route', undefined],
+      // Refused by the router before any hook runs.
+      ['/v1/plans/%ED%A0%80', env.stack.managerToken],
     ] as const) {
       const { headers } = await send('GET', path, token);
       expect(headers.get('x-powered-by')).toBeNull();
@@ -61,6 +63,15 @@ describe('Trust edge through the gateway', () => {
     }
     // The dashboard keeps its own, stricter policy (its e2e drives it in Chromium).
     expect((await send('GET', '/dashboard')).headers.get('content-security-policy')).toContain("default-src 'none'");
+  });
+
+  it('asks for a token on a /v1 route whose path is written in another case', async () => {
+    // The router ignores case, so the guard reads the route that matched, not the URL as sent.
+    // (Only paths outside /v1/ as written: the e2e contract check knows the documented spelling.)
+    for (const path of ['/V1/pools', '/V1/POOLS']) {
+      const { status, body } = await send('GET', path);
+      expect({ path, status, code: body.error?.code }).toEqual({ path, status: 401, code: 'UNAUTHENTICATED' });
+    }
   });
 
   it.each<[string, () => JWTPayload]>([

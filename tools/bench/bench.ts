@@ -36,6 +36,8 @@ const BENCHES: Record<string, (o: Record<string, string>) => Promise<void>> = {
       pickups: Number(o.pickups ?? 1000),
       rates: (o.rates ?? '200,1000').split(',').map(Number),
       figures: (o.figures ?? '1,2,3,4').split(','),
+      statements: o.statements === 'true',
+      census: o.census === 'true',
     }),
   oms: (o) =>
     omsBench({

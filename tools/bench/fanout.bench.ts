@@ -1,12 +1,9 @@
-import { mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
 import { NatsBus } from '@hms/platform';
 import { POSTGRES_REST, benchInfra, cpuBreakdown, cpuSnapshot, formatNumber, gatewayStack, loadAverage, mapConcurrent, printTable, type BenchHttp } from './bench-support';
 import { addGraphileJobs, medianBy, startGraphileRunner, waitForQuiet, withGraphile, type BenchInfra, type GraphileSkipped, type ThroughputFigures } from './oms.bench';
-import { statementDelta, statementFile, type StatementCounts } from './statements';
+import { statementCounting, statementCounts, statementRows, statementsBetween, type CountedProcess } from './statement-runs';
 
 const POOL = 'bench_fanout';
 /** One step over `payload.count` items (docs/plans.md, `forEach`); a dead item fails the request, so a run that loses one cannot pass. */
@@ -100,11 +97,9 @@ export async function fanoutBench(options: FanoutBenchOptions): Promise<void> {
     }
     return;
   }
-  const statementsDir = options.statements ? mkdtempSync(join(tmpdir(), 'hms-statements-')) : undefined;
-  const counterEnv: Record<string, string> = statementsDir
-    ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${join(__dirname, 'statement-counter.js')}`.trim(), HMS_BENCH_STATEMENTS_DIR: statementsDir }
-    : {};
-  const session = await gatewayStack(bench, 'fanout', { HMS_RATE_LIMIT_DISABLED: '1', ...counterEnv });
+  const counting = statementCounting(options.statements);
+  const statementsDir = counting.dir;
+  const session = await gatewayStack(bench, 'fanout', { HMS_RATE_LIMIT_DISABLED: '1', ...counting.env });
   const { stack, bus, db, http } = session;
   try {
     const bots = await Promise.all(Array.from({ length: options.bots }, (_, w) => stack.workerToken([POOL], `bench-bot-${w}`)));
@@ -161,12 +156,7 @@ export async function fanoutBench(options: FanoutBenchOptions): Promise<void> {
     );
     printTable(`Ledger of the measured request (every item's events, counted in act.ledger_entries after the run)`, ['event type', 'entries', 'distinct tasks'], run.ledger.map((row) => [row.type, row.entries.toLocaleString('en-US'), row.tasks.toLocaleString('en-US')]));
     if (run.statements) {
-      const rows: Array<Array<string | number>> = [];
-      for (const [service, counts] of run.statements) {
-        const all = counts.reduce((sum, [, count]) => sum + count, 0);
-        rows.push([`**${service}**, all statements`, formatNumber((all * 1000) / options.items)]);
-        for (const [key, count] of counts.slice(0, TOP_STATEMENTS)) rows.push([`\`${key.replace(/\|/g, '\\|')}\``, formatNumber((count * 1000) / options.items)]);
-      }
+      const rows = statementRows(run.statements, options.items, TOP_STATEMENTS, formatNumber);
       printTable(`Statements per 1,000 items, by service (pg.Client#query calls during the run, busiest ${TOP_STATEMENTS} each)`, ['statement', 'per 1,000 items'], rows);
     }
     const cpuPerItemMs = ownCpu(run.cpu);
@@ -182,36 +172,8 @@ export async function fanoutBench(options: FanoutBenchOptions): Promise<void> {
   } finally {
     await session.close();
     await bench.stop();
-    if (statementsDir) rmSync(statementsDir, { recursive: true, force: true });
+    counting.close();
   }
-}
-
-/** A service process whose statements are counted. */
-interface CountedProcess {
-  name: string;
-  pid: number;
-  dir: string;
-}
-
-/** Every counted process's statement counts so far (each writes them on SIGUSR2). */
-async function statementCounts(processes: CountedProcess[]): Promise<Map<string, StatementCounts>> {
-  const counts = new Map<string, StatementCounts>();
-  for (const { name, pid, dir } of processes) {
-    const file = statementFile(dir, pid);
-    rmSync(file, { force: true });
-    process.kill(pid, 'SIGUSR2');
-    for (let waited = 0; ; waited += 10) {
-      try {
-        counts.set(name, JSON.parse(readFileSync(file, 'utf8')) as StatementCounts);
-        unlinkSync(file);
-        break;
-      } catch {
-        if (waited > 5000) throw new Error(`${name} (pid ${pid}) wrote no statement counts within 5 s of SIGUSR2: is statement-counter preloaded?`);
-        await sleep(10);
-      }
-    }
-  }
-  return counts;
 }
 
 /**
@@ -335,7 +297,7 @@ async function fanoutRun(
       ['every event relayed and consumed: ledger, OPS (polled every 200 ms)', (quietAt - started) / 1000],
     ],
     ledger: ledger.map((row) => ({ type: row.type, entries: Number(row.entries), tasks: Number(row.tasks) })),
-    statements: statementsAfter && new Map([...statementsAfter].map(([name, after]) => [name, statementDelta(statementsBefore?.get(name), after)])),
+    statements: statementsAfter && statementsBetween(statementsBefore, statementsAfter),
   };
 }
 

@@ -1,6 +1,8 @@
 import { performance } from 'node:perf_hooks';
+import { censusSnapshot, printCensus } from './census';
 import { benchInfra, cpuBreakdown, cpuSnapshot, formatNumber, gatewayStack, loadAverage, mapConcurrent, percentile, printTable, type BenchHttp } from './bench-support';
 import { addGraphileJobs, graphileThroughput, startGraphileRunner, waitForQuiet, withGraphile, type BenchInfra, type GraphileSkipped } from './oms.bench';
+import { statementCounting, statementCounts, statementRows, statementsBetween } from './statement-runs';
 
 const POOL = 'bench_pool';
 const PLAN = { id: 'bench_single', title: 'One-step bench plan', steps: [{ id: 'work', pool: POOL }] };
@@ -21,7 +23,18 @@ export interface GatewayBenchOptions {
   rates: number[];
   /** Which figures to run: 1 create, 2 batch, 3 process, 4 pickup. */
   figures: string[];
+  /** Count statements per request by service in figures 1 and 2 (preloads statement-counter; CPU figures are then not the run's). */
+  statements: boolean;
+  /**
+   * Count, per request (figure 1) or task (3), SQL statements and transactions and NATS messages
+   * by service, stream messages by event type and deliveries by consumer (tools/bench/census.ts).
+   * The services then carry the counter, so the CPU figures are not the run's.
+   */
+  census: boolean;
 }
+
+/** How many of the busiest statements per service the statements tables show. */
+const TOP_STATEMENTS = 8;
 
 interface LeasedTask {
   id: string;
@@ -61,8 +74,25 @@ export async function gatewayBench(options: GatewayBenchOptions): Promise<void> 
   process.stdout.write(`load average at start: ${loadAverage()}\n`);
   const bench = await benchInfra();
   // The trust issue's rate limits would measure the limiter, not the system.
-  const session = await gatewayStack(bench, 'gateway', { HMS_RATE_LIMIT_DISABLED: '1' });
+  const counting = statementCounting(options.statements || options.census);
+  const session = await gatewayStack(bench, 'gateway', { HMS_RATE_LIMIT_DISABLED: '1', ...counting.env });
   const { stack, bus, db, http } = session;
+  const counters = counting.dir ? Object.values(stack.services).map((service) => ({ name: service.name, pid: service.pid!, dir: counting.dir! })) : undefined;
+  /** Statements per 1,000 requests by service, one table per counted figure. */
+  const statementTables: Array<{ label: string; rows: Array<Array<string | number>> }> = [];
+  const countStatements = async <T>(label: string, requests: number, run: () => Promise<T>): Promise<T> => {
+    if (!counters) return run();
+    const before = await statementCounts(counters);
+    const result = await run();
+    statementTables.push({ label, rows: statementRows(statementsBetween(before, await statementCounts(counters)), requests, TOP_STATEMENTS, formatNumber) });
+    return result;
+  };
+  /** With --census, the counts so far (else nothing), and a function printing what changed since, per `units` `unit`s. */
+  const census = async () => {
+    if (!counters || !options.census) return (): Promise<void> => Promise.resolve();
+    const before = await censusSnapshot(counters, bus, db);
+    return async (title: string, units: number, unit: string) => printCensus(title, before, await censusSnapshot(counters, bus, db), units, unit);
+  };
   const manager = stack.managerToken;
   const service = stack.serviceToken;
   // A worker token is its own worker: one token per bench worker loop.
@@ -90,14 +120,18 @@ export async function gatewayBench(options: GatewayBenchOptions): Promise<void> 
     await quiet();
 
     if (options.figures.includes('1')) {
-      const cpuBefore = cpuSnapshot();
-      const started = performance.now();
-      await mapConcurrent(items(options.requests), options.inFlight, (item) => http.ok('POST', '/v1/requests', service, item));
-      const seconds = (performance.now() - started) / 1000;
-      // Counted until OMS has queued them and every event is consumed: the CPU of a whole request.
-      await waitForDepth(http, manager, options.requests);
-      await quiet();
-      const cpu = cpuBreakdown(cpuBefore, cpuSnapshot(), options.requests);
+      const counts = await census();
+      const { seconds, cpu } = await countStatements('1. POST /v1/requests', options.requests, async () => {
+        const cpuBefore = cpuSnapshot();
+        const started = performance.now();
+        await mapConcurrent(items(options.requests), options.inFlight, (item) => http.ok('POST', '/v1/requests', service, item));
+        const seconds = (performance.now() - started) / 1000;
+        // Counted until OMS has queued them and every event is consumed: the CPU of a whole request.
+        await waitForDepth(http, manager, options.requests);
+        await quiet();
+        return { seconds, cpu: cpuBreakdown(cpuBefore, cpuSnapshot(), options.requests) };
+      });
+      await counts('Figure 1, create until queued', options.requests, 'request');
       const peer = await graphileAddOneByOne(bench, options.requests, options.inFlight);
       figures.push({ label: `1. POST /v1/requests, one per call, ${options.inFlight} in flight`, count: options.requests, seconds, perSecond: options.requests / seconds, cpu, peer });
       await drain(http, worker, options.requests, options.workers, 10, true);
@@ -105,14 +139,16 @@ export async function gatewayBench(options: GatewayBenchOptions): Promise<void> 
     }
 
     if (options.figures.includes('2')) {
-      const cpuBefore = cpuSnapshot();
-      const started = performance.now();
-      await createBatches(options.batchRequests, options.batchSize, 2);
-      const answered = (performance.now() - started) / 1000;
-      await waitForDepth(http, manager, options.batchRequests);
-      const seconds = (performance.now() - started) / 1000;
-      await quiet();
-      const cpu = cpuBreakdown(cpuBefore, cpuSnapshot(), options.batchRequests);
+      const { seconds, answered, cpu } = await countStatements(`2. POST /v1/requests/batch, ${options.batchSize} per call`, options.batchRequests, async () => {
+        const cpuBefore = cpuSnapshot();
+        const started = performance.now();
+        await createBatches(options.batchRequests, options.batchSize, 2);
+        const answered = (performance.now() - started) / 1000;
+        await waitForDepth(http, manager, options.batchRequests);
+        const seconds = (performance.now() - started) / 1000;
+        await quiet();
+        return { seconds, answered, cpu: cpuBreakdown(cpuBefore, cpuSnapshot(), options.batchRequests) };
+      });
       const peer = await graphileAddJobs(bench, options.batchRequests, options.batchSize);
       figures.push({
         label: `2. POST /v1/requests/batch, ${options.batchSize} per call, 2 in flight, until queued and leaseable (all calls answered after ${formatNumber(answered)} s)`,
@@ -133,11 +169,13 @@ export async function gatewayBench(options: GatewayBenchOptions): Promise<void> 
         await createBatches(options.tasks, Math.min(1000, options.batchSize), 2);
         await waitForDepth(http, manager, options.tasks);
         await quiet();
+        const counts = await census();
         const cpuBefore = cpuSnapshot();
         const { completed, seconds } = await drain(http, worker, options.tasks, options.workers, 10, completeMany);
         await quiet();
         const cpu = cpuBreakdown(cpuBefore, cpuSnapshot(), completed);
         const how = completeMany ? 'one complete-many per lease' : 'one complete per task';
+        await counts(`Figure 3, lease max 10, ${how}`, completed, 'task');
         figures.push({ label: `3. lease max 10, ${how}, ${options.workers} workers`, count: completed, seconds, perSecond: completed / seconds, cpu, peer });
       }
     }
@@ -212,10 +250,18 @@ export async function gatewayBench(options: GatewayBenchOptions): Promise<void> 
     target(figures.find((figure) => figure.label.includes('one complete per task')), 'lease max 10 + one complete per task ≥ 0.5×', 0.5);
     targets.push(...pickupTargets);
     printTable('Targets (issue 22)', ['target', 'measured', 'met'], targets);
+    for (const table of statementTables) {
+      printTable(
+        `${table.label}: statements per 1,000 requests, by service (pg.Client#query calls from the first call until every event is consumed, busiest ${TOP_STATEMENTS} each; counted, so this run's CPU figures are not the run's)`,
+        ['statement', 'per 1,000 requests'],
+        table.rows,
+      );
+    }
     process.stdout.write(`\nbench wall time: ${formatNumber((performance.now() - benchStarted) / 1000)} s; load average now ${loadAverage()}\n`);
   } finally {
     await session.close();
     await bench.stop();
+    counting.close();
   }
 }
 

@@ -33,3 +33,16 @@ export function statementDelta(before: StatementCounts | undefined, after: State
 export function statementFile(dir: string, pid: number): string {
   return `${dir}/statements-${pid}.json`;
 }
+
+/** A process's NATS traffic so far, over all its connections (`NatsConnection#stats()`). */
+export interface NatsCounts {
+  inMsgs: number;
+  outMsgs: number;
+  inBytes: number;
+  outBytes: number;
+}
+
+/** The file a process writes its NATS counts to, beside its statement counts. */
+export function natsFile(dir: string, pid: number): string {
+  return `${dir}/nats-${pid}.json`;
+}

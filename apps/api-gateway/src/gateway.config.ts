@@ -40,8 +40,9 @@ export class GatewayConfig extends InfraConfig {
   HMS_RATE_LIMIT_DISABLED: boolean = false;
 
   /**
-   * Express's `trust proxy`: how many proxies in front of the gateway set X-Forwarded-For. 0 (no
-   * proxy): the socket's address is the client's, and a forged header changes nothing.
+   * How many proxies in front of the gateway set X-Forwarded-For (Fastify's `trustProxy` hop
+   * count): the client is the address that many hops back. 0 (no proxy): the socket's address is
+   * the client's, and a forged header changes nothing.
    */
   @EnvNumber()
   @IsOptional()

@@ -22,7 +22,7 @@ import { OPS_ENTITIES } from './database/entities';
 import { OPS_MIGRATIONS } from './database/migrations';
 import { AlertEscalation } from './alerts/alert-escalation';
 import { AlertGauges } from './alerts/alert-gauges';
-import { AlertsService, raisesAlerts } from './alerts/alerts.service';
+import { AlertsService, raisesAlerts, REQUEST_EVENTS_ALERTED } from './alerts/alerts.service';
 import { Autoscaler } from './scaling/autoscaler';
 
 /**
@@ -92,6 +92,8 @@ export function createOpsModule(config: OpsConfig): DynamicModule {
           {
             durable: OPS_REQUESTS_CONSUMER,
             filter: 'act.request.>',
+            // Above all every request's act.request.created: acknowledged unread, not claimed for nothing.
+            accepts: (type) => REQUEST_EVENTS_ALERTED.has(type),
             lingerMs: OFF_PATH_LINGER_MS,
             handleAll: (events, tx, emit) => alerts.onEvents(events, tx, emit),
             committed: (events) => {

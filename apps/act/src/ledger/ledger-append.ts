@@ -26,16 +26,17 @@ const LOCK_CHAINS_SQL = `
 SELECT pg_advisory_xact_lock(hashtext('act.ledger'), hashtext(id::text))
 FROM (SELECT DISTINCT id FROM unnest($1::uuid[]) AS r(id) ORDER BY id) AS sorted`;
 
-/** Events already recorded (redeliveries), by the unique index on event_id. */
-const RECORDED_SQL = `SELECT "event_id" FROM "act"."ledger_entries" WHERE "event_id" = ANY($1::uuid[])`;
-
 /**
- * Each chain's head, from `ledger_heads` (its primary key) rather than the last entry: an entry
- * slipped in around the ledger then collides with the next append's seq (the append fails
- * loudly) instead of being linked to and so vouched for.
+ * In one round trip, after the locks: the events already recorded (redeliveries, by the unique
+ * index on event_id), and each chain's head, from `ledger_heads` (its primary key) rather than
+ * the last entry: an entry slipped in around the ledger then collides with the next append's seq
+ * (the append fails loudly) instead of being linked to and so vouched for. (Not in the locking
+ * statement: its snapshot would predate the appends it waited for.)
  */
-const CHAIN_HEADS_SQL = `
-SELECT "request_id", "entries" AS "seq", "hash" FROM "act"."ledger_heads" WHERE "request_id" = ANY($1::uuid[])`;
+const RECORDED_AND_HEADS_SQL = `
+SELECT 'recorded' AS "kind", "event_id"::text AS "id", NULL::int AS "seq", NULL::text AS "hash" FROM "act"."ledger_entries" WHERE "event_id" = ANY($1::uuid[])
+UNION ALL
+SELECT 'head', "request_id"::text, "entries", "hash" FROM "act"."ledger_heads" WHERE "request_id" = ANY($2::uuid[])`;
 
 /*
  * The new entries come as one JSON array of rows rather than an array parameter per column: a
@@ -72,16 +73,20 @@ function entryRowsJson(entries: LinkedEntry[]): string {
  * Appends events to their requests' hash chains, each at most once, in the given order within
  * each request. Returns, per event, its entry, or null when it was already recorded (a
  * redelivery). A constant number of statements per call, whatever the number of events: lock the
- * chains, find the ones already recorded, read the chain heads, insert all new entries and move the heads.
+ * chains; find the ones already recorded and read the chain heads (one statement); insert all new
+ * entries and move the heads.
  */
 export async function appendLedgerEntries(tx: EntityManager, events: LedgerEvent[]): Promise<Array<ChainEntry | null>> {
   if (events.length === 0) return [];
   const requestIds = [...new Set(events.map((e) => e.requestId))];
   await preparedQuery(tx, 'act_ledger_lock_chains', LOCK_CHAINS_SQL, [requestIds]);
-  const recorded = new Set((await preparedQuery<{ event_id: string }>(tx, 'act_ledger_recorded', RECORDED_SQL, [events.map((e) => e.id)])).map((r) => r.event_id));
-  const heads = new Map<string, { seq: number; hash: string }>(
-    (await preparedQuery<{ request_id: string; seq: number; hash: string }>(tx, 'act_ledger_chain_heads', CHAIN_HEADS_SQL, [requestIds])).map((r) => [r.request_id, { seq: r.seq, hash: r.hash }]),
-  );
+  const recorded = new Set<string>();
+  const heads = new Map<string, { seq: number; hash: string }>();
+  const rows = await preparedQuery<{ kind: 'recorded' | 'head'; id: string; seq: number; hash: string }>(tx, 'act_ledger_recorded_and_heads', RECORDED_AND_HEADS_SQL, [events.map((e) => e.id), requestIds]);
+  for (const row of rows) {
+    if (row.kind === 'recorded') recorded.add(row.id);
+    else heads.set(row.id, { seq: row.seq, hash: row.hash });
+  }
   const entries = events.map((event): LinkedEntry | null => {
     if (recorded.has(event.id)) return null;
     recorded.add(event.id); // the same event twice in one batch is recorded once

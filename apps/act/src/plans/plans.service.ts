@@ -26,6 +26,12 @@ function toView(plan: PlanEntity): PlanView {
 export class PlansService {
   /** Plan versions are immutable, so a definition once read never changes. */
   private readonly definitions = new Map<string, PlanDefinition>();
+  /**
+   * The latest version of each plan as last read from the database. It can be stale (another
+   * replica registered a newer one), so a create that uses it checks it in its insert (see
+   * insertRequestsWithSteps' `latestPlan`) and resolves again when it was.
+   */
+  private readonly latestVersions = new Map<string, number>();
 
   constructor(
     private readonly dataSource: DataSource,
@@ -66,6 +72,9 @@ export class PlansService {
       createdBy: actor,
     } as QueryDeepPartialEntity<PlanEntity>);
     emit('act.plan.registered', null, { plan: definition.id, version }, actor);
+    // This replica's next create asks the database rather than try the old version first
+    // (forgetting is right whether or not this transaction commits).
+    this.forgetLatest(definition.id);
     return { id: definition.id, version, created: true };
   }
 
@@ -105,8 +114,26 @@ export class PlansService {
       );
       if (rows.length === 0) return null;
       resolved = rows[0]!.version;
+      if (version === undefined) this.latestVersions.set(id, resolved);
     }
     return { id, version: resolved, definition: await this.definitionOf(tx, id, resolved) };
+  }
+
+  /**
+   * The plan's latest version as last resolved in this process, with its definition, without a
+   * round trip; undefined when it has not been resolved yet. Possibly stale: only for a caller
+   * that checks it where it writes (insertRequestsWithSteps' `latestPlan`) and calls
+   * {@link forgetLatest} when that check fails.
+   */
+  latestKnown(id: string): ResolvedPlan | undefined {
+    const version = this.latestVersions.get(id);
+    const definition = version === undefined ? undefined : this.definitions.get(`${id}@${version}`);
+    return definition && { id, version: version!, definition };
+  }
+
+  /** A newer version exists than {@link latestKnown} said: the next resolve asks the database. */
+  forgetLatest(id: string): void {
+    this.latestVersions.delete(id);
   }
 
   /** The definition of a version that is known to exist (a request refers to it). */

@@ -141,5 +141,17 @@ describe('ACT batch create (act.request.create-many)', () => {
       const rows = await act.sql<{ n: number }>(`SELECT count(*)::int AS n FROM act.request_steps s JOIN act.requests r ON r.id = s.request_id WHERE r.reference = $1 AND s.status = 'ready'`, [reference]);
       expect(rows[0]!.n).toBe(FixedLimits.requestBatchItems);
     });
+    // Every request's events reach its ledger, and each chain verifies.
+    await eventually(async () => {
+      const rows = await act.sql<{ n: number }>(
+        `SELECT count(DISTINCT l.request_id)::int AS n FROM act.ledger_entries l JOIN act.requests r ON r.id = l.request_id WHERE r.reference = $1 AND l.type = 'act.step.ready'`,
+        [reference],
+      );
+      expect(rows[0]!.n).toBe(FixedLimits.requestBatchItems);
+    }, 30_000);
+    for (const result of results) {
+      const verified = await act.call('act.request.verify', { id: result.request!.id });
+      expect(verified).toMatchObject({ valid: true, entries: 2 });
+    }
   });
 });

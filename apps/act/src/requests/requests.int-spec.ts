@@ -282,6 +282,50 @@ describe('ACT requests and their workflow', () => {
     }
   });
 
+  it('moves many requests in one batch of completions, joins and ends included, and ignores a second completion of a step done earlier in it', async () => {
+    // One consumer batch: the steps are read once and written set-based at its end, so an event
+    // later in the batch must see what an earlier one changed in memory.
+    await act.call('act.plan.register', { definition: { id: 'one_step', output: '{"done": steps.work.output.done}', steps: [{ id: 'work', pool: 'q' }] } });
+    const workflow = act.app.get(WorkflowService);
+    const outbox = act.app.get(EventOutbox);
+    const ready = act.collect('act.step.ready');
+    const completedEvents = act.collect('act.request.completed');
+    const joins = await Promise.all(Array.from({ length: 3 }, () => create('fan_out', { payload: { kind: 'full' } })));
+    const singles = await Promise.all(Array.from({ length: 3 }, () => create('one_step')));
+    const completion = (requestId: string, stepId: string, output: Record<string, unknown> = {}, attempt = 1) => ({
+      id: randomUUID(),
+      type: 'oms.task.completed' as const,
+      at: new Date().toISOString(),
+      actor: 'worker@hms',
+      requestId,
+      source: 'oms' as const,
+      data: { taskId: randomUUID(), stepId, pool: 'clerks', worker: 'w', leaseId: randomUUID(), attempt, output },
+    });
+    const batch = [
+      ...joins.flatMap((r) => [completion(r.id, 'photos'), completion(r.id, 'records', {}, 2)]),
+      ...singles.map((r, i) => completion(r.id, 'work', { done: i })),
+      // A late duplicate from OMS (another task of a step already done by this batch): ignored.
+      completion(joins[0]!.id, 'photos', { late: true }, 3),
+      completion(singles[0]!.id, 'work', { done: 'again' }),
+    ];
+    await outbox.transaction((tx, emit) => workflow.onEvents(batch, tx, emit));
+
+    for (const r of joins) {
+      const view = await waitForStep(r.id, 'decide', (s) => s.status === 'ready');
+      const step = (id: string) => view.steps.find((s) => s.stepId === id)!;
+      expect([step('photos').status, step('records').status, step('records').attempts]).toEqual(['done', 'done', 2]);
+      expect(step('photos').output).toEqual({});
+      expect(view.status).toBe('running');
+      await eventually(() => expect(ready.forRequest(r.id).map((e) => e.data.stepId).sort()).toEqual(['decide', 'photos', 'records']));
+    }
+    for (const [i, r] of singles.entries()) {
+      const view = await waitForStatus(r.id, 'completed');
+      expect(view.result).toEqual({ done: i });
+      expect(view.completedAt).not.toBeNull();
+      await eventually(() => expect(completedEvents.forRequest(r.id)).toHaveLength(1));
+    }
+  });
+
   it('fails a request whose when cannot be evaluated', async () => {
     const request = await create('fan_out', { payload: {} });
     await complete(request.id, 'photos', {});
@@ -371,6 +415,34 @@ describe('ACT requests and their workflow', () => {
     expect(mismatch.code).toBe('IDEMPOTENCY_MISMATCH');
     const { items } = await act.call('act.request.list', { reference: 'PH-1' });
     expect(items.map((r) => r.id)).toEqual([first.request.id]);
+  });
+
+  it('refuses a key held by another body as IDEMPOTENCY_MISMATCH before anything else is wrong with the repeat (an unknown plan, an unknown version)', async () => {
+    // A create is written first and the key read only when it fails or inserts nothing: the
+    // answer is still the one a lookup first gave.
+    const key = `idem-first-${randomUUID()}`;
+    const first = await act.call('act.request.create', { plan: 'pothole_repair', payload: {}, idempotencyKey: key });
+    expect((await rpcError(act.call('act.request.create', { plan: 'no_such_plan', payload: {}, idempotencyKey: key }))).code).toBe('IDEMPOTENCY_MISMATCH');
+    expect((await rpcError(act.call('act.request.create', { plan: 'pothole_repair', version: 99, payload: {}, idempotencyKey: key }))).code).toBe('IDEMPOTENCY_MISMATCH');
+    expect(await act.call('act.request.create', { plan: 'pothole_repair', payload: {}, idempotencyKey: key })).toEqual({ request: first.request, created: false });
+  });
+
+  it('creates with the latest version even when another replica registered it after this one last resolved the plan', async () => {
+    const plan = `replicated_${randomUUID().slice(0, 8)}`;
+    await act.call('act.plan.register', { definition: { id: plan, steps: [{ id: 'old_step', pool: 'q' }] } });
+    expect((await create(plan)).version).toBe(1); // this replica now knows version 1 as the latest
+    // Version 2 as another replica registers it: a row in act.plans this process has not seen.
+    const v2 = { id: plan, steps: [{ id: 'new_step', pool: 'q' }] };
+    await act.sql(`INSERT INTO act.plans (id, version, title, definition, content_hash, created_at, created_by) VALUES ($1, 2, NULL, $2, 'other-replica', now(), 'manager@hms')`, [
+      plan,
+      JSON.stringify(v2),
+    ]);
+    const request = await create(plan);
+    expect(request.version).toBe(2);
+    expect((await get(request.id)).steps.map((step) => step.stepId)).toEqual(['new_step']);
+    // The stale try wrote nothing: one request of the plan per create, none of version 1 since.
+    const rows = await act.sql<{ version: number; n: number }>(`SELECT plan_version AS version, count(*)::int AS n FROM act.requests WHERE plan = $1 GROUP BY 1 ORDER BY 1`, [plan]);
+    expect(rows).toEqual([{ version: 1, n: 1 }, { version: 2, n: 1 }]);
   });
 
   it("scopes idempotency keys by caller: another caller's same key makes its own request and learns nothing", async () => {

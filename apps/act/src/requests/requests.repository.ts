@@ -1,6 +1,6 @@
 import type { RequestStatus } from '@hms/contracts';
 import { preparedQuery, type EventOutbox, type PendingEvent } from '@hms/platform';
-import { In, type EntityManager, type QueryDeepPartialEntity } from 'typeorm';
+import type { EntityManager, QueryDeepPartialEntity } from 'typeorm';
 import { RequestStepEntity } from './request-step.entity';
 import { RequestEntity } from './request.entity';
 
@@ -35,16 +35,23 @@ export function findRequest(tx: EntityManager, id: string): Promise<RequestEntit
 }
 
 /** The caller's request under its idempotency key (index requests_created_by_idempotency_key_key); another caller's key is invisible. */
-export function findRequestByIdempotencyKey(tx: EntityManager, createdBy: string, key: string): Promise<RequestEntity | null> {
-  return tx.getRepository(RequestEntity).findOne({ where: { createdBy, idempotencyKey: key } });
+export async function findRequestByIdempotencyKey(tx: EntityManager, createdBy: string, key: string): Promise<RequestEntity | null> {
+  return (await findRequestsByIdempotencyKeys(tx, createdBy, [key])).get(key) ?? null;
 }
 
-/** The caller's idempotency keys to its requests that hold them (one statement, on the unique index). */
+/**
+ * The caller's idempotency keys to its requests that hold them: one prepared statement on the
+ * unique index with the keys as one array, whatever their number (a batch's thousand keys were
+ * a new IN list for TypeORM to build and Postgres to plan).
+ */
 export async function findRequestsByIdempotencyKeys(tx: EntityManager, createdBy: string, keys: string[]): Promise<Map<string, RequestEntity>> {
   if (keys.length === 0) return new Map();
-  const rows = await tx.getRepository(RequestEntity).find({ where: { createdBy, idempotencyKey: In(keys) } });
-  return new Map(rows.map((row) => [row.idempotencyKey!, row]));
+  findByKeysSql ??= `SELECT ${columnList(tx, RequestEntity)} FROM "act"."requests" WHERE "created_by" = $1 AND "idempotency_key" = ANY($2::text[])`;
+  const rows = await preparedQuery<RequestEntity>(tx, 'act_find_requests_by_keys', findByKeysSql, [createdBy, keys]);
+  return new Map(rows.map((row) => [row.idempotencyKey!, Object.assign(new RequestEntity(), row)]));
 }
+
+let findByKeysSql: string | undefined;
 
 /**
  * Inserts new requests with their steps in one prepared statement, each request unless its
@@ -52,19 +59,29 @@ export async function findRequestsByIdempotencyKeys(tx: EntityManager, createdBy
  * concurrent create with the same key waits on the unique index until the first commits, then
  * inserts nothing: the caller then reads the winner instead of failing on a unique violation.
  * Rows are inserted in the order given (callers order them by key, so two batches sharing keys
- * wait on each other rather than deadlock). Every column is an array parameter, so one statement
- * and one plan serve one request or a thousand.
+ * wait on each other rather than deadlock). One statement and one plan serve one request or a
+ * thousand.
+ *
+ * The rows go in as two JSON arrays (requests, steps) rather than an array parameter per column:
+ * node-postgres escapes each element of a text or jsonb array in JavaScript (a batch's payloads
+ * and dates, element by element) and Postgres parses them again with array_in, where
+ * JSON.stringify is native and jsonb_to_recordset one pass (the ledger's append does the same).
+ *
+ * `latestPlan`: each request's version was taken as its plan's latest from this process's cache
+ * (PlansService.latestKnown), so it is inserted only if that version is still the latest when the
+ * statement runs (a version registered since, on any replica, makes it insert nothing; the
+ * caller resolves the plan again). The check is an index lookup inside the statement, where
+ * asking for the latest version first was a round trip per create.
  */
 export async function insertRequestsWithSteps(
   db: EntityManager,
   requests: RequestEntity[],
   steps: RequestStepEntity[],
-  withEvents?: { outbox: EventOutbox; events: PendingEvent[] },
+  options: { events?: { outbox: EventOutbox; events: PendingEvent[] }; latestPlan?: boolean } = {},
 ): Promise<Set<string>> {
   if (requests.length === 0) return new Set();
-  const json = (value: unknown) => JSON.stringify(value);
   // The events, when given, are written by the same statement, and only if a request was inserted.
-  const events = withEvents?.outbox.insertWithin(withEvents.events, 28, 'EXISTS (SELECT 1 FROM "inserted")');
+  const events = options.events?.outbox.insertWithin(options.events.events, 4, 'EXISTS (SELECT 1 FROM "inserted")');
   const rows = await preparedQuery<{ id: string }>(
     db,
     events ? 'act_insert_requests_with_steps_and_events' : 'act_insert_requests_with_steps',
@@ -72,50 +89,68 @@ export async function insertRequestsWithSteps(
        INSERT INTO "act"."requests" ("id", "plan", "plan_version", "status", "payload", "reference", "priority", "sla_due_at", "sla_breached_at",
                                      "idempotency_key", "request_hash", "escalations", "created_by", "created_at", "updated_at", "completed_at",
                                      "result", "end_details")
-       SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::jsonb[], $6::text[], $7::int[], $8::timestamptz[], $9::timestamptz[],
-                            $10::text[], $11::text[], $12::jsonb[], $13::text[], $14::timestamptz[], $15::timestamptz[], $16::timestamptz[],
-                            $26::jsonb[], $27::jsonb[])
+       SELECT * FROM jsonb_to_recordset($1::jsonb)
+         AS "r"("id" uuid, "plan" text, "plan_version" int, "status" text, "payload" jsonb, "reference" text, "priority" int, "sla_due_at" timestamptz,
+                "sla_breached_at" timestamptz, "idempotency_key" text, "request_hash" text, "escalations" jsonb, "created_by" text,
+                "created_at" timestamptz, "updated_at" timestamptz, "completed_at" timestamptz, "result" jsonb, "end_details" jsonb)
+        WHERE NOT $3::boolean OR "r"."plan_version" = (SELECT max("p"."version") FROM "act"."plans" AS "p" WHERE "p"."id" = "r"."plan")
        ON CONFLICT DO NOTHING
        RETURNING "id"
      ), "steps" AS (
        INSERT INTO "act"."request_steps" ("request_id", "step_id", "position", "status", "pool", "task_id", "attempts", "output", "updated_at")
-       SELECT "s".* FROM unnest($17::uuid[], $18::text[], $19::int[], $20::text[], $21::text[], $22::text[], $23::int[], $24::jsonb[], $25::timestamptz[])
-                    AS "s"("request_id", "step_id", "position", "status", "pool", "task_id", "attempts", "output", "updated_at")
-       WHERE "s"."request_id" IN (SELECT "id" FROM "inserted")
+       SELECT "s".* FROM jsonb_to_recordset($2::jsonb)
+         AS "s"("request_id" uuid, "step_id" text, "position" int, "status" text, "pool" text, "task_id" text, "attempts" int, "output" jsonb, "updated_at" timestamptz)
+        WHERE "s"."request_id" IN (SELECT "id" FROM "inserted")
      )${events ? `, "events" AS (${events.sql})` : ''}
      SELECT "id" FROM "inserted"`,
-    [
-      requests.map((r) => r.id),
-      requests.map((r) => r.plan),
-      requests.map((r) => r.planVersion),
-      requests.map((r) => r.status),
-      requests.map((r) => json(r.payload)),
-      requests.map((r) => r.reference),
-      requests.map((r) => r.priority),
-      requests.map((r) => r.slaDueAt),
-      requests.map((r) => r.slaBreachedAt),
-      requests.map((r) => r.idempotencyKey),
-      requests.map((r) => r.requestHash),
-      requests.map((r) => json(r.escalations)),
-      requests.map((r) => r.createdBy),
-      requests.map((r) => r.createdAt),
-      requests.map((r) => r.updatedAt),
-      requests.map((r) => r.completedAt),
-      steps.map((s) => s.requestId),
-      steps.map((s) => s.stepId),
-      steps.map((s) => s.position),
-      steps.map((s) => s.status),
-      steps.map((s) => s.pool),
-      steps.map((s) => s.taskId),
-      steps.map((s) => s.attempts),
-      steps.map((s) => (s.output === null ? null : json(s.output))),
-      steps.map((s) => s.updatedAt),
-      requests.map((r) => (r.result === null || r.result === undefined ? null : json(r.result))),
-      requests.map((r) => (r.endDetails === null ? null : json(r.endDetails))),
-      ...(events?.parameters ?? []),
-    ],
+    [requestRowsJson(requests), stepRowsJson(steps), options.latestPlan ?? false, ...(events?.parameters ?? [])],
   );
   return new Set(rows.map((row) => row.id));
+}
+
+/**
+ * The rows of {@link insertRequestsWithSteps}' requests, by column name. A JSON null becomes SQL
+ * NULL in jsonb_to_recordset, jsonb columns included, as `null` did in the array parameters.
+ */
+function requestRowsJson(requests: RequestEntity[]): string {
+  return JSON.stringify(
+    requests.map((r) => ({
+      id: r.id,
+      plan: r.plan,
+      plan_version: r.planVersion,
+      status: r.status,
+      payload: r.payload,
+      reference: r.reference,
+      priority: r.priority,
+      sla_due_at: r.slaDueAt,
+      sla_breached_at: r.slaBreachedAt,
+      idempotency_key: r.idempotencyKey,
+      request_hash: r.requestHash,
+      escalations: r.escalations,
+      created_by: r.createdBy,
+      created_at: r.createdAt,
+      updated_at: r.updatedAt,
+      completed_at: r.completedAt,
+      result: r.result ?? null,
+      end_details: r.endDetails,
+    })),
+  );
+}
+
+function stepRowsJson(steps: RequestStepEntity[]): string {
+  return JSON.stringify(
+    steps.map((s) => ({
+      request_id: s.requestId,
+      step_id: s.stepId,
+      position: s.position,
+      status: s.status,
+      pool: s.pool,
+      task_id: s.taskId,
+      attempts: s.attempts,
+      output: s.output ?? null,
+      updated_at: s.updatedAt,
+    })),
+  );
 }
 
 /** The steps of a request in plan order (primary key prefix scan; prepared: every task event of a request reads them). */
@@ -128,7 +163,7 @@ export async function loadSteps(tx: EntityManager, requestId: string): Promise<R
 let loadStepsSql: string | undefined;
 
 /** The entity's columns as find() would select them (`"column" AS "property"`). */
-function columnList(tx: EntityManager, entity: typeof RequestStepEntity | typeof RequestEntity): string {
+export function columnList(tx: EntityManager, entity: typeof RequestStepEntity | typeof RequestEntity): string {
   return tx.connection
     .getMetadata(entity)
     .columns.map((column) => `"${column.databaseName}" AS "${column.propertyName}"`)

@@ -3,7 +3,6 @@ import {
   CreateRequestCommand,
   DEFAULT_PAGE_SIZE,
   DomainError,
-  jsonByteLength,
   type CreateRequestOutcome,
   type CreateRequestResult,
   type CreateRequestsCommand,
@@ -24,6 +23,7 @@ import {
   decodeTimeIdCursor,
   encodeTimeIdCursor,
   EventOutbox,
+  fitsIn,
   validateMessage,
   type Clock,
   type Emit,
@@ -128,9 +128,10 @@ export class RequestsService {
   /**
    * Creates a request of a plan version and starts it: the request, its steps,
    * `act.request.created` and the first `act.step.ready` events are written by one statement, so
-   * they commit together or not at all without a transaction around them (two round trips with
-   * the plan lookup, where BEGIN and COMMIT made five). A plan given inline is registered first,
-   * in one transaction with the request. A payload that would leave too little of NATS's
+   * they commit together or not at all without a transaction around them. With the plan's latest
+   * version known to this process (and checked by that statement) and no earlier request under
+   * the key, that statement is the create's only round trip. A plan given inline is registered
+   * first, in one transaction with the request. A payload that would leave too little of NATS's
    * `max_payload` for those is PAYLOAD_TOO_LARGE.
    */
   async create(command: CreateRequestCommand, actor: string, wire: Wire): Promise<CreateRequestResult> {
@@ -148,10 +149,10 @@ export class RequestsService {
       );
     }
     const db = this.dataSource.manager;
-    return this.createIn(db, { ...command, plan }, actor, wire, async (create) => {
+    return this.createIn(db, { ...command, plan }, actor, wire, async (create, latestPlan) => {
       const { emit, events } = this.outbox.collector();
       create.emitEvents(emit);
-      const inserted = (await insertRequestsWithSteps(db, [create.request], create.steps, { outbox: this.outbox, events })).size > 0;
+      const inserted = (await insertRequestsWithSteps(db, [create.request], create.steps, { events: { outbox: this.outbox, events }, latestPlan })).size > 0;
       if (inserted) this.outbox.kick();
       return inserted;
     });
@@ -267,10 +268,10 @@ export class RequestsService {
       const all = kept.flatMap(({ create }) => create.events);
       const events = [...all.filter(({ event }) => event.type === 'act.request.created'), ...all.filter(({ event }) => event.type !== 'act.request.created')];
       await this.outbox.append(tx, events);
-      const answer = { results };
-      const bytes = jsonByteLength(answer);
-      if (bytes > wire.maxPayload - BATCH_ANSWER_ENVELOPE_BYTES) {
-        throw payloadTooLarge('The answer of this batch', bytes, wire.maxPayload - BATCH_ANSWER_ENVELOPE_BYTES, 'items');
+      // Native length checks (fitsIn) on the answer's JSON: a thousand results are 350 KiB.
+      const answer = JSON.stringify({ results });
+      if (!fitsIn(answer, BATCH_ANSWER_ENVELOPE_BYTES, wire.maxPayload)) {
+        throw payloadTooLarge('The answer of this batch', Buffer.byteLength(answer), wire.maxPayload - BATCH_ANSWER_ENVELOPE_BYTES, 'items');
       }
       return { results, events };
     });
@@ -307,33 +308,45 @@ export class RequestsService {
   }
 
   /**
-   * The body of one create: the idempotent repeat, the plan, the request decided in memory, and
-   * `store`, which writes it with its events and says whether it was inserted (false: its
-   * idempotency key was taken concurrently).
+   * The body of one create: the request decided in memory and `store`d, which writes it with its
+   * events and says whether it was inserted. Written first, the earlier request under the key is
+   * read only when nothing was inserted (a repeat, or a race lost to a concurrent create under
+   * the same key), or when the create fails (a repeat with another body is IDEMPOTENCY_MISMATCH
+   * whatever else is wrong with it). A plan named without a version takes the latest version this
+   * process knows, which `store` writes only if it is still the latest (`latestPlan`); if it was
+   * not, the plan is resolved again and the create made once more.
    */
   private async createIn(
     db: EntityManager,
     command: NamedPlanCommand,
     actor: string,
     wire: Wire | undefined,
-    store: (create: Omit<PlannedCreate, 'events'>) => Promise<boolean>,
+    store: (create: Omit<PlannedCreate, 'events'>, latestPlan: boolean) => Promise<boolean>,
     id: string = this.ids.next(),
   ): Promise<CreateRequestResult> {
     const item = parsedCreate(command);
     const earlier = async () => (item.key ? repeatOf(await findRequestByIdempotencyKey(db, actor, item.key), item) : null);
-    const repeated = await earlier();
-    if (repeated) return repeated;
-
-    const plan = await this.plans.resolve(db, command.plan, command.version);
-    if (!plan) throw this.plans.notFound(command.plan, command.version);
-    const create = this.plan(plan, item, actor, id, wire);
-    if (!(await store(create))) {
-      // Lost a race with a concurrent create under the same key: answer with the winner.
-      const winner = await earlier();
-      if (winner) return winner;
-      throw new DomainError('CONFLICT', 'The request could not be created; try again');
+    let known = command.version === undefined ? this.plans.latestKnown(command.plan) : undefined;
+    for (;;) {
+      let create: Omit<PlannedCreate, 'events'>;
+      try {
+        const plan = known ?? (await this.plans.resolve(db, command.plan, command.version));
+        if (!plan) throw this.plans.notFound(command.plan, command.version);
+        create = this.plan(plan, item, actor, id, wire);
+      } catch (error) {
+        if (!(error instanceof DomainError)) throw error;
+        const repeated = await earlier();
+        if (repeated) return repeated;
+        throw error;
+      }
+      if (await store(create, known !== undefined)) return { request: toRequestSummary(create.request), created: true };
+      const repeated = await earlier();
+      if (repeated) return repeated;
+      if (known === undefined) throw new DomainError('CONFLICT', 'The request could not be created; try again');
+      // The version this process knew is no longer the plan's latest: resolve it again.
+      this.plans.forgetLatest(command.plan);
+      known = undefined;
     }
-    return { request: toRequestSummary(create.request), created: true };
   }
 
   /**

@@ -8,9 +8,10 @@ import type { RequestStepEntity } from './request-step.entity';
 import type { RequestEntity } from './request.entity';
 import { isTerminalRequest } from './request.state';
 import { fanOutOutcome, insertFanOut, lockNextChunk, markEmitted, recordItemEnds, type ItemEnd } from './fan-out.repository';
-import { appendEscalations, loadSteps, lockRequest, lockRequests, recordStepTasks, stepKey, updateRequest, updateStep } from './requests.repository';
+import { appendEscalations, loadSteps, lockRequest, lockRequests, recordStepTasks, stepKey } from './requests.repository';
 import { canTransitionStep, stepStatusesAllowing, type StepEvent } from './step.state';
 import { Workflow, type WorkflowEffect } from './workflow';
+import { BatchedWorkflowWrites, immediateWrites, type WorkflowWrites } from './workflow-writes';
 
 /** The OMS events that move a step. */
 type TaskEvent = Extract<AnyHmsEvent, { type: 'oms.task.queued' | 'oms.task.failed' | 'oms.task.requeued' | 'oms.task.rerouted' | 'oms.task.completed' | 'oms.task.dead' }>;
@@ -105,35 +106,39 @@ export class WorkflowService {
     };
   }
 
-  /** Stores the engine's decisions and emits their events, in the caller's transaction. */
-  async apply(tx: EntityManager, emit: Emit, request: RequestEntity, effects: WorkflowEffect[], actor: string): Promise<void> {
+  /**
+   * Stores the engine's decisions and emits their events, in the caller's transaction: written
+   * at once, or held by `writes` for a batch of events (BatchedWorkflowWrites).
+   */
+  async apply(tx: EntityManager, emit: Emit, request: RequestEntity, effects: WorkflowEffect[], actor: string, writes: WorkflowWrites = immediateWrites): Promise<void> {
     if (effects.length === 0) return;
     const now = this.clock.now();
     const requestId = request.id;
     let ended = false;
     const endRequest = async (status: RequestEntity['status'], outcome: Pick<RequestEntity, 'result' | 'endDetails'>) => {
-      await updateRequest(tx, requestId, { status, completedAt: now, updatedAt: now, ...outcome });
-      Object.assign(request, { status, completedAt: now, updatedAt: now, ...outcome });
+      const changes = { status, completedAt: now, updatedAt: now, ...outcome };
+      Object.assign(request, changes);
+      await writes.request(tx, request, changes);
       ended = true;
     };
     for (const effect of effects) {
       switch (effect.kind) {
         case 'step-ready':
         case 'step-fanned-out':
-          await updateStep(tx, requestId, effect.stepId, { status: 'ready', updatedAt: now });
+          await writes.step(tx, requestId, effect.stepId, { status: 'ready', updatedAt: now });
           break;
         case 'step-skipped':
         case 'step-waived':
-          await updateStep(tx, requestId, effect.stepId, { status: 'skipped', updatedAt: now });
+          await writes.step(tx, requestId, effect.stepId, { status: 'skipped', updatedAt: now });
           break;
         case 'step-done':
-          await updateStep(tx, requestId, effect.stepId, { status: 'done', output: effect.output, failedItems: effect.failedItems, updatedAt: now });
+          await writes.step(tx, requestId, effect.stepId, { status: 'done', output: effect.output, failedItems: effect.failedItems, updatedAt: now });
           break;
         case 'step-failed':
-          await updateStep(tx, requestId, effect.stepId, { status: 'failed', updatedAt: now });
+          await writes.step(tx, requestId, effect.stepId, { status: 'failed', updatedAt: now });
           break;
         case 'step-cancelled':
-          await updateStep(tx, requestId, effect.stepId, { status: 'cancelled', updatedAt: now });
+          await writes.step(tx, requestId, effect.stepId, { status: 'cancelled', updatedAt: now });
           break;
         case 'request-completed':
           await endRequest('completed', { result: effect.result, endDetails: null });
@@ -148,8 +153,8 @@ export class WorkflowService {
     }
     if (!ended) {
       // A step moved: the request's updated_at says so, so lists and pollers see the change.
-      await updateRequest(tx, requestId, { updatedAt: now });
       request.updatedAt = now;
+      await writes.request(tx, request, { updatedAt: now });
     }
   }
 
@@ -221,6 +226,16 @@ export class WorkflowService {
     // `oms.task.queued` decides nothing: a run of them (a batch of new tasks) is recorded on the
     // steps in one statement, at its place in the batch's order.
     const queued: Array<{ event: HmsEvent<'oms.task.queued'>; request: RequestEntity }> = [];
+    // The other events' reads and writes of steps and requests, set-based for the batch; written
+    // before anything else reads or writes steps (a run of queued, the fan-outs, the items).
+    const writes = new BatchedWorkflowWrites([
+      ...new Set(taskEvents.filter((event) => event.type !== 'oms.task.queued' && !ItemSteps.parse(event.data.stepId)).map((event) => event.requestId!.toLowerCase())),
+    ]);
+    const recordQueued = async () => {
+      if (queued.length === 0) return;
+      await writes.flush(tx);
+      await this.recordQueued(queued.splice(0), tx);
+    };
     for (const event of taskEvents) {
       if (ItemSteps.parse(event.data.stepId)) {
         itemEvents.push(event);
@@ -233,10 +248,11 @@ export class WorkflowService {
         queued.push({ event, request });
         continue;
       }
-      await this.recordQueued(queued.splice(0), tx);
-      await this.onTaskEvent(event, request, tx, emit);
+      await recordQueued();
+      await this.onTaskEvent(event, request, tx, emit, writes);
     }
-    await this.recordQueued(queued, tx);
+    await recordQueued();
+    await writes.flush(tx);
     for (const event of fanOuts) {
       const request = requests.get(event.requestId!.toLowerCase());
       if (request && !isTerminalRequest(request.status)) await this.storeFanOut(event, request, tx, emit);
@@ -358,8 +374,8 @@ export class WorkflowService {
   }
 
   /** A task event other than `oms.task.queued` (see recordQueued). */
-  private async onTaskEvent(event: Exclude<TaskEvent, HmsEvent<'oms.task.queued'>>, request: RequestEntity, tx: EntityManager, emit: Emit): Promise<void> {
-    const steps = await loadSteps(tx, request.id);
+  private async onTaskEvent(event: Exclude<TaskEvent, HmsEvent<'oms.task.queued'>>, request: RequestEntity, tx: EntityManager, emit: Emit, writes: BatchedWorkflowWrites): Promise<void> {
+    const steps = await writes.stepsOf(tx, request.id);
     const step = steps.find((s) => s.stepId === event.data.stepId);
     if (!step || !canTransitionStep(step.status, STEP_EVENT_OF[event.type])) {
       this.ignore(event, request, step?.status);
@@ -369,27 +385,27 @@ export class WorkflowService {
     const taskId = event.data.taskId;
     switch (event.type) {
       case 'oms.task.failed':
-        await updateStep(tx, request.id, step.stepId, { taskId, attempts: Math.max(step.attempts, event.data.attempt), updatedAt: now });
+        await writes.step(tx, request.id, step.stepId, { taskId, attempts: Math.max(step.attempts, event.data.attempt), updatedAt: now });
         return;
       case 'oms.task.requeued':
         // A released task gave its attempt back; an expired lease or a vanished worker used one up.
         if (event.data.reason !== 'released') {
-          await updateStep(tx, request.id, step.stepId, { taskId, attempts: Math.max(step.attempts, event.data.attempt), updatedAt: now });
+          await writes.step(tx, request.id, step.stepId, { taskId, attempts: Math.max(step.attempts, event.data.attempt), updatedAt: now });
         }
         return;
       case 'oms.task.rerouted':
-        await updateStep(tx, request.id, step.stepId, { taskId, pool: event.data.toPool, updatedAt: now });
+        await writes.step(tx, request.id, step.stepId, { taskId, pool: event.data.toPool, updatedAt: now });
         return;
       case 'oms.task.completed': {
-        await updateStep(tx, request.id, step.stepId, { taskId, attempts: Math.max(step.attempts, event.data.attempt), updatedAt: now });
+        await writes.step(tx, request.id, step.stepId, { taskId, attempts: Math.max(step.attempts, event.data.attempt), updatedAt: now });
         const workflow = await this.workflowOf(tx, request, steps);
-        await this.apply(tx, emit, request, workflow.completeStep(step.stepId, event.data.output ?? {}), ENGINE_ACTOR);
+        await this.apply(tx, emit, request, workflow.completeStep(step.stepId, event.data.output ?? {}), ENGINE_ACTOR, writes);
         return;
       }
       case 'oms.task.dead': {
-        await updateStep(tx, request.id, step.stepId, { taskId, attempts: Math.max(step.attempts, event.data.attempts), updatedAt: now });
+        await writes.step(tx, request.id, step.stepId, { taskId, attempts: Math.max(step.attempts, event.data.attempts), updatedAt: now });
         const workflow = await this.workflowOf(tx, request, steps);
-        await this.apply(tx, emit, request, workflow.stepDead(step.stepId, event.data.error, event.data.attempts), ENGINE_ACTOR);
+        await this.apply(tx, emit, request, workflow.stepDead(step.stepId, event.data.error, event.data.attempts), ENGINE_ACTOR, writes);
         return;
       }
     }

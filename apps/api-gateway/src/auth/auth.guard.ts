@@ -2,7 +2,7 @@ import { createParamDecorator, Injectable, SetMetadata, type CanActivate, type E
 import { Reflector } from '@nestjs/core';
 import { DomainError, mayUsePool, type Actor, type Role } from '@hms/contracts';
 import { TokenVerifier, type VerifiedToken } from '@hms/platform';
-import type { Request, Response } from 'express';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RateLimits } from './rate-limits';
 
 const ROLES_KEY = 'hms:roles';
@@ -17,14 +17,14 @@ export const AllowRoles = (...roles: Role[]) => SetMetadata(ROLES_KEY, roles);
 
 /** The authenticated caller of the current request. */
 export const CurrentActor = createParamDecorator((_: unknown, context: ExecutionContext): Actor => {
-  const actor = (context.switchToHttp().getRequest<Request>() as unknown as Record<symbol, Actor>)[ACTOR];
+  const actor = (context.switchToHttp().getRequest<FastifyRequest>() as unknown as Record<symbol, Actor>)[ACTOR];
   if (!actor) throw new DomainError('UNAUTHENTICATED', 'Not authenticated');
   return actor;
 });
 
 /** When the caller's token expires: an open stream ends then. */
 export const TokenExpiresAt = createParamDecorator((_: unknown, context: ExecutionContext): Date => {
-  const expiresAt = (context.switchToHttp().getRequest<Request>() as unknown as Record<symbol, Date>)[EXPIRES_AT];
+  const expiresAt = (context.switchToHttp().getRequest<FastifyRequest>() as unknown as Record<symbol, Date>)[EXPIRES_AT];
   if (!expiresAt) throw new DomainError('UNAUTHENTICATED', 'Not authenticated');
   return expiresAt;
 });
@@ -50,10 +50,13 @@ export class AuthGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const request = context.switchToHttp().getRequest<Request>();
-    const response = context.switchToHttp().getResponse<Response>();
-    if (request.path.startsWith(UNLIMITED_PREFIX)) return true;
-    const match = /^Bearer\s+(\S+)$/i.exec(request.header('authorization') ?? '');
+    const request = context.switchToHttp().getRequest<FastifyRequest>();
+    const reply = context.switchToHttp().getResponse<FastifyReply>();
+    // The matched route's path as declared (`/v1/requests/:id`), not the URL as sent: the router
+    // matches case-insensitively and past a trailing slash, and the URL has the query string.
+    const route = request.routeOptions.url ?? request.url;
+    if (route.startsWith(UNLIMITED_PREFIX)) return true;
+    const match = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
     let claims: VerifiedToken | undefined;
     // Built only when refused: an Error captures a stack, which every accepted call would pay for.
     let refusal: unknown;
@@ -65,8 +68,8 @@ export class AuthGuard implements CanActivate {
         refusal = error;
       }
     }
-    await this.limits.hit(claims ? { subject: claims.sub } : { address: request.ip ?? 'unknown' }, response);
-    if (!request.path.startsWith('/v1/')) return true;
+    await this.limits.hit(claims ? { subject: claims.sub } : { address: request.ip ?? 'unknown' }, reply);
+    if (!route.startsWith('/v1/')) return true;
     if (!claims) throw refusal ?? new DomainError('UNAUTHENTICATED', 'Missing bearer token (Authorization: Bearer <JWT>)');
     const actor: Actor = { id: claims.sub, roles: claims.roles, ...(claims.pools ? { pools: claims.pools } : {}) };
     (request as unknown as Record<symbol, Actor>)[ACTOR] = actor;

@@ -1,7 +1,7 @@
 import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { ThrottlerStorageService } from '@nestjs/throttler';
 import { DomainError } from '@hms/contracts';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { GatewayConfig } from '../gateway.config';
 
 /** Who a call counts against: the token's subject, or the client's address when it has no valid token. */
@@ -20,13 +20,13 @@ export class RateLimits implements OnApplicationShutdown {
   constructor(private readonly config: GatewayConfig) {}
 
   /** Counts one call; over the limit, sets Retry-After and throws RATE_LIMITED (429). */
-  async hit(key: RateLimitKey, response: Response): Promise<void> {
+  async hit(key: RateLimitKey, reply: FastifyReply): Promise<void> {
     if (this.config.HMS_RATE_LIMIT_DISABLED) return;
     const [name, limit] = 'subject' in key ? [`sub:${key.subject}`, this.config.GATEWAY_RATE_LIMIT_PER_TOKEN] : [`addr:${key.address}`, this.config.GATEWAY_RATE_LIMIT_PER_ADDRESS];
     const windowMs = this.config.GATEWAY_RATE_LIMIT_WINDOW_SECONDS * 1000;
     const record = await this.storage.increment(name, windowMs, limit, windowMs, 'gateway');
     if (!record.isBlocked) return;
-    response.setHeader('Retry-After', String(Math.max(1, record.timeToBlockExpire)));
+    reply.header('Retry-After', String(Math.max(1, record.timeToBlockExpire)));
     throw new DomainError('RATE_LIMITED', `Too many calls; retry after ${Math.max(1, record.timeToBlockExpire)} s`);
   }
 

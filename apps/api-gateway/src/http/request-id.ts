@@ -1,17 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import type { NextFunction, Request, Response } from 'express';
+import type { IncomingHttpHeaders } from 'node:http';
 
-const REQUEST_ID = Symbol('requestId');
+/** The caller's `x-request-id` is kept only when it is short and of plain characters (it reaches logs and answers). */
+const SANE_REQUEST_ID = /^[\w.:-]{1,128}$/;
 
-/** Gives every HTTP request an id (the caller's `x-request-id` when sane), echoed in the response. */
-export function requestIdMiddleware(request: Request, response: Response, next: NextFunction): void {
-  const given = request.header('x-request-id');
-  const id = given && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
-  (request as unknown as Record<symbol, string>)[REQUEST_ID] = id;
-  response.setHeader('x-request-id', id);
-  next();
-}
-
-export function requestIdOf(request: Request): string {
-  return (request as unknown as Record<symbol, string>)[REQUEST_ID] ?? 'unknown';
+/**
+ * Fastify's `genReqId`: every HTTP request's id (`request.id`) is the caller's `x-request-id` when
+ * sane, else a new UUID. Fastify calls it for every request it sees, also those its router refuses
+ * before any hook runs (a malformed URL), so every error body has the real id.
+ */
+export function requestIdFor(request: { headers: IncomingHttpHeaders }): string {
+  const given = request.headers['x-request-id'];
+  return typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : randomUUID();
 }

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { METRICS_STREAMS_PER_TOKEN, type Actor } from '@hms/contracts';
-import type { Request, Response } from 'express';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RpcGateway } from '../http/rpc-gateway';
 import { PoolMetricsController } from './metrics.controller';
 import { MetricsStream } from './metrics-stream';
@@ -21,23 +21,24 @@ function fakeOps() {
   return { rpc, holdNextCall: () => (holdNext += 1), releaseHeld: () => held.splice(0).forEach((resolve) => resolve()) };
 }
 
-/** An HTTP exchange as the controller uses it; `close` is the client going away. */
+/** An HTTP exchange as the controller uses it (Fastify's reply around a Node response); `close` is the client going away. */
 function exchange() {
   const emitter = new EventEmitter();
-  const response = Object.assign(emitter, {
+  const raw = Object.assign(emitter, {
     written: [] as string[],
     ended: false,
-    status: jest.fn(),
+    statusCode: 0,
     setHeader: jest.fn(),
     flushHeaders: jest.fn(),
-    write: (chunk: string) => response.written.push(chunk) > 0,
+    write: (chunk: string) => raw.written.push(chunk) > 0,
     end: () => {
-      response.ended = true;
+      raw.ended = true;
       emitter.emit('close');
     },
   });
-  const request = { header: () => undefined, headers: {} } as unknown as Request;
-  return { request, response, close: () => response.emit('close') };
+  const reply = { raw, hijack: jest.fn() };
+  const request = { id: 'request-1', headers: {} } as unknown as FastifyRequest;
+  return { request, response: raw, reply: reply as unknown as FastifyReply, close: () => raw.emit('close') };
 }
 
 const actor: Actor = { id: 'dashboard@hms', roles: ['manager'] };
@@ -52,8 +53,8 @@ describe(PoolMetricsController.name, () => {
     const stream = new MetricsStream(ops.rpc);
     const controller = new PoolMetricsController(ops.rpc, stream);
     ops.holdNextCall();
-    const { request, response, close } = exchange();
-    const opening = controller.streamPools({}, actor, inAnHour(), request, response as unknown as Response);
+    const { request, response, reply, close } = exchange();
+    const opening = controller.streamPools({}, actor, inAnHour(), request, reply);
     close();
     ops.releaseHeld();
     await opening;
@@ -63,7 +64,7 @@ describe(PoolMetricsController.name, () => {
     expect(response.written).toEqual([]);
     expect(jest.getTimerCount()).toBe(0);
     // The slot was given back: the token may still open its full share.
-    for (let i = 0; i < METRICS_STREAMS_PER_TOKEN; i += 1) await controller.streamPools({}, actor, inAnHour(), request, exchange().response as unknown as Response);
+    for (let i = 0; i < METRICS_STREAMS_PER_TOKEN; i += 1) await controller.streamPools({}, actor, inAnHour(), request, exchange().reply);
   });
 
   it(`refuses a token's stream beyond ${METRICS_STREAMS_PER_TOKEN} open ones with RATE_LIMITED, and admits one again when another closes`, async () => {
@@ -72,23 +73,23 @@ describe(PoolMetricsController.name, () => {
     const open = [];
     for (let i = 0; i < METRICS_STREAMS_PER_TOKEN; i += 1) {
       const client = exchange();
-      await controller.streamPools({}, actor, inAnHour(), client.request, client.response as unknown as Response);
+      await controller.streamPools({}, actor, inAnHour(), client.request, client.reply);
       open.push(client);
     }
     const extra = exchange();
-    await expect(controller.streamPools({}, actor, inAnHour(), extra.request, extra.response as unknown as Response)).rejects.toMatchObject({ code: 'RATE_LIMITED' });
+    await expect(controller.streamPools({}, actor, inAnHour(), extra.request, extra.reply)).rejects.toMatchObject({ code: 'RATE_LIMITED' });
     // Another token is not affected.
-    await controller.streamPools({}, { id: 'other', roles: ['manager'] }, inAnHour(), extra.request, extra.response as unknown as Response);
+    await controller.streamPools({}, { id: 'other', roles: ['manager'] }, inAnHour(), extra.request, extra.reply);
     open[0]!.close();
     const again = exchange();
-    await controller.streamPools({}, actor, inAnHour(), again.request, again.response as unknown as Response);
+    await controller.streamPools({}, actor, inAnHour(), again.request, again.reply);
   });
 
   it('ends the stream with an UNAUTHENTICATED event when its token expires', async () => {
     const ops = fakeOps();
     const controller = new PoolMetricsController(ops.rpc, new MetricsStream(ops.rpc));
     const client = exchange();
-    await controller.streamPools({}, actor, new Date(Date.now() + 5_500), client.request, client.response as unknown as Response);
+    await controller.streamPools({}, actor, new Date(Date.now() + 5_500), client.request, client.reply);
     await jest.advanceTimersByTimeAsync(5_000);
     expect(client.response.ended).toBe(false);
     await jest.advanceTimersByTimeAsync(1_000);

@@ -1,10 +1,9 @@
 import { Controller, Get, Query, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { DomainError, RpcSubjects, type Actor, type PoolMetrics } from '@hms/contracts';
-import type { Request, Response } from 'express';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AllowRoles, CurrentActor, TokenExpiresAt } from '../auth/auth.guard';
 import { RpcGateway } from '../http/rpc-gateway';
-import { requestIdOf } from '../http/request-id';
 import { ApiAnswer } from '../openapi/api-answer';
 import { schemaRef } from '../openapi/schemas';
 import { MetricsStream } from './metrics-stream';
@@ -51,10 +50,13 @@ export class PoolMetricsController {
     @Query() query: Record<string, unknown>,
     @CurrentActor() actor: Actor,
     @TokenExpiresAt() expiresAt: Date,
-    @Req() request: Request,
-    @Res() response: Response,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
   ): Promise<void> {
     const release = this.stream.admit(actor.id);
+    // The stream is written to the Node response; Fastify's reply is used only for an error
+    // answer before it opens (through the error filter).
+    const response = reply.raw;
     // Everything the stream holds is let go here, whenever the client leaves: also while the
     // first snapshot is on its way, when nothing else is registered yet.
     const cleanups: Array<() => void> = [release];
@@ -71,9 +73,13 @@ export class PoolMetricsController {
       release();
       throw error;
     }
+    // From here on the answer is this method's: Fastify must neither send one when the handler
+    // returns nor touch the response afterwards (the security headers and the request id are on
+    // it already, set by the `onRequest` hooks).
+    reply.hijack();
     if (closed) return;
     const pool = query.pool as string | undefined;
-    response.status(200);
+    response.statusCode = 200;
     response.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
     response.setHeader('Cache-Control', 'no-cache, no-transform');
     response.setHeader('Connection', 'keep-alive');
@@ -85,7 +91,7 @@ export class PoolMetricsController {
       for (const snapshot of pools) if (pool === undefined || snapshot.pool === pool) response.write(`event: pool\ndata: ${JSON.stringify(snapshot)}\n\n`);
     };
     const sendError = (error: DomainError) =>
-      response.write(`event: error\ndata: ${JSON.stringify({ error: { code: error.code, message: error.message }, requestId: requestIdOf(request) })}\n\n`);
+      response.write(`event: error\ndata: ${JSON.stringify({ error: { code: error.code, message: error.message }, requestId: request.id })}\n\n`);
     send(first.pools);
     cleanups.push(
       this.stream.listen((snapshot) => {

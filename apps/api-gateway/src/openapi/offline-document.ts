@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { OpenAPIObject } from '@nestjs/swagger';
 import { HealthController, LOGGER, NatsBus, Readiness } from '@hms/platform';
 import { GatewayConfig } from '../gateway.config';
@@ -20,7 +21,8 @@ export async function buildOfflineOpenApiDocument(): Promise<OpenAPIObject> {
     providers: [RpcGateway, MetricsStream, GatewayConfig, Readiness, NatsBus, LOGGER].map((token) => ({ provide: token, useValue: unused })),
   })
   class OpenApiDocumentModule {}
-  const app = await NestFactory.create(OpenApiDocumentModule, { logger: false, abortOnError: false });
+  // The gateway's adapter, so that the routes are read as the served document reads them.
+  const app = await NestFactory.create(OpenApiDocumentModule, new FastifyAdapter(), { logger: false, abortOnError: false });
   try {
     return buildOpenApiDocument(app);
   } finally {

@@ -1,7 +1,7 @@
 import { Body, Controller, Get, Headers, Param, ParseIntPipe, Post, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { DomainError, FixedLimits, RpcSubjects, SLUG_PATTERN, type Actor } from '@hms/contracts';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { AllowRoles, CurrentActor } from '../auth/auth.guard';
 import { RpcGateway } from '../http/rpc-gateway';
 import { ApiAnswer } from '../openapi/api-answer';
@@ -37,7 +37,7 @@ export class PlansController {
     @Query() query: Record<string, unknown>,
     @Headers('content-type') contentType: string | undefined,
     @CurrentActor() actor: Actor,
-    @Res({ passthrough: true }) response: Response,
+    @Res({ passthrough: true }) response: FastifyReply,
   ) {
     const isYaml = YAML_TYPES.test(contentType ?? '');
     if (isYaml ? typeof body !== 'string' || body.trim() === '' : typeof body !== 'object' || body === null || Array.isArray(body)) {

@@ -1,7 +1,7 @@
 import { Body, Controller, Get, Headers, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { RpcSubjects, type Actor, type RequestSummary } from '@hms/contracts';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { AllowRoles, CurrentActor } from '../auth/auth.guard';
 import { bodyWith, RpcGateway } from '../http/rpc-gateway';
 import { HTTP_STATUS_OF } from '../http/error-status';
@@ -30,7 +30,7 @@ export class RequestsController {
     @Body() body: unknown,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
     @CurrentActor() actor: Actor,
-    @Res({ passthrough: true }) response: Response,
+    @Res({ passthrough: true }) response: FastifyReply,
   ) {
     const command = bodyWith(body, idempotencyKey ? { idempotencyKey } : {});
     const result = await this.rpc.call(RpcSubjects.requestCreate, command as never, actor);

@@ -47,6 +47,13 @@ export function parkedEventAlertMessage(data: Partial<Record<keyof EventDataMap[
   return `Event ${text(data.eventType, 200)} (${text(data.eventId, 40)}) was parked by ${text(data.service, 20)}'s consumer '${text(data.consumer, 100)}' after ${text(data.deliveries, 10)} failed deliveries: ${text(data.error, 500)}`;
 }
 
+/**
+ * The request events that raise an alert (a breached SLA) or resolve one (the request ended):
+ * what OPS's consumer of `act.request.>` handles ({@link AlertsService.onEvents}); it
+ * acknowledges the others unread.
+ */
+export const REQUEST_EVENTS_ALERTED = new Set<AnyHmsEvent['type']>(['act.request.sla-breached', 'act.request.completed', 'act.request.rejected', 'act.request.failed', 'act.request.cancelled']);
+
 /** The alert an event raises, if any. */
 function alertRaisedBy(event: AnyHmsEvent): RaisedAlert | null {
   const requestId = isUuid(event.requestId) ? event.requestId : null;

@@ -1,22 +1,30 @@
 import { NestFactory } from '@nestjs/core';
-import type { INestApplication } from '@nestjs/common';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/load-config';
 import { PinoNestLogger } from '../http/nest-logger';
 import { ServiceRuntime } from './service-runtime';
 import { LOGGER } from './tokens';
 
+/** The Fastify server options a service may set (the gateway: its body limit, proxies and router). */
+export type HttpServerOptions = NonNullable<ConstructorParameters<typeof FastifyAdapter>[0]>;
+
 /**
- * Creates and starts a service's Nest application on its HTTP port, with graceful shutdown on
- * SIGTERM/SIGINT. A service (one with a {@link ServiceRuntime}) is a hybrid application: its RPC
- * handlers are a Nest microservice on the NATS transport, serving before the HTTP port (and so
- * readiness) opens. A start-up failure is logged in one readable line and exits non-zero.
+ * Creates and starts a service's Nest application on its HTTP port (Fastify, for every service:
+ * one HTTP framework, and the cheaper one per call, docs/performance-history.md), with graceful
+ * shutdown on SIGTERM/SIGINT. A service (one with a {@link ServiceRuntime}) is a hybrid
+ * application: its RPC handlers are a Nest microservice on the NATS transport, serving before the
+ * HTTP port (and so readiness) opens. A start-up failure is logged in one readable line and exits
+ * non-zero.
  */
 export async function bootstrapService(
   module: unknown,
-  options: { port: number; configure?: (app: INestApplication) => void | Promise<void> },
-): Promise<INestApplication> {
-  const app = await NestFactory.create(module as never, { bufferLogs: true, abortOnError: false });
+  options: { port: number; http?: HttpServerOptions; configure?: (app: NestFastifyApplication) => void | Promise<void> },
+): Promise<NestFastifyApplication> {
+  // Node's own limit on receiving a whole request (Fastify turns it off by default): a client
+  // that trickles a body or its headers is cut off after 5 minutes, as under plain node:http.
+  const adapter = new FastifyAdapter({ requestTimeout: 300_000, ...options.http });
+  const app = await NestFactory.create<NestFastifyApplication>(module as never, adapter, { bufferLogs: true, abortOnError: false });
   const logger = app.get<Logger>(LOGGER);
   keepServingOnUnhandledRejection(logger);
   app.useLogger(new PinoNestLogger(logger));
@@ -32,7 +40,7 @@ export async function bootstrapService(
   return app;
 }
 
-function serviceRuntimeOf(app: INestApplication): ServiceRuntime | undefined {
+function serviceRuntimeOf(app: NestFastifyApplication): ServiceRuntime | undefined {
   try {
     return app.get(ServiceRuntime, { strict: false });
   } catch {

@@ -1,5 +1,5 @@
 import type { JsMsg } from '@nats-io/jetstream';
-import { EventDeliveryLimits, isUuid, type AnyHmsEvent, type EventType, type HmsEvent } from '@hms/contracts';
+import { EventDeliveryLimits, EventStream, isUuid, type AnyHmsEvent, type EventType, type HmsEvent } from '@hms/contracts';
 import type { EntityManager } from 'typeorm';
 import type { Logger } from 'pino';
 import { withConsumerSpan } from '../tracing/tracing';
@@ -59,8 +59,9 @@ interface SubscriptionOptions {
   filter: string;
   /**
    * The event types the handler acts on, when only some under `filter` matter: the others are
-   * acknowledged without a transaction (NATS 2.9 allows one filter subject per consumer, so
-   * this is where a consumer narrows it).
+   * acknowledged without a transaction, and a message of another type (its subject says which)
+   * without parsing its body. NATS 2.9 allows one filter subject per consumer (2.10's
+   * `filter_subjects` would let JetStream leave them out), so this is where a consumer narrows it.
    */
   accepts?: (type: AnyHmsEvent['type']) => boolean;
   /**
@@ -187,7 +188,14 @@ export class EventConsumer implements ReplayableConsumer {
   private async process(messages: JsMsg[]): Promise<void> {
     const acks = new MessageAcks();
     const deliveries: Delivery[] = [];
+    const typeAt = this.bus.subject(`${EventStream.subjectRoot}.`).length;
     for (const message of messages) {
+      // A message carries events of its subject's type only (packEventMessages): one this
+      // consumer does not handle is acknowledged unread, its body never parsed.
+      if (this.subscription.accepts && !this.subscription.accepts(message.subject.slice(typeAt) as EventType)) {
+        message.ack();
+        continue;
+      }
       let carried: UnpackedEvent[];
       try {
         carried = unpackReceivedMessage(message);

@@ -2,11 +2,17 @@ import { EventStream } from '@hms/contracts';
 import { MAX_EVENT_MESSAGE_BYTES, MAX_EVENTS_PER_MESSAGE, packEventMessages, unpackEventMessage, type OutboxRow } from './event-messages';
 
 let nextId = 0;
-function row(type: string, data: unknown = {}, headers: Record<string, string> | null = null): OutboxRow {
+function row(type: string, data: unknown = {}, headers: Record<string, string> | null = null, requestId: string | null = null): OutboxRow {
   nextId += 1;
   const eventId = `00000000-0000-4000-8000-${String(nextId).padStart(12, '0')}`;
-  return { id: String(nextId), event_id: eventId, type, payload: JSON.stringify({ id: eventId, type, data }), headers };
+  return { id: String(nextId), event_id: eventId, type, request_id: requestId, payload: JSON.stringify({ id: eventId, type, requestId, data }), headers };
 }
+
+/** An event of request `requestId`. */
+const of = (requestId: string, type: string) => row(type, {}, null, requestId);
+
+/** The event ids in the order a consumer reading the messages one after the other meets them. */
+const streamOrder = (messages: Array<{ body: string }>) => messages.flatMap((m) => unpackEventMessage(m.body, () => undefined).map(({ event }) => (event as { id: string }).id));
 
 const headerReader = (headers: Record<string, string>) => (name: string) => headers[name];
 
@@ -22,6 +28,46 @@ describe(packEventMessages.name, () => {
     expect(JSON.parse(messages[0]!.body)).toEqual(rows.slice(0, 3).map((r) => JSON.parse(r.payload)));
     // A lone event is sent exactly as stored: its envelope, not an array of one.
     expect(messages[1]!.body).toBe(rows[3]!.payload);
+  });
+
+  it("packs requests' events by type across requests, keeping each request's order", () => {
+    // Requests created side by side: their events alternate in the outbox.
+    const rows = ['a', 'b', 'c'].flatMap((request) => [of(request, 'act.request.created'), of(request, 'act.step.ready')]);
+    const messages = packEventMessages(rows);
+    expect(messages.map((m) => [m.type, m.msgId])).toEqual([
+      ['act.request.created', `${rows[0]!.event_id}+3`],
+      ['act.step.ready', `${rows[1]!.event_id}+3`],
+    ]);
+    // The same rows give the same messages (a relay's re-publish is de-duplicated by message id).
+    expect(packEventMessages(rows)).toEqual(messages);
+  });
+
+  it("never puts a request's event before an earlier one of its own, nor anything across an event of no request", () => {
+    const sameTask = [of('a', 'oms.task.leased'), of('a', 'oms.task.completed'), of('a', 'oms.task.leased')];
+    expect(packEventMessages(sameTask)).toHaveLength(3);
+    const otherRequest = [of('a', 'oms.task.leased'), of('a', 'oms.task.completed'), of('b', 'oms.task.leased')];
+    expect(streamOrder(packEventMessages(otherRequest))).toEqual([0, 2, 1].map((i) => otherRequest[i]!.event_id));
+    const barrier = [of('a', 'oms.task.leased'), row('oms.worker.online'), of('b', 'oms.task.leased')];
+    expect(streamOrder(packEventMessages(barrier))).toEqual(barrier.map((r) => r.event_id));
+    expect(packEventMessages(barrier)).toHaveLength(3);
+  });
+
+  it('keeps every request\'s order and every barrier\'s place, whatever the rows (randomised)', () => {
+    const types = ['act.request.created', 'act.step.ready', 'oms.task.queued', 'oms.task.leased'];
+    for (let round = 0; round < 200; round += 1) {
+      const rows = Array.from({ length: 1 + Math.floor(Math.random() * 40) }, () => {
+        const type = types[Math.floor(Math.random() * types.length)]!;
+        return Math.random() < 0.1 ? row(type) : of(`r${Math.floor(Math.random() * 5)}`, type);
+      });
+      const position = new Map(streamOrder(packEventMessages(rows, 2_000)).map((id, index) => [id, index]));
+      expect(position.size).toBe(rows.length);
+      for (let i = 0; i < rows.length; i += 1) {
+        for (let j = i + 1; j < rows.length; j += 1) {
+          const [x, y] = [rows[i]!, rows[j]!];
+          if (x.request_id === null || y.request_id === null || x.request_id === y.request_id) expect(position.get(x.event_id)!).toBeLessThan(position.get(y.event_id)!);
+        }
+      }
+    }
   });
 
   it('caps a message by event count and by body size, and sends an oversized event alone', () => {

@@ -5,6 +5,8 @@ export interface OutboxRow {
   id: string;
   event_id: string;
   type: string;
+  /** The event's `requestId` (read from the stored envelope), or null for an event of no request. */
+  request_id: string | null;
   payload: string;
   headers: TraceCarrier | null;
 }
@@ -35,32 +37,74 @@ export const MAX_EVENTS_PER_MESSAGE = 100;
  */
 export const MAX_EVENT_MESSAGE_BYTES = 256 * 1024;
 
+interface Run {
+  rows: OutboxRow[];
+  bytes: number;
+}
+
 /**
- * Packs outbox rows, in their order, into messages: consecutive events of one type travel in
- * one message whose body is the JSON array of their envelopes, so the stream, every consumer's
- * delivery and its ack are paid once per run instead of once per event (a lease of ten tasks
- * emits ten `oms.task.leased` in a row). A run's subject is still its type's, so a consumer's
- * filter still selects it. A lone event is published as before: its envelope as the body, its
- * id as `Nats-Msg-Id`, its trace context in the headers. An event whose envelope alone exceeds
- * `maxBytes` goes alone.
+ * Packs outbox rows into messages, each a run of events of one type whose body is the JSON array
+ * of their envelopes, so the stream, every consumer's delivery and its ack are paid once per run
+ * instead of once per event. A run's subject is still its type's, so a consumer's filter still
+ * selects it.
+ *
+ * The order the stream promises is each request's (for a task, commit order): every consumer
+ * handles a batch in request-id order anyway ({@link byRequestId}), so the order between two
+ * requests' events is not kept past the first batch. So an event joins the newest run of its
+ * type unless its request has an event in a later run: requests created side by side, whose
+ * events alternate `act.request.created`, `act.step.ready`, … in the outbox, go out as one
+ * message per type instead of one per event. An event of no request (a worker's, a pool's) is
+ * a barrier: it keeps its place between everything before and after it, as every event did
+ * before (it only joins the run just before it, of its own type).
+ *
+ * A lone event is published as before: its envelope as the body, its id as `Nats-Msg-Id`, its
+ * trace context in the headers. An event whose envelope alone exceeds `maxBytes` goes alone.
+ * The packing depends only on the rows, so a relay that publishes the same rows again after a
+ * crash sends the same message ids, which the stream's de-duplication drops.
  */
 export function packEventMessages(rows: OutboxRow[], maxBytes = MAX_EVENT_MESSAGE_BYTES): EventMessage[] {
-  const runs: OutboxRow[][] = [];
-  let runBytes = 0;
+  const runs: Run[] = [];
+  /** Index of the first run an event may still join: the last barrier's. */
+  let segmentStart = 0;
+  /** Per request, the run holding its latest event: its next may not go into an earlier one. */
+  const requestRun = new Map<string, number>();
+  /** Per type, its newest run since the last barrier. */
+  const typeRun = new Map<string, number>();
+  const fits = (run: Run | undefined, type: string, bytes: number): run is Run =>
+    run !== undefined && run.rows[0]!.type === type && run.rows.length < MAX_EVENTS_PER_MESSAGE && run.bytes + bytes <= maxBytes;
+  const startRun = (row: OutboxRow, bytes: number): number => {
+    // A run's body and its traces header are JSON arrays: two brackets each.
+    runs.push({ rows: [row], bytes: bytes + 4 });
+    return runs.length - 1;
+  };
   for (const row of rows) {
-    const run = runs[runs.length - 1];
     // Its envelope in the body, and its trace in the run's traces header.
     const bytes = Buffer.byteLength(row.payload) + 1 + (row.headers ? Buffer.byteLength(JSON.stringify(row.headers)) : 4) + 1;
-    if (run && run[0]!.type === row.type && run.length < MAX_EVENTS_PER_MESSAGE && runBytes + bytes <= maxBytes) {
-      run.push(row);
-      runBytes += bytes;
+    let index: number;
+    if (row.request_id === null) {
+      const last = runs[runs.length - 1];
+      if (runs.length > segmentStart && fits(last, row.type, bytes)) {
+        last.rows.push(row);
+        last.bytes += bytes;
+        index = runs.length - 1;
+      } else index = startRun(row, bytes);
+      segmentStart = index;
+      requestRun.clear();
+      typeRun.clear();
     } else {
-      runs.push([row]);
-      // A run's body and its traces header are JSON arrays: two brackets each.
-      runBytes = bytes + 4;
+      const earliest = Math.max(segmentStart, requestRun.get(row.request_id) ?? segmentStart);
+      const candidate = typeRun.get(row.type) ?? runs.length - 1;
+      const run = candidate >= earliest ? runs[candidate] : undefined;
+      if (fits(run, row.type, bytes)) {
+        run.rows.push(row);
+        run.bytes += bytes;
+        index = candidate;
+      } else index = startRun(row, bytes);
+      requestRun.set(row.request_id, index);
     }
+    typeRun.set(row.type, index);
   }
-  return runs.map((run): EventMessage => {
+  return runs.map(({ rows: run }): EventMessage => {
     const first = run[0]!;
     if (run.length === 1) return { type: first.type, msgId: first.event_id, body: first.payload, headers: { ...first.headers } };
     const traces = run.map((row) => row.headers);

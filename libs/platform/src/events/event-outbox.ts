@@ -108,15 +108,25 @@ export class EventOutbox {
   /**
    * The outbox insert as one part of a caller's own statement (a data-modifying CTE), so that a
    * change and its events are written in one round trip, atomically, with no transaction around
-   * them: its SQL takes parameters `$first` to `$first+3`, and writes the events only where
-   * `condition` (SQL) holds, e.g. when the change itself inserted a row. The caller then
-   * {@link kick}s the relay.
+   * them: its SQL takes parameter `$first`, and writes the events only where `condition` (SQL)
+   * holds, e.g. when the change itself inserted a row. The caller then {@link kick}s the relay.
+   *
+   * The events go in as one JSON array with each event's JSON (and its trace headers' JSON)
+   * embedded as it is, rather than a jsonb array parameter: node-postgres escapes every element
+   * of an array in JavaScript (the quotes and backslashes of a whole event, per event) and
+   * Postgres parses it again with array_in; a batch of a thousand requests writes two thousand
+   * events. The array keeps its
+   * order, so the outbox ids (the relay's order) follow the order emitted.
    */
   insertWithin(events: PendingEvent[], first: number, condition: string): { sql: string; parameters: unknown[] } {
+    let rows = '[';
+    for (const { event, json, traceHeaders } of events) {
+      rows += `${rows.length > 1 ? ',' : ''}{"event_id":"${event.id}","type":${JSON.stringify(event.type)},"payload":${json},"headers":${traceHeaders ?? 'null'}}`;
+    }
     return {
       sql: `INSERT INTO "${this.schema}"."outbox" ("event_id", "type", "payload", "headers")
-       SELECT * FROM unnest($${first}::uuid[], $${first + 1}::text[], $${first + 2}::jsonb[], $${first + 3}::jsonb[]) WHERE ${condition}`,
-      parameters: [events.map(({ event }) => event.id), events.map(({ event }) => event.type), events.map(({ json }) => json), events.map(({ traceHeaders }) => traceHeaders)],
+       SELECT * FROM jsonb_to_recordset($${first}::jsonb) AS "e"("event_id" uuid, "type" text, "payload" jsonb, "headers" jsonb) WHERE ${condition}`,
+      parameters: [`${rows}]`],
     };
   }
 
@@ -142,7 +152,7 @@ export class EventOutbox {
    * the ids are the bigints just read), so nothing from outside reaches the SQL text. The relay
    * runs after nearly every transaction of every service, so its round trips are a large part
    * of theirs. The payload stays text end to end: it is published as stored, never parsed.
-   * Consecutive events of one type share a message ({@link packEventMessages}).
+   * Events of one type share a message where their requests' order allows ({@link packEventMessages}).
    */
   async relayBatch(): Promise<number> {
     const runner = this.dataSource.createQueryRunner();
@@ -153,7 +163,7 @@ export class EventOutbox {
       // the ledger, before an earlier one. One after the other, the stream keeps outbox order,
       // which for any one task is commit order (its transactions take turns on its row).
       const [, , selected] = await client.query(
-        `BEGIN; SELECT pg_advisory_xact_lock(hashtext('hms.outbox-relay.${this.schema}')); SELECT "id", "event_id", "type", "payload"::text AS "payload", "headers" FROM "${this.schema}"."outbox" ORDER BY "id" LIMIT ${RELAY_BATCH} FOR UPDATE SKIP LOCKED`,
+        `BEGIN; SELECT pg_advisory_xact_lock(hashtext('hms.outbox-relay.${this.schema}')); SELECT "id", "event_id", "type", "payload"->>'requestId' AS "request_id", "payload"::text AS "payload", "headers" FROM "${this.schema}"."outbox" ORDER BY "id" LIMIT ${RELAY_BATCH} FOR UPDATE SKIP LOCKED`,
       );
       const rows = selected!.rows as OutboxRow[];
       const maxPayload = this.bus.maxPayload;

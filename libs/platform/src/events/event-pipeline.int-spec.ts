@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { DomainError, EventStream, type AnyHmsEvent } from '@hms/contracts';
 import { connectTestBus, freshTestEnvironment, TestNatsParts, uniqueSubjectPrefix } from '@hms/testing';
 import { context, INVALID_TRACEID, propagation, ROOT_CONTEXT, trace, TraceFlags } from '@opentelemetry/api';
@@ -125,6 +126,25 @@ describe(EventOutbox.name, () => {
     }
   });
 
+  it("packs the events of requests side by side into one message per type, and a consumer meets each request's in order", async () => {
+    const jsm = await bus.manager();
+    const storedBefore = (await jsm.streams.info(bus.streamName)).state.messages;
+    const requests = [randomUUID(), randomUUID(), randomUUID()];
+    const task = (pool: string) => ({ taskId: randomUUID(), stepId: 's', pool, priority: 0, tags: [], attempt: 0, slaDueAt: null });
+    // As the outbox holds them when requests are handled side by side: queued, leased, queued, leased, …
+    const emitted = await outbox.transaction(async (_tx, emit) =>
+      requests.flatMap((requestId) => [
+        emit('oms.task.queued', requestId, task('packed'), 'tester'),
+        emit('oms.task.leased', requestId, { ...task('packed'), worker: 'w', leaseId: randomUUID(), leaseExpiresAt: new Date().toISOString() } as never, 'tester'),
+      ]),
+    );
+    await eventually(() => emitted.every((event) => handled.some((e) => e.id === event.id)));
+    expect((await jsm.streams.info(bus.streamName)).state.messages - storedBefore).toBe(2);
+    for (const requestId of requests) {
+      expect(handled.filter((e) => e.requestId === requestId).map((e) => e.type)).toEqual(['oms.task.queued', 'oms.task.leased']);
+    }
+  });
+
   it('keeps the rows when publishing fails, and gives its connection back outside the transaction', async () => {
     // A bus whose subjects no stream captures: every publish is refused.
     const streamless = await connectTestBus(fixture.env.natsUrl, uniqueSubjectPrefix(), 'platform-test-streamless', 'oms');
@@ -230,6 +250,39 @@ describe(`${EventConsumer.name} batches`, () => {
     // Events the subscription does not accept are acknowledged without being recorded.
     const recorded = await dataSource.query(`SELECT count(*)::int AS n FROM plb.processed_events`);
     expect(recorded).toEqual([{ n: 300 }]);
+  });
+
+  it('acknowledges a message of a type it does not accept unread: its subject says the type, its body is never parsed', async () => {
+    const lines: string[] = [];
+    const capturing = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    const seen: string[] = [];
+    const durable = 'plb-narrow';
+    const narrow = new EventConsumer(fixture.bus, outbox, 'plb', { durable, filter: 'oms.>', accepts: (type) => type === 'oms.pool.updated', handle: async (event) => void seen.push(event.id) }, capturing);
+    await narrow.start();
+    try {
+      // Not JSON: a consumer that parsed it would log it and terminate it.
+      await fixture.bus.jetstream.publish(fixture.bus.subject(EventStream.subjectOf('oms.worker.online')), 'not JSON, and never read', { msgID: randomUUID() });
+      const marker = await outbox.transaction(async (_tx, emit) => emit('oms.pool.updated', null, { pool: 'narrow-marker' }, 'tester'));
+      await eventually(() => seen.includes(marker.id));
+      const jsm = await fixture.bus.manager();
+      const name = `${fixture.bus.prefix.replace(/\W/g, '_')}${durable}`;
+      for (const deadline = Date.now() + 10_000; ; ) {
+        const info = await jsm.consumers.info(fixture.bus.streamName, name);
+        if (info.num_ack_pending === 0 && info.num_pending === 0) {
+          expect(info.num_redelivered).toBe(0);
+          break;
+        }
+        if (Date.now() > deadline) throw new Error(`consumer still has ${info.num_ack_pending} unacknowledged, ${info.num_pending} pending`);
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      // A new durable reads the stream from its start: the earlier test's events come first.
+      expect(seen[seen.length - 1]).toBe(marker.id);
+      expect(lines.filter((line) => line.includes('not JSON'))).toEqual([]);
+      // Only the accepted events were claimed (the earlier test's oms.task.queued was not).
+      expect(await dataSource.query(`SELECT count(*)::int AS n FROM plb.processed_events WHERE consumer = $1`, [durable])).toEqual([{ n: seen.length }]);
+    } finally {
+      await narrow.stop();
+    }
   });
 });
 

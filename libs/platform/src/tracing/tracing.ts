@@ -14,7 +14,7 @@ import type { MsgHdrs } from '@nats-io/transport-node';
 let sdkShutdown: (() => Promise<void>) | undefined;
 
 /**
- * Starts the OpenTelemetry Node SDK with auto-instrumentation (HTTP, Express, pg) when an OTLP
+ * Starts the OpenTelemetry Node SDK with auto-instrumentation (node:http, pg; Fastify has none of its own) when an OTLP
  * endpoint is configured. Must run before the instrumented libraries are required, so every
  * `main.ts` calls it first and loads the rest of the app afterwards.
  */
