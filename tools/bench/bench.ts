@@ -9,6 +9,7 @@ import { actBench } from './act.bench';
 import { omsBench } from './oms.bench';
 import { relayBench } from './relay.bench';
 import { fanoutBench } from './fanout.bench';
+import { transportBench } from './transport.bench';
 
 function options(args: string[]): Record<string, string> {
   const parsed: Record<string, string> = {};
@@ -62,6 +63,8 @@ const BENCHES: Record<string, (o: Record<string, string>) => Promise<void>> = {
       statements: o.statements === 'true',
       peerOnly: o['peer-only'] === 'true',
     }),
+  transport: (o) =>
+    transportBench({ calls: Number(o.calls ?? 5000), rounds: Number(o.rounds ?? 7), warmup: Number(o.warmup ?? 5000), mode: (o.mode ?? 'both') as 'both' | 'nest' | 'plain' }),
 };
 
 async function main(): Promise<void> {

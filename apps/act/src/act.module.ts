@@ -2,15 +2,15 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import {
   BACKGROUND_JOBS,
   EVENT_SUBSCRIPTIONS,
-  ParkedEvents,
   PlatformModule,
-  RPC_HANDLERS,
+  RPC_ROUTES,
+  rpcControllers,
   ServiceRuntime,
   type BackgroundJob,
   type EventSubscription,
-  type RpcHandlers,
 } from '@hms/platform';
 import { ActConfig } from './act.config';
+import { ACT_RPC_ROUTES } from './act.rpc';
 import { ID_GENERATOR } from './act.tokens';
 import { uuidV7Generator } from './common/ids';
 import { ACT_ENTITIES } from './database/entities';
@@ -18,14 +18,11 @@ import { ACT_MIGRATIONS } from './database/migrations';
 import { actEventsSubscription } from './act-events.subscription';
 import { LedgerCheckpointJob } from './ledger/ledger-checkpoint.job';
 import { LedgerCheckpoints } from './ledger/ledger-checkpoints';
-import { LedgerHandlers } from './ledger/ledger.handlers';
 import { LedgerService } from './ledger/ledger.service';
-import { PlansHandlers } from './plans/plans.handlers';
 import { PlansLoader } from './plans/plans.loader';
 import { PlansService } from './plans/plans.service';
 import { RequestSlaJob } from './requests/request-sla.job';
 import { FanOutJob } from './requests/fan-out.job';
-import { RequestsHandlers } from './requests/requests.handlers';
 import { RequestsService } from './requests/requests.service';
 import { WorkflowService } from './requests/workflow.service';
 import { ScheduleRunner } from './schedules/schedule-runner';
@@ -44,33 +41,22 @@ export function createActModule(config: ActConfig): DynamicModule {
         database: { schema: 'act', entities: ACT_ENTITIES, migrations: ACT_MIGRATIONS, poolSize: config.ACT_DB_POOL_SIZE, appendOnlyTables: ['ledger_entries'] },
       }),
     ],
+    controllers: rpcControllers(ACT_RPC_ROUTES),
     providers: [
       { provide: ActConfig, useValue: config },
       { provide: ID_GENERATOR, useFactory: () => uuidV7Generator() },
       PlansService,
-      PlansHandlers,
       PlansLoader,
       WorkflowService,
       RequestsService,
-      RequestsHandlers,
       LedgerCheckpoints,
       LedgerCheckpointJob,
       LedgerService,
-      LedgerHandlers,
       ScheduleRunner,
       RequestSlaJob,
       FanOutJob,
       ServiceRuntime,
-      {
-        provide: RPC_HANDLERS,
-        inject: [PlansHandlers, RequestsHandlers, LedgerHandlers, ParkedEvents],
-        useFactory: (plans: PlansHandlers, requests: RequestsHandlers, ledger: LedgerHandlers, parked: ParkedEvents): RpcHandlers<'act'> => ({
-          ...plans.handlers(),
-          ...requests.handlers(),
-          ...ledger.handlers(),
-          ...parked.handlers('act'),
-        }),
-      },
+      { provide: RPC_ROUTES, useValue: ACT_RPC_ROUTES },
       {
         provide: EVENT_SUBSCRIPTIONS,
         inject: [LedgerService, WorkflowService, FanOutJob],

@@ -1,20 +1,16 @@
 import { RpcSubjects, serviceOf } from '@hms/contracts';
-import { ParkedEvents, systemClock } from '@hms/platform';
-import type { LeasesService } from './leases/leases.service';
-import { PoolsHandlers } from './pools/pools.handlers';
-import type { PoolsService } from './pools/pools.service';
-import { TasksHandlers } from './tasks/tasks.handlers';
-import type { TasksService } from './tasks/tasks.service';
-import type { WorkerPresence } from './workers/worker-presence';
+import { routeProblems, rpcControllers } from '@hms/platform';
+import { PATTERN_METADATA } from '@nestjs/microservices/constants';
+import { OMS_RPC_ROUTES } from './oms.rpc';
 
 describe('OMS RPC handlers', () => {
-  it('answer every oms.* subject of the contract exactly once', () => {
-    const tasks = Object.keys(new TasksHandlers({} as TasksService, {} as LeasesService, {} as WorkerPresence).handlers());
-    const pools = Object.keys(new PoolsHandlers({} as PoolsService).handlers());
-    const parked = Object.keys(new ParkedEvents({} as never, {} as never, 'oms', 'oms', systemClock).handlers('oms'));
-    const handled = [...tasks, ...pools, ...parked];
+  it('answer every oms.* subject of the contract exactly once, each by the @MessagePattern method its route names', () => {
+    const patterns = rpcControllers(OMS_RPC_ROUTES).flatMap((controller) =>
+      Object.getOwnPropertyNames(controller.prototype).flatMap((name) => (Reflect.getMetadata(PATTERN_METADATA, controller.prototype[name]) ?? []) as string[]),
+    );
+    expect(new Set(patterns).size).toBe(patterns.length);
+    expect(routeProblems(OMS_RPC_ROUTES, new Map(patterns.map((subject) => [subject, true])))).toEqual([]);
     const expected = Object.values(RpcSubjects).filter((subject) => serviceOf(subject) === 'oms');
-    expect(new Set(handled).size).toBe(handled.length);
-    expect([...handled].sort()).toEqual([...expected].sort());
+    expect(Object.keys(OMS_RPC_ROUTES).sort()).toEqual([...expected].sort());
   });
 });

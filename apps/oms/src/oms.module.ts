@@ -3,13 +3,12 @@ import {
   BACKGROUND_JOBS,
   EVENT_SUBSCRIPTIONS,
   LOGGER,
-  ParkedEvents,
   PlatformModule,
-  RPC_HANDLERS,
+  RPC_ROUTES,
+  rpcControllers,
   ServiceRuntime,
   type BackgroundJob,
   type EventSubscription,
-  type RpcHandlers,
 } from '@hms/platform';
 import type { Logger } from 'pino';
 import { AfterCommit } from './database/after-commit';
@@ -20,11 +19,10 @@ import { LeaseReclaimer } from './leases/lease-reclaimer';
 import { LeasesService } from './leases/leases.service';
 import { TaskSignals } from './leases/task-signals';
 import { OmsConfig } from './oms.config';
-import { PoolsHandlers } from './pools/pools.handlers';
+import { OMS_RPC_ROUTES } from './oms.rpc';
 import { PoolsService } from './pools/pools.service';
 import { TaskSlaWatch, taskSlaWatchJob } from './sla/task-sla-watch';
 import { TaskEvents } from './tasks/task-events';
-import { TasksHandlers } from './tasks/tasks.handlers';
 import { TasksService } from './tasks/tasks.service';
 import { workerLivenessJob } from './workers/worker-liveness.job';
 import { WorkerPresence } from './workers/worker-presence';
@@ -59,6 +57,7 @@ export function createOmsModule(config: OmsConfig): DynamicModule {
         database: { schema: 'oms', entities: OMS_ENTITIES, migrations: OMS_MIGRATIONS, poolSize: config.OMS_DB_POOL_SIZE, genericPlanPoolSize: config.OMS_DB_GENERIC_PLAN_POOL_SIZE },
       }),
     ],
+    controllers: rpcControllers(OMS_RPC_ROUTES),
     providers: [
       { provide: OmsConfig, useValue: config },
       AfterCommit,
@@ -69,16 +68,10 @@ export function createOmsModule(config: OmsConfig): DynamicModule {
       LeaseReclaimer,
       TaskSlaWatch,
       WorkerPresence,
-      PoolsHandlers,
-      TasksHandlers,
       TaskEvents,
       ServiceRuntime,
       LongPollShutdown,
-      {
-        provide: RPC_HANDLERS,
-        inject: [TasksHandlers, PoolsHandlers, ParkedEvents],
-        useFactory: (tasks: TasksHandlers, pools: PoolsHandlers, parked: ParkedEvents): RpcHandlers<'oms'> => ({ ...tasks.handlers(), ...pools.handlers(), ...parked.handlers('oms') }),
-      },
+      { provide: RPC_ROUTES, useValue: OMS_RPC_ROUTES },
       {
         provide: EVENT_SUBSCRIPTIONS,
         inject: [TaskEvents],

@@ -4,17 +4,16 @@ import {
   EVENT_SUBSCRIPTIONS,
   LOGGER,
   OFF_PATH_LINGER_MS,
-  ParkedEvents,
   PlatformModule,
-  RPC_HANDLERS,
+  RPC_ROUTES,
+  rpcControllers,
   ServiceRuntime,
   type BackgroundJob,
   type EventSubscription,
-  type RpcHandlers,
 } from '@hms/platform';
 import type { Logger } from 'pino';
 import { OpsConfig } from './ops.config';
-import { MetricsHandlers } from './metrics/metrics.handlers';
+import { OPS_RPC_ROUTES } from './ops.rpc';
 import { PoolGauges } from './metrics/pool-gauges';
 import { OPS_CONSUMER, PoolMetricsService } from './metrics/pool-metrics.service';
 import { OutcomeRetention, outcomeRetentionJob } from './metrics/outcome-retention';
@@ -23,7 +22,6 @@ import { OPS_ENTITIES } from './database/entities';
 import { OPS_MIGRATIONS } from './database/migrations';
 import { AlertEscalation } from './alerts/alert-escalation';
 import { AlertGauges } from './alerts/alert-gauges';
-import { AlertsHandlers } from './alerts/alerts.handlers';
 import { AlertsService, raisesAlerts, REQUEST_EVENTS_ALERTED } from './alerts/alerts.service';
 import { Autoscaler } from './scaling/autoscaler';
 
@@ -49,15 +47,14 @@ export function createOpsModule(config: OpsConfig): DynamicModule {
         database: { schema: 'ops', entities: OPS_ENTITIES, migrations: OPS_MIGRATIONS },
       }),
     ],
+    controllers: rpcControllers(OPS_RPC_ROUTES),
     providers: [
       { provide: OpsConfig, useValue: config },
       PoolMetricsService,
       PoolGauges,
-      MetricsHandlers,
       OutcomeRetention,
       PoolTaskTombstones,
       AlertsService,
-      AlertsHandlers,
       AlertEscalation,
       AlertGauges,
       Autoscaler,
@@ -72,16 +69,7 @@ export function createOpsModule(config: OpsConfig): DynamicModule {
           autoscaler,
         ],
       },
-      {
-        provide: RPC_HANDLERS,
-        inject: [MetricsHandlers, AlertsHandlers, Autoscaler, ParkedEvents],
-        useFactory: (metrics: MetricsHandlers, alerts: AlertsHandlers, autoscaler: Autoscaler, parked: ParkedEvents): RpcHandlers<'ops'> => ({
-          ...metrics.handlers(),
-          ...alerts.handlers(),
-          'ops.scaling.decisions': (query, { maxPayload }) => autoscaler.list(query, maxPayload),
-          ...parked.handlers('ops'),
-        }),
-      },
+      { provide: RPC_ROUTES, useValue: OPS_RPC_ROUTES },
       {
         provide: EVENT_SUBSCRIPTIONS,
         inject: [PoolMetricsService, PoolGauges, AlertsService, AlertEscalation],

@@ -1,18 +1,20 @@
-import { Injectable } from '@nestjs/common';
-import type { RpcHandlers } from '@hms/platform';
+import { RequestHistoryQuery, RpcSubjects, VerifyHistoryQuery } from '@hms/contracts';
+import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
+import { RpcController, type RpcCall } from '@hms/platform';
 import { LedgerService } from './ledger.service';
 
-type LedgerRpcHandlers = Pick<RpcHandlers<'act'>, 'act.request.history' | 'act.request.verify'>;
-
-/** NATS adapters of the ledger reads. */
-@Injectable()
+/** NATS handlers of the ledger reads. */
+@RpcController()
 export class LedgerHandlers {
   constructor(private readonly ledger: LedgerService) {}
 
-  handlers(): LedgerRpcHandlers {
-    return {
-      'act.request.history': (query, { maxPayload }) => this.ledger.history(query.id, query.cursor, query.limit, maxPayload),
-      'act.request.verify': (query) => this.ledger.verify(query.id),
-    };
+  @MessagePattern(RpcSubjects.requestHistory)
+  requestHistory(@Payload() query: RequestHistoryQuery, @Ctx() { maxPayload }: RpcCall) {
+    return this.ledger.history(query.id, query.cursor, query.limit, maxPayload);
+  }
+
+  @MessagePattern(RpcSubjects.requestVerify)
+  requestVerify(@Payload() query: VerifyHistoryQuery) {
+    return this.ledger.verify(query.id);
   }
 }

@@ -1,20 +1,26 @@
-import { Injectable } from '@nestjs/common';
-import type { RpcHandlers } from '@hms/platform';
+import { GetPlanQuery, ListPlansQuery, RegisterPlanCommand, RpcSubjects } from '@hms/contracts';
+import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
+import { RpcController, type RpcCall } from '@hms/platform';
 import { planSourceOf } from './plan-source';
 import { PlansService } from './plans.service';
 
-type PlanHandlers = Pick<RpcHandlers<'act'>, 'act.plan.register' | 'act.plan.get' | 'act.plan.list'>;
-
-/** NATS adapters of the plan use cases. */
-@Injectable()
+/** NATS handlers of the plan use cases. */
+@RpcController()
 export class PlansHandlers {
   constructor(private readonly plans: PlansService) {}
 
-  handlers(): PlanHandlers {
-    return {
-      'act.plan.register': (command, { actor }) => this.plans.register(planSourceOf(command), actor.id),
-      'act.plan.get': (query) => this.plans.get(query.id, query.version),
-      'act.plan.list': async () => ({ items: await this.plans.list() }),
-    };
+  @MessagePattern(RpcSubjects.planRegister)
+  planRegister(@Payload() command: RegisterPlanCommand, @Ctx() { actor }: RpcCall) {
+    return this.plans.register(planSourceOf(command), actor.id);
+  }
+
+  @MessagePattern(RpcSubjects.planGet)
+  planGet(@Payload() query: GetPlanQuery) {
+    return this.plans.get(query.id, query.version);
+  }
+
+  @MessagePattern(RpcSubjects.planList)
+  async planList(@Payload() _query: ListPlansQuery) {
+    return { items: await this.plans.list() };
   }
 }

@@ -1,9 +1,7 @@
-import { Injectable } from '@nestjs/common';
-import { actsOnlyAsItself, RpcSubjects, type Actor, type PoolView } from '@hms/contracts';
-import type { RpcHandlers } from '@hms/platform';
+import { actsOnlyAsItself, GetPoolQuery, ListPoolsQuery, RpcSubjects, SetPoolSlaCommand, UpsertPoolCommand, type Actor, type PoolView } from '@hms/contracts';
+import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
+import { RpcController, type RpcCall } from '@hms/platform';
 import { PoolsService } from './pools.service';
-
-type PoolSubject = (typeof RpcSubjects)['poolUpsert' | 'poolGet' | 'poolList' | 'poolSetSla'];
 
 /**
  * A pool as a caller may see it: a worker (who may read its pools to learn their lease and
@@ -15,17 +13,28 @@ function seenBy(view: PoolView, actor: Actor): PoolView {
   return { ...view, escalation };
 }
 
-/** NATS adapters of the pool subjects: validated message in (by the RPC layer), contract type out. */
-@Injectable()
+/** NATS handlers of the pool subjects: validated message in (by the RPC pipe), contract type out. */
+@RpcController()
 export class PoolsHandlers {
   constructor(private readonly pools: PoolsService) {}
 
-  handlers(): Pick<RpcHandlers<'oms'>, PoolSubject> {
-    return {
-      [RpcSubjects.poolUpsert]: (command, { actor }) => this.pools.upsert(command, actor),
-      [RpcSubjects.poolGet]: async (query, { actor }) => seenBy(await this.pools.get(query.pool), actor),
-      [RpcSubjects.poolList]: async (_query, { actor }) => ({ items: (await this.pools.list()).map((view) => seenBy(view, actor)) }),
-      [RpcSubjects.poolSetSla]: (command, { actor }) => this.pools.setSla(command, actor),
-    };
+  @MessagePattern(RpcSubjects.poolUpsert)
+  poolUpsert(@Payload() command: UpsertPoolCommand, @Ctx() { actor }: RpcCall) {
+    return this.pools.upsert(command, actor);
+  }
+
+  @MessagePattern(RpcSubjects.poolGet)
+  async poolGet(@Payload() query: GetPoolQuery, @Ctx() { actor }: RpcCall) {
+    return seenBy(await this.pools.get(query.pool), actor);
+  }
+
+  @MessagePattern(RpcSubjects.poolList)
+  async poolList(@Payload() _query: ListPoolsQuery, @Ctx() { actor }: RpcCall) {
+    return { items: (await this.pools.list()).map((view) => seenBy(view, actor)) };
+  }
+
+  @MessagePattern(RpcSubjects.poolSetSla)
+  poolSetSla(@Payload() command: SetPoolSlaCommand, @Ctx() { actor }: RpcCall) {
+    return this.pools.setSla(command, actor);
   }
 }

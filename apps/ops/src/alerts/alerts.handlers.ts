@@ -1,18 +1,24 @@
-import { Injectable } from '@nestjs/common';
-import type { RpcHandlers } from '@hms/platform';
+import { AcknowledgeAlertCommand, ListAlertsQuery, ResolveAlertCommand, RpcSubjects } from '@hms/contracts';
+import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
+import { RpcController, type RpcCall } from '@hms/platform';
 import { AlertsService } from './alerts.service';
 
-type AlertSubject = 'ops.alert.list' | 'ops.alert.acknowledge' | 'ops.alert.resolve';
-
-@Injectable()
+@RpcController()
 export class AlertsHandlers {
   constructor(private readonly alerts: AlertsService) {}
 
-  handlers(): Pick<RpcHandlers<'ops'>, AlertSubject> {
-    return {
-      'ops.alert.list': (query, { maxPayload }) => this.alerts.list(query, maxPayload),
-      'ops.alert.acknowledge': (command, { actor }) => this.alerts.acknowledge(command.id, actor),
-      'ops.alert.resolve': (command, { actor }) => this.alerts.resolve(command.id, actor, command.reason),
-    };
+  @MessagePattern(RpcSubjects.alertList)
+  alertList(@Payload() query: ListAlertsQuery, @Ctx() { maxPayload }: RpcCall) {
+    return this.alerts.list(query, maxPayload);
+  }
+
+  @MessagePattern(RpcSubjects.alertAcknowledge)
+  alertAcknowledge(@Payload() command: AcknowledgeAlertCommand, @Ctx() { actor }: RpcCall) {
+    return this.alerts.acknowledge(command.id, actor);
+  }
+
+  @MessagePattern(RpcSubjects.alertResolve)
+  alertResolve(@Payload() command: ResolveAlertCommand, @Ctx() { actor }: RpcCall) {
+    return this.alerts.resolve(command.id, actor, command.reason);
   }
 }

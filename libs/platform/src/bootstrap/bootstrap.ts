@@ -3,6 +3,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/load-config';
 import { PinoNestLogger } from '../http/nest-logger';
+import { ServiceRuntime } from './service-runtime';
 import { LOGGER } from './tokens';
 
 /** The Fastify server options a service may set (the gateway: its body limit, proxies and router). */
@@ -11,7 +12,10 @@ export type HttpServerOptions = NonNullable<ConstructorParameters<typeof Fastify
 /**
  * Creates and starts a service's Nest application on its HTTP port (Fastify, for every service:
  * one HTTP framework, and the cheaper one per call, docs/performance-history.md), with graceful
- * shutdown on SIGTERM/SIGINT. A start-up failure is logged in one readable line and exits non-zero.
+ * shutdown on SIGTERM/SIGINT. A service (one with a {@link ServiceRuntime}) is a hybrid
+ * application: its RPC handlers are a Nest microservice on the NATS transport, serving before the
+ * HTTP port (and so readiness) opens. A start-up failure is logged in one readable line and exits
+ * non-zero.
  */
 export async function bootstrapService(
   module: unknown,
@@ -25,11 +29,24 @@ export async function bootstrapService(
   keepServingOnUnhandledRejection(logger);
   app.useLogger(new PinoNestLogger(logger));
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+  const runtime = serviceRuntimeOf(app);
+  if (runtime) app.connectMicroservice({ strategy: runtime.rpcTransport() });
   await options.configure?.(app);
+  await app.init();
+  await app.startAllMicroservices();
   await app.listen(options.port, '0.0.0.0');
   const address = app.getHttpServer().address();
   logger.info({ port: typeof address === 'object' && address ? address.port : options.port }, 'listening');
   return app;
+}
+
+function serviceRuntimeOf(app: NestFastifyApplication): ServiceRuntime | undefined {
+  try {
+    return app.get(ServiceRuntime, { strict: false });
+  } catch {
+    // The gateway has no runtime: it serves no RPC subjects.
+    return undefined;
+  }
 }
 
 /**

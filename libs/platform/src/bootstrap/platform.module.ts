@@ -12,7 +12,7 @@ import { createLogger } from '../logging/logger';
 import { initDefaultMetrics, metricsRegistry } from '../metrics/metrics';
 import { NatsBus, type NatsIdentity } from '../nats/nats-bus';
 import { ActorTrust } from '../nats/actor-trust';
-import { RpcClient } from '../nats/rpc';
+import { RpcClient, RpcErrors } from '../nats/rpc';
 import { Backoff, type BackoffPolicy } from './backoff';
 import { TokenVerifier } from '../auth/tokens';
 import { CLOCK, LOGGER, PLATFORM_OPTIONS } from './tokens';
@@ -176,6 +176,7 @@ export class PlatformModule {
         },
       },
       { provide: RpcClient, useFactory: (bus: NatsBus) => new RpcClient(bus), inject: [NatsBus] },
+      { provide: RpcErrors, useValue: new RpcErrors(logger) },
       ...(database
         ? [
             {

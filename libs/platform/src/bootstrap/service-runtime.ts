@@ -8,9 +8,10 @@ import { ProcessedEventsRetention } from '../events/processed-events-retention';
 import { EventOutbox } from '../events/event-outbox';
 import { ParkedEvents } from '../events/parked-events';
 import { NatsBus } from '../nats/nats-bus';
-import { RpcServer, type RpcHandlers } from '../nats/rpc';
+import { RpcErrors, RpcServer } from '../nats/rpc';
+import { NatsRpcTransport, type RpcRoute } from '../nats/rpc-transport';
 import { Readiness, type PlatformOptions } from './platform.module';
-import { BACKGROUND_JOBS, CLOCK, EVENT_SUBSCRIPTIONS, LOGGER, PLATFORM_OPTIONS, RPC_HANDLERS } from './tokens';
+import { BACKGROUND_JOBS, CLOCK, EVENT_SUBSCRIPTIONS, LOGGER, PLATFORM_OPTIONS, RPC_ROUTES } from './tokens';
 
 /** Work a service does on its own (a sweep, a scheduler): started after the RPC server. */
 export interface BackgroundJob {
@@ -19,12 +20,13 @@ export interface BackgroundJob {
 }
 
 /**
- * Starts a service's moving parts once Nest has wired it (outbox relay, event consumers, RPC
- * handlers, background jobs) and stops them in reverse on SIGTERM, before connections close.
+ * Starts a service's moving parts once Nest has wired it (outbox relay, event consumers,
+ * background jobs; its RPC handlers start with its Nest microservice, see `rpcTransport`) and
+ * stops them on SIGTERM, the RPC server first, before connections close.
  */
 @Injectable()
 export class ServiceRuntime implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private rpcServer?: RpcServer;
+  private readonly rpcServer: RpcServer;
   private consumers: EventConsumer[] = [];
   private retention?: ProcessedEventsRetention;
 
@@ -34,13 +36,21 @@ export class ServiceRuntime implements OnApplicationBootstrap, BeforeApplication
     private readonly readiness: Readiness,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(PLATFORM_OPTIONS) private readonly options: PlatformOptions,
-    @Inject(RPC_HANDLERS) private readonly handlers: RpcHandlers<ServiceName>,
+    @Inject(RPC_ROUTES) private readonly routes: Record<string, RpcRoute>,
+    errors: RpcErrors,
     @Inject(EVENT_SUBSCRIPTIONS) private readonly subscriptions: EventSubscription[],
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly dataSource: DataSource,
     private readonly parked: ParkedEvents,
     @Optional() @Inject(BACKGROUND_JOBS) private readonly jobs: BackgroundJob[] = [],
-  ) {}
+  ) {
+    this.rpcServer = new RpcServer(bus, options.service as ServiceName, logger, errors);
+  }
+
+  /** The service's Nest microservice transport (`app.connectMicroservice({strategy})`), serving its routes. */
+  rpcTransport(): NatsRpcTransport {
+    return new NatsRpcTransport(this.rpcServer, this.routes);
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     const schema = this.options.database!.schema;
@@ -52,8 +62,6 @@ export class ServiceRuntime implements OnApplicationBootstrap, BeforeApplication
       await consumer.start();
       this.consumers.push(consumer);
     }
-    this.rpcServer = new RpcServer(this.bus, this.options.service as ServiceName, this.logger);
-    await this.rpcServer.serve(this.handlers);
     for (const job of this.jobs) job.start();
     // Only subscriptions without a claim of their own keep processed_events rows.
     if (this.subscriptions.some((subscription) => !subscription.claim)) {
@@ -66,7 +74,7 @@ export class ServiceRuntime implements OnApplicationBootstrap, BeforeApplication
 
   async beforeApplicationShutdown(): Promise<void> {
     this.readiness.ready = false;
-    await this.rpcServer?.stop();
+    await this.rpcServer.stop();
     for (const job of this.jobs) await job.stop();
     await this.retention?.stop();
     for (const consumer of this.consumers) await consumer.stop();

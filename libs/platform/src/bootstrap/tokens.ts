@@ -2,8 +2,8 @@
 export const LOGGER = Symbol('LOGGER');
 export const CLOCK = Symbol('CLOCK');
 export const PLATFORM_OPTIONS = Symbol('PLATFORM_OPTIONS');
-/** The app's `RpcHandlers<service>` map. */
-export const RPC_HANDLERS = Symbol('RPC_HANDLERS');
+/** The app's `RpcRoutes<service>`: which handler method answers each of its subjects. */
+export const RPC_ROUTES = Symbol('RPC_ROUTES');
 /** The app's `EventSubscription[]`. */
 export const EVENT_SUBSCRIPTIONS = Symbol('EVENT_SUBSCRIPTIONS');
 /** The app's `BackgroundJob[]` (sweeps, schedulers). */

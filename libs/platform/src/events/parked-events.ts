@@ -8,17 +8,13 @@ import {
   type EventSource,
   type ListParkedEventsQuery,
   type Page,
-  type ParkedEventSubject,
   type ParkedEventView,
   type ReplayParkedEventResult,
-  type RpcSubject,
-  type ServiceName,
 } from '@hms/contracts';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Clock } from '../clock';
 import { preparedQuery } from '../database/prepared-query';
 import { decodeTimeIdCursor, encodeTimeIdCursor } from '../database/time-id-cursor';
-import type { RpcHandler } from '../nats/rpc';
 import type { Emit, EventOutbox } from './event-outbox';
 
 /** An event a consumer gives up on, with what it knows of the failure. */
@@ -42,9 +38,6 @@ export interface ReplayableConsumer {
    */
   replay(event: AnyHmsEvent, within: (tx: EntityManager, emit: Emit) => Promise<void>): Promise<void>;
 }
-
-/** The parked-event RPC handlers of a service (`<service>.parked-event.list|replay`). */
-export type ParkedEventHandlers<N extends ServiceName> = { [S in ParkedEventSubject<N>]: S extends RpcSubject ? RpcHandler<S> : never };
 
 interface ParkedEventRow {
   id: string;
@@ -200,16 +193,6 @@ export class ParkedEvents {
       if (!updated) throw DomainError.notFound('Parked event', id);
       return { replayed: false, parkedEvent: this.view(updated) };
     }
-  }
-
-  /** The service's `<service>.parked-event.*` handlers: the same implementation in every service. */
-  handlers<N extends ServiceName>(service: N): ParkedEventHandlers<N> {
-    if (service !== this.service) throw new Error(`parked events of ${this.service} cannot answer for ${service}`);
-    const handlers: Record<string, unknown> = {
-      [`${service}.parked-event.list`]: (query: ListParkedEventsQuery) => this.list(query),
-      [`${service}.parked-event.replay`]: (command: { id: string }, context: { actor: { id: string } }) => this.replay(command.id, context.actor.id),
-    };
-    return handlers as ParkedEventHandlers<N>;
   }
 
   private async find(id: string): Promise<ParkedEventRow> {

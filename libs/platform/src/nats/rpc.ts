@@ -1,4 +1,5 @@
 import { headers as natsHeaders, type Msg, type Subscription } from '@nats-io/transport-node';
+import { BaseRpcContext, RpcException } from '@nestjs/microservices';
 import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
 import {
@@ -40,11 +41,28 @@ export interface RpcContext {
   maxPayload: number;
 }
 
+/**
+ * The context of one call, as a handler receives it (`@Ctx() call: RpcCall` on a `@MessagePattern`
+ * method); the NATS message itself is its Nest argument.
+ */
+export class RpcCall extends BaseRpcContext<[Msg]> implements RpcContext {
+  constructor(
+    readonly subject: RpcSubject,
+    readonly actor: Actor,
+    readonly requestBytes: number,
+    readonly maxPayload: number,
+    msg: Msg,
+  ) {
+    super([msg]);
+  }
+}
+
 export type RpcHandler<S extends RpcSubject> = (message: RpcRequest<S>, context: RpcContext) => Promise<RpcResponse<S>>;
 
 /**
- * The handlers of one service: exactly one for each of its subjects, checked by the compiler
- * (a missing or extra handler does not type-check).
+ * A plain handler map for `RpcServer.serve` (tests, tools): exactly one for each subject of a
+ * service, checked by the compiler. The services route `@MessagePattern` methods instead
+ * (`RpcRoutes`, rpc-transport.ts).
  */
 export type RpcHandlers<N extends ServiceName> = {
   [S in RpcSubject as S extends `${N}.${string}` ? S : never]: RpcHandler<S>;
@@ -54,6 +72,37 @@ type Reply = { ok: true; result: unknown } | { ok: false; error: RpcErrorBody };
 
 const DATABASE_UNAVAILABLE: RpcErrorBody = { code: 'UNAVAILABLE', message: 'The database is unavailable; try again shortly', retryable: true };
 const MESSAGING_UNAVAILABLE: RpcErrorBody = { code: 'UNAVAILABLE', message: 'The message bus is unavailable; try again shortly', retryable: true };
+
+/**
+ * What a caller is told when a call fails: domain errors as `{code, message, retryable, details}`,
+ * an outage of Postgres or NATS as UNAVAILABLE (logged once per outage), anything else as INTERNAL
+ * with the cause only logged. One per server, shared with its Nest exception filter.
+ */
+export class RpcErrors {
+  private readonly outage: OutageLog;
+
+  constructor(private readonly logger: Logger) {
+    this.outage = new OutageLog(logger, 'rpc');
+  }
+
+  succeeded(): void {
+    this.outage.succeeded();
+  }
+
+  bodyOf(error: unknown, subject: string): RpcErrorBody {
+    if (error instanceof DomainError) return error.toRpcBody();
+    // Postgres (or NATS) down, restarting, out of connections or too slow: the call may work later.
+    const away = this.outage.failed(error);
+    if (away) return away === 'Postgres' ? DATABASE_UNAVAILABLE : MESSAGING_UNAVAILABLE;
+    if (isStatementTimeout(error)) {
+      this.logger.warn({ subject }, 'a statement ran past DATABASE_STATEMENT_TIMEOUT_MS; answered UNAVAILABLE');
+      return DATABASE_UNAVAILABLE;
+    }
+    if (error instanceof SyntaxError) return { code: 'VALIDATION_FAILED', message: 'The message is not valid JSON', retryable: false };
+    this.logger.error({ err: error, subject }, 'rpc handler failed');
+    return { code: 'INTERNAL', message: 'Internal error', retryable: true };
+  }
+}
 
 /** Turns class-validator errors into contract error details with dotted paths. */
 export function validationDetails(errors: ValidationError[], parent = ''): ErrorDetail[] {
@@ -103,26 +152,44 @@ export function validateMessage<T extends object>(messageClass: new () => T, pay
 }
 
 /**
- * Serves a service's request/reply subjects with its queue group, so replicas share the load.
- * Each message is validated against its contract class; domain errors travel as
- * `{code, message, retryable, details}`, anything else as INTERNAL with the cause only logged.
+ * Runs one call to its result: the message as parsed from JSON (a plain object, not yet validated),
+ * or, for a bot's call, already validated (an instance of its contract class), which a dispatch
+ * does not validate again.
+ */
+export type RpcDispatch = (subject: RpcSubject, payload: unknown, call: RpcCall) => Promise<unknown>;
+
+/**
+ * Serves a service's request/reply subjects with its queue group, so replicas share the load:
+ * the wire under the Nest transport (`NatsRpcTransport`). It establishes the caller (the bus's
+ * `ActorTrust`: a signed actor header or the caller's own token), parses each message, reads the
+ * trace context from its headers, runs the call, and answers `{ok, result|error}` within
+ * `max_payload`. `serve` takes a plain handler map (validated here); the services' handlers are
+ * `@MessagePattern` methods, dispatched by the transport through Nest's pipes and filters.
  */
 export class RpcServer {
-  private readonly subscriptions: Subscription[] = [];
+  private subscriptions: Subscription[] = [];
   private inFlight = 0;
-  private readonly outage: OutageLog;
 
   constructor(
     private readonly bus: NatsBus,
     private readonly service: ServiceName,
     private readonly logger: Logger,
-  ) {
-    this.outage = new OutageLog(logger, 'rpc');
+    private readonly errors = new RpcErrors(logger),
+  ) {}
+
+  /** Serves a handler map, each message validated against its contract class first. */
+  async serve<N extends ServiceName>(handlers: RpcHandlers<N>): Promise<void> {
+    const bySubject = handlers as unknown as Record<RpcSubject, RpcHandler<RpcSubject>>;
+    await this.subscribe(Object.keys(bySubject) as RpcSubject[], (subject, payload, call) => {
+      const messageClass = RpcRequestClasses[subject];
+      const message = payload instanceof messageClass ? payload : validateMessage(messageClass, payload);
+      return bySubject[subject](message as RpcRequest<RpcSubject>, call);
+    });
   }
 
   /** Resolves once the server has the subscriptions: a caller told "ready" must find a responder. */
-  async serve<N extends ServiceName>(handlers: RpcHandlers<N>): Promise<void> {
-    for (const [subject, handler] of Object.entries(handlers) as Array<[RpcSubject, RpcHandler<RpcSubject>]>) {
+  async subscribe(subjects: readonly RpcSubject[], dispatch: RpcDispatch): Promise<void> {
+    for (const subject of subjects) {
       const subscription = this.bus.connection.subscribe(this.bus.subject(subject), {
         queue: this.service,
         callback: (error, msg) => {
@@ -131,7 +198,7 @@ export class RpcServer {
             return;
           }
           // Detached from the callback: a rejection here would be unhandled, and end the process.
-          this.handle(subject, handler, msg).catch((failure: unknown) => this.logger.error({ err: failure, subject }, 'rpc message could not be handled'));
+          this.handle(subject, dispatch, msg).catch((failure: unknown) => this.logger.error({ err: failure, subject }, 'rpc message could not be handled'));
         },
       });
       this.subscriptions.push(subscription);
@@ -139,33 +206,29 @@ export class RpcServer {
     await this.bus.connection.flush();
   }
 
-  private async handle(subject: RpcSubject, handler: RpcHandler<RpcSubject>, msg: Msg): Promise<void> {
+  private async handle(subject: RpcSubject, dispatch: RpcDispatch, msg: Msg): Promise<void> {
     this.inFlight += 1;
     const reply = await withConsumerSpan(`rpc ${subject}`, msg.headers, async (): Promise<Reply> => {
       try {
         // Who is calling comes first: a caller that cannot say is told so, not how to fix its message.
         const { actor, byToken } = await this.bus.trust.callerOf(subject, msg.subject, (name) => msg.headers?.get(name) || undefined);
-        const payload = msg.data.length > 0 ? msg.json<unknown>() : {};
-        const message = validateMessage(RpcRequestClasses[subject], payload);
-        // The gateway checks a worker's pools before it calls; a bot's call did not pass it.
-        if (byToken) assertBotPools(actor, message);
-        const result = await handler(message as RpcRequest<RpcSubject>, { actor, requestBytes: msg.data.length, maxPayload: this.bus.maxPayload });
-        this.outage.succeeded();
+        let payload: unknown = msg.data.length > 0 ? msg.json<unknown>() : {};
+        if (byToken) {
+          // The gateway checks a worker's pools before it calls; a bot's call did not pass it. On the
+          // validated message (as the handler will see it), so a malformed one is still a 400 first;
+          // the instance travels on, and the dispatch does not validate it again.
+          const message = validateMessage(RpcRequestClasses[subject], payload);
+          assertBotPools(actor, message);
+          payload = message;
+        }
+        const call = new RpcCall(subject, actor, msg.data.length, this.bus.maxPayload, msg);
+        const result = await dispatch(subject, payload, call);
+        this.errors.succeeded();
         return { ok: true, result };
       } catch (error) {
-        if (error instanceof DomainError) return { ok: false, error: error.toRpcBody() };
-        // Postgres (or NATS) down, restarting, out of connections or too slow: the call may work later.
-        const away = this.outage.failed(error);
-        if (away) return { ok: false, error: away === 'Postgres' ? DATABASE_UNAVAILABLE : MESSAGING_UNAVAILABLE };
-        if (isStatementTimeout(error)) {
-          this.logger.warn({ subject }, 'a statement ran past DATABASE_STATEMENT_TIMEOUT_MS; answered UNAVAILABLE');
-          return { ok: false, error: DATABASE_UNAVAILABLE };
-        }
-        if (error instanceof SyntaxError) {
-          return { ok: false, error: { code: 'VALIDATION_FAILED', message: 'The message is not valid JSON', retryable: false } };
-        }
-        this.logger.error({ err: error, subject }, 'rpc handler failed');
-        return { ok: false, error: { code: 'INTERNAL', message: 'Internal error', retryable: true } };
+        // Already mapped by the handler's exception filter.
+        if (error instanceof RpcException && isRpcErrorBody(error.getError())) return { ok: false, error: error.getError() as RpcErrorBody };
+        return { ok: false, error: this.errors.bodyOf(error, subject) };
       }
     }).finally(() => {
       this.inFlight -= 1;
@@ -205,6 +268,7 @@ export class RpcServer {
   /** Stops taking new messages and waits (bounded) for the ones being handled. */
   async stop(timeoutMs = 5000): Promise<void> {
     for (const subscription of this.subscriptions) subscription.unsubscribe();
+    this.subscriptions = [];
     const deadline = Date.now() + timeoutMs;
     while (this.inFlight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
   }
