@@ -67,6 +67,17 @@ describe('ACT requests and their workflow', () => {
     return taskId;
   };
 
+  /** An `oms.task.completed` as OMS would emit it, for handing to the workflow in one consumer batch. */
+  const completion = (requestId: string, stepId: string, output: Record<string, unknown> = {}, attempt = 1) => ({
+    id: randomUUID(),
+    type: 'oms.task.completed' as const,
+    at: new Date().toISOString(),
+    actor: 'worker@hms',
+    requestId,
+    source: 'oms' as const,
+    data: { taskId: randomUUID(), stepId, pool: 'clerks', worker: 'w', leaseId: randomUUID(), attempt, output },
+  });
+
   const complete = (requestId: string, stepId: string, output: Record<string, unknown>, taskId = randomUUID(), attempt = 1) =>
     act.publish('oms.task.completed', requestId, { taskId, stepId, pool: 'q', worker: 'worker-1', leaseId: randomUUID(), attempt, output });
 
@@ -264,15 +275,6 @@ describe('ACT requests and their workflow', () => {
     const outbox = act.app.get(EventOutbox);
     const ready = act.collect('act.step.ready');
     const requests = await Promise.all(Array.from({ length: 5 }, () => create('fan_out', { payload: { kind: 'full' } })));
-    const completion = (requestId: string, stepId: string) => ({
-      id: randomUUID(),
-      type: 'oms.task.completed' as const,
-      at: new Date().toISOString(),
-      actor: 'worker@hms',
-      requestId,
-      source: 'oms' as const,
-      data: { taskId: randomUUID(), stepId, pool: 'clerks', worker: 'w', leaseId: randomUUID(), attempt: 1, output: {} },
-    });
     await Promise.all(
       requests.flatMap((r) => ['photos', 'records'].map((stepId) => outbox.transaction((tx, emit) => workflow.onEvents([completion(r.id, stepId)], tx, emit)))),
     );
@@ -292,15 +294,6 @@ describe('ACT requests and their workflow', () => {
     const completedEvents = act.collect('act.request.completed');
     const joins = await Promise.all(Array.from({ length: 3 }, () => create('fan_out', { payload: { kind: 'full' } })));
     const singles = await Promise.all(Array.from({ length: 3 }, () => create('one_step')));
-    const completion = (requestId: string, stepId: string, output: Record<string, unknown> = {}, attempt = 1) => ({
-      id: randomUUID(),
-      type: 'oms.task.completed' as const,
-      at: new Date().toISOString(),
-      actor: 'worker@hms',
-      requestId,
-      source: 'oms' as const,
-      data: { taskId: randomUUID(), stepId, pool: 'clerks', worker: 'w', leaseId: randomUUID(), attempt, output },
-    });
     const batch = [
       ...joins.flatMap((r) => [completion(r.id, 'photos'), completion(r.id, 'records', {}, 2)]),
       ...singles.map((r, i) => completion(r.id, 'work', { done: i })),
