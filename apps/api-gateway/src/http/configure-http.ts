@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import helmet from 'helmet';
@@ -36,21 +37,44 @@ export function gatewayHttpOptions(config: GatewayConfig): HttpServerOptions {
   };
 }
 
-/** helmet's defaults (a CSP, nosniff, frame denial, HSTS, …), built once. */
-const securityHeaders = helmet();
 const noop = () => undefined;
+
+/**
+ * helmet's defaults (a CSP, nosniff, frame denial, HSTS, …) as the headers they set, in their
+ * order, read once from helmet itself: with the default options every one is a constant (the
+ * CSP included: no nonce), and running helmet's dozen chained middlewares on each call cost the
+ * gateway about 3 % of its CPU per call for the same values.
+ */
+export const SECURITY_HEADERS: ReadonlyArray<readonly [string, string]> = helmetHeaders();
+
+function helmetHeaders(): Array<[string, string]> {
+  const headers: Array<[string, string]> = [];
+  let finished = false;
+  const response = {
+    setHeader: (name: string, value: string) => void headers.push([name, value]),
+    // X-Powered-By, which neither Node nor Fastify sets.
+    removeHeader: noop,
+  };
+  helmet()({} as IncomingMessage, response as unknown as ServerResponse, (error?: unknown) => {
+    if (error) throw error;
+    finished = true;
+  });
+  // helmet 8 calls back at once; one that did not would be setting headers per request.
+  if (!finished) throw new Error('helmet did not set its headers synchronously');
+  return headers;
+}
 
 /**
  * `onRequest` hook: the security headers and the request id on every answer. Set on the Node
  * response, so that answers written to it directly (the metrics stream) carry them too; Fastify
  * merges them into the answers it sends, under what a route sets itself (the dashboard's own
- * stricter CSP). helmet's middleware is built once here rather than through @fastify/helmet,
- * which builds it anew for every request and cannot reach the router's refusals.
+ * stricter CSP). helmet's headers are read once here rather than set through @fastify/helmet,
+ * which builds its middleware anew for every request and cannot reach the router's refusals.
  */
 function edgeHeaders(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
-  reply.raw.setHeader('x-request-id', request.id);
-  // helmet 8 sets its headers and calls back at once (it throws rather than passing an error).
-  securityHeaders(request.raw, reply.raw, noop);
+  const response = reply.raw;
+  response.setHeader('x-request-id', request.id);
+  for (const [name, value] of SECURITY_HEADERS) response.setHeader(name, value);
   done();
 }
 

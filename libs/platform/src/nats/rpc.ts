@@ -293,9 +293,10 @@ export class RpcClient {
       const headers = natsHeaders();
       const wireSubject = this.bus.subject(subject);
       const actorHeader = JSON.stringify(options.actor);
-      headers.set(NatsHeaders.actor, actorHeader);
+      // Appended, not `set`: the headers are new, and `set` first searches them for the name to replace.
+      headers.append(NatsHeaders.actor, actorHeader);
       const signature = this.bus.trust.sign(wireSubject, actorHeader);
-      if (signature) headers.set(NatsHeaders.actorSignature, signature);
+      if (signature) headers.append(NatsHeaders.actorSignature, signature);
       injectTraceContext(headers);
       const body = JSON.stringify(message ?? {});
       // The client library would throw, and the catch below would call that a 503; it is the
