@@ -6,9 +6,10 @@ export interface GroupCommitOptions<I> {
   maxBatch: number;
   /**
    * Items with the same key never share a batch (a repeated call must see the first one's
-   * commit, not race it inside one statement); the later one waits for the next batch.
+   * commit, not race it inside one statement); the later one waits for the next batch. An item
+   * without a key (undefined) may share a batch with any other.
    */
-  keyOf?: (item: I) => string;
+  keyOf?: (item: I) => string | undefined;
 }
 
 /**
