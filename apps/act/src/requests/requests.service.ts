@@ -45,6 +45,7 @@ import { fanOutCounts } from './fan-out.repository';
 import { findRequest, findRequestByIdempotencyKey, findRequestsByIdempotencyKeys, insertRequestsWithSteps, listRequests, loadSteps, lockRequest } from './requests.repository';
 import { WorkflowService } from './workflow.service';
 import { createdFirst } from './event-order';
+import { createBatchSize } from './request-metrics';
 import { scheduleReference } from '../schedules/fire-times';
 import { insertScheduleFire } from '../schedules/schedules.repository';
 
@@ -121,6 +122,13 @@ interface StoredCreate {
 /** Most single creates in one statement: bounds its size and the wait of the last caller. */
 const CREATE_BATCH_MAX = 200;
 
+/**
+ * Most characters of event JSON in one statement (a payload travels in its step's
+ * `act.step.ready`): creates with large payloads share a statement with fewer others, so one
+ * statement's parameters stay far below jsonb's 256 MiB and a few MiB of memory.
+ */
+const CREATE_BATCH_MAX_EVENT_CHARS = 4 * 1024 * 1024;
+
 /** What a batch answer adds around its results: the RPC envelope and headers. */
 const BATCH_ANSWER_ENVELOPE_BYTES = 4 * 1024;
 
@@ -138,6 +146,8 @@ export class RequestsService {
     maxBatch: CREATE_BATCH_MAX,
     // A repeat under one key must see the first create's commit: never two in one statement.
     keyOf: ({ request }) => (request.idempotencyKey === null ? undefined : JSON.stringify([request.createdBy, request.idempotencyKey])),
+    weightOf: ({ events }) => events.reduce((sum, pending) => sum + pending.json.length, 0),
+    maxWeight: CREATE_BATCH_MAX_EVENT_CHARS,
   });
 
   constructor(
@@ -188,6 +198,7 @@ export class RequestsService {
    * order, as createMany's, so two replicas' statements sharing keys wait rather than deadlock.
    */
   private async storeCreates(batch: StoredCreate[]): Promise<Array<Settled<boolean>>> {
+    createBatchSize.observe(batch.length);
     const byKey = [...batch].sort((a, b) => compareKeys(a.request.idempotencyKey, b.request.idempotencyKey));
     const inserted = await insertRequestsWithSteps(
       this.dataSource.manager,
