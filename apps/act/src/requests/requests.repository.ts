@@ -53,6 +53,30 @@ export async function findRequestsByIdempotencyKeys(tx: EntityManager, createdBy
 
 let findByKeysSql: string | undefined;
 
+/** The request columns {@link insertRequestsWithSteps} writes, with their types in its JSON recordset. */
+const REQUEST_COLUMNS: Array<[string, string]> = [
+  ['id', 'uuid'],
+  ['plan', 'text'],
+  ['plan_version', 'int'],
+  ['status', 'text'],
+  ['payload', 'jsonb'],
+  ['reference', 'text'],
+  ['priority', 'int'],
+  ['sla_due_at', 'timestamptz'],
+  ['sla_breached_at', 'timestamptz'],
+  ['idempotency_key', 'text'],
+  ['request_hash', 'text'],
+  ['escalations', 'jsonb'],
+  ['created_by', 'text'],
+  ['created_at', 'timestamptz'],
+  ['updated_at', 'timestamptz'],
+  ['completed_at', 'timestamptz'],
+  ['result', 'jsonb'],
+  ['end_details', 'jsonb'],
+];
+const REQUEST_COLUMN_LIST = REQUEST_COLUMNS.map(([name]) => `"${name}"`).join(', ');
+const REQUEST_RECORD = REQUEST_COLUMNS.map(([name, type]) => `"${name}" ${type}`).join(', ');
+
 /**
  * Inserts new requests with their steps in one prepared statement, each request unless its
  * idempotency key is taken by its caller (then neither it nor its steps), and returns the ids inserted. A
@@ -67,33 +91,32 @@ let findByKeysSql: string | undefined;
  * and dates, element by element) and Postgres parses them again with array_in, where
  * JSON.stringify is native and jsonb_to_recordset one pass (the ledger's append does the same).
  *
- * `latestPlan`: each request's version was taken as its plan's latest from this process's cache
- * (PlansService.latestKnown), so it is inserted only if that version is still the latest when the
- * statement runs (a version registered since, on any replica, makes it insert nothing; the
- * caller resolves the plan again). The check is an index lookup inside the statement, where
- * asking for the latest version first was a round trip per create.
+ * `latestPlan`: the requests whose version was taken as their plan's latest from this process's
+ * cache (PlansService.latestKnown); each is inserted only if that version is still the latest
+ * when the statement runs (a version registered since, on any replica, makes that one request
+ * insert nothing; its caller resolves the plan again). The check is an index lookup inside the
+ * statement, where asking for the latest version first was a round trip per create.
+ *
+ * `events`, when given, are written by the same statement, each only if the request it names
+ * (its `requestId`) was inserted: concurrent creates share the statement (group commit), and a
+ * request that lost its key or its plan version must leave no events while the others keep theirs.
  */
 export async function insertRequestsWithSteps(
   db: EntityManager,
   requests: RequestEntity[],
   steps: RequestStepEntity[],
-  options: { events?: { outbox: EventOutbox; events: PendingEvent[] }; latestPlan?: boolean } = {},
+  options: { events?: { outbox: EventOutbox; events: PendingEvent[] }; latestPlan?: ReadonlySet<string> } = {},
 ): Promise<Set<string>> {
   if (requests.length === 0) return new Set();
-  // The events, when given, are written by the same statement, and only if a request was inserted.
-  const events = options.events?.outbox.insertWithin(options.events.events, 4, 'EXISTS (SELECT 1 FROM "inserted")');
+  const events = options.events?.outbox.insertWithin(options.events.events, 3, `("e"."payload"->>'requestId')::uuid IN (SELECT "id" FROM "inserted")`);
   const rows = await preparedQuery<{ id: string }>(
     db,
     events ? 'act_insert_requests_with_steps_and_events' : 'act_insert_requests_with_steps',
     `WITH "inserted" AS (
-       INSERT INTO "act"."requests" ("id", "plan", "plan_version", "status", "payload", "reference", "priority", "sla_due_at", "sla_breached_at",
-                                     "idempotency_key", "request_hash", "escalations", "created_by", "created_at", "updated_at", "completed_at",
-                                     "result", "end_details")
-       SELECT * FROM jsonb_to_recordset($1::jsonb)
-         AS "r"("id" uuid, "plan" text, "plan_version" int, "status" text, "payload" jsonb, "reference" text, "priority" int, "sla_due_at" timestamptz,
-                "sla_breached_at" timestamptz, "idempotency_key" text, "request_hash" text, "escalations" jsonb, "created_by" text,
-                "created_at" timestamptz, "updated_at" timestamptz, "completed_at" timestamptz, "result" jsonb, "end_details" jsonb)
-        WHERE NOT $3::boolean OR "r"."plan_version" = (SELECT max("p"."version") FROM "act"."plans" AS "p" WHERE "p"."id" = "r"."plan")
+       INSERT INTO "act"."requests" (${REQUEST_COLUMN_LIST})
+       SELECT ${REQUEST_COLUMN_LIST} FROM jsonb_to_recordset($1::jsonb)
+         AS "r"(${REQUEST_RECORD}, "latest_plan" boolean)
+        WHERE "r"."latest_plan" IS NOT TRUE OR "r"."plan_version" = (SELECT max("p"."version") FROM "act"."plans" AS "p" WHERE "p"."id" = "r"."plan")
        ON CONFLICT DO NOTHING
        RETURNING "id"
      ), "steps" AS (
@@ -103,7 +126,7 @@ export async function insertRequestsWithSteps(
         WHERE "s"."request_id" IN (SELECT "id" FROM "inserted")
      )${events ? `, "events" AS (${events.sql})` : ''}
      SELECT "id" FROM "inserted"`,
-    [requestRowsJson(requests), stepRowsJson(steps), options.latestPlan ?? false, ...(events?.parameters ?? [])],
+    [requestRowsJson(requests, options.latestPlan), stepRowsJson(steps), ...(events?.parameters ?? [])],
   );
   return new Set(rows.map((row) => row.id));
 }
@@ -112,7 +135,7 @@ export async function insertRequestsWithSteps(
  * The rows of {@link insertRequestsWithSteps}' requests, by column name. A JSON null becomes SQL
  * NULL in jsonb_to_recordset, jsonb columns included, as `null` did in the array parameters.
  */
-function requestRowsJson(requests: RequestEntity[]): string {
+function requestRowsJson(requests: RequestEntity[], latestPlan: ReadonlySet<string> | undefined): string {
   return JSON.stringify(
     requests.map((r) => ({
       id: r.id,
@@ -133,6 +156,7 @@ function requestRowsJson(requests: RequestEntity[]): string {
       completed_at: r.completedAt,
       result: r.result ?? null,
       end_details: r.endDetails,
+      latest_plan: latestPlan?.has(r.id) ?? false,
     })),
   );
 }

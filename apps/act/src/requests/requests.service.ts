@@ -24,11 +24,13 @@ import {
   encodeTimeIdCursor,
   EventOutbox,
   fitsIn,
+  GroupCommit,
   validateMessage,
   type Clock,
   type Emit,
   type IdGenerator,
   type PendingEvent,
+  type Settled,
 } from '@hms/platform';
 import { DataSource, type EntityManager } from 'typeorm';
 import { ID_GENERATOR } from '../act.tokens';
@@ -42,6 +44,8 @@ import { toRequestSummary, toRequestView } from './request.views';
 import { fanOutCounts } from './fan-out.repository';
 import { findRequest, findRequestByIdempotencyKey, findRequestsByIdempotencyKeys, insertRequestsWithSteps, listRequests, loadSteps, lockRequest } from './requests.repository';
 import { WorkflowService } from './workflow.service';
+import { createdFirst } from './event-order';
+import { createBatchSize } from './request-metrics';
 import { scheduleReference } from '../schedules/fire-times';
 import { insertScheduleFire } from '../schedules/schedules.repository';
 
@@ -103,6 +107,28 @@ function compareKeys(a: string | null, b: string | null): number {
   return a < b ? -1 : 1;
 }
 
+/**
+ * A single create's rows and events on their way into a statement shared with the creates that
+ * arrived with it; `latestPlan` when its version is the latest this process knew (see
+ * insertRequestsWithSteps).
+ */
+interface StoredCreate {
+  request: RequestEntity;
+  steps: RequestStepEntity[];
+  events: PendingEvent[];
+  latestPlan: boolean;
+}
+
+/** Most single creates in one statement: bounds its size and the wait of the last caller. */
+const CREATE_BATCH_MAX = 200;
+
+/**
+ * Most characters of event JSON in one statement (a payload travels in its step's
+ * `act.step.ready`): creates with large payloads share a statement with fewer others, so one
+ * statement's parameters stay far below jsonb's 256 MiB and a few MiB of memory.
+ */
+const CREATE_BATCH_MAX_EVENT_CHARS = 4 * 1024 * 1024;
+
 /** What a batch answer adds around its results: the RPC envelope and headers. */
 const BATCH_ANSWER_ENVELOPE_BYTES = 4 * 1024;
 
@@ -116,6 +142,14 @@ function itemError(error: unknown, prefix?: string): { code: ErrorCode; message:
 /** Requests: create (and start), read, list, cancel. */
 @Injectable()
 export class RequestsService {
+  private readonly creates = new GroupCommit<StoredCreate, boolean>((batch) => this.storeCreates(batch), {
+    maxBatch: CREATE_BATCH_MAX,
+    // A repeat under one key must see the first create's commit: never two in one statement.
+    keyOf: ({ request }) => (request.idempotencyKey === null ? undefined : JSON.stringify([request.createdBy, request.idempotencyKey])),
+    weightOf: ({ events }) => events.reduce((sum, pending) => sum + pending.json.length, 0),
+    maxWeight: CREATE_BATCH_MAX_EVENT_CHARS,
+  });
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly outbox: EventOutbox,
@@ -130,7 +164,8 @@ export class RequestsService {
    * `act.request.created` and the first `act.step.ready` events are written by one statement, so
    * they commit together or not at all without a transaction around them. With the plan's latest
    * version known to this process (and checked by that statement) and no earlier request under
-   * the key, that statement is the create's only round trip. A plan given inline is registered
+   * the key, that statement is the create's only round trip, and creates arriving together share
+   * it (group commit, see storeCreates). A plan given inline is registered
    * first, in one transaction with the request. A payload that would leave too little of NATS's
    * `max_payload` for those is PAYLOAD_TOO_LARGE.
    */
@@ -148,14 +183,34 @@ export class RequestsService {
         }),
       );
     }
-    const db = this.dataSource.manager;
-    return this.createIn(db, { ...command, plan }, actor, wire, async (create, latestPlan) => {
+    return this.createIn(this.dataSource.manager, { ...command, plan }, actor, wire, async (create, latestPlan) => {
+      // Emitted here, in the caller's context: each event keeps its own caller's trace.
       const { emit, events } = this.outbox.collector();
       create.emitEvents(emit);
-      const inserted = (await insertRequestsWithSteps(db, [create.request], create.steps, { events: { outbox: this.outbox, events }, latestPlan })).size > 0;
-      if (inserted) this.outbox.kick();
-      return inserted;
+      return this.creates.submit({ request: create.request, steps: create.steps, events, latestPlan });
     });
+  }
+
+  /**
+   * The single creates that arrived together, in one statement with no transaction around it:
+   * each request with its steps and events, or (its key taken, its plan version no longer the
+   * latest) nothing of it; each caller hears whether its own request was inserted. Rows in key
+   * order, as createMany's, so two replicas' statements sharing keys wait rather than deadlock.
+   */
+  private async storeCreates(batch: StoredCreate[]): Promise<Array<Settled<boolean>>> {
+    createBatchSize.observe(batch.length);
+    const byKey = [...batch].sort((a, b) => compareKeys(a.request.idempotencyKey, b.request.idempotencyKey));
+    const inserted = await insertRequestsWithSteps(
+      this.dataSource.manager,
+      byKey.map((create) => create.request),
+      byKey.flatMap((create) => create.steps),
+      {
+        events: { outbox: this.outbox, events: createdFirst(byKey.flatMap((create) => create.events)) },
+        latestPlan: new Set(byKey.flatMap((create) => (create.latestPlan ? [create.request.id] : []))),
+      },
+    );
+    if (inserted.size > 0) this.outbox.kick();
+    return batch.map((create) => ({ ok: true, value: inserted.has(create.request.id) }));
   }
 
   /**
@@ -262,11 +317,7 @@ export class RequestsService {
         }
       }
       const kept = planned.filter(({ create }) => inserted.has(create.request.id));
-      // Every act.request.created first, then the rest in item order: each request's own events
-      // keep their order, and the relay, which packs runs of one type into one message, sends a
-      // batch in a few messages rather than alternating types two per request.
-      const all = kept.flatMap(({ create }) => create.events);
-      const events = [...all.filter(({ event }) => event.type === 'act.request.created'), ...all.filter(({ event }) => event.type !== 'act.request.created')];
+      const events = createdFirst(kept.flatMap(({ create }) => create.events));
       await this.outbox.append(tx, events);
       // Native length checks (fitsIn) on the answer's JSON: a thousand results are 350 KiB.
       const answer = JSON.stringify({ results });

@@ -65,6 +65,20 @@ describe('GroupCommit', () => {
     expect(r.batches.map((b) => b.map((i) => i.value))).toEqual([[1, 3], [2]]);
   });
 
+  it('stops a batch before its items weigh more than maxWeight; an item heavier than that goes alone', async () => {
+    const r = recorder();
+    const group = new GroupCommit(r.commit, { maxBatch: 10, weightOf: (i: Item) => i.value, maxWeight: 5 });
+    await Promise.all([1, 2, 9, 3, 1].map((v, n) => group.submit(item(v, `k${n}`))));
+    expect(r.batches.map((b) => b.map((i) => i.value))).toEqual([[1, 2, 1], [9], [3]]);
+  });
+
+  it('keeps the later items of a key left out for its weight out of that batch too', async () => {
+    const r = recorder();
+    const group = new GroupCommit(r.commit, { maxBatch: 10, keyOf: (i: Item) => i.key, weightOf: (i: Item) => i.value, maxWeight: 5 });
+    await Promise.all([item(4, 'a'), item(3, 'b'), item(1, 'b'), item(1, 'c')].map((i) => group.submit(i)));
+    expect(r.batches.map((b) => b.map((i) => i.key + i.value))).toEqual([['a4', 'c1'], ['b3'], ['b1']]);
+  });
+
   it("gives an item's own error to its caller only", async () => {
     const refused = new Error('stale lease');
     const r = recorder((i) => (i.value === 2 ? { ok: false, error: refused } : { ok: true, value: i.value }));

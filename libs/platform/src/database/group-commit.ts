@@ -6,9 +6,17 @@ export interface GroupCommitOptions<I> {
   maxBatch: number;
   /**
    * Items with the same key never share a batch (a repeated call must see the first one's
-   * commit, not race it inside one statement); the later one waits for the next batch.
+   * commit, not race it inside one statement); the later one waits for the next batch. An item
+   * without a key (undefined) may share a batch with any other.
    */
-  keyOf?: (item: I) => string;
+  keyOf?: (item: I) => string | undefined;
+  /**
+   * With `maxWeight`: a batch takes no more items once their weights (such as their bytes) would
+   * pass it, so large items share a statement with fewer others; an item heavier than
+   * `maxWeight` goes alone.
+   */
+  weightOf?: (item: I) => number;
+  maxWeight?: number;
 }
 
 /**
@@ -56,13 +64,19 @@ export class GroupCommit<I, R> {
     const batch: typeof this.pending = [];
     const keys = new Set<string>();
     const rest: typeof this.pending = [];
+    const { keyOf, weightOf, maxWeight = Infinity, maxBatch } = this.options;
+    let weight = 0;
     for (const entry of this.pending) {
-      const key = this.options.keyOf?.(entry.item);
-      if (batch.length >= this.options.maxBatch || (key !== undefined && keys.has(key))) {
+      const key = keyOf?.(entry.item);
+      const itemWeight = weightOf?.(entry.item) ?? 0;
+      const taken = batch.length < maxBatch && (key === undefined || !keys.has(key)) && (batch.length === 0 || weight + itemWeight <= maxWeight);
+      // A key left for later stays there for its later items too: they go after it, in order.
+      if (key !== undefined) keys.add(key);
+      if (!taken) {
         rest.push(entry);
         continue;
       }
-      if (key !== undefined) keys.add(key);
+      weight += itemWeight;
       batch.push(entry);
     }
     this.pending = rest;

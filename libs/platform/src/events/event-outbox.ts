@@ -109,7 +109,9 @@ export class EventOutbox {
    * The outbox insert as one part of a caller's own statement (a data-modifying CTE), so that a
    * change and its events are written in one round trip, atomically, with no transaction around
    * them: its SQL takes parameter `$first`, and writes the events only where `condition` (SQL)
-   * holds, e.g. when the change itself inserted a row. The caller then {@link kick}s the relay.
+   * holds, e.g. when the change itself inserted a row; it may look at each event's row as `"e"`
+   * (its `"payload"` is the event), to write only the events of the rows that were inserted. The
+   * caller then {@link kick}s the relay.
    *
    * The events go in as one JSON array with each event's JSON (and its trace headers' JSON)
    * embedded as it is, rather than a jsonb array parameter: node-postgres escapes every element
