@@ -1,4 +1,4 @@
-import { readFileSync, unlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import type { NatsBus } from '@hms/platform';
 import type { Client } from 'pg';
 import { formatNumber, printTable } from './bench-support';
@@ -7,8 +7,8 @@ import { natsFile, statementDelta, type NatsCounts, type StatementCounts } from 
 
 /**
  * The load-independent side of a bench run (`--census`): what one unit of work costs in SQL
- * statements and transactions per service, NATS messages per service, JetStream messages per
- * event type, deliveries and acks per durable consumer, and ledger entries per event type. Rates
+ * statements and transactions per service, NATS messages and read/write system calls per service
+ * (and of the bench's own nats-server, when it runs one), JetStream messages per event type, deliveries and acks per durable consumer, and ledger entries per event type. Rates
  * move 2× with the machine's load; these counts do not, so a change to the events and their
  * consumers is judged by them first.
  */
@@ -16,6 +16,37 @@ import { natsFile, statementDelta, type NatsCounts, type StatementCounts } from 
 interface ServiceCounts {
   statements: StatementCounts;
   nats: NatsCounts;
+  syscalls: Syscalls;
+}
+
+/** A process's read and write system calls so far (/proc/<pid>/io: sockets included). */
+interface Syscalls {
+  reads: number;
+  writes: number;
+}
+
+function syscallsOf(pid: number | string): Syscalls {
+  const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+  const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1] ?? NaN);
+  return { reads: field('syscr'), writes: field('syscw') };
+}
+
+/**
+ * The nats-server this bench started (no NATS_URL): its reads track how many writes its clients
+ * made. The machine's shared server is not counted: other runs use it at the same time.
+ */
+function ownNatsServer(): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (parent === process.pid && stat.includes('(nats-server)')) return Number(entry);
+    } catch {
+      // ended while we looked
+    }
+  }
+  return undefined;
 }
 
 export interface CensusSnapshot {
@@ -26,17 +57,21 @@ export interface CensusSnapshot {
   consumers: Map<string, { delivered: number; acked: number }>;
   /** Ledger entries by event type. */
   ledger: Map<string, number>;
+  /** The bench's own nats-server's system calls, if it runs one. */
+  natsServer?: Syscalls;
 }
 
 /** Each process's statements and NATS messages so far: `statement-counter` writes its NATS counts before the statements it is asked for. */
 async function serviceCounts(processes: CountedProcess[]): Promise<Map<string, ServiceCounts>> {
+  // Before the statement dumps, whose file writes would otherwise be counted.
+  const syscalls = new Map(processes.map(({ name, pid }) => [name, syscallsOf(pid)]));
   const statements = await statementCounts(processes);
   const counts = new Map<string, ServiceCounts>();
   for (const { name, pid, dir } of processes) {
     const file = natsFile(dir, pid);
     const nats = JSON.parse(readFileSync(file, 'utf8')) as NatsCounts;
     unlinkSync(file);
-    counts.set(name, { statements: statements.get(name) ?? {}, nats });
+    counts.set(name, { statements: statements.get(name) ?? {}, nats, syscalls: syscalls.get(name)! });
   }
   return counts;
 }
@@ -53,7 +88,8 @@ export async function censusSnapshot(processes: CountedProcess[], bus: NatsBus, 
   const ledger = new Map(
     (await db.query<{ type: string; entries: string }>(`SELECT "type", count(*) AS "entries" FROM "act"."ledger_entries" GROUP BY "type"`)).rows.map((row) => [row.type, Number(row.entries)]),
   );
-  return { services: await serviceCounts(processes), subjects, consumers, ledger };
+  const natsServer = ownNatsServer();
+  return { services: await serviceCounts(processes), subjects, consumers, ledger, natsServer: natsServer === undefined ? undefined : syscallsOf(natsServer) };
 }
 
 /** Statements that open a transaction: TypeORM's, and the relay's `BEGIN; …` simple query. */
@@ -79,10 +115,18 @@ export function printCensus(title: string, before: CensusSnapshot, after: Census
     const all = statements.reduce((sum, [, count]) => sum + count, 0);
     const transactions = statements.filter(([key]) => isTransactionStart(key)).reduce((sum, [, count]) => sum + count, 0);
     const nats = (key: keyof NatsCounts) => counts.nats[key] - (previous?.nats[key] ?? 0);
-    serviceRows.push([name, per(all), per(transactions), per(nats('outMsgs')), per(nats('inMsgs'))]);
+    const syscalls = (key: keyof Syscalls) => counts.syscalls[key] - (previous?.syscalls[key] ?? 0);
+    serviceRows.push([name, per(all), per(transactions), per(nats('outMsgs')), per(nats('inMsgs')), per(syscalls('writes')), per(syscalls('reads'))]);
     for (const [key, count] of statements.slice(0, topStatements)) statementRows.push([name, `\`${key.replace(/\|/g, '\\|')}\``, per(count)]);
   }
-  printTable(`${title}: per ${unit}, by service (SQL statements and transactions counted in pg.Client#query; NATS messages over all the service's connections)`, ['service', 'statements', 'transactions', 'NATS msgs out', 'NATS msgs in'], serviceRows);
+  if (before.natsServer && after.natsServer) {
+    serviceRows.push(['nats-server (the bench\'s own)', '-', '-', '-', '-', per(after.natsServer.writes - before.natsServer.writes), per(after.natsServer.reads - before.natsServer.reads)]);
+  }
+  printTable(
+    `${title}: per ${unit}, by service (SQL statements and transactions counted in pg.Client#query; NATS messages over all the service's connections; system calls from /proc/<pid>/io, sockets and files)`,
+    ['service', 'statements', 'transactions', 'NATS msgs out', 'NATS msgs in', 'write syscalls', 'read syscalls'],
+    serviceRows,
+  );
   printTable(`${title}: the busiest statements per ${unit}`, ['service', 'statement', `per ${unit}`], statementRows);
   const events = delta(before.ledger, after.ledger);
   const messages = delta(before.subjects, after.subjects);

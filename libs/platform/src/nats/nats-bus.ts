@@ -1,9 +1,10 @@
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { EventStream } from '@hms/contracts';
 import { DEFAULT_MAX_PAYLOAD } from './wire-size';
 import { ActorTrust } from './actor-trust';
 import { inboxPrefixOf } from './nats-permissions';
+import { connectCoalescing } from './coalesced-writes';
 
 /** This process's identity on NATS: its user, and how it signs and checks actor headers. */
 export interface NatsIdentity {
@@ -46,7 +47,8 @@ export class NatsBus {
   }
 
   static async connect(url: string, prefix: string, name: string, identity: NatsIdentity = {}): Promise<NatsBus> {
-    const connection = await connect({
+    // One write system call per event-loop turn instead of one per message (coalesced-writes.ts).
+    const connection = await connectCoalescing({
       servers: url.split(','),
       name,
       // A user may only subscribe under its own inbox prefix (docs/security.md "NATS").
