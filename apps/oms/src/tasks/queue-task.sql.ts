@@ -356,7 +356,7 @@ interface QueueStepsRow {
  * insert, so no task is queued for an event that was not claimed by this statement.
  */
 export const QUEUE_STEPS_AT_ONCE_SQL = `
-WITH step AS (
+WITH batch AS (
   ${stepArraysSql([
     ['event_id', '$18::uuid[]'],
     ['actor', '$19::text[]'],
@@ -364,13 +364,13 @@ WITH step AS (
   ])}
 ),
 pools AS (
-  SELECT NOT EXISTS (SELECT 1 FROM step AS s WHERE NOT EXISTS (SELECT 1 FROM oms.pools AS p WHERE p.name = s.pool)) AS found
+  SELECT NOT EXISTS (SELECT 1 FROM batch AS s WHERE NOT EXISTS (SELECT 1 FROM oms.pools AS p WHERE p.name = s.pool)) AS found
 ),
 claimed AS (
   ${claimProcessedEventSql({ schema: 'oms', consumer: '$16::text', eventIds: 'unnest($17::uuid[])', onlyIf: '(SELECT found FROM pools)' })}
 ),
 fresh AS (
-  SELECT s.* FROM step AS s WHERE s.event_id IN (SELECT event_id FROM claimed)
+  SELECT s.* FROM batch AS s WHERE s.event_id IN (SELECT event_id FROM claimed)
 ),
 queued AS (
   ${insertQueuedTasksSql('fresh', '$14::timestamptz', '$15::int')}
