@@ -96,6 +96,8 @@ export function createOpsModule(config: OpsConfig): DynamicModule {
             accepts: (type) => REQUEST_EVENTS_ALERTED.has(type),
             lingerMs: OFF_PATH_LINGER_MS,
             handleAll: (events, tx, emit) => alerts.onEvents(events, tx, emit),
+            // Request ends (most of its events) in one statement with no transaction.
+            handleAtOnce: (events) => alerts.resolveRequestEndsAtOnce(events, OPS_REQUESTS_CONSUMER),
             committed: (events) => {
               if (raisesAlerts(events)) escalation.poke();
             },

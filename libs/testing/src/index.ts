@@ -4,3 +4,4 @@ export * from './test-env';
 export * from './embedded-postgres';
 export * from './supervisor';
 export * from './test-nats';
+export * from './statements';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DEFAULT_MAX_LEASE_SECONDS, type Actor, type RpcRequest, type RpcSubject } from '@hms/contracts';
 import { TasksService } from '../tasks/tasks.service';
-import { eventually, OmsHarness, stepReadyEvent } from '../testing/oms-harness';
+import { eventually, OmsHarness, queueAtOnce, stepReadyEvent } from '../testing/oms-harness';
 import { leasesHandedOff } from './lease-metrics';
 import { TaskSignals } from './task-signals';
 
@@ -145,7 +145,7 @@ describe('OMS lease identity', () => {
     const parkedWaiter = () => [...(signals['waiters'].get(p) ?? [])].find((waiter) => waiter.isParked);
     await eventually(async () => (parkedWaiter() ? true : undefined), 5_000, 'the long poll to park');
     const event = stepReadyEvent(p);
-    expect(await oms.replicas[0]!.get(TasksService).queueLoneStep(event, 'oms')).toBe('handled');
+    expect(await queueAtOnce(oms.replicas[0]!.get(TasksService), event)).toBe('handled');
     const [task] = (await parked).tasks;
     const [row] = await oms.sql<{ worker: string; lease_duration_seconds: number }>(`SELECT worker, lease_duration_seconds FROM oms.tasks WHERE id = $1`, [task!.id]);
     expect(row).toEqual({ worker: 'idle-bot', lease_duration_seconds: 45 });

@@ -3,7 +3,7 @@ import type { EventDataMap, HmsEvent } from '@hms/contracts';
 import { EventOutbox } from '@hms/platform';
 import { leasesHandedOff } from '../leases/lease-metrics';
 import { TaskSignals } from '../leases/task-signals';
-import { eventually, OmsHarness, stepReadyEvent } from '../testing/oms-harness';
+import { eventually, OmsHarness, queueAtOnce, stepReadyEvent } from '../testing/oms-harness';
 import { TasksService } from './tasks.service';
 
 jest.setTimeout(60_000);
@@ -30,7 +30,7 @@ interface TaskRow {
 }
 
 /**
- * A lone `act.step.ready` is queued by one statement (TasksService.queueLoneStep), a batch in
+ * A lone `act.step.ready` is queued by one statement (TasksService.queueStepsAtOnce), a batch in
  * the consumer's transaction (queueFromStep). Both must queue the same task with the same event.
  */
 describe('queueing a step alone and in the consumer transaction', () => {
@@ -89,7 +89,7 @@ describe('queueing a step alone and in the consumer transaction', () => {
     const alone = stepReady(pool, settings);
     const batched = stepReady(pool, settings);
 
-    expect(await tasks.queueLoneStep(alone, 'oms')).toBe('handled');
+    expect(await queueAtOnce(tasks, alone)).toBe('handled');
     await outbox.transaction((tx, emit) => tasks.queueFromStep(batched, tx, emit));
 
     const viaStatement = await queuedBy(alone);
@@ -107,12 +107,12 @@ describe('queueing a step alone and in the consumer transaction', () => {
     const pool = `lone-${randomUUID().slice(0, 8)}`;
     await oms.call('oms.pool.upsert', { pool, kind: 'bot' });
     const event = stepReady(pool);
-    expect(await tasks.queueLoneStep(event, 'oms')).toBe('handled');
-    expect(await tasks.queueLoneStep(event, 'oms')).toBe('seen');
+    expect(await queueAtOnce(tasks, event)).toBe('handled');
+    expect(await queueAtOnce(tasks, event)).toBe('seen');
     expect(await oms.sql('SELECT 1 FROM oms.processed_events WHERE consumer = $1 AND event_id = $2', ['oms', event.id])).toHaveLength(1);
 
     // Another ready for the same step (a new event) is claimed but queues no second task.
-    expect(await tasks.queueLoneStep({ ...event, id: randomUUID() }, 'oms')).toBe('handled');
+    expect(await queueAtOnce(tasks, { ...event, id: randomUUID() })).toBe('handled');
     expect(await oms.sql('SELECT id FROM oms.tasks WHERE request_id = $1', [event.requestId])).toHaveLength(1);
   });
 
@@ -134,7 +134,7 @@ describe('queueing a step alone and in the consumer transaction', () => {
     const poll = await parkedPoll(pool, { worker: 'idle-bot', leaseSeconds: 25, waitSeconds: 10 });
     const event = stepReady(pool);
 
-    expect(await tasks.queueLoneStep(event, 'oms')).toBe('handled');
+    expect(await queueAtOnce(tasks, event)).toBe('handled');
     const { tasks: got } = await poll.answer;
     expect(got).toHaveLength(1);
     const [task] = got;
@@ -175,7 +175,7 @@ describe('queueing a step alone and in the consumer transaction', () => {
     await oms.call('oms.pool.upsert', { pool, kind: 'bot' });
     const french = await parkedPoll(pool, { worker: 'fr-bot', tags: ['fr'], waitSeconds: 2 });
     const event = stepReady(pool);
-    expect(await tasks.queueLoneStep(event, 'oms')).toBe('handled');
+    expect(await queueAtOnce(tasks, event)).toBe('handled');
     expect(await taskOf(event)).toMatchObject({ status: 'queued', attempt: 0 });
     expect((await french.answer).tasks).toEqual([]);
     expect(await handedOff(pool)).toBe(0);
@@ -185,12 +185,12 @@ describe('queueing a step alone and in the consumer transaction', () => {
     const pool = `lone-${randomUUID().slice(0, 8)}`;
     await oms.call('oms.pool.upsert', { pool, kind: 'bot' });
     const first = stepReady(pool);
-    expect(await tasks.queueLoneStep(first, 'oms')).toBe('handled');
+    expect(await queueAtOnce(tasks, first)).toBe('handled');
     // That task is taken; a second ready for the same step queues nothing and leases nothing.
     const [taken] = (await oms.call('oms.task.lease', { pool, worker: 'busy-bot' })).tasks;
     expect(taken).toBeDefined();
     const poll = await parkedPoll(pool, { worker: 'idle-bot', waitSeconds: 2 });
-    expect(await tasks.queueLoneStep({ ...first, id: randomUUID() }, 'oms')).toBe('handled');
+    expect(await queueAtOnce(tasks, { ...first, id: randomUUID() })).toBe('handled');
     expect((await poll.answer).tasks).toEqual([]);
     expect(await oms.sql('SELECT status, worker FROM oms.tasks WHERE request_id = $1', [first.requestId])).toEqual([{ status: 'leased', worker: 'busy-bot' }]);
     expect(await handedOff(pool)).toBe(0);
@@ -198,10 +198,10 @@ describe('queueing a step alone and in the consumer transaction', () => {
 
   it('declines, writing nothing, when the pool does not exist yet or the event is malformed', async () => {
     const missing = stepReady(`lone-${randomUUID().slice(0, 8)}`);
-    expect(await tasks.queueLoneStep(missing, 'oms')).toBe('declined');
+    expect(await queueAtOnce(tasks, missing)).toBe('declined');
     expect(await taskOf(missing)).toBeUndefined();
     expect(await oms.sql('SELECT 1 FROM oms.processed_events WHERE event_id = $1', [missing.id])).toHaveLength(0);
 
-    expect(await tasks.queueLoneStep({ ...stepReady('Not A Pool!'), requestId: null }, 'oms')).toBe('declined');
+    expect(await queueAtOnce(tasks, { ...stepReady('Not A Pool!'), requestId: null })).toBe('declined');
   });
 });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { HmsEvent } from '@hms/contracts';
 import { TaskSignals } from '../leases/task-signals';
+import { recordStatements } from '@hms/testing';
 import { eventually, OmsHarness, stepReadyEvent } from '../testing/oms-harness';
 
 jest.setTimeout(60_000);
@@ -10,7 +11,9 @@ jest.setTimeout(60_000);
  * (TasksService.queueFromSteps through the consumer's handleMany): one statement for the run,
  * with the same effect as one event at a time. The events travel as ACT's relay sends a run of
  * one type, one JetStream message whose body is their JSON array, so the consumer gets them in
- * one delivery and one batch (a lone event would take the one-statement path instead).
+ * one delivery and one batch. A batch whose pools all exist is queued by one statement that
+ * also claims its events (the consumer's handleAtOnce), with no transaction; a batch naming a
+ * new pool, or one whose statement fails, takes the consumer's transaction.
  */
 describe('queueing a batch of ready steps', () => {
   let oms: OmsHarness;
@@ -106,6 +109,43 @@ describe('queueing a batch of ready steps', () => {
     // Every event of the batch is claimed, the duplicates once.
     const claimed = await oms.sql('SELECT event_id FROM oms.processed_events WHERE consumer = $1 AND event_id = ANY($2::uuid[])', ['oms', [a.id, b.id, c.id, againForStep.id]]);
     expect(claimed).toHaveLength(4);
+  });
+
+  it('queues a batch whose pools exist in one statement, with no transaction, claiming each event once', async () => {
+    const pools = [newPool(), newPool()];
+    for (const pool of pools) await oms.call('oms.pool.upsert', { pool, kind: 'bot', maxAttempts: 4 });
+    const steps = [stepReadyEvent(pools[0]!, { stepId: 'p', tags: ['x'] }), stepReadyEvent(pools[1]!, { stepId: 'q' }), stepReadyEvent(pools[0]!, { stepId: 'r', priority: 2 })];
+    const again: HmsEvent<'act.step.ready'> = { ...steps[0]!, id: randomUUID() };
+    const requests = steps.map((step) => step.requestId!);
+    const statements = recordStatements();
+    try {
+      await oms.publishRun([...steps, again]);
+      await eventually(async () => ((await tasksOf(requests)).length === 3 ? true : undefined), 10_000, 'three tasks');
+    } finally {
+      statements.stop();
+    }
+    const claims = statements.texts.filter((text) => text.includes('INSERT INTO "oms"."processed_events"'));
+    expect(claims).toHaveLength(1);
+    expect(claims[0]).toContain('INSERT INTO oms.tasks');
+    // (OMS's background jobs may run transactions meanwhile: none of them claims an event.)
+    expect(statements.transactions('processed_events')).toBe(0);
+
+    const byStep = (x: { step_id: string }, y: { step_id: string }) => x.step_id.localeCompare(y.step_id);
+    expect((await tasksOf(requests)).map(({ pool, step_id, priority, tags, max_attempts }) => ({ pool, step_id, priority, tags, max_attempts })).sort(byStep)).toEqual(
+      steps.map((step) => ({ pool: step.data.pool, step_id: step.data.stepId, priority: step.data.priority, tags: step.data.tags, max_attempts: 4 })),
+    );
+    await eventually(async () => (queuedEventsOf(requests).length >= 3 ? true : undefined), 5_000, 'three queued events');
+    expect(queuedEventsOf(requests).map((event) => event.data.stepId).sort()).toEqual(['p', 'q', 'r']);
+    const claimed = await oms.sql('SELECT event_id FROM oms.processed_events WHERE consumer = $1 AND event_id = ANY($2::uuid[])', ['oms', [...steps, again].map((step) => step.id)]);
+    expect(claimed).toHaveLength(4);
+
+    // The same events again: seen, nothing queued twice.
+    const marker = stepReadyEvent(pools[1]!, { stepId: 'marker' });
+    await oms.publishRun([...steps, again, marker]);
+    await eventually(async () => ((await tasksOf([marker.requestId!])).length === 1 ? true : undefined), 10_000, 'the marker task');
+    expect(await tasksOf(requests)).toHaveLength(3);
+    await eventually(async () => (queuedEventsOf([marker.requestId!]).length === 1 ? true : undefined), 5_000, 'its queued event');
+    expect(queuedEventsOf(requests)).toHaveLength(3);
   });
 
   it('queues nothing again for a redelivered event', async () => {

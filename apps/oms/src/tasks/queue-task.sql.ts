@@ -80,6 +80,66 @@ function insertQueuedTasksSql(steps: string, now: string, untimedMinutes: string
   RETURNING id, request_id, step_id, pool, priority, tags, sla_due_at, attempt, worker, lease_id, lease_expires_at, lease_seconds, available_at, updated_at`;
 }
 
+/**
+ * The `oms.task.queued` events of the tasks a queueing statement inserted (`from`: its
+ * {@link insertQueuedTasksSql} rows, seen as `r`), as the transactional path emits them.
+ */
+function taskQueuedOutboxSql(spec: { from: string; at: string; actor: string; headers: string }): string {
+  return outboxInsertSql({
+    schema: 'oms',
+    source: 'oms',
+    type: 'oms.task.queued',
+    from: spec.from,
+    at: isoTimestampSql(spec.at),
+    actor: spec.actor,
+    requestId: 'r.request_id',
+    headers: spec.headers,
+    data: {
+      taskId: 'r.id',
+      stepId: 'r.step_id',
+      pool: 'r.pool',
+      priority: 'r.priority',
+      tags: 'to_jsonb(r.tags)',
+      attempt: '0',
+      slaDueAt: isoTimestampSql('r.sla_due_at'),
+    },
+  });
+}
+
+/**
+ * The steps to queue as the relation {@link insertQueuedTasksSql} reads, from parameters $1-$13
+ * ({@link stepArrayParameters}: one array element per task; tags as JSON, since an SQL array of
+ * arrays must be rectangular), with `extra` columns (name, array parameter) beside them.
+ */
+function stepArraysSql(extra: Array<[string, string]> = []): string {
+  return `SELECT s.id, s.request_id, s.step_id, s.pool, s.title,
+         ARRAY(SELECT tag FROM jsonb_array_elements_text(s.tags::jsonb) WITH ORDINALITY AS t(tag, n) ORDER BY n) AS tags,
+         s.priority, s.step_attempts, s.retry, s.payload, s.input, s.step_lease_seconds, s.step_sla_minutes,${extra.map(([name]) => ` s.${name},`).join('')}
+         NULL::text AS worker, NULL::text AS lease_token, NULL::uuid AS lease_id, NULL::int AS lease_asked, NULL::timestamptz AS granted_at
+  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[], $9::text[], $10::text[], $11::text[], $12::int[], $13::float8[]${extra.map(([, parameter]) => `, ${parameter}`).join('')})
+    AS s(id, request_id, step_id, pool, title, tags, priority, step_attempts, retry, payload, input, step_lease_seconds, step_sla_minutes${extra.map(([name]) => `, ${name}`).join('')})`;
+}
+
+/** Parameters $1-$13 of {@link stepArraysSql}. */
+function stepArrayParameters(tasks: Array<{ step: StepTask; taskId: string }>): unknown[] {
+  const steps = tasks.map(({ step }) => step);
+  return [
+    tasks.map(({ taskId }) => taskId),
+    steps.map((step) => step.requestId),
+    steps.map((step) => step.stepId),
+    steps.map((step) => step.pool),
+    steps.map((step) => step.title),
+    steps.map((step) => JSON.stringify(step.tags)),
+    steps.map((step) => step.priority),
+    steps.map((step) => step.retry?.attempts ?? null),
+    steps.map(retryWithoutAttempts),
+    steps.map((step) => JSON.stringify(step.payload)),
+    steps.map((step) => JSON.stringify(step.input)),
+    steps.map((step) => step.leaseSeconds),
+    steps.map((step) => step.slaMinutes),
+  ];
+}
+
 /*
  * `act.step.ready` in one statement and so one round trip, with no transaction around it: claim
  * the event, read the pool's defaults, insert the task ({@link insertQueuedTasksSql}) and its
@@ -126,25 +186,7 @@ seen AS (
   ON CONFLICT (id) DO UPDATE SET last_seen_at = GREATEST(w.last_seen_at, EXCLUDED.last_seen_at)
 ),
 emitted AS (
-  ${outboxInsertSql({
-    schema: 'oms',
-    source: 'oms',
-    type: 'oms.task.queued',
-    from: 'queued',
-    at: isoTimestampSql('$13::timestamptz'),
-    actor: '$17::text',
-    requestId: 'r.request_id',
-    headers: '$18::jsonb',
-    data: {
-      taskId: 'r.id',
-      stepId: 'r.step_id',
-      pool: 'r.pool',
-      priority: 'r.priority',
-      tags: 'to_jsonb(r.tags)',
-      attempt: '0',
-      slaDueAt: isoTimestampSql('r.sla_due_at'),
-    },
-  })}
+  ${taskQueuedOutboxSql({ from: 'queued', at: '$13::timestamptz', actor: '$17::text', headers: '$18::jsonb' })}
   RETURNING event_id
 ),
 handed_off AS (
@@ -182,12 +224,7 @@ FROM (SELECT 1) AS one LEFT JOIN queued AS q ON true`;
  */
 export const QUEUE_STEPS_SQL = `
 WITH step AS (
-  SELECT s.id, s.request_id, s.step_id, s.pool, s.title,
-         ARRAY(SELECT tag FROM jsonb_array_elements_text(s.tags::jsonb) WITH ORDINALITY AS t(tag, n) ORDER BY n) AS tags,
-         s.priority, s.step_attempts, s.retry, s.payload, s.input, s.step_lease_seconds, s.step_sla_minutes,
-         NULL::text AS worker, NULL::text AS lease_token, NULL::uuid AS lease_id, NULL::int AS lease_asked, NULL::timestamptz AS granted_at
-  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[], $9::text[], $10::text[], $11::text[], $12::int[], $13::float8[])
-    AS s(id, request_id, step_id, pool, title, tags, priority, step_attempts, retry, payload, input, step_lease_seconds, step_sla_minutes)
+  ${stepArraysSql()}
 ),
 queued AS (
   ${insertQueuedTasksSql('step', '$14::timestamptz', '$15::int')}
@@ -287,21 +324,8 @@ export interface QueueStepsResult {
 
 /** Queues the steps' tasks in one statement ({@link QUEUE_STEPS_SQL}), in the caller's transaction. */
 export async function queueSteps(db: StatementTarget, params: QueueStepsParams): Promise<QueueStepsResult> {
-  const steps = params.steps.map(({ step }) => step);
   const rows = await preparedQuery<QueueStepsRow>(db, 'oms_queue_steps', QUEUE_STEPS_SQL, [
-    params.steps.map(({ taskId }) => taskId),
-    steps.map((step) => step.requestId),
-    steps.map((step) => step.stepId),
-    steps.map((step) => step.pool),
-    steps.map((step) => step.title),
-    steps.map((step) => JSON.stringify(step.tags)),
-    steps.map((step) => step.priority),
-    steps.map((step) => step.retry?.attempts ?? null),
-    steps.map(retryWithoutAttempts),
-    steps.map((step) => JSON.stringify(step.payload)),
-    steps.map((step) => JSON.stringify(step.input)),
-    steps.map((step) => step.leaseSeconds),
-    steps.map((step) => step.slaMinutes),
+    ...stepArrayParameters(params.steps),
     params.now,
     params.untimedDeadlineMinutes,
   ]);
@@ -320,4 +344,86 @@ interface QueueStepsRow {
   step_id: string | null;
   priority: number | null;
   sla_due_at: Date | null;
+}
+
+/*
+ * A consumer batch of `act.step.ready` in one statement, with no transaction around it (the
+ * consumer's handleAtOnce): claim every event of the batch, insert the tasks of the events
+ * claimed now ({@link insertQueuedTasksSql}, as {@link QUEUE_STEPS_SQL} does) and their
+ * `oms.task.queued` events, atomically by being one statement. Nothing is written when a pool
+ * is missing (the transactional path creates it); a step that has a task already queues
+ * nothing (tasks_request_step_key), as does an event claimed before. The claim is read by the
+ * insert, so no task is queued for an event that was not claimed by this statement.
+ */
+export const QUEUE_STEPS_AT_ONCE_SQL = `
+WITH batch AS (
+  ${stepArraysSql([
+    ['event_id', '$18::uuid[]'],
+    ['actor', '$19::text[]'],
+    ['headers', '$20::text[]'],
+  ])}
+),
+pools AS (
+  SELECT NOT EXISTS (SELECT 1 FROM batch AS s WHERE NOT EXISTS (SELECT 1 FROM oms.pools AS p WHERE p.name = s.pool)) AS found
+),
+claimed AS (
+  ${claimProcessedEventSql({ schema: 'oms', consumer: '$16::text', eventIds: 'unnest($17::uuid[])', onlyIf: '(SELECT found FROM pools)' })}
+),
+fresh AS (
+  SELECT s.* FROM batch AS s WHERE s.event_id IN (SELECT event_id FROM claimed)
+),
+queued AS (
+  ${insertQueuedTasksSql('fresh', '$14::timestamptz', '$15::int')}
+),
+emitted AS (
+  ${taskQueuedOutboxSql({ from: '(SELECT q.*, f.actor, f.headers FROM queued AS q JOIN fresh AS f ON f.id = q.id)', at: '$14::timestamptz', actor: 'r.actor', headers: 'r.headers::jsonb' })}
+)
+SELECT (SELECT found FROM pools) AS pools_found, ARRAY(SELECT event_id FROM claimed) AS claimed, q.id, q.pool, q.tags
+FROM (SELECT 1) AS one LEFT JOIN queued AS q ON true`;
+
+export interface QueueStepsAtOnceParams {
+  /** At most one per (request, step), each with the event that asked for it and that event's actor and trace headers. */
+  steps: Array<{ step: StepTask; taskId: string; eventId: string; actor: string; traceHeaders: string | null }>;
+  /** Every event of the batch, those of the steps above and any other (a second ready of a step): all are claimed. */
+  eventIds: string[];
+  consumer: string;
+  now: Date;
+  untimedDeadlineMinutes: number;
+}
+
+export interface QueueStepsAtOnceResult {
+  /** False: a pool does not exist yet; nothing was written. */
+  poolsFound: boolean;
+  /** The events claimed now (lower case); the others were handled before. */
+  claimed: Set<string>;
+  /** The tasks queued. */
+  queued: Array<{ id: string; pool: string; tags: string[] }>;
+}
+
+/** Queues a batch's steps and claims its events, atomically on its own ({@link QUEUE_STEPS_AT_ONCE_SQL}). */
+export async function queueStepsAtOnce(db: StatementTarget, params: QueueStepsAtOnceParams): Promise<QueueStepsAtOnceResult> {
+  const rows = await preparedQuery<QueueStepsAtOnceRow>(db, 'oms_queue_steps_at_once', QUEUE_STEPS_AT_ONCE_SQL, [
+    ...stepArrayParameters(params.steps),
+    params.now,
+    params.untimedDeadlineMinutes,
+    params.consumer,
+    params.eventIds,
+    params.steps.map(({ eventId }) => eventId),
+    params.steps.map(({ actor }) => actor),
+    params.steps.map(({ traceHeaders }) => traceHeaders),
+  ]);
+  const first = rows[0]!;
+  return {
+    poolsFound: first.pools_found,
+    claimed: new Set(first.claimed),
+    queued: rows.flatMap((row) => (row.id === null ? [] : [{ id: row.id, pool: row.pool!, tags: row.tags ?? [] }])),
+  };
+}
+
+interface QueueStepsAtOnceRow {
+  pools_found: boolean;
+  claimed: string[];
+  id: string | null;
+  pool: string | null;
+  tags: string[] | null;
 }

@@ -32,8 +32,8 @@ export class TaskEvents {
       handleMany: { 'act.step.ready': (events, tx, emit) => this.tasks.queueFromSteps(events, tx, emit) },
       // A batch call's tasks (up to 1,000 per call) in a few transactions, not one per 100.
       maxEventsPerTransaction: STEP_EVENTS_PER_TRANSACTION,
-      // A lone step.ready is what an idle worker waits for: queue it in one round trip.
-      handleAlone: async (event) => (event.type === 'act.step.ready' ? this.tasks.queueLoneStep(event, durable) : 'declined'),
+      // A batch of step.ready (a lone one is what an idle worker waits for) queued in one round trip.
+      handleAtOnce: (events) => this.tasks.queueStepsAtOnce(events, durable),
     };
   }
 

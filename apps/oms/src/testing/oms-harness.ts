@@ -17,6 +17,7 @@ import { followEvents, freshTestEnvironment, TestNatsParts } from '@hms/testing'
 import { Client } from 'pg';
 import { createOmsModule } from '../oms.module';
 import { OmsConfig } from '../oms.config';
+import type { TasksService } from '../tasks/tasks.service';
 
 /** The manager the tests call OMS as. */
 export const TEST_ACTOR: Actor = { id: 'test-manager', roles: ['manager'] };
@@ -48,6 +49,16 @@ export function stepReadyEvent(pool: string, data: Partial<EventDataMap['act.ste
     source: 'act',
     data: { stepId: 'check', pool, title: 'Check', tags: [], priority: 0, payload: {}, leaseSeconds: null, slaMinutes: null, retry: null, ...data },
   };
+}
+
+/**
+ * TasksService.queueStepsAtOnce (the `oms` consumer's one-statement path) on `events` as the
+ * consumer offers them, summarised: declined, handled when it claimed one, else seen.
+ */
+export async function queueAtOnce(tasks: TasksService, ...events: HmsEvent<'act.step.ready'>[]): Promise<'handled' | 'seen' | 'declined'> {
+  const outcome = await tasks.queueStepsAtOnce(events.map((event) => ({ event, traceHeaders: null })), 'oms');
+  if (outcome === 'declined') return outcome;
+  return outcome.handled.size > 0 ? 'handled' : 'seen';
 }
 
 export class OmsHarness {

@@ -13,7 +13,21 @@ import {
   type ListAlertsQuery,
   type Page,
 } from '@hms/contracts';
-import { CLOCK, decodeTimeIdCursor, encodeTimeIdCursor, EventOutbox, pageThatFits, preparedQuery, storableText, type Clock, type Emit } from '@hms/platform';
+import {
+  claimProcessedEventSql,
+  CLOCK,
+  decodeTimeIdCursor,
+  encodeTimeIdCursor,
+  EventOutbox,
+  outboxInsertSql,
+  pageThatFits,
+  preparedQuery,
+  storableText,
+  type AtOnceEvent,
+  type AtOnceOutcome,
+  type Clock,
+  type Emit,
+} from '@hms/platform';
 import { DataSource, type EntityManager } from 'typeorm';
 import { alertTransition, type AlertAction } from './alert.state';
 import { toAlertView, type AlertRow } from './alert.view';
@@ -98,6 +112,54 @@ const ALERT_COLUMNS = `"id", "kind", "status", "pool", "request_id", "task_id", 
   "acknowledged_at", "acknowledged_by", "resolved_at", "resolved_by", "resolution"`;
 
 /**
+ * CTEs resolving the open alerts of `target` (a relation of alert id, resolution, at; an alert
+ * named twice takes its earliest); `resolved` returns their rows: the one way an ended subject
+ * resolves alerts.
+ */
+function resolveTargetsSql(target: string): string {
+  return `chosen AS (SELECT DISTINCT ON ("id") "id", resolution, at FROM ${target} ORDER BY "id", at),
+       resolved AS (
+         UPDATE "ops"."alerts" AS a SET "status" = 'resolved', "resolved_at" = c.at, "resolved_by" = '${OPS_ACTOR}', "resolution" = c.resolution
+         FROM chosen AS c WHERE a."id" = c."id" AND a."status" <> 'resolved'
+         RETURNING ${ALERT_COLUMNS.replace(/"(\w+)"/g, 'a."$1"')}
+       )`;
+}
+
+/** The request events that only resolve (a request ended): what the one-statement path takes. */
+const REQUEST_ENDS = new Set<AnyHmsEvent['type']>(['act.request.completed', 'act.request.rejected', 'act.request.failed', 'act.request.cancelled']);
+
+/*
+ * A consumer batch of request ends in one statement, with no transaction (AlertsService.
+ * resolveRequestEndsAtOnce): claims the events, resolves the open SLA alerts of the requests
+ * whose events it claimed now (as resolveEnded does) and emits their `ops.alert.resolved`, the
+ * effect reading the claim, so an event claimed before resolves nothing again.
+ */
+const RESOLVE_REQUEST_ENDS_AT_ONCE_SQL = `
+WITH claimed AS (
+  ${claimProcessedEventSql({ schema: 'ops', consumer: '$5::text', eventIds: 'unnest($1::uuid[])' })}
+),
+target AS (
+  SELECT a."id", e.resolution, e.at FROM "ops"."alerts" AS a
+    JOIN unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[]) AS e(event_id, request_id, resolution, at) ON a."request_id" = e.request_id
+    WHERE a."status" <> 'resolved' AND a."kind" = 'request-sla-breached' AND e.event_id IN (SELECT event_id FROM claimed)
+),
+${resolveTargetsSql('target')},
+emitted AS (
+  ${outboxInsertSql({
+    schema: 'ops',
+    source: 'ops',
+    type: 'ops.alert.resolved',
+    from: 'resolved',
+    at: '$6::text',
+    actor: `'${OPS_ACTOR}'`,
+    requestId: 'r.request_id::text',
+    headers: 'NULL',
+    data: { alertId: 'r.id', kind: 'r.kind', resolution: 'r.resolution' },
+  })}
+)
+SELECT ARRAY(SELECT event_id FROM claimed) AS claimed, (SELECT count(*) FROM resolved)::int AS resolved`;
+
+/**
  * Alerts (API.md: "An SLA breach … raises one alert (not one per tick), runs the pool's
  * escalation … and is in the ledger"): raised and resolved from the event stream in the
  * consumers' transactions, acknowledged and resolved by managers. Each change goes out as an
@@ -153,6 +215,28 @@ export class AlertsService {
     }
     if (raised.length > 0) await this.raise(raised, tx, emit);
     if (endedTasks.size + endedRequests.size + escalationsDone.size + replayedParked.size > 0) await this.resolveEnded(endedTasks, endedRequests, escalationsDone, replayedParked, tx, emit);
+  }
+
+  /**
+   * The `ops-requests` consumer's handleAtOnce: a batch of request ends ({@link onEvents} for
+   * them: their requests' SLA alerts resolved, `ops.alert.resolved` emitted) in one statement
+   * that also claims the events, with no transaction. Declines a batch holding a breach (its
+   * alert is raised, and the escalation poked, by the transaction).
+   */
+  async resolveRequestEndsAtOnce(events: AtOnceEvent[], consumer: string): Promise<AtOnceOutcome> {
+    if (!events.every(({ event }) => REQUEST_ENDS.has(event.type))) return 'declined';
+    // As onEvents: an event without a request id is claimed and resolves nothing.
+    const ends = events.map(({ event }) => ({ id: event.id, requestId: isUuid(event.requestId) ? event.requestId : null, resolution: `request ${event.type.slice('act.request.'.length)}`, at: event.at }));
+    const [row] = await preparedQuery<{ claimed: string[]; resolved: number }>(this.dataSource.manager, 'ops_resolve_request_ends_at_once', RESOLVE_REQUEST_ENDS_AT_ONCE_SQL, [
+      ends.map((end) => end.id),
+      ends.map((end) => end.requestId),
+      ends.map((end) => end.resolution),
+      ends.map((end) => end.at),
+      consumer,
+      this.clock.now().toISOString(),
+    ]);
+    if (row!.resolved > 0) this.outbox.kick();
+    return { handled: new Set(row!.claimed) };
   }
 
   private async raise(alerts: RaisedAlert[], tx: EntityManager, emit: Emit): Promise<void> {
@@ -212,10 +296,8 @@ export class AlertsService {
            JOIN unnest($10::uuid[], $11::text[], $12::timestamptz[]) AS e(parked_id, resolution, at) ON a."kind" = 'event-parked' AND a."subject_id" = e.parked_id
            WHERE a."status" <> 'resolved'
        ),
-       chosen AS (SELECT DISTINCT ON ("id") "id", resolution, at FROM target ORDER BY "id", at)
-       UPDATE "ops"."alerts" AS a SET "status" = 'resolved', "resolved_at" = c.at, "resolved_by" = '${OPS_ACTOR}', "resolution" = c.resolution
-       FROM chosen AS c WHERE a."id" = c."id" AND a."status" <> 'resolved'
-       RETURNING ${ALERT_COLUMNS.replace(/"(\w+)"/g, 'a."$1"')}`,
+       ${resolveTargetsSql('target')}
+       SELECT * FROM resolved`,
       [
         [...tasks.keys()],
         [...tasks.values()].map((r) => r.resolution),

@@ -42,11 +42,18 @@ export interface ManyEvent<T extends EventType> {
  */
 export type ManyEventHandlers = { [T in EventType]?: (events: ManyEvent<T>[], tx: EntityManager, emit: Emit) => Promise<void> };
 
+/** An event offered to {@link SubscriptionOptions.handleAtOnce}, with its consumer span as the outbox stores trace context (pass it to what it emits), or null outside a trace. */
+export interface AtOnceEvent {
+  event: AnyHmsEvent;
+  traceHeaders: string | null;
+}
+
 /**
- * What became of an event offered to {@link SubscriptionOptions.handleAlone}: handled now,
- * seen before (already handled), or declined (it then takes the transactional path).
+ * What became of a batch offered to {@link SubscriptionOptions.handleAtOnce}: declined (nothing
+ * was written; the batch takes the transactional path), or handled, with the ids (lower case)
+ * of the events claimed now; the others had been handled before.
  */
-export type LoneEventOutcome = 'handled' | 'seen' | 'declined';
+export type AtOnceOutcome = 'declined' | { handled: ReadonlySet<string> };
 
 /** A durable subscription of one service to part of the event stream. */
 export type EventSubscription = SubscriptionOptions &
@@ -86,12 +93,17 @@ interface SubscriptionOptions {
    */
   claim?: (events: AnyHmsEvent[], tx: EntityManager) => Promise<Set<string>>;
   /**
-   * A fast path for an event that arrives alone (an idle stream, where latency is what counts):
-   * handles it in one statement that also claims it (see {@link claimProcessedEventSql}), with
-   * no transaction around it: one round trip instead of the five or six of BEGIN, claim, the
-   * handler's statements and COMMIT. May decline; a batch of several events never comes here.
+   * A fast path for a batch (up to `maxEventsPerTransaction` events, or one alone on an idle
+   * stream): handles all of it in ONE statement that claims the events (see
+   * {@link claimProcessedEventSql}) and makes the effects of the fresh ones and their outbox
+   * events as CTEs, atomic by being one statement, with no transaction around it: one round trip
+   * instead of BEGIN, claim, the handler's statements, the outbox insert and COMMIT. It sees the
+   * batch in the order the transactional path would (request-id order, each request's events in
+   * stream order), each event once, and must give the same effect. It may decline (writing
+   * nothing): then the batch takes the transactional path; if it throws, nothing was written
+   * either, and the transactional path tries again, where a failing event fails alone.
    */
-  handleAlone?: (event: AnyHmsEvent) => Promise<LoneEventOutcome>;
+  handleAtOnce?: (events: AtOnceEvent[]) => Promise<AtOnceOutcome>;
 }
 
 /** An event to handle, with the trace context it was emitted in. */
@@ -221,32 +233,47 @@ export class EventConsumer implements ReplayableConsumer {
       if (accepted === 0 && invalid > 0) message.term();
       else acks.expect(message, accepted);
     }
-    if (deliveries.length === 1 && (await this.handledAlone(deliveries[0]!, acks))) return;
     const perTransaction = this.subscription.maxEventsPerTransaction ?? MAX_EVENT_BATCH;
     for (let start = 0; start < deliveries.length; start += perTransaction) {
-      await applyAllOrEachAlone(deliveries.slice(start, start + perTransaction), (batch) => this.applyOutlastingOutages(batch), {
+      const batch = deliveries.slice(start, start + perTransaction);
+      if (await this.handledAtOnce(batch, acks)) continue;
+      await applyAllOrEachAlone(batch, (some) => this.applyOutlastingOutages(some), {
         applied: (delivery) => acks.handled(delivery.message),
         putOff: (delivery, error) => this.putOff(delivery, error, acks),
       });
     }
   }
 
-  /** True once a lone event went through the subscription's fast path (and is acknowledged). */
-  private async handledAlone({ event, message, trace }: Delivery, acks: MessageAcks): Promise<boolean> {
-    const { handleAlone, committed } = this.subscription;
-    if (!handleAlone) return false;
-    let outcome: LoneEventOutcome;
+  /** True once a batch went through the subscription's one-statement path (and is acknowledged). */
+  private async handledAtOnce(deliveries: Delivery[], acks: MessageAcks): Promise<boolean> {
+    const { handleAtOnce, committed } = this.subscription;
+    if (!handleAtOnce || deliveries.length === 0) return false;
+    // An event delivered twice in one batch is offered once: one claim could not tell the copies apart.
+    const unique = new Map<string, Delivery>();
+    for (const delivery of deliveries) {
+      const id = delivery.event.id.toLowerCase();
+      if (!unique.has(id)) unique.set(id, delivery);
+    }
+    const offered = [...unique.values()];
+    let outcome: AtOnceOutcome;
     try {
-      outcome = await withConsumerSpan(`event ${event.type}`, trace, () => handleAlone(event));
+      if (offered.length === 1) {
+        // Alone (the idle stream): the event's span covers the statement too.
+        const { event, trace } = offered[0]!;
+        outcome = await withConsumerSpan(`event ${event.type}`, trace, () => handleAtOnce([{ event, traceHeaders: currentTraceHeaders() }]));
+      } else {
+        outcome = await handleAtOnce(await tracedEvents(offered));
+      }
     } catch (error) {
-      // Nothing was written (one statement); the transactional path tries again and holds the
-      // event back if it fails there too.
-      if (!this.outage.failed(error)) this.logger.warn({ err: error, eventId: event.id, type: event.type }, 'fast path failed; handling the event in a transaction');
+      // Nothing was written (one statement); the transactional path tries again and holds back
+      // an event that fails there too, alone.
+      if (!this.outage.failed(error)) this.logger.warn({ err: error, events: offered.length, durable: this.subscription.durable }, 'one-statement path failed; handling the batch in a transaction');
       return false;
     }
     if (outcome === 'declined') return false;
-    acks.handled(message);
-    if (outcome === 'handled') committed?.([event]);
+    for (const { message } of deliveries) acks.handled(message);
+    const handled = [...unique].filter(([id]) => outcome.handled.has(id)).map(([, { event }]) => event);
+    if (handled.length > 0) committed?.(handled);
     return true;
   }
 
@@ -298,12 +325,7 @@ export class EventConsumer implements ReplayableConsumer {
         for (const { event, trace } of items) await withConsumerSpan(`event ${event.type}`, trace, async () => (handle ? handle(event, tx, emit) : undefined));
         continue;
       }
-      // The work is shared by the run; each event's trace still records that it arrived here,
-      // and what the handler emits for it continues that trace.
-      const many: ManyEvent<EventType>[] = [];
-      for (const { event, trace } of items) {
-        many.push({ event: event as HmsEvent<EventType>, traceHeaders: await withConsumerSpan(`event ${event.type}`, trace, async () => currentTraceHeaders()) });
-      }
+      const many = (await tracedEvents(items)) as ManyEvent<EventType>[];
       await (handleMany![type] as (events: ManyEvent<EventType>[], tx: EntityManager, emit: Emit) => Promise<void>)(many, tx, emit);
     }
     const handledEvents = handled.map(({ event }) => event);
@@ -346,6 +368,17 @@ export class EventConsumer implements ReplayableConsumer {
     this.logger.error({ err: error, eventId: event.id, type: event.type, deliveries, delayMs }, 'event handling failed; will retry');
     acks.putOff(message, delayMs);
   }
+}
+
+/**
+ * Events whose work is shared (a set-based handler, one statement): each event's trace still
+ * records that it arrived here, in a span of its own, and what is emitted for it continues
+ * that trace.
+ */
+async function tracedEvents(items: Carried[]): Promise<AtOnceEvent[]> {
+  const traced: AtOnceEvent[] = [];
+  for (const { event, trace } of items) traced.push({ event, traceHeaders: await withConsumerSpan(`event ${event.type}`, trace, async () => currentTraceHeaders()) });
+  return traced;
 }
 
 /**

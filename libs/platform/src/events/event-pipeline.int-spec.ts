@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DomainError, EventStream, type AnyHmsEvent } from '@hms/contracts';
-import { connectTestBus, freshTestEnvironment, TestNatsParts, uniqueSubjectPrefix } from '@hms/testing';
+import { connectTestBus, freshTestEnvironment, recordStatements, TestNatsParts, uniqueSubjectPrefix } from '@hms/testing';
 import { context, INVALID_TRACEID, propagation, ROOT_CONTEXT, trace, TraceFlags } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
@@ -9,7 +9,7 @@ import { systemClock } from '../clock';
 import { createDataSource, eventTablesUpSql, processedEventsRetentionIndexUpSql } from '../database/data-source';
 import type { NatsBus } from '../nats/nats-bus';
 import { RpcClient, RpcServer } from '../nats/rpc';
-import { claimProcessedEventSql, EventConsumer } from './event-consumer';
+import { claimProcessedEventSql, EventConsumer, type AtOnceEvent } from './event-consumer';
 import { EventOutbox } from './event-outbox';
 import { PROCESSED_EVENTS_DELETE_CHUNK, PROCESSED_EVENTS_RETENTION_SECONDS, ProcessedEventsRetention } from './processed-events-retention';
 
@@ -398,7 +398,9 @@ describe(`${EventConsumer.name} with a fast path for lone events`, () => {
           handledBy.push([pool, 'transaction']);
         },
         // Claim and effect in one statement; declines pools named 'decline-…', fails once for 'broken'.
-        handleAlone: async (event) => {
+        handleAtOnce: async (events) => {
+          expect(events).toHaveLength(1);
+          const [{ event }] = events as [AtOnceEvent];
           const pool = (event.data as { pool: string }).pool;
           if (pool.startsWith('decline')) return 'declined';
           if (pool === 'broken' && aloneFailuresLeft-- > 0) throw new Error('fast path down');
@@ -408,9 +410,9 @@ describe(`${EventConsumer.name} with a fast path for lone events`, () => {
              SELECT EXISTS (SELECT 1 FROM added) AS claimed`,
             [event.id, pool],
           );
-          if (!row!.claimed) return 'seen';
+          if (!row!.claimed) return { handled: new Set() };
           handledBy.push([pool, 'alone']);
-          return 'handled';
+          return { handled: new Set([event.id]) };
         },
         committed: (events) => committed.push(...events.map((e) => (e.data as { pool: string }).pool)),
       },
@@ -551,5 +553,107 @@ describe(RpcServer.name, () => {
 
   it('reports UNAVAILABLE when no replica serves the subject', async () => {
     await expect(new RpcClient(bus).call('act.request.get', { id: 'x' }, { actor, timeoutMs: 500 })).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+  });
+});
+
+describe(`${EventConsumer.name} with a one-statement path for batches`, () => {
+  /**
+   * A consumer started once its events are all in the stream, so its first pull takes them as
+   * one batch. Its one-statement path claims the batch and adds a row per fresh pool; the
+   * transactional path adds the same rows. A CHECK constraint refuses the pool 'broken' on both
+   * paths until the test drops it.
+   */
+  async function batchConsumer(label: string, pools: string[]) {
+    const fixture = await eventsFixture(label, 'plb');
+    await fixture.dataSource.query(`CREATE TABLE plb.pools (pool text PRIMARY KEY CONSTRAINT not_broken CHECK (pool <> 'broken'))`);
+    const emitted = await fixture.outbox.transaction(async (_tx, emit) => pools.map((pool) => emit('oms.pool.updated', null, { pool }, 'tester')));
+    for (let left = 1; left > 0; ) {
+      [{ left }] = await fixture.dataSource.query('SELECT count(*)::int AS "left" FROM plb.outbox');
+      if (left > 0) await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    const offered: string[][] = [];
+    const byTransaction: string[] = [];
+    const committed: string[] = [];
+    const poolOf = (event: AnyHmsEvent) => (event.data as { pool: string }).pool;
+    const consumer = new EventConsumer(
+      fixture.bus,
+      fixture.outbox,
+      'plb',
+      {
+        durable: 'plb',
+        filter: 'oms.>',
+        handle: async (event, tx) => {
+          await tx.query('INSERT INTO plb.pools (pool) VALUES ($1)', [poolOf(event)]);
+          byTransaction.push(poolOf(event));
+        },
+        handleAtOnce: async (events) => {
+          offered.push(events.map(({ event }) => poolOf(event)));
+          const [row]: Array<{ claimed: string[] }> = await fixture.dataSource.query(
+            `WITH claimed AS (${claimProcessedEventSql({ schema: 'plb', consumer: "'plb'", eventIds: 'unnest($1::uuid[])' })}),
+                  added AS (INSERT INTO plb.pools (pool) SELECT e.pool FROM unnest($1::uuid[], $2::text[]) AS e(id, pool) JOIN claimed AS c ON c.event_id = e.id)
+             SELECT ARRAY(SELECT event_id FROM claimed) AS claimed`,
+            [events.map(({ event }) => event.id), events.map(({ event }) => poolOf(event))],
+          );
+          return { handled: new Set(row!.claimed) };
+        },
+        committed: (events) => committed.push(...events.map(poolOf)),
+      },
+      logger,
+      { retryBaseMs: 20 },
+    );
+    return { fixture, consumer, emitted, offered, byTransaction, committed };
+  }
+
+  let running: Awaited<ReturnType<typeof batchConsumer>> | undefined;
+
+  afterEach(async () => {
+    await running?.fixture.dispose(running.consumer);
+    running = undefined;
+  });
+
+  it('handles a batch of several events in one statement with no transaction, and each once when redelivered', async () => {
+    running = await batchConsumer('platform_at_once', ['a', 'b', 'c', 'd']);
+    const { fixture, consumer, emitted, offered, byTransaction, committed } = running;
+    const statements = recordStatements();
+    try {
+      await consumer.start();
+      await eventually(() => committed.length === 4);
+    } finally {
+      statements.stop();
+    }
+    expect(offered).toEqual([['a', 'b', 'c', 'd']]);
+    expect(byTransaction).toEqual([]);
+    // The consumer's only statement: no transaction (TypeORM's START TRANSACTION), one claim for the four.
+    expect(statements.texts.filter((text) => text.includes('processed_events'))).toHaveLength(1);
+    // (The outbox relay's poll is one statement of its own that begins with BEGIN, not a transaction's start.)
+    expect(statements.transactions()).toBe(0);
+
+    // Redelivered together (a relay that published them again past the de-duplication window), and a new one behind them.
+    const subject = fixture.bus.subject(EventStream.subjectOf('oms.pool.updated'));
+    for (const event of emitted) await fixture.bus.jetstream.publish(subject, JSON.stringify(event), { msgID: `${event.id}-again` });
+    await fixture.outbox.transaction(async (_tx, emit) => emit('oms.pool.updated', null, { pool: 'marker' }, 'tester'));
+    await eventually(() => committed.includes('marker'));
+    expect(committed).toEqual(['a', 'b', 'c', 'd', 'marker']);
+    expect(await fixture.dataSource.query('SELECT pool FROM plb.pools ORDER BY pool')).toEqual(['a', 'b', 'c', 'd', 'marker'].map((pool) => ({ pool })));
+    expect(await fixture.dataSource.query('SELECT count(*)::int AS n FROM plb.processed_events')).toEqual([{ n: 5 }]);
+  });
+
+  it('falls back to transactions when the statement fails: the failing event fails alone, the rest are handled once', async () => {
+    running = await batchConsumer('platform_at_once_fail', ['a', 'broken', 'b']);
+    const { fixture, consumer, offered, byTransaction, committed } = running;
+    await consumer.start();
+    await eventually(() => committed.includes('a') && committed.includes('b'));
+    expect(offered[0]).toEqual(['a', 'broken', 'b']);
+    // The failed statement wrote nothing: a and b came by the transactional path (the batch's, rolled back, then each alone).
+    expect([...new Set(byTransaction)].sort()).toEqual(['a', 'b']);
+    expect(committed).toEqual(['a', 'b']);
+    // Held back and tried again (its message, which carries a and b too: they are seen now); it goes through once its handler can take it.
+    await eventually(() => offered.length >= 2);
+    expect(offered.slice(1).every((batch) => batch.includes('broken'))).toBe(true);
+    await fixture.dataSource.query('ALTER TABLE plb.pools DROP CONSTRAINT not_broken');
+    await eventually(() => committed.includes('broken'));
+    expect(committed).toEqual(['a', 'b', 'broken']);
+    expect(await fixture.dataSource.query('SELECT pool FROM plb.pools ORDER BY pool')).toEqual(['a', 'b', 'broken'].map((pool) => ({ pool })));
+    expect(await fixture.dataSource.query('SELECT count(*)::int AS n FROM plb.processed_events')).toEqual([{ n: 3 }]);
   });
 });
