@@ -19,6 +19,8 @@ export interface AcquireLeasesParams {
   traceHeaders: string | null;
   /** Room in the answer for the tasks, in bytes (see {@link leasedTaskBytesSql}). */
   replyBudgetBytes: number;
+  /** A worker row seen this recently (ms before `now`) is left as it is (see lastSeenResolutionMs). */
+  seenResolutionMs: number;
 }
 
 export interface AcquiredLeaseRow {
@@ -83,9 +85,13 @@ export const leasedTaskBytesSql = `COALESCE(payload_bytes, octet_length(payload:
  * Tokens and lease ids come from the caller (crypto-random in Node; pgcrypto is not assumed),
  * matched to the picked rows by position.
  *
- * Worker upsert: the worker row is locked here before any task; lease-holder statements lock the
- * task first and the worker after, but a lease call never waits on a task lock (SKIP LOCKED), so
- * the two orders cannot deadlock.
+ * Worker upsert: only when the worker is new or its last_seen_at is older than $12 ms
+ * (lastSeenResolutionMs): a worker at work calls several times a second, and the upsert, when it
+ * runs, locks the row and writes a new version of it (2 of a one-task lease's 14 WAL records).
+ * The NOT EXISTS reads the row without locking it; last_seen_at only moves forward (GREATEST),
+ * so a row found fresh stays fresh. When the upsert runs, it locks the worker row before any
+ * task; lease-holder statements lock the task first and the worker after, but a lease call never
+ * waits on a task lock (SKIP LOCKED), so the two orders cannot deadlock.
  *
  * Events: the `oms.task.leased` event of each granted task goes into the outbox from the same
  * statement, so the lease needs no transaction around it: one round trip instead of four
@@ -110,7 +116,8 @@ WITH clock AS MATERIALIZED (
 ),
 seen AS (
   INSERT INTO oms.workers AS w (id, first_seen_at, last_seen_at)
-  VALUES ($1, $2::timestamptz, $2::timestamptz)
+  SELECT $1::text, $2::timestamptz, $2::timestamptz
+  WHERE NOT EXISTS (SELECT 1 FROM oms.workers WHERE id = $1::text AND last_seen_at >= $2::timestamptz - $12::int * interval '1 millisecond')
   ON CONFLICT (id) DO UPDATE SET last_seen_at = GREATEST(w.last_seen_at, EXCLUDED.last_seen_at)
 ),
 picked AS MATERIALIZED (
@@ -199,6 +206,7 @@ export async function acquireLeases(db: StatementTarget, params: AcquireLeasesPa
     params.actor,
     params.traceHeaders,
     params.replyBudgetBytes,
+    params.seenResolutionMs,
   ]);
   const first = answer[0];
   const tooLarge = first?.too_large_id ? { taskId: first.too_large_id, bytes: Number(first.too_large_bytes) } : null;

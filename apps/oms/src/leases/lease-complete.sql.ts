@@ -29,7 +29,9 @@ export interface CompletionInput {
  * one round trip, with no transaction around it (a task whose required holder, see
  * requiredLeaseHolder, is not its worker is left out like a stale token): store the output, end the lease and remember
  * its token with the answer (so a repeated complete is recognised), refresh each holder once,
- * and write each task's `oms.task.completed` event to the outbox.
+ * and write each task's `oms.task.completed` event to the outbox. A holder whose last_seen_at is
+ * within $10 ms of now is neither locked nor rewritten (see lastSeenResolutionMs): that is the
+ * usual case, a worker completing what it leased a moment ago.
  *
  * Locking: task rows in id order (the ORDER BY sits below the row locks), then the holders'
  * worker rows in id order — the order every lease-holder statement follows (task, then worker) —
@@ -63,7 +65,10 @@ changed AS (
   RETURNING t.id, t.request_id, t.step_id, t.pool, held.worker AS holder, t.lease_id, t.attempt, i.output, i.actor, i.headers
 ),
 holders AS (
-  SELECT w.id FROM oms.workers AS w WHERE w.id IN (SELECT holder FROM changed) ORDER BY w.id FOR UPDATE
+  SELECT w.id FROM oms.workers AS w
+  WHERE w.id IN (SELECT holder FROM changed) AND w.last_seen_at < $7::timestamptz - $10::int * interval '1 millisecond'
+  ORDER BY w.id
+  FOR UPDATE
 ),
 seen AS (
   UPDATE oms.workers AS w SET last_seen_at = GREATEST(w.last_seen_at, $7::timestamptz) FROM holders WHERE w.id = holders.id
@@ -95,7 +100,7 @@ SELECT id, request_id, step_id, pool, holder, lease_id, attempt FROM changed`;
  * Completes the tasks whose `leaseToken` holds their lease, with their events; atomic on its own.
  * The others are left out of the answer.
  */
-export function completeLeases(db: StatementTarget, completions: CompletionInput[], now: Date): Promise<CompletedRow[]> {
+export function completeLeases(db: StatementTarget, completions: CompletionInput[], now: Date, seenResolutionMs: number): Promise<CompletedRow[]> {
   return preparedQuery<CompletedRow>(db, 'oms_complete_leases', COMPLETE_MANY_SQL, [
     completions.map((c) => c.taskId),
     completions.map((c) => c.leaseToken),
@@ -106,5 +111,6 @@ export function completeLeases(db: StatementTarget, completions: CompletionInput
     now,
     now.toISOString(),
     completions.map((c) => c.holder),
+    seenResolutionMs,
   ]);
 }

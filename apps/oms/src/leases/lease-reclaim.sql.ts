@@ -1,6 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import { queryRows } from '../database/query-rows';
-import { smallestPossibleLivenessSeconds } from '../workers/liveness-window';
+import { silentBefore, smallestPossibleLivenessSeconds } from '../workers/liveness-window';
 
 export interface ReclaimedRow {
   id: string;
@@ -67,6 +67,9 @@ const EXPIRED_SQL = reclaimSql(`
  * leased tasks through a partial index on them and hash-joins), then each task's pool by primary
  * key; the tasks table is never scanned, only its rows are locked.
  *
+ * Silence is measured up to $6, now minus lastSeenResolutionMs: a lease or complete leaves a
+ * last_seen_at that recent as it is, so the worker may have called up to that much after it.
+ *
  * Two bounds on last_seen_at narrow the workers first. $5 (now minus the smallest window any
  * pool can have) is a constant, so the planner can estimate it from the column statistics. The
  * sub-select, the smallest window any pool has right now (one read of the small pools table), is
@@ -83,8 +86,8 @@ const GONE_WORKERS_SQL = reclaimSql(`
   LEFT JOIN oms.pools AS p ON p.name = t.pool
   WHERE t.status = 'leased'
     AND w.last_seen_at < $5::timestamptz
-    AND w.last_seen_at < $1::timestamptz - (SELECT LEAST(min(worker_liveness_seconds), $4::int) FROM oms.pools) * interval '1 second'
-    AND w.last_seen_at < $1::timestamptz - COALESCE(p.worker_liveness_seconds, $4::int) * interval '1 second'
+    AND w.last_seen_at < $6::timestamptz - (SELECT LEAST(min(worker_liveness_seconds), $4::int) FROM oms.pools) * interval '1 second'
+    AND w.last_seen_at < $6::timestamptz - COALESCE(p.worker_liveness_seconds, $4::int) * interval '1 second'
   LIMIT $2
   FOR UPDATE OF t SKIP LOCKED`);
 
@@ -100,6 +103,7 @@ export function reclaimExpiredLeases(tx: EntityManager, now: Date, limit = RECLA
  */
 export function reclaimLeasesOfGoneWorkers(tx: EntityManager, now: Date, defaultSeconds: number, limit = RECLAIM_BATCH): Promise<ReclaimedRow[]> {
   const error = { message: 'The worker holding the lease stopped answering', code: 'WORKER_GONE' };
-  const silentSinceAtLeast = new Date(now.getTime() - smallestPossibleLivenessSeconds(defaultSeconds) * 1000);
-  return queryRows<ReclaimedRow>(tx, GONE_WORKERS_SQL, [now, limit, JSON.stringify(error), defaultSeconds, silentSinceAtLeast]);
+  const before = silentBefore(now, defaultSeconds);
+  const silentSinceAtLeast = new Date(before.getTime() - smallestPossibleLivenessSeconds(defaultSeconds) * 1000);
+  return queryRows<ReclaimedRow>(tx, GONE_WORKERS_SQL, [now, limit, JSON.stringify(error), defaultSeconds, silentSinceAtLeast, before]);
 }

@@ -26,7 +26,7 @@ import { OmsConfig } from '../oms.config';
 import { failureEvent, transitionTask } from '../tasks/task.state';
 import type { EndedOutcome } from '../tasks/task.entity';
 import { backoffDelayMs } from './backoff';
-import { longPollLookMs } from '../workers/liveness-window';
+import { lastSeenResolutionMs, longPollLookMs } from '../workers/liveness-window';
 import { WorkerPresence } from '../workers/worker-presence';
 import { acquireLeases, type AcquiredLeaseRow } from './lease-acquire.sql';
 import { completeLeases, type CompletionInput } from './lease-complete.sql';
@@ -136,6 +136,7 @@ export class LeasesService {
       actor: actor.id,
       traceHeaders: currentTraceHeaders(),
       replyBudgetBytes,
+      seenResolutionMs: lastSeenResolutionMs(this.config.OMS_WORKER_LIVENESS_SECONDS),
     });
     if (tooLarge) {
       // Only a task queued before NATS's max_payload was lowered gets here (a larger one is
@@ -212,7 +213,7 @@ export class LeasesService {
     completionBatchSize.observe(batch.length);
     // The completion time is read once a connection is held, so waiting for one does not make
     // a completion look older than it is.
-    const rows = await this.genericPlans.onConnection((db) => completeLeases(db, batch, this.clock.now()));
+    const rows = await this.genericPlans.onConnection((db) => completeLeases(db, batch, this.clock.now(), lastSeenResolutionMs(this.config.OMS_WORKER_LIVENESS_SECONDS)));
     const completed = new Set(rows.map((row) => row.id));
     if (completed.size > 0) this.outbox.kick();
     const results: Array<Settled<TaskActionResult>> = [];

@@ -1,9 +1,11 @@
 import { WORKER_LIVENESS_LIMITS } from '@hms/contracts';
 import {
   effectiveLivenessSeconds,
+  lastSeenResolutionMs,
   livenessCheckIntervalMs,
   longPollLookMs,
   presenceConfirmMs,
+  silentBefore,
   smallestLivenessSeconds,
   smallestPossibleLivenessSeconds,
 } from './liveness-window';
@@ -86,5 +88,25 @@ describe(longPollLookMs.name, () => {
   ])('lets a parked worker be seen twice within the smallest window: recheck %p ms, default %p s → %p ms', (recheckMs, fallback, expected) => {
     expect(longPollLookMs(recheckMs, fallback)).toBe(expected);
     expect(2 * longPollLookMs(recheckMs, fallback)).toBeLessThanOrEqual(smallestPossibleLivenessSeconds(fallback) * 1000);
+  });
+});
+
+describe(lastSeenResolutionMs.name, () => {
+  it.each([
+    [60, 500],
+    [3600, 500],
+    [1, 50],
+  ])('with a default window of %p s, keeps last seen to %p ms: a twentieth of the smallest possible window', (fallback, expected) => {
+    expect(lastSeenResolutionMs(fallback)).toBe(expected);
+  });
+
+  it('stays well inside every window a pool may have, and at most 1 s', () => {
+    for (const fallback of [1, 10, 60, 86_400]) {
+      expect(lastSeenResolutionMs(fallback)).toBeLessThanOrEqual(Math.min(1000, (smallestPossibleLivenessSeconds(fallback) * 1000) / 20));
+    }
+  });
+
+  it('moves the silence checks back by the resolution', () => {
+    expect(silentBefore(new Date('2026-01-01T00:00:10.000Z'), 60)).toEqual(new Date('2026-01-01T00:00:09.500Z'));
   });
 });

@@ -55,6 +55,24 @@ export function longPollLookMs(recheckMs: number, defaultSeconds: number): numbe
   return Math.min(recheckMs, halfSmallestWindowMs(defaultSeconds));
 }
 
+/**
+ * How fresh a worker's last_seen_at may be for a lease or complete to leave it as it is: a
+ * twentieth of the smallest possible window, at most 1 s (500 ms with the 60 s default). A worker
+ * at work calls many times a second, and rewriting its row on each call (a row lock and a new row
+ * version, a sixth of a lease's WAL) bought nothing the liveness checks can see. So the stored
+ * time may trail the worker's latest call by up to this much, and the gone-worker checks allow
+ * that much more silence (see lease-reclaim.sql.ts, WorkerPresence.markGone): a worker is still
+ * declared gone only after a whole window without a call, at most this much later than before.
+ */
+export function lastSeenResolutionMs(defaultSeconds: number): number {
+  return Math.min(1000, (smallestPossibleLivenessSeconds(defaultSeconds) * 1000) / 20);
+}
+
+/** The time a worker must have been last seen before to have been silent for a window ending at `now`, given {@link lastSeenResolutionMs}. */
+export function silentBefore(now: Date, defaultSeconds: number): Date {
+  return new Date(now.getTime() - lastSeenResolutionMs(defaultSeconds));
+}
+
 /** Half of the smallest window any pool can have: what happens this often happens twice per window. */
 function halfSmallestWindowMs(defaultSeconds: number): number {
   return (smallestPossibleLivenessSeconds(defaultSeconds) * 1000) / 2;

@@ -4,7 +4,7 @@ import { CLOCK, EventOutbox, type Clock } from '@hms/platform';
 import { DataSource } from 'typeorm';
 import { queryRows } from '../database/query-rows';
 import { OmsConfig } from '../oms.config';
-import { presenceConfirmMs, smallestLivenessSeconds, smallestPossibleLivenessSeconds } from './liveness-window';
+import { presenceConfirmMs, silentBefore, smallestLivenessSeconds, smallestPossibleLivenessSeconds } from './liveness-window';
 
 const SYSTEM = systemActor('oms').id;
 
@@ -96,13 +96,15 @@ export class WorkerPresence {
    * name such a pool, hence the outer join). Index: the primary keys of the three tables;
    * worker_pools holds only online pairs, so this reads little. The first two bounds only narrow
    * the workers early, as in the gone-worker lease reclaim (lease-reclaim.sql.ts): $4 is now minus
-   * the smallest window any pool can have, the sub-select the smallest one any pool has.
+   * the smallest window any pool can have, the sub-select the smallest one any pool has. Silence
+   * is measured up to now minus lastSeenResolutionMs, as there (a recent last_seen_at is not
+   * rewritten on every lease or complete).
    */
   markGone(): Promise<{ full: boolean }> {
     return this.outbox.transaction(async (tx, emit) => {
-      const now = this.clock.now();
       const defaultSeconds = this.config.OMS_WORKER_LIVENESS_SECONDS;
-      const silentSinceAtLeast = new Date(now.getTime() - smallestPossibleLivenessSeconds(defaultSeconds) * 1000);
+      const silentUpTo = silentBefore(this.clock.now(), defaultSeconds);
+      const silentSinceAtLeast = new Date(silentUpTo.getTime() - smallestPossibleLivenessSeconds(defaultSeconds) * 1000);
       const gone = await queryRows<{ worker: string; pool: string; last_seen_at: Date }>(
         tx,
         `WITH gone AS (
@@ -118,7 +120,7 @@ export class WorkerPresence {
          DELETE FROM oms.worker_pools AS wp USING gone
          WHERE wp.worker = gone.worker AND wp.pool = gone.pool
          RETURNING wp.worker, wp.pool, gone.last_seen_at`,
-        [now, GONE_BATCH, defaultSeconds, silentSinceAtLeast],
+        [silentUpTo, GONE_BATCH, defaultSeconds, silentSinceAtLeast],
       );
       for (const row of gone) {
         emit('oms.worker.offline', null, { worker: row.worker, pool: row.pool, lastSeenAt: row.last_seen_at.toISOString() }, SYSTEM);
