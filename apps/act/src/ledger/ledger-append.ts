@@ -45,6 +45,14 @@ SELECT 'head', "request_id"::text, "entries", "hash" FROM "act"."ledger_heads" W
  * text it was hashed over (docs/performance.md has the figures). The same statement moves each
  * chain's head to its last entry inserted, set-based, so the head can never lag its entries and
  * the hot path keeps its statement count.
+ *
+ * A head is moved by a plain UPDATE when the chain had one (its first entry inserted here is not
+ * seq 1) and started by a plain INSERT otherwise, not by an upsert: under the chain's lock the
+ * head read before is still the head, and an upsert would lock each row it updates (a WAL record
+ * of its own) and insert new heads speculatively (another). The UPDATE changes no indexed column
+ * (the checkpoint's index reads the flag `unchecked`, already true after the head's first move),
+ * so it is HOT: one WAL record per head instead of four. A head inserted around the ledger makes
+ * the INSERT fail loudly, as the upsert's seq collision did.
  */
 const INSERT_ENTRIES_SQL = `
 WITH "inserted" AS (
@@ -53,10 +61,15 @@ WITH "inserted" AS (
     AS e("request_id" uuid, "seq" int, "event_id" uuid, "at" timestamptz, "type" text, "actor" text, "data" jsonb, "prev_hash" text, "hash" text)
   ON CONFLICT ON CONSTRAINT "ledger_entries_event_id_key" DO NOTHING
   RETURNING "request_id", "seq", "event_id", "hash"
-), "heads" AS (
-  INSERT INTO "act"."ledger_heads" ("request_id", "entries", "hash")
-  SELECT DISTINCT ON ("request_id") "request_id", "seq", "hash" FROM "inserted" ORDER BY "request_id", "seq" DESC
-  ON CONFLICT ON CONSTRAINT "ledger_heads_pkey" DO UPDATE SET "entries" = EXCLUDED."entries", "hash" = EXCLUDED."hash"
+), "last" AS (
+  SELECT DISTINCT ON ("request_id") "request_id", "seq", "hash", min("seq") OVER (PARTITION BY "request_id") AS "first"
+  FROM "inserted" ORDER BY "request_id", "seq" DESC
+), "moved" AS (
+  UPDATE "act"."ledger_heads" AS h SET "entries" = l."seq", "hash" = l."hash", "unchecked" = l."seq" <> h."checkpointed_entries"
+  FROM "last" AS l WHERE h."request_id" = l."request_id" AND l."first" > 1
+), "started" AS (
+  INSERT INTO "act"."ledger_heads" ("request_id", "entries", "hash", "unchecked")
+  SELECT "request_id", "seq", "hash", true FROM "last" WHERE "first" = 1
 )
 SELECT "event_id" FROM "inserted"`;
 

@@ -305,6 +305,33 @@ describe('ACT ledger', () => {
     expect(signed).toMatchObject({ keyId: expect.stringMatching(/^[0-9a-f]{16}$/), signature: expect.any(String) });
   });
 
+  it('moves a chain head in place (a HOT update, no index entry) and still checkpoints every head that moved', async () => {
+    const requestId = randomUUID();
+    const event = () => ({ id: randomUUID(), requestId, type: 'oms.task.requeued', at: new Date().toISOString(), actor: 'system:oms', data: {} });
+    const updates = await act.app.get(DataSource).transaction(async (tx) => {
+      // The backend's counts not yet reported (exact, unlike the shared statistics), before and after.
+      const counts = async () =>
+        ((await tx.query(`SELECT n_tup_ins::int AS ins, n_tup_upd::int AS upd, n_tup_hot_upd::int AS hot FROM pg_stat_xact_user_tables WHERE relid = 'act.ledger_heads'::regclass`)) as Array<{ ins: number; upd: number; hot: number }>)[0];
+      const before = await counts();
+      await appendLedgerEntries(tx, [event(), event()]);
+      await appendLedgerEntries(tx, [event()]);
+      await appendLedgerEntries(tx, [event()]);
+      const after = await counts();
+      return { inserted: after.ins - before.ins, updated: after.upd - before.upd, hot: after.hot - before.hot };
+    });
+    expect(updates).toEqual({ inserted: 1, updated: 2, hot: 2 });
+    const head = async () => (await act.sql<{ entries: number; checkpointed_entries: number; unchecked: boolean }>('SELECT entries, checkpointed_entries, unchecked FROM act.ledger_heads WHERE request_id = $1', [requestId]))[0];
+    expect(await head()).toEqual({ entries: 4, checkpointed_entries: 0, unchecked: true });
+    expect(await checkpoint()).toBeGreaterThan(0);
+    expect(await head()).toEqual({ entries: 4, checkpointed_entries: 4, unchecked: false });
+    await appendAlone(event());
+    expect(await head()).toEqual({ entries: 5, checkpointed_entries: 4, unchecked: true });
+    expect(await checkpoint()).toBeGreaterThan(0);
+    expect(await head()).toEqual({ entries: 5, checkpointed_entries: 5, unchecked: false });
+    // The flag cannot drift from the counts it stands for: the checkpoint finds heads by it alone.
+    await expect(act.sql('UPDATE act.ledger_heads SET entries = 6 WHERE request_id = $1', [requestId])).rejects.toThrow(/ledger_heads_unchecked_check/);
+  });
+
   it('skips its turn while another replica is writing a checkpoint', async () => {
     await completedVoucher();
     await checkpoint();
