@@ -53,14 +53,19 @@ SELECT 'head', "request_id"::text, "entries", "hash" FROM "act"."ledger_heads" W
  * (the checkpoint's index reads the flag `unchecked`, already true after the head's first move),
  * so it is HOT: one WAL record per head instead of four. A head inserted around the ledger makes
  * the INSERT fail loudly, as the upsert's seq collision did.
+ *
+ * The entries are inserted plainly too, not `ON CONFLICT (event_id) DO NOTHING`: the repeats were
+ * found after the chains' locks, so only an event id being recorded at this moment under another
+ * request can collide, and then the unique index fails the statement (the batch is retried one
+ * event at a time and the event, redelivered, is found recorded). The speculative insert cost a
+ * WAL record and an index probe per entry on every append.
  */
 const INSERT_ENTRIES_SQL = `
 WITH "inserted" AS (
   INSERT INTO "act"."ledger_entries" ("request_id", "seq", "event_id", "at", "type", "actor", "data", "prev_hash", "hash")
   SELECT * FROM jsonb_to_recordset($1::jsonb)
     AS e("request_id" uuid, "seq" int, "event_id" uuid, "at" timestamptz, "type" text, "actor" text, "data" jsonb, "prev_hash" text, "hash" text)
-  ON CONFLICT ON CONSTRAINT "ledger_entries_event_id_key" DO NOTHING
-  RETURNING "request_id", "seq", "event_id", "hash"
+  RETURNING "request_id", "seq", "hash"
 ), "last" AS (
   SELECT DISTINCT ON ("request_id") "request_id", "seq", "hash", min("seq") OVER (PARTITION BY "request_id") AS "first"
   FROM "inserted" ORDER BY "request_id", "seq" DESC
@@ -71,7 +76,7 @@ WITH "inserted" AS (
   INSERT INTO "act"."ledger_heads" ("request_id", "entries", "hash", "unchecked")
   SELECT "request_id", "seq", "hash", true FROM "last" WHERE "first" = 1
 )
-SELECT "event_id" FROM "inserted"`;
+SELECT count(*)::int AS "entries" FROM "inserted"`;
 
 /** The rows of {@link INSERT_ENTRIES_SQL}, each entry's data embedded as its canonical JSON. */
 function entryRowsJson(entries: LinkedEntry[]): string {
@@ -116,10 +121,6 @@ export async function appendLedgerEntries(tx: EntityManager, events: LedgerEvent
   });
   const fresh = entries.filter((e): e is LinkedEntry => e !== null);
   if (fresh.length === 0) return entries;
-  const inserted = await preparedQuery<{ event_id: string }>(tx, 'act_ledger_insert', INSERT_ENTRIES_SQL, [entryRowsJson(fresh)]);
-  if (inserted.length === fresh.length) return entries;
-  // An event id already recorded under another request: its entry is missing, so the entries
-  // linked after it would dangle. Give up the transaction; the caller appends one event at a time.
-  if (fresh.length > 1) throw new Error('ledger: an event of the batch was already recorded under another request');
-  return entries.map(() => null);
+  await preparedQuery(tx, 'act_ledger_insert', INSERT_ENTRIES_SQL, [entryRowsJson(fresh)]);
+  return entries;
 }

@@ -162,6 +162,38 @@ describe('ACT ledger', () => {
     for (const id of [a, b, c]) expect(await act.call('act.request.verify', { id: id! })).toMatchObject({ valid: true });
   });
 
+  it('records an event once when it is appended under two requests at the same moment: the second append fails, and its retry finds it recorded', async () => {
+    const event = (requestId: string) => ({ id: eventId, requestId, type: 'oms.task.requeued', at: new Date().toISOString(), actor: 'system:oms', data: {} });
+    const eventId = randomUUID();
+    const [a, b] = [randomUUID(), randomUUID()];
+    const first = new Client({ connectionString: act.serviceDatabaseUrl });
+    await first.connect();
+    try {
+      // The first append's entry inserted, its transaction not committed yet: the second cannot see it.
+      await first.query('BEGIN');
+      await first.query(
+        `INSERT INTO act.ledger_entries (request_id, seq, event_id, at, type, actor, data, prev_hash, hash) VALUES ($1, 1, $2, now(), 'oms.task.requeued', 'system:oms', '{}', $3, 'h')`,
+        [a, eventId, GENESIS_HASH],
+      );
+      const second = appendAlone(event(b)).then(
+        () => 'appended',
+        (error: Error) => error.message,
+      );
+      await eventually(async () => {
+        const [waiting] = await act.sql<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO "act"."ledger_entries"%'`);
+        if (waiting.n === 0) throw new Error('the second append is not waiting for the first yet');
+      });
+      await first.query('COMMIT');
+      expect(await second).toMatch(/ledger_entries_event_id_key/);
+    } finally {
+      await first.end();
+    }
+    expect(await appendAlone(event(b))).toBeNull();
+    const rows = await act.sql<{ request_id: string }>('SELECT request_id FROM act.ledger_entries WHERE event_id = $1', [eventId]);
+    expect(rows).toEqual([{ request_id: a }]);
+    expect(await act.sql('SELECT 1 FROM act.ledger_heads WHERE request_id = $1', [b])).toEqual([]);
+  });
+
   it('refuses UPDATE, DELETE and TRUNCATE of ledger entries', async () => {
     const id = await completedVoucher();
     await expect(act.sql(`UPDATE act.ledger_entries SET actor = 'mallory' WHERE request_id = $1 AND seq = 3`, [id])).rejects.toThrow(
