@@ -105,18 +105,23 @@ export async function appendLedgerEntries(tx: EntityManager, events: LedgerEvent
     if (row.kind === 'recorded') recorded.add(row.id);
     else heads.set(row.id, { seq: row.seq, hash: row.hash });
   }
+  // Postgres stores and answers uuids in lower case; an event may spell its ids in upper case. A
+  // repeat missed here would fail the insert on the unique index rather than be skipped, and an
+  // entry hashed over other spellings than the stored ones would not verify.
   const entries = events.map((event): LinkedEntry | null => {
-    if (recorded.has(event.id)) return null;
-    recorded.add(event.id); // the same event twice in one batch is recorded once
-    const entry = chainNext(heads.get(event.requestId), {
-      requestId: event.requestId,
-      eventId: event.id,
+    const eventId = event.id.toLowerCase();
+    const requestId = event.requestId.toLowerCase();
+    if (recorded.has(eventId)) return null;
+    recorded.add(eventId); // the same event twice in one batch is recorded once
+    const entry = chainNext(heads.get(requestId), {
+      requestId,
+      eventId,
       at: new Date(event.at).toISOString(),
       type: event.type,
       actor: event.actor,
       data: event.data ?? {},
     });
-    heads.set(event.requestId, entry);
+    heads.set(requestId, entry);
     return entry;
   });
   const fresh = entries.filter((e): e is LinkedEntry => e !== null);

@@ -194,6 +194,15 @@ describe('ACT ledger', () => {
     expect(await act.sql('SELECT 1 FROM act.ledger_heads WHERE request_id = $1', [b])).toEqual([]);
   });
 
+  it('knows a repeat whose ids are spelled in upper case, and chains it as stored', async () => {
+    const { request } = await act.call('act.request.create', { plan: 'disaster_voucher' });
+    await historyOfLength(request.id, 2);
+    const event = { id: randomUUID().toUpperCase(), requestId: request.id.toUpperCase(), type: 'oms.task.requeued', at: new Date().toISOString(), actor: 'system:oms', data: {} };
+    expect(await appendAlone(event)).toMatchObject({ seq: 3, eventId: event.id.toLowerCase() });
+    expect(await appendAlone(event)).toBeNull();
+    expect(await act.call('act.request.verify', { id: request.id })).toEqual({ valid: true, entries: 3 });
+  });
+
   it('refuses UPDATE, DELETE and TRUNCATE of ledger entries', async () => {
     const id = await completedVoucher();
     await expect(act.sql(`UPDATE act.ledger_entries SET actor = 'mallory' WHERE request_id = $1 AND seq = 3`, [id])).rejects.toThrow(
