@@ -68,6 +68,21 @@ describe('ACT schema', () => {
     expect(triggers.map((t) => t.tgname)).toEqual(['ledger_entries_append_only', 'ledger_entries_no_truncate']);
   });
 
+  it('flags the heads changed since the latest checkpoint when it moves the checkpoint index onto the flag', async () => {
+    await dataSource.undoLastMigration({ transaction: 'each' });
+    const [moved, checkpointed] = ['01a24f33-0000-7000-8000-000000000001', '01a24f33-0000-7000-8000-000000000002'];
+    await dataSource.query(`INSERT INTO act.ledger_heads (request_id, entries, hash, checkpointed_entries) VALUES ($1, 5, 'a', 3), ($2, 4, 'b', 4)`, [moved, checkpointed]);
+    await runMigrations(dataSource, 'act');
+    const heads: Array<{ request_id: string; unchecked: boolean }> = await dataSource.query(`SELECT request_id, unchecked FROM act.ledger_heads ORDER BY request_id`);
+    expect(heads).toEqual([
+      { request_id: moved, unchecked: true },
+      { request_id: checkpointed, unchecked: false },
+    ]);
+    const [index]: Array<{ indexdef: string }> = await dataSource.query(`SELECT indexdef FROM pg_indexes WHERE indexname = 'ledger_heads_unchecked_idx'`);
+    expect(index.indexdef).toMatch(/WHERE unchecked$/);
+    await dataSource.query(`DELETE FROM act.ledger_heads`);
+  });
+
   it('migrates down to nothing and up again', async () => {
     for (let i = 0; i < ACT_MIGRATIONS.length; i++) await dataSource.undoLastMigration({ transaction: 'each' });
     const left: Array<{ table_name: string }> = await dataSource.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'act'`);

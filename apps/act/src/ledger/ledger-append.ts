@@ -45,20 +45,38 @@ SELECT 'head', "request_id"::text, "entries", "hash" FROM "act"."ledger_heads" W
  * text it was hashed over (docs/performance.md has the figures). The same statement moves each
  * chain's head to its last entry inserted, set-based, so the head can never lag its entries and
  * the hot path keeps its statement count.
+ *
+ * A head is moved by a plain UPDATE when the chain had one (its first entry inserted here is not
+ * seq 1) and started by a plain INSERT otherwise, not by an upsert: under the chain's lock the
+ * head read before is still the head, and an upsert would lock each row it updates (a WAL record
+ * of its own) and insert new heads speculatively (another). The UPDATE changes no indexed column
+ * (the checkpoint's index reads the flag `unchecked`, already true after the head's first move),
+ * so it is HOT: one WAL record per head instead of four. A head inserted around the ledger makes
+ * the INSERT fail loudly, as the upsert's seq collision did.
+ *
+ * The entries are inserted plainly too, not `ON CONFLICT (event_id) DO NOTHING`: the repeats were
+ * found after the chains' locks, so only an event id being recorded at this moment under another
+ * request can collide, and then the unique index fails the statement (the batch is retried one
+ * event at a time and the event, redelivered, is found recorded). The speculative insert cost a
+ * WAL record and an index probe per entry on every append.
  */
 const INSERT_ENTRIES_SQL = `
 WITH "inserted" AS (
   INSERT INTO "act"."ledger_entries" ("request_id", "seq", "event_id", "at", "type", "actor", "data", "prev_hash", "hash")
   SELECT * FROM jsonb_to_recordset($1::jsonb)
     AS e("request_id" uuid, "seq" int, "event_id" uuid, "at" timestamptz, "type" text, "actor" text, "data" jsonb, "prev_hash" text, "hash" text)
-  ON CONFLICT ON CONSTRAINT "ledger_entries_event_id_key" DO NOTHING
-  RETURNING "request_id", "seq", "event_id", "hash"
-), "heads" AS (
-  INSERT INTO "act"."ledger_heads" ("request_id", "entries", "hash")
-  SELECT DISTINCT ON ("request_id") "request_id", "seq", "hash" FROM "inserted" ORDER BY "request_id", "seq" DESC
-  ON CONFLICT ON CONSTRAINT "ledger_heads_pkey" DO UPDATE SET "entries" = EXCLUDED."entries", "hash" = EXCLUDED."hash"
+  RETURNING "request_id", "seq", "hash"
+), "last" AS (
+  SELECT DISTINCT ON ("request_id") "request_id", "seq", "hash", min("seq") OVER (PARTITION BY "request_id") AS "first"
+  FROM "inserted" ORDER BY "request_id", "seq" DESC
+), "moved" AS (
+  UPDATE "act"."ledger_heads" AS h SET "entries" = l."seq", "hash" = l."hash", "unchecked" = l."seq" <> h."checkpointed_entries"
+  FROM "last" AS l WHERE h."request_id" = l."request_id" AND l."first" > 1
+), "started" AS (
+  INSERT INTO "act"."ledger_heads" ("request_id", "entries", "hash", "unchecked")
+  SELECT "request_id", "seq", "hash", true FROM "last" WHERE "first" = 1
 )
-SELECT "event_id" FROM "inserted"`;
+SELECT count(*)::int AS "entries" FROM "inserted"`;
 
 /** The rows of {@link INSERT_ENTRIES_SQL}, each entry's data embedded as its canonical JSON. */
 function entryRowsJson(entries: LinkedEntry[]): string {
@@ -87,26 +105,27 @@ export async function appendLedgerEntries(tx: EntityManager, events: LedgerEvent
     if (row.kind === 'recorded') recorded.add(row.id);
     else heads.set(row.id, { seq: row.seq, hash: row.hash });
   }
+  // Postgres stores and answers uuids in lower case; an event may spell its ids in upper case. A
+  // repeat missed here would fail the insert on the unique index rather than be skipped, and an
+  // entry hashed over other spellings than the stored ones would not verify.
   const entries = events.map((event): LinkedEntry | null => {
-    if (recorded.has(event.id)) return null;
-    recorded.add(event.id); // the same event twice in one batch is recorded once
-    const entry = chainNext(heads.get(event.requestId), {
-      requestId: event.requestId,
-      eventId: event.id,
+    const eventId = event.id.toLowerCase();
+    const requestId = event.requestId.toLowerCase();
+    if (recorded.has(eventId)) return null;
+    recorded.add(eventId); // the same event twice in one batch is recorded once
+    const entry = chainNext(heads.get(requestId), {
+      requestId,
+      eventId,
       at: new Date(event.at).toISOString(),
       type: event.type,
       actor: event.actor,
       data: event.data ?? {},
     });
-    heads.set(event.requestId, entry);
+    heads.set(requestId, entry);
     return entry;
   });
   const fresh = entries.filter((e): e is LinkedEntry => e !== null);
   if (fresh.length === 0) return entries;
-  const inserted = await preparedQuery<{ event_id: string }>(tx, 'act_ledger_insert', INSERT_ENTRIES_SQL, [entryRowsJson(fresh)]);
-  if (inserted.length === fresh.length) return entries;
-  // An event id already recorded under another request: its entry is missing, so the entries
-  // linked after it would dangle. Give up the transaction; the caller appends one event at a time.
-  if (fresh.length > 1) throw new Error('ledger: an event of the batch was already recorded under another request');
-  return entries.map(() => null);
+  await preparedQuery(tx, 'act_ledger_insert', INSERT_ENTRIES_SQL, [entryRowsJson(fresh)]);
+  return entries;
 }

@@ -38,11 +38,14 @@ const TRY_LOCK_SQL = `SELECT pg_try_advisory_xact_lock(hashtext('act.ledger-chec
 
 /** The heads changed since they were last checkpointed, by the partial index `ledger_heads_unchecked_idx`. */
 const UNCHECKED_HEADS_SQL = `
-SELECT "request_id", "entries", "hash" FROM "act"."ledger_heads" WHERE "entries" <> "checkpointed_entries" ORDER BY "request_id" LIMIT $1`;
+SELECT "request_id", "entries", "hash" FROM "act"."ledger_heads" WHERE "unchecked" ORDER BY "request_id" LIMIT $1`;
 
-/** Marks what the checkpoint holds, set-based; a head that moved on meanwhile stays for the next one. */
+/**
+ * Marks what the checkpoint holds, set-based; a head that moved on meanwhile stays for the next
+ * one (an append holding the row makes this re-read it, so `h."entries"` is the moved head).
+ */
 const MARK_CHECKPOINTED_SQL = `
-UPDATE "act"."ledger_heads" AS h SET "checkpointed_entries" = c."entries"
+UPDATE "act"."ledger_heads" AS h SET "checkpointed_entries" = c."entries", "unchecked" = h."entries" <> c."entries"
 FROM jsonb_to_recordset($1::jsonb) AS c("request_id" uuid, "entries" int)
 WHERE h."request_id" = c."request_id"`;
 

@@ -162,6 +162,47 @@ describe('ACT ledger', () => {
     for (const id of [a, b, c]) expect(await act.call('act.request.verify', { id: id! })).toMatchObject({ valid: true });
   });
 
+  it('records an event once when it is appended under two requests at the same moment: the second append fails, and its retry finds it recorded', async () => {
+    const event = (requestId: string) => ({ id: eventId, requestId, type: 'oms.task.requeued', at: new Date().toISOString(), actor: 'system:oms', data: {} });
+    const eventId = randomUUID();
+    const [a, b] = [randomUUID(), randomUUID()];
+    const first = new Client({ connectionString: act.serviceDatabaseUrl });
+    await first.connect();
+    try {
+      // The first append's entry inserted, its transaction not committed yet: the second cannot see it.
+      await first.query('BEGIN');
+      await first.query(
+        `INSERT INTO act.ledger_entries (request_id, seq, event_id, at, type, actor, data, prev_hash, hash) VALUES ($1, 1, $2, now(), 'oms.task.requeued', 'system:oms', '{}', $3, 'h')`,
+        [a, eventId, GENESIS_HASH],
+      );
+      const second = appendAlone(event(b)).then(
+        () => 'appended',
+        (error: Error) => error.message,
+      );
+      await eventually(async () => {
+        const [waiting] = await act.sql<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO "act"."ledger_entries"%'`);
+        if (waiting.n === 0) throw new Error('the second append is not waiting for the first yet');
+      });
+      await first.query('COMMIT');
+      expect(await second).toMatch(/ledger_entries_event_id_key/);
+    } finally {
+      await first.end();
+    }
+    expect(await appendAlone(event(b))).toBeNull();
+    const rows = await act.sql<{ request_id: string }>('SELECT request_id FROM act.ledger_entries WHERE event_id = $1', [eventId]);
+    expect(rows).toEqual([{ request_id: a }]);
+    expect(await act.sql('SELECT 1 FROM act.ledger_heads WHERE request_id = $1', [b])).toEqual([]);
+  });
+
+  it('knows a repeat whose ids are spelled in upper case, and chains it as stored', async () => {
+    const { request } = await act.call('act.request.create', { plan: 'disaster_voucher' });
+    await historyOfLength(request.id, 2);
+    const event = { id: randomUUID().toUpperCase(), requestId: request.id.toUpperCase(), type: 'oms.task.requeued', at: new Date().toISOString(), actor: 'system:oms', data: {} };
+    expect(await appendAlone(event)).toMatchObject({ seq: 3, eventId: event.id.toLowerCase() });
+    expect(await appendAlone(event)).toBeNull();
+    expect(await act.call('act.request.verify', { id: request.id })).toEqual({ valid: true, entries: 3 });
+  });
+
   it('refuses UPDATE, DELETE and TRUNCATE of ledger entries', async () => {
     const id = await completedVoucher();
     await expect(act.sql(`UPDATE act.ledger_entries SET actor = 'mallory' WHERE request_id = $1 AND seq = 3`, [id])).rejects.toThrow(
@@ -303,6 +344,33 @@ describe('ACT ledger', () => {
     const latest = readFileSync(join(act.checkpointDir, 'latest'), 'utf8').trim();
     const signed = JSON.parse(readFileSync(join(act.checkpointDir, 'checkpoints', latest.padStart(12, '0') + '.json'), 'utf8')) as { keyId: string; signature: string; manifest: { heads: number } };
     expect(signed).toMatchObject({ keyId: expect.stringMatching(/^[0-9a-f]{16}$/), signature: expect.any(String) });
+  });
+
+  it('moves a chain head in place (a HOT update, no index entry) and still checkpoints every head that moved', async () => {
+    const requestId = randomUUID();
+    const event = () => ({ id: randomUUID(), requestId, type: 'oms.task.requeued', at: new Date().toISOString(), actor: 'system:oms', data: {} });
+    const updates = await act.app.get(DataSource).transaction(async (tx) => {
+      // The backend's counts not yet reported (exact, unlike the shared statistics), before and after.
+      const counts = async () =>
+        ((await tx.query(`SELECT n_tup_ins::int AS ins, n_tup_upd::int AS upd, n_tup_hot_upd::int AS hot FROM pg_stat_xact_user_tables WHERE relid = 'act.ledger_heads'::regclass`)) as Array<{ ins: number; upd: number; hot: number }>)[0];
+      const before = await counts();
+      await appendLedgerEntries(tx, [event(), event()]);
+      await appendLedgerEntries(tx, [event()]);
+      await appendLedgerEntries(tx, [event()]);
+      const after = await counts();
+      return { inserted: after.ins - before.ins, updated: after.upd - before.upd, hot: after.hot - before.hot };
+    });
+    expect(updates).toEqual({ inserted: 1, updated: 2, hot: 2 });
+    const head = async () => (await act.sql<{ entries: number; checkpointed_entries: number; unchecked: boolean }>('SELECT entries, checkpointed_entries, unchecked FROM act.ledger_heads WHERE request_id = $1', [requestId]))[0];
+    expect(await head()).toEqual({ entries: 4, checkpointed_entries: 0, unchecked: true });
+    expect(await checkpoint()).toBeGreaterThan(0);
+    expect(await head()).toEqual({ entries: 4, checkpointed_entries: 4, unchecked: false });
+    await appendAlone(event());
+    expect(await head()).toEqual({ entries: 5, checkpointed_entries: 4, unchecked: true });
+    expect(await checkpoint()).toBeGreaterThan(0);
+    expect(await head()).toEqual({ entries: 5, checkpointed_entries: 5, unchecked: false });
+    // The flag cannot drift from the counts it stands for: the checkpoint finds heads by it alone.
+    await expect(act.sql('UPDATE act.ledger_heads SET entries = 6 WHERE request_id = $1', [requestId])).rejects.toThrow(/ledger_heads_unchecked_check/);
   });
 
   it('skips its turn while another replica is writing a checkpoint', async () => {

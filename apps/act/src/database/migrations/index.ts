@@ -8,6 +8,7 @@ import { LedgerHeads1795300000000 } from './1795300000000-LedgerHeads';
 import { ParkedEvents1795300000100 } from './1795300000100-ParkedEvents';
 import { RequestResult1795400000100 } from './1795400000100-RequestResult';
 import { FanOuts1795500000000 } from './1795500000000-FanOuts';
+import { LedgerHeadsHot1795600000000 } from './1795600000000-LedgerHeadsHot';
 
 /** In order; merged migrations are never edited. */
 export const ACT_MIGRATIONS = [
@@ -21,4 +22,5 @@ export const ACT_MIGRATIONS = [
   ParkedEvents1795300000100,
   RequestResult1795400000100,
   FanOuts1795500000000,
+  LedgerHeadsHot1795600000000,
 ];
