@@ -378,7 +378,11 @@ queued AS (
 emitted AS (
   ${taskQueuedOutboxSql({ from: '(SELECT q.*, f.actor, f.headers FROM queued AS q JOIN fresh AS f ON f.id = q.id)', at: '$14::timestamptz', actor: 'r.actor', headers: 'r.headers::jsonb' })}
 )
-SELECT (SELECT found FROM pools) AS pools_found, ARRAY(SELECT event_id FROM claimed) AS claimed, q.id, q.pool, q.tags
+-- The claimed ids on one row only: an array on every row is parsed again for each task (a
+-- thousand-event batch was a million ids parsed in OMS).
+SELECT (SELECT found FROM pools) AS pools_found,
+       CASE WHEN row_number() OVER () = 1 THEN ARRAY(SELECT event_id FROM claimed) END AS claimed,
+       q.id, q.pool, q.tags
 FROM (SELECT 1) AS one LEFT JOIN queued AS q ON true`;
 
 export interface QueueStepsAtOnceParams {
@@ -415,14 +419,15 @@ export async function queueStepsAtOnce(db: StatementTarget, params: QueueStepsAt
   const first = rows[0]!;
   return {
     poolsFound: first.pools_found,
-    claimed: new Set(first.claimed),
+    claimed: new Set(rows.find((row) => row.claimed !== null)?.claimed ?? []),
     queued: rows.flatMap((row) => (row.id === null ? [] : [{ id: row.id, pool: row.pool!, tags: row.tags ?? [] }])),
   };
 }
 
 interface QueueStepsAtOnceRow {
   pools_found: boolean;
-  claimed: string[];
+  /** On one row of the answer, null on the others. */
+  claimed: string[] | null;
   id: string | null;
   pool: string | null;
   tags: string[] | null;
