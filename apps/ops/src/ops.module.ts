@@ -3,7 +3,7 @@ import {
   BACKGROUND_JOBS,
   EVENT_SUBSCRIPTIONS,
   LOGGER,
-  OFF_PATH_LINGER_MS,
+  OBSERVER_LINGER_MS,
   PlatformModule,
   RPC_ROUTES,
   rpcControllers,
@@ -77,7 +77,7 @@ export function createOpsModule(config: OpsConfig): DynamicModule {
           {
             durable: OPS_CONSUMER,
             filter: 'oms.>',
-            lingerMs: OFF_PATH_LINGER_MS,
+            lingerMs: OBSERVER_LINGER_MS,
             claim: (events, tx) => metrics.claim(events, tx),
             handleAll: async (events, tx, emit) => {
               await metrics.applyAll(events, tx);
@@ -94,7 +94,7 @@ export function createOpsModule(config: OpsConfig): DynamicModule {
             filter: 'act.request.>',
             // Above all every request's act.request.created: acknowledged unread, not claimed for nothing.
             accepts: (type) => REQUEST_EVENTS_ALERTED.has(type),
-            lingerMs: OFF_PATH_LINGER_MS,
+            lingerMs: OBSERVER_LINGER_MS,
             handleAll: (events, tx, emit) => alerts.onEvents(events, tx, emit),
             // Request ends (most of its events) in one statement with no transaction.
             handleAtOnce: (events) => alerts.resolveRequestEndsAtOnce(events, OPS_REQUESTS_CONSUMER),
@@ -105,7 +105,7 @@ export function createOpsModule(config: OpsConfig): DynamicModule {
           {
             durable: OPS_PARKED_CONSUMER,
             filter: 'platform.event.>',
-            lingerMs: OFF_PATH_LINGER_MS,
+            lingerMs: OBSERVER_LINGER_MS,
             // A parked event's alert has no pool, so there is no escalation to poke.
             handleAll: (events, tx, emit) => alerts.onEvents(events, tx, emit),
           },
