@@ -23,8 +23,8 @@ export interface DurableBatchesOptions {
 }
 
 /**
- * The linger of the consumers off the pickup path (ACT's ledger, OPS's metrics). An event that
- * makes a task leasable reaches them at the moment it reaches OMS; on a small machine their
+ * The linger of ACT's consumer (its ledger and workflow), off the pickup path. An event that
+ * makes a task leasable reaches it at the moment it reaches OMS; on a small machine its
  * transactions then compete with OMS's for the cores while a worker waits for the task. A few
  * milliseconds later the task is handed over, and a first batch that waited also gathers the
  * events that follow it (queued, leased) into one transaction.
