@@ -137,10 +137,22 @@ describe('Trust edge through the gateway', () => {
       const refused = await send('POST', `/v1/tasks/${task.id}/${action}`, eve, body);
       expect([action, refused.status, refused.body.error?.code]).toEqual([action, 403, 'FORBIDDEN']);
     }
-    expect(await send('POST', `/v1/tasks/${task.id}/complete`, ana, { leaseToken: task.leaseToken, output: { ok: true } })).toMatchObject({ status: 200 });
+    // A complete's next lease is a lease: only in the token's pools, refused before anything is completed.
+    for (const [path, body] of [
+      [`/v1/tasks/${task.id}/complete`, { leaseToken: task.leaseToken, output: { ok: true }, next: { pool: 'payments' } }],
+      ['/v1/tasks/complete', { items: [{ taskId: task.id, leaseToken: task.leaseToken }], next: { pool: 'payments' } }],
+      [`/v1/tasks/${task.id}/complete`, { leaseToken: task.leaseToken, output: { ok: true }, next: { pool: 'desk', worker: 'mallory' } }],
+    ] as const) {
+      const refused = await send('POST', path, ana, body);
+      expect([path, refused.status, refused.body.error?.code]).toEqual([path, 403, 'FORBIDDEN']);
+    }
+    expect((await manager.tasks.get(task.id)).status).toBe('leased');
 
-    // Ana walks off with the other task: only a manager takes it back without her lease token.
-    const [stuck] = (await send('POST', '/v1/pools/desk/lease', ana, {})).body.tasks;
+    // Ana walks off with the other task, leased in the answer of her complete: only a manager takes it back without her lease token.
+    const done = await send('POST', `/v1/tasks/${task.id}/complete`, ana, { leaseToken: task.leaseToken, output: { ok: true }, next: { pool: 'desk' } });
+    expect(done).toMatchObject({ status: 200, body: { id: task.id, status: 'completed', next: { tasks: [expect.objectContaining({ pool: 'desk' })] } } });
+    const [stuck] = done.body.next.tasks;
+    expect((await manager.tasks.get(stuck.id)).worker).toBe('ana');
     const tokenless = await send('POST', `/v1/tasks/${stuck.id}/release`, eve, {});
     expect([tokenless.status, tokenless.body.error.code, tokenless.body.error.details]).toEqual([400, 'VALIDATION_FAILED', [expect.objectContaining({ path: 'leaseToken' })]]);
     await expect(manager.tasks.release(stuck.id)).resolves.toEqual({ id: stuck.id, status: 'queued' });

@@ -13,11 +13,11 @@ import {
 } from './limits';
 import { RpcRequestClasses } from './rpc-validation';
 import { AutoscalePolicy, EscalationPolicy, ScaleTarget } from './pools.messages';
-import { CompleteTaskCommand, TaskErrorInfo } from './tasks.messages';
+import { NextLease, TaskCompletion, TaskErrorInfo } from './tasks.messages';
 import { CreateRequestsCommand } from './requests.messages';
 
 /** Nested message classes validated through `@ValidateNested` (not in the subject table themselves). */
-const NESTED_CLASSES = [AutoscalePolicy, EscalationPolicy, ScaleTarget, TaskErrorInfo, CompleteTaskCommand];
+const NESTED_CLASSES = [AutoscalePolicy, EscalationPolicy, ScaleTarget, TaskErrorInfo, TaskCompletion, NextLease];
 
 function nested(depth: number, leaf: unknown = 1): unknown {
   let value: unknown = leaf;
@@ -138,7 +138,7 @@ describe('the contract message classes', () => {
   it('are all read by these checks (strings and objects found)', () => {
     const all = classes.flatMap((target) => [...constraintsOf(target).values()]);
     expect(all.filter((names) => names.has('isString')).length).toBeGreaterThan(30);
-    // payload, definition, and output (CompleteTaskCommand is also listed as a nested item of
+    // payload, definition, and output (TaskCompletion, the item of
     // complete-many), and the items of a batch create.
     expect(all.filter((names) => names.has('isObject')).length).toBe(5);
   });

@@ -18,6 +18,7 @@ import type {
 import type { GetPoolQuery, ListPoolsQuery, PoolView, SetPoolSlaCommand, UpsertPoolCommand } from './pools.messages';
 import type {
   CompleteTaskCommand,
+  CompleteTaskResult,
   FailTaskCommand,
   GetTaskQuery,
   HeartbeatResult,
@@ -118,7 +119,7 @@ export interface RpcContract {
   'oms.queue.peek': { request: PeekQueueQuery; response: QueuePeekResult };
   'oms.queue.reroute': { request: RerouteQueueCommand; response: RerouteQueueResult };
   'oms.task.lease': { request: LeaseTasksCommand; response: LeaseTasksResult };
-  'oms.task.complete': { request: CompleteTaskCommand; response: TaskActionResult };
+  'oms.task.complete': { request: CompleteTaskCommand; response: CompleteTaskResult };
   'oms.task.complete-many': { request: CompleteTasksCommand; response: CompleteTasksResult };
   'oms.task.fail': { request: FailTaskCommand; response: TaskActionResult };
   'oms.task.heartbeat': { request: HeartbeatTaskCommand; response: HeartbeatResult };

@@ -7,6 +7,7 @@ import {
   IsDefined,
   IsIn,
   IsInt,
+  IsNotEmptyObject,
   IsObject,
   IsOptional,
   Max,
@@ -18,8 +19,11 @@ import { FixedLimits, INT4_MAX, INT4_MIN, IsBoundedJson, IsSlug, IsText } from '
 import { PageQuery } from './pagination';
 import { TaskStatus, TaskStatuses } from './statuses';
 
-/** Lease up to `max` tasks of a pool (API.md `POST /v1/pools/:pool/lease`). */
-export class LeaseTasksCommand {
+/**
+ * What a lease asks for, without waiting: the body of a lease call less `waitSeconds`, and the
+ * `next` of a complete call (the worker's next tasks in the same round trip).
+ */
+export class NextLease {
   @IsSlug()
   pool: string;
 
@@ -51,7 +55,10 @@ export class LeaseTasksCommand {
   @Min(1)
   @Max(FixedLimits.leaseSeconds)
   leaseSeconds?: number;
+}
 
+/** Lease up to `max` tasks of a pool (API.md `POST /v1/pools/:pool/lease`). */
+export class LeaseTasksCommand extends NextLease {
   /** Long-poll: wait up to this long for a task when none is available now. */
   @IsOptional()
   @IsInt()
@@ -97,11 +104,25 @@ export class LeaseHolderCommand {
   leaseToken: string;
 }
 
-export class CompleteTaskCommand extends LeaseHolderCommand {
+/** One completion: a task, the lease that proves the caller holds it, and its output. */
+export class TaskCompletion extends LeaseHolderCommand {
   @IsOptional()
   @IsObject()
   @IsBoundedJson()
   output?: Record<string, unknown>;
+}
+
+/**
+ * `POST /v1/tasks/:id/complete`. With `next`, the answer also carries the worker's next lease,
+ * taken once the completion is committed: a busy worker pays one round trip per task, not two.
+ * `next` never waits; an empty `next.tasks` says "long-poll with a lease call".
+ */
+export class CompleteTaskCommand extends TaskCompletion {
+  @IsOptional()
+  @IsNotEmptyObject() // not an array, which @ValidateNested would take item by item
+  @ValidateNested()
+  @Type(() => NextLease)
+  next?: NextLease;
 }
 
 /** At most this many completions in one batch-complete call (as many as one lease call can hand out). */
@@ -116,8 +137,15 @@ export class CompleteTasksCommand {
   @ArrayMinSize(1)
   @ArrayMaxSize(COMPLETE_TASKS_MAX)
   @ValidateNested({ each: true })
-  @Type(() => CompleteTaskCommand)
-  items: CompleteTaskCommand[];
+  @Type(() => TaskCompletion)
+  items: TaskCompletion[];
+
+  /** As on a single complete: the next lease, taken after the items are settled. */
+  @IsOptional()
+  @IsNotEmptyObject() // not an array, which @ValidateNested would take item by item
+  @ValidateNested()
+  @Type(() => NextLease)
+  next?: NextLease;
 }
 
 /** One item's answer: the task's new status, or the error its own `complete` would have got. */
@@ -125,6 +153,8 @@ export type CompleteTaskOutcome = (TaskActionResult & { error?: never }) | { id:
 
 export interface CompleteTasksResult {
   results: CompleteTaskOutcome[];
+  /** Present when the call asked for `next`. */
+  next?: LeaseTasksResult;
 }
 
 export class TaskErrorInfo {
@@ -177,6 +207,9 @@ export interface TaskActionResult {
   /** When a failed task will be offered again, if it will. */
   retryAt?: string | null;
 }
+
+/** A complete's answer: the task's new status and, when asked for, the next lease. */
+export type CompleteTaskResult = TaskActionResult & { next?: LeaseTasksResult };
 
 export interface HeartbeatResult {
   id: string;

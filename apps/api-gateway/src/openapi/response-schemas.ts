@@ -176,11 +176,16 @@ export const RESPONSE_SCHEMAS = {
   }),
   TaskPage: page('TaskView'),
   TaskActionResult: object(taskActionResult, ['retryAt']),
-  CompleteManyResult: object({
-    results: arrayOf({
-      oneOf: [object(taskActionResult, ['retryAt']), object({ id: string, error: object({ code: oneOf(ErrorCodes), message: string }) })],
-    }),
-  }),
+  CompleteTaskResult: object({ ...taskActionResult, next: ref('LeaseResult') }, ['retryAt', 'next']),
+  CompleteManyResult: object(
+    {
+      results: arrayOf({
+        oneOf: [object(taskActionResult, ['retryAt']), object({ id: string, error: object({ code: oneOf(ErrorCodes), message: string }) })],
+      }),
+      next: ref('LeaseResult'),
+    },
+    ['next'],
+  ),
   LeaseExtended: object({ id: string, leaseExpiresAt: time }),
   WorkerPresence: object({ worker: string, pools: arrayOf(string), lastSeenAt: time, livenessSeconds: integer }),
   PoolMetrics: object({

@@ -1,7 +1,7 @@
 import { Body, Controller, Get, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { RpcSubjects, type Actor } from '@hms/contracts';
-import { AllowRoles, CurrentActor } from '../auth/auth.guard';
+import { AllowRoles, assertPoolAllowed, CurrentActor } from '../auth/auth.guard';
 import { bodyWith, RpcGateway } from '../http/rpc-gateway';
 import { ApiAnswer } from '../openapi/api-answer';
 import { schemaRef } from '../openapi/schemas';
@@ -10,7 +10,14 @@ import { schemaRef } from '../openapi/schemas';
  * Calls made with a lease need no pool check here: the lease token was issued by a lease call
  * that checked the worker's pools. OMS checks the rest: the token holds the lease and, for a
  * worker token, its caller is the holder (a lease token another worker saw is not enough).
+ * A complete's `next` is a lease, so its pool is checked as the lease route checks its own.
  */
+function assertNextPoolAllowed(actor: Actor, body: unknown): void {
+  const next = typeof body === 'object' && body !== null ? (body as { next?: unknown }).next : undefined;
+  const pool = typeof next === 'object' && next !== null ? (next as { pool?: unknown }).pool : undefined;
+  if (typeof pool === 'string') assertPoolAllowed(actor, pool);
+}
+
 @ApiTags('tasks')
 @ApiBearerAuth()
 @Controller('v1/tasks')
@@ -43,19 +50,25 @@ export class TasksController {
 
   @Post('complete')
   @AllowRoles('worker', 'service')
-  @ApiOperation({ summary: 'Complete several leased tasks in one call; each item is answered as its own complete would be' })
+  @ApiOperation({
+    summary: 'Complete several leased tasks in one call; each item is answered as its own complete would be. With `next`, the answer also carries the next lease (no wait)',
+  })
   @ApiBody({ schema: schemaRef('CompleteTasksCommand') })
-  @ApiAnswer(200, 'CompleteManyResult', '{results: [{id, status} | {id, error: {code, message}}]}, in the order of the items')
+  @ApiAnswer(200, 'CompleteManyResult', '{results: [{id, status} | {id, error: {code, message}}], next?: {tasks}}, the results in the order of the items')
   completeMany(@Body() body: unknown, @CurrentActor() actor: Actor) {
+    assertNextPoolAllowed(actor, body);
     return this.rpc.call(RpcSubjects.taskCompleteMany, bodyWith(body, {}) as never, actor);
   }
 
   @Post(':id/complete')
   @AllowRoles('worker', 'service')
-  @ApiOperation({ summary: 'Complete a leased task (repeating the same call is a no-op 200)' })
+  @ApiOperation({
+    summary: 'Complete a leased task (repeating the same call is a no-op 200). With `next`, the answer also carries the next lease, taken once the completion is committed (no wait)',
+  })
   @ApiBody({ schema: schemaRef('CompleteTaskCommand') })
-  @ApiAnswer(200, 'TaskActionResult')
+  @ApiAnswer(200, 'CompleteTaskResult', '{id, status, next?: {tasks}}')
   complete(@Param('id') id: string, @Body() body: unknown, @CurrentActor() actor: Actor) {
+    assertNextPoolAllowed(actor, body);
     return this.rpc.call(RpcSubjects.taskComplete, bodyWith(body, { taskId: id }) as never, actor);
   }
 

@@ -59,6 +59,23 @@ describe('OMS lease identity', () => {
     expect(await refusal(as(ana, 'oms.task.get', { id: queued.id }))).toEqual({ code: 'FORBIDDEN' });
   });
 
+  it("takes a complete's next lease as the token's subject, and refuses another worker's name before completing", async () => {
+    const p = pool('next');
+    const ana = workerActor('ana', [p]);
+    await oms.queueTask({ pool: p, title: 'one' });
+    const [first] = (await as(ana, 'oms.task.lease', { pool: p })).tasks;
+    const second = await oms.queueTask({ pool: p, title: 'two' });
+    const lease = { taskId: first!.id, leaseToken: first!.leaseToken };
+    expect(await refusal(as(ana, 'oms.task.complete', { ...lease, next: { pool: p, worker: 'mallory' } }))).toEqual({ code: 'FORBIDDEN' });
+    expect(await refusal(as(ana, 'oms.task.complete-many', { items: [lease], next: { pool: p, worker: 'mallory' } }))).toEqual({ code: 'FORBIDDEN' });
+    expect(await oms.call('oms.task.get', { id: first!.id })).toMatchObject({ status: 'leased', worker: 'ana' });
+    expect(await oms.call('oms.task.get', { id: second.id })).toMatchObject({ status: 'queued' });
+
+    const done = await as(ana, 'oms.task.complete', { ...lease, next: { pool: p } });
+    expect(done.next!.tasks.map((task) => task.id)).toEqual([second.id]);
+    expect(await oms.call('oms.task.get', { id: second.id })).toMatchObject({ status: 'leased', worker: 'ana' });
+  });
+
   it('lets a worker heartbeat only itself, so one token cannot keep many workers online', async () => {
     const p = pool('beat');
     const ana = workerActor('ana', [p]);

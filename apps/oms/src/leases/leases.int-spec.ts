@@ -383,6 +383,79 @@ describe('OMS leases', () => {
     expect((await oms.failure('oms.task.complete-many', { items: [] })).code).toBe('VALIDATION_FAILED');
   });
 
+  it('leases the next tasks in the answer of a complete (next), once the completion is committed', async () => {
+    const p = pool('next');
+    const first = await oms.queueTask({ pool: p, payload: { n: 1 } });
+    const leased = await leaseOne(p, { worker: 'nia' });
+    const second = await oms.queueTask({ pool: p, payload: { n: 2 } });
+    const third = await oms.queueTask({ pool: p, payload: { n: 3 } });
+
+    const done = await oms.call('oms.task.complete', { taskId: first.id, leaseToken: leased.leaseToken, output: { n: 1 }, next: { pool: p, worker: 'nia', max: 5, leaseSeconds: 60 } });
+    expect(done).toEqual({ id: first.id, status: 'completed', next: { tasks: [expect.objectContaining({ id: second.id, payload: { n: 2 } }), expect.objectContaining({ id: third.id, payload: { n: 3 } })] } });
+    const [nextSecond, nextThird] = done.next!.tasks;
+    expect(nextSecond!.leaseSeconds).toBe(300);
+    expect(Date.parse(nextSecond!.leaseExpiresAt) - Date.now()).toBeLessThanOrEqual(60_000);
+    expect(await oms.call('oms.task.get', { id: first.id })).toMatchObject({ status: 'completed', output: { n: 1 } });
+    expect(await oms.call('oms.task.get', { id: second.id })).toMatchObject({ status: 'leased', worker: 'nia', attempt: 1 });
+    const leasedAt = await oms.waitForEvent('oms.task.leased', (e) => e.data.taskId === third.id);
+    const completedAt = await oms.waitForEvent('oms.task.completed', (e) => e.data.taskId === first.id);
+    expect(Date.parse(leasedAt.at)).toBeGreaterThanOrEqual(Date.parse(completedAt.at));
+
+    // Nothing queued: the answer says so at once (no wait), and the worker long-polls with a lease call.
+    const empty = await oms.call('oms.task.complete', { taskId: second.id, leaseToken: nextSecond!.leaseToken, next: { pool: p, worker: 'nia' } });
+    expect(empty).toEqual({ id: second.id, status: 'completed', next: { tasks: [] } });
+    // A repeat of a complete that succeeded is still a success, so it leases too.
+    const fourth = await oms.queueTask({ pool: p, payload: { n: 4 } });
+    const repeat = await oms.call('oms.task.complete', { taskId: second.id, leaseToken: nextSecond!.leaseToken, next: { pool: p, worker: 'nia' } });
+    expect(repeat.next!.tasks.map((task) => task.id)).toEqual([fourth.id]);
+
+    // A completion that fails leases nothing: the queued task stays for someone else.
+    const fifth = await oms.queueTask({ pool: p, payload: { n: 5 } });
+    const stale = await oms.failure('oms.task.complete', { taskId: third.id, leaseToken: 'stale', next: { pool: p, worker: 'nia' } });
+    expect(stale.code).toBe('LEASE_LOST');
+    expect(await oms.call('oms.task.get', { id: fifth.id })).toMatchObject({ status: 'queued', worker: null });
+
+    // complete-many takes its next lease after every item is settled, whatever each item's outcome.
+    const many = await oms.call('oms.task.complete-many', {
+      items: [
+        { taskId: third.id, leaseToken: nextThird!.leaseToken, output: { n: 3 } },
+        { taskId: randomUUID(), leaseToken: 'x' },
+      ],
+      next: { pool: p, worker: 'nia', max: 10 },
+    });
+    expect(many).toEqual({
+      results: [
+        { id: third.id, status: 'completed' },
+        { id: expect.any(String), error: { code: 'NOT_FOUND', message: expect.any(String) } },
+      ],
+      next: { tasks: [expect.objectContaining({ id: fifth.id })] },
+    });
+    expect(await oms.call('oms.task.get', { id: third.id })).toMatchObject({ status: 'completed', output: { n: 3 } });
+  });
+
+  it('refuses a malformed next before completing anything', async () => {
+    const p = pool('next-bad');
+    const task = await oms.queueTask({ pool: p });
+    const leased = await leaseOne(p);
+    const lease = { taskId: task.id, leaseToken: leased.leaseToken };
+    const cases: Array<[unknown, string]> = [
+      [{ pool: p, waitSeconds: 5 }, 'next.waitSeconds'],
+      [{ pool: p, max: 101 }, 'next.max'],
+      [{ pool: p, max: 0 }, 'next.max'],
+      [{ pool: 'Bad Pool!' }, 'next.pool'],
+      [{ worker: 'w1' }, 'next.pool'],
+      [[{ pool: p }], 'next'],
+      ['p', 'next'],
+    ];
+    for (const [next, path] of cases) {
+      const refused = await oms.failure('oms.task.complete', { ...lease, next } as never);
+      expect([next, refused.code, (refused.details as Array<{ path: string }>).map((detail) => detail.path)]).toEqual([next, 'VALIDATION_FAILED', expect.arrayContaining([path])]);
+    }
+    const inItem = await oms.failure('oms.task.complete-many', { items: [{ ...lease, next: { pool: p } }] } as never);
+    expect(inItem.details).toEqual([expect.objectContaining({ path: 'items[0].next' })]);
+    expect(await oms.call('oms.task.get', { id: task.id })).toMatchObject({ status: 'leased' });
+  });
+
   it('refreshes the worker row on every call that names or holds a lease', async () => {
     const p = pool('worker');
     const task = await oms.queueTask({ pool: p });

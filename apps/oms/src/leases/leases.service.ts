@@ -4,6 +4,7 @@ import {
   DomainError,
   type Actor,
   type CompleteTaskCommand,
+  type CompleteTaskResult,
   type CompleteTasksCommand,
   type CompleteTasksResult,
   type FailTaskCommand,
@@ -12,8 +13,10 @@ import {
   type LeasedTask,
   type LeaseTasksCommand,
   type LeaseTasksResult,
+  type NextLease,
   type ReleaseTaskCommand,
   type TaskActionResult,
+  type TaskCompletion,
   actingWorker,
   isUuid,
   mayForceRelease,
@@ -172,26 +175,13 @@ export class LeasesService {
   }
 
   /**
-   * Completions arriving together share one statement (see GroupCommit): a bot completing its
-   * batch of ten costs one round trip and one commit, not ten.
+   * Completes a task and, with `next`, leases the worker's next tasks once the completion has
+   * settled (a completion that fails leases nothing).
    */
-  async complete(command: CompleteTaskCommand, actor: Actor, maxPayload: number): Promise<TaskActionResult> {
-    if (!isUuid(command.taskId)) throw DomainError.notFound('Task', command.taskId);
-    const outputJson = JSON.stringify(command.output ?? {});
-    // The output travels on in `oms.task.completed`, which is written by SQL (not through
-    // emit, which measures): an output that would not fit must be refused here, not in the relay.
-    if (!fitsIn(outputJson, DERIVED_MESSAGE_RESERVE_BYTES, maxPayload)) {
-      throw payloadTooLarge('The output', Buffer.byteLength(outputJson), maxPayload - DERIVED_MESSAGE_RESERVE_BYTES, 'output');
-    }
-    return this.completions.submit({
-      taskId: command.taskId,
-      leaseToken: command.leaseToken,
-      outputJson,
-      outcome: { action: 'complete', result: { id: command.taskId, status: 'completed' } },
-      holder: requiredLeaseHolder(actor),
-      actor: actor.id,
-      traceHeaders: currentTraceHeaders(),
-    });
+  async complete(command: CompleteTaskCommand, actor: Actor, maxPayload: number): Promise<CompleteTaskResult> {
+    const next = command.next && this.nextLeaseOf(command.next, actor);
+    const result = await this.completeOne(command, actor, maxPayload);
+    return next ? { ...result, next: await this.leaseNext(next, actor, maxPayload, result) } : result;
   }
 
   /**
@@ -199,14 +189,61 @@ export class LeasesService {
    * complete (so they usually share one statement) and is answered as its own call would be.
    */
   async completeMany(command: CompleteTasksCommand, actor: Actor, maxPayload: number): Promise<CompleteTasksResult> {
-    const settled = await Promise.allSettled(command.items.map((item) => this.complete(item, actor, maxPayload)));
-    return {
+    const next = command.next && this.nextLeaseOf(command.next, actor);
+    const settled = await Promise.allSettled(command.items.map((item) => this.completeOne(item, actor, maxPayload)));
+    const answer: CompleteTasksResult = {
       results: settled.map((outcome, i) => {
         if (outcome.status === 'fulfilled') return outcome.value;
         if (!(outcome.reason instanceof DomainError)) throw outcome.reason;
         return { id: command.items[i]!.taskId, error: { code: outcome.reason.code, message: outcome.reason.message } };
       }),
     };
+    return next ? { ...answer, next: await this.leaseNext(next, actor, maxPayload, answer) } : answer;
+  }
+
+  /**
+   * Completions arriving together share one statement (see GroupCommit): a bot completing its
+   * batch of ten costs one round trip and one commit, not ten.
+   */
+  private async completeOne(completion: TaskCompletion, actor: Actor, maxPayload: number): Promise<TaskActionResult> {
+    if (!isUuid(completion.taskId)) throw DomainError.notFound('Task', completion.taskId);
+    const outputJson = JSON.stringify(completion.output ?? {});
+    // The output travels on in `oms.task.completed`, which is written by SQL (not through
+    // emit, which measures): an output that would not fit must be refused here, not in the relay.
+    if (!fitsIn(outputJson, DERIVED_MESSAGE_RESERVE_BYTES, maxPayload)) {
+      throw payloadTooLarge('The output', Buffer.byteLength(outputJson), maxPayload - DERIVED_MESSAGE_RESERVE_BYTES, 'output');
+    }
+    return this.completions.submit({
+      taskId: completion.taskId,
+      leaseToken: completion.leaseToken,
+      outputJson,
+      outcome: { action: 'complete', result: { id: completion.taskId, status: 'completed' } },
+      holder: requiredLeaseHolder(actor),
+      actor: actor.id,
+      traceHeaders: currentTraceHeaders(),
+    });
+  }
+
+  /** The worker a `next` leases as, settled before anything is completed: a refusal changes nothing. */
+  private nextLeaseOf(next: NextLease, actor: Actor): WorkerLease {
+    return { ...next, worker: actingWorker(actor, next.worker) };
+  }
+
+  /**
+   * The lease a complete takes on its way out: what a lease call without `waitSeconds` would
+   * answer, in the room the completion's own answer leaves. The completion is committed by now,
+   * so a lease that cannot be given (its one task too large for the answer, say) is answered as
+   * no tasks rather than as the call's error; the worker's next lease call says why.
+   */
+  private async leaseNext(next: WorkerLease, actor: Actor, maxPayload: number, completed: object): Promise<LeaseTasksResult> {
+    await this.presence.seen(next.worker, next.pool, actor.id);
+    const replyBudgetBytes = maxPayload - LEASE_ANSWER_ENVELOPE_BYTES - Buffer.byteLength(JSON.stringify(completed));
+    try {
+      return { tasks: await this.tryLease(next, actor, replyBudgetBytes) };
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'PAYLOAD_TOO_LARGE') return { tasks: [] };
+      throw error;
+    }
   }
 
   private async completeBatch(batch: CompletionInput[]): Promise<Array<Settled<TaskActionResult>>> {

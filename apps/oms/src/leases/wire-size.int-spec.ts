@@ -70,6 +70,20 @@ describe('OMS within NATS max_payload', () => {
     expect((await oms.call('oms.task.lease', { pool: pool('other'), worker: 'w1' })).tasks).toEqual([]);
   });
 
+  it("leaves a complete's next lease empty when its task does not fit the answer, and the completion stands", async () => {
+    const p = pool('next');
+    const small = await oms.queueTask({ pool: p, payload: { small: true } });
+    const [leased] = (await oms.call('oms.task.lease', { pool: p, worker: 'w1' })).tasks as [LeasedTask];
+    const big = await oms.queueTask({ pool: p, payload: { small: true } });
+    await oms.sql(`UPDATE oms.tasks SET payload = $2::jsonb, payload_bytes = octet_length($2::text) WHERE id = $1`, [big.id, JSON.stringify(payloadOf(70_000))]);
+
+    const done = await oms.call('oms.task.complete', { taskId: small.id, leaseToken: leased.leaseToken, next: { pool: p, worker: 'w1' } });
+    expect(done).toEqual({ id: small.id, status: 'completed', next: { tasks: [] } });
+    expect(await oms.call('oms.task.get', { id: small.id }).catch((error: { code: string }) => error.code)).toMatchObject({ status: 'completed' });
+    // The lease call is where the worker learns why.
+    expect((await oms.failure('oms.task.lease', { pool: p, worker: 'w1' })).code).toBe('PAYLOAD_TOO_LARGE');
+  });
+
   it('refuses at the complete an output that would make its event too large, and the lease still holds', async () => {
     const p = pool('output');
     await oms.queueTask({ pool: p });

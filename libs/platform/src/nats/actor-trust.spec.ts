@@ -75,6 +75,8 @@ describe(assertBotPools.name, () => {
     ['a lease in another pool', worker, { pool: 'b' }, false],
     ['a heartbeat naming another pool among its own', worker, { pools: ['a', 'b'] }, false],
     ['a call by task id', worker, { taskId: 't1' }, true],
+    ['a complete whose next lease is in its pool', worker, { taskId: 't1', next: { pool: 'a' } }, true],
+    ['a complete whose next lease is in another pool', worker, { taskId: 't1', next: { pool: 'b' } }, false],
     ['a worker token without pools', { id: 'w', roles: ['worker'] } as Actor, { pool: 'a' }, false],
     ['a service token in any pool', { id: 's', roles: ['service'] } as Actor, { pool: 'z' }, true],
   ])('%s: allowed %s', (_, actor, message, allowed) => {

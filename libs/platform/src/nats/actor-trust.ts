@@ -63,12 +63,16 @@ export class ActorTrust {
 
 /**
  * The gateway's pool rule ({@link mayUsePool}) for a bot that calls over NATS, on the pools its
- * message names in `pool` (lease, peek, pool get) or `pools` (its heartbeat). Calls by task id
- * are held by the lease token instead.
+ * message names in `pool` (lease, peek, pool get), `pools` (its heartbeat) or `next.pool` (the
+ * lease a complete takes on its way out). Calls by task id are held by the lease token instead.
  */
 export function assertBotPools(actor: Actor, message: object): void {
-  const { pool, pools } = message as { pool?: unknown; pools?: unknown };
-  const named = [...(typeof pool === 'string' ? [pool] : []), ...(Array.isArray(pools) ? pools.filter((p): p is string => typeof p === 'string') : [])];
+  const { pool, pools, next } = message as { pool?: unknown; pools?: unknown; next?: unknown };
+  const nextPool = typeof next === 'object' && next !== null ? (next as { pool?: unknown }).pool : undefined;
+  const named = [
+    ...[pool, nextPool].filter((p): p is string => typeof p === 'string'),
+    ...(Array.isArray(pools) ? pools.filter((p): p is string => typeof p === 'string') : []),
+  ];
   const refused = named.find((name) => !mayUsePool(actor, name));
   if (refused !== undefined) throw new DomainError('FORBIDDEN', `Your token does not allow pool '${refused}'`);
 }
