@@ -17,11 +17,12 @@ import type {
   RegisterPlanResult,
   RerouteQueueResult,
   WorkerHeartbeatResult,
-  CompleteTaskCommand,
+  CompleteTaskResult,
   CompleteTasksResult,
   RequestSummary,
   RequestView,
   TaskActionResult,
+  TaskCompletion,
   TaskView,
   ParkedEventView,
   ReplayParkedEventResult,
@@ -37,6 +38,7 @@ import {
   type CreateRequestItem,
   type CreateRequestsAnswer,
   type CreateRequestOptions,
+  type CompleteOptions,
   type ItemList,
   type ListAlertsFilter,
   type LeaseOptions,
@@ -298,17 +300,25 @@ export class TasksApi {
     return (await this.http.send<HeartbeatResult>({ method: 'POST', path: `/v1/tasks/${seg(id)}/heartbeat`, json, ...options })).body;
   }
 
-  /** Completes a leased task; repeating the same call is a harmless no-op. */
-  async complete(id: string, leaseToken: string, output: Record<string, unknown> = {}, options?: CallOptions): Promise<TaskActionResult> {
-    return (await this.http.send<TaskActionResult>({ method: 'POST', path: `/v1/tasks/${seg(id)}/complete`, json: { leaseToken, output }, ...options })).body;
+  /**
+   * Completes a leased task; repeating the same call is a harmless no-op. With `next`, the answer's
+   * `next.tasks` are the worker's next leases (see {@link CompleteOptions}).
+   */
+  async complete(id: string, leaseToken: string, output: Record<string, unknown> = {}, options: CompleteOptions = {}): Promise<CompleteTaskResult> {
+    const { next, ...call } = options;
+    const json = next === undefined ? { leaseToken, output } : { leaseToken, output, next };
+    return (await this.http.send<CompleteTaskResult>({ method: 'POST', path: `/v1/tasks/${seg(id)}/complete`, json, ...call })).body;
   }
 
   /**
    * Completes several leased tasks in one call (at most 100, e.g. a batch from `lease` with
    * `max`). Never throws for one item: each answer is `{id, status}` or `{id, error}`, in order.
+   * With `next`, the answer also carries the next leases, taken after the items are settled.
    */
-  async completeMany(items: CompleteTaskCommand[], options?: CallOptions): Promise<CompleteTasksResult> {
-    return (await this.http.send<CompleteTasksResult>({ method: 'POST', path: '/v1/tasks/complete', json: { items }, ...options })).body;
+  async completeMany(items: TaskCompletion[], options: CompleteOptions = {}): Promise<CompleteTasksResult> {
+    const { next, ...call } = options;
+    const json = next === undefined ? { items } : { items, next };
+    return (await this.http.send<CompleteTasksResult>({ method: 'POST', path: '/v1/tasks/complete', json, ...call })).body;
   }
 
   /** Fails the attempt; it is retried with backoff unless `retryable` is false or attempts are spent. */

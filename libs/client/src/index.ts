@@ -12,7 +12,7 @@ export type { CallOptions, HttpCall, HttpResult, HttpTransport, QueryParams, Ret
 export { Pool, PoolWorker, WorkItem, TaskError, toTaskFailure } from './worker';
 export type { HandlerContext, LoginOptions, NextTaskOptions, RunOptions, RunSummary, TaskHandler } from './worker';
 export { TERMINAL_REQUEST_STATUSES } from './types';
-export type { AlertStatus, AlertView, AlertKind, HistoryVerifyResult, PoolMetrics, ParkedEventView, QueuedTaskView, ReplayParkedEventResult, ServiceName, TaskStatus } from '@hms/contracts';
+export type { AlertStatus, AlertView, AlertKind, CompleteTaskResult, HistoryVerifyResult, NextLease, PoolMetrics, ParkedEventView, QueuedTaskView, ReplayParkedEventResult, ServiceName, TaskStatus } from '@hms/contracts';
 export type {
   CreatedRequest,
   CreateRequestInput,
@@ -20,6 +20,7 @@ export type {
   CreateRequestsAnswer,
   CreateRequestsItemAnswer,
   CreateRequestOptions,
+  CompleteOptions,
   ItemList,
   LeaseOptions,
   ListAlertsFilter,

@@ -8,6 +8,7 @@ import type {
   ScalingDecisionView,
   ListAlertsQuery,
   LeaseTasksCommand,
+  NextLease,
   RerouteQueueCommand,
   ListRequestsQuery,
   ListTasksQuery,
@@ -71,6 +72,14 @@ export type RerouteQueueOptions = Omit<RerouteQueueCommand, 'pool'>;
 
 /** Body of `POST /v1/pools/:pool/lease`; the pool name is in the path. */
 export type LeaseOptions = Omit<LeaseTasksCommand, 'pool'>;
+
+/**
+ * Options of `tasks.complete` and `tasks.completeMany`. `next` leases the worker's next tasks in
+ * the same call, once the completion is committed (never waiting: no tasks means "long-poll").
+ */
+export interface CompleteOptions extends CallOptions {
+  next?: NextLease;
+}
 
 /** The error a worker reports with `tasks.fail`. */
 export interface TaskFailure {

@@ -22,8 +22,9 @@ function leased(id: string, overrides: Partial<LeasedTask> = {}): LeasedTask {
 }
 
 /**
- * A gateway stand-in: hands out the given tasks one per lease call, then long-polls forever
- * (until the worker aborts), and answers every task call with `reply(call)` or 200.
+ * A gateway stand-in: hands out the given tasks one per lease call (or `next` of a complete),
+ * then long-polls forever (until the worker aborts), and answers every task call with
+ * `reply(call)` or 200.
  */
 function gateway(tasks: LeasedTask[], reply: (call: RecordedCall) => FakeReply | undefined = () => undefined): { fake: FakeFetch; worker: PoolWorker } {
   const queue = [...tasks];
@@ -32,12 +33,16 @@ function gateway(tasks: LeasedTask[], reply: (call: RecordedCall) => FakeReply |
       const next = queue.splice(0, (call.json as { max: number }).max);
       return next.length > 0 ? { body: { tasks: next } } : 'hang';
     }
-    return reply(call) ?? { body: { id: call.path.split('/')[3], status: 'completed', leaseExpiresAt: '2030-01-01T00:00:00.000Z' } };
+    const answer = reply(call) ?? { body: { id: call.path.split('/')[3], status: 'completed', leaseExpiresAt: '2030-01-01T00:00:00.000Z' } };
+    const asked = (call.json as { next?: { max?: number } } | undefined)?.next;
+    if (!asked || answer === 'hang' || answer instanceof Error || (answer.status ?? 200) !== 200) return answer;
+    return { ...answer, body: { ...(answer.body as object), next: { tasks: queue.splice(0, asked.max ?? 1) } } };
   });
   const client = new HmsClient({ baseUrl: 'http://hms.test', token: 't', fetch: fake.fetch });
   return { fake, worker: new Pool('human_verify', client).login('alice', { tags: ['de', 'passport'] }) };
 }
 
+const leaseCalls = (fake: FakeFetch) => fake.calls.filter((call) => call.path.endsWith('/lease'));
 const taskCalls = (fake: FakeFetch): Array<[string, unknown]> => fake.callsTo('/v1/tasks/').map((c) => [c.path, c.json]);
 
 describe(PoolWorker.name, () => {
@@ -105,10 +110,60 @@ describe(PoolWorker.name, () => {
       await expect(running).resolves.toEqual({ completed: 2, failed: 0, released: 0, lost: 0 });
       expect(seen).toEqual(['t1', 't2']);
       expect(errors).toEqual([]);
+      // t2 came in the answer of t1's complete; after t2 the worker long-polls again.
+      const next = { pool: 'human_verify', worker: 'alice', max: 1, tags: ['de', 'passport'] };
       expect(taskCalls(fake)).toEqual([
-        ['/v1/tasks/t1/complete', { leaseToken: 'lease-t1', output: { approved: true } }],
-        ['/v1/tasks/t2/complete', { leaseToken: 'lease-t2', output: { approved: false } }],
+        ['/v1/tasks/t1/complete', { leaseToken: 'lease-t1', output: { approved: true }, next }],
+        ['/v1/tasks/t2/complete', { leaseToken: 'lease-t2', output: { approved: false }, next }],
       ]);
+      expect(leaseCalls(fake)).toHaveLength(2);
+    });
+
+    it('works through a queue with one call per task, leasing again only when a complete brings no task', async () => {
+      const { fake, worker } = gateway(['t1', 't2', 't3', 't4'].map((id) => leased(id)));
+      const stop = new AbortController();
+      const running = worker.run(async () => ({}), { signal: stop.signal });
+      await eventually(() => fake.calls.filter((call) => call.path.endsWith('/complete')).length === 4 && leaseCalls(fake).length === 2);
+      stop.abort();
+      await expect(running).resolves.toMatchObject({ completed: 4 });
+      expect(fake.calls.map((call) => call.path)).toEqual([
+        '/v1/pools/human_verify/lease',
+        '/v1/tasks/t1/complete',
+        '/v1/tasks/t2/complete',
+        '/v1/tasks/t3/complete',
+        '/v1/tasks/t4/complete',
+        '/v1/pools/human_verify/lease',
+      ]);
+    });
+
+    it('asks for no next task once stopping', async () => {
+      const { fake, worker } = gateway([leased('t1'), leased('t2'), leased('t3')]);
+      const stop = new AbortController();
+      const running = worker.run(
+        async (item, { signal }) => {
+          if (item.id === 't2') {
+            stop.abort();
+            await eventually(() => signal.aborted);
+          }
+          return {};
+        },
+        { signal: stop.signal },
+      );
+      await expect(running).resolves.toMatchObject({ completed: 2, released: 0 });
+      expect(taskCalls(fake).map(([path, json]) => [path, (json as { next?: unknown }).next !== undefined])).toEqual([
+        ['/v1/tasks/t1/complete', true],
+        ['/v1/tasks/t2/complete', false],
+      ]);
+    });
+
+    it('hands back a task that came with a complete answered after the run was stopped', async () => {
+      const stop = new AbortController();
+      const { fake, worker } = gateway([leased('t1'), leased('t2')], (call) => {
+        if (call.path === '/v1/tasks/t1/complete') stop.abort();
+        return undefined;
+      });
+      await expect(worker.run(async () => ({}), { signal: stop.signal })).resolves.toMatchObject({ completed: 1, released: 1 });
+      expect(taskCalls(fake).map(([path]) => path)).toEqual(['/v1/tasks/t1/complete', '/v1/tasks/t2/release']);
     });
 
     it('fails the task retryably when the handler throws', async () => {

@@ -1,4 +1,4 @@
-import type { HeartbeatResult, LeasedTask, TaskActionResult } from '@hms/contracts';
+import type { CompleteTaskResult, HeartbeatResult, LeasedTask, NextLease, TaskActionResult } from '@hms/contracts';
 import { HmsApiError } from './hms-api-error';
 import type { HmsClient } from './hms-client';
 import { sleep } from './sleep';
@@ -90,9 +90,12 @@ export class WorkItem {
     return this.expiresAt;
   }
 
-  /** Finishes the task with its output; a repeat of the same call is a no-op on the server. */
-  complete(output: Record<string, unknown> = {}): Promise<TaskActionResult> {
-    return this.client.tasks.complete(this.id, this.leaseToken, output);
+  /**
+   * Finishes the task with its output; a repeat of the same call is a no-op on the server. With
+   * `next`, the answer's `next.tasks` are leased to the worker in the same call.
+   */
+  complete(output: Record<string, unknown> = {}, options: { next?: NextLease } = {}): Promise<CompleteTaskResult> {
+    return this.client.tasks.complete(this.id, this.leaseToken, output, options);
   }
 
   /**
@@ -217,11 +220,14 @@ export class PoolWorker {
 
     const slot = async (): Promise<void> => {
       let backoffMs = 1_000;
-      while (!stop.signal.aborted) {
+      // Leased in the answer of the slot's last complete: a busy worker pays one call per task.
+      let carried: WorkItem | null = null;
+      while (!stop.signal.aborted || carried) {
         const startedAt = Date.now();
         let item: WorkItem | null;
         try {
-          item = await this.nextTask({ waitSeconds, signal: stop.signal });
+          item = carried ?? (await this.nextTask({ waitSeconds, signal: stop.signal }));
+          carried = null;
           backoffMs = 1_000;
         } catch (error) {
           if (stop.signal.aborted) break;
@@ -250,7 +256,7 @@ export class PoolWorker {
           );
           break;
         }
-        await this.handle(item, handler, stop.signal, options, summary, onError);
+        carried = await this.handle(item, handler, stop.signal, options, summary, onError);
       }
     };
 
@@ -287,7 +293,7 @@ export class PoolWorker {
     options: RunOptions,
     summary: RunSummary,
     onError: (error: unknown, item?: WorkItem) => void,
-  ): Promise<void> {
+  ): Promise<WorkItem | null> {
     const itemAbort = new AbortController();
     const onRunAbort = (): void => itemAbort.abort(runSignal.reason);
     runSignal.addEventListener('abort', onRunAbort, { once: true });
@@ -325,12 +331,16 @@ export class PoolWorker {
     if (leaseLost) {
       // Another worker may own the task now; completing or failing would only earn a 409.
       summary.lost++;
-      return;
+      return null;
     }
     try {
       if (!thrown) {
-        await item.complete(output ?? {});
+        // Stopping: take no more work. Else the next task rides on the complete's answer.
+        const next = runSignal.aborted ? undefined : this.nextLease();
+        const done = await item.complete(output ?? {}, next ? { next } : {});
         summary.completed++;
+        const [nextTask] = done?.next?.tasks ?? [];
+        return nextTask ? new WorkItem(this.client, nextTask, this.pool) : null;
       } else if (runSignal.aborted) {
         // The handler gave up because we are shutting down, not because the task is bad.
         await item.release();
@@ -342,6 +352,13 @@ export class PoolWorker {
     } catch (error) {
       onError(error, item);
     }
+    return null;
+  }
+
+  /** What this worker's lease calls ask for, as the `next` of a complete: one task, no wait. */
+  private nextLease(): NextLease {
+    const { tags, leaseSeconds } = this.options;
+    return { pool: this.pool, worker: this.workerId, max: 1, ...(tags ? { tags } : {}), ...(leaseSeconds !== undefined ? { leaseSeconds } : {}) };
   }
 
   private heartbeatPeriodMs(item: WorkItem, everySeconds: number | undefined): number {
