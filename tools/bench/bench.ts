@@ -38,6 +38,7 @@ const BENCHES: Record<string, (o: Record<string, string>) => Promise<void>> = {
       figures: (o.figures ?? '1,2,3,4').split(','),
       statements: o.statements === 'true',
       census: o.census === 'true',
+      pickupNext: o['pickup-next'] !== 'false',
     }),
   oms: (o) =>
     omsBench({

@@ -31,6 +31,11 @@ export interface GatewayBenchOptions {
    * The services then carry the counter, so the CPU figures are not the run's.
    */
   census: boolean;
+  /**
+   * Figure 4's workers complete with `next` (one call per task while tasks are queued), as the
+   * SDK's worker loop does; false: a lease call after every complete (two calls per task).
+   */
+  pickupNext: boolean;
 }
 
 /** How many of the busiest statements per service the statements tables show. */
@@ -116,7 +121,7 @@ export async function gatewayBench(options: GatewayBenchOptions): Promise<void> 
     await http.ok('POST', '/v1/plans', manager, PLAN);
     // Warm-up, untimed: every process's JIT and pools are warm for all figures alike.
     await mapConcurrent(items(300), options.inFlight, (item) => http.ok('POST', '/v1/requests', service, item));
-    await drain(http, worker, 300, options.workers, 10, true);
+    await drain(http, worker, 300, options.workers, 10, 'complete-many');
     await quiet();
 
     if (options.figures.includes('1')) {
@@ -134,7 +139,7 @@ export async function gatewayBench(options: GatewayBenchOptions): Promise<void> 
       await counts('Figure 1, create until queued', options.requests, 'request');
       const peer = await graphileAddOneByOne(bench, options.requests, options.inFlight);
       figures.push({ label: `1. POST /v1/requests, one per call, ${options.inFlight} in flight`, count: options.requests, seconds, perSecond: options.requests / seconds, cpu, peer });
-      await drain(http, worker, options.requests, options.workers, 10, true);
+      await drain(http, worker, options.requests, options.workers, 10, 'complete-many');
       await quiet();
     }
 
@@ -158,23 +163,27 @@ export async function gatewayBench(options: GatewayBenchOptions): Promise<void> 
         cpu,
         peer,
       });
-      await drain(http, worker, options.batchRequests, options.workers, 10, true);
+      await drain(http, worker, options.batchRequests, options.workers, 10, 'complete-many');
       await quiet();
     }
 
     if (options.figures.includes('3')) {
       const peerRun = await graphileThroughput(bench, options.tasks, 10);
       const peer = 'skipped' in peerRun ? peerRun : { label: 'graphile-worker 0.16, concurrency 10', perSecond: peerRun.perSecond, cpu: peerRun.cpu };
-      for (const completeMany of [true, false]) {
+      const shapes: Array<[DrainShape, string]> = [
+        ['complete-many', 'one complete-many per lease'],
+        ['complete-many-next', 'one complete-many per lease, the next lease in its answer'],
+        ['one-complete', 'one complete per task'],
+      ];
+      for (const [shape, how] of shapes) {
         await createBatches(options.tasks, Math.min(1000, options.batchSize), 2);
         await waitForDepth(http, manager, options.tasks);
         await quiet();
         const counts = await census();
         const cpuBefore = cpuSnapshot();
-        const { completed, seconds } = await drain(http, worker, options.tasks, options.workers, 10, completeMany);
+        const { completed, seconds } = await drain(http, worker, options.tasks, options.workers, 10, shape);
         await quiet();
         const cpu = cpuBreakdown(cpuBefore, cpuSnapshot(), completed);
-        const how = completeMany ? 'one complete-many per lease' : 'one complete per task';
         await counts(`Figure 3, lease max 10, ${how}`, completed, 'task');
         figures.push({ label: `3. lease max 10, ${how}, ${options.workers} workers`, count: completed, seconds, perSecond: completed / seconds, cpu, peer });
       }
@@ -186,12 +195,16 @@ export async function gatewayBench(options: GatewayBenchOptions): Promise<void> 
       for (const rate of options.rates) {
         const counts = await census();
         const cpuBefore = cpuSnapshot();
-        const ours = await countStatements(`4. pickup at ${rate}/s`, options.pickups, () => gatewayPickup(http, service, idleWorker, options.pickups, rate, options.workers));
+        const run = await countStatements(`4. pickup at ${rate}/s`, options.pickups, () => gatewayPickup(http, service, manager, idleWorker, options.pickups, rate, options.workers, options.pickupNext));
+        const ours = run.latencies;
         await quiet();
         const cpu = cpuBreakdown(cpuBefore, cpuSnapshot(), options.pickups);
         await counts(`Figure 4, pickup at ${rate}/s: create, lease max 1, complete`, options.pickups, 'request');
         const theirs = await graphilePickup(bench, options.pickups, rate, options.workers);
-        pickups.push([`${rate}/s arriving, ${options.workers} idle long-polling workers: POST → lease answer`, ms(percentile(ours, 0.5)), ms(percentile(ours, 0.99)), ms(Math.max(...ours))]);
+        pickups.push([`${rate}/s arriving, ${options.workers} idle long-polling workers${options.pickupNext ? ' completing with next' : ''}: POST → lease answer`, ms(percentile(ours, 0.5)), ms(percentile(ours, 0.99)), ms(Math.max(...ours))]);
+        pickups.push([`a worker's lease call answered with a task`, ms(percentile(run.leaseCalls, 0.5)), ms(percentile(run.leaseCalls, 0.99)), ms(Math.max(...run.leaseCalls))]);
+        pickups.push([`a worker's complete call`, ms(percentile(run.completeCalls, 0.5)), ms(percentile(run.completeCalls, 0.99)), ms(Math.max(...run.completeCalls))]);
+        pickups.push([`… of which POST → its answer (the create); at most ${run.maxDepth} tasks stood queued for a worker`, ms(percentile(run.answered, 0.5)), ms(percentile(run.answered, 0.99)), ms(Math.max(...run.answered))]);
         pickups.push(
           'skipped' in theirs
             ? [theirs.skipped, '-', '-', '-']
@@ -248,7 +261,8 @@ export async function gatewayBench(options: GatewayBenchOptions): Promise<void> 
       if (figure) targets.push([text, ratio === undefined ? 'peer not run' : `${formatNumber(ratio)}×`, ratio === undefined ? 'n/a' : yes(ratio >= min)]);
     };
     target(byPrefix('2.'), 'batch create ≥ 0.5× graphile-worker add_jobs', 0.5);
-    target(figures.find((figure) => figure.label.includes('complete-many')), 'lease max 10 + complete-many ≥ 1.0× graphile-worker c=10', 1);
+    // Judged on the shape a bot working in batches uses: its next lease rides on its complete-many.
+    target(figures.find((figure) => figure.label.includes('the next lease in its answer')), 'lease max 10 + complete-many (next lease in its answer) ≥ 1.0× graphile-worker c=10', 1);
     target(figures.find((figure) => figure.label.includes('one complete per task')), 'lease max 10 + one complete per task ≥ 0.5×', 0.5);
     targets.push(...pickupTargets);
     printTable('Targets (issue 22)', ['target', 'measured', 'met'], targets);
@@ -271,27 +285,38 @@ const ms = (value: number) => formatNumber(value);
 const yes = (met: boolean) => (met ? 'yes' : 'no');
 
 /** `workers` loops of lease (max) and complete (one complete-many, or one call per task) until `total` are done. */
-async function drain(http: BenchHttp, tokens: string[], total: number, workers: number, max: number, completeMany: boolean): Promise<{ completed: number; seconds: number }> {
+type DrainShape = 'complete-many' | 'complete-many-next' | 'one-complete';
+
+async function drain(http: BenchHttp, tokens: string[], total: number, workers: number, max: number, shape: DrainShape): Promise<{ completed: number; seconds: number }> {
   let leased = 0;
   let completed = 0;
   const started = performance.now();
   await Promise.all(
     Array.from({ length: workers }, async (_, w) => {
       const token = tokens[w]!;
-      while (leased < total) {
-        const { tasks } = await http.ok<{ tasks: LeasedTask[] }>('POST', `/v1/pools/${POOL}/lease`, token, { max, waitSeconds: 0 });
+      let carried: LeasedTask[] = [];
+      while (leased < total || carried.length > 0) {
+        let tasks = carried;
+        carried = [];
         if (tasks.length === 0) {
-          await sleep(1);
-          continue;
+          tasks = (await http.ok<{ tasks: LeasedTask[] }>('POST', `/v1/pools/${POOL}/lease`, token, { max, waitSeconds: 0 })).tasks;
+          if (tasks.length === 0) {
+            await sleep(1);
+            continue;
+          }
+          leased += tasks.length;
         }
-        leased += tasks.length;
-        if (completeMany) {
-          const { results } = await http.ok<{ results: Array<{ error?: unknown }> }>('POST', '/v1/tasks/complete', token, {
-            items: tasks.map((task) => ({ taskId: task.id, leaseToken: task.leaseToken, output: { ok: true } })),
-          });
-          if (results.some((result) => result.error)) throw new Error(`complete-many failed: ${JSON.stringify(results)}`);
-        } else {
+        if (shape === 'one-complete') {
           await Promise.all(tasks.map((task) => http.ok('POST', `/v1/tasks/${task.id}/complete`, token, { leaseToken: task.leaseToken, output: { ok: true } })));
+        } else {
+          const next = shape === 'complete-many-next' && leased < total ? { next: { pool: POOL, max } } : {};
+          const answer = await http.ok<{ results: Array<{ error?: unknown }>; next?: { tasks: LeasedTask[] } }>('POST', '/v1/tasks/complete', token, {
+            items: tasks.map((task) => ({ taskId: task.id, leaseToken: task.leaseToken, output: { ok: true } })),
+            ...next,
+          });
+          if (answer.results.some((result) => result.error)) throw new Error(`complete-many failed: ${JSON.stringify(answer.results)}`);
+          carried = answer.next?.tasks ?? [];
+          leased += carried.length;
         }
         completed += tasks.length;
       }
@@ -300,31 +325,69 @@ async function drain(http: BenchHttp, tokens: string[], total: number, workers: 
   return { completed, seconds: (performance.now() - started) / 1000 };
 }
 
+interface PickupRun {
+  /** Per request, from before the POST to the lease answer carrying its task. */
+  latencies: number[];
+  /** Per request, from before the POST to its answer: the create's share of the latency. */
+  answered: number[];
+  /** The pool's queued depth, asked every 50 ms: tasks waiting for a free worker. */
+  maxDepth: number;
+  /** A worker's round trips: leases answered with a task, and completes (with `next` when asked). */
+  leaseCalls: number[];
+  completeCalls: number[];
+}
+
 /**
  * Pickup through the gateway: `workers` idle workers long-poll (max 1, waitSeconds 10); `count`
  * requests are created at `rate` per second (open loop: each is sent at its time, whether or not
  * the earlier ones were answered). Latency of each: from just before its POST to the lease
  * answer that carries its task (matched by the payload's sequence number). Milliseconds.
  */
-async function gatewayPickup(http: BenchHttp, service: string, tokens: string[], count: number, rate: number, workers: number): Promise<number[]> {
+async function gatewayPickup(http: BenchHttp, service: string, manager: string, tokens: string[], count: number, rate: number, workers: number, withNext: boolean): Promise<PickupRun> {
   const sentAt = new Map<number, number>();
   const latencies: number[] = [];
+  const answered: number[] = [];
   const base = 10_000_000 * rate;
   let done = false;
+  let maxDepth = 0;
+  const leaseCalls: number[] = [];
+  const completeCalls: number[] = [];
   const loops = Array.from({ length: workers }, async (_, w) => {
     const token = tokens[w]!;
-    while (!done) {
-      const { tasks } = await http.ok<{ tasks: LeasedTask[] }>('POST', `/v1/pools/${POOL}/lease`, token, { max: 1, waitSeconds: 10 });
-      const at = performance.now();
-      for (const task of tasks) {
-        const sent = sentAt.get(task.payload.i);
-        if (sent !== undefined) latencies.push(at - sent);
-        await http.ok('POST', `/v1/tasks/${task.id}/complete`, token, { leaseToken: task.leaseToken, output: {} });
+    let carried: LeasedTask | undefined;
+    // The moment a task reaches its worker: in a lease answer, or in the answer of the complete before it.
+    const arrived = (task: LeasedTask) => {
+      const sent = sentAt.get(task.payload.i);
+      if (sent !== undefined) latencies.push(performance.now() - sent);
+    };
+    while (!done || carried) {
+      let task = carried;
+      carried = undefined;
+      if (!task) {
+        const asked = performance.now();
+        [task] = (await http.ok<{ tasks: LeasedTask[] }>('POST', `/v1/pools/${POOL}/lease`, token, { max: 1, waitSeconds: 10 })).tasks;
+        if (!task) continue;
+        leaseCalls.push(performance.now() - asked);
+        arrived(task);
       }
+      const completing = performance.now();
+      const body = { leaseToken: task.leaseToken, output: {}, ...(withNext && !done ? { next: { pool: POOL, max: 1 } } : {}) };
+      const answer = await http.ok<{ next?: { tasks: LeasedTask[] } }>('POST', `/v1/tasks/${task.id}/complete`, token, body);
+      completeCalls.push(performance.now() - completing);
+      carried = answer.next?.tasks[0];
+      if (carried) arrived(carried);
       if (latencies.length >= count) done = true;
     }
   });
   await sleep(200); // let the workers park in their long polls
+  // Where a backlog stands: tasks queued in OMS wait for a worker; otherwise they wait upstream.
+  const depthSampler = (async () => {
+    while (!done) {
+      const peek = await http.ok<{ depth: number }>('GET', `/v1/pools/${POOL}/queue?limit=1`, manager);
+      maxDepth = Math.max(maxDepth, peek.depth);
+      await sleep(50);
+    }
+  })();
   const started = performance.now();
   const posts: Array<Promise<unknown>> = [];
   for (let n = 0; n < count; n += 1) {
@@ -332,16 +395,17 @@ async function gatewayPickup(http: BenchHttp, service: string, tokens: string[],
     const wait = due - performance.now();
     if (wait > 1) await sleep(wait);
     const i = base + n;
-    sentAt.set(i, performance.now());
-    posts.push(http.ok('POST', '/v1/requests', service, { plan: PLAN.id, payload: { i } }));
+    const sent = performance.now();
+    sentAt.set(i, sent);
+    posts.push(http.ok('POST', '/v1/requests', service, { plan: PLAN.id, payload: { i } }).then(() => answered.push(performance.now() - sent)));
   }
   await Promise.all(posts);
   while (latencies.length < count) await sleep(5);
   done = true;
   // The workers' last long polls end within their wait; a request per worker releases them now.
   await Promise.all(Array.from({ length: workers }, (_, n) => http.ok('POST', '/v1/requests', service, { plan: PLAN.id, payload: { i: base + count + n } })));
-  await Promise.all(loops);
-  return latencies;
+  await Promise.all([...loops, depthSampler]);
+  return { latencies, answered, maxDepth, leaseCalls, completeCalls };
 }
 
 /** graphile-worker's enqueue one job per call (`add_job`), `inFlight` at once: the peer of figure 1. */
