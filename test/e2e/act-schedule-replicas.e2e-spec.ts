@@ -5,13 +5,16 @@ import { freePort, ServiceProcess } from '@hms/testing';
 import { startE2eStack } from './support/e2e-stack';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const PLAN = 'every_minute_ping';
+const PLAN = 'every_ten_seconds_ping';
 const FIRES = 3;
+/** Six fields, seconds first (docs/plans.md): three fire times in half a minute rather than three minutes. */
+const CRON = '*/10 * * * * *';
+const PERIOD_MS = 10_000;
 
 /**
  * Schedules with two ACT replicas: both run the scheduler, and each fire time must still create
- * exactly one request. The plan fires every minute; after three minute boundaries have passed
- * since its registration there must be exactly one request per boundary, each with its own
+ * exactly one request. The plan fires every ten seconds; after three fire times have passed
+ * since its registration there must be exactly one request per fire time, each with its own
  * `schedule:<plan>:<fire time>` reference. Fire times are those strictly after the registration
  * (docs/plans.md "Schedules": no back-fill, the first fire is the first cron time after it).
  */
@@ -30,34 +33,36 @@ describe('Scheduled requests with two ACT replicas', () => {
     await env?.dispose();
   });
 
-  it('creates exactly one request per minute boundary after registration, across replicas', async () => {
+  it('creates exactly one request per fire time after registration, across replicas', async () => {
     const { manager, stack } = env;
     expect(stack.services.act.running).toBe(true);
     expect(secondAct?.running).toBe(true);
 
-    // Register just after a minute boundary (second 1..50), so no boundary is a hair's breadth
-    // from the registration and the number of fire times below is not at the mercy of a clock edge.
+    // Register a second or more after a fire time and before the next (ms 1,000..4,000 of the
+    // period), so no fire time is a hair's breadth from the registration and the number of fire
+    // times below is not at the mercy of a clock edge.
     for (;;) {
-      const second = new Date().getUTCSeconds() + new Date().getUTCMilliseconds() / 1000;
-      if (second >= 1 && second <= 50) break;
-      await sleep(second < 1 ? (1 - second) * 1000 + 50 : (61 - second) * 1000 + 50);
+      const into = Date.now() % PERIOD_MS;
+      if (into >= 1_000 && into <= 4_000) break;
+      await sleep((into < 1_000 ? 1_000 - into : PERIOD_MS + 1_000 - into) + 50);
     }
     const registered = await manager.plans.register({
       id: PLAN,
-      title: 'Ping every minute',
-      schedule: { cron: '* * * * *', payload: { ping: true } },
+      title: 'Ping every ten seconds',
+      schedule: { cron: CRON, payload: { ping: true } },
       steps: [{ id: 'ping', pool: 'ping_bots' }],
     });
     expect(registered).toMatchObject({ id: PLAN, version: 1, created: true });
     const registeredAt = new Date((await manager.plans.get(PLAN)).createdAt);
 
-    // Wait until FIRES boundaries have passed since the registration, plus 5 s for the ticks.
-    const lastBoundary = Math.floor(registeredAt.getTime() / 60_000) * 60_000 + FIRES * 60_000;
-    await sleep(Math.max(0, lastBoundary + 5_000 - Date.now()));
+    // Wait until FIRES fire times have passed since the registration, plus 4 s for the ticks
+    // (every second), which is still before the next fire time.
+    const lastFire = Math.floor(registeredAt.getTime() / PERIOD_MS) * PERIOD_MS + FIRES * PERIOD_MS;
+    await sleep(Math.max(0, lastFire + 4_000 - Date.now()));
     const now = new Date();
 
-    // Every minute boundary strictly after the registration, up to now, as the scheduler sees it.
-    const cron = new Cron('* * * * *', { paused: true, timezone: 'UTC' });
+    // Every fire time strictly after the registration, up to now, as the scheduler sees it.
+    const cron = new Cron(CRON, { paused: true, timezone: 'UTC' });
     const expected: string[] = [];
     for (let next = cron.nextRun(registeredAt); next && next.getTime() <= now.getTime(); next = cron.nextRun(next)) {
       expected.push(`schedule:${PLAN}:${next.toISOString()}`);
