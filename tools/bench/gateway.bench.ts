@@ -201,7 +201,7 @@ export async function gatewayBench(options: GatewayBenchOptions): Promise<void> 
         const cpu = cpuBreakdown(cpuBefore, cpuSnapshot(), options.pickups);
         await counts(`Figure 4, pickup at ${rate}/s: create, lease max 1, complete`, options.pickups, 'request');
         const theirs = await graphilePickup(bench, options.pickups, rate, options.workers);
-        pickups.push([`${rate}/s arriving, ${options.workers} idle long-polling workers${options.pickupNext ? ' completing with next' : ''}: POST → lease answer`, ms(percentile(ours, 0.5)), ms(percentile(ours, 0.99)), ms(Math.max(...ours))]);
+        pickups.push([`${rate}/s arriving, ${options.workers} idle long-polling workers${options.pickupNext ? ' completing with next' : ''}: POST → the answer carrying its task`, ms(percentile(ours, 0.5)), ms(percentile(ours, 0.99)), ms(Math.max(...ours))]);
         pickups.push([`a worker's lease call answered with a task`, ms(percentile(run.leaseCalls, 0.5)), ms(percentile(run.leaseCalls, 0.99)), ms(Math.max(...run.leaseCalls))]);
         pickups.push([`a worker's complete call`, ms(percentile(run.completeCalls, 0.5)), ms(percentile(run.completeCalls, 0.99)), ms(Math.max(...run.completeCalls))]);
         pickups.push([`… of which POST → its answer (the create); at most ${run.maxDepth} tasks stood queued for a worker`, ms(percentile(run.answered, 0.5)), ms(percentile(run.answered, 0.99)), ms(Math.max(...run.answered))]);
@@ -326,7 +326,7 @@ async function drain(http: BenchHttp, tokens: string[], total: number, workers: 
 }
 
 interface PickupRun {
-  /** Per request, from before the POST to the lease answer carrying its task. */
+  /** Per request, from before the POST to the answer carrying its task. */
   latencies: number[];
   /** Per request, from before the POST to its answer: the create's share of the latency. */
   answered: number[];
@@ -340,8 +340,9 @@ interface PickupRun {
 /**
  * Pickup through the gateway: `workers` idle workers long-poll (max 1, waitSeconds 10); `count`
  * requests are created at `rate` per second (open loop: each is sent at its time, whether or not
- * the earlier ones were answered). Latency of each: from just before its POST to the lease
- * answer that carries its task (matched by the payload's sequence number). Milliseconds.
+ * the earlier ones were answered). Latency of each: from just before its POST to the answer
+ * that carries its task (matched by the payload's sequence number): a lease answer, or with
+ * `withNext` the answer of the worker's complete before it. Milliseconds.
  */
 async function gatewayPickup(http: BenchHttp, service: string, manager: string, tokens: string[], count: number, rate: number, workers: number, withNext: boolean): Promise<PickupRun> {
   const sentAt = new Map<number, number>();
