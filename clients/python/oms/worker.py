@@ -78,9 +78,16 @@ class Task:
         self.lease_expires_at = answer["leaseExpiresAt"]
         return self.lease_expires_at
 
-    def complete(self, result=None):
-        """Finishes the task with `result` (a dict) as its output; a repeat is a no-op on the server."""
-        return self._end("complete", {"leaseToken": self.lease_token, "output": result or {}})
+    def complete(self, result=None, next=None):
+        """Finishes the task with `result` (a dict) as its output; a repeat is a no-op on the server.
+
+        With `next` (a lease call's body without ``waitSeconds``, e.g. ``{"pool": "scanning",
+        "max": 1}``), the answer's ``next["tasks"]`` are leased to this worker in the same call,
+        once the completion is committed; none means the queue was empty (long-poll then)."""
+        body = {"leaseToken": self.lease_token, "output": result or {}}
+        if next is not None:
+            body["next"] = next
+        return self._end("complete", body)
 
     def fail(self, error, code=None, retryable=True):
         """Fails this attempt: retried by the step's policy unless `retryable` is false."""
@@ -166,7 +173,9 @@ class Worker:
 
         The handler's return value (a dict, or None for `{}`) completes the task; an exception
         fails it, retried unless the exception has `retryable = False`. A handler may also end the
-        task itself. Returns how many tasks were completed, failed, released and lost (a lease
+        task itself. Each complete also leases the next task (`next`), so while tasks are queued
+        the loop makes one call per task; it long-polls when a complete brings none. Returns how
+        many tasks were completed, failed, released and lost (a lease
         that ran out or moved on; the handler's result is then dropped). Stops when the `stop` event is set (between tasks and long-polls) or after
         `max_tasks` handled. Errors the loop survives (a lost lease, a gateway that did not
         answer) go to `on_error(error, task)`; 401/403 are raised.
@@ -176,9 +185,12 @@ class Worker:
         report = on_error or (lambda error, task: None)
         backoff = 0.5
         handled = 0
+        # Leased in the answer of the last complete: while tasks are queued, one call per task.
+        carried = None
         while not stop.is_set() and (max_tasks is None or handled < max_tasks):
             try:
-                task = self.next_task(tags=tags, timeout=wait_seconds, wait_seconds=wait_seconds)
+                task = carried if carried is not None else self.next_task(tags=tags, timeout=wait_seconds, wait_seconds=wait_seconds)
+                carried = None
             except HmsError as error:
                 if not error.retryable:
                     raise
@@ -199,15 +211,30 @@ class Worker:
                     self._end(report, task, task.fail, error, retryable=getattr(error, "retryable", True) is not False)
             else:
                 if task.held:
-                    self._end(report, task, task.complete, result)
+                    wants_more = not stop.is_set() and (max_tasks is None or handled < max_tasks)
+                    answer = self._end(report, task, task.complete, result, next=self._next_lease(tags) if wants_more else None)
+                    leased = ((answer or {}).get("next") or {}).get("tasks") or []
+                    carried = Task(self._client, leased[0]) if leased else None
             summary[OUTCOME_COUNTS.get(task.outcome, "lost")] += 1
+        if carried is not None:
+            # Leased as the run was stopped: back to the queue at once.
+            self._end(report, carried, carried.release)
+            summary[OUTCOME_COUNTS.get(carried.outcome, "lost")] += 1
         return summary
+
+    def _next_lease(self, tags):
+        """What `next_task` asks for, as the `next` of a complete: one task, no wait."""
+        tags = tags if tags is not None else self.tags
+        body = {"pool": self.pool, "worker": self.name, "max": 1}
+        if tags is not None:
+            body["tags"] = list(tags)
+        return body
 
     @staticmethod
     def _end(report, task, action, *args, **kwargs):
         """Ends the task; an error doing so (a lost lease, a gateway that did not answer) goes to `report`."""
         try:
-            action(*args, **kwargs)
+            return action(*args, **kwargs)
         except HmsError as error:
             # Whether the call took effect is unknown: the lease runs out and the task is retried.
             task.outcome = "lost"

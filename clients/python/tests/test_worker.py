@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from oms import HmsError, LeaseLost, Pool
+from oms import Client, HmsError, LeaseLost, Pool
 from oms.worker import _seconds_until
 
 from conftest import POOL, WORKER
@@ -120,6 +120,41 @@ def test_run_completes_with_the_handlers_result_and_fails_with_its_exception(sce
     views = [scene.wait_for_status(r["id"]) for r in requests]
     assert [v["status"] for v in views] == ["completed", "failed", "completed"]
     assert views[0]["steps"][0]["output"] == {"double": 2}
+
+
+def _wait_until_queued(scene, request_ids):
+    for _ in range(200):
+        tasks = [task for rid in request_ids for task in scene.manager.call("GET", "/v1/tasks", query={"requestId": rid})["items"]]
+        if len(tasks) == len(request_ids) and all(task["status"] == "queued" for task in tasks):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the tasks of {request_ids} were not all queued")
+
+
+class CountingClient(Client):
+    """The real gateway, with the paths of the calls made."""
+
+    def __init__(self):
+        super().__init__()
+        self.paths = []
+
+    def call(self, method, path, body=None, query=None, timeout=None):
+        self.paths.append(path)
+        return super().call(method, path, body, query, timeout)
+
+
+def test_run_takes_each_next_task_in_the_answer_of_the_complete_before_it(scene):
+    plan = scene.plan()
+    requests = [scene.request(plan, {"n": n}) for n in (1, 2, 3)]
+    _wait_until_queued(scene, [r["id"] for r in requests])
+    client = CountingClient()
+    seen = []
+    summary = Pool(POOL, client=client).login(WORKER).run(lambda task: seen.append(task.payload["n"]), tags=[scene.tag], max_tasks=3, wait_seconds=10)
+    assert summary == {"completed": 3, "failed": 0, "released": 0, "lost": 0}
+    assert sorted(seen) == [1, 2, 3]
+    calls = [path.rsplit("/", 1)[-1] for path in client.paths if not path.endswith("/heartbeat")]
+    assert calls == ["lease", "complete", "complete", "complete"]
+    assert [scene.wait_for_status(r["id"])["status"] for r in requests] == ["completed"] * 3
 
 
 def test_run_fails_a_task_whose_handler_returns_no_dict_and_counts_a_task_the_handler_released(scene):
