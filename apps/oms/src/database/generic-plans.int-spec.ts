@@ -2,7 +2,7 @@ import { GenericPlanPool } from '@hms/platform';
 import { Client } from 'pg';
 import { ACQUIRE_SQL } from '../leases/lease-acquire.sql';
 import { COMPLETE_MANY_SQL } from '../leases/lease-complete.sql';
-import { QUEUE_LONE_STEP_SQL } from '../tasks/queue-task.sql';
+import { QUEUE_LONE_STEP_SQL, QUEUE_STEPS_AT_ONCE_SQL } from '../tasks/queue-task.sql';
 import { OmsHarness } from '../testing/oms-harness';
 
 jest.setTimeout(120_000);
@@ -35,7 +35,7 @@ describe('statements on generic plans', () => {
   let oms: OmsHarness;
   let client: Client;
 
-  const statements = { acquire: ACQUIRE_SQL, complete: COMPLETE_MANY_SQL, queue_lone_step: QUEUE_LONE_STEP_SQL };
+  const statements = { acquire: ACQUIRE_SQL, complete: COMPLETE_MANY_SQL, queue_lone_step: QUEUE_LONE_STEP_SQL, queue_steps_at_once: QUEUE_STEPS_AT_ONCE_SQL };
 
   beforeAll(async () => {
     oms = await OmsHarness.start('oms_generic_plans');

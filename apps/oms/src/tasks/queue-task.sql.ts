@@ -354,6 +354,11 @@ interface QueueStepsRow {
  * is missing (the transactional path creates it); a step that has a task already queues
  * nothing (tasks_request_step_key), as does an event claimed before. The claim is read by the
  * insert, so no task is queued for an event that was not claimed by this statement.
+ *
+ * Runs on the GenericPlanPool, as the lone-step statement does: every row is reached by key
+ * (pools by name, the claim and the tasks by their unique keys), whatever the batch's size, on
+ * an empty table as on a deep one (generic-plans.int-spec.ts). Planned afresh it took 1.4 ms per
+ * batch in pickup at 200/s, about half its execution time.
  */
 export const QUEUE_STEPS_AT_ONCE_SQL = `
 WITH batch AS (

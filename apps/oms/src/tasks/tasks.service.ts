@@ -212,7 +212,7 @@ export class TasksService {
       const key = `${step.requestId}\u0000${step.stepId}`;
       if (!firstOfStep.has(key)) firstOfStep.set(key, { step, taskId: randomUUID(), eventId: event.id, actor: event.actor, traceHeaders });
     }
-    const { poolsFound, claimed, queued } = await queueStepsAtOnce(this.dataSource.manager, {
+    const { poolsFound, claimed, queued } = await queueStepsAtOnce(this.genericPlans, {
       steps: [...firstOfStep.values()],
       eventIds: events.map(({ event }) => event.id),
       consumer,
