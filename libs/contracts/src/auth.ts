@@ -64,3 +64,21 @@ export function mayForceRelease(actor: Actor): boolean {
 export function mayUsePool(actor: Actor, pool: string): boolean {
   return actor.roles.includes('manager') || actor.roles.includes('service') || (actor.pools?.includes(pool) ?? false);
 }
+
+/** FORBIDDEN unless the actor may use every one of `pools` ({@link mayUsePool}). */
+export function assertMayUsePools(actor: Actor, pools: readonly string[]): void {
+  const refused = pools.find((pool) => !mayUsePool(actor, pool));
+  if (refused !== undefined) throw new DomainError('FORBIDDEN', `Your token does not allow pool '${refused}'`);
+}
+
+/**
+ * The pools a message names: `pool` (lease, peek, pool get), `pools` (a worker heartbeat) and
+ * `next.pool` (the lease a complete takes on its way out). Read before or after validation alike:
+ * anything that is not a string is not a pool name (validation refuses it).
+ */
+export function poolsNamedIn(message: unknown): string[] {
+  if (typeof message !== 'object' || message === null) return [];
+  const { pool, pools, next } = message as { pool?: unknown; pools?: unknown; next?: unknown };
+  const nextPool = typeof next === 'object' && next !== null ? (next as { pool?: unknown }).pool : undefined;
+  return [...[pool, nextPool], ...(Array.isArray(pools) ? pools : [])].filter((name): name is string => typeof name === 'string');
+}

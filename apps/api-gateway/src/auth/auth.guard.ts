@@ -1,6 +1,6 @@
 import { createParamDecorator, Injectable, SetMetadata, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { DomainError, mayUsePool, type Actor, type Role } from '@hms/contracts';
+import { assertMayUsePools, DomainError, type Actor, type Role } from '@hms/contracts';
 import { TokenVerifier, type VerifiedToken } from '@hms/platform';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RateLimits } from './rate-limits';
@@ -31,7 +31,7 @@ export const TokenExpiresAt = createParamDecorator((_: unknown, context: Executi
 
 /** Throws FORBIDDEN unless a worker's token names the pool (managers may use every pool). */
 export function assertPoolAllowed(actor: Actor, pool: string): void {
-  if (!mayUsePool(actor, pool)) throw new DomainError('FORBIDDEN', `Your token does not allow pool '${pool}'`);
+  assertMayUsePools(actor, [pool]);
 }
 
 /**

@@ -1,7 +1,7 @@
 import { Body, Controller, Get, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { RpcSubjects, type Actor } from '@hms/contracts';
-import { AllowRoles, assertPoolAllowed, CurrentActor } from '../auth/auth.guard';
+import { assertMayUsePools, poolsNamedIn, RpcSubjects, type Actor } from '@hms/contracts';
+import { AllowRoles, CurrentActor } from '../auth/auth.guard';
 import { bodyWith, RpcGateway } from '../http/rpc-gateway';
 import { ApiAnswer } from '../openapi/api-answer';
 import { schemaRef } from '../openapi/schemas';
@@ -12,12 +12,6 @@ import { schemaRef } from '../openapi/schemas';
  * worker token, its caller is the holder (a lease token another worker saw is not enough).
  * A complete's `next` is a lease, so its pool is checked as the lease route checks its own.
  */
-function assertNextPoolAllowed(actor: Actor, body: unknown): void {
-  const next = typeof body === 'object' && body !== null ? (body as { next?: unknown }).next : undefined;
-  const pool = typeof next === 'object' && next !== null ? (next as { pool?: unknown }).pool : undefined;
-  if (typeof pool === 'string') assertPoolAllowed(actor, pool);
-}
-
 @ApiTags('tasks')
 @ApiBearerAuth()
 @Controller('v1/tasks')
@@ -56,7 +50,7 @@ export class TasksController {
   @ApiBody({ schema: schemaRef('CompleteTasksCommand') })
   @ApiAnswer(200, 'CompleteManyResult', '{results: [{id, status} | {id, error: {code, message}}], next?: {tasks}}, the results in the order of the items')
   completeMany(@Body() body: unknown, @CurrentActor() actor: Actor) {
-    assertNextPoolAllowed(actor, body);
+    assertMayUsePools(actor, poolsNamedIn(body));
     return this.rpc.call(RpcSubjects.taskCompleteMany, bodyWith(body, {}) as never, actor);
   }
 
@@ -68,7 +62,7 @@ export class TasksController {
   @ApiBody({ schema: schemaRef('CompleteTaskCommand') })
   @ApiAnswer(200, 'CompleteTaskResult', '{id, status, next?: {tasks}}')
   complete(@Param('id') id: string, @Body() body: unknown, @CurrentActor() actor: Actor) {
-    assertNextPoolAllowed(actor, body);
+    assertMayUsePools(actor, poolsNamedIn(body));
     return this.rpc.call(RpcSubjects.taskComplete, bodyWith(body, { taskId: id }) as never, actor);
   }
 

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { BotRpcRoles, DomainError, mayUsePool, NatsHeaders, Roles, type Actor, type Role, type RpcSubject } from '@hms/contracts';
+import { assertMayUsePools, BotRpcRoles, DomainError, NatsHeaders, poolsNamedIn, Roles, type Actor, type Role, type RpcSubject } from '@hms/contracts';
 import type { TokenVerifier } from '../auth/tokens';
 
 /** Reads one header of a received message. */
@@ -62,19 +62,11 @@ export class ActorTrust {
 }
 
 /**
- * The gateway's pool rule ({@link mayUsePool}) for a bot that calls over NATS, on the pools its
- * message names in `pool` (lease, peek, pool get), `pools` (its heartbeat) or `next.pool` (the
- * lease a complete takes on its way out). Calls by task id are held by the lease token instead.
+ * The gateway's pool rule (`mayUsePool`, libs/contracts) for a bot that calls over NATS, on the pools its
+ * message names ({@link poolsNamedIn}). Calls by task id are held by the lease token instead.
  */
 export function assertBotPools(actor: Actor, message: object): void {
-  const { pool, pools, next } = message as { pool?: unknown; pools?: unknown; next?: unknown };
-  const nextPool = typeof next === 'object' && next !== null ? (next as { pool?: unknown }).pool : undefined;
-  const named = [
-    ...[pool, nextPool].filter((p): p is string => typeof p === 'string'),
-    ...(Array.isArray(pools) ? pools.filter((p): p is string => typeof p === 'string') : []),
-  ];
-  const refused = named.find((name) => !mayUsePool(actor, name));
-  if (refused !== undefined) throw new DomainError('FORBIDDEN', `Your token does not allow pool '${refused}'`);
+  assertMayUsePools(actor, poolsNamedIn(message));
 }
 
 function mac(key: string, wireSubject: string, actorHeader: string): string {
