@@ -150,15 +150,12 @@ class Worker:
         The lease is the step's full length, or only `claim_seconds` until `task.start()` (so a
         task taken and left unstarted goes back to the queue soon); heartbeats keep it meanwhile.
         """
-        tags = tags if tags is not None else self.tags
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             wait = min(MAX_WAIT_SECONDS, wait_seconds)
             if deadline is not None:
                 wait = max(0, min(wait, int(deadline - time.monotonic())))
-            body = {"worker": self.name, "max": 1, "waitSeconds": wait}
-            if tags is not None:
-                body["tags"] = list(tags)
+            body = {**self._asked(tags), "waitSeconds": wait}
             if claim_seconds is not None:
                 body["leaseSeconds"] = int(claim_seconds)
             answer = self._client.call("POST", f"/v1/pools/{_seg(self.pool)}/lease", body, timeout=self._client.timeout + wait)
@@ -212,7 +209,7 @@ class Worker:
             else:
                 if task.held:
                     wants_more = not stop.is_set() and (max_tasks is None or handled < max_tasks)
-                    answer = self._end(report, task, task.complete, result, next=self._next_lease(tags) if wants_more else None)
+                    answer = self._end(report, task, task.complete, result, next={"pool": self.pool, **self._asked(tags)} if wants_more else None)
                     leased = ((answer or {}).get("next") or {}).get("tasks") or []
                     carried = Task(self._client, leased[0]) if leased else None
             summary[OUTCOME_COUNTS.get(task.outcome, "lost")] += 1
@@ -222,10 +219,10 @@ class Worker:
             summary[OUTCOME_COUNTS.get(carried.outcome, "lost")] += 1
         return summary
 
-    def _next_lease(self, tags):
-        """What `next_task` asks for, as the `next` of a complete: one task, no wait."""
+    def _asked(self, tags):
+        """What this worker's leases ask for (one task), in a lease call or as the `next` of a complete."""
         tags = tags if tags is not None else self.tags
-        body = {"pool": self.pool, "worker": self.name, "max": 1}
+        body = {"worker": self.name, "max": 1}
         if tags is not None:
             body["tags"] = list(tags)
         return body

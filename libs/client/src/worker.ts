@@ -271,19 +271,14 @@ export class PoolWorker {
   }
 
   private async lease(max: number, waitSeconds: number, signal?: AbortSignal): Promise<WorkItem[]> {
-    const { tags, leaseSeconds } = this.options;
-    const { tasks } = await this.client.tasks.lease(
-      this.pool,
-      {
-        worker: this.workerId,
-        ...(tags ? { tags } : {}),
-        max,
-        ...(leaseSeconds !== undefined ? { leaseSeconds } : {}),
-        waitSeconds,
-      },
-      signal ? { signal } : {},
-    );
+    const { tasks } = await this.client.tasks.lease(this.pool, { ...this.asked(max), waitSeconds }, signal ? { signal } : {});
     return tasks.map((task) => new WorkItem(this.client, task, this.pool));
+  }
+
+  /** What this worker's leases ask for, in a lease call or as the `next` of a complete. */
+  private asked(max: number): Omit<NextLease, 'pool'> {
+    const { tags, leaseSeconds } = this.options;
+    return { worker: this.workerId, ...(tags ? { tags } : {}), max, ...(leaseSeconds !== undefined ? { leaseSeconds } : {}) };
   }
 
   private async handle(
@@ -336,8 +331,7 @@ export class PoolWorker {
     try {
       if (!thrown) {
         // Stopping: take no more work. Else the next task rides on the complete's answer.
-        const next = runSignal.aborted ? undefined : this.nextLease();
-        const done = await item.complete(output ?? {}, next ? { next } : {});
+        const done = await item.complete(output ?? {}, runSignal.aborted ? {} : { next: { pool: this.pool, ...this.asked(1) } });
         summary.completed++;
         const [nextTask] = done?.next?.tasks ?? [];
         return nextTask ? new WorkItem(this.client, nextTask, this.pool) : null;
@@ -353,12 +347,6 @@ export class PoolWorker {
       onError(error, item);
     }
     return null;
-  }
-
-  /** What this worker's lease calls ask for, as the `next` of a complete: one task, no wait. */
-  private nextLease(): NextLease {
-    const { tags, leaseSeconds } = this.options;
-    return { pool: this.pool, worker: this.workerId, max: 1, ...(tags ? { tags } : {}), ...(leaseSeconds !== undefined ? { leaseSeconds } : {}) };
   }
 
   private heartbeatPeriodMs(item: WorkItem, everySeconds: number | undefined): number {
