@@ -63,5 +63,9 @@ describe('The system on an authenticated NATS', () => {
       (await bot.request(`${env.stack.subjectPrefix}oms.task.lease`, JSON.stringify({ pool, worker: 'scanner-bot', max: 1 }), { headers, timeout: 15_000 })).json<{ ok: boolean; error?: { code: string } }>();
     expect(await lease('payments')).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
     expect(await lease('scanning')).toMatchObject({ ok: true });
+    // A complete's next lease names a pool too, and is held to the same rule before anything is completed.
+    const complete = { taskId: '00000000-0000-4000-8000-000000000000', leaseToken: 'x', next: { pool: 'payments' } };
+    const refused = (await bot.request(`${env.stack.subjectPrefix}oms.task.complete`, JSON.stringify(complete), { headers, timeout: 15_000 })).json<{ ok: boolean; error?: { code: string } }>();
+    expect(refused).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
   });
 });
