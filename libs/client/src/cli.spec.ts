@@ -205,26 +205,31 @@ describe(buildCli.name, () => {
   });
 
   describe('work', () => {
-    it('leases, completes and prints --count tasks when given --output', async () => {
+    it('leases, completes and prints --count tasks when given --output, each next task leased by the complete before it', async () => {
       let n = 0;
-      const route: FakeRoute = (call) => {
-        if (call.path.endsWith('/lease')) {
-          n++;
-          return { body: { tasks: [{ id: `t${n}`, requestId: 'r', stepId: 's', title: 'T', tags: [], payload: {}, attempt: 1, leaseToken: `l${n}`, leaseExpiresAt: 'x' }] } };
-        }
-        return { body: { id: call.path.split('/')[3], status: 'completed' } };
+      const leased = () => {
+        n++;
+        return { id: `t${n}`, requestId: 'r', stepId: 's', title: 'T', tags: [], payload: {}, attempt: 1, leaseToken: `l${n}`, leaseExpiresAt: 'x' };
       };
-      const run = await hms(['work', 'ocr', '--worker', 'bot-1', '--tags', 'ocr,de', '--output', '{"approved":true}', '--count', '2'], { route });
+      // The queue runs dry after t2: the complete of t2 carries no task, so t3 takes a lease call.
+      const route: FakeRoute = (call) => {
+        if (call.path.endsWith('/lease')) return { body: { tasks: [leased()] } };
+        const next = (call.json as { next?: unknown }).next ? { next: { tasks: n < 2 ? [leased()] : [] } } : {};
+        return { body: { id: call.path.split('/')[3], status: 'completed', ...next } };
+      };
+      const run = await hms(['work', 'ocr', '--worker', 'bot-1', '--tags', 'ocr,de', '--output', '{"approved":true}', '--count', '3'], { route });
       expect(run).toMatchObject({ exitCode: 0, stderr: '' });
+      const asked = { worker: 'bot-1', tags: ['ocr', 'de'], max: 1 };
       expect(run.fake.calls.map((c) => [c.path, c.json])).toEqual([
-        ['/v1/pools/ocr/lease', { worker: 'bot-1', tags: ['ocr', 'de'], max: 1, waitSeconds: 20 }],
-        ['/v1/tasks/t1/complete', { leaseToken: 'l1', output: { approved: true } }],
-        ['/v1/pools/ocr/lease', { worker: 'bot-1', tags: ['ocr', 'de'], max: 1, waitSeconds: 20 }],
-        ['/v1/tasks/t2/complete', { leaseToken: 'l2', output: { approved: true } }],
+        ['/v1/pools/ocr/lease', { ...asked, waitSeconds: 20 }],
+        ['/v1/tasks/t1/complete', { leaseToken: 'l1', output: { approved: true }, next: { pool: 'ocr', ...asked } }],
+        ['/v1/tasks/t2/complete', { leaseToken: 'l2', output: { approved: true }, next: { pool: 'ocr', ...asked } }],
+        ['/v1/pools/ocr/lease', { ...asked, waitSeconds: 20 }],
+        ['/v1/tasks/t3/complete', { leaseToken: 'l3', output: { approved: true } }],
       ]);
-      expect(run.stdout.match(/"result"/g)).toHaveLength(2);
+      expect(run.stdout.match(/"result"/g)).toHaveLength(3);
       const person = await hms(['work', 'ocr', '--worker', 'bot-1', '--count', '1'], { route, isTTY: true });
-      expect(person.stdout).toBe('completed task t3 (s: T) of request r\n');
+      expect(person.stdout).toBe('completed task t4 (s: T) of request r\n');
     });
 
     it('stops with a note on stderr when no task arrives within --wait', async () => {

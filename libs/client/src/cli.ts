@@ -2,12 +2,12 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import type { AlertStatus, PlanDefinition, RequestStatus, Role, ServiceName, TaskStatus } from '@hms/contracts';
+import type { AlertStatus, CompleteTaskResult, PlanDefinition, RequestStatus, Role, ServiceName, TaskStatus } from '@hms/contracts';
 import { forPeople } from './cli-format';
 import { HmsApiError } from './hms-api-error';
 import { HmsClient } from './hms-client';
 import { TERMINAL_REQUEST_STATUSES, type CreateRequestItem, type CreateRequestsItemAnswer, type ListAlertsFilter, type ListRequestsFilter, type ListTasksFilter, type PoolSettings } from './types';
-import { Pool } from './worker';
+import { Pool, type WorkItem } from './worker';
 
 /** The gateway `hms` talks to when neither `--url` nor `HMS_URL` says otherwise. */
 export const DEFAULT_URL = 'http://localhost:3000';
@@ -521,13 +521,17 @@ export function buildCli(overrides: Partial<CliIo> = {}): Command {
           command: Command,
         ) => {
           const worker = new Pool(name, client(command)).login(opts.worker, opts.tags ? { tags: opts.tags } : {});
+          // Leased in the answer of the last complete, while more are wanted: one call per task.
+          let carried: WorkItem | null = null;
           for (let done = 0; done < opts.count; done++) {
-            const item = await worker.nextTask({ waitSeconds: Math.min(30, opts.wait) });
+            const item = carried ?? (await worker.nextTask({ waitSeconds: Math.min(30, opts.wait) }));
             if (!item) {
               io.stderr(`no task in pool ${name} within ${opts.wait}s; completed ${done} of ${opts.count}\n`);
               return undefined;
             }
-            const result = await item.complete(opts.output ?? {});
+            let result: CompleteTaskResult;
+            if (done + 1 < opts.count) ({ result, next: carried } = await worker.completeAndLeaseNext(item, opts.output ?? {}));
+            else result = await item.complete(opts.output ?? {});
             const task = { id: item.id, requestId: item.requestId, stepId: item.stepId, title: item.title, attempt: item.attempt, payload: item.payload };
             io.stdout(forPerson(command) ? `${result.status} task ${item.id} (${item.stepId}: ${item.title}) of request ${item.requestId}\n` : json({ task, result }));
           }

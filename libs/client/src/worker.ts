@@ -270,6 +270,17 @@ export class PoolWorker {
     return summary;
   }
 
+  /**
+   * Completes `item` and leases this worker's next task in the same call (a complete with
+   * `next`): a busy worker pays one round trip per task. `next` is null when nothing was queued
+   * for it; then long-poll with {@link nextTask}.
+   */
+  async completeAndLeaseNext(item: WorkItem, output: Record<string, unknown> = {}): Promise<{ result: CompleteTaskResult; next: WorkItem | null }> {
+    const result = await item.complete(output, { next: { pool: this.pool, ...this.asked(1) } });
+    const [task] = result?.next?.tasks ?? [];
+    return { result, next: task ? new WorkItem(this.client, task, this.pool) : null };
+  }
+
   private async lease(max: number, waitSeconds: number, signal?: AbortSignal): Promise<WorkItem[]> {
     const { tasks } = await this.client.tasks.lease(this.pool, { ...this.asked(max), waitSeconds }, signal ? { signal } : {});
     return tasks.map((task) => new WorkItem(this.client, task, this.pool));
@@ -331,10 +342,14 @@ export class PoolWorker {
     try {
       if (!thrown) {
         // Stopping: take no more work. Else the next task rides on the complete's answer.
-        const done = await item.complete(output ?? {}, runSignal.aborted ? {} : { next: { pool: this.pool, ...this.asked(1) } });
+        if (runSignal.aborted) {
+          await item.complete(output ?? {});
+          summary.completed++;
+          return null;
+        }
+        const { next } = await this.completeAndLeaseNext(item, output ?? {});
         summary.completed++;
-        const [nextTask] = done?.next?.tasks ?? [];
-        return nextTask ? new WorkItem(this.client, nextTask, this.pool) : null;
+        return next;
       } else if (runSignal.aborted) {
         // The handler gave up because we are shutting down, not because the task is bad.
         await item.release();
