@@ -1,6 +1,6 @@
 import { createParamDecorator, Injectable, SetMetadata, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { assertMayUsePools, DomainError, type Actor, type Role } from '@hms/contracts';
+import { DomainError, type Actor, type Role } from '@hms/contracts';
 import { TokenVerifier, type VerifiedToken } from '@hms/platform';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RateLimits } from './rate-limits';
@@ -28,11 +28,6 @@ export const TokenExpiresAt = createParamDecorator((_: unknown, context: Executi
   if (!expiresAt) throw new DomainError('UNAUTHENTICATED', 'Not authenticated');
   return expiresAt;
 });
-
-/** Throws FORBIDDEN unless a worker's token names the pool (managers may use every pool). */
-export function assertPoolAllowed(actor: Actor, pool: string): void {
-  assertMayUsePools(actor, [pool]);
-}
 
 /**
  * Verifies the bearer token on every `/v1` route and checks the route's roles. Routes outside

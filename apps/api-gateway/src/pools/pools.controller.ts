@@ -1,7 +1,7 @@
 import { Body, Controller, Get, Param, Post, Put, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { actingWorker, RpcSubjects, type Actor, type LeaseTasksCommand } from '@hms/contracts';
-import { AllowRoles, assertPoolAllowed, CurrentActor } from '../auth/auth.guard';
+import { actingWorker, assertMayUsePools, RpcSubjects, type Actor, type LeaseTasksCommand } from '@hms/contracts';
+import { AllowRoles, CurrentActor } from '../auth/auth.guard';
 import { bodyWith, RpcGateway } from '../http/rpc-gateway';
 import { ApiAnswer } from '../openapi/api-answer';
 import { schemaRef } from '../openapi/schemas';
@@ -27,7 +27,7 @@ export class PoolsController {
   @ApiOperation({ summary: 'One pool (a worker does not see `escalation.webhook`)' })
   @ApiAnswer(200, 'PoolView', POOL_VIEW)
   get(@Param('pool') pool: string, @CurrentActor() actor: Actor) {
-    assertPoolAllowed(actor, pool);
+    assertMayUsePools(actor, [pool]);
     return this.rpc.call(RpcSubjects.poolGet, { pool }, actor);
   }
 
@@ -52,7 +52,7 @@ export class PoolsController {
   @ApiOperation({ summary: 'Peek at the queue, highest priority and oldest first, without leasing' })
   @ApiAnswer(200, 'QueuePeek')
   peek(@Param('pool') pool: string, @Query() query: Record<string, string>, @CurrentActor() actor: Actor) {
-    assertPoolAllowed(actor, pool);
+    assertMayUsePools(actor, [pool]);
     return this.rpc.call(RpcSubjects.queuePeek, { ...query, pool } as never, actor);
   }
 
@@ -72,7 +72,7 @@ export class PoolsController {
   @ApiBody({ schema: schemaRef('LeaseTasksCommand') })
   @ApiAnswer(200, 'LeaseResult', 'The leased tasks: at most `max`, and only as many as fit in one NATS message (the rest stay queued); none when nothing was available (within waitSeconds)')
   lease(@Param('pool') pool: string, @Body() body: unknown, @CurrentActor() actor: Actor) {
-    assertPoolAllowed(actor, pool);
+    assertMayUsePools(actor, [pool]);
     const command = bodyWith(body, { pool }) as unknown as LeaseTasksCommand;
     // A worker token is its own worker (OMS checks it again for callers that reach it over NATS).
     if (command.worker === undefined || typeof command.worker === 'string') command.worker = actingWorker(actor, command.worker);

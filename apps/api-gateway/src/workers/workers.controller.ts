@@ -1,7 +1,7 @@
 import { Body, Controller, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { actingWorker, RpcSubjects, type Actor, type WorkerHeartbeatCommand } from '@hms/contracts';
-import { AllowRoles, assertPoolAllowed, CurrentActor } from '../auth/auth.guard';
+import { actingWorker, assertMayUsePools, poolsNamedIn, RpcSubjects, type Actor, type WorkerHeartbeatCommand } from '@hms/contracts';
+import { AllowRoles, CurrentActor } from '../auth/auth.guard';
 import { bodyWith, RpcGateway } from '../http/rpc-gateway';
 import { ApiAnswer } from '../openapi/api-answer';
 import { schemaRef } from '../openapi/schemas';
@@ -21,7 +21,7 @@ export class WorkersController {
     // A worker heartbeats only itself (OMS checks it again for callers that reach it over NATS).
     const command = bodyWith(body, { worker: actingWorker(actor, worker) }) as unknown as WorkerHeartbeatCommand;
     // A worker token names its pools; the shape of `pools` itself is checked by OMS.
-    if (Array.isArray(command.pools)) for (const pool of command.pools) if (typeof pool === 'string') assertPoolAllowed(actor, pool);
+    assertMayUsePools(actor, poolsNamedIn(command));
     return this.rpc.call(RpcSubjects.workerHeartbeat, command, actor);
   }
 }
